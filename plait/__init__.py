@@ -1,0 +1,19 @@
+"""plait: build and train neural networks the Keras way, natively on PyTorch.
+
+Example:
+    >>> import plait
+    >>> from plait.layers import Dense
+    >>> inputs = plait.Input(shape=(64,))
+    >>> outputs = Dense(10, activation="softmax")(Dense(32, activation="relu")(inputs))
+    >>> model = plait.Model(inputs, outputs)
+    >>> model.count_params()
+    2410
+"""
+
+from plait import activations, initializers, layers, models, utils
+from plait.layers.input_layer import Input
+from plait.models import Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["Input", "Model", "Sequential", "activations", "initializers", "layers", "models", "utils"]

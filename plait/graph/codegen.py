@@ -1,0 +1,127 @@
+"""Turn a graph into straight-line Python, once, so a call costs what a hand-written forward costs.
+
+For the seed's QA model the generated source reads::
+
+    def forward(self, text, question):
+        call = self._graph_calls
+        v2 = call[0](text)
+        v3 = call[1](question)
+        ...
+        return v7
+
+``call[i]`` is ``torch.nn.Module.__call__`` bound to the i-th node's layer, so hooks, DDP and
+``torch.compile`` see ordinary module calls and no symbolic-tensor checks run per step.
+Variables are deleted after their last use, so inference frees activations as it goes.
+The source is registered with ``linecache``: tracebacks through a model show these lines.
+"""
+
+import linecache
+import keyword
+
+import torch
+
+from plait.graph.node import SymbolicTensor
+
+
+def _identifier(name, used):
+    base = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "x"
+    if base[0].isdigit() or keyword.iskeyword(base) or base in ("self", "call", "const"):
+        base = f"in_{base}"
+    candidate, i = base, 1
+    while candidate in used:
+        candidate, i = f"{base}_{i}", i + 1
+    used.add(candidate)
+    return candidate
+
+
+def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="forward"):
+    """Compile a forward function for the graph.
+
+    Args:
+        inputs: the model's input symbolic tensors (become the function's arguments).
+        outputs: the model's output symbolic tensors, in order.
+        nodes: every non-input node in run order (from :func:`map_graph`).
+        logits_nodes: ids of nodes whose layer should return pre-activation logits
+            (``layer.call_logits``): the training step's fused softmax/sigmoid cross-entropy.
+        name: the function's name, shown in tracebacks.
+
+    Returns:
+        ``(fn, source, calls, consts)``: ``fn(self, *inputs)`` expects ``self._graph_calls``
+        to be ``calls`` and ``self._graph_consts`` to be ``consts``.
+    """
+    used = set()
+    input_nodes = {id(t.node) for t in inputs}
+    var = {id(t): _identifier(t.name, used) for t in inputs}
+    calls, consts, lines = [], [], []
+
+    def render(obj):
+        if isinstance(obj, SymbolicTensor):
+            return var[id(obj)]
+        if isinstance(obj, list):
+            return "[" + ", ".join(render(o) for o in obj) + "]"
+        if isinstance(obj, tuple):
+            return "(" + "".join(render(o) + ", " for o in obj) + ")"
+        if isinstance(obj, dict):
+            return "{" + ", ".join(f"{k!r}: {render(v)}" for k, v in obj.items()) + "}"
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return repr(obj)
+        consts.append(obj)
+        return f"const[{len(consts) - 1}]"
+
+    counter = 0
+    for node in nodes:
+        if id(node) in input_nodes:
+            continue
+        if id(node) in logits_nodes:
+            calls.append(node.layer.call_logits)
+        else:
+            calls.append(torch.nn.Module.__call__.__get__(node.layer))
+        args = ", ".join(
+            [render(a) for a in node.args] + [f"{k}={render(v)}" for k, v in node.kwargs.items()]
+        )
+        expr = f"call[{len(calls) - 1}]({args})"
+        for t in node.output_tensors:
+            var[id(t)] = f"v{counter}"
+            counter += 1
+        if isinstance(node.outputs, SymbolicTensor):
+            lines.append(f"{var[id(node.outputs)]} = {expr}")
+        elif all(isinstance(o, SymbolicTensor) for o in node.outputs):
+            lines.append(", ".join(var[id(o)] for o in node.outputs) + f", = {expr}")
+        else:
+            raise TypeError(
+                f"Layer '{node.layer.name}' returned a nested structure; a layer in a graph "
+                "must return a tensor or a flat list/tuple of tensors."
+            )
+        lines.append(("#uses", node))
+
+    # Delete each variable after its last use (outputs are kept to the end).
+    keep = {var[id(t)] for t in outputs} | {var[id(t)] for t in inputs}
+    last_use = {}
+    for i, line in enumerate(lines):
+        if isinstance(line, tuple):
+            for t in line[1].input_tensors:
+                last_use[var[id(t)]] = i
+    body = []
+    for i, line in enumerate(lines):
+        if isinstance(line, tuple):
+            dead = sorted(v for v, j in last_use.items() if j == i and v not in keep)
+            if dead:
+                body.append("del " + ", ".join(dead))
+        else:
+            body.append(line)
+
+    result = ", ".join(var[id(t)] for t in outputs)
+    if len(outputs) > 1:
+        result = f"({result})"
+    args = ", ".join(var[id(t)] for t in inputs)
+    source = "\n".join(
+        [f"def {name}(self, {args}):", "    call = self._graph_calls"]
+        + (["    const = self._graph_consts"] if consts else [])
+        + ["    " + line for line in body]
+        + [f"    return {result}"]
+    ) + "\n"
+    filename = f"<plait generated {name} {id(source):x}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    return namespace[name], source, calls, consts

@@ -1,0 +1,27 @@
+"""Layers, grouped by family as in Keras (``from plait.layers import *`` gives them all)."""
+
+from plait.layers.base import InputSpec, Layer
+from plait.layers.convolutional import Conv1D
+from plait.layers.core import Activation, Dense, Embedding, Identity
+from plait.layers.input_layer import Input, InputLayer
+from plait.layers.merging import (
+    Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
+    maximum, minimum, multiply, subtract,
+)
+from plait.layers.pooling import GlobalMaxPooling1D, MaxPooling1D
+from plait.layers.recurrent import LSTM
+from plait.layers.regularization import Dropout
+from plait.layers.reshaping import Flatten
+from plait.layers.torch_module import TorchModuleWrapper, TorchOp
+
+Convolution1D = Conv1D
+MaxPool1D = MaxPooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
+
+__all__ = [
+    "Activation", "Add", "Average", "Concatenate", "Conv1D", "Convolution1D", "Dense", "Dropout",
+    "Embedding", "Flatten", "GlobalMaxPool1D", "GlobalMaxPooling1D", "Identity", "Input",
+    "InputLayer", "InputSpec", "LSTM", "Layer", "MaxPool1D", "MaxPooling1D", "Maximum", "Minimum",
+    "Multiply", "Subtract", "TorchModuleWrapper", "TorchOp", "add", "average", "concatenate",
+    "maximum", "minimum", "multiply", "subtract",
+]

@@ -1,0 +1,398 @@
+"""The ``Layer`` base class: a ``torch.nn.Module`` with Keras's contract.
+
+A layer's life:
+
+* ``__init__`` validates and stores settings (no weights yet, as in Keras);
+* ``build(input_shape)`` creates weights once the input shape is known, with
+  :meth:`Layer.add_weight` (Keras shape and initializer; stored in whatever layout the torch
+  kernel wants);
+* ``call(inputs, ...)`` holds the math; it is also the module's ``forward``;
+* ``compute_output_shape(input_shape)`` gives the output shape without compute, so calling a
+  layer on symbolic tensors is free. A layer that does not define it gets its shape from a
+  ``meta``-device run (see :mod:`plait.graph.infer`).
+
+Calling a layer on :class:`~plait.graph.node.SymbolicTensor` records a node in the graph;
+calling it on torch tensors or numpy arrays computes.
+"""
+
+import inspect
+from functools import reduce
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from plait import initializers
+from plait.graph.infer import infer_outputs
+from plait.graph.node import Node, SymbolicTensor, torch_dtype
+from plait.utils import nest
+from plait.utils.naming import to_snake_case, unique_name, validate_name
+
+
+class InputSpec:
+    """What a built layer accepts: a rank and fixed sizes on some axes.
+
+    Args:
+        ndim: exact rank, or None.
+        min_ndim: minimum rank, or None.
+        axes: ``{axis: size}`` that must match (negative axes count from the end).
+    """
+
+    def __init__(self, ndim=None, min_ndim=None, axes=None):
+        self.ndim, self.min_ndim, self.axes = ndim, min_ndim, dict(axes or {})
+
+    def check(self, layer, shape, index=0):
+        shape = tuple(shape)
+        where = f"Input {index} of layer '{layer.name}' is incompatible with the layer"
+        if self.ndim is not None and len(shape) != self.ndim:
+            raise ValueError(
+                f"{where}: expected ndim={self.ndim}, found ndim={len(shape)}. "
+                f"Full shape received: {_fmt(shape)}"
+            )
+        if self.min_ndim is not None and len(shape) < self.min_ndim:
+            raise ValueError(
+                f"{where}: expected min_ndim={self.min_ndim}, found ndim={len(shape)}. "
+                f"Full shape received: {_fmt(shape)}"
+            )
+        for axis, size in self.axes.items():
+            if -len(shape) <= axis < len(shape):
+                got = shape[axis]
+                if got is not None and size is not None and got != size:
+                    raise ValueError(
+                        f"{where}: expected axis {axis} of input shape to have value {size}, "
+                        f"but received input with shape {_fmt(shape)}"
+                    )
+
+
+def _fmt(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class _WeightSpec:
+    """Where a Keras weight lives: attribute ``attr`` of the layer, stored permuted by ``perm``."""
+
+    __slots__ = ("name", "attr", "keras_shape", "perm", "trainable")
+
+    def __init__(self, name, attr, keras_shape, perm, trainable):
+        self.name, self.attr, self.keras_shape = name, attr, tuple(keras_shape)
+        self.perm, self.trainable = perm, trainable
+
+    def get(self, layer):
+        """The stored tensor (``attr`` may be a dotted path into a wrapped module)."""
+        return reduce(getattr, self.attr.split("."), layer)
+
+    def to_keras(self, stored):
+        value = stored.detach()
+        if self.perm is not None:
+            inverse = [self.perm.index(i) for i in range(len(self.perm))]
+            value = value.permute(inverse)
+        return value
+
+    def to_storage(self, keras_value):
+        value = torch.as_tensor(keras_value)
+        return value.permute(self.perm).contiguous() if self.perm is not None else value
+
+
+def _has_symbolic(args, kwargs):
+    return any(isinstance(t, SymbolicTensor) for t in nest.flatten((args, kwargs)))
+
+
+def _to_tensor(value):
+    if isinstance(value, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(value))
+        return tensor.float() if tensor.is_floating_point() else tensor
+    return value
+
+
+@contextmanager
+def training_mode(module, training):
+    """Temporarily put ``module`` in train (True) or inference (False) mode."""
+    if training is None or bool(training) == module.training:
+        yield
+        return
+    previous = [(m, m.training) for m in module.modules()]
+    module.train(bool(training))
+    try:
+        yield
+    finally:
+        for m, flag in previous:
+            m.training = flag
+
+
+class Layer(nn.Module):
+    """Base class of all plait layers (and models).
+
+    Args:
+        name: the layer's name; a unique one (``dense``, ``dense_1``, ...) is made if omitted.
+        trainable: whether its weights are trained.
+        dtype: the dtype of its weights (default ``float32``).
+        input_shape: shape without the batch dim; only meaningful for the first layer of a
+            ``Sequential`` (Keras 2 style; an ``Input`` first is the Keras 3 style).
+        batch_size: with ``input_shape``, a fixed batch size.
+
+    Layers start in inference mode (``layer.training`` is False), as a Keras layer called
+    without ``training=`` behaves; ``fit`` switches to training mode for its steps, and
+    ``layer(x, training=True)`` or ``module.train()`` do so too.
+
+    Example:
+        >>> import torch, plait
+        >>> class Scale(plait.layers.Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight("w", (input_shape[-1],), "ones")
+        ...     def call(self, x):
+        ...         return x * self.w
+        >>> Scale()(torch.ones(2, 3)).shape
+        torch.Size([2, 3])
+    """
+
+    _call_takes_training = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A Keras user writes `call`; torch runs `forward`. Alias them so neither is a wrapper.
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__:
+            cls.forward = cls.__dict__["call"]
+        call = cls.__dict__.get("call")
+        if call is not None:
+            cls._call_takes_training = "training" in inspect.signature(call).parameters
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
+                 input_dim=None, batch_size=None, **kwargs):
+        super().__init__()
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected keyword argument(s) "
+                f"{sorted(kwargs)}. Check the spelling against Keras's signature."
+            )
+        self.name = validate_name(name) if name is not None else unique_name(
+            to_snake_case(type(self).__name__)
+        )
+        self.built = False
+        self.dtype = torch_dtype(dtype)
+        self._trainable = bool(trainable)
+        self._weight_specs = []
+        self._inbound_nodes = []
+        self.input_spec = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._batch_input_shape = (
+            (batch_size, *tuple(input_shape)) if input_shape is not None else None
+        )
+        self.training = False
+
+    # ----------------------------------------------------------------- weights
+    def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, perm=None):
+        """Create a weight of Keras shape ``shape``, initialised as Keras does.
+
+        Args:
+            name: attribute name and Keras weight name (``kernel``, ``bias``, ...).
+            shape: the Keras shape (e.g. Dense kernel ``(in, out)``).
+            initializer: name, instance or callable ``(shape, dtype) -> tensor``.
+            trainable: trainable weights are ``nn.Parameter``; non-trainable ones are buffers.
+            perm: storage layout as a permutation of the Keras shape (e.g. ``(1, 0)`` stores a
+                Dense kernel as torch's ``(out, in)``), or None to store as Keras does.
+        Returns:
+            the stored parameter or buffer.
+        """
+        value = initializers.get(initializer)(tuple(shape), dtype=self.dtype)
+        spec = _WeightSpec(name, name, shape, tuple(perm) if perm else None, trainable)
+        stored = spec.to_storage(value)
+        if trainable:
+            setattr(self, name, nn.Parameter(stored, requires_grad=self._trainable))
+        else:
+            self.register_buffer(name, stored)
+        self._weight_specs.append(spec)
+        return getattr(self, name)
+
+    def _sublayers(self):
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    def _weight_entries(self):
+        """``(layer, spec)`` pairs in Keras 3 order: own trainable weights, own non-trainable
+        weights, then each sublayer's, recursively; a weight shared twice is listed once."""
+        own = sorted(self._weight_specs, key=lambda s: not (s.trainable and self._trainable))
+        entries = [(self, s) for s in own]
+        for layer in self._sublayers():
+            entries += layer._weight_entries()
+        seen, unique = set(), []
+        for layer, spec in entries:
+            if id(spec.get(layer)) not in seen:
+                seen.add(id(spec.get(layer)))
+                unique.append((layer, spec))
+        return unique
+
+    @staticmethod
+    def _is_trainable(layer, spec):
+        return spec.trainable and layer._trainable
+
+    @property
+    def weights(self):
+        """All weights (parameters and buffers) in Keras order, in storage layout."""
+        return [s.get(layer) for layer, s in self._weight_entries()]
+
+    @property
+    def trainable_weights(self):
+        return [s.get(layer) for layer, s in self._weight_entries() if self._is_trainable(layer, s)]
+
+    @property
+    def non_trainable_weights(self):
+        return [s.get(layer) for layer, s in self._weight_entries() if not self._is_trainable(layer, s)]
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self.modules():
+            if isinstance(layer, Layer):
+                layer._trainable = bool(value)
+        for p in self.parameters():
+            p.requires_grad_(bool(value))
+
+    def count_params(self):
+        """Number of scalars in all weights (Keras counts non-trainable ones too)."""
+        return int(sum(w.numel() for w in self.weights))
+
+    def get_weights(self):
+        """Weights as numpy arrays in Keras 3's shapes and order."""
+        return [s.to_keras(s.get(layer)).cpu().numpy() for layer, s in self._weight_entries()]
+
+    def set_weights(self, weights):
+        """Load numpy arrays in Keras 3's shapes and order (as ``get_weights`` returns)."""
+        entries = self._weight_entries()
+        weights = list(weights)
+        if len(weights) != len(entries):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(entries)} weights "
+                f"({[f'{l.name}/{s.name}' for l, s in entries]}), but received {len(weights)}."
+            )
+        for (layer, spec), value in zip(entries, weights):
+            value = np.asarray(value)
+            current = spec.get(layer)
+            expected = tuple(spec.to_keras(current).shape)
+            if tuple(value.shape) != expected:
+                raise ValueError(
+                    f"Weight '{layer.name}/{spec.name}' has shape {expected}, "
+                    f"but the value given has shape {tuple(value.shape)}."
+                )
+        with torch.no_grad():
+            for (layer, spec), value in zip(entries, weights):
+                current = spec.get(layer)
+                current.copy_(spec.to_storage(np.asarray(value)).to(current.dtype))
+
+    # ----------------------------------------------------------------- building
+    def build(self, input_shape):
+        """Create weights for inputs of ``input_shape`` (batch dim included, may be None)."""
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape``; layers override this for free shape inference."""
+        raise NotImplementedError
+
+    def compute_output_spec(self, *args, **kwargs):
+        """Structure of ``(shape, dtype)`` for a call on symbolic tensors."""
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            shape = self.compute_output_shape(_shapes(args[0]))
+            if isinstance(shape, list):
+                return [(s, self.dtype) for s in shape]
+            return (shape, self.dtype)
+        return infer_outputs(self, args, kwargs)
+
+    # ----------------------------------------------------------------- calling
+    def __call__(self, *args, **kwargs):
+        if _has_symbolic(args, kwargs):
+            return self._symbolic_call(args, kwargs)
+        if not args:
+            raise TypeError(f"Layer '{self.name}' was called without inputs.")
+        args = (nest.map_structure(_to_tensor, args[0]),) + args[1:]
+        if not self.built:
+            self._maybe_build(_shapes(args[0]))
+        self._check_inputs(args[0])
+        training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)
+        with training_mode(self, training):
+            return super().__call__(*args, **kwargs)
+
+    def _check_inputs(self, inputs):
+        if self.input_spec is None:
+            return
+        specs = self.input_spec if isinstance(self.input_spec, list) else [self.input_spec]
+        tensors = nest.flatten(inputs)
+        for i, (spec, tensor) in enumerate(zip(specs, tensors)):
+            if spec is not None and hasattr(tensor, "shape"):
+                spec.check(self, tuple(tensor.shape), i)
+
+    def _symbolic_call(self, args, kwargs):
+        if not self._call_takes_training:
+            kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        first = args[0] if args else next(iter(kwargs.values()))
+        self._maybe_build(_shapes(first))
+        self._check_inputs(first)
+        spec = self.compute_output_spec(*args, **kwargs)
+        node = Node(self, args, kwargs)
+        index = len(self._inbound_nodes)
+        base = self.name if index == 0 else f"{self.name}_{index}"
+        leaves = []
+
+        def make(pair):
+            shape, dtype = pair
+            leaves.append(None)
+            return SymbolicTensor(shape, dtype, f"{base}_{len(leaves) - 1}", node, len(leaves) - 1)
+
+        if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], torch.dtype):
+            outputs = SymbolicTensor(spec[0], spec[1], base, node, 0)
+        else:
+            outputs = type(spec)(make(p) for p in spec) if isinstance(spec, (list, tuple)) else None
+            if outputs is None:
+                raise TypeError(f"Layer '{self.name}' returned an unsupported output structure.")
+        node.set_outputs(outputs)
+        self._inbound_nodes.append(node)
+        return outputs
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        """The constructor arguments, JSON-serialisable (Keras's ``get_config``)."""
+        config = {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype).replace("torch.", "")}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        batch_input_shape = config.pop("batch_input_shape", None)
+        if batch_input_shape is not None:
+            config["input_shape"] = tuple(batch_input_shape[1:])
+            config["batch_size"] = batch_input_shape[0]
+        return cls(**config)
+
+    def extra_repr(self):
+        config = self.get_config()
+        shown = {k: v for k, v in config.items() if k not in ("trainable", "dtype")}
+        return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in shown.items())
+
+    # Layers are usually not created in train mode; keep repr short for models.
+    def _get_name(self):
+        return type(self).__name__
+
+
+def _shapes(structure):
+    def shape_of(t):
+        if isinstance(t, SymbolicTensor):
+            return t.shape
+        if isinstance(t, (torch.Tensor, np.ndarray)):
+            return tuple(t.shape)
+        return t
+
+    return nest.map_structure(shape_of, structure)
+
+
+def shape_str(shape):
+    """``(None, 32)`` as Keras prints it."""
+    return _fmt(shape)

@@ -1,0 +1,163 @@
+"""Core layers: ``Dense``, ``Activation``, ``Embedding``, ``Identity``."""
+
+import torch
+import torch.nn.functional as F
+
+from plait import activations, initializers
+from plait.layers.base import InputSpec, Layer
+from plait.layers.validation import positive_int
+
+
+class Dense(Layer):
+    """A densely connected layer: ``activation(inputs @ kernel + bias)``.
+
+    Args:
+        units: positive int, size of the output's last dim.
+        activation: activation name or callable (default: none, i.e. linear).
+        use_bias: whether to add a bias (default True).
+        kernel_initializer: default ``"glorot_uniform"``.
+        bias_initializer: default ``"zeros"``.
+
+    Input shape:
+        ``(batch, ..., input_dim)``.
+    Output shape:
+        ``(batch, ..., units)``.
+
+    Weights (Keras order and shapes): ``kernel (input_dim, units)``, ``bias (units,)``; stored
+    inside as torch's ``(units, input_dim)`` so ``F.linear`` runs without a copy.
+
+    Example:
+        >>> import plait
+        >>> x = plait.Input(shape=(64,))
+        >>> plait.layers.Dense(32, activation="relu")(x).shape
+        (None, 32)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = positive_int(f"Dense layer '{self.name}'", "units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1]
+        if in_dim is None:
+            raise ValueError(
+                f"Layer '{self.name}' needs a known last input dim to build. Received: input_shape={input_shape}"
+            )
+        self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, perm=(1, 0))
+        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+
+    def call(self, inputs):
+        return self.activation(F.linear(inputs, self.kernel, self.bias))
+
+    def call_logits(self, inputs):
+        """The pre-activation output (used by fit to fuse softmax/sigmoid into the loss)."""
+        return F.linear(inputs, self.kernel, self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "units": self.units,
+            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class Activation(Layer):
+    """Applies an activation function.
+
+    Args:
+        activation: a name (``"relu"``, ``"softmax"``, ...) or a callable.
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.Activation("relu")(torch.tensor([-1.0, 1.0]))
+        tensor([0., 1.])
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def call_logits(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Identity(Layer):
+    """Returns its input unchanged."""
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class Embedding(Layer):
+    """Turns integer indices into dense vectors of size ``output_dim``.
+
+    Args:
+        input_dim: vocabulary size (largest index + 1).
+        output_dim: size of each vector.
+        embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
+
+    Input shape:
+        integer tensor ``(batch, ...)``.
+    Output shape:
+        ``(batch, ..., output_dim)``.
+
+    Example:
+        >>> import plait
+        >>> x = plait.Input(shape=(None,), dtype="int32")
+        >>> plait.layers.Embedding(10000, 64)(x).shape
+        (None, None, 64)
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = positive_int(f"Embedding layer '{self.name}'", "input_dim", input_dim)
+        self.output_dim = positive_int(f"Embedding layer '{self.name}'", "output_dim", output_dim)
+        self.embeddings_initializer = initializers.get(
+            "random_uniform" if embeddings_initializer == "uniform" else embeddings_initializer
+        )
+
+    def build(self, input_shape):
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+
+    def _check_inputs(self, inputs):
+        dtype = getattr(inputs, "dtype", None)
+        if dtype is not None and (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool):
+            raise TypeError(
+                f"Layer '{self.name}' (Embedding) expects integer indices. Received: dtype={dtype}. "
+                "Declare the Input with dtype='int32', or cast the data to integers."
+            )
+
+    def call(self, inputs):
+        return F.embedding(inputs, self.embeddings)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+        }

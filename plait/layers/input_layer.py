@@ -1,0 +1,66 @@
+"""``Input`` and ``InputLayer``: where a functional graph starts."""
+
+from plait.graph.node import Node, SymbolicTensor, torch_dtype
+from plait.layers.base import Layer
+
+
+class InputLayer(Layer):
+    """The layer behind ``Input``: no weights; its one node makes the input tensor.
+
+    Args:
+        shape: shape without the batch dim; ``None`` for unknown dims.
+        batch_size: fixed batch size, or None.
+        dtype: the input's dtype (``"float32"``, ``"int32"``, ...).
+        name: the input's name, used as a key when data is passed as a dict.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
+        super().__init__(name=name or None, **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("Input needs a `shape` (without the batch dim), e.g. Input(shape=(64,)).")
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (batch_size, *tuple(shape))
+        for d in batch_shape:
+            if d is not None and (not isinstance(d, int) or d < 0):
+                raise ValueError(f"Input shape dims must be non-negative ints or None. Received: shape={tuple(batch_shape[1:])}")
+        self.batch_shape = tuple(batch_shape)
+        self.input_dtype = torch_dtype(dtype)
+        self.built = True
+        node = Node(self, (), {})
+        node.set_outputs(SymbolicTensor(self.batch_shape, self.input_dtype, self.name, node, 0))
+        self._inbound_nodes.append(node)
+        self.output = node.outputs
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return self.batch_shape
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": str(self.input_dtype).replace("torch.", ""), "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """Start a functional model: a symbolic tensor of the given shape.
+
+    Args:
+        shape: shape tuple without the batch dim, ``None`` for dims unknown until run time
+            (e.g. ``(None,)`` for variable-length sequences).
+        batch_size: optional fixed batch size.
+        dtype: ``"float32"`` (default), ``"int32"``, ``"int64"``, ... or a torch dtype.
+        name: name of the input (unique within a model); data may then be passed as a dict.
+        batch_shape: shape including the batch dim (alternative to ``shape``).
+
+    Returns:
+        A :class:`~plait.graph.node.SymbolicTensor`.
+
+    Example:
+        >>> import plait
+        >>> plait.Input(shape=(64,)).shape
+        (None, 64)
+    """
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape)
+    return layer.output

@@ -1,0 +1,152 @@
+"""Merge layers: combine a list of tensors (``Concatenate``, ``Add``, ...) and their functions."""
+
+import functools
+
+import torch
+
+from plait.layers.base import Layer, shape_str
+
+
+class _Merge(Layer):
+    """Base of element-wise merges: inputs of one shape (broadcast on size-1 dims)."""
+
+    min_inputs = 2
+
+    def _check_list(self, shapes):
+        if not isinstance(shapes, (list, tuple)) or not shapes or not isinstance(shapes[0], (list, tuple)):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a list of tensors. Received: {shapes!r}")
+        if len(shapes) < self.min_inputs:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects at least {self.min_inputs} inputs. "
+                f"Received: {len(shapes)} input(s)."
+            )
+
+    def build(self, input_shape):
+        self._check_list(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        self._check_list(input_shape)
+        rank = max(len(s) for s in input_shape)
+        out = []
+        for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in input_shape]):
+            known = {d for d in dims if d is not None and d != 1}
+            if len(known) > 1:
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) got inputs of incompatible shapes: "
+                    f"{[shape_str(s) for s in input_shape]}"
+                )
+            out.append(known.pop() if known else (None if None in dims else 1))
+        return tuple(out)
+
+    def call(self, inputs):
+        return functools.reduce(self._op, inputs)
+
+
+class Add(_Merge):
+    """Element-wise sum of a list of tensors. Example: ``plait.layers.add([x, y])``."""
+
+    _op = staticmethod(torch.add)
+
+
+class Subtract(_Merge):
+    """``inputs[0] - inputs[1]`` (exactly two inputs)."""
+
+    _op = staticmethod(torch.sub)
+
+    def _check_list(self, shapes):
+        super()._check_list(shapes)
+        if len(shapes) != 2:
+            raise ValueError(f"Layer '{self.name}' (Subtract) expects exactly 2 inputs. Received: {len(shapes)} inputs.")
+
+
+class Multiply(_Merge):
+    """Element-wise product of a list of tensors."""
+
+    _op = staticmethod(torch.mul)
+
+
+class Maximum(_Merge):
+    """Element-wise maximum of a list of tensors."""
+
+    _op = staticmethod(torch.maximum)
+
+
+class Minimum(_Merge):
+    """Element-wise minimum of a list of tensors."""
+
+    _op = staticmethod(torch.minimum)
+
+
+class Average(_Merge):
+    """Element-wise mean of a list of tensors."""
+
+    def call(self, inputs):
+        return functools.reduce(torch.add, inputs) / len(inputs)
+
+
+class Concatenate(Layer):
+    """Concatenates a list of tensors along ``axis``.
+
+    Args:
+        axis: the axis to join (default -1); all other dims must match.
+
+    Example:
+        >>> import plait
+        >>> a, b = plait.Input(shape=(32,)), plait.Input(shape=(16,))
+        >>> plait.layers.concatenate([a, b]).shape
+        (None, 48)
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+
+    def call(self, inputs):
+        return torch.cat(inputs, dim=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) < 1 or not isinstance(input_shape[0], (list, tuple)):
+            raise ValueError(f"Layer '{self.name}' (Concatenate) expects a list of tensors. Received: {input_shape!r}")
+        ranks = {len(s) for s in input_shape}
+        shapes = [shape_str(s) for s in input_shape]
+        if len(ranks) != 1:
+            raise ValueError(f"Layer '{self.name}' (Concatenate) needs inputs of one rank. Received shapes: {shapes}")
+        rank = ranks.pop()
+        axis = self.axis % rank
+        out = []
+        for i, dims in enumerate(zip(*input_shape)):
+            if i == axis:
+                out.append(None if None in dims else sum(dims))
+                continue
+            known = {d for d in dims if d is not None}
+            if len(known) > 1:
+                raise ValueError(
+                    f"Layer '{self.name}' (Concatenate) requires inputs with matching shapes except for "
+                    f"the concatenation axis {self.axis}. Received shapes: {shapes}"
+                )
+            out.append(known.pop() if known else None)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+def _functional(cls, doc):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+
+    merge.__name__ = cls.__name__.lower()
+    merge.__doc__ = doc
+    return merge
+
+
+add = _functional(Add, "Functional form of ``Add``: ``add([x, y])``.")
+subtract = _functional(Subtract, "Functional form of ``Subtract``.")
+multiply = _functional(Multiply, "Functional form of ``Multiply``.")
+maximum = _functional(Maximum, "Functional form of ``Maximum``.")
+minimum = _functional(Minimum, "Functional form of ``Minimum``.")
+average = _functional(Average, "Functional form of ``Average``.")
+concatenate = _functional(Concatenate, "Functional form of ``Concatenate``: ``concatenate([x, y], axis=-1)``.")

@@ -1,0 +1,217 @@
+"""``Model``: a graph of layers (functional API) or a subclass with its own ``call``."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from plait.graph.codegen import generate_forward
+from plait.graph.node import SymbolicTensor
+from plait.graph.traverse import map_graph
+from plait.layers.base import Layer
+from plait.layers.input_layer import InputLayer
+from plait.models.summary import print_summary
+from plait.training.trainer import Trainer
+from plait.utils import nest
+
+
+class Model(Trainer, Layer):
+    """A trainable model; also a ``torch.nn.Module``.
+
+    ``Model(inputs, outputs)`` builds a functional model from symbolic tensors; subclassing
+    ``Model`` and defining ``call`` builds a model from Python code, as in Keras.
+
+    Args:
+        inputs: an ``Input`` tensor, a list of them, or a dict ``{name: tensor}``.
+        outputs: a symbolic tensor, a list of them, or a dict ``{name: tensor}``.
+        name: the model's name (default ``functional``, ``functional_1``, ...).
+
+    Example:
+        >>> import plait
+        >>> inputs = plait.Input(shape=(64,))
+        >>> x = plait.layers.Dense(32, activation="relu")(inputs)
+        >>> model = plait.Model(inputs, plait.layers.Dense(10, activation="softmax")(x))
+        >>> model.count_params()
+        2410
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Trainer.__init__(self)
+
+    @property
+    def layers(self):
+        return self._sublayers()
+
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by position ``index`` in ``model.layers``."""
+        if (name is None) == (index is None):
+            raise ValueError("Provide exactly one of `name` or `index` to get_layer().")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}.")
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False):
+        """Print the classic Keras table: layers, output shapes, parameter counts."""
+        print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
+
+    def _get_name(self):
+        return type(self).__name__
+
+
+class Functional(Model):
+    """A model defined by a graph from ``Input``s to outputs (what ``Model(inputs, outputs)`` makes).
+
+    Its ``forward`` is straight-line code generated once from the graph
+    (``model.graph_source`` shows it).
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        Trainer.__init__(self)
+        self._init_graph(inputs, outputs)
+
+    def _init_graph(self, inputs, outputs):
+        self._input_struct, self._output_struct = inputs, outputs
+        flat_inputs, flat_outputs = nest.flatten(inputs), nest.flatten(outputs)
+        for t in flat_inputs:
+            if not isinstance(t, SymbolicTensor) or not isinstance(t.node.layer, InputLayer):
+                raise TypeError(
+                    f"Model inputs must be tensors returned by plait.Input(). Received: {t!r}"
+                )
+        for t in flat_outputs:
+            if not isinstance(t, SymbolicTensor):
+                raise TypeError(f"Model outputs must be symbolic tensors made by layers. Received: {type(t).__name__}")
+        nodes, layers = map_graph(flat_inputs, flat_outputs)
+        names = {}
+        for layer in layers:
+            if layer.name in names and names[layer.name] is not layer:
+                raise ValueError(
+                    f"The name '{layer.name}' is used by 2 layers in model '{self.name}'. "
+                    "All layer names should be unique."
+                )
+            names[layer.name] = layer
+        self.inputs, self.outputs = flat_inputs, flat_outputs
+        self._nodes = nodes
+        self._layer_list = layers
+        # Registered under "layers" so state_dict keys read `layers.dense.kernel`, like Keras's
+        # weight paths; `model.layers` (the Keras list) is a property and takes precedence.
+        self._modules["layers"] = nn.ModuleDict({layer.name: layer for layer in layers})
+        self.built = True
+        self._generate()
+
+    def _generate(self, logits_outputs=()):
+        """(Re)generate the forward; ``logits_outputs`` are output indices returned as logits."""
+        logits_nodes = frozenset(id(self.outputs[i].node) for i in logits_outputs)
+        fn, source, calls, consts = generate_forward(self.inputs, self.outputs, self._nodes, logits_nodes)
+        if logits_outputs:
+            return fn, calls, consts
+        self._graph_fn, self.graph_source = fn, source
+        self._graph_calls, self._graph_consts = calls, consts
+        return fn, calls, consts
+
+    def _sublayers(self):
+        return list(self._layer_list)
+
+    @property
+    def input_names(self):
+        return [t.node.layer.name for t in self.inputs]
+
+    @property
+    def output_names(self):
+        if isinstance(self._output_struct, dict):
+            return list(self._output_struct)
+        return [t.node.layer.name for t in self.outputs]
+
+    @property
+    def input(self):
+        return self.inputs[0] if len(self.inputs) == 1 else self.inputs
+
+    @property
+    def output(self):
+        return self.outputs[0] if len(self.outputs) == 1 else self.outputs
+
+    def _flatten_inputs(self, args, kwargs):
+        """Accept ``model(x)``, ``model(x1, x2)``, ``model([x1, x2])``, ``model({"a": x1})``."""
+        names = self.input_names
+        if kwargs:
+            args = args + (kwargs,)
+        if len(args) == 1 and isinstance(args[0], dict):
+            data = args[0]
+            unknown = [k for k in data if k not in names]
+            missing = [n for n in names if n not in data]
+            if unknown or missing:
+                raise ValueError(
+                    f"Model '{self.name}' got inputs keyed {list(data)}; its inputs are {names}."
+                    + (f" Unknown: {unknown}." if unknown else "") + (f" Missing: {missing}." if missing else "")
+                )
+            args = tuple(data[n] for n in names)
+        elif len(args) == 1 and isinstance(args[0], (list, tuple)) and len(names) > 1:
+            args = tuple(args[0])
+        if len(args) != len(names):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(names)} input(s) {names}, but received {len(args)}."
+            )
+        out = []
+        for value, t in zip(args, self.inputs):
+            if isinstance(value, np.ndarray):
+                value = torch.from_numpy(np.ascontiguousarray(value))
+            if not isinstance(value, torch.Tensor):
+                value = torch.as_tensor(value)
+            if value.dtype != t.dtype and value.is_floating_point() and t.dtype.is_floating_point:
+                value = value.to(t.dtype)
+            if value.dim() != len(t.shape):
+                raise ValueError(
+                    f"Input '{t.name}' of model '{self.name}' expects shape {t.shape}, "
+                    f"but received input with shape {tuple(value.shape)}."
+                )
+            out.append(value)
+        return out
+
+    def _pack_outputs(self, outputs):
+        if isinstance(self._output_struct, dict):
+            outputs = outputs if len(self.outputs) > 1 else (outputs,)
+            return dict(zip(self._output_struct, outputs))
+        if isinstance(self._output_struct, (list, tuple)):
+            return list(outputs) if len(self.outputs) > 1 else [outputs]
+        return outputs
+
+    def forward(self, *args, **kwargs):
+        return self._pack_outputs(self._graph_fn(self, *self._flatten_inputs(args, kwargs)))
+
+    def _symbolic_call(self, args, kwargs):
+        flat = self._flatten_inputs_symbolic(args)
+        return super()._symbolic_call((flat if len(flat) > 1 else flat[0],), {})
+
+    def _flatten_inputs_symbolic(self, args):
+        data = args[0] if len(args) == 1 else list(args)
+        if isinstance(data, dict):
+            data = [data[n] for n in self.input_names]
+        return nest.flatten(data)
+
+    def compute_output_spec(self, *args, **kwargs):
+        from plait.graph.infer import infer_outputs
+
+        spec = infer_outputs(self, args, kwargs)
+        return list(spec.values()) if isinstance(spec, dict) else spec
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("_graph_fn", "_graph_calls", "_graph_consts"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._generate()

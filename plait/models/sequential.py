@@ -1,0 +1,138 @@
+"""``Sequential``: a plain stack of layers, each feeding the next."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from plait.graph.node import SymbolicTensor
+from plait.layers.base import Layer
+from plait.layers.input_layer import Input, InputLayer
+from plait.layers.torch_module import wrap_module
+from plait.models.functional import Functional
+from plait.training.trainer import Trainer
+
+
+class Sequential(Functional):
+    """A linear stack of layers.
+
+    The input shape comes from an ``Input`` given first, or from ``input_shape=`` on the first
+    layer; without either, the model is built on the first batch of data it sees (as in Keras).
+    Plain ``torch.nn.Module``s may be added too.
+
+    Args:
+        layers: optional list of layers (an ``Input`` tensor may come first).
+        name: the model's name (default ``sequential``, ``sequential_1``, ...).
+
+    Example:
+        >>> import plait
+        >>> from plait.layers import Dense
+        >>> model = plait.Sequential([Dense(32, activation="relu", input_shape=(64,)), Dense(10)])
+        >>> model.count_params()
+        2410
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True, **kwargs):
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        Trainer.__init__(self)
+        self._stack = []
+        self._input_layer = None
+        self._modules["layers"] = nn.ModuleDict()
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Append a layer (or an ``Input``, first only)."""
+        if isinstance(layer, SymbolicTensor) and isinstance(layer.node.layer, InputLayer):
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_layer is not None:
+                raise ValueError(f"Sequential model '{self.name}': an Input can only be the first layer.")
+            self._input_layer = layer
+        else:
+            if not isinstance(layer, nn.Module):
+                raise TypeError(
+                    f"Sequential model '{self.name}' can only add layers or torch.nn.Modules. "
+                    f"Received: {layer!r} of type {type(layer).__name__}"
+                )
+            layer = wrap_module(layer)
+            if any(other.name == layer.name for other in self._stack):
+                raise ValueError(
+                    f"The name '{layer.name}' is used by 2 layers in model '{self.name}'. "
+                    "All layer names should be unique."
+                )
+            self._stack.append(layer)
+            self._modules["layers"][layer.name] = layer
+        # The graph is (re)built lazily, when first needed: adding N layers builds once.
+        self.built = False
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise ValueError(f"Sequential model '{self.name}' has no layers to pop.")
+        layer = self._stack.pop()
+        del self._modules["layers"][layer.name]
+        self.built = False
+        return layer
+
+    def _known_input_shape(self):
+        if self._input_layer is not None:
+            return self._input_layer.batch_shape
+        if self._stack and self._stack[0]._batch_input_shape is not None:
+            return self._stack[0]._batch_input_shape
+        return None
+
+    def _input_dtype(self, default=torch.float32):
+        return self._input_layer.input_dtype if self._input_layer is not None else default
+
+    def _ensure_graph(self):
+        """Build the graph now if the input shape is known and it is out of date."""
+        shape = self._known_input_shape()
+        if not self.built and shape is not None:
+            self._build_graph(shape, self._input_dtype())
+        return self.built
+
+    def _build_graph(self, batch_shape, dtype):
+        if not self._stack:
+            return
+        x = Input(batch_shape=batch_shape, dtype=dtype) if self._input_layer is None else self._input_layer.output
+        y = x
+        for layer in self._stack:
+            y = layer(y)
+        self._init_graph(x, y)
+
+    def build(self, input_shape=None):
+        """Build for inputs of ``input_shape`` (batch dim included)."""
+        shape = input_shape if input_shape is not None else self._known_input_shape()
+        if shape is None:
+            raise ValueError(
+                f"Sequential model '{self.name}' cannot be built: its input shape is unknown. "
+                "Give an Input first, `input_shape=` on the first layer, or call build(shape)."
+            )
+        self._build_graph((None, *tuple(shape)[1:]), self._input_dtype())
+
+    def __call__(self, *args, **kwargs):
+        self._ensure_graph()
+        if not self.built and args and not isinstance(args[0], SymbolicTensor):
+            data = args[0]
+            data = torch.from_numpy(np.asarray(data)) if not isinstance(data, torch.Tensor) else data
+            dtype = data.dtype if not data.is_floating_point() else torch.float32
+            self._build_graph((None, *data.shape[1:]), self._input_dtype(dtype))
+        if not self.built and args and isinstance(args[0], SymbolicTensor):
+            self._build_graph((None, *args[0].shape[1:]), args[0].dtype)
+        return super().__call__(*args, **kwargs)
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def _sublayers(self):
+        self._ensure_graph()
+        return list(self._stack)
+
+    def summary(self, *args, **kwargs):
+        if not self._ensure_graph():
+            raise ValueError(
+                f"This model ('{self.name}') has not yet been built. Build it by giving an Input "
+                "first or `input_shape=` to the first layer, or by calling it on a batch of data."
+            )
+        super().summary(*args, **kwargs)

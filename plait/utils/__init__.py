@@ -1,0 +1,51 @@
+"""Utilities: ``to_categorical``, ``set_random_seed``, ``clear_session``."""
+
+import random
+
+import numpy as np
+import torch
+
+from plait.utils.naming import clear_session
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot encode integer class labels (Keras's ``to_categorical``).
+
+    Args:
+        x: array-like of non-negative ints, any shape (a trailing dim of 1 is dropped).
+        num_classes: total number of classes; default ``max(x) + 1``.
+
+    Returns:
+        a float32 numpy array of shape ``x.shape + (num_classes,)``.
+
+    Example:
+        >>> import plait
+        >>> plait.utils.to_categorical([0, 2], 3)
+        array([[1., 0., 0.],
+               [0., 0., 1.]], dtype=float32)
+    """
+    x = np.asarray(x)
+    if x.size and (not np.issubdtype(x.dtype, np.integer) and not np.all(np.mod(x, 1) == 0)):
+        raise ValueError(f"to_categorical expects integer class labels. Received dtype={x.dtype}")
+    x = x.astype("int64")
+    if x.ndim > 1 and x.shape[-1] == 1:
+        x = x.reshape(x.shape[:-1])
+    if x.size and x.min() < 0:
+        raise ValueError(f"to_categorical expects non-negative labels. Received min label {x.min()}")
+    if num_classes is None:
+        num_classes = int(x.max()) + 1 if x.size else 0
+    elif x.size and x.max() >= num_classes:
+        raise ValueError(f"Label {x.max()} is out of range for num_classes={num_classes}.")
+    out = np.zeros(x.shape + (num_classes,), dtype="float32")
+    np.put_along_axis(out, x[..., None], 1.0, axis=-1)
+    return out
+
+
+def set_random_seed(seed):
+    """Seed Python's, numpy's and torch's generators (Keras's ``set_random_seed``)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+__all__ = ["clear_session", "set_random_seed", "to_categorical"]
