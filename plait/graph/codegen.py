@@ -2,8 +2,7 @@
 
 For the seed's QA model the generated source reads::
 
-    def forward(self, text, question):
-        call = self._graph_calls
+    def forward(call, const, text, question):
         v2 = call[0](text)
         v3 = call[1](question)
         ...
@@ -46,8 +45,7 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         name: the function's name, shown in tracebacks.
 
     Returns:
-        ``(fn, source, calls, consts)``: ``fn(self, *inputs)`` expects ``self._graph_calls``
-        to be ``calls`` and ``self._graph_consts`` to be ``consts``.
+        ``(fn, source, calls, consts)``: call it as ``fn(calls, consts, *inputs)``.
     """
     used = set()
     input_nodes = {id(t.node) for t in inputs}
@@ -115,8 +113,7 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         result = f"({result})"
     args = ", ".join(var[id(t)] for t in inputs)
     source = "\n".join(
-        [f"def {name}(self, {args}):", "    call = self._graph_calls"]
-        + (["    const = self._graph_consts"] if consts else [])
+        [f"def {name}(call, const, {args}):"]
         + ["    " + line for line in body]
         + [f"    return {result}"]
     ) + "\n"

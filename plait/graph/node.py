@@ -78,6 +78,11 @@ class SymbolicTensor:
         method = getattr(torch.Tensor, name, None)
         if method is None or name.startswith("_"):
             raise AttributeError(f"'SymbolicTensor' object has no attribute '{name}'")
+        if not callable(method):
+            # A tensor property (is_nested, requires_grad, device, ...): answer as a meta
+            # tensor of this shape would, unknown dims standing in as 1.
+            meta = torch.empty([1 if d is None else d for d in self.shape], dtype=self.dtype, device="meta")
+            return getattr(meta, name)
         return lambda *args, **kwargs: SymbolicTensor.__torch_function__(
             method, (), (self, *args), kwargs
         )
@@ -156,16 +161,30 @@ class SymbolicTensor:
 
     __hash__ = object.__hash__
 
+    def _in_module_forward(self):
+        from plait.graph.ops import pending_module
+
+        module = pending_module()
+        if module is not None:
+            raise TypeError(
+                f"{type(module).__name__}'s forward cannot run on symbolic tensors op by op (it "
+                "inspects intermediate values). Wrap it instead: "
+                "`plait.layers.TorchModuleWrapper(module)(inputs)` runs it on the meta device."
+            )
+
     def __bool__(self):
+        self._in_module_forward()
         raise TypeError(
             "A symbolic tensor has no value: it cannot be used in a Python condition. "
             "Call the model on real data, or move the condition inside a layer's call()."
         )
 
     def __len__(self):
+        self._in_module_forward()
         raise TypeError("A symbolic tensor has no length; use `tensor.shape`.")
 
     def __iter__(self):
+        self._in_module_forward()
         raise TypeError("A symbolic tensor cannot be iterated; use `tensor.shape`.")
 
 

@@ -78,3 +78,13 @@ def symbolic_torch_function(func, args, kwargs):
             "`plait.layers.TorchModuleWrapper(module)(inputs)` returns them in order."
         )
     return outputs
+
+
+def pending_module():
+    """The plain module whose forward is being answered now, if any (for error messages)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if id(frame) in _answered:
+            return frame.f_locals.get("self")
+        frame = frame.f_back
+    return None

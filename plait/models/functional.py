@@ -188,7 +188,9 @@ class Functional(Model):
         return outputs
 
     def forward(self, *args, **kwargs):
-        return self._pack_outputs(self._graph_fn(self, *self._flatten_inputs(args, kwargs)))
+        return self._pack_outputs(
+            self._graph_fn(self._graph_calls, self._graph_consts, *self._flatten_inputs(args, kwargs))
+        )
 
     def _symbolic_call(self, args, kwargs):
         flat = self._flatten_inputs_symbolic(args)

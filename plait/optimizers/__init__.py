@@ -1,0 +1,31 @@
+"""Optimizers with Keras 3's names, defaults and update rules.
+
+Example:
+    >>> import plait
+    >>> plait.optimizers.get("rmsprop")
+    RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07, centered=False)
+"""
+
+from plait.optimizers import schedules
+from plait.optimizers.base import Optimizer
+from plait.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad,
+            "adadelta": Adadelta, "adamax": Adamax, "nadam": Nadam}
+
+
+def get(identifier):
+    """An optimizer from a name (``"rmsprop"``), a config dict, or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _BY_NAME:
+            raise ValueError(f"Unknown optimizer: '{identifier}'. Known optimizers: {sorted(_BY_NAME)}")
+        return _BY_NAME[key]()
+    if isinstance(identifier, dict):
+        return get(identifier["class_name"]).__class__(**identifier.get("config", {}))
+    raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer", "RMSprop", "get", "schedules"]

@@ -1,0 +1,139 @@
+"""The optimizer base: Keras 3's API and update order, torch's multi-tensor kernels.
+
+Keras's rules differ from ``torch.optim``'s in small ways that change the numbers (epsilon
+inside the square root for RMSprop; Adam's "epsilon hat"; momentum stored as ``-lr * buf``),
+so plait writes each rule as Keras does, with ``torch._foreach_*`` ops: one kernel launch per
+op for all parameters, as torch's own ``foreach`` optimizers do.
+
+Per step, as in Keras's ``BaseOptimizer.apply``: clip gradients (``clipnorm``, else
+``global_clipnorm``, else ``clipvalue``), decay weights (``w -= w * weight_decay * lr``), apply
+the update rule with the learning rate at the current iteration, then count the iteration.
+"""
+
+import torch
+
+from plait.optimizers.schedules import LearningRateSchedule
+
+
+class Optimizer:
+    """Base class. Subclasses define ``_slots`` (state names) and ``_update(...)``.
+
+    Args:
+        learning_rate: a float or a ``LearningRateSchedule`` (or any ``step -> lr`` callable).
+        weight_decay: decoupled weight decay, applied as Keras does before the update.
+        clipnorm: clip each gradient to this L2 norm.
+        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: clip all gradients together to this global L2 norm.
+        name: a name for ``repr`` and configs.
+
+    Attributes:
+        iterations: number of steps applied so far.
+    """
+
+    _slots = ()
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(kwargs)}")
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set.")
+        if not callable(learning_rate) and (not isinstance(learning_rate, (int, float)) or learning_rate < 0):
+            raise ValueError(f"Argument `learning_rate` must be a non-negative float or a schedule. Received: learning_rate={learning_rate!r}")
+        self._learning_rate = learning_rate
+        self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._params = None
+        self._state = {}
+
+    # Keras exposes the current rate; assigning a float replaces a schedule.
+    @property
+    def learning_rate(self):
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if callable(lr) else float(lr)
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = value
+
+    def build(self, params):
+        """Create the state (one tensor per parameter per slot) for ``params``."""
+        self._params = list(params)
+        self._state = {slot: [self._init_slot(slot, p) for p in self._params] for slot in self._slots}
+
+    def _init_slot(self, slot, param):
+        return torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def _clip(self, grads):
+        if self.clipnorm:
+            norms = torch._foreach_norm(grads)
+            return [g * (self.clipnorm / torch.clamp(n, min=self.clipnorm)) for g, n in zip(grads, norms)]
+        if self.global_clipnorm:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            scale = self.global_clipnorm * torch.minimum(1.0 / norm, torch.tensor(1.0 / self.global_clipnorm))
+            return torch._foreach_mul(grads, scale)
+        if self.clipvalue:
+            return [g.clamp(-self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    @torch.no_grad()
+    def apply(self, grads, params=None):
+        """Apply ``grads`` to ``params`` (default: the built parameters) — one Keras step."""
+        if params is not None and (self._params is None or len(params) != len(self._params)):
+            self.build(params)
+        params = self._params
+        pairs = [(i, g) for i, g in enumerate(grads) if g is not None]
+        if not pairs:
+            self.iterations += 1
+            return
+        index = [i for i, _ in pairs]
+        grads = self._clip([g for _, g in pairs])
+        ps = [params[i] for i in index]
+        lr = self.learning_rate
+        if self.weight_decay:
+            torch._foreach_mul_(ps, 1 - self.weight_decay * lr)
+        state = {slot: [self._state[slot][i] for i in index] for slot in self._slots}
+        self._update(ps, grads, state, lr)
+        self.iterations += 1
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's ``apply_gradients(zip(grads, vars))``."""
+        grads, params = zip(*grads_and_vars)
+        if self._params is None or [id(p) for p in self._params] != [id(p) for p in params]:
+            self.build(params)
+        self.apply(list(grads))
+
+    def step(self):
+        """torch-style: apply each built parameter's ``.grad``."""
+        self.apply([p.grad for p in self._params])
+
+    def _update(self, params, grads, state, lr):
+        raise NotImplementedError
+
+    # ---- state, for checkpoints
+    def state_dict(self):
+        return {"iterations": self.iterations, **{f"{slot}.{i}": t for slot, ts in self._state.items() for i, t in enumerate(ts)}}
+
+    def load_state_dict(self, state):
+        self.iterations = int(state["iterations"])
+        with torch.no_grad():
+            for slot, ts in self._state.items():
+                for i, t in enumerate(ts):
+                    t.copy_(state[f"{slot}.{i}"])
+
+    def get_config(self):
+        lr = self._learning_rate
+        config = {
+            "name": self.name,
+            "learning_rate": {"class_name": type(lr).__name__, "config": lr.get_config()}
+            if isinstance(lr, LearningRateSchedule) else lr,
+            "weight_decay": self.weight_decay, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
+        return config
+
+    def __repr__(self):
+        extra = {k: v for k, v in self.get_config().items() if v is not None and k != "name"}
+        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in extra.items())})"
