@@ -87,8 +87,8 @@ def question_answering():
     print(f"question answering: validation accuracy {history.history['val_acc'][-1]:.3f}")
 
 
-def multi_output(length=300, samples=3000, epochs=6):
-    section("3. Multi-output model: age, sex and income group from posts")
+def build_multi_output_model():
+    """The seed's multi-output model, exactly as the tutorial builds it."""
     vocabulary_size = 50000
     num_income_groups = 10
     posts_input = Input(shape=(None,), dtype="int32", name="posts")
@@ -105,8 +105,14 @@ def multi_output(length=300, samples=3000, epochs=6):
     age_prediction = Dense(1, name="age")(x)
     sex_prediction = Dense(1, activation="sigmoid", name="sex")(x)
     income_prediction = Dense(num_income_groups, activation="softmax", name="income")(x)
-    model = Model(posts_input, [age_prediction, sex_prediction, income_prediction])
-    model.compile(optimizer="rmsprop",
+    return Model(posts_input, [age_prediction, sex_prediction, income_prediction])
+
+
+def multi_output(length=300, samples=3000, epochs=6, optimizer="rmsprop"):
+    section("3. Multi-output model: age, sex and income group from posts")
+    num_income_groups = 10
+    model = build_multi_output_model()
+    model.compile(optimizer=optimizer,
                   loss={"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"},
                   loss_weights={"age": 0.25, "sex": 10.0, "income": 1.0},
                   metrics={"age": ["mae"], "sex": ["acc"], "income": ["acc"]})

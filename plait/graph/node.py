@@ -49,6 +49,10 @@ class SymbolicTensor:
     def __setattr__(self, name, value):
         raise AttributeError("SymbolicTensor is immutable")
 
+    def __reduce__(self):
+        # copy/deepcopy/pickle rebuild through the constructor (the object is immutable).
+        return (SymbolicTensor, (self.shape, self.dtype, self.name, self.node, self.index))
+
     @property
     def ndim(self):
         return len(self.shape)
@@ -76,7 +80,7 @@ class SymbolicTensor:
 
     def __getattr__(self, name):
         method = getattr(torch.Tensor, name, None)
-        if method is None or name.startswith("_"):
+        if method is None or name.startswith("_") or name in SymbolicTensor.__slots__:
             raise AttributeError(f"'SymbolicTensor' object has no attribute '{name}'")
         if not callable(method):
             # A tensor property (is_nested, requires_grad, device, ...): answer as a meta

@@ -105,9 +105,9 @@ class Functional(Model):
         self.inputs, self.outputs = flat_inputs, flat_outputs
         self._nodes = nodes
         self._layer_list = layers
-        # Registered under "layers" so state_dict keys read `layers.dense.kernel`, like Keras's
-        # weight paths; `model.layers` (the Keras list) is a property and takes precedence.
-        self._modules["layers"] = nn.ModuleDict({layer.name: layer for layer in layers})
+        # Layers are registered by name, so state_dict keys read `by_name.dense.kernel` (Keras's
+        # `dense/kernel`) and `model.by_name.dense` is the layer; `model.layers` is Keras's list.
+        self.by_name = nn.ModuleDict({layer.name: layer for layer in layers})
         self.built = True
         self._generate()
 

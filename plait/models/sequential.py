@@ -36,7 +36,7 @@ class Sequential(Functional):
         Trainer.__init__(self)
         self._stack = []
         self._input_layer = None
-        self._modules["layers"] = nn.ModuleDict()
+        self.by_name = nn.ModuleDict()
         for layer in layers or []:
             self.add(layer)
 
@@ -61,7 +61,7 @@ class Sequential(Functional):
                     "All layer names should be unique."
                 )
             self._stack.append(layer)
-            self._modules["layers"][layer.name] = layer
+            self.by_name[layer.name] = layer
         # The graph is (re)built lazily, when first needed: adding N layers builds once.
         self.built = False
 
@@ -70,7 +70,7 @@ class Sequential(Functional):
         if not self._stack:
             raise ValueError(f"Sequential model '{self.name}' has no layers to pop.")
         layer = self._stack.pop()
-        del self._modules["layers"][layer.name]
+        del self.by_name[layer.name]
         self.built = False
         return layer
 
