@@ -14,8 +14,8 @@ Variables are deleted after their last use, so inference frees activations as it
 The source is registered with ``linecache``: tracebacks through a model show these lines.
 """
 
-import linecache
 import keyword
+import linecache
 
 import torch
 

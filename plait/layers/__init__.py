@@ -5,8 +5,20 @@ from plait.layers.convolutional import Conv1D
 from plait.layers.core import Activation, Dense, Embedding, Identity
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.merging import (
-    Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average, concatenate,
-    maximum, minimum, multiply, subtract,
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from plait.layers.pooling import GlobalMaxPooling1D, MaxPooling1D
 from plait.layers.recurrent import LSTM

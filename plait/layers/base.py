@@ -16,8 +16,8 @@ calling it on torch tensors or numpy arrays computes.
 """
 
 import inspect
-from functools import reduce
 from contextlib import contextmanager
+from functools import reduce
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from torch import nn
 from plait import initializers
 from plait.graph.infer import infer_outputs
 from plait.graph.node import Node, SymbolicTensor, torch_dtype
-from plait.utils import nest
+from plait.utils import array_to_tensor, nest
 from plait.utils.naming import to_snake_case, unique_name, validate_name
 
 
@@ -100,7 +100,7 @@ def _has_symbolic(args, kwargs):
 
 def _to_tensor(value):
     if isinstance(value, np.ndarray):
-        tensor = torch.from_numpy(np.ascontiguousarray(value))
+        tensor = array_to_tensor(value)
         return tensor.float() if tensor.is_floating_point() else tensor
     return value
 

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from plait import activations, initializers
 from plait.layers.base import InputSpec, Layer
-from plait.layers.validation import data_format as check_data_format, int_tuple, one_of, positive_int
+from plait.layers.validation import data_format as check_data_format
+from plait.layers.validation import int_tuple, one_of, positive_int
 
 
 def conv_output_length(length, kernel_size, padding, stride, dilation=1):

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import conv_output_length, same_padding
-from plait.layers.validation import data_format as check_data_format, int_tuple, one_of
+from plait.layers.validation import data_format as check_data_format
+from plait.layers.validation import int_tuple, one_of
 
 
 class MaxPooling1D(Layer):

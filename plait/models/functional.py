@@ -11,7 +11,7 @@ from plait.layers.base import Layer
 from plait.layers.input_layer import InputLayer
 from plait.models.summary import print_summary
 from plait.training.trainer import Trainer
-from plait.utils import nest
+from plait.utils import array_to_tensor, nest
 
 
 class Model(Trainer, Layer):
@@ -39,9 +39,22 @@ class Model(Trainer, Layer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, name=None, trainable=True, **kwargs):
+        # A subclassed model: its layers are attributes set in the subclass's __init__.
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)
+        self.built = True
+
+    def _sublayers(self):
+        return [m for m in self.children() if isinstance(m, Layer)]
+
+    @property
+    def input_names(self):
+        return ["input"]
+
+    @property
+    def output_names(self):
+        return ["output"]
 
     @property
     def layers(self):
@@ -166,7 +179,7 @@ class Functional(Model):
         out = []
         for value, t in zip(args, self.inputs):
             if isinstance(value, np.ndarray):
-                value = torch.from_numpy(np.ascontiguousarray(value))
+                value = array_to_tensor(value)
             if not isinstance(value, torch.Tensor):
                 value = torch.as_tensor(value)
             if value.dtype != t.dtype and value.is_floating_point() and t.dtype.is_floating_point:

@@ -1,6 +1,5 @@
 """``Sequential``: a plain stack of layers, each feeding the next."""
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -10,6 +9,7 @@ from plait.layers.input_layer import Input, InputLayer
 from plait.layers.torch_module import wrap_module
 from plait.models.functional import Functional
 from plait.training.trainer import Trainer
+from plait.utils import array_to_tensor
 
 
 class Sequential(Functional):
@@ -114,7 +114,7 @@ class Sequential(Functional):
         self._ensure_graph()
         if not self.built and args and not isinstance(args[0], SymbolicTensor):
             data = args[0]
-            data = torch.from_numpy(np.asarray(data)) if not isinstance(data, torch.Tensor) else data
+            data = array_to_tensor(data) if not isinstance(data, torch.Tensor) else data
             dtype = data.dtype if not data.is_floating_point() else torch.float32
             self._build_graph((None, *data.shape[1:]), self._input_dtype(dtype))
         if not self.built and args and isinstance(args[0], SymbolicTensor):
@@ -124,6 +124,19 @@ class Sequential(Functional):
     @property
     def layers(self):
         return list(self._stack)
+
+    @property
+    def input_names(self):
+        if not self._ensure_graph():
+            raise ValueError(f"Sequential model '{self.name}' has no inputs until it is built.")
+        return super().input_names
+
+    @property
+    def output_names(self):
+        # Known before the graph is: a Sequential's one output is its last layer's.
+        if self._ensure_graph():
+            return super().output_names
+        return [self._stack[-1].name] if self._stack else []
 
     def _sublayers(self):
         self._ensure_graph()

@@ -10,6 +10,8 @@ import math
 import numpy as np
 import torch
 
+from plait.utils import array_to_tensor
+
 
 def to_tensor(value, what):
     """One array-like -> tensor (float64 becomes float32, as Keras casts to floatx)."""
@@ -21,7 +23,7 @@ def to_tensor(value, what):
         array = np.asarray(value)
         if array.dtype == object:
             raise TypeError(f"{what} could not be converted to a numeric array (dtype=object).")
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = array_to_tensor(array)
     if tensor.dtype == torch.float64:
         tensor = tensor.float()
     if tensor.dim() == 0:

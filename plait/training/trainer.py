@@ -13,10 +13,9 @@ stable, and cheaper.
 import numpy as np
 import torch
 
-from plait import activations
+from plait import activations, optimizers
 from plait import losses as losses_module
 from plait import metrics as metrics_module
-from plait import optimizers
 from plait.training import data as data_module
 
 
@@ -70,6 +69,9 @@ class Trainer:
         if weighted_metrics:
             extra = self._per_output_metrics(weighted_metrics, names)
             metric_specs = [a + b for a, b in zip(metric_specs, extra)]
+        for spec in (m for specs in metric_specs for m in specs):
+            if not (isinstance(spec, str) and spec.lower() in ("acc", "accuracy")):
+                metrics_module.get(spec)  # fail now, not at the first step, on an unknown name
         self._heads = [
             _OutputHead(n, None if l is None else losses_module.get(l), 1.0 if w is None else float(w), m)
             for n, l, w, m in zip(names, losses, weights, metric_specs)
@@ -315,6 +317,13 @@ class Trainer:
         weights = table[labels.long()]
         return [weights if sws[0] is None else sws[0] * weights]
 
+    def _setup_training(self):
+        """Collect the trainable parameters; (re)build the optimizer's state if they changed."""
+        self._trainable_params = [p for p in self.parameters() if p.requires_grad]
+        built = self.optimizer._params
+        if built is None or [id(p) for p in built] != [id(p) for p in self._trainable_params]:
+            self.optimizer.build(self._trainable_params)
+
     # ------------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
@@ -359,13 +368,13 @@ class Trainer:
         self.history = History()
         cbs = list(callbacks or [])
         progbar = ProgbarLogger(verbose) if verbose else None
-        cbs = [self.history] + ([progbar] if progbar else []) + cbs
+        # As in Keras: the user's callbacks first (they may add to the logs), then the progress
+        # bar and History.
+        cbs = cbs + ([progbar] if progbar else []) + [self.history]
         callback_list = CallbackList(cbs, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
         device = self._device()
-        self._trainable_params = [p for p in self.parameters() if p.requires_grad]
-        self.optimizer.build(self._trainable_params) if self.optimizer._params is None or len(
-            self.optimizer._params) != len(self._trainable_params) else None
+        self._setup_training()
         custom_step = type(self).train_step is not Trainer.train_step
         callback_list.on_train_begin()
         logs = {}
@@ -487,7 +496,7 @@ class Trainer:
         batch = self._to_device(next(iter(batches)), self._device())
         if not self._step_ready:
             self._prepare_step(batch[1])
-        self._trainable_params = [p for p in self.parameters() if p.requires_grad]
+        self._setup_training()
         self.reset_metrics()
         self.train()
         try:
@@ -515,9 +524,9 @@ class Trainer:
 
     def save_weights(self, filepath, overwrite=True):
         """Write all weights to a safetensors file (atomically: a crash keeps the old file)."""
-        from plait.training.weights_io import save_weights
-
         import os
+
+        from plait.training.weights_io import save_weights
 
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"'{filepath}' exists and overwrite=False.")

@@ -41,6 +41,15 @@ def to_categorical(x, num_classes=None):
     return out
 
 
+def array_to_tensor(array):
+    """A numpy array as a tensor, sharing memory when it can (read-only arrays are copied,
+    since torch tensors are always writable)."""
+    array = np.asarray(array)
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, order="C")
+    return torch.from_numpy(array)
+
+
 def set_random_seed(seed):
     """Seed Python's, numpy's and torch's generators (Keras's ``set_random_seed``)."""
     random.seed(seed)
