@@ -14,7 +14,13 @@ import numpy as np
 import plait
 from plait import Input, datasets
 from plait.layers import (
-    LSTM, Conv1D, Dense, Embedding, GlobalMaxPooling1D, MaxPooling1D, concatenate,
+    LSTM,
+    Conv1D,
+    Dense,
+    Embedding,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+    concatenate,
 )
 from plait.models import Model, Sequential
 from plait.utils import to_categorical
@@ -81,9 +87,14 @@ def question_answering():
     (text, question), answers = datasets.question_answering(10000, max_length=max_length, seed=1)
     (val_text, val_question), val_answers = datasets.question_answering(1000, max_length=max_length, seed=2)
     model.compile(optimizer=plait.optimizers.RMSprop(0.005), loss="categorical_crossentropy", metrics=["acc"])
-    history = model.fit([text, question], to_categorical(answers, answer_vocabulary_size), epochs=16,
-                        batch_size=128, verbose=2,
-                        validation_data=([val_text, val_question], to_categorical(val_answers, answer_vocabulary_size)))
+    history = model.fit(
+        [text, question],
+        to_categorical(answers, answer_vocabulary_size),
+        epochs=16,
+        batch_size=128,
+        verbose=2,
+        validation_data=([val_text, val_question], to_categorical(val_answers, answer_vocabulary_size)),
+    )
     print(f"question answering: validation accuracy {history.history['val_acc'][-1]:.3f}")
 
 
@@ -112,23 +123,32 @@ def multi_output(length=300, samples=3000, epochs=6, optimizer="rmsprop"):
     section("3. Multi-output model: age, sex and income group from posts")
     num_income_groups = 10
     model = build_multi_output_model()
-    model.compile(optimizer=optimizer,
-                  loss={"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"},
-                  loss_weights={"age": 0.25, "sex": 10.0, "income": 1.0},
-                  metrics={"age": ["mae"], "sex": ["acc"], "income": ["acc"]})
+    model.compile(
+        optimizer=optimizer,
+        loss={"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"},
+        loss_weights={"age": 0.25, "sex": 10.0, "income": 1.0},
+        metrics={"age": ["mae"], "sex": ["acc"], "income": ["acc"]},
+    )
     model.summary()
 
     posts, (age, sex, income) = datasets.posts(samples, length=length, seed=3)
     val_posts, (val_age, val_sex, val_income) = datasets.posts(500, length=length, seed=4)
     # Ages are learned in decades: in raw years the MSE (hundreds) drowns the other two losses
     # even with the seed's loss_weights -- the very problem the seed's last section describes.
-    history = model.fit(posts, [age / 10, sex, to_categorical(income, num_income_groups)], epochs=epochs,
-                        batch_size=64, verbose=1,
-                        validation_data=(val_posts, [val_age / 10, val_sex, to_categorical(val_income, 10)]))
+    history = model.fit(
+        posts,
+        [age / 10, sex, to_categorical(income, num_income_groups)],
+        epochs=epochs,
+        batch_size=64,
+        verbose=1,
+        validation_data=(val_posts, [val_age / 10, val_sex, to_categorical(val_income, 10)]),
+    )
     h = history.history
-    print(f"posts: validation age MAE {10 * h['val_age_mae'][-1]:.2f} years (predicting the mean: "
-          f"{np.abs(val_age - age.mean()).mean():.2f}), sex accuracy {h['val_sex_acc'][-1]:.3f} (chance 0.5), "
-          f"income accuracy {h['val_income_acc'][-1]:.3f} (chance 0.1)")
+    print(
+        f"posts: validation age MAE {10 * h['val_age_mae'][-1]:.2f} years (predicting the mean: "
+        f"{np.abs(val_age - age.mean()).mean():.2f}), sex accuracy {h['val_sex_acc'][-1]:.3f} (chance 0.5), "
+        f"income accuracy {h['val_income_acc'][-1]:.3f} (chance 0.1)"
+    )
     return h
 
 

@@ -99,8 +99,27 @@ def log_sigmoid(x):
 
 _ACTIVATIONS = {
     f.__name__: f
-    for f in (relu, leaky_relu, relu6, sigmoid, softmax, log_softmax, tanh, linear, elu, selu,
-              softplus, softsign, gelu, silu, exponential, hard_sigmoid, hard_silu, mish, log_sigmoid)
+    for f in (
+        relu,
+        leaky_relu,
+        relu6,
+        sigmoid,
+        softmax,
+        log_softmax,
+        tanh,
+        linear,
+        elu,
+        selu,
+        softplus,
+        softsign,
+        gelu,
+        silu,
+        exponential,
+        hard_sigmoid,
+        hard_silu,
+        mish,
+        log_sigmoid,
+    )
 }
 _ACTIVATIONS.update({"swish": silu, "hard_swish": hard_silu})
 
@@ -111,9 +130,7 @@ def get(identifier):
         return linear
     if isinstance(identifier, str):
         if identifier not in _ACTIVATIONS:
-            raise ValueError(
-                f"Unknown activation function: '{identifier}'. Known: {sorted(_ACTIVATIONS)}"
-            )
+            raise ValueError(f"Unknown activation function: '{identifier}'. Known: {sorted(_ACTIVATIONS)}")
         return _ACTIVATIONS[identifier]
     if callable(identifier):
         return identifier
@@ -126,6 +143,4 @@ def serialize(activation):
         return name
     if name == "silu":
         return "silu"
-    raise ValueError(
-        f"Activation {activation!r} is not a built-in; register it to save the model."
-    )
+    raise ValueError(f"Activation {activation!r} is not a built-in; register it to save the model.")

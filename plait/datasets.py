@@ -42,28 +42,33 @@ def question_answering(num_samples, max_length=100, filler_words=200, story_leng
         story = rng.integers(NOISE_START, NOISE_START + filler_words, n)
         at = rng.choice(n, 2, replace=False)
         story[at[0]], story[at[1]] = PLACES[place[i]], OBJECTS[obj[i]]
-        text[i, max_length - n:] = story
+        text[i, max_length - n :] = story
         m = int(rng.integers(3, 7))
         words = rng.integers(NOISE_START, NOISE_START + filler_words, m)
         words[rng.integers(0, m)] = WHERE if asks_where[i] else WHAT
-        question[i, max_length - m:] = words
+        question[i, max_length - m :] = words
     answer = np.where(asks_where, place, len(PLACES) + obj)
     return (text, question), answer
 
 
-def posts(num_samples, length=500, vocabulary_size=50000, num_income_groups=10, mentions=8, seed=None):
+def posts(num_samples, length=500, vocabulary_size=50000, num_income_groups=10, mentions=6, phrase=3, seed=None):
     """Returns ``(posts, (age, sex, income))``: ages in years (float32), sex in {0, 1},
-    income group in ``[0, num_income_groups)``. Words 10-15 reveal the age decade, 20-21 the
-    sex and 30-39 the income group, each mentioned ``mentions`` times among noise words."""
+    income group in ``[0, num_income_groups)``.
+
+    Words 10-15 reveal the age decade, 20-21 the sex and 30-39 the income group; each appears
+    in ``mentions`` phrases of ``phrase`` repeats (a width-5 convolution sees a phrase) among
+    noise words (ids from 100).
+    """
     rng = np.random.default_rng(seed)
     x = rng.integers(NOISE_START, vocabulary_size, size=(num_samples, length))
     decade = rng.integers(0, 6, num_samples)
     age = (18 + 10 * decade + rng.uniform(0, 10, num_samples)).astype("float32")
     sex = rng.integers(0, 2, num_samples)
     income = rng.integers(0, num_income_groups, num_samples)
-    rows = np.arange(num_samples)[:, None]
-    slots = np.argsort(rng.random((num_samples, length)), axis=1)[:, : 3 * mentions]
-    x[rows, slots[:, :mentions]] = (10 + decade)[:, None]
-    x[rows, slots[:, mentions:2 * mentions]] = (20 + sex)[:, None]
-    x[rows, slots[:, 2 * mentions:]] = (30 + income)[:, None]
+    words = np.stack([10 + decade, 20 + sex, 30 + income], 1)
+    slots = length // phrase
+    for i in range(num_samples):
+        starts = rng.choice(slots, 3 * mentions, replace=False) * phrase
+        for k, start in enumerate(starts):
+            x[i, start : start + phrase] = words[i, k % 3]
     return x, (age, sex, income)

@@ -95,8 +95,9 @@ class TruncatedNormal(RandomNormal):
 
     def __call__(self, shape, dtype=torch.float32):
         out = torch.empty(shape, dtype=dtype)
-        torch.nn.init.trunc_normal_(out, self.mean, self.stddev, -2 * self.stddev, 2 * self.stddev,
-                                    generator=self._generator())
+        torch.nn.init.trunc_normal_(
+            out, self.mean, self.stddev, -2 * self.stddev, 2 * self.stddev, generator=self._generator()
+        )
         return out
 
 
@@ -183,11 +184,20 @@ class Identity(Initializer):
 
 
 _ALIASES = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_uniform": RandomUniform,
-    "random_normal": RandomNormal, "truncated_normal": TruncatedNormal,
-    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_uniform": RandomUniform,
+    "random_normal": RandomNormal,
+    "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
     "identity": Identity,
 }
 _ALIASES.update({cls.__name__: cls for cls in list(_ALIASES.values())})

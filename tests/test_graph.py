@@ -33,7 +33,11 @@ def test_model_is_a_torch_module_with_generated_forward():
     model = mlp()
     assert isinstance(model, nn.Module)
     assert [n for n, _ in model.named_parameters()] == [
-        "by_name.dense.kernel", "by_name.dense.bias", "by_name.probs.kernel", "by_name.probs.bias"]
+        "by_name.dense.kernel",
+        "by_name.dense.bias",
+        "by_name.probs.kernel",
+        "by_name.probs.bias",
+    ]
     assert "def forward(call, const, features):" in model.graph_source
     x = torch.randn(5, 8)
     dense, probs = model.get_layer("dense"), model.get_layer("probs")
@@ -122,7 +126,7 @@ def test_sequential_variants():
     with pytest.raises(ValueError, match="not yet been built"):
         c.summary()
     assert c(np.zeros((5, 3), dtype="float32")).shape == (5, 2)
-    assert c.count_params() == 26 and [l.name for l in c.layers][1] == "re_lu"
+    assert c.count_params() == 26 and [layer.name for layer in c.layers][1] == "re_lu"
     popped = c.pop()
     assert popped.name == "dense_5" and c(torch.zeros(1, 3)).shape == (1, 4)
 
@@ -175,7 +179,10 @@ def test_graph_errors():
         Model(a, d2(d1(a)))
     dense = layers.Dense(2)
     dense(Input(shape=(64,)))
-    with pytest.raises(ValueError, match=r"expected axis -1 of input shape to have value 64, but received input with shape \(None, 32\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected axis -1 of input shape to have value 64, but received input with shape \(None, 32\)",
+    ):
         dense(Input(shape=(32,)))
     with pytest.raises(ValueError, match="expected ndim=3"):
         layers.LSTM(2)(Input(shape=(4,)))

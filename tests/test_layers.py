@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 import plait
 from plait import layers
@@ -13,8 +12,24 @@ def keras_weights(layer):
     return [torch.from_numpy(w) for w in layer.get_weights()]
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu",
-                                        "softplus", "softsign", "gelu", "silu", "swish", "leaky_relu"])
+@pytest.mark.parametrize(
+    "activation",
+    [
+        "relu",
+        "sigmoid",
+        "softmax",
+        "tanh",
+        "linear",
+        "elu",
+        "selu",
+        "softplus",
+        "softsign",
+        "gelu",
+        "silu",
+        "swish",
+        "leaky_relu",
+    ],
+)
 def test_dense_matches_matmul(activation):
     layer = layers.Dense(7, activation=activation)
     x = torch.randn(4, 5)
@@ -22,12 +37,19 @@ def test_dense_matches_matmul(activation):
     kernel, bias = keras_weights(layer)
     assert kernel.shape == (5, 7) and bias.shape == (7,)
     reference = {
-        "relu": torch.relu, "sigmoid": torch.sigmoid, "softmax": lambda z: torch.exp(z) / torch.exp(z).sum(-1, keepdim=True),
-        "tanh": torch.tanh, "linear": lambda z: z, "elu": lambda z: torch.where(z > 0, z, torch.exp(z) - 1),
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "softmax": lambda z: torch.exp(z) / torch.exp(z).sum(-1, keepdim=True),
+        "tanh": torch.tanh,
+        "linear": lambda z: z,
+        "elu": lambda z: torch.where(z > 0, z, torch.exp(z) - 1),
         "selu": lambda z: 1.0507009873554805 * torch.where(z > 0, z, 1.6732632423543772 * (torch.exp(z) - 1)),
-        "softplus": lambda z: torch.log1p(torch.exp(z)), "softsign": lambda z: z / (1 + z.abs()),
-        "gelu": lambda z: 0.5 * z * (1 + torch.erf(z / 2**0.5)), "silu": lambda z: z * torch.sigmoid(z),
-        "swish": lambda z: z * torch.sigmoid(z), "leaky_relu": lambda z: torch.where(z > 0, z, 0.2 * z),
+        "softplus": lambda z: torch.log1p(torch.exp(z)),
+        "softsign": lambda z: z / (1 + z.abs()),
+        "gelu": lambda z: 0.5 * z * (1 + torch.erf(z / 2**0.5)),
+        "silu": lambda z: z * torch.sigmoid(z),
+        "swish": lambda z: z * torch.sigmoid(z),
+        "leaky_relu": lambda z: torch.where(z > 0, z, 0.2 * z),
     }[activation]
     torch.testing.assert_close(y, reference(x @ kernel + bias), rtol=1e-5, atol=1e-6)
 
@@ -72,7 +94,7 @@ def lstm_reference(x, kernel, recurrent, bias, units, go_backwards=False):
     outs = []
     for t in range(x.shape[1]):
         z = x[:, t] @ kernel + h @ recurrent + bias
-        i, f, g, o = (z[:, k * units:(k + 1) * units] for k in range(4))
+        i, f, g, o = (z[:, k * units : (k + 1) * units] for k in range(4))
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         outs.append(h)
@@ -128,10 +150,20 @@ def conv1d_reference(x, kernel, bias, stride, padding, dilation):
     return torch.from_numpy((out + bias.numpy()).astype(np.float32))
 
 
-@pytest.mark.parametrize("padding,stride,dilation,steps", [
-    ("valid", 1, 1, 11), ("valid", 2, 1, 11), ("same", 1, 1, 11), ("same", 2, 1, 10), ("same", 3, 1, 11),
-    ("causal", 1, 1, 9), ("causal", 1, 2, 9), ("valid", 1, 3, 12), ("same", 1, 2, 8),
-])
+@pytest.mark.parametrize(
+    "padding,stride,dilation,steps",
+    [
+        ("valid", 1, 1, 11),
+        ("valid", 2, 1, 11),
+        ("same", 1, 1, 11),
+        ("same", 2, 1, 10),
+        ("same", 3, 1, 11),
+        ("causal", 1, 1, 9),
+        ("causal", 1, 2, 9),
+        ("valid", 1, 3, 12),
+        ("same", 1, 2, 8),
+    ],
+)
 def test_conv1d_matches_direct_convolution(padding, stride, dilation, steps):
     layer = layers.Conv1D(5, 4, strides=stride, padding=padding, dilation_rate=dilation)
     x = torch.randn(2, steps, 3)
@@ -144,7 +176,9 @@ def test_conv1d_matches_direct_convolution(padding, stride, dilation, steps):
     torch.testing.assert_close(y, expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("padding,pool,stride,steps", [("valid", 2, None, 9), ("valid", 3, 2, 10), ("same", 3, 2, 10), ("same", 5, 5, 12)])
+@pytest.mark.parametrize(
+    "padding,pool,stride,steps", [("valid", 2, None, 9), ("valid", 3, 2, 10), ("same", 3, 2, 10), ("same", 5, 5, 12)]
+)
 def test_max_pooling1d(padding, pool, stride, steps):
     layer = layers.MaxPooling1D(pool, strides=stride, padding=padding)
     x = torch.randn(2, steps, 3)
@@ -152,12 +186,12 @@ def test_max_pooling1d(padding, pool, stride, steps):
     s = stride or pool
     if padding == "valid":
         starts = range(0, steps - pool + 1, s)
-        expected = torch.stack([x[:, i:i + pool].amax(1) for i in starts], 1)
+        expected = torch.stack([x[:, i : i + pool].amax(1) for i in starts], 1)
     else:
         out_len = -(-steps // s)
         total = max((out_len - 1) * s + pool - steps, 0)
         left = total // 2
-        expected = torch.stack([x[:, max(0, i * s - left):i * s - left + pool].amax(1) for i in range(out_len)], 1)
+        expected = torch.stack([x[:, max(0, i * s - left) : i * s - left + pool].amax(1) for i in range(out_len)], 1)
     torch.testing.assert_close(y, expected)
     assert tuple(layer.compute_output_shape(x.shape)) == tuple(y.shape)
 

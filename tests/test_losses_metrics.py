@@ -30,12 +30,22 @@ REFERENCES = {
     "log_cosh": (YT, YP, lambda t, p: np.log(np.cosh(p - t)).mean(-1)),
     "binary_crossentropy": (BIN_T, BIN_P, lambda t, p: -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(-1)),
     "categorical_crossentropy": (PROBS_T, PROBS_P, lambda t, p: -(t * np.log(p / p.sum(-1, keepdims=True))).sum(-1)),
-    "kl_divergence": (PROBS_T, PROBS_P, lambda t, p: (np.clip(t, EPS, 1) * np.log(np.clip(t, EPS, 1) / np.clip(p, EPS, 1))).sum(-1)),
+    "kl_divergence": (
+        PROBS_T,
+        PROBS_P,
+        lambda t, p: (np.clip(t, EPS, 1) * np.log(np.clip(t, EPS, 1) / np.clip(p, EPS, 1))).sum(-1),
+    ),
     "poisson": (YT, YP, lambda t, p: (p - t * np.log(p + EPS)).mean(-1)),
     "hinge": (BIN_T, YP[:, :1] - 1, lambda t, p: np.maximum(1 - (2 * t - 1) * p, 0).mean(-1)),
     "squared_hinge": (BIN_T, YP[:, :1] - 1, lambda t, p: (np.maximum(1 - (2 * t - 1) * p, 0) ** 2).mean(-1)),
     "categorical_hinge": (PROBS_T, YP, lambda t, p: np.maximum(((1 - t) * p).max(-1) - (t * p).sum(-1) + 1, 0)),
-    "cosine_similarity": (YT, YP, lambda t, p: -((t / np.linalg.norm(t, axis=-1, keepdims=True)) * (p / np.linalg.norm(p, axis=-1, keepdims=True))).sum(-1)),
+    "cosine_similarity": (
+        YT,
+        YP,
+        lambda t, p: (
+            -((t / np.linalg.norm(t, axis=-1, keepdims=True)) * (p / np.linalg.norm(p, axis=-1, keepdims=True))).sum(-1)
+        ),
+    ),
 }
 
 

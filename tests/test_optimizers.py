@@ -82,11 +82,22 @@ def keras_reference(name, w, grads, **kw):
 
 
 CASES = [
-    ("sgd", {}), ("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
-    ("rmsprop", {}), ("rmsprop", {"momentum": 0.5}), ("rmsprop", {"centered": True}),
-    ("adam", {}), ("adam", {"amsgrad": True}), ("adamw", {"weight_decay": 0.004}),
-    ("adagrad", {}), ("adadelta", {}), ("adamax", {}), ("nadam", {}),
-    ("sgd", {"clipnorm": 0.5}), ("adam", {"clipvalue": 0.01}), ("rmsprop", {"weight_decay": 0.1}),
+    ("sgd", {}),
+    ("sgd", {"momentum": 0.9}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("rmsprop", {}),
+    ("rmsprop", {"momentum": 0.5}),
+    ("rmsprop", {"centered": True}),
+    ("adam", {}),
+    ("adam", {"amsgrad": True}),
+    ("adamw", {"weight_decay": 0.004}),
+    ("adagrad", {}),
+    ("adadelta", {}),
+    ("adamax", {}),
+    ("nadam", {}),
+    ("sgd", {"clipnorm": 0.5}),
+    ("adam", {"clipvalue": 0.01}),
+    ("rmsprop", {"weight_decay": 0.1}),
 ]
 
 

@@ -59,14 +59,23 @@ def test_question_answering_model():
     assert lines[2].startswith("Layer (type)                    Output Shape         Param #     Connected to")
     assert row(lines, "text").startswith("text (InputLayer)               (None, None)         0")
     assert row(lines, "embedding") == (
-        "embedding (Embedding)           (None, None, 64)     640000      text[0][0]                       ")
-    assert row(lines, "embedding_1").startswith("embedding_1 (Embedding)         (None, None, 32)     320000      question[0][0]")
-    assert row(lines, "lstm").startswith("lstm (LSTM)                     (None, 32)           12416       embedding[0][0]")
-    assert row(lines, "lstm_1").startswith("lstm_1 (LSTM)                   (None, 16)           3136        embedding_1[0][0]")
+        "embedding (Embedding)           (None, None, 64)     640000      text[0][0]                       "
+    )
+    assert row(lines, "embedding_1").startswith(
+        "embedding_1 (Embedding)         (None, None, 32)     320000      question[0][0]"
+    )
+    assert row(lines, "lstm").startswith(
+        "lstm (LSTM)                     (None, 32)           12416       embedding[0][0]"
+    )
+    assert row(lines, "lstm_1").startswith(
+        "lstm_1 (LSTM)                   (None, 16)           3136        embedding_1[0][0]"
+    )
     concat = lines.index(row(lines, "concatenate"))
     assert lines[concat].startswith("concatenate (Concatenate)       (None, 48)           0           lstm[0][0]")
     assert lines[concat + 1].strip() == "lstm_1[0][0]"
-    assert row(lines, "dense").startswith("dense (Dense)                   (None, 500)          24500       concatenate[0][0]")
+    assert row(lines, "dense").startswith(
+        "dense (Dense)                   (None, 500)          24500       concatenate[0][0]"
+    )
     assert "Total params: 1,000,052" in lines
     names = [line.split(" ")[0] for line in lines if "(" in line and "[" in line or "InputLayer" in line]
     assert names == ["text", "question", "embedding", "embedding_1", "lstm", "lstm_1", "concatenate", "dense"]
@@ -95,7 +104,9 @@ def build_multi_output():
 
 def test_multi_output_model():
     model = build_multi_output()
-    model.compile(optimizer="rmsprop", loss={"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"})
+    model.compile(
+        optimizer="rmsprop", loss={"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"}
+    )
     lines = lines_of(model)
     expected = [
         ("posts (InputLayer)", "(None, None)", "0", ""),
@@ -113,7 +124,11 @@ def test_multi_output_model():
         ("sex (Dense)", "(None, 1)", "129", "dense[0][0]"),
         ("income (Dense)", "(None, 10)", "1290", "dense[0][0]"),
     ]
-    rows = [line for line in lines if line and line[0].isalpha() and not line.startswith(("Layer", "Model", "Total", "Trainable", "Non-"))]
+    rows = [
+        line
+        for line in lines
+        if line and line[0].isalpha() and not line.startswith(("Layer", "Model", "Total", "Trainable", "Non-"))
+    ]
     assert [tuple(r[a:b].strip() for a, b in ((0, 32), (32, 53), (53, 65), (65, 98))) for r in rows] == expected
     assert "Total params: 14,146,316" in lines
     outputs = model.predict(np.random.randint(1, 50000, (2, 500)))

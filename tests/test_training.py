@@ -1,8 +1,8 @@
 """compile / fit / evaluate / predict: data forms, logs, callbacks, custom steps, errors."""
 
+import contextlib
 import csv
 import io
-import contextlib
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,14 @@ def two_input_model():
 def multi_output_model():
     x = Input(shape=(4,), name="x")
     h = layers.Dense(8, activation="relu")(x)
-    return Model(x, [layers.Dense(1, name="age")(h), layers.Dense(1, activation="sigmoid", name="sex")(h),
-                     layers.Dense(3, activation="softmax", name="income")(h)])
+    return Model(
+        x,
+        [
+            layers.Dense(1, name="age")(h),
+            layers.Dense(1, activation="sigmoid", name="sex")(h),
+            layers.Dense(3, activation="softmax", name="income")(h),
+        ],
+    )
 
 
 def data(n=64, seed=0):
@@ -72,16 +78,31 @@ def test_multi_output_losses_weights_and_logs():
     x = rng.normal(size=(40, 4)).astype("float32")
     age, sex, income = rng.normal(40, 10, 40).astype("float32"), rng.integers(0, 2, 40), rng.integers(0, 3, 40)
     model = multi_output_model()
-    model.compile(optimizer="rmsprop",
-                  loss={"age": "mse", "sex": "binary_crossentropy", "income": "sparse_categorical_crossentropy"},
-                  loss_weights={"age": 0.25, "sex": 10.0, "income": 1.0},
-                  metrics={"sex": ["acc"], "income": ["acc"]})
+    model.compile(
+        optimizer="rmsprop",
+        loss={"age": "mse", "sex": "binary_crossentropy", "income": "sparse_categorical_crossentropy"},
+        loss_weights={"age": 0.25, "sex": 10.0, "income": 1.0},
+        metrics={"sex": ["acc"], "income": ["acc"]},
+    )
     history = model.fit(x, [age, sex, income], epochs=2, batch_size=8, verbose=0, validation_split=0.25)
     assert set(history.history) == {
-        "loss", "age_loss", "sex_loss", "income_loss", "sex_acc", "income_acc",
-        "val_loss", "val_age_loss", "val_sex_loss", "val_income_loss", "val_sex_acc", "val_income_acc"}
+        "loss",
+        "age_loss",
+        "sex_loss",
+        "income_loss",
+        "sex_acc",
+        "income_acc",
+        "val_loss",
+        "val_age_loss",
+        "val_sex_loss",
+        "val_income_loss",
+        "val_sex_acc",
+        "val_income_acc",
+    }
     logs = model.evaluate(x, {"age": age, "sex": sex, "income": income}, verbose=0, return_dict=True)
-    np.testing.assert_allclose(logs["loss"], 0.25 * logs["age_loss"] + 10 * logs["sex_loss"] + logs["income_loss"], rtol=1e-5)
+    np.testing.assert_allclose(
+        logs["loss"], 0.25 * logs["age_loss"] + 10 * logs["sex_loss"] + logs["income_loss"], rtol=1e-5
+    )
     preds = model.predict(x[:5])
     p_age, p_sex, p_income = (torch.from_numpy(v) for v in preds)
     mse = ((p_age[:, 0] - torch.from_numpy(age[:5])) ** 2).mean()
@@ -122,10 +143,12 @@ def test_data_sources(source):
         ds = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
         kwargs = {"x": ds if source == "dataset" else torch.utils.data.DataLoader(ds, batch_size=8)}
     else:
+
         def gen():
             while True:
                 for i in range(0, 32, 8):
-                    yield x[i:i + 8], y[i:i + 8]
+                    yield x[i : i + 8], y[i : i + 8]
+
         kwargs = {"x": gen(), "steps_per_epoch": 4}
     history = model.fit(**kwargs, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and 0 <= history.history["acc"][-1] <= 1
@@ -172,13 +195,19 @@ def test_callbacks_early_stopping_checkpoint_csv_lr(tmp_path):
     model.compile(plait.optimizers.SGD(0.05), "mse")
     seen = []
     stopper = callbacks.EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
-    history = model.fit(x, y, epochs=30, verbose=0, callbacks=[
-        stopper,
-        callbacks.ModelCheckpoint(tmp_path / "best.safetensors", monitor="loss", save_best_only=True),
-        callbacks.LearningRateScheduler(lambda epoch, lr: 0.05 if epoch < 3 else 0.5),
-        callbacks.CSVLogger(tmp_path / "log.csv"),
-        callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch)),
-    ])
+    history = model.fit(
+        x,
+        y,
+        epochs=30,
+        verbose=0,
+        callbacks=[
+            stopper,
+            callbacks.ModelCheckpoint(tmp_path / "best.safetensors", monitor="loss", save_best_only=True),
+            callbacks.LearningRateScheduler(lambda epoch, lr: 0.05 if epoch < 3 else 0.5),
+            callbacks.CSVLogger(tmp_path / "log.csv"),
+            callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch)),
+        ],
+    )
     epochs_run = len(history.history["loss"])
     assert epochs_run < 30 and seen == list(range(epochs_run))
     best = min(history.history["loss"])
@@ -202,8 +231,9 @@ def test_reduce_lr_on_plateau_and_terminate_on_nan():
     assert history.history["learning_rate"] == [1e-9, 1e-9, 5e-10]
     assert model.optimizer.learning_rate == pytest.approx(2.5e-10)
     model.compile(plait.optimizers.SGD(1e30), "mse")
-    history = model.fit(x, np.full((8, 1), 1e20, "float32"), epochs=5, batch_size=1, verbose=0,
-                        callbacks=[callbacks.TerminateOnNaN()])
+    history = model.fit(
+        x, np.full((8, 1), 1e20, "float32"), epochs=5, batch_size=1, verbose=0, callbacks=[callbacks.TerminateOnNaN()]
+    )
     assert len(history.history["loss"]) == 1
 
 

@@ -27,20 +27,47 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
-    def on_train_begin(self, logs=None): pass
-    def on_train_end(self, logs=None): pass
-    def on_epoch_begin(self, epoch, logs=None): pass
-    def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
-    def on_test_begin(self, logs=None): pass
-    def on_test_end(self, logs=None): pass
-    def on_test_batch_begin(self, batch, logs=None): pass
-    def on_test_batch_end(self, batch, logs=None): pass
-    def on_predict_begin(self, logs=None): pass
-    def on_predict_end(self, logs=None): pass
-    def on_predict_batch_begin(self, batch, logs=None): pass
-    def on_predict_batch_end(self, batch, logs=None): pass
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
 
 
 _HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
@@ -56,8 +83,9 @@ class CallbackList:
             cb.set_model(model)
             cb.set_params(params)
         self.batch_hooks = {
-            name for name in _HOOKS if "batch" in name
-            and any(getattr(type(cb), name) is not getattr(Callback, name) for cb in self.callbacks)
+            name
+            for name in _HOOKS
+            if "batch" in name and any(getattr(type(cb), name) is not getattr(Callback, name) for cb in self.callbacks)
         }
 
     def __getattr__(self, name):
@@ -107,7 +135,9 @@ class ProgbarLogger(Callback):
 
 
 def _is_better(mode, monitor):
-    if mode == "min" or (mode == "auto" and not any(k in monitor for k in ("acc", "auc", "precision", "recall", "iou"))):
+    if mode == "min" or (
+        mode == "auto" and not any(k in monitor for k in ("acc", "auc", "precision", "recall", "iou"))
+    ):
         return lambda current, best, delta: current < best - delta
     return lambda current, best, delta: current > best + delta
 
@@ -122,8 +152,17 @@ class EarlyStopping(Callback):
             weights at the end. start_from_epoch: epochs to wait before monitoring.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
@@ -177,8 +216,17 @@ class ModelCheckpoint(Callback):
     never destroys the previous checkpoint.
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__()
         if save_freq != "epoch":
             raise ValueError(f"ModelCheckpoint supports save_freq='epoch'. Received: save_freq={save_freq!r}")
@@ -211,8 +259,17 @@ class ReduceLROnPlateau(Callback):
         min_lr: lower bound (default 0).
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
         super().__init__()
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received: factor={factor}")
@@ -316,6 +373,15 @@ class LambdaCallback(Callback):
 
 
 __all__ = [
-    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN",
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
 ]

@@ -74,9 +74,7 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
             calls.append(node.layer.call_logits)
         else:
             calls.append(torch.nn.Module.__call__.__get__(node.layer))
-        args = ", ".join(
-            [render(a) for a in node.args] + [f"{k}={render(v)}" for k, v in node.kwargs.items()]
-        )
+        args = ", ".join([render(a) for a in node.args] + [f"{k}={render(v)}" for k, v in node.kwargs.items()])
         expr = f"call[{len(calls) - 1}]({args})"
         for t in node.output_tensors:
             var[id(t)] = f"v{counter}"
@@ -112,11 +110,10 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
     if len(outputs) > 1:
         result = f"({result})"
     args = ", ".join(var[id(t)] for t in inputs)
-    source = "\n".join(
-        [f"def {name}(call, const, {args}):"]
-        + ["    " + line for line in body]
-        + [f"    return {result}"]
-    ) + "\n"
+    source = (
+        "\n".join([f"def {name}(call, const, {args}):"] + ["    " + line for line in body] + [f"    return {result}"])
+        + "\n"
+    )
     filename = f"<plait generated {name} {id(source):x}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = {}

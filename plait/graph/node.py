@@ -87,9 +87,7 @@ class SymbolicTensor:
             # tensor of this shape would, unknown dims standing in as 1.
             meta = torch.empty([1 if d is None else d for d in self.shape], dtype=self.dtype, device="meta")
             return getattr(meta, name)
-        return lambda *args, **kwargs: SymbolicTensor.__torch_function__(
-            method, (), (self, *args), kwargs
-        )
+        return lambda *args, **kwargs: SymbolicTensor.__torch_function__(method, (), (self, *args), kwargs)
 
     def __add__(self, *args):
         return self.__torch_function__(torch.Tensor.__add__, (), (self, *args))
@@ -210,9 +208,7 @@ class Node:
         self.kwargs = kwargs
         self.outputs = None
         self.output_tensors = []
-        self.input_tensors = [
-            t for t in nest.flatten((args, kwargs)) if isinstance(t, SymbolicTensor)
-        ]
+        self.input_tensors = [t for t in nest.flatten((args, kwargs)) if isinstance(t, SymbolicTensor)]
 
     def set_outputs(self, outputs):
         self.outputs = outputs

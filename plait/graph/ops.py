@@ -46,8 +46,10 @@ def _outermost_module_call():
 
 def symbolic_torch_function(func, args, kwargs):
     if func in (torch.Tensor.size, torch.Tensor.dim) or getattr(func, "__name__", "") in ("size", "dim"):
-        return func(*args, **kwargs) if not _is_symbolic(args[0]) else (
-            args[0].size(*args[1:], **kwargs) if func is not torch.Tensor.dim else args[0].dim()
+        return (
+            func(*args, **kwargs)
+            if not _is_symbolic(args[0])
+            else (args[0].size(*args[1:], **kwargs) if func is not torch.Tensor.dim else args[0].dim())
         )
     frame = _outermost_module_call()
     if frame is None:

@@ -66,5 +66,5 @@ def map_graph(inputs, outputs):
         key = id(node.layer)
         layers[key] = node.layer
         layer_depth[key] = max(layer_depth.get(key, 0), depth[id(node)])
-    ordered_layers = sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)]))
+    ordered_layers = sorted(layers.values(), key=lambda lay: (-layer_depth[id(lay)], first_seen[id(lay)]))
     return order, ordered_layers

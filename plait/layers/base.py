@@ -47,8 +47,7 @@ class InputSpec:
         where = f"Input {index} of layer '{layer.name}' is incompatible with the layer"
         if self.ndim is not None and len(shape) != self.ndim:
             raise ValueError(
-                f"{where}: expected ndim={self.ndim}, found ndim={len(shape)}. "
-                f"Full shape received: {_fmt(shape)}"
+                f"{where}: expected ndim={self.ndim}, found ndim={len(shape)}. Full shape received: {_fmt(shape)}"
             )
         if self.min_ndim is not None and len(shape) < self.min_ndim:
             raise ValueError(
@@ -157,17 +156,16 @@ class Layer(nn.Module):
         if call is not None:
             cls._call_takes_training = "training" in inspect.signature(call).parameters
 
-    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
-                 input_dim=None, batch_size=None, **kwargs):
+    def __init__(
+        self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None, batch_size=None, **kwargs
+    ):
         super().__init__()
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}() got unexpected keyword argument(s) "
                 f"{sorted(kwargs)}. Check the spelling against Keras's signature."
             )
-        self.name = validate_name(name) if name is not None else unique_name(
-            to_snake_case(type(self).__name__)
-        )
+        self.name = validate_name(name) if name is not None else unique_name(to_snake_case(type(self).__name__))
         self.built = False
         self.dtype = torch_dtype(dtype)
         self._trainable = bool(trainable)
@@ -176,9 +174,7 @@ class Layer(nn.Module):
         self.input_spec = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
-        self._batch_input_shape = (
-            (batch_size, *tuple(input_shape)) if input_shape is not None else None
-        )
+        self._batch_input_shape = (batch_size, *tuple(input_shape)) if input_shape is not None else None
         self.training = False
 
     # ----------------------------------------------------------------- weights
@@ -267,7 +263,7 @@ class Layer(nn.Module):
         if len(weights) != len(entries):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(entries)} weights "
-                f"({[f'{l.name}/{s.name}' for l, s in entries]}), but received {len(weights)}."
+                f"({[f'{lay.name}/{s.name}' for lay, s in entries]}), but received {len(weights)}."
             )
         for (layer, spec), value in zip(entries, weights):
             value = np.asarray(value)

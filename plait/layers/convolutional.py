@@ -57,9 +57,21 @@ class Conv1D(Layer):
         (None, None, 128)
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         who = f"Conv1D layer '{self.name}'"
         self.filters = positive_int(who, "filters", filters)
@@ -70,9 +82,14 @@ class Conv1D(Layer):
         self.data_format = check_data_format(who, data_format)
         self.groups = positive_int(who, "groups", groups)
         if self.filters % self.groups:
-            raise ValueError(f"{who}: `filters` must be divisible by `groups`. Received: filters={filters}, groups={groups}")
+            raise ValueError(
+                f"{who}: `filters` must be divisible by `groups`. Received: filters={filters}, groups={groups}"
+            )
         if self.strides[0] > 1 and self.dilation_rate[0] > 1:
-            raise ValueError(f"{who}: strides > 1 is not compatible with dilation_rate > 1. Received: strides={strides}, dilation_rate={dilation_rate}")
+            raise ValueError(
+                f"{who}: strides > 1 is not compatible with dilation_rate > 1. "
+                f"Received: strides={strides}, dilation_rate={dilation_rate}"
+            )
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -92,8 +109,12 @@ class Conv1D(Layer):
                 f"Layer '{self.name}': the input's channels ({channels}) must be divisible by groups={self.groups}."
             )
         # Keras shape (k, in/groups, out); torch's conv1d wants (out, in/groups, k).
-        self.add_weight("kernel", (self.kernel_size[0], channels // self.groups, self.filters),
-                        self.kernel_initializer, perm=(2, 1, 0))
+        self.add_weight(
+            "kernel",
+            (self.kernel_size[0], channels // self.groups, self.filters),
+            self.kernel_initializer,
+            perm=(2, 1, 0),
+        )
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
         self.input_spec = InputSpec(ndim=3, axes={self._channel_axis: channels})
 
@@ -130,10 +151,16 @@ class Conv1D(Layer):
 
     def get_config(self):
         return {
-            **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-            "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate, "groups": self.groups,
-            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
         }

@@ -33,8 +33,15 @@ class Dense(Layer):
         (None, 32)
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = positive_int(f"Dense layer '{self.name}'", "units", units)
         self.activation = activations.get(activation)
@@ -65,8 +72,10 @@ class Dense(Layer):
 
     def get_config(self):
         return {
-            **super().get_config(), "units": self.units,
-            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
         }
@@ -158,6 +167,8 @@ class Embedding(Layer):
 
     def get_config(self):
         return {
-            **super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
         }

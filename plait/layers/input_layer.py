@@ -24,7 +24,9 @@ class InputLayer(Layer):
             batch_shape = (batch_size, *tuple(shape))
         for d in batch_shape:
             if d is not None and (not isinstance(d, int) or d < 0):
-                raise ValueError(f"Input shape dims must be non-negative ints or None. Received: shape={tuple(batch_shape[1:])}")
+                raise ValueError(
+                    f"Input shape dims must be non-negative ints or None. Received: shape={tuple(batch_shape[1:])}"
+                )
         self.batch_shape = tuple(batch_shape)
         self.input_dtype = torch_dtype(dtype)
         self.built = True
@@ -40,7 +42,11 @@ class InputLayer(Layer):
         return self.batch_shape
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": str(self.input_dtype).replace("torch.", ""), "name": self.name}
+        return {
+            "batch_shape": list(self.batch_shape),
+            "dtype": str(self.input_dtype).replace("torch.", ""),
+            "name": self.name,
+        }
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):

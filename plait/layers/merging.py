@@ -14,7 +14,9 @@ class _Merge(Layer):
 
     def _check_list(self, shapes):
         if not isinstance(shapes, (list, tuple)) or not shapes or not isinstance(shapes[0], (list, tuple)):
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a list of tensors. Received: {shapes!r}")
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) expects a list of tensors. Received: {shapes!r}"
+            )
         if len(shapes) < self.min_inputs:
             raise ValueError(
                 f"Layer '{self.name}' ({type(self).__name__}) expects at least {self.min_inputs} inputs. "
@@ -56,7 +58,9 @@ class Subtract(_Merge):
     def _check_list(self, shapes):
         super()._check_list(shapes)
         if len(shapes) != 2:
-            raise ValueError(f"Layer '{self.name}' (Subtract) expects exactly 2 inputs. Received: {len(shapes)} inputs.")
+            raise ValueError(
+                f"Layer '{self.name}' (Subtract) expects exactly 2 inputs. Received: {len(shapes)} inputs."
+            )
 
 
 class Multiply(_Merge):
@@ -108,7 +112,11 @@ class Concatenate(Layer):
         return torch.cat(inputs, dim=self.axis)
 
     def compute_output_shape(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) < 1 or not isinstance(input_shape[0], (list, tuple)):
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) < 1
+            or not isinstance(input_shape[0], (list, tuple))
+        ):
             raise ValueError(f"Layer '{self.name}' (Concatenate) expects a list of tensors. Received: {input_shape!r}")
         ranks = {len(s) for s in input_shape}
         shapes = [shape_str(s) for s in input_shape]

@@ -53,8 +53,13 @@ class MaxPooling1D(Layer):
         return tuple(out)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding, "data_format": self.data_format}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
 
 
 class GlobalMaxPooling1D(Layer):

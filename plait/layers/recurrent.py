@@ -44,11 +44,25 @@ class LSTM(Layer):
         (None, 32)
     """
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", unit_forget_bias=True, dropout=0.0, recurrent_dropout=0.0,
-                 return_sequences=False, return_state=False, go_backwards=False, unroll=False,
-                 seed=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        unit_forget_bias=True,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        unroll=False,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         who = f"LSTM layer '{self.name}'"
         self.units = positive_int(who, "units", units)
@@ -90,8 +104,11 @@ class LSTM(Layer):
 
     @property
     def _fused(self):
-        return (self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid
-                and not (self.training and self.recurrent_dropout > 0))
+        return (
+            self.activation is activations.tanh
+            and self.recurrent_activation is activations.sigmoid
+            and not (self.training and self.recurrent_dropout > 0)
+        )
 
     def call(self, sequences, initial_state=None):
         x = sequences.flip(1) if self.go_backwards else sequences
@@ -107,8 +124,9 @@ class LSTM(Layer):
             weights = [self.kernel, self.recurrent_kernel]
             if self.use_bias:
                 weights += [self.bias, self._zero_bias]
-            outputs, h, c = torch.lstm(x, (h[None], c[None]), weights, self.use_bias, 1, 0.0,
-                                       self.training, False, True)
+            outputs, h, c = torch.lstm(
+                x, (h[None], c[None]), weights, self.use_bias, 1, 0.0, self.training, False, True
+            )
             h, c = h[0], c[0]
         else:
             outputs, h, c = self._step_loop(x, h, c)
@@ -140,15 +158,20 @@ class LSTM(Layer):
 
     def get_config(self):
         return {
-            **super().get_config(), "units": self.units,
+            **super().get_config(),
+            "units": self.units,
             "activation": activations.serialize(self.activation),
             "recurrent_activation": activations.serialize(self.recurrent_activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "unit_forget_bias": self.unit_forget_bias, "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout, "return_sequences": self.return_sequences,
-            "return_state": self.return_state, "go_backwards": self.go_backwards, "unroll": self.unroll,
+            "unit_forget_bias": self.unit_forget_bias,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "unroll": self.unroll,
             "seed": self.seed,
         }

@@ -91,7 +91,10 @@ class TorchOp(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config["function"] = f"{getattr(self.func, '__module__', None) or 'torch.Tensor'}.{getattr(self.func, '__qualname__', self.func)}"
+        config["function"] = (
+            f"{getattr(self.func, '__module__', None) or 'torch.Tensor'}."
+            f"{getattr(self.func, '__qualname__', self.func)}"
+        )
         return config
 
     def _get_name(self):

@@ -4,8 +4,7 @@
 def positive_int(layer, name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(
-            f"Invalid value for argument `{name}` of {layer}: expected a positive integer. "
-            f"Received: {name}={value!r}"
+            f"Invalid value for argument `{name}` of {layer}: expected a positive integer. Received: {name}={value!r}"
         )
     return value
 
@@ -13,7 +12,9 @@ def positive_int(layer, name, value):
 def int_tuple(layer, name, value, n):
     values = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
     if len(values) != n:
-        raise ValueError(f"Argument `{name}` of {layer} must be an int or a tuple of {n} ints. Received: {name}={value!r}")
+        raise ValueError(
+            f"Argument `{name}` of {layer} must be an int or a tuple of {n} ints. Received: {name}={value!r}"
+        )
     for v in values:
         positive_int(layer, name, v)
     return values
@@ -32,8 +33,7 @@ def one_of(layer, name, value, options):
 def rate(layer, name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ValueError(
-            f"Invalid value for argument `{name}` of {layer}: expected a float in [0, 1]. "
-            f"Received: {name}={value!r}"
+            f"Invalid value for argument `{name}` of {layer}: expected a float in [0, 1]. Received: {name}={value!r}"
         )
     return float(value)
 

@@ -206,8 +206,15 @@ def _loss_class(name, fn, **defaults):
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(unknown)}")
         Loss.__init__(self, reduction, name, **{**defaults, **kwargs})
 
-    cls = type(name, (Loss,), {"fn": staticmethod(fn), "__init__": __init__,
-                                "__doc__": f"Loss class of :func:`{fn.__name__}` (arguments: {defaults or 'none'})."})
+    cls = type(
+        name,
+        (Loss,),
+        {
+            "fn": staticmethod(fn),
+            "__init__": __init__,
+            "__doc__": f"Loss class of :func:`{fn.__name__}` (arguments: {defaults or 'none'}).",
+        },
+    )
     return cls
 
 
@@ -217,9 +224,15 @@ MeanAbsolutePercentageError = _loss_class("MeanAbsolutePercentageError", mean_ab
 MeanSquaredLogarithmicError = _loss_class("MeanSquaredLogarithmicError", mean_squared_logarithmic_error)
 Huber = _loss_class("Huber", huber, delta=1.0)
 LogCosh = _loss_class("LogCosh", log_cosh)
-BinaryCrossentropy = _loss_class("BinaryCrossentropy", binary_crossentropy, from_logits=False, label_smoothing=0.0, axis=-1)
-CategoricalCrossentropy = _loss_class("CategoricalCrossentropy", categorical_crossentropy, from_logits=False, label_smoothing=0.0, axis=-1)
-SparseCategoricalCrossentropy = _loss_class("SparseCategoricalCrossentropy", sparse_categorical_crossentropy, from_logits=False, ignore_class=None, axis=-1)
+BinaryCrossentropy = _loss_class(
+    "BinaryCrossentropy", binary_crossentropy, from_logits=False, label_smoothing=0.0, axis=-1
+)
+CategoricalCrossentropy = _loss_class(
+    "CategoricalCrossentropy", categorical_crossentropy, from_logits=False, label_smoothing=0.0, axis=-1
+)
+SparseCategoricalCrossentropy = _loss_class(
+    "SparseCategoricalCrossentropy", sparse_categorical_crossentropy, from_logits=False, ignore_class=None, axis=-1
+)
 KLDivergence = _loss_class("KLDivergence", kl_divergence)
 Poisson = _loss_class("Poisson", poisson)
 Hinge = _loss_class("Hinge", hinge)
@@ -228,16 +241,29 @@ CategoricalHinge = _loss_class("CategoricalHinge", categorical_hinge)
 CosineSimilarity = _loss_class("CosineSimilarity", cosine_similarity, axis=-1)
 
 _CLASSES = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
-    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
-    "huber": Huber, "huber_loss": Huber, "log_cosh": LogCosh, "logcosh": LogCosh,
-    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "msle": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
-    "poisson": Poisson, "hinge": Hinge, "squared_hinge": SquaredHinge,
-    "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "poisson": Poisson,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity,
 }
 _CLASSES.update({cls.__name__: cls for cls in set(_CLASSES.values())})
 

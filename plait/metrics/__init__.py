@@ -174,7 +174,11 @@ class _ConfusionAtThresholds(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         with torch.no_grad():
             y_pred = y_pred.detach().float()
-            w = torch.ones_like(y_pred) if sample_weight is None else _broadcast_weight(sample_weight, y_pred).expand_as(y_pred)
+            w = (
+                torch.ones_like(y_pred)
+                if sample_weight is None
+                else _broadcast_weight(sample_weight, y_pred).expand_as(y_pred)
+            )
             y_pred, w = y_pred.reshape(-1), w.reshape(-1)
             y_true = y_true.detach().float().reshape(-1) > 0.5
             thr = self.thresholds.to(y_pred.device)
@@ -222,7 +226,9 @@ class AUC(_ConfusionAtThresholds):
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None):
         if num_thresholds <= 1:
-            raise ValueError(f"Argument `num_thresholds` must be an integer > 1. Received: num_thresholds={num_thresholds}")
+            raise ValueError(
+                f"Argument `num_thresholds` must be an integer > 1. Received: num_thresholds={num_thresholds}"
+            )
         eps = 1e-7
         thresholds = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
         self.curve, self.summation_method = curve.upper(), summation_method
@@ -237,8 +243,12 @@ class AUC(_ConfusionAtThresholds):
             dp = p[:-1] - p[1:]
             prec_slope = _div(dtp, dp.clamp(min=0))
             intercept = tp[1:] - prec_slope * p[1:]
-            safe_p_ratio = torch.where((p[:-1] > 0) & (p[1:] > 0), _div(p[:-1], p[1:].clamp(min=0)), torch.ones_like(p[1:]))
-            pr_auc_increment = _div(prec_slope * (dtp + intercept * torch.log(safe_p_ratio)), (tp[1:] + fn[1:]).clamp(min=0))
+            safe_p_ratio = torch.where(
+                (p[:-1] > 0) & (p[1:] > 0), _div(p[:-1], p[1:].clamp(min=0)), torch.ones_like(p[1:])
+            )
+            pr_auc_increment = _div(
+                prec_slope * (dtp + intercept * torch.log(safe_p_ratio)), (tp[1:] + fn[1:]).clamp(min=0)
+            )
             return pr_auc_increment.sum()
         recall = _div(tp, tp + fn)
         if self.curve == "ROC":
@@ -275,33 +285,51 @@ class MeanIoU(Metric):
         with torch.no_grad():
             t = (y_true if self.sparse_y_true else y_true.argmax(-1)).reshape(-1).long()
             p = (y_pred if self.sparse_y_pred else y_pred.argmax(-1)).reshape(-1).long()
-            w = torch.ones(t.shape, device=t.device) if sample_weight is None else torch.as_tensor(sample_weight, device=t.device).float().reshape(-1).expand_as(t.float())
+            w = (
+                torch.ones(t.shape, device=t.device)
+                if sample_weight is None
+                else torch.as_tensor(sample_weight, device=t.device).float().reshape(-1).expand_as(t.float())
+            )
             if self.ignore_class is not None:
                 w = w * (t != self.ignore_class)
             self.confusion = self.confusion.to(t.device)
             idx = t * self.num_classes + p
-            self.confusion += torch.bincount(idx, w, minlength=self.num_classes ** 2).reshape(self.num_classes, self.num_classes)
+            self.confusion += torch.bincount(idx, w, minlength=self.num_classes**2).reshape(
+                self.num_classes, self.num_classes
+            )
 
     def result(self):
         c = self.confusion
         inter = torch.diagonal(c)
         union = c.sum(0) + c.sum(1) - inter
         valid = union > 0
-        return torch.where(valid, inter / union.clamp(min=1e-12), torch.zeros_like(inter)).sum() / valid.sum().clamp(min=1)
+        return torch.where(valid, inter / union.clamp(min=1e-12), torch.zeros_like(inter)).sum() / valid.sum().clamp(
+            min=1
+        )
 
 
 _BY_NAME = {
-    "accuracy": Accuracy, "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "accuracy": Accuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError, "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError, "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
-    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "root_mean_squared_error": RootMeanSquaredError, "auc": AUC, "precision": Precision, "recall": Recall,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "auc": AUC,
+    "precision": Precision,
+    "recall": Recall,
 }
 _BY_NAME.update({cls.__name__: cls for cls in set(_BY_NAME.values())})
 

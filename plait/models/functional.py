@@ -67,15 +67,16 @@ class Model(Trainer, Layer):
         layers = self.layers
         if index is not None:
             if not -len(layers) <= index < len(layers):
-                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers.")
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index} but model only has {len(layers)} layers."
+                )
             return layers[index]
         for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in layers]}.")
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[lay.name for lay in layers]}.")
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print the classic Keras table: layers, output shapes, parameter counts."""
         print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
 
@@ -100,9 +101,7 @@ class Functional(Model):
         flat_inputs, flat_outputs = nest.flatten(inputs), nest.flatten(outputs)
         for t in flat_inputs:
             if not isinstance(t, SymbolicTensor) or not isinstance(t.node.layer, InputLayer):
-                raise TypeError(
-                    f"Model inputs must be tensors returned by plait.Input(). Received: {t!r}"
-                )
+                raise TypeError(f"Model inputs must be tensors returned by plait.Input(). Received: {t!r}")
         for t in flat_outputs:
             if not isinstance(t, SymbolicTensor):
                 raise TypeError(f"Model outputs must be symbolic tensors made by layers. Received: {type(t).__name__}")
@@ -167,15 +166,14 @@ class Functional(Model):
             if unknown or missing:
                 raise ValueError(
                     f"Model '{self.name}' got inputs keyed {list(data)}; its inputs are {names}."
-                    + (f" Unknown: {unknown}." if unknown else "") + (f" Missing: {missing}." if missing else "")
+                    + (f" Unknown: {unknown}." if unknown else "")
+                    + (f" Missing: {missing}." if missing else "")
                 )
             args = tuple(data[n] for n in names)
         elif len(args) == 1 and isinstance(args[0], (list, tuple)) and len(names) > 1:
             args = tuple(args[0])
         if len(args) != len(names):
-            raise ValueError(
-                f"Model '{self.name}' expects {len(names)} input(s) {names}, but received {len(args)}."
-            )
+            raise ValueError(f"Model '{self.name}' expects {len(names)} input(s) {names}, but received {len(args)}.")
         out = []
         for value, t in zip(args, self.inputs):
             if isinstance(value, np.ndarray):

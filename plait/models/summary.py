@@ -25,11 +25,12 @@ def _is_sequential_like(model):
         for t in node.input_tensors:
             consumers[id(t)] = consumers.get(id(t), 0) + 1
     layers = [n.layer for n in model._nodes]
-    return len(set(map(id, layers))) == len(layers) and all(c == 1 for c in consumers.values()) and len(model.outputs) == 1
+    return (
+        len(set(map(id, layers))) == len(layers) and all(c == 1 for c in consumers.values()) and len(model.outputs) == 1
+    )
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                  show_trainable=False):
+def print_summary(model, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
     """Print ``model``'s layers, output shapes, parameter counts (and connections for graphs).
 
     Args:

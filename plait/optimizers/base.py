@@ -32,14 +32,25 @@ class Optimizer:
 
     _slots = ()
 
-    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        **kwargs,
+    ):
         if kwargs:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(kwargs)}")
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set.")
         if not callable(learning_rate) and (not isinstance(learning_rate, (int, float)) or learning_rate < 0):
-            raise ValueError(f"Argument `learning_rate` must be a non-negative float or a schedule. Received: learning_rate={learning_rate!r}")
+            raise ValueError(
+                "Argument `learning_rate` must be a non-negative float or a schedule. "
+                f"Received: learning_rate={learning_rate!r}"
+            )
         self._learning_rate = learning_rate
         self.weight_decay, self.clipnorm, self.clipvalue = weight_decay, clipnorm, clipvalue
         self.global_clipnorm = global_clipnorm
@@ -114,7 +125,10 @@ class Optimizer:
 
     # ---- state, for checkpoints
     def state_dict(self):
-        return {"iterations": self.iterations, **{f"{slot}.{i}": t for slot, ts in self._state.items() for i, t in enumerate(ts)}}
+        return {
+            "iterations": self.iterations,
+            **{f"{slot}.{i}": t for slot, ts in self._state.items() for i, t in enumerate(ts)},
+        }
 
     def load_state_dict(self, state):
         self.iterations = int(state["iterations"])
@@ -128,8 +142,11 @@ class Optimizer:
         config = {
             "name": self.name,
             "learning_rate": {"class_name": type(lr).__name__, "config": lr.get_config()}
-            if isinstance(lr, LearningRateSchedule) else lr,
-            "weight_decay": self.weight_decay, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+            if isinstance(lr, LearningRateSchedule)
+            else lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
         }
         return config

@@ -50,7 +50,9 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
-        self._slots = ("velocity",) + (("momentum",) if momentum > 0 else ()) + (("average_gradient",) if centered else ())
+        self._slots = (
+            ("velocity",) + (("momentum",) if momentum > 0 else ()) + (("average_gradient",) if centered else ())
+        )
 
     def _update(self, params, grads, state, lr):
         v = state["velocity"]
@@ -74,8 +76,13 @@ class RMSprop(Optimizer):
             torch._foreach_addcdiv_(params, grads, denom, value=-lr)
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adam(Optimizer):
@@ -93,7 +100,7 @@ class Adam(Optimizer):
 
     def _update(self, params, grads, state, lr):
         t = self.iterations + 1
-        alpha = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         m, v = state["momentum"], state["velocity"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
@@ -106,15 +113,21 @@ class Adam(Optimizer):
         torch._foreach_addcdiv_(params, m, denom, value=-alpha)
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (default ``weight_decay=0.004``, Keras's)."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
         if weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
@@ -143,8 +156,11 @@ class Adagrad(Optimizer):
         torch._foreach_addcdiv_(params, grads, denom, value=-lr)
 
     def get_config(self):
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
 
 class Adadelta(Optimizer):
@@ -188,7 +204,7 @@ class Adamax(Optimizer):
         torch._foreach_mul_(u, self.beta_2)
         torch._foreach_maximum_(u, torch._foreach_abs(grads))
         denom = torch._foreach_add(u, self.epsilon)
-        torch._foreach_addcdiv_(params, m, denom, value=-lr / (1 - self.beta_1 ** t))
+        torch._foreach_addcdiv_(params, m, denom, value=-lr / (1 - self.beta_1**t))
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -205,7 +221,7 @@ class Nadam(Optimizer):
 
     def _update(self, params, grads, state, lr):
         t = self.iterations + 1
-        u_t = self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
+        u_t = self.beta_1 * (1.0 - 0.5 * 0.96**t)
         u_t_1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
         self._u_product *= u_t
         u_product_t, u_product_t_1 = self._u_product, self._u_product * u_t_1
@@ -215,7 +231,7 @@ class Nadam(Optimizer):
         torch._foreach_addcmul_(v, grads, grads, value=1 - self.beta_2)
         m_hat = torch._foreach_mul(m, u_t_1 / (1 - u_product_t_1))
         torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - u_product_t))
-        denom = torch._foreach_div(v, 1 - self.beta_2 ** t)
+        denom = torch._foreach_div(v, 1 - self.beta_2**t)
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, self.epsilon)
         torch._foreach_addcdiv_(params, m_hat, denom, value=-lr)

@@ -39,14 +39,13 @@ class ExponentialDecay(LearningRateSchedule):
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self.initial_learning_rate * self.decay_rate**p
 
 
 class CosineDecay(LearningRateSchedule):
     """Cosine decay to ``alpha * initial`` over ``decay_steps``, after an optional linear warmup."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None, warmup_target=None,
-                 warmup_steps=0):
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None, warmup_target=None, warmup_steps=0):
         if decay_steps <= 0:
             raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
         self.initial_learning_rate, self.decay_steps, self.alpha = initial_learning_rate, decay_steps, alpha

@@ -43,8 +43,7 @@ def structure_inputs(model, x):
         unknown = [k for k in x if k not in names]
         if unknown:
             raise ValueError(
-                f"Input data keys {unknown} match no input of model '{model.name}'. "
-                f"Valid input names: {names}"
+                f"Input data keys {unknown} match no input of model '{model.name}'. Valid input names: {names}"
             )
         missing = [n for n in names if n not in x]
         if missing:
@@ -53,8 +52,7 @@ def structure_inputs(model, x):
     elif isinstance(x, (list, tuple)) and not _is_array_like_row(x):
         if len(x) != len(names):
             raise ValueError(
-                f"Model '{model.name}' expects {len(names)} input array(s) {names}, "
-                f"but received {len(x)}."
+                f"Model '{model.name}' expects {len(names)} input array(s) {names}, but received {len(x)}."
             )
     else:
         if len(names) != 1:
@@ -80,8 +78,7 @@ def structure_targets(model, y):
         unknown = [k for k in y if k not in names]
         if unknown:
             raise ValueError(
-                f"Target data keys {unknown} match no output of model '{model.name}'. "
-                f"Valid output names: {names}"
+                f"Target data keys {unknown} match no output of model '{model.name}'. Valid output names: {names}"
             )
         return [to_tensor(y[n], f"Target '{n}'") if n in y else None for n in names]
     if isinstance(y, (list, tuple)) and not _is_array_like_row(y):
@@ -104,8 +101,11 @@ def structure_sample_weights(model, sample_weight):
         return [None] * len(names)
     if isinstance(sample_weight, dict):
         return [to_tensor(sample_weight[n], "sample_weight").float() if n in sample_weight else None for n in names]
-    per_output = isinstance(sample_weight, (list, tuple)) and len(sample_weight) == len(names) and all(
-        w is None or hasattr(w, "shape") for w in sample_weight)
+    per_output = (
+        isinstance(sample_weight, (list, tuple))
+        and len(sample_weight) == len(names)
+        and all(w is None or hasattr(w, "shape") for w in sample_weight)
+    )
     if per_output:
         return [None if w is None else to_tensor(w, "sample_weight").float() for w in sample_weight]
     weight = to_tensor(sample_weight, "sample_weight").float()
@@ -124,7 +124,9 @@ def check_sample_counts(xs, ys, sws, input_names, output_names):
             counts[f"sample_weight of '{name}'"] = len(t)
     if len(set(counts.values())) > 1:
         detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
-        raise ValueError(f"Data cardinality is ambiguous: all arrays must have the same number of samples. Received: {detail}")
+        raise ValueError(
+            f"Data cardinality is ambiguous: all arrays must have the same number of samples. Received: {detail}"
+        )
     return next(iter(counts.values()))
 
 
@@ -147,8 +149,11 @@ class ArrayBatches:
             xs, ys, sws = take(xs), take(ys), take(sws)
         for start in range(0, self.n, self.batch_size):
             end = start + self.batch_size
-            yield ([t[start:end] for t in xs], [None if t is None else t[start:end] for t in ys],
-                   [None if t is None else t[start:end] for t in sws])
+            yield (
+                [t[start:end] for t in xs],
+                [None if t is None else t[start:end] for t in ys],
+                [None if t is None else t[start:end] for t in sws],
+            )
 
 
 class IterableBatches:
@@ -182,12 +187,19 @@ class IterableBatches:
             sw = element[2] if len(element) == 3 else None
         else:
             x, y, sw = element, None, None
-        return (structure_inputs(self.model, x), structure_targets(self.model, y),
-                structure_sample_weights(self.model, sw))
+        return (
+            structure_inputs(self.model, x),
+            structure_targets(self.model, y),
+            structure_sample_weights(self.model, sw),
+        )
 
 
 def is_iterable_source(x):
     return isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)) or (
-        hasattr(x, "__next__") or (hasattr(x, "__iter__") and not isinstance(x, (list, tuple, dict, np.ndarray, torch.Tensor))
-                                   and not hasattr(x, "to_numpy"))
+        hasattr(x, "__next__")
+        or (
+            hasattr(x, "__iter__")
+            and not isinstance(x, (list, tuple, dict, np.ndarray, torch.Tensor))
+            and not hasattr(x, "to_numpy")
+        )
     )

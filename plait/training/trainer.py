@@ -39,8 +39,17 @@ class Trainer:
         self._heads = None
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1, jit_compile=False):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile=False,
+    ):
         """Configure training.
 
         Args:
@@ -73,8 +82,8 @@ class Trainer:
             if not (isinstance(spec, str) and spec.lower() in ("acc", "accuracy")):
                 metrics_module.get(spec)  # fail now, not at the first step, on an unknown name
         self._heads = [
-            _OutputHead(n, None if l is None else losses_module.get(l), 1.0 if w is None else float(w), m)
-            for n, l, w, m in zip(names, losses, weights, metric_specs)
+            _OutputHead(n, None if loss_ is None else losses_module.get(loss_), 1.0 if w is None else float(w), m)
+            for n, loss_, w, m in zip(names, losses, weights, metric_specs)
         ]
         if all(h.loss is None for h in self._heads) and loss is not None:
             raise ValueError(f"No loss was given for any output of model '{self.name}'. Outputs: {names}")
@@ -112,8 +121,11 @@ class Trainer:
         if isinstance(metrics, dict):
             per = self._per_output(metrics, "metrics", names, allow_missing=True)
             return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
-        if isinstance(metrics, (list, tuple)) and len(names) > 1 and metrics and all(
-            isinstance(m, (list, tuple)) or m is None for m in metrics
+        if (
+            isinstance(metrics, (list, tuple))
+            and len(names) > 1
+            and metrics
+            and all(isinstance(m, (list, tuple)) or m is None for m in metrics)
         ):
             per = self._per_output(list(metrics), "metrics", names, allow_missing=True)
             return [[] if m is None else list(m) for m in per]
@@ -139,9 +151,12 @@ class Trainer:
                 act = getattr(layer, "activation", None)
                 if head.loss is None or head.loss.from_logits or not hasattr(layer, "call_logits"):
                     continue
-                ok = (isinstance(head.loss, (losses_module.CategoricalCrossentropy, losses_module.SparseCategoricalCrossentropy))
-                      and act is activations.softmax) or (
-                    isinstance(head.loss, losses_module.BinaryCrossentropy) and act is activations.sigmoid)
+                ok = (
+                    isinstance(
+                        head.loss, (losses_module.CategoricalCrossentropy, losses_module.SparseCategoricalCrossentropy)
+                    )
+                    and act is activations.softmax
+                ) or (isinstance(head.loss, losses_module.BinaryCrossentropy) and act is activations.sigmoid)
                 if ok and len(layer._inbound_nodes) == 1:
                     head.train_loss = head.loss.with_logits()
                     head.fused_activation = act
@@ -149,8 +164,9 @@ class Trainer:
             fn, calls, consts = self._generate(logits_outputs=tuple(self._fused))
             self._train_fn, self._train_calls, self._train_consts = fn, calls, consts
         self._loss_tracker = metrics_module.Mean(name="loss")
-        self._head_trackers = [metrics_module.Mean(name=f"{h.name}_loss") if h.loss is not None else None
-                               for h in self._heads]
+        self._head_trackers = [
+            metrics_module.Mean(name=f"{h.name}_loss") if h.loss is not None else None for h in self._heads
+        ]
         self._step_ready = True
 
     def _resolve_metric(self, spec, head, y, pred_shape):
@@ -161,8 +177,13 @@ class Trainer:
             is_sparse = y_rank < len(pred_shape) or (y_last == 1 and pred_shape[-1] not in (1, None))
             if isinstance(head.loss, losses_module.SparseCategoricalCrossentropy):
                 is_sparse = True
-            cls = (metrics_module.BinaryAccuracy if is_binary else
-                   metrics_module.SparseCategoricalAccuracy if is_sparse else metrics_module.CategoricalAccuracy)
+            cls = (
+                metrics_module.BinaryAccuracy
+                if is_binary
+                else metrics_module.SparseCategoricalAccuracy
+                if is_sparse
+                else metrics_module.CategoricalAccuracy
+            )
             metric = cls(name=spec)
         else:
             metric = metrics_module.get(spec)
@@ -200,7 +221,11 @@ class Trainer:
             out = self._train_fn_call(xs)
         else:
             out = self(*xs) if len(xs) > 1 else self(xs[0])
-        return list(out) if isinstance(out, (list, tuple)) else ([out] if not isinstance(out, dict) else list(out.values()))
+        return (
+            list(out)
+            if isinstance(out, (list, tuple))
+            else ([out] if not isinstance(out, dict) else list(out.values()))
+        )
 
     def _train_fn_call(self, xs):
         xs = [self._cast_input(x, t) for x, t in zip(xs, self.inputs)]
@@ -224,9 +249,7 @@ class Trainer:
             per_output.append(value)
             total = total + head.weight * value
         if not torch.is_tensor(total):
-            raise ValueError(
-                f"No output of model '{self.name}' has both a loss and a target; nothing to train on."
-            )
+            raise ValueError(f"No output of model '{self.name}' has both a loss and a target; nothing to train on.")
         return total, per_output
 
     def _update_metrics(self, y_pred, ys, sws, total, per_output):
@@ -325,10 +348,25 @@ class Trainer:
             self.optimizer.build(self._trainable_params)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
         """Train for ``epochs`` epochs; returns a ``History`` (``history.history["loss"]``, ...).
 
         Args:
@@ -444,8 +482,17 @@ class Trainer:
         return self.get_metrics_result()
 
     # ------------------------------------------------------------------ evaluate / predict
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+    ):
         """Loss and metrics on data; a scalar (only the loss), a list, or a dict with ``return_dict``."""
         from plait.callbacks import CallbackList
 
@@ -564,9 +611,7 @@ def _check_target(head, y, pred_shape):
                 "loss='categorical_crossentropy', or pass labels with y.argmax(-1)."
             )
     elif pred_shape[-1] is not None and y.dim() == len(pred_shape) and y.shape[-1] not in (1, pred_shape[-1]):
-        raise ValueError(
-            f"Output '{head.name}' has shape {pred_shape}, but its targets have shape {tuple(y.shape)}."
-        )
+        raise ValueError(f"Output '{head.name}' has shape {pred_shape}, but its targets have shape {tuple(y.shape)}.")
 
 
 def _should_validate(epoch, freq):

@@ -72,8 +72,11 @@ def load_weights(model, path, skip_mismatch=False):
                 f"entries, the model {len(own)}. File: {list(loaded)[:6]}...; model: {list(own)[:6]}..."
             )
         pairs = [(k, k) for k in own if k in loaded]
-    problems = [f"'{k}': model shape {tuple(own[k].shape)}, file '{f}' shape {tuple(loaded[f].shape)}"
-                for k, f in pairs if tuple(own[k].shape) != tuple(loaded[f].shape)]
+    problems = [
+        f"'{k}': model shape {tuple(own[k].shape)}, file '{f}' shape {tuple(loaded[f].shape)}"
+        for k, f in pairs
+        if tuple(own[k].shape) != tuple(loaded[f].shape)
+    ]
     if problems and not skip_mismatch:
         raise ValueError(f"Weights in '{path}' do not fit model '{model.name}': " + "; ".join(problems))
     with torch.no_grad():

@@ -25,8 +25,7 @@ def validate_name(name, what="layer"):
         raise ValueError(f"A {what} name must be a non-empty string. Received: name={name!r}")
     if "/" in name or "." in name:
         raise ValueError(
-            f"A {what} name cannot contain '/' or '.' (they separate weight paths). "
-            f"Received: name={name!r}"
+            f"A {what} name cannot contain '/' or '.' (they separate weight paths). Received: name={name!r}"
         )
     return name
 
