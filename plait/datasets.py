@@ -51,16 +51,16 @@ def question_answering(num_samples, max_length=100, filler_words=200, story_leng
     return (text, question), answer
 
 
-def posts(num_samples, length=500, vocabulary_size=50000, num_income_groups=10, mentions=6, phrase=3, seed=None):
+def posts(num_samples, length=500, filler_words=2000, num_income_groups=10, mentions=6, phrase=3, seed=None):
     """Returns ``(posts, (age, sex, income))``: ages in years (float32), sex in {0, 1},
     income group in ``[0, num_income_groups)``.
 
     Words 10-15 reveal the age decade, 20-21 the sex and 30-39 the income group; each appears
     in ``mentions`` phrases of ``phrase`` repeats (a width-5 convolution sees a phrase) among
-    noise words (ids from 100).
+    ``filler_words`` common words (ids from 100; all ids fit the seed's ``vocabulary_size=50000``).
     """
     rng = np.random.default_rng(seed)
-    x = rng.integers(NOISE_START, vocabulary_size, size=(num_samples, length))
+    x = rng.integers(NOISE_START, NOISE_START + filler_words, size=(num_samples, length))
     decade = rng.integers(0, 6, num_samples)
     age = (18 + 10 * decade + rng.uniform(0, 10, num_samples)).astype("float32")
     sex = rng.integers(0, 2, num_samples)
