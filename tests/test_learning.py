@@ -12,6 +12,7 @@ from plait.models import Model, Sequential
 from plait.utils import to_categorical
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import seed_demo  # noqa: E402 - the README demo's own model builder
 
 
 def test_seed_mlp_learns_digits():
