@@ -9,6 +9,8 @@ Example:
 import torch
 import torch.nn.functional as F
 
+from plait.utils.registry import by_name
+
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
@@ -129,9 +131,7 @@ def get(identifier):
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        if identifier not in _ACTIVATIONS:
-            raise ValueError(f"Unknown activation function: '{identifier}'. Known: {sorted(_ACTIVATIONS)}")
-        return _ACTIVATIONS[identifier]
+        return by_name(_ACTIVATIONS, identifier, "activation function")
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret activation function identifier: {identifier!r}")

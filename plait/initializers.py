@@ -15,6 +15,8 @@ import math
 
 import torch
 
+from plait.utils.registry import by_name, with_class_names
+
 
 def compute_fans(shape):
     """``(fan_in, fan_out)`` as Keras computes them (conv kernels: ``(..., in, out)``)."""
@@ -200,17 +202,13 @@ _ALIASES = {
     "orthogonal": Orthogonal,
     "identity": Identity,
 }
-_ALIASES.update({cls.__name__: cls for cls in list(_ALIASES.values())})
+with_class_names(_ALIASES)
 
 
 def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), an instance, or a callable."""
     if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(
-                f"Unknown initializer: '{identifier}'. Known: {sorted(k for k in _ALIASES if k.islower())}"
-            )
-        return _ALIASES[identifier]()
+        return by_name(_ALIASES, identifier, "initializer")()
     if isinstance(identifier, dict):
         return _ALIASES[identifier["class_name"]].from_config(identifier.get("config", {}))
     if callable(identifier):

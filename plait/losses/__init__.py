@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from plait.utils.registry import by_name, with_class_names
+
 EPSILON = 1e-7
 
 
@@ -265,7 +267,7 @@ _CLASSES = {
     "categorical_hinge": CategoricalHinge,
     "cosine_similarity": CosineSimilarity,
 }
-_CLASSES.update({cls.__name__: cls for cls in set(_CLASSES.values())})
+with_class_names(_CLASSES)
 
 
 def get(identifier):
@@ -273,11 +275,7 @@ def get(identifier):
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in _CLASSES:
-            raise ValueError(
-                f"Unknown loss function: '{identifier}'. Known losses: {sorted(k for k in _CLASSES if k.islower())}"
-            )
-        return _CLASSES[identifier]()
+        return by_name(_CLASSES, identifier, "loss function")()
     if callable(identifier):
         return LossFunctionWrapper(identifier)
     raise TypeError(f"Could not interpret loss identifier: {identifier!r}")

@@ -14,6 +14,7 @@ Example:
 import torch
 
 from plait import losses as losses_module
+from plait.utils.registry import by_name, with_class_names
 
 
 class Metric:
@@ -331,7 +332,7 @@ _BY_NAME = {
     "precision": Precision,
     "recall": Recall,
 }
-_BY_NAME.update({cls.__name__: cls for cls in set(_BY_NAME.values())})
+with_class_names(_BY_NAME)
 
 
 def get(identifier):
@@ -339,12 +340,7 @@ def get(identifier):
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in _BY_NAME:
-            raise ValueError(
-                f"Unknown metric: '{identifier}'. Known metrics: "
-                f"{sorted(['acc'] + [k for k in _BY_NAME if k.islower()])}"
-            )
-        return _BY_NAME[identifier]()
+        return by_name(_BY_NAME, identifier, "metric", extra_known=("acc",))()
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise TypeError(f"Could not interpret metric identifier: {identifier!r}")

@@ -9,6 +9,7 @@ Example:
 from plait.optimizers import schedules
 from plait.optimizers.base import Optimizer
 from plait.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
+from plait.utils.registry import by_name
 
 _BY_NAME = {
     "sgd": SGD,
@@ -27,10 +28,7 @@ def get(identifier):
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _BY_NAME:
-            raise ValueError(f"Unknown optimizer: '{identifier}'. Known optimizers: {sorted(_BY_NAME)}")
-        return _BY_NAME[key]()
+        return by_name(_BY_NAME, identifier.lower(), "optimizer")()
     if isinstance(identifier, dict):
         return get(identifier["class_name"]).__class__(**identifier.get("config", {}))
     raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}")

@@ -79,12 +79,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return self.values[-1]
 
 
-class InverseTimeDecay(LearningRateSchedule):
-    """``initial / (1 + decay_rate * step / decay_steps)``."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+class InverseTimeDecay(ExponentialDecay):
+    """``initial / (1 + decay_rate * step / decay_steps)`` (ExponentialDecay's arguments)."""
 
     def __call__(self, step):
         p = step / self.decay_steps
