@@ -26,7 +26,8 @@ class TorchModuleWrapper(Layer):
     Example:
         >>> import plait, torch
         >>> x = plait.Input(shape=(10, 16))
-        >>> y = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)(x)
+        >>> block = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+        >>> y = plait.layers.TorchModuleWrapper(block)(x)
         >>> y.shape
         (None, 10, 16)
     """
