@@ -240,17 +240,20 @@ def test_keras_layer_names_and_weight_layouts():
     assert layers.Dense(1, name="mine").name == "mine"
 
 
-@pytest.mark.parametrize("make,shape,dtype", [
-    (lambda: layers.Dense(3, activation="relu", use_bias=False), (2, 4), torch.float32),
-    (lambda: layers.Activation("softmax"), (2, 4), torch.float32),
-    (lambda: layers.Dropout(0.3, noise_shape=(None, 1)), (2, 4), torch.float32),
-    (lambda: layers.Flatten(), (2, 3, 4), torch.float32),
-    (lambda: layers.Embedding(10, 3), (2, 5), torch.int64),
-    (lambda: layers.LSTM(3, return_sequences=True, go_backwards=True, dropout=0.1), (2, 5, 4), torch.float32),
-    (lambda: layers.Conv1D(3, 2, padding="causal", dilation_rate=2, activation="tanh"), (2, 6, 4), torch.float32),
-    (lambda: layers.MaxPooling1D(2, padding="same"), (2, 5, 4), torch.float32),
-    (lambda: layers.GlobalMaxPooling1D(keepdims=True), (2, 5, 4), torch.float32),
-])
+@pytest.mark.parametrize(
+    "make,shape,dtype",
+    [
+        (lambda: layers.Dense(3, activation="relu", use_bias=False), (2, 4), torch.float32),
+        (lambda: layers.Activation("softmax"), (2, 4), torch.float32),
+        (lambda: layers.Dropout(0.3, noise_shape=(None, 1)), (2, 4), torch.float32),
+        (lambda: layers.Flatten(), (2, 3, 4), torch.float32),
+        (lambda: layers.Embedding(10, 3), (2, 5), torch.int64),
+        (lambda: layers.LSTM(3, return_sequences=True, go_backwards=True, dropout=0.1), (2, 5, 4), torch.float32),
+        (lambda: layers.Conv1D(3, 2, padding="causal", dilation_rate=2, activation="tanh"), (2, 6, 4), torch.float32),
+        (lambda: layers.MaxPooling1D(2, padding="same"), (2, 5, 4), torch.float32),
+        (lambda: layers.GlobalMaxPooling1D(keepdims=True), (2, 5, 4), torch.float32),
+    ],
+)
 def test_config_round_trip_rebuilds_an_equal_layer(make, shape, dtype):
     layer = make()
     x = torch.randint(0, 10, shape) if dtype == torch.int64 else torch.randn(shape)
