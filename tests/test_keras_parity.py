@@ -1,0 +1,133 @@
+"""plait against Keras 3 itself (its torch backend, on the installed torch): the seed's models
+with the same weights give the same predictions, and the same training steps give the same
+weights. Skipped when Keras is not installed (it comes with the test extras)."""
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+import plait  # noqa: E402
+from plait import layers  # noqa: E402
+
+# Keras's own Variable.__array__ predates numpy 2's `copy` keyword; that warning is Keras's.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+if keras.backend.backend() != "torch":
+    pytest.skip("Keras was imported with another backend", allow_module_level=True)
+
+
+def build(lib, which):
+    L = lib.layers
+    if which == "mlp":
+        inputs = lib.Input(shape=(64,))
+        x = L.Dense(32, activation="relu")(inputs)
+        x = L.Dense(32, activation="relu")(x)
+        return lib.Model(inputs, L.Dense(10, activation="softmax")(x))
+    if which == "qa":
+        text = lib.Input(shape=(None,), dtype="int32", name="text")
+        question = lib.Input(shape=(None,), dtype="int32", name="question")
+        a = L.LSTM(32)(L.Embedding(1000, 64)(text))
+        b = L.LSTM(16)(L.Embedding(1000, 32)(question))
+        return lib.Model([text, question], L.Dense(50, activation="softmax")(L.concatenate([a, b], axis=-1)))
+    posts = lib.Input(shape=(None,), dtype="int32", name="posts")
+    x = L.Embedding(500, 16)(posts)
+    x = L.Conv1D(8, 5, activation="relu")(x)
+    x = L.MaxPooling1D(5)(x)
+    x = L.Conv1D(8, 5, activation="relu", padding="same", strides=2)(x)
+    x = L.Conv1D(8, 3, activation="relu", padding="causal", dilation_rate=2)(x)
+    x = L.GlobalMaxPooling1D()(x)
+    x = L.Dropout(0.0)(L.Dense(16, activation="relu")(x))
+    return lib.Model(
+        posts,
+        [
+            L.Dense(1, name="age")(x),
+            L.Dense(1, activation="sigmoid", name="sex")(x),
+            L.Dense(4, activation="softmax", name="income")(x),
+        ],
+    )
+
+
+def data(which, n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    if which == "mlp":
+        return rng.normal(size=(n, 64)).astype("float32"), np.eye(10, dtype="float32")[rng.integers(0, 10, n)]
+    if which == "qa":
+        x = [rng.integers(1, 1000, (n, 12)).astype("int32"), rng.integers(1, 1000, (n, 7)).astype("int32")]
+        return x, np.eye(50, dtype="float32")[rng.integers(0, 50, n)]
+    x = rng.integers(1, 500, (n, 60)).astype("int32")
+    return x, [
+        rng.normal(size=(n, 1)).astype("float32"),
+        rng.integers(0, 2, (n, 1)).astype("float32"),
+        np.eye(4, dtype="float32")[rng.integers(0, 4, n)],
+    ]
+
+
+def to_numpy(out):
+    if isinstance(out, (list, tuple)):
+        return [to_numpy(o) for o in out]
+    return out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
+
+
+def paired(which):
+    k_model, p_model = build(keras, which), build(plait, which)
+    assert [w.shape for w in k_model.get_weights()] == [w.shape for w in p_model.get_weights()]
+    p_model.set_weights(k_model.get_weights())
+    return k_model, p_model
+
+
+@pytest.mark.parametrize("which", ["mlp", "qa", "multi"])
+def test_same_weights_same_predictions(which):
+    k_model, p_model = paired(which)
+    x, _ = data(which)
+    k_out, p_out = to_numpy(k_model.predict(x, verbose=0)), p_model.predict(x)
+    for k, p in zip(k_out if isinstance(k_out, list) else [k_out], p_out if isinstance(p_out, list) else [p_out]):
+        np.testing.assert_allclose(p, k, rtol=1e-5, atol=1e-6)
+    assert k_model.count_params() == p_model.count_params()
+
+
+@pytest.mark.parametrize(
+    "which,optimizer,loss,weights",
+    [
+        ("mlp", "rmsprop", "categorical_crossentropy", None),
+        ("mlp", "adam", "categorical_crossentropy", None),
+        ("qa", "rmsprop", "categorical_crossentropy", None),
+        (
+            "multi",
+            "rmsprop",
+            {"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"},
+            {"age": 0.25, "sex": 10.0, "income": 1.0},
+        ),
+        ("multi", "sgd", {"age": "huber", "sex": "binary_crossentropy", "income": "categorical_crossentropy"}, None),
+    ],
+)
+def test_same_training_steps_same_weights_and_losses(which, optimizer, loss, weights):
+    k_model, p_model = paired(which)
+    x, y = data(which, n=48)
+    k_model.compile(optimizer=optimizer, loss=loss, loss_weights=weights)
+    p_model.compile(optimizer=optimizer, loss=loss, loss_weights=weights)
+    k_hist = k_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    p_hist = p_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    for key in k_hist:
+        np.testing.assert_allclose(p_hist[key], k_hist[key], rtol=2e-4, err_msg=key)
+    for k, p in zip(k_model.get_weights(), p_model.get_weights()):
+        np.testing.assert_allclose(p, k, rtol=1e-3, atol=2e-6)
+
+
+def test_lstm_variants_match_keras():
+    x = np.random.default_rng(1).normal(size=(3, 6, 4)).astype("float32")
+    for kwargs in [
+        {"return_sequences": True},
+        {"go_backwards": True, "return_sequences": True},
+        {"use_bias": False},
+        {"unit_forget_bias": False},
+        {"activation": "relu"},
+    ]:
+        k_layer, p_layer = keras.layers.LSTM(5, **kwargs), layers.LSTM(5, **kwargs)
+        k_out = to_numpy(k_layer(x))
+        p_layer(x)
+        p_layer.set_weights(k_layer.get_weights())
+        np.testing.assert_allclose(to_numpy(p_layer(x)), k_out, rtol=1e-5, atol=1e-6, err_msg=str(kwargs))
