@@ -15,7 +15,6 @@ def test_ruff(args):
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed (it comes with the test extras)")
-    result = subprocess.run(
-        [ruff, *args, "plait", "tests", "examples", "benchmarks"], cwd=ROOT, capture_output=True, text=True
-    )
+    folders = [name for name in ("plait", "tests", "examples", "benchmarks") if (ROOT / name).is_dir()]
+    result = subprocess.run([ruff, *args, *folders], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
