@@ -10,10 +10,37 @@ Example:
     2410
 """
 
-from plait import activations, initializers, layers, models, utils
+from plait import (
+    activations,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    saving,
+    utils,
+)
 from plait.layers.input_layer import Input
 from plait.models import Model, Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["Input", "Model", "Sequential", "activations", "initializers", "layers", "models", "utils"]
+__all__ = [
+    "callbacks",
+    "datasets",
+    "losses",
+    "metrics",
+    "optimizers",
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "initializers",
+    "layers",
+    "models",
+    "saving",
+    "utils",
+]

@@ -202,7 +202,9 @@ def test_callbacks_early_stopping_checkpoint_csv_lr(tmp_path):
         verbose=0,
         callbacks=[
             stopper,
-            callbacks.ModelCheckpoint(tmp_path / "best.safetensors", monitor="loss", save_best_only=True),
+            callbacks.ModelCheckpoint(
+                tmp_path / "best.safetensors", monitor="loss", save_best_only=True, save_weights_only=True
+            ),
             callbacks.LearningRateScheduler(lambda epoch, lr: 0.05 if epoch < 3 else 0.5),
             callbacks.CSVLogger(tmp_path / "log.csv"),
             callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch)),

@@ -245,9 +245,10 @@ class ModelCheckpoint(Callback):
             if self.verbose:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} improved to {current:.5f}, saving model to {path}")
             self.best = current
-        # Until the full model file lands (architecture + optimizer), both modes write the
-        # weights as safetensors; `save_weights_only` is kept for Keras compatibility.
-        self.model.save_weights(path)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
 
 
 class ReduceLROnPlateau(Callback):

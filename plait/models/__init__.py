@@ -2,5 +2,6 @@
 
 from plait.models.functional import Functional, Model
 from plait.models.sequential import Sequential
+from plait.saving import load_model
 
-__all__ = ["Functional", "Model", "Sequential"]
+__all__ = ["Functional", "Model", "Sequential", "load_model"]

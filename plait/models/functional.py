@@ -14,6 +14,16 @@ from plait.training.trainer import Trainer
 from plait.utils import array_to_tensor, nest
 
 
+def layer_dict(layers=()):
+    """A ``ModuleDict`` of layers by name. Entries go straight into ``_modules``: a Keras name may
+    be an ``nn.Module`` method's (``double``, ``train``), which ``add_module`` refuses; such a
+    layer is reached as ``by_name["double"]``."""
+    table = nn.ModuleDict()
+    for layer in layers:
+        table._modules[layer.name] = layer
+    return table
+
+
 class Model(Trainer, Layer):
     """A trainable model; also a ``torch.nn.Module``.
 
@@ -119,7 +129,7 @@ class Functional(Model):
         self._layer_list = layers
         # Layers are registered by name, so state_dict keys read `by_name.dense.kernel` (Keras's
         # `dense/kernel`) and `model.by_name.dense` is the layer; `model.layers` is Keras's list.
-        self.by_name = nn.ModuleDict({layer.name: layer for layer in layers})
+        self.by_name = layer_dict(layers)
         self.built = True
         self._generate()
 

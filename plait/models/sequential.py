@@ -7,7 +7,7 @@ from plait.graph.node import SymbolicTensor
 from plait.layers.base import Layer
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.torch_module import wrap_module
-from plait.models.functional import Functional
+from plait.models.functional import Functional, layer_dict
 from plait.training.trainer import Trainer
 from plait.utils import array_to_tensor
 
@@ -36,7 +36,7 @@ class Sequential(Functional):
         Trainer.__init__(self)
         self._stack = []
         self._input_layer = None
-        self.by_name = nn.ModuleDict()
+        self.by_name = layer_dict()
         for layer in layers or []:
             self.add(layer)
 
@@ -61,17 +61,20 @@ class Sequential(Functional):
                     "All layer names should be unique."
                 )
             self._stack.append(layer)
-            self.by_name[layer.name] = layer
-        # The graph is (re)built lazily, when first needed: adding N layers builds once.
+            self.by_name._modules[layer.name] = layer
+        # Built as soon as the input shape is known (as Keras does), so parameters() and
+        # state_dict() hold every weight; otherwise on the first data.
         self.built = False
+        self._ensure_graph()
 
     def pop(self):
         """Remove and return the last layer."""
         if not self._stack:
             raise ValueError(f"Sequential model '{self.name}' has no layers to pop.")
         layer = self._stack.pop()
-        del self.by_name[layer.name]
+        del self.by_name._modules[layer.name]
         self.built = False
+        self._ensure_graph()
         return layer
 
     def _known_input_shape(self):
@@ -87,14 +90,21 @@ class Sequential(Functional):
     def _ensure_graph(self):
         """Build the graph now if the input shape is known and it is out of date."""
         shape = self._known_input_shape()
-        if not self.built and shape is not None:
+        if not self.built and shape is not None and self._stack:
             self._build_graph(shape, self._input_dtype())
         return self.built
 
     def _build_graph(self, batch_shape, dtype):
         if not self._stack:
             return
-        x = Input(batch_shape=batch_shape, dtype=dtype) if self._input_layer is None else self._input_layer.output
+        if self._input_layer is not None:
+            x = self._input_layer.output
+        else:
+            # One automatic Input per shape, reused when layers are added (no new names).
+            key = (tuple(batch_shape), dtype)
+            if getattr(self, "_auto_input_key", None) != key:
+                self._auto_input, self._auto_input_key = Input(batch_shape=batch_shape, dtype=dtype), key
+            x = self._auto_input
         y = x
         for layer in self._stack:
             y = layer(y)

@@ -132,6 +132,8 @@ class Optimizer:
 
     def load_state_dict(self, state):
         self.iterations = int(state["iterations"])
+        if not any(key.startswith(f"{slot}.") for key in state for slot in self._state):
+            return  # saved before its first step: the state is still all initial values
         with torch.no_grad():
             for slot, ts in self._state.items():
                 for i, t in enumerate(ts):

@@ -569,6 +569,13 @@ class Trainer:
         """Outputs for one batch, as numpy."""
         return self.predict(x, batch_size=len(data_module.structure_inputs(self, x)[0]))
 
+    def save(self, filepath, overwrite=True):
+        """Write the whole model (architecture, weights, optimizer state) to one safe file;
+        read it back with ``plait.models.load_model``."""
+        from plait.saving import save_model
+
+        save_model(self, filepath, overwrite)
+
     def save_weights(self, filepath, overwrite=True):
         """Write all weights to a safetensors file (atomically: a crash keeps the old file)."""
         import os

@@ -1,0 +1,195 @@
+"""plait's model file: one zip, no pickle, written atomically.
+
+Members:
+
+* ``metadata.json`` — format name and version, plait and torch versions.
+* ``config.json`` — the architecture (see :mod:`plait.saving.serialization`).
+* ``model.weights.safetensors`` — every weight (``state_dict``), in the model's order.
+* ``compile.json`` and ``optimizer.safetensors`` — when the model was compiled: optimizer
+  class and config, loss / loss_weights / metrics by name, and the optimizer's state, so ``fit``
+  continues where it stopped.
+
+Loading reads JSON and safetensors only. Any problem (not a zip, a member missing, a config
+naming an unknown class, weights that do not fit) raises ``ValueError`` naming the file, and no
+model is returned.
+"""
+
+import json
+import os
+import zipfile
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from plait.saving import serialization
+from plait.training.weights_io import atomic_write
+
+FORMAT = "plait-model"
+VERSION = 1
+_MEMBERS = ("metadata.json", "config.json", "model.weights.safetensors")
+
+
+def _ordered_state(module):
+    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    return state, {"order": json.dumps(list(state))}
+
+
+def _plain_config(value, what):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {k: _plain_config(v, what) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_config(v, what) for v in value]
+    raise ValueError(f"Cannot save {what} {value!r}: only names (e.g. 'mse', 'acc') are saved in this version.")
+
+
+def save_model(model, filepath, overwrite=True):
+    """Write ``model`` (architecture, weights, optimizer state, compile arguments) to ``filepath``."""
+    filepath = os.fspath(filepath)
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"'{filepath}' exists and overwrite=False.")
+    config = serialization.layer_to_config(model)
+    state, meta = _ordered_state(model)
+    members = {
+        "metadata.json": json.dumps(
+            {"format": FORMAT, "version": VERSION, "plait_version": _version(), "torch_version": torch.__version__}
+        ),
+        "config.json": json.dumps(config),
+        "model.weights.safetensors": save_safetensors(state, metadata=meta),
+    }
+    if getattr(model, "compiled", False):
+        loss, loss_weights, metrics, weighted = model._loss_config
+        optimizer = model.optimizer
+        members["compile.json"] = json.dumps(
+            {
+                "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+                "optimizer_extra": {k: v for k, v in optimizer.state_dict().items() if not torch.is_tensor(v)},
+                "loss": _plain_config(loss, "loss"),
+                "loss_weights": _plain_config(loss_weights, "loss_weights"),
+                "metrics": _plain_config(metrics, "metrics"),
+                "weighted_metrics": _plain_config(weighted, "metrics"),
+            }
+        )
+        tensors = {k: v.detach().contiguous().cpu() for k, v in optimizer.state_dict().items() if torch.is_tensor(v)}
+        members["optimizer.safetensors"] = save_safetensors(tensors)
+
+    def write(tmp):
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    atomic_write(filepath, write)
+
+
+def _version():
+    import plait
+
+    return plait.__version__
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Read a file written by ``model.save`` into a new model (same predictions, same optimizer state).
+
+    Args:
+        filepath: the ``.plait`` file.
+        custom_objects: ``{"ClassName": cls}`` for custom layers not registered by decorator.
+        compile: restore the compile arguments and optimizer state (default True).
+        safe_mode: accepted for Keras compatibility; plait files never hold code, so loading is
+            always safe.
+    """
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No model file at '{filepath}'.")
+    try:
+        return _load(filepath, custom_objects, compile)
+    except FileNotFoundError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        SafetensorError,
+        json.JSONDecodeError,
+        KeyError,
+        UnicodeDecodeError,
+        EOFError,
+        OSError,
+        RuntimeError,
+        OverflowError,
+    ) as error:
+        raise ValueError(f"'{filepath}' is not a valid plait model file: {type(error).__name__}: {error}") from None
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"Could not load '{filepath}': {error}") from None
+
+
+def _read_json(archive, name):
+    value = json.loads(archive.read(name).decode("utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError(f"member {name} must hold a JSON object")
+    return value
+
+
+def _load(filepath, custom_objects, compile):
+    with zipfile.ZipFile(filepath) as archive:
+        names = set(archive.namelist())
+        missing = [m for m in _MEMBERS if m not in names]
+        if missing:
+            raise ValueError(f"the file lacks {missing}; it is not a plait model file")
+        metadata = _read_json(archive, "metadata.json")
+        if (
+            metadata.get("format") != FORMAT
+            or not isinstance(metadata.get("version"), int)
+            or metadata["version"] > VERSION
+        ):
+            raise ValueError(f"unsupported format {metadata.get('format')!r} version {metadata.get('version')!r}")
+        config = _read_json(archive, "config.json")
+        weights = archive.read("model.weights.safetensors")
+        compile_config = _read_json(archive, "compile.json") if "compile.json" in names else None
+        optimizer_blob = archive.read("optimizer.safetensors") if "optimizer.safetensors" in names else None
+    model = serialization.layer_from_config(config, custom_objects)
+    state = load_safetensors(weights)
+    own = model.state_dict()
+    if set(state) != set(own):
+        raise ValueError(
+            f"the weights do not match the architecture (file: {sorted(state)[:5]}..., model: {sorted(own)[:5]}...)"
+        )
+    bad = [
+        f"{k}: file {tuple(state[k].shape)}, model {tuple(own[k].shape)}" for k in own if state[k].shape != own[k].shape
+    ]
+    if bad:
+        raise ValueError("weights of the wrong shape: " + "; ".join(bad))
+    model.load_state_dict(state)
+    if compile and compile_config is not None:
+        from plait import optimizers
+
+        opt_spec = compile_config["optimizer"]
+        optimizer = optimizers.get(opt_spec["class_name"].lower()).__class__(**_optimizer_args(opt_spec["config"]))
+        model.compile(
+            optimizer=optimizer,
+            loss=compile_config.get("loss"),
+            loss_weights=compile_config.get("loss_weights"),
+            metrics=compile_config.get("metrics"),
+            weighted_metrics=compile_config.get("weighted_metrics"),
+        )
+        if optimizer_blob is not None:
+            tensors = load_safetensors(optimizer_blob)
+            model._setup_training()
+            optimizer.load_state_dict({**compile_config.get("optimizer_extra", {}), **tensors})
+    return model
+
+
+def _optimizer_args(config):
+    from plait.optimizers import schedules
+
+    config = dict(config)
+    lr = config.get("learning_rate")
+    if isinstance(lr, dict):
+        cls = getattr(schedules, lr["class_name"], None)
+        if not (isinstance(cls, type) and issubclass(cls, schedules.LearningRateSchedule)):
+            raise ValueError(f"unknown learning-rate schedule {lr['class_name']!r}")
+        config["learning_rate"] = cls.from_config(lr["config"])
+    return config
+
+
+__all__ = ["load_model", "save_model"]

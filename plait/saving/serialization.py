@@ -1,0 +1,231 @@
+"""Architecture <-> JSON: layers by class name and config, graphs by their nodes.
+
+Nothing here imports or evaluates code named by a file: a class name is looked up in plait's
+own layers, the classes registered with :func:`register_serializable`, ``custom_objects``, or
+(for plain torch modules) the ``torch.nn`` namespace; anything else is refused.
+
+A functional model is stored as its layers plus its nodes in run order. Each node names its
+layer and its arguments, where a tensor is ``{"node": i, "index": k}`` (output ``k`` of the
+``i``-th node) so rebuilding is one pass over the list, calling each layer on symbolic tensors.
+"""
+
+import inspect
+
+import torch
+
+from plait import layers as layers_module
+from plait.graph.node import SymbolicTensor
+from plait.layers.base import Layer
+from plait.layers.input_layer import InputLayer
+from plait.layers.torch_module import TorchModuleWrapper, TorchOp
+from plait.utils import nest
+
+_REGISTERED = {}
+
+
+def register_serializable(package="Custom", name=None):
+    """Class decorator: make a custom layer loadable by name (``package>Name``), as in Keras.
+
+    Example:
+        >>> import plait
+        >>> @plait.saving.register_serializable()
+        ... class Scale(plait.layers.Layer):
+        ...     def call(self, x):
+        ...         return 2 * x
+    """
+
+    def decorator(cls):
+        _REGISTERED[f"{package}>{name or cls.__name__}"] = cls
+        _REGISTERED[name or cls.__name__] = cls
+        return cls
+
+    return decorator
+
+
+def _builtin_classes():
+    from plait.models import Functional, Model, Sequential
+
+    table = {name: obj for name, obj in vars(layers_module).items() if isinstance(obj, type) and issubclass(obj, Layer)}
+    table.update({"Functional": Functional, "Model": Model, "Sequential": Sequential})
+    return table
+
+
+def class_name(layer):
+    for key, cls in _REGISTERED.items():
+        if cls is type(layer) and ">" in key:
+            return key
+    return type(layer).__name__
+
+
+def resolve_class(name, custom_objects=None):
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    builtins = _builtin_classes()
+    if name in builtins:
+        return builtins[name]
+    raise ValueError(
+        f"Unknown layer class '{name}'. Pass it in `custom_objects={{'{name}': ...}}` or register it "
+        "with @plait.saving.register_serializable()."
+    )
+
+
+# ---------------------------------------------------------------- torch modules
+def torch_module_config(module):
+    """``{"module": "torch.nn.Linear", "args": {...}}`` for a ``torch.nn`` module, found by matching
+    the constructor's parameters to the module's attributes and checked by rebuilding it."""
+    cls = type(module)
+    path = f"{cls.__module__}.{cls.__qualname__}"
+    if not cls.__module__.startswith("torch.nn") or getattr(torch.nn, cls.__name__, None) is not cls:
+        raise ValueError(
+            f"Cannot save the plain torch module {path}: only torch.nn modules are saved by reference. "
+            "Make it a plait Layer with get_config() and @plait.saving.register_serializable()."
+        )
+    args = {}
+    for pname, param in inspect.signature(cls.__init__).parameters.items():
+        if pname in ("self", "device", "dtype") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if hasattr(module, pname):
+            value = getattr(module, pname)
+            if isinstance(value, torch.Tensor) or value is None and pname == "bias":
+                value = value is not None
+            if isinstance(value, (bool, int, float, str)) or value is None:
+                args[pname] = value
+            elif isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
+                args[pname] = list(value)
+    rebuilt = build_torch_module({"module": cls.__name__, "args": args})
+    own = [(k, tuple(v.shape)) for k, v in module.state_dict().items()]
+    if [(k, tuple(v.shape)) for k, v in rebuilt.state_dict().items()] != own:
+        raise ValueError(
+            f"Cannot save the torch module {path}: its constructor arguments cannot be recovered from its "
+            "attributes. Wrap the code in a plait Layer with get_config() and register it."
+        )
+    return {"module": cls.__name__, "args": args}
+
+
+def build_torch_module(config):
+    cls = getattr(torch.nn, config["module"], None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ValueError(f"'{config['module']}' is not a torch.nn module; refusing to load it.")
+    args = {k: tuple(v) if isinstance(v, list) else v for k, v in config.get("args", {}).items()}
+    return cls(**args)
+
+
+# ---------------------------------------------------------------- layers
+def layer_to_config(layer):
+    if isinstance(layer, TorchModuleWrapper):
+        return {"class_name": "TorchModuleWrapper", "config": {"name": layer.name, **torch_module_config(layer.module)}}
+    if isinstance(layer, TorchOp):
+        raise ValueError(
+            f"Layer '{layer.name}' applies the torch function {layer.get_config()['function']} to symbolic "
+            "tensors; saving such operations is not supported yet. Use a layer (e.g. plait.layers.Add)."
+        )
+    from plait.models import Functional
+
+    if isinstance(layer, Functional):
+        return {"class_name": class_name(layer), "config": model_to_config(layer)}
+    return {"class_name": class_name(layer), "config": layer.get_config()}
+
+
+def layer_from_config(spec, custom_objects=None):
+    if not isinstance(spec, dict) or "class_name" not in spec or not isinstance(spec.get("config"), dict):
+        raise ValueError(f"A layer entry must be {{'class_name': ..., 'config': {{...}}}}. Received: {spec!r:.200}")
+    name, config = spec["class_name"], spec["config"]
+    if name == "TorchModuleWrapper":
+        return TorchModuleWrapper(build_torch_module(config), name=config.get("name"))
+    cls = resolve_class(name, custom_objects)
+    if name in ("Functional", "Sequential") or (isinstance(cls, type) and "graph" in config):
+        return model_from_config(config, custom_objects, cls)
+    try:
+        return cls.from_config(config)
+    except TypeError as error:
+        raise ValueError(f"Could not build layer '{name}' from its config: {error}") from None
+
+
+# ---------------------------------------------------------------- models
+def model_to_config(model):
+    from plait.models import Sequential
+
+    if isinstance(model, Sequential):
+        shape = model._known_input_shape()
+        return {
+            "name": model.name,
+            "layers": [layer_to_config(layer) for layer in model.layers],
+            "input": None if shape is None else {"batch_shape": list(shape), "dtype": str(model._input_dtype())[6:]},
+        }
+    position = {id(node): i for i, node in enumerate(model._nodes)}
+
+    def ref(value):
+        if isinstance(value, SymbolicTensor):
+            return {"node": position[id(value.node)], "index": value.index}
+        return value
+
+    nodes = [
+        {
+            "layer": node.layer.name,
+            "args": nest.map_structure(ref, list(node.args)),
+            "kwargs": nest.map_structure(ref, node.kwargs),
+        }
+        for node in model._nodes
+    ]
+    return {
+        "name": model.name,
+        "layers": [layer_to_config(layer) for layer in model.layers],
+        "graph": nodes,
+        "inputs": _structure(model._input_struct, ref),
+        "outputs": _structure(model._output_struct, ref),
+    }
+
+
+def _structure(struct, fn):
+    return nest.map_structure(fn, struct if not isinstance(struct, tuple) else list(struct))
+
+
+def _map_refs(fn, obj):
+    """Like ``nest.map_structure``, but a tensor reference ``{"node": i, "index": k}`` is a leaf."""
+    if isinstance(obj, dict) and set(obj) == {"node", "index"}:
+        return fn(obj)
+    if isinstance(obj, list):
+        return [_map_refs(fn, o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _map_refs(fn, v) for k, v in obj.items()}
+    return obj
+
+
+def model_from_config(config, custom_objects=None, cls=None):
+    from plait.models import Functional, Sequential
+
+    if cls is Sequential or ("graph" not in config and "layers" in config):
+        model = Sequential(name=config.get("name"))
+        if config.get("input"):
+            model.add(InputLayer(batch_shape=config["input"]["batch_shape"], dtype=config["input"]["dtype"]))
+        for spec in config["layers"]:
+            model.add(layer_from_config(spec, custom_objects))
+        return model
+    by_name = {}
+    for spec in config["layers"]:
+        layer = layer_from_config(spec, custom_objects)
+        by_name[layer.name] = layer
+    produced = []
+
+    def deref(ref):
+        try:
+            return produced[ref["node"]][ref["index"]]
+        except (IndexError, TypeError):
+            raise ValueError(f"The graph refers to tensor {ref}, which no earlier node produces.") from None
+
+    for entry in config["graph"]:
+        layer = by_name.get(entry["layer"])
+        if layer is None:
+            raise ValueError(f"The graph names layer '{entry['layer']}', which the file does not define.")
+        if isinstance(layer, InputLayer):
+            produced.append([layer.output])
+            continue
+        args = _map_refs(deref, entry["args"])
+        kwargs = _map_refs(deref, entry["kwargs"])
+        out = layer(*args, **kwargs)
+        produced.append(nest.flatten(out))
+    inputs = _map_refs(deref, config["inputs"])
+    outputs = _map_refs(deref, config["outputs"])
+    return Functional(inputs, outputs, name=config.get("name"))
