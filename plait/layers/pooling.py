@@ -1,5 +1,6 @@
 """Pooling layers (channels_last by default): ``MaxPooling1D``, ``GlobalMaxPooling1D``."""
 
+import torch
 import torch.nn.functional as F
 
 from plait.layers.base import InputSpec, Layer
@@ -43,7 +44,11 @@ class MaxPooling1D(Layer):
         if self.padding == "same":
             left, right = same_padding(x.shape[-1], k, s)
             x = F.pad(x, (left, right), value=float("-inf"))
-        y = F.max_pool1d(x, k, s)
+        if torch.compiler.is_compiling():
+            # max_pool1d fixes the length when traced (torch.export); the 2-D form keeps it dynamic.
+            y = F.max_pool2d(x.unsqueeze(-2), (1, k), (1, s)).squeeze(-2)
+        else:
+            y = F.max_pool1d(x, k, s)  # faster in eager mode (about 20% here)
         return y.transpose(1, 2) if self.data_format == "channels_last" else y
 
     def compute_output_shape(self, input_shape):

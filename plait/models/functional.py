@@ -164,6 +164,13 @@ class Functional(Model):
     def output(self):
         return self.outputs[0] if len(self.outputs) == 1 else self.outputs
 
+    def export(self, filepath, format=None, example_inputs=None):
+        """Write an ONNX file (``.onnx``) or a ``torch.export`` program (``.pt2``). The batch dim
+        stays dynamic, and so do other unknown dims wherever the layers allow it."""
+        from plait.saving.export import export_model
+
+        return export_model(self, filepath, format, example_inputs)
+
     def _flatten_inputs(self, args, kwargs):
         """Accept ``model(x)``, ``model(x1, x2)``, ``model([x1, x2])``, ``model({"a": x1})``."""
         names = self.input_names
