@@ -4,6 +4,7 @@ from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import Conv1D
 from plait.layers.core import Activation, Dense, Embedding, Identity
 from plait.layers.input_layer import Input, InputLayer
+from plait.layers.lambda_layer import Lambda
 from plait.layers.merging import (
     Add,
     Average,
@@ -48,6 +49,7 @@ __all__ = [
     "InputLayer",
     "InputSpec",
     "LSTM",
+    "Lambda",
     "Layer",
     "MaxPool1D",
     "MaxPooling1D",

@@ -97,14 +97,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         filepath: the ``.plait`` file.
         custom_objects: ``{"ClassName": cls}`` for custom layers not registered by decorator.
         compile: restore the compile arguments and optimizer state (default True).
-        safe_mode: accepted for Keras compatibility; plait files never hold code, so loading is
-            always safe.
+        safe_mode: plait files never hold code; with ``safe_mode=True`` (default) a ``Lambda``
+            may only name functions that are registered, in ``custom_objects``, or in torch /
+            math / plait; ``False`` allows importing the module a trusted file names.
     """
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No model file at '{filepath}'.")
     try:
-        return _load(filepath, custom_objects, compile)
+        with serialization.loading(custom_objects, safe_mode):
+            return _load(filepath, custom_objects, compile)
     except FileNotFoundError:
         raise
     except (

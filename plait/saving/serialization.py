@@ -9,7 +9,10 @@ layer and its arguments, where a tensor is ``{"node": i, "index": k}`` (output `
 ``i``-th node) so rebuilding is one pass over the list, calling each layer on symbolic tensors.
 """
 
+import contextlib
+import importlib
 import inspect
+import sys
 
 import torch
 
@@ -21,10 +24,72 @@ from plait.layers.torch_module import TorchModuleWrapper, TorchOp
 from plait.utils import nest
 
 _REGISTERED = {}
+# Set while a file is being loaded: what the user allowed (custom_objects, safe_mode).
+_LOADING = {"custom_objects": None, "safe_mode": True}
+# Modules whose functions a file may name without safe_mode=False: they hold no user code.
+_SAFE_MODULES = ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "math", "plait.activations")
+
+
+@contextlib.contextmanager
+def loading(custom_objects, safe_mode):
+    previous = dict(_LOADING)
+    _LOADING.update(custom_objects=custom_objects, safe_mode=safe_mode)
+    try:
+        yield
+    finally:
+        _LOADING.update(previous)
+
+
+def function_reference(fn, owner):
+    """``{"module": ..., "name": ...}`` for a named function; anonymous ones are refused."""
+    for key, value in _REGISTERED.items():
+        if value is fn and ">" not in key:
+            return {"registered": key}
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    # Builtins such as torch.square report a private qualname; the public name is what works.
+    if getattr(sys.modules.get(module), getattr(fn, "__name__", ""), None) is fn:
+        name = fn.__name__
+    if module is None or "<lambda>" in name or "<locals>" in name or not name:
+        raise ValueError(
+            f"{owner} holds an anonymous function ({getattr(fn, '__name__', fn)!r}); saving it would mean "
+            "storing code, which plait never does. Use a named module-level function, or register it with "
+            "@plait.saving.register_serializable() and pass it back at load time."
+        )
+    return {"module": module, "name": name}
+
+
+def resolve_function(ref):
+    """The function a file names: registered, in custom_objects, in a safe module, or (only with
+    safe_mode=False) imported from its module."""
+    custom = _LOADING["custom_objects"] or {}
+    if "registered" in ref:
+        key = ref["registered"]
+        if key in custom:
+            return custom[key]
+        if key in _REGISTERED:
+            return _REGISTERED[key]
+        raise ValueError(f"The file names the registered function '{key}', which is not registered here.")
+    module, name = ref.get("module"), ref.get("name")
+    if not isinstance(module, str) or not isinstance(name, str):
+        raise ValueError(f"A function reference needs a module and a name. Received: {ref!r}")
+    if name in custom:
+        return custom[name]
+    if module not in _SAFE_MODULES and _LOADING["safe_mode"]:
+        raise ValueError(
+            f"The file's Lambda calls '{module}.{name}'; loading it would import and run code from module "
+            f"'{module}'. Pass it in custom_objects={{'{name}': ...}}, register it, or load with "
+            "safe_mode=False if you trust the file."
+        )
+    target = importlib.import_module(module)
+    for part in name.split("."):
+        target = getattr(target, part)
+    if not callable(target):
+        raise ValueError(f"'{module}.{name}' is not a function.")
+    return target
 
 
 def register_serializable(package="Custom", name=None):
-    """Class decorator: make a custom layer loadable by name (``package>Name``), as in Keras.
+    """Decorator: make a custom layer (or a function used by ``Lambda``) loadable by name.
 
     Example:
         >>> import plait
@@ -34,10 +99,12 @@ def register_serializable(package="Custom", name=None):
         ...         return 2 * x
     """
 
-    def decorator(cls):
-        _REGISTERED[f"{package}>{name or cls.__name__}"] = cls
-        _REGISTERED[name or cls.__name__] = cls
-        return cls
+    def decorator(obj):
+        key = name or obj.__name__
+        if isinstance(obj, type):
+            _REGISTERED[f"{package}>{key}"] = obj
+        _REGISTERED[key] = obj
+        return obj
 
     return decorator
 
@@ -58,6 +125,7 @@ def class_name(layer):
 
 
 def resolve_class(name, custom_objects=None):
+    custom_objects = custom_objects or _LOADING["custom_objects"]
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     if name in _REGISTERED:

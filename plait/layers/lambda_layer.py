@@ -1,0 +1,60 @@
+"""``Lambda``: a Python function as a layer."""
+
+from plait.layers.base import Layer
+
+
+class Lambda(Layer):
+    """Wraps ``function(inputs, **arguments)`` as a layer.
+
+    Args:
+        function: any callable on tensors. To be saved, it must be a named, importable function
+            (saved by reference) or registered with ``@plait.saving.register_serializable()``;
+            an anonymous ``lambda`` or closure is refused at save time, since saving it would
+            mean storing code.
+        output_shape: output shape without the batch dim (or a function of the input shape);
+            default: inferred on the meta device.
+        arguments: extra keyword arguments for ``function``.
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.Lambda(torch.square)(torch.tensor([3.0]))
+        tensor([9.])
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda expects a callable. Received: function={function!r}")
+        self.function, self.arguments = function, dict(arguments or {})
+        self.output_shape = output_shape
+        self.built = True
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_spec(self, *args, **kwargs):
+        if self.output_shape is None:
+            return super().compute_output_spec(*args, **kwargs)
+        shape = args[0].shape
+        out = self.output_shape(shape) if callable(self.output_shape) else (shape[0], *self.output_shape)
+        return (tuple(out), self.dtype)
+
+    def get_config(self):
+        from plait.saving.serialization import function_reference
+
+        if callable(self.output_shape):
+            raise ValueError(f"Lambda layer '{self.name}': a callable output_shape cannot be saved; give a tuple.")
+        return {
+            **super().get_config(),
+            "function": function_reference(self.function, f"Lambda layer '{self.name}'"),
+            "output_shape": None if self.output_shape is None else list(self.output_shape),
+            "arguments": self.arguments,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        from plait.saving.serialization import resolve_function
+
+        config = dict(config)
+        config["function"] = resolve_function(config["function"])
+        return super().from_config(config)
