@@ -210,7 +210,14 @@ def get(identifier):
     if isinstance(identifier, str):
         return by_name(_ALIASES, identifier, "initializer")()
     if isinstance(identifier, dict):
-        return _ALIASES[identifier["class_name"]].from_config(identifier.get("config", {}))
+        # Keras 3.15 writes `input_axes`/`output_axes` (None unless set); plait uses Keras's
+        # default fan axes, so only None is accepted there.
+        config = {
+            k: v
+            for k, v in identifier.get("config", {}).items()
+            if not (k in ("input_axes", "output_axes") and v is None)
+        }
+        return by_name(_ALIASES, identifier["class_name"], "initializer").from_config(config)
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret initializer: {identifier!r}")

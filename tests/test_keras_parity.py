@@ -131,3 +131,70 @@ def test_lstm_variants_match_keras():
         p_layer(x)
         p_layer.set_weights(k_layer.get_weights())
         np.testing.assert_allclose(to_numpy(p_layer(x)), k_out, rtol=1e-5, atol=1e-6, err_msg=str(kwargs))
+
+
+def every_layer(lib):
+    L = lib.layers
+    a, b = lib.Input(shape=(6, 4), name="a"), lib.Input(shape=(6, 4), name="b")
+    merged = [
+        L.add([a, b]),
+        L.subtract([a, b]),
+        L.multiply([a, b]),
+        L.average([a, b]),
+        L.maximum([a, b]),
+        L.minimum([a, b]),
+    ]
+    x = L.Concatenate(axis=-1)(merged)
+    x = L.Activation("gelu")(L.Conv1D(4, 3, padding="same", strides=2, activation="relu")(x))
+    x = L.LSTM(5, return_sequences=True, go_backwards=True)(x)
+    x = L.Dropout(0.1)(L.Flatten()(L.MaxPooling1D(1)(x)))
+    y = L.GlobalMaxPooling1D()(L.Conv1D(3, 2, padding="causal", dilation_rate=2)(a))
+    t = lib.Input(shape=(None,), dtype="int32", name="t")
+    z = L.LSTM(3)(L.Embedding(30, 4)(t))
+    return lib.Model([a, b, t], [L.Dense(2, activation="softmax")(L.Identity()(x)), L.concatenate([y, z])])
+
+
+@pytest.mark.parametrize("which", ["mlp", "qa", "multi", "every_layer"])
+def test_keras_files_load_with_keras_predictions(which, tmp_path):
+    k_model = every_layer(keras) if which == "every_layer" else build(keras, which)
+    if which == "every_layer":
+        rng = np.random.default_rng(0)
+        x = [
+            rng.normal(size=(3, 6, 4)).astype("float32"),
+            rng.normal(size=(3, 6, 4)).astype("float32"),
+            rng.integers(1, 30, (3, 5)).astype("int32"),
+        ]
+    else:
+        x, _ = data(which)
+    k_model.save(tmp_path / "m.keras")
+    k_model.save_weights(tmp_path / "m.weights.h5")
+    loaded = plait.models.load_model(tmp_path / "m.keras")
+    rebuilt = every_layer(plait) if which == "every_layer" else build(plait, which)
+    rebuilt.load_weights(tmp_path / "m.weights.h5")
+    expected = to_numpy(k_model.predict(x, verbose=0))
+    expected = expected if isinstance(expected, list) else [expected]
+    for model in (loaded, rebuilt):
+        out = model.predict(x)
+        for got, want in zip(out if isinstance(out, list) else [out], expected):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_keras_sequential_file_and_unsupported_layers(tmp_path):
+    seq = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    seq.save(tmp_path / "s.keras")
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    np.testing.assert_allclose(
+        plait.models.load_model(tmp_path / "s.keras").predict(x),
+        to_numpy(seq.predict(x, verbose=0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    inputs = keras.Input(shape=(4,))
+    odd = keras.Model(inputs, keras.layers.UnitNormalization()(inputs))
+    odd.save(tmp_path / "odd.keras")
+    with pytest.raises(ValueError, match="layer class 'UnitNormalization'.*odd.keras|odd.keras.*UnitNormalization"):
+        plait.models.load_model(tmp_path / "odd.keras")
+    regularized = keras.Model(inputs, keras.layers.Dense(2, kernel_regularizer="l2")(inputs))
+    regularized.save(tmp_path / "reg.keras")
+    with pytest.raises(ValueError, match="kernel_regularizer"):
+        plait.models.load_model(tmp_path / "reg.keras")

@@ -91,7 +91,8 @@ def _version():
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """Read a file written by ``model.save`` into a new model (same predictions, same optimizer state).
+    """Read a file written by ``model.save`` into a new model (same predictions, same optimizer
+    state), or a Keras 3 ``.keras`` file into a native plait model.
 
     Args:
         filepath: the ``.plait`` file.
@@ -121,7 +122,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         OverflowError,
     ) as error:
         raise ValueError(f"'{filepath}' is not a valid plait model file: {type(error).__name__}: {error}") from None
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, AttributeError) as error:
         raise ValueError(f"Could not load '{filepath}': {error}") from None
 
 
@@ -135,6 +136,11 @@ def _read_json(archive, name):
 def _load(filepath, custom_objects, compile):
     with zipfile.ZipFile(filepath) as archive:
         names = set(archive.namelist())
+    if "model.weights.h5" in names and "model.weights.safetensors" not in names:
+        from plait.saving.keras_file import load_keras_model
+
+        return load_keras_model(filepath)  # a Keras 3 .keras file
+    with zipfile.ZipFile(filepath) as archive:
         missing = [m for m in _MEMBERS if m not in names]
         if missing:
             raise ValueError(f"the file lacks {missing}; it is not a plait model file")

@@ -587,9 +587,14 @@ class Trainer:
         save_weights(self, filepath)
 
     def load_weights(self, filepath, skip_mismatch=False):
-        """Read weights written by ``save_weights`` (by name; ``skip_mismatch`` skips misfits)."""
+        """Read weights written by ``save_weights`` (by name, else by position; ``skip_mismatch``
+        skips misfits), or a Keras ``.weights.h5`` file."""
         from plait.training.weights_io import load_weights
 
+        if str(filepath).endswith(".h5"):  # Keras's .weights.h5
+            from plait.saving.keras_file import load_keras_weights_file
+
+            return load_keras_weights_file(self, filepath)
         load_weights(self, filepath, skip_mismatch)
 
     def _batch_result(self, return_dict):

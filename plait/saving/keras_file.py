@@ -1,0 +1,221 @@
+"""Reading Keras 3 files: a ``.keras`` model (``config.json`` + ``model.weights.h5``) or a
+``.weights.h5`` weights file, into native plait models.
+
+The config is read as data: each Keras layer class maps to plait's layer of the same name, and
+its config keys to plait's constructor arguments. A Keras feature plait does not have (a layer
+class, a regulariser, ``mask_zero=True`` ...) is an error that names it; nothing is skipped
+silently. Weights are matched the way Keras matches them: ``layers/<name>/vars/<i>`` where
+``<name>`` is the layer's class in snake case with a counter, in ``model.layers`` order.
+"""
+
+import inspect
+import json
+import zipfile
+from collections import Counter
+
+import numpy as np
+
+from plait import layers as layers_module
+from plait.utils.naming import to_snake_case
+
+# Keras config keys that carry no meaning for plait when they hold their default value.
+_IGNORED_DEFAULTS = {
+    "kernel_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "recurrent_regularizer": None,
+    "embeddings_regularizer": None,
+    "kernel_constraint": None,
+    "bias_constraint": None,
+    "recurrent_constraint": None,
+    "embeddings_constraint": None,
+    "mask_zero": False,
+    "quantization_config": None,
+    "lora_rank": None,
+    "lora_alpha": None,
+    "sparse": False,
+    "ragged": False,
+    "optional": False,
+    "stateful": False,
+    "use_cudnn": "auto",
+    "input_length": None,
+    "autocast": True,
+    "zero_output_for_mask": False,
+    "time_major": False,
+}
+
+
+def _plain_dtype(value):
+    if isinstance(value, dict):  # a DTypePolicy
+        return value.get("config", {}).get("name", "float32")
+    return value
+
+
+def _layer_args(class_name, config, cls):
+    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
+    args = {}
+    for key, value in config.items():
+        if key == "dtype":
+            value = _plain_dtype(value)
+            if value not in ("float32", "int32", "int64", "float64", "float16", "bfloat16", None):
+                raise ValueError(f"Keras layer '{config.get('name')}' ({class_name}) uses dtype {value!r}")
+        if key in accepted:
+            args[key] = value
+        elif key in _IGNORED_DEFAULTS and value == _IGNORED_DEFAULTS[key]:
+            continue
+        elif key in ("seed",):
+            continue
+        else:
+            raise ValueError(
+                f"Keras layer '{config.get('name')}' ({class_name}) uses `{key}={value!r}`, which plait does not "
+                "support yet."
+            )
+    return args
+
+
+def layer_from_keras(spec):
+    class_name, config = spec["class_name"], spec["config"]
+    if class_name in ("Functional", "Model"):
+        return model_from_keras(spec)
+    if class_name == "Sequential":
+        return sequential_from_keras(config)
+    cls = getattr(layers_module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)) or class_name in ("Lambda", "TorchOp"):
+        raise ValueError(f"The Keras file uses layer class '{class_name}', which plait does not have.")
+    if class_name == "InputLayer":
+        return layers_module.InputLayer(
+            batch_shape=config["batch_shape"], dtype=_plain_dtype(config.get("dtype")), name=config.get("name")
+        )
+    return cls(**_layer_args(class_name, config, cls))
+
+
+def sequential_from_keras(config):
+    from plait.models import Sequential
+
+    model = Sequential(name=config.get("name"))
+    for spec in config["layers"]:
+        model.add(layer_from_keras(spec))
+    shape = config.get("build_input_shape")
+    if not model._ensure_graph() and shape is not None:
+        model.build(tuple(shape))
+    return model
+
+
+def model_from_keras(spec):
+    from plait.models import Functional
+
+    config = spec["config"]
+    built = {entry["name"]: (layer_from_keras(entry), entry.get("inbound_nodes", [])) for entry in config["layers"]}
+    outputs = {}  # (layer name, node index) -> list of output tensors
+
+    def tensor(ref):
+        name, node, index = ref
+        return outputs[(name, node)][index]
+
+    def resolve(value):
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            return tensor(value["config"]["keras_history"])
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    for name, (layer, _) in built.items():
+        if isinstance(layer, layers_module.InputLayer):
+            outputs[(name, 0)] = [layer.output]
+    pending = [(name, i, node) for name, (_, nodes) in built.items() for i, node in enumerate(nodes)]
+    while pending:
+        remaining = []
+        for name, i, node in pending:
+            try:
+                args, kwargs = resolve(node.get("args", [])), resolve(node.get("kwargs", {}))
+            except KeyError:
+                remaining.append((name, i, node))
+                continue
+            if kwargs.get("mask") is not None:
+                raise ValueError(f"Keras layer '{name}' is called with a mask; plait does not support masking yet.")
+            # Keras records `mask=None` and `training=...` on calls; plait's layers take neither.
+            kwargs = {k: v for k, v in kwargs.items() if k not in ("mask", "training")}
+            result = built[name][0](*args, **kwargs)
+            outputs[(name, i)] = result if isinstance(result, list) else [result]
+        if len(remaining) == len(pending):
+            raise ValueError(
+                f"The Keras graph cannot be rebuilt: layers {[r[0] for r in remaining]} have missing inputs."
+            )
+        pending = remaining
+
+    def structure(refs):
+        if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
+            return tensor(refs)
+        if isinstance(refs, dict):
+            return {k: structure(v) for k, v in refs.items()}
+        return [structure(r) for r in refs]
+
+    inputs, outs = structure(config["input_layers"]), structure(config["output_layers"])
+    return Functional(inputs, outs, name=config.get("name"))
+
+
+# ---------------------------------------------------------------- weights
+def _datasets(group):
+    """A Keras object's variables: its ``vars/0..n``, then its sub-objects' (e.g. an LSTM's cell)."""
+    values = []
+    if "vars" in group:
+        values += [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)]
+    for key in group:
+        if key != "vars" and hasattr(group[key], "keys"):
+            values += _datasets(group[key])
+    return values
+
+
+def _keras_group_names(model):
+    counts, names = Counter(), []
+    for layer in model.layers:
+        base = to_snake_case(layer._keras_class_name() if hasattr(layer, "_keras_class_name") else type(layer).__name__)
+        if type(layer).__name__ == "Functional":
+            base = "functional"
+        names.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
+        counts[base] += 1
+    return names
+
+
+def load_keras_weights(model, h5file, where):
+    group = h5file["layers"] if "layers" in h5file else h5file
+    for layer, key in zip(model.layers, _keras_group_names(model)):
+        if not layer.weights and not hasattr(layer, "_nodes"):
+            continue
+        if key not in group:
+            raise ValueError(f"{where} has no weights for layer '{layer.name}' (looked for 'layers/{key}').")
+        if hasattr(layer, "_nodes"):  # a nested model: its own layers/... tree
+            load_keras_weights(layer, group[key], where)
+            continue
+        values = _datasets(group[key])
+        try:
+            layer.set_weights(values)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+def load_keras_model(filepath):
+    import h5py
+
+    with zipfile.ZipFile(filepath) as archive:
+        names = archive.namelist()
+        if "config.json" not in names or "model.weights.h5" not in names:
+            raise ValueError("a .keras file holds config.json and model.weights.h5")
+        config = json.loads(archive.read("config.json"))
+        with archive.open("model.weights.h5") as raw:
+            data = raw.read()
+    model = layer_from_keras(config)
+    import io
+
+    with h5py.File(io.BytesIO(data), "r") as h5:
+        load_keras_weights(model, h5, f"'{filepath}'")
+    return model
+
+
+def load_keras_weights_file(model, filepath):
+    import h5py
+
+    with h5py.File(filepath, "r") as h5:
+        load_keras_weights(model, h5, f"'{filepath}'")
