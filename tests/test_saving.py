@@ -270,3 +270,39 @@ def test_round_trip_with_every_layer(tmp_path):
     data = [np.random.randn(3, 6, 4).astype("float32") for _ in range(2)]
     np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
     assert [type(layer) for layer in loaded.layers] == [type(layer) for layer in model.layers]
+
+
+def weighted_abs(y_true, y_pred):
+    """A custom loss function, saved by reference."""
+    return torch.mean(torch.abs(y_true - y_pred), dim=-1) * 2.0
+
+
+def test_compile_arguments_with_objects_and_custom_functions(tmp_path):
+    x = Input(shape=(3,))
+    model = Model(x, [layers.Dense(1, name="a")(x), layers.Dense(1, activation="sigmoid", name="b")(x)])
+    model.compile(
+        plait.optimizers.SGD(plait.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5), momentum=0.9),
+        loss={"a": weighted_abs, "b": plait.losses.BinaryCrossentropy(label_smoothing=0.1)},
+        metrics={"a": [plait.metrics.MeanAbsoluteError()], "b": ["acc"]},
+    )
+    data = (
+        np.random.randn(8, 3).astype("float32"),
+        [np.random.randn(8, 1).astype("float32"), np.ones((8, 1), "float32")],
+    )
+    model.fit(*data, epochs=1, verbose=0)
+    model.save(tmp_path / "c.plait")
+    loaded = load_model(tmp_path / "c.plait", custom_objects={"weighted_abs": weighted_abs})
+    assert loaded.evaluate(*data, verbose=0, return_dict=True) == pytest.approx(
+        model.evaluate(*data, verbose=0, return_dict=True)
+    )
+    assert isinstance(loaded.optimizer._learning_rate, plait.optimizers.schedules.ExponentialDecay)
+    assert loaded.optimizer.learning_rate == pytest.approx(model.optimizer.learning_rate)
+
+
+def test_transformer_block_round_trip(tmp_path):
+    x = Input(shape=(10, 16))
+    block = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, dropout=0.0, activation="gelu")
+    model = Model(x, layers.TorchModuleWrapper(block)(x))
+    model.save(tmp_path / "t.plait")
+    data = np.random.randn(2, 10, 16).astype("float32")
+    np.testing.assert_array_equal(load_model(tmp_path / "t.plait").predict(data), model.predict(data))

@@ -37,13 +37,51 @@ def _ordered_state(module):
 
 
 def _plain_config(value, what):
+    """Compile arguments as JSON: names stay names; loss and metric objects become their class and
+    config; functions become references (resolved at load like a Lambda's)."""
+    from plait import losses, metrics
+
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, dict):
         return {k: _plain_config(v, what) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain_config(v, what) for v in value]
-    raise ValueError(f"Cannot save {what} {value!r}: only names (e.g. 'mse', 'acc') are saved in this version.")
+    if isinstance(value, losses.LossFunctionWrapper):
+        return {
+            "loss_function": serialization.function_reference(value._fn, f"The {what}"),
+            "config": {"name": value.name, "reduction": value.reduction, **value.fn_kwargs},
+        }
+    if isinstance(value, losses.Loss) and getattr(losses, type(value).__name__, None) is type(value):
+        return {"loss": type(value).__name__, "config": value.get_config()}
+    if isinstance(value, metrics.MeanMetricWrapper) and getattr(metrics, type(value).__name__, None) is type(value):
+        return {"metric": type(value).__name__, "config": {"name": value.name, **value._fn_kwargs}}
+    if isinstance(value, (losses.Loss, metrics.Metric)):
+        raise ValueError(f"Cannot save the custom {what} object {value!r}; pass a function or a built-in instead.")
+    if callable(value):
+        return {"function": serialization.function_reference(value, f"The {what}")}
+    raise ValueError(f"Cannot save {what} {value!r}.")
+
+
+def _from_plain(value):
+    from plait import losses, metrics
+
+    if isinstance(value, list):
+        return [_from_plain(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "loss" in value:
+        return type(losses.get(value["loss"]))(**value["config"])
+    if "metric" in value:
+        cls = getattr(metrics, value["metric"], None)
+        if not (isinstance(cls, type) and issubclass(cls, metrics.Metric)):
+            raise ValueError(f"unknown metric class {value['metric']!r}")
+        return cls(**value["config"])
+    if "loss_function" in value:
+        return losses.LossFunctionWrapper(serialization.resolve_function(value["loss_function"]), **value["config"])
+    if "function" in value:
+        return serialization.resolve_function(value["function"])
+    return {k: _from_plain(v) for k, v in value.items()}
 
 
 def save_model(model, filepath, overwrite=True):
@@ -175,10 +213,10 @@ def _load(filepath, custom_objects, compile):
         optimizer = optimizers.get(opt_spec["class_name"].lower()).__class__(**_optimizer_args(opt_spec["config"]))
         model.compile(
             optimizer=optimizer,
-            loss=compile_config.get("loss"),
+            loss=_from_plain(compile_config.get("loss")),
             loss_weights=compile_config.get("loss_weights"),
-            metrics=compile_config.get("metrics"),
-            weighted_metrics=compile_config.get("weighted_metrics"),
+            metrics=_from_plain(compile_config.get("metrics")),
+            weighted_metrics=_from_plain(compile_config.get("weighted_metrics")),
         )
         if optimizer_blob is not None:
             tensors = load_safetensors(optimizer_blob)

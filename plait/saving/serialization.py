@@ -140,18 +140,48 @@ def resolve_class(name, custom_objects=None):
 
 
 # ---------------------------------------------------------------- torch modules
+def _activation_name(fn):
+    name = getattr(fn, "__name__", None)
+    if name in ("relu", "gelu") and getattr(torch.nn.functional, name) is fn:
+        return name
+    raise ValueError(f"activation {fn!r} is not a name torch.nn accepts")
+
+
+# torch.nn classes whose constructor arguments live in their submodules, not in attributes.
+_RECOVER_ARGS = {
+    "TransformerEncoderLayer": lambda m: {
+        "d_model": m.self_attn.embed_dim,
+        "nhead": m.self_attn.num_heads,
+        "dim_feedforward": m.linear1.out_features,
+        "dropout": m.dropout.p,
+        "activation": _activation_name(m.activation),
+        "layer_norm_eps": m.norm1.eps,
+        "batch_first": m.self_attn.batch_first,
+        "norm_first": m.norm_first,
+        "bias": m.linear1.bias is not None,
+    },
+}
+
+
 def torch_module_config(module):
     """``{"module": "torch.nn.Linear", "args": {...}}`` for a ``torch.nn`` module, found by matching
     the constructor's parameters to the module's attributes and checked by rebuilding it."""
     cls = type(module)
     path = f"{cls.__module__}.{cls.__qualname__}"
+    for key, registered in _REGISTERED.items():
+        if registered is cls and ">" in key:
+            if not hasattr(module, "get_config"):
+                raise ValueError(f"Registered torch module {path} needs a get_config() method to be saved.")
+            return {"registered": key, "args": module.get_config()}
     if not cls.__module__.startswith("torch.nn") or getattr(torch.nn, cls.__name__, None) is not cls:
         raise ValueError(
             f"Cannot save the plain torch module {path}: only torch.nn modules are saved by reference. "
             "Make it a plait Layer with get_config() and @plait.saving.register_serializable()."
         )
-    args = {}
+    args = _RECOVER_ARGS[cls.__name__](module) if cls.__name__ in _RECOVER_ARGS else {}
     for pname, param in inspect.signature(cls.__init__).parameters.items():
+        if pname in args:
+            continue
         if pname in ("self", "device", "dtype") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         if hasattr(module, pname):
@@ -173,6 +203,15 @@ def torch_module_config(module):
 
 
 def build_torch_module(config):
+    if "registered" in config:
+        cls = (_LOADING["custom_objects"] or {}).get(config["registered"].split(">")[-1]) or _REGISTERED.get(
+            config["registered"]
+        )
+        if cls is None:
+            raise ValueError(
+                f"The file names the registered torch module '{config['registered']}', not registered here."
+            )
+        return cls(**config.get("args", {}))
     cls = getattr(torch.nn, config["module"], None)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
         raise ValueError(f"'{config['module']}' is not a torch.nn module; refusing to load it.")

@@ -10,6 +10,8 @@ log-softmax form of the loss: the same value away from Keras's 1e-7 clipping, nu
 stable, and cheaper.
 """
 
+import copy
+
 import numpy as np
 import torch
 
@@ -187,6 +189,8 @@ class Trainer:
             metric = cls(name=spec)
         else:
             metric = metrics_module.get(spec)
+            if metric is spec:  # the user's own object: rename a copy, keep theirs as given
+                metric = copy.deepcopy(spec)
             if isinstance(spec, str):
                 metric.name = spec
         if len(self._heads) > 1:
