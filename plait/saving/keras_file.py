@@ -59,7 +59,9 @@ def _layer_args(class_name, config, cls):
             value = _plain_dtype(value)
             if value not in ("float32", "int32", "int64", "float64", "float16", "bfloat16", None):
                 raise ValueError(f"Keras layer '{config.get('name')}' ({class_name}) uses dtype {value!r}")
-        if key in accepted:
+        if key == "batch_input_shape" and value is not None:
+            args["input_shape"] = tuple(value[1:])  # tf-keras 2 puts it on a model's first layers
+        elif key in accepted:
             args[key] = value
         elif key in _IGNORED_DEFAULTS and value == _IGNORED_DEFAULTS[key]:
             continue
@@ -218,4 +220,62 @@ def load_keras_weights_file(model, filepath):
     import h5py
 
     with h5py.File(filepath, "r") as h5:
+        if "layer_names" in h5.attrs:  # tf-keras 2 save_weights(".h5")
+            return _load_keras2_weights(model, h5, f"'{filepath}'")
+        if "model_weights" in h5:  # tf-keras 2 full-model file
+            return _load_keras2_weights(model, h5["model_weights"], f"'{filepath}'")
         load_keras_weights(model, h5, f"'{filepath}'")
+
+
+# ---------------------------------------------------------------- tf-keras 2 (.h5 full-model files)
+def _from_keras2(spec):
+    """A tf-keras 2 layer/model entry in Keras 3's form (tensor references, batch_shape)."""
+    spec = dict(spec)
+    config = dict(spec.get("config", {}))
+    if spec.get("class_name") == "InputLayer" and "batch_input_shape" in config:
+        config["batch_shape"] = config.pop("batch_input_shape")
+    config.pop("implementation", None)  # a tf-keras performance hint with no meaning here
+    if "layers" in config:
+        config["layers"] = [_from_keras2(layer) for layer in config["layers"]]
+    spec["config"] = config
+    nodes = []
+    for node in spec.get("inbound_nodes", []):
+        if isinstance(node, dict):  # already Keras 3's form
+            nodes.append(node)
+            continue
+        refs = [{"class_name": "__keras_tensor__", "config": {"keras_history": entry[:3]}} for entry in node]
+        kwargs = {}
+        for entry in node:
+            kwargs.update(entry[3] if len(entry) > 3 else {})
+        nodes.append({"args": [refs[0] if len(refs) == 1 else refs], "kwargs": kwargs})
+    if "inbound_nodes" in spec:
+        spec["inbound_nodes"] = nodes
+    return spec
+
+
+def _load_keras2_weights(model, group, where):
+    names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["layer_names"]]
+    by_name = {layer.name: layer for layer in model.layers}
+    for name in names:
+        weight_names = [w.decode() if isinstance(w, bytes) else w for w in group[name].attrs["weight_names"]]
+        if not weight_names:
+            continue
+        if name not in by_name:
+            raise ValueError(f"{where} has weights for layer '{name}', which the model does not have.")
+        try:
+            by_name[name].set_weights([np.asarray(group[name][w]) for w in weight_names])
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+
+
+def load_tf_keras_h5(filepath):
+    """A tf-keras 2 ``model.save("m.h5")`` file: ``model_config`` attribute + ``model_weights``."""
+    import h5py
+
+    with h5py.File(filepath, "r") as h5:
+        if "model_config" not in h5.attrs or "model_weights" not in h5:
+            raise ValueError("this HDF5 file is not a tf-keras full-model file (no model_config / model_weights)")
+        raw = h5.attrs["model_config"]
+        model = layer_from_keras(_from_keras2(json.loads(raw.decode() if isinstance(raw, bytes) else raw)))
+        _load_keras2_weights(model, h5["model_weights"], f"'{filepath}'")
+    return model

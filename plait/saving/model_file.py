@@ -145,6 +145,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise FileNotFoundError(f"No model file at '{filepath}'.")
     try:
         with serialization.loading(custom_objects, safe_mode):
+            if not zipfile.is_zipfile(filepath) and _is_hdf5(filepath):
+                from plait.saving.keras_file import load_tf_keras_h5
+
+                return load_tf_keras_h5(filepath)  # a tf-keras 2 .h5 full-model file
             return _load(filepath, custom_objects, compile)
     except FileNotFoundError:
         raise
@@ -162,6 +166,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         raise ValueError(f"'{filepath}' is not a valid plait model file: {type(error).__name__}: {error}") from None
     except (ValueError, TypeError, AttributeError) as error:
         raise ValueError(f"Could not load '{filepath}': {error}") from None
+
+
+def _is_hdf5(filepath):
+    with open(filepath, "rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
 def _read_json(archive, name):
