@@ -198,3 +198,69 @@ def test_keras_sequential_file_and_unsupported_layers(tmp_path):
     regularized.save(tmp_path / "reg.keras")
     with pytest.raises(ValueError, match="kernel_regularizer"):
         plait.models.load_model(tmp_path / "reg.keras")
+
+
+LAYER_CASES = [
+    ("GRU", {"units": 5}, (3, 6, 4)),
+    ("GRU", {"units": 5, "reset_after": False}, (3, 6, 4)),
+    ("GRU", {"units": 5, "return_sequences": True, "go_backwards": True}, (3, 6, 4)),
+    ("GRU", {"units": 5, "activation": "relu"}, (3, 6, 4)),
+    ("GRU", {"units": 5, "use_bias": False}, (3, 6, 4)),
+    ("SimpleRNN", {"units": 5}, (3, 6, 4)),
+    ("SimpleRNN", {"units": 5, "activation": "relu", "return_sequences": True}, (3, 6, 4)),
+    ("SimpleRNN", {"units": 5, "activation": "sigmoid"}, (3, 6, 4)),
+    ("BatchNormalization", {}, (4, 5)),
+    ("BatchNormalization", {"axis": 1, "center": False}, (4, 3, 5)),
+    ("LayerNormalization", {}, (4, 5)),
+    ("LayerNormalization", {"axis": [1, 2]}, (4, 3, 5)),
+    ("ReLU", {"max_value": 1.0, "negative_slope": 0.1, "threshold": 0.2}, (4, 5)),
+    ("LeakyReLU", {}, (4, 5)),
+    ("ELU", {"alpha": 0.5}, (4, 5)),
+    ("Softmax", {"axis": 1}, (4, 3, 5)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,shape", LAYER_CASES)
+def test_layer_outputs_and_gradients_match_keras(name, kwargs, shape):
+    import torch
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype("float32")
+    k_layer, p_layer = getattr(keras.layers, name)(**kwargs), getattr(layers, name)(**kwargs)
+    k_out = k_layer(x)
+    p_layer(x)
+    weights = k_layer.get_weights()
+    if name == "BatchNormalization":  # non-trivial moving statistics
+        weights = [w + rng.uniform(0.1, 0.5, size=w.shape).astype("float32") for w in weights]
+        k_layer.set_weights(weights)
+        k_out = k_layer(x)
+    assert [w.shape for w in weights] == [w.shape for w in p_layer.get_weights()]
+    p_layer.set_weights(weights)
+    np.testing.assert_allclose(to_numpy(p_layer(x)), to_numpy(k_out), rtol=1e-5, atol=1e-6)
+    # Gradients with respect to the input, through Keras's torch backend and through plait.
+    kx = torch.tensor(x, requires_grad=True)
+    (k_layer(kx) ** 2).sum().backward()
+    px = torch.tensor(x, requires_grad=True)
+    (p_layer(px) ** 2).sum().backward()
+    np.testing.assert_allclose(px.grad.numpy(), kx.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_batch_normalization_training_matches_keras():
+    def model(lib):
+        inputs = lib.Input(shape=(4,))
+        # No bias before BatchNormalization: its gradient is rounding noise, which Adam amplifies.
+        h = lib.layers.BatchNormalization(momentum=0.9)(lib.layers.Dense(6, use_bias=False)(inputs))
+        return lib.Model(inputs, lib.layers.Dense(1)(h))
+
+    k_model, p_model = model(keras), model(plait)
+    p_model.set_weights(k_model.get_weights())
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    for m in (k_model, p_model):
+        m.compile("adam", "mse")
+    k_hist = k_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    p_hist = p_model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(p_hist["loss"], k_hist["loss"], rtol=1e-4)
+    for k, p in zip(k_model.get_weights(), p_model.get_weights()):  # moving mean / variance included
+        np.testing.assert_allclose(p, k, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(p_model.predict(x), to_numpy(k_model.predict(x, verbose=0)), rtol=1e-4, atol=1e-5)

@@ -1,5 +1,6 @@
 """Layers, grouped by family as in Keras (``from plait.layers import *`` gives them all)."""
 
+from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import Conv1D
 from plait.layers.core import Activation, Dense, Embedding, Identity
@@ -21,8 +22,9 @@ from plait.layers.merging import (
     multiply,
     subtract,
 )
+from plait.layers.normalization import BatchNormalization, LayerNormalization
 from plait.layers.pooling import GlobalMaxPooling1D, MaxPooling1D
-from plait.layers.recurrent import LSTM
+from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import Dropout
 from plait.layers.reshaping import Flatten
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
@@ -32,6 +34,14 @@ MaxPool1D = MaxPooling1D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "BatchNormalization",
+    "ELU",
+    "GRU",
+    "LayerNormalization",
+    "LeakyReLU",
+    "ReLU",
+    "SimpleRNN",
+    "Softmax",
     "Activation",
     "Add",
     "Average",

@@ -1,0 +1,74 @@
+"""Activations as layers: ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax`` (Keras's arguments)."""
+
+import torch
+
+from plait import activations
+from plait.layers.base import Layer
+
+
+class _Elementwise(Layer):
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class ReLU(_Elementwise):
+    """``max(x, 0)`` with Keras's ``max_value``, ``negative_slope`` and ``threshold``."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"max_value of a ReLU layer cannot be a negative value. Received: max_value={max_value}")
+        self.max_value, self.negative_slope, self.threshold = max_value, float(negative_slope), float(threshold)
+
+    def call(self, inputs):
+        return activations.relu(inputs, self.negative_slope, self.max_value, self.threshold)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
+
+
+class LeakyReLU(_Elementwise):
+    """``x if x > 0 else negative_slope * x`` (Keras 3 default slope 0.3)."""
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.negative_slope = float(negative_slope)
+
+    def call(self, inputs):
+        return torch.nn.functional.leaky_relu(inputs, self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+class ELU(_Elementwise):
+    """``x if x > 0 else alpha * (exp(x) - 1)``."""
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def call(self, inputs):
+        return torch.nn.functional.elu(inputs, self.alpha)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class Softmax(_Elementwise):
+    """Softmax over ``axis`` (default -1)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs):
+        return torch.softmax(inputs, dim=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

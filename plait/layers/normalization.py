@@ -1,0 +1,165 @@
+"""Normalization layers: ``BatchNormalization`` (Keras's momentum convention), ``LayerNormalization``."""
+
+import torch
+import torch.nn.functional as F
+
+from plait import initializers
+from plait.layers.base import Layer
+
+
+def _axes(axis, ndim):
+    axes = [axis] if isinstance(axis, int) else list(axis)
+    return sorted(a % ndim for a in axes)
+
+
+class BatchNormalization(Layer):
+    """Normalizes over the batch (and all axes but ``axis``), Keras 3's way.
+
+    In training: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the batch's mean and
+    *biased* variance, and ``moving = moving * momentum + batch * (1 - momentum)`` (Keras's
+    convention: momentum is the old value's share, unlike torch's). At inference, and whenever
+    the layer is not trainable (Keras 3's rule), the moving statistics are used.
+
+    Args:
+        axis: the feature axis (default -1, channels_last).
+        momentum: default 0.99. epsilon: default 1e-3. center / scale: use beta / gamma.
+
+    Weights: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (not trainable).
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.BatchNormalization()(torch.ones(2, 3)).shape
+        torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.inits = {
+            name: initializers.get(init)
+            for name, init in (
+                ("beta", beta_initializer),
+                ("gamma", gamma_initializer),
+                ("moving_mean", moving_mean_initializer),
+                ("moving_variance", moving_variance_initializer),
+            )
+        }
+
+    def build(self, input_shape):
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known size on axis {self.axis}. Received: {input_shape}")
+        self.gamma = self.add_weight("gamma", (channels,), self.inits["gamma"]) if self.scale else None
+        self.beta = self.add_weight("beta", (channels,), self.inits["beta"]) if self.center else None
+        self.add_weight("moving_mean", (channels,), self.inits["moving_mean"], trainable=False)
+        self.add_weight("moving_variance", (channels,), self.inits["moving_variance"], trainable=False)
+
+    def _shape(self, v, x):
+        shape = [1] * x.dim()
+        shape[self.axis % x.dim()] = -1
+        return v.reshape(shape)
+
+    def call(self, inputs):
+        if self.training and self.trainable:
+            dims = [d for d in range(inputs.dim()) if d != self.axis % inputs.dim()]
+            var, mean = torch.var_mean(inputs, dim=dims, correction=0)
+            with torch.no_grad():
+                self.moving_mean.mul_(self.momentum).add_(mean.detach(), alpha=1 - self.momentum)
+                self.moving_variance.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)
+        else:
+            mean, var = self.moving_mean, self.moving_variance
+        y = (inputs - self._shape(mean, inputs)) * self._shape(torch.rsqrt(var + self.epsilon), inputs)
+        if self.gamma is not None:
+            y = y * self._shape(self.gamma, inputs)
+        if self.beta is not None:
+            y = y + self._shape(self.beta, inputs)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            **{f"{k}_initializer": initializers.serialize(v) for k, v in self.inits.items()},
+        }
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over ``axis`` (default the last): ``gamma * (x - mean) /
+    sqrt(var + epsilon) + beta``, Keras's epsilon 1e-3.
+
+    Args:
+        axis: int or list of ints. epsilon: default 1e-3. center / scale: use beta / gamma.
+
+    (Keras's deprecated ``rms_scaling`` is not offered: Keras documents it as incorrect.)
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.axis = axis if isinstance(axis, int) else list(axis)
+        self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+
+    def build(self, input_shape):
+        axes = _axes(self.axis, len(input_shape))
+        shape = tuple(input_shape[a] for a in axes)
+        if None in shape:
+            raise ValueError(f"Layer '{self.name}' needs known sizes on axes {self.axis}. Received: {input_shape}")
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+
+    def call(self, inputs):
+        axes = _axes(self.axis, inputs.dim())
+        if axes == list(range(inputs.dim() - len(axes), inputs.dim())):
+            return F.layer_norm(inputs, inputs.shape[-len(axes) :], self.gamma, self.beta, self.epsilon)
+        shape = [inputs.shape[d] if d in axes else 1 for d in range(inputs.dim())]
+        var, mean = torch.var_mean(inputs, dim=axes, keepdim=True, correction=0)
+        y = (inputs - mean) * torch.rsqrt(var + self.epsilon)
+        if self.gamma is not None:
+            y = y * self.gamma.reshape(shape)
+        if self.beta is not None:
+            y = y + self.beta.reshape(shape)
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+        }
