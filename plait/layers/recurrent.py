@@ -1,13 +1,221 @@
-"""Recurrent layers: ``LSTM`` on torch's fused kernel."""
+"""Recurrent layers: ``SimpleRNN``, ``GRU``, ``LSTM``, on torch's fused kernels where Keras's math
+allows, a step loop with the same math otherwise."""
 
 import torch
+import torch.nn.functional as F
 
 from plait import activations, initializers
 from plait.layers.base import InputSpec, Layer
 from plait.layers.validation import positive_int, rate
 
 
-class LSTM(Layer):
+class _RNN(Layer):
+    """What the three recurrent layers share: Keras's arguments, input dropout (one mask for all
+    timesteps, as Keras does), initial state, output packing, shapes and config.
+
+    Subclasses set ``num_states`` and implement ``build`` and ``_run(x, states) -> (outputs, states)``.
+    """
+
+    num_states = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        unroll=False,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        who = f"{type(self).__name__} layer '{self.name}'"
+        self.units = positive_int(who, "units", units)
+        self.activation, self.use_bias = activations.get(activation), bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.dropout = rate(who, "dropout", dropout)
+        self.recurrent_dropout = rate(who, "recurrent_dropout", recurrent_dropout)
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
+        self.go_backwards, self.unroll, self.seed = bool(go_backwards), bool(unroll), seed
+        self.input_spec = InputSpec(ndim=3)
+
+    def _features(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(f"Layer '{self.name}' needs a known feature dim. Received: input_shape={input_shape}")
+        self.input_spec = InputSpec(ndim=3, axes={-1: input_shape[-1]})
+        return input_shape[-1]
+
+    def _recurrent_keep(self, h):
+        """The recurrent-dropout mask for this sequence, or None."""
+        if self.training and self.recurrent_dropout > 0:
+            return torch.empty_like(h).bernoulli_(1 - self.recurrent_dropout) / (1 - self.recurrent_dropout)
+        return None
+
+    def call(self, sequences, initial_state=None):
+        x = sequences.flip(1) if self.go_backwards else sequences
+        if self.training and self.dropout > 0:
+            keep = torch.empty(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
+            x = x * keep / (1 - self.dropout)
+        if initial_state is None:
+            states = [x.new_zeros(x.shape[0], self.units) for _ in range(self.num_states)]
+        else:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        outputs, states = self._run(x, states)
+        output = outputs if self.return_sequences else states[0]
+        return [output, *states] if self.return_state else output
+
+    def compute_output_shape(self, input_shape):
+        batch, steps = input_shape[0], input_shape[1]
+        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        return [output] + [(batch, self.units)] * self.num_states if self.return_state else output
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "unroll": self.unroll,
+            "seed": self.seed,
+        }
+
+
+def _stack(steps, x, units):
+    return torch.stack(steps, 1) if steps else x.new_zeros(x.shape[0], 0, units)
+
+
+class SimpleRNN(_RNN):
+    """Fully-connected RNN: ``h = activation(x @ kernel + h @ recurrent_kernel + bias)``; torch's
+    fused ``rnn_tanh``/``rnn_relu`` for tanh/relu, a step loop otherwise.
+
+    Args:
+        units, activation (default ``"tanh"``), use_bias, initializers, dropout,
+        recurrent_dropout, return_sequences, return_state, go_backwards: as in ``LSTM``.
+
+    Weights: ``kernel (features, units)``, ``recurrent_kernel (units, units)``, ``bias (units,)``.
+    """
+
+    def build(self, input_shape):
+        features, u = self._features(input_shape), self.units
+        self.add_weight("kernel", (features, u), self.kernel_initializer, perm=(1, 0))
+        self.add_weight("recurrent_kernel", (u, u), self.recurrent_initializer, perm=(1, 0))
+        if self.use_bias:
+            self.add_weight("bias", (u,), self.bias_initializer)
+            # The fused kernel takes two biases; Keras has one. The second stays zero.
+            self.register_buffer("_zero_bias", torch.zeros(u, dtype=self.dtype), persistent=False)
+
+    def _run(self, x, states):
+        (h,) = states
+        fused = {activations.tanh: torch.rnn_tanh, activations.relu: torch.rnn_relu}.get(self.activation)
+        keep = self._recurrent_keep(h)
+        if fused is not None and keep is None:
+            weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
+            outputs, h = fused(x, h[None], weights, self.use_bias, 1, 0.0, self.training, False, True)
+            return outputs, [h[0]]
+        gates_x = F.linear(x, self.kernel, self.bias if self.use_bias else None)
+        steps = []
+        for t in range(x.shape[1]):
+            h = self.activation(gates_x[:, t] + F.linear(h if keep is None else h * keep, self.recurrent_kernel))
+            steps.append(h)
+        return _stack(steps, x, self.units), [h]
+
+
+def _blocks(w, order, axis=-1):
+    """Reorder the gate blocks of ``w`` along ``axis`` (e.g. Keras z,r,h -> torch r,z,n)."""
+    parts = w.chunk(len(order), dim=axis)
+    return torch.cat([parts[i] for i in order], dim=axis)
+
+
+class GRU(_RNN):
+    """Gated Recurrent Unit, Keras 3's math and weights (gates ``z, r, h``).
+
+    With ``reset_after=True`` (the default) and the default activations, torch's fused GRU runs:
+    it is the same math with the gate blocks in torch's ``r, z, n`` order. ``reset_after=False``
+    (the reset gate applied before the recurrent matmul) runs as a step loop.
+
+    Args:
+        units, activation, use_bias, initializers, dropout, recurrent_dropout, return_sequences,
+        return_state, go_backwards: as in ``LSTM``. recurrent_activation: default ``"sigmoid"``.
+        reset_after: default True.
+
+    Weights: ``kernel (features, 3*units)``, ``recurrent_kernel (units, 3*units)``, ``bias``
+    ``(2, 3*units)`` with reset_after, else ``(3*units,)``.
+    """
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
+        super().__init__(units, activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.reset_after = bool(reset_after)
+
+    def build(self, input_shape):
+        features, u = self._features(input_shape), self.units
+        self.add_weight("kernel", (features, 3 * u), self.kernel_initializer)
+        self.add_weight("recurrent_kernel", (u, 3 * u), self.recurrent_initializer)
+        if self.use_bias:
+            self.add_weight("bias", (2, 3 * u) if self.reset_after else (3 * u,), self.bias_initializer)
+
+    def _run(self, x, states):
+        (h,) = states
+        keep = self._recurrent_keep(h)
+        if (
+            self.reset_after
+            and keep is None
+            and self.activation is activations.tanh
+            and self.recurrent_activation is activations.sigmoid
+        ):
+            order = (1, 0, 2)  # Keras z, r, h -> torch r, z, n
+            weights = [_blocks(self.kernel, order).T, _blocks(self.recurrent_kernel, order).T]
+            if self.use_bias:
+                weights += [_blocks(self.bias[0], order), _blocks(self.bias[1], order)]
+            outputs, h = torch.gru(x, h[None], weights, self.use_bias, 1, 0.0, self.training, False, True)
+            return outputs, [h[0]]
+        u = self.units
+        bias_x = bias_h = None
+        if self.use_bias:
+            bias_x, bias_h = (self.bias[0], self.bias[1]) if self.reset_after else (self.bias, None)
+        gates_x = x @ self.kernel + (bias_x if bias_x is not None else 0)
+        steps = []
+        for t in range(x.shape[1]):
+            hd = h if keep is None else h * keep
+            xz, xr, xh = gates_x[:, t].split(u, -1)
+            if self.reset_after:
+                rz, rr, rh = (hd @ self.recurrent_kernel + (bias_h if bias_h is not None else 0)).split(u, -1)
+                z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
+                candidate = self.activation(xh + r * rh)
+            else:
+                rz, rr = (hd @ self.recurrent_kernel[:, : 2 * u]).split(u, -1)
+                z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
+                candidate = self.activation(xh + (r * hd) @ self.recurrent_kernel[:, 2 * u :])
+            h = z * h + (1 - z) * candidate
+            steps.append(h)
+        return _stack(steps, x, u), [h]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "reset_after": self.reset_after,
+        }
+
+
+class LSTM(_RNN):
     """Long Short-Term Memory layer (Hochreiter 1997), Keras 3's math and weights.
 
     Gates ``i, f, c, o`` (Keras's order, also torch's): with ``z = x @ kernel + h @
@@ -44,48 +252,15 @@ class LSTM(Layer):
         (None, 32)
     """
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        unroll=False,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        who = f"LSTM layer '{self.name}'"
-        self.units = positive_int(who, "units", units)
-        self.activation = activations.get(activation)
+    num_states = 2
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.dropout = rate(who, "dropout", dropout)
-        self.recurrent_dropout = rate(who, "recurrent_dropout", recurrent_dropout)
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.unroll = bool(unroll)
-        self.seed = seed
-        self.input_spec = InputSpec(ndim=3)
 
     def build(self, input_shape):
-        features, u = input_shape[-1], self.units
-        if features is None:
-            raise ValueError(f"Layer '{self.name}' needs a known feature dim. Received: input_shape={input_shape}")
+        features, u = self._features(input_shape), self.units
         self.add_weight("kernel", (features, 4 * u), self.kernel_initializer, perm=(1, 0))
         self.add_weight("recurrent_kernel", (u, 4 * u), self.recurrent_initializer, perm=(1, 0))
         if self.use_bias:
@@ -100,329 +275,30 @@ class LSTM(Layer):
                 self.add_weight("bias", (4 * u,), self.bias_initializer)
             # The fused kernel takes two biases; Keras has one. The second stays zero.
             self.register_buffer("_zero_bias", torch.zeros(4 * u, dtype=self.dtype), persistent=False)
-        self.input_spec = InputSpec(ndim=3, axes={-1: features})
 
-    @property
-    def _fused(self):
-        return (
-            self.activation is activations.tanh
-            and self.recurrent_activation is activations.sigmoid
-            and not (self.training and self.recurrent_dropout > 0)
-        )
-
-    def call(self, sequences, initial_state=None):
-        x = sequences.flip(1) if self.go_backwards else sequences
-        batch = x.shape[0]
-        if self.training and self.dropout > 0:
-            keep = torch.empty(batch, 1, x.shape[-1], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
-            x = x * keep / (1 - self.dropout)
-        if initial_state is None:
-            h = c = x.new_zeros(batch, self.units)
-        else:
-            h, c = initial_state
-        if self._fused:
-            weights = [self.kernel, self.recurrent_kernel]
-            if self.use_bias:
-                weights += [self.bias, self._zero_bias]
+    def _run(self, x, states):
+        h, c = states
+        keep = self._recurrent_keep(h)
+        if keep is None and self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid:
+            weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
             outputs, h, c = torch.lstm(
                 x, (h[None], c[None]), weights, self.use_bias, 1, 0.0, self.training, False, True
             )
-            h, c = h[0], c[0]
-        else:
-            outputs, h, c = self._step_loop(x, h, c)
-        output = outputs if self.return_sequences else h
-        return [output, h, c] if self.return_state else output
-
-    def _step_loop(self, x, h, c):
-        gates_x = torch.nn.functional.linear(x, self.kernel, self.bias if self.use_bias else None)
-        keep = None
-        if self.training and self.recurrent_dropout > 0:
-            keep = torch.empty_like(h).bernoulli_(1 - self.recurrent_dropout) / (1 - self.recurrent_dropout)
-        outputs = []
+            return outputs, [h[0], c[0]]
+        gates_x = F.linear(x, self.kernel, self.bias if self.use_bias else None)
+        steps = []
         for t in range(x.shape[1]):
-            z = gates_x[:, t] + torch.nn.functional.linear(h if keep is None else h * keep, self.recurrent_kernel)
+            z = gates_x[:, t] + F.linear(h if keep is None else h * keep, self.recurrent_kernel)
             i, f, g, o = z.chunk(4, dim=-1)
             i, f, o = self.recurrent_activation(i), self.recurrent_activation(f), self.recurrent_activation(o)
             c = f * c + i * self.activation(g)
             h = o * self.activation(c)
-            outputs.append(h)
-        seq = torch.stack(outputs, 1) if outputs else x.new_zeros(x.shape[0], 0, self.units)
-        return seq, h, c
-
-    def compute_output_shape(self, input_shape):
-        batch, steps = input_shape[0], input_shape[1]
-        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
-        if self.return_state:
-            return [output, (batch, self.units), (batch, self.units)]
-        return output
+            steps.append(h)
+        return _stack(steps, x, self.units), [h, c]
 
     def get_config(self):
         return {
             **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
             "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "unroll": self.unroll,
-            "seed": self.seed,
-        }
-
-
-def _blocks(w, order, axis=-1):
-    """Reorder the 3 gate blocks of ``w`` along ``axis`` (Keras z,r,h -> torch r,z,n)."""
-    parts = w.chunk(3, dim=axis)
-    return torch.cat([parts[i] for i in order], dim=axis)
-
-
-class GRU(Layer):
-    """Gated Recurrent Unit, Keras 3's math and weights (gates ``z, r, h``).
-
-    With ``reset_after=True`` (the default) and the default activations, torch's fused GRU runs:
-    it is the same math with the gate blocks in torch's ``r, z, n`` order. ``reset_after=False``
-    (the reset gate applied before the recurrent matmul) runs as a step loop.
-
-    Args:
-        units: hidden size. activation: default ``"tanh"``; recurrent_activation: ``"sigmoid"``.
-        use_bias, kernel_initializer, recurrent_initializer, bias_initializer: as in LSTM.
-        reset_after: default True. return_sequences, return_state, go_backwards: as in LSTM.
-
-    Weights: ``kernel (features, 3*units)``, ``recurrent_kernel (units, 3*units)``, ``bias``
-    ``(2, 3*units)`` with reset_after, else ``(3*units,)``.
-    """
-
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        unroll=False,
-        reset_after=True,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        who = f"GRU layer '{self.name}'"
-        self.units = positive_int(who, "units", units)
-        self.activation, self.recurrent_activation = activations.get(activation), activations.get(recurrent_activation)
-        self.use_bias, self.reset_after = bool(use_bias), bool(reset_after)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.dropout, self.recurrent_dropout = (
-            rate(who, "dropout", dropout),
-            rate(who, "recurrent_dropout", recurrent_dropout),
-        )
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.unroll, self.seed = bool(go_backwards), bool(unroll), seed
-        self.input_spec = InputSpec(ndim=3)
-
-    def build(self, input_shape):
-        features, u = input_shape[-1], self.units
-        if features is None:
-            raise ValueError(f"Layer '{self.name}' needs a known feature dim. Received: input_shape={input_shape}")
-        self.add_weight("kernel", (features, 3 * u), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (u, 3 * u), self.recurrent_initializer)
-        if self.use_bias:
-            self.add_weight("bias", (2, 3 * u) if self.reset_after else (3 * u,), self.bias_initializer)
-        self.input_spec = InputSpec(ndim=3, axes={-1: features})
-
-    @property
-    def _fused(self):
-        return (
-            self.reset_after
-            and self.activation is activations.tanh
-            and self.recurrent_activation is activations.sigmoid
-            and not (self.training and self.recurrent_dropout > 0)
-        )
-
-    def call(self, sequences, initial_state=None):
-        x = sequences.flip(1) if self.go_backwards else sequences
-        if self.training and self.dropout > 0:
-            keep = torch.empty(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
-            x = x * keep / (1 - self.dropout)
-        h = (
-            x.new_zeros(x.shape[0], self.units)
-            if initial_state is None
-            else (initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state)
-        )
-        if self._fused:
-            order = (1, 0, 2)  # Keras z, r, h -> torch r, z, n
-            weights = [_blocks(self.kernel, order).T, _blocks(self.recurrent_kernel, order).T]
-            if self.use_bias:
-                weights += [_blocks(self.bias[0], order), _blocks(self.bias[1], order)]
-            outputs, h = torch.gru(x, h[None], weights, self.use_bias, 1, 0.0, self.training, False, True)
-            h = h[0]
-        else:
-            outputs, h = self._step_loop(x, h)
-        output = outputs if self.return_sequences else h
-        return [output, h] if self.return_state else output
-
-    def _step_loop(self, x, h):
-        u = self.units
-        bias_x = bias_h = None
-        if self.use_bias:
-            bias_x, bias_h = (self.bias[0], self.bias[1]) if self.reset_after else (self.bias, None)
-        gates_x = x @ self.kernel + (bias_x if bias_x is not None else 0)
-        keep = None
-        if self.training and self.recurrent_dropout > 0:
-            keep = torch.empty_like(h).bernoulli_(1 - self.recurrent_dropout) / (1 - self.recurrent_dropout)
-        outputs = []
-        for t in range(x.shape[1]):
-            hd = h if keep is None else h * keep
-            xz, xr, xh = gates_x[:, t].split(u, -1)
-            if self.reset_after:
-                rec = hd @ self.recurrent_kernel + (bias_h if bias_h is not None else 0)
-                rz, rr, rh = rec.split(u, -1)
-                z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
-                hh = self.activation(xh + r * rh)
-            else:
-                rz, rr = (hd @ self.recurrent_kernel[:, : 2 * u]).split(u, -1)
-                z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
-                hh = self.activation(xh + (r * hd) @ self.recurrent_kernel[:, 2 * u :])
-            h = z * h + (1 - z) * hh
-            outputs.append(h)
-        return torch.stack(outputs, 1) if outputs else x.new_zeros(x.shape[0], 0, u), h
-
-    def compute_output_shape(self, input_shape):
-        batch, steps = input_shape[0], input_shape[1]
-        output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
-        return [output, (batch, self.units)] if self.return_state else output
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "unroll": self.unroll,
-            "reset_after": self.reset_after,
-            "seed": self.seed,
-        }
-
-
-class SimpleRNN(Layer):
-    """Fully-connected RNN: ``h = activation(x @ kernel + h @ recurrent_kernel + bias)``; torch's
-    fused ``rnn_tanh``/``rnn_relu`` for tanh/relu, a step loop otherwise.
-
-    Args:
-        units, activation (default ``"tanh"``), use_bias, initializers, return_sequences,
-        return_state, go_backwards: as in LSTM.
-    """
-
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        unroll=False,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        who = f"SimpleRNN layer '{self.name}'"
-        self.units = positive_int(who, "units", units)
-        self.activation, self.use_bias = activations.get(activation), bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.dropout, self.recurrent_dropout = (
-            rate(who, "dropout", dropout),
-            rate(who, "recurrent_dropout", recurrent_dropout),
-        )
-        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
-        self.go_backwards, self.unroll, self.seed = bool(go_backwards), bool(unroll), seed
-        self.input_spec = InputSpec(ndim=3)
-
-    def build(self, input_shape):
-        features, u = input_shape[-1], self.units
-        self.add_weight("kernel", (features, u), self.kernel_initializer, perm=(1, 0))
-        self.add_weight("recurrent_kernel", (u, u), self.recurrent_initializer, perm=(1, 0))
-        if self.use_bias:
-            self.add_weight("bias", (u,), self.bias_initializer)
-            self.register_buffer("_zero_bias", torch.zeros(u, dtype=self.dtype), persistent=False)
-        self.input_spec = InputSpec(ndim=3, axes={-1: features})
-
-    def call(self, sequences, initial_state=None):
-        x = sequences.flip(1) if self.go_backwards else sequences
-        if self.training and self.dropout > 0:
-            keep = torch.empty(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
-            x = x * keep / (1 - self.dropout)
-        h = (
-            x.new_zeros(x.shape[0], self.units)
-            if initial_state is None
-            else (initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state)
-        )
-        fused = {activations.tanh: torch.rnn_tanh, activations.relu: torch.rnn_relu}.get(self.activation)
-        if fused is not None and not (self.training and self.recurrent_dropout > 0):
-            weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
-            outputs, h = fused(x, h[None], weights, self.use_bias, 1, 0.0, self.training, False, True)
-            h = h[0]
-        else:
-            gates_x = torch.nn.functional.linear(x, self.kernel, self.bias if self.use_bias else None)
-            keep = None
-            if self.training and self.recurrent_dropout > 0:
-                keep = torch.empty_like(h).bernoulli_(1 - self.recurrent_dropout) / (1 - self.recurrent_dropout)
-            steps = []
-            for t in range(x.shape[1]):
-                h = self.activation(
-                    gates_x[:, t] + torch.nn.functional.linear(h if keep is None else h * keep, self.recurrent_kernel)
-                )
-                steps.append(h)
-            outputs = torch.stack(steps, 1) if steps else x.new_zeros(x.shape[0], 0, self.units)
-        output = outputs if self.return_sequences else h
-        return [output, h] if self.return_state else output
-
-    compute_output_shape = GRU.compute_output_shape
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "unroll": self.unroll,
-            "seed": self.seed,
         }

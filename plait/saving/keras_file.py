@@ -52,7 +52,11 @@ def _plain_dtype(value):
 
 
 def _layer_args(class_name, config, cls):
-    accepted = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
+    # Arguments may be declared by a base class (the recurrent layers share theirs).
+    accepted = {"name", "trainable", "dtype"}
+    for base in cls.__mro__:
+        if "__init__" in vars(base) and issubclass(base, layers_module.Layer):
+            accepted |= set(inspect.signature(base.__init__).parameters)
     args = {}
     for key, value in config.items():
         if key == "dtype":
