@@ -7,6 +7,15 @@ from plait import initializers
 from plait.layers.base import Layer
 
 
+def _scale_and_shift(y, gamma, beta, shape):
+    """``y * gamma + beta`` with the weights reshaped to broadcast over ``y`` (either may be None)."""
+    if gamma is not None:
+        y = y * gamma.reshape(shape)
+    if beta is not None:
+        y = y + beta.reshape(shape)
+    return y
+
+
 def _axes(axis, ndim):
     axes = [axis] if isinstance(axis, int) else list(axis)
     return sorted(a % ndim for a in axes)
@@ -67,11 +76,6 @@ class BatchNormalization(Layer):
         self.add_weight("moving_mean", (channels,), self.inits["moving_mean"], trainable=False)
         self.add_weight("moving_variance", (channels,), self.inits["moving_variance"], trainable=False)
 
-    def _shape(self, v, x):
-        shape = [1] * x.dim()
-        shape[self.axis % x.dim()] = -1
-        return v.reshape(shape)
-
     def call(self, inputs):
         if self.training and self.trainable:
             dims = [d for d in range(inputs.dim()) if d != self.axis % inputs.dim()]
@@ -81,12 +85,10 @@ class BatchNormalization(Layer):
                 self.moving_variance.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)
         else:
             mean, var = self.moving_mean, self.moving_variance
-        y = (inputs - self._shape(mean, inputs)) * self._shape(torch.rsqrt(var + self.epsilon), inputs)
-        if self.gamma is not None:
-            y = y * self._shape(self.gamma, inputs)
-        if self.beta is not None:
-            y = y + self._shape(self.beta, inputs)
-        return y
+        shape = [1] * inputs.dim()
+        shape[self.axis % inputs.dim()] = -1
+        y = (inputs - mean.reshape(shape)) * torch.rsqrt(var + self.epsilon).reshape(shape)
+        return _scale_and_shift(y, self.gamma, self.beta, shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -143,12 +145,7 @@ class LayerNormalization(Layer):
             return F.layer_norm(inputs, inputs.shape[-len(axes) :], self.gamma, self.beta, self.epsilon)
         shape = [inputs.shape[d] if d in axes else 1 for d in range(inputs.dim())]
         var, mean = torch.var_mean(inputs, dim=axes, keepdim=True, correction=0)
-        y = (inputs - mean) * torch.rsqrt(var + self.epsilon)
-        if self.gamma is not None:
-            y = y * self.gamma.reshape(shape)
-        if self.beta is not None:
-            y = y + self.beta.reshape(shape)
-        return y
+        return _scale_and_shift((inputs - mean) * torch.rsqrt(var + self.epsilon), self.gamma, self.beta, shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
