@@ -216,6 +216,28 @@ LAYER_CASES = [
     ("ReLU", {"max_value": 1.0, "negative_slope": 0.1, "threshold": 0.2}, (4, 5)),
     ("LeakyReLU", {}, (4, 5)),
     ("ELU", {"alpha": 0.5}, (4, 5)),
+    ("Conv1D", {"filters": 3, "kernel_size": 4, "padding": "same", "strides": 3}, (2, 11, 4)),
+    ("Conv1D", {"filters": 4, "kernel_size": 2, "groups": 2, "data_format": "channels_first"}, (2, 4, 9)),
+    ("Conv2D", {"filters": 3, "kernel_size": 3}, (2, 7, 6, 4)),
+    ("Conv2D", {"filters": 3, "kernel_size": (2, 3), "padding": "same", "strides": 2}, (2, 7, 6, 4)),
+    ("Conv2D", {"filters": 2, "kernel_size": 3, "dilation_rate": 2, "padding": "same"}, (2, 8, 8, 3)),
+    ("Conv3D", {"filters": 2, "kernel_size": 2, "padding": "same"}, (2, 5, 4, 3, 2)),
+    ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, (2, 7, 6, 4)),
+    ("MaxPooling3D", {}, (2, 4, 4, 4, 2)),
+    # Symmetric 'same' padding only: with asymmetric padding Keras's torch backend counts the
+    # padded zeros, unlike its TF/JAX backends (tests/test_layers.py checks that case with numpy).
+    ("AveragePooling1D", {"pool_size": 3, "padding": "same", "strides": 1}, (2, 10, 4)),
+    ("AveragePooling2D", {"pool_size": 2}, (2, 6, 6, 3)),
+    ("AveragePooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, (2, 7, 7, 3)),
+    ("GlobalAveragePooling1D", {}, (2, 6, 3)),
+    ("GlobalAveragePooling2D", {"keepdims": True}, (2, 5, 6, 3)),
+    ("GlobalMaxPooling2D", {}, (2, 5, 6, 3)),
+    ("Reshape", {"target_shape": (3, -1)}, (2, 12)),
+    ("Permute", {"dims": (2, 1)}, (2, 5, 3)),
+    ("RepeatVector", {"n": 3}, (2, 4)),
+    ("ZeroPadding1D", {"padding": (1, 2)}, (2, 5, 3)),
+    ("Cropping1D", {"cropping": (1, 2)}, (2, 6, 3)),
+    ("UpSampling1D", {"size": 3}, (2, 4, 3)),
     ("Softmax", {"axis": 1}, (4, 3, 5)),
 ]
 

@@ -269,3 +269,13 @@ def test_config_round_trip_rebuilds_an_equal_layer(make, shape, dtype):
 def test_concatenate_config_round_trip():
     layer = layers.Concatenate(axis=1)
     assert layers.Concatenate.from_config(layer.get_config()).axis == 1
+
+
+def test_average_pooling_same_padding_does_not_count_padded_steps():
+    x = torch.randn(2, 10, 3)
+    y = layers.AveragePooling1D(3, strides=2, padding="same")(x)
+    # 5 windows; TF's padding puts the one padded step on the right: the last window has 2 steps.
+    expected = torch.stack([x[:, i * 2 : i * 2 + 3].mean(1) for i in range(5)], 1)
+    torch.testing.assert_close(y, expected)
+    y2 = layers.AveragePooling2D(3, strides=2, padding="same")(torch.ones(1, 6, 6, 1))
+    torch.testing.assert_close(y2, torch.ones(1, 3, 3, 1))

@@ -2,7 +2,7 @@
 
 from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from plait.layers.base import InputSpec, Layer
-from plait.layers.convolutional import Conv1D
+from plait.layers.convolutional import Conv1D, Conv2D, Conv3D
 from plait.layers.core import Activation, Dense, Embedding, Identity
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
@@ -23,17 +23,50 @@ from plait.layers.merging import (
     subtract,
 )
 from plait.layers.normalization import BatchNormalization, LayerNormalization
-from plait.layers.pooling import GlobalMaxPooling1D, MaxPooling1D
+from plait.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import Dropout
-from plait.layers.reshaping import Flatten
+from plait.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
 
 Convolution1D = Conv1D
 MaxPool1D = MaxPooling1D
+MaxPool2D = MaxPooling2D
+AvgPool1D = AveragePooling1D
+AvgPool2D = AveragePooling2D
+Convolution2D = Conv2D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "Conv2D",
+    "Conv3D",
+    "Cropping1D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "Permute",
+    "RepeatVector",
+    "Reshape",
+    "UpSampling1D",
+    "ZeroPadding1D",
     "BatchNormalization",
     "ELU",
     "GRU",
@@ -62,6 +95,12 @@ __all__ = [
     "Lambda",
     "Layer",
     "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "Convolution2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
     "MaxPooling1D",
     "Maximum",
     "Minimum",

@@ -1,4 +1,4 @@
-"""Convolution layers (channels_last by default, as in Keras): ``Conv1D``."""
+"""Convolution layers (channels_last by default, as in Keras): ``Conv1D``, ``Conv2D``, ``Conv3D``."""
 
 import math
 
@@ -29,7 +29,133 @@ def same_padding(length, kernel_size, stride, dilation=1):
     return total // 2, total - total // 2
 
 
-class Conv1D(Layer):
+def spatial_padding(x, kernel, strides, dilation, padding):
+    """Pad ``x`` (channels first) for Keras's padding; returns ``(x, symmetric_pad_or_0)``.
+
+    Symmetric 'same' padding is left to the conv kernel (cheaper); TF's asymmetric case and
+    'causal' pad explicitly.
+    """
+    if padding == "valid":
+        return x, 0
+    if padding == "causal":
+        return F.pad(x, ((kernel[0] - 1) * dilation[0], 0)), 0
+    pads = [same_padding(x.shape[2 + i], kernel[i], strides[i], dilation[i]) for i in range(len(kernel))]
+    if all(left == right for left, right in pads):
+        return x, tuple(left for left, _ in pads)
+    flat = [p for left, right in reversed(pads) for p in (left, right)]  # F.pad wants the last dim first
+    return F.pad(x, flat), 0
+
+
+class _Conv(Layer):
+    """Shared by Conv1D/2D/3D: Keras's arguments, kernel layout and padding rules."""
+
+    rank = 1
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        who, n = f"{type(self).__name__} layer '{self.name}'", self.rank
+        self.filters = positive_int(who, "filters", filters)
+        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, n)
+        self.strides = int_tuple(who, "strides", strides, n)
+        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, n)
+        paddings = ("valid", "same", "causal") if n == 1 else ("valid", "same")
+        self.padding = one_of(who, "padding", padding, paddings)
+        self.data_format = check_data_format(who, data_format)
+        self.groups = positive_int(who, "groups", groups)
+        if self.filters % self.groups:
+            raise ValueError(
+                f"{who}: `filters` must be divisible by `groups`. Received: filters={filters}, groups={groups}"
+            )
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                f"{who}: strides > 1 is not compatible with dilation_rate > 1. "
+                f"Received: strides={strides}, dilation_rate={dilation_rate}"
+            )
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.input_spec = InputSpec(ndim=n + 2)
+
+    @property
+    def _channel_axis(self):
+        return -1 if self.data_format == "channels_last" else 1
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known channel dim. Received: input_shape={input_shape}")
+        if channels % self.groups:
+            raise ValueError(
+                f"Layer '{self.name}': the input's channels ({channels}) must be divisible by groups={self.groups}."
+            )
+        # Keras shape (*kernel, in/groups, out); torch's conv wants (out, in/groups, *kernel).
+        n = self.rank
+        self.add_weight(
+            "kernel",
+            (*self.kernel_size, channels // self.groups, self.filters),
+            self.kernel_initializer,
+            perm=(n + 1, n, *range(n)),
+        )
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
+
+    def call_logits(self, inputs):
+        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
+        x, pad = spatial_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        conv = (F.conv1d, F.conv2d, F.conv3d)[self.rank - 1]
+        y = conv(x, self.kernel, self.bias, self.strides, pad, self.dilation_rate, self.groups)
+        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+
+    def call(self, inputs):
+        return self.activation(self.call_logits(inputs))
+
+    def compute_output_shape(self, input_shape):
+        spatial = input_shape[1:-1] if self.data_format == "channels_last" else input_shape[2:]
+        out = [
+            conv_output_length(length, k, self.padding, s, d)
+            for length, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
+        ]
+        if 0 in out:
+            raise ValueError(
+                f"Layer '{self.name}': input of spatial size {tuple(spatial)} is too short for kernel_size="
+                f"{self.kernel_size} with padding='{self.padding}'. Received: input_shape={tuple(input_shape)}"
+            )
+        batch = input_shape[0]
+        return (batch, *out, self.filters) if self.data_format == "channels_last" else (batch, self.filters, *out)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "groups": self.groups,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class Conv1D(_Conv):
     """1D convolution over ``(batch, steps, channels)`` inputs (Keras's channels_last).
 
     Args:
@@ -57,110 +183,25 @@ class Conv1D(Layer):
         (None, None, 128)
     """
 
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        groups=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        who = f"Conv1D layer '{self.name}'"
-        self.filters = positive_int(who, "filters", filters)
-        self.kernel_size = int_tuple(who, "kernel_size", kernel_size, 1)
-        self.strides = int_tuple(who, "strides", strides, 1)
-        self.dilation_rate = int_tuple(who, "dilation_rate", dilation_rate, 1)
-        self.padding = one_of(who, "padding", padding, ("valid", "same", "causal"))
-        self.data_format = check_data_format(who, data_format)
-        self.groups = positive_int(who, "groups", groups)
-        if self.filters % self.groups:
-            raise ValueError(
-                f"{who}: `filters` must be divisible by `groups`. Received: filters={filters}, groups={groups}"
-            )
-        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
-            raise ValueError(
-                f"{who}: strides > 1 is not compatible with dilation_rate > 1. "
-                f"Received: strides={strides}, dilation_rate={dilation_rate}"
-            )
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.input_spec = InputSpec(ndim=3)
+    rank = 1
 
-    @property
-    def _channel_axis(self):
-        return -1 if self.data_format == "channels_last" else 1
 
-    def build(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        if channels is None:
-            raise ValueError(f"Layer '{self.name}' needs a known channel dim. Received: input_shape={input_shape}")
-        if channels % self.groups:
-            raise ValueError(
-                f"Layer '{self.name}': the input's channels ({channels}) must be divisible by groups={self.groups}."
-            )
-        # Keras shape (k, in/groups, out); torch's conv1d wants (out, in/groups, k).
-        self.add_weight(
-            "kernel",
-            (self.kernel_size[0], channels // self.groups, self.filters),
-            self.kernel_initializer,
-            perm=(2, 1, 0),
-        )
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
-        self.input_spec = InputSpec(ndim=3, axes={self._channel_axis: channels})
+class Conv2D(_Conv):
+    """2D convolution over ``(batch, rows, cols, channels)`` (arguments as ``Conv1D``, each an int
+    or a pair; padding ``"valid"`` or ``"same"``).
 
-    def call_logits(self, inputs):
-        x = inputs.transpose(1, 2) if self.data_format == "channels_last" else inputs
-        k, s, d = self.kernel_size[0], self.strides[0], self.dilation_rate[0]
-        pad = 0
-        if self.padding == "causal":
-            x = F.pad(x, ((k - 1) * d, 0))
-        elif self.padding == "same":
-            left, right = same_padding(x.shape[-1], k, s, d)
-            if left == right:
-                pad = left
-            else:
-                x = F.pad(x, (left, right))
-        y = F.conv1d(x, self.kernel, self.bias, s, pad, d, self.groups)
-        return y.transpose(1, 2) if self.data_format == "channels_last" else y
+    Weights: ``kernel (kh, kw, channels // groups, filters)``, ``bias (filters,)``.
 
-    def call(self, inputs):
-        return self.activation(self.call_logits(inputs))
+    Example:
+        >>> import plait
+        >>> plait.layers.Conv2D(8, 3, padding="same")(plait.Input(shape=(28, 28, 1))).shape
+        (None, 28, 28, 8)
+    """
 
-    def compute_output_shape(self, input_shape):
-        if self.data_format == "channels_last":
-            batch, steps, _ = input_shape
-        else:
-            batch, _, steps = input_shape
-        out = conv_output_length(steps, self.kernel_size[0], self.padding, self.strides[0], self.dilation_rate[0])
-        if out == 0:
-            raise ValueError(
-                f"Layer '{self.name}': input of {steps} steps is too short for kernel_size="
-                f"{self.kernel_size[0]} with padding='{self.padding}'. Received: input_shape={tuple(input_shape)}"
-            )
-        return (batch, out, self.filters) if self.data_format == "channels_last" else (batch, self.filters, out)
+    rank = 2
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "groups": self.groups,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-        }
+
+class Conv3D(_Conv):
+    """3D convolution over ``(batch, d1, d2, d3, channels)`` (arguments as ``Conv2D``)."""
+
+    rank = 3

@@ -1,4 +1,5 @@
-"""Pooling layers (channels_last by default): ``MaxPooling1D``, ``GlobalMaxPooling1D``."""
+"""Pooling layers (channels_last by default): max and average pooling in 1, 2 and 3 dimensions,
+and their global forms."""
 
 import torch
 import torch.nn.functional as F
@@ -9,7 +10,67 @@ from plait.layers.validation import data_format as check_data_format
 from plait.layers.validation import int_tuple, one_of
 
 
-class MaxPooling1D(Layer):
+class _Pooling(Layer):
+    """Shared by the windowed pools: Keras's pool_size / strides / padding rules.
+
+    'same' padding follows TensorFlow (the odd pad on the right); padded positions never win a
+    max and are not counted in an average (Keras's rule, torch's ``count_include_pad=False``).
+    """
+
+    rank, mode = 1, "max"
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        who = f"{type(self).__name__} layer '{self.name}'"
+        self.pool_size = int_tuple(who, "pool_size", pool_size, self.rank)
+        self.strides = int_tuple(who, "strides", strides if strides is not None else self.pool_size, self.rank)
+        self.padding = one_of(who, "padding", padding, ("valid", "same"))
+        self.data_format = check_data_format(who, data_format)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _pool(self, x):
+        k, s = self.pool_size, self.strides
+        if self.mode == "max":
+            if self.rank == 1 and torch.compiler.is_compiling():
+                # max_pool1d fixes the length when traced (torch.export); the 2-D form keeps it dynamic.
+                return F.max_pool2d(x.unsqueeze(-2), (1, k[0]), (1, s[0])).squeeze(-2)
+            return (F.max_pool1d, F.max_pool2d, F.max_pool3d)[self.rank - 1](x, k, s)
+        return (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[self.rank - 1](x, k, s)
+
+    def call(self, inputs):
+        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
+        if self.padding == "same":
+            pads = [same_padding(x.shape[2 + i], self.pool_size[i], self.strides[i]) for i in range(self.rank)]
+            flat = [p for left, right in reversed(pads) for p in (left, right)]
+            if self.mode == "max":
+                y = self._pool(F.pad(x, flat, value=float("-inf")))
+            else:  # average over the real positions only
+                ones = torch.ones_like(x[:1, :1])
+                y = self._pool(F.pad(x, flat)) / self._pool(F.pad(ones, flat))
+        else:
+            y = self._pool(x)
+        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+
+    def compute_output_shape(self, input_shape):
+        first = 1 if self.data_format == "channels_last" else 2
+        out = list(input_shape)
+        for i in range(self.rank):
+            out[first + i] = conv_output_length(
+                input_shape[first + i], self.pool_size[i], self.padding, self.strides[i]
+            )
+        return tuple(out)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+class MaxPooling1D(_Pooling):
     """Max over windows of ``pool_size`` steps.
 
     Args:
@@ -29,45 +90,76 @@ class MaxPooling1D(Layer):
         (None, 99, 128)
     """
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+
+class MaxPooling2D(_Pooling):
+    """Max over ``pool_size`` windows of ``(batch, rows, cols, channels)`` (default ``(2, 2)``)."""
+
+    rank = 2
+
+
+class MaxPooling3D(_Pooling):
+    """Max over ``pool_size`` windows of 3-D inputs."""
+
+    rank = 3
+
+
+class _AveragePooling(_Pooling):
+    mode = "avg"
+
+    # Keras requires pool_size for average pooling (max pooling defaults it to 2).
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_AveragePooling):
+    """Mean over windows of ``pool_size`` steps. With ``padding="same"`` padded steps are not
+    counted (Keras's documented rule, TF's and JAX's; Keras's torch backend counts them when the
+    padding is asymmetric)."""
+
+
+class AveragePooling2D(_AveragePooling):
+    """Mean over ``pool_size`` windows of ``(batch, rows, cols, channels)``."""
+
+    rank = 2
+
+
+class AveragePooling3D(_AveragePooling):
+    """Mean over ``pool_size`` windows of 3-D inputs."""
+
+    rank = 3
+
+
+class _GlobalPooling(Layer):
+    """Max or mean over every spatial axis (``keepdims`` keeps them with size 1)."""
+
+    rank, mode = 1, "max"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        who = f"MaxPooling1D layer '{self.name}'"
-        self.pool_size = int_tuple(who, "pool_size", pool_size, 1)
-        self.strides = int_tuple(who, "strides", strides if strides is not None else self.pool_size, 1)
-        self.padding = one_of(who, "padding", padding, ("valid", "same"))
-        self.data_format = check_data_format(who, data_format)
-        self.input_spec = InputSpec(ndim=3)
+        self.data_format = check_data_format(f"{type(self).__name__} layer '{self.name}'", data_format)
+        self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _axes(self):
+        first = 1 if self.data_format == "channels_last" else 2
+        return list(range(first, first + self.rank))
 
     def call(self, inputs):
-        x = inputs.transpose(1, 2) if self.data_format == "channels_last" else inputs
-        k, s = self.pool_size[0], self.strides[0]
-        if self.padding == "same":
-            left, right = same_padding(x.shape[-1], k, s)
-            x = F.pad(x, (left, right), value=float("-inf"))
-        if torch.compiler.is_compiling():
-            # max_pool1d fixes the length when traced (torch.export); the 2-D form keeps it dynamic.
-            y = F.max_pool2d(x.unsqueeze(-2), (1, k), (1, s)).squeeze(-2)
-        else:
-            y = F.max_pool1d(x, k, s)  # faster in eager mode (about 20% here)
-        return y.transpose(1, 2) if self.data_format == "channels_last" else y
+        if self.mode == "max":
+            return inputs.amax(dim=self._axes(), keepdim=self.keepdims)
+        return inputs.mean(dim=self._axes(), keepdim=self.keepdims)
 
     def compute_output_shape(self, input_shape):
-        axis = 1 if self.data_format == "channels_last" else 2
-        out = list(input_shape)
-        out[axis] = conv_output_length(input_shape[axis], self.pool_size[0], self.padding, self.strides[0])
-        return tuple(out)
+        axes = self._axes()
+        if self.keepdims:
+            return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
+        return tuple(d for i, d in enumerate(input_shape) if i not in axes)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "pool_size": self.pool_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-        }
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
-class GlobalMaxPooling1D(Layer):
+class GlobalMaxPooling1D(_GlobalPooling):
     """Max over the steps axis.
 
     Args:
@@ -80,24 +172,20 @@ class GlobalMaxPooling1D(Layer):
         ``(batch, features)``, or ``(batch, 1, features)`` with keepdims.
     """
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = check_data_format(f"GlobalMaxPooling1D layer '{self.name}'", data_format)
-        self.keepdims = bool(keepdims)
-        self.input_spec = InputSpec(ndim=3)
 
-    def call(self, inputs):
-        axis = 1 if self.data_format == "channels_last" else 2
-        return inputs.amax(dim=axis, keepdim=self.keepdims)
+class GlobalMaxPooling2D(_GlobalPooling):
+    """Max over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``."""
 
-    def compute_output_shape(self, input_shape):
-        axis = 1 if self.data_format == "channels_last" else 2
-        out = list(input_shape)
-        if self.keepdims:
-            out[axis] = 1
-        else:
-            del out[axis]
-        return tuple(out)
+    rank = 2
 
-    def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """Mean over the steps axis: ``(batch, steps, features) -> (batch, features)``."""
+
+    mode = "avg"
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """Mean over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``."""
+
+    rank, mode = 2, "avg"

@@ -1,9 +1,13 @@
-"""Reshaping layers: ``Flatten``."""
+"""Reshaping layers: ``Flatten``, ``Reshape``, ``Permute``, ``RepeatVector``, ``ZeroPadding1D``,
+``Cropping1D``, ``UpSampling1D``."""
 
 import math
 
+import torch.nn.functional as F
+
 from plait.layers.base import Layer
 from plait.layers.validation import data_format as check_data_format
+from plait.layers.validation import positive_int
 
 
 class Flatten(Layer):
@@ -34,3 +38,138 @@ class Flatten(Layer):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshape to ``target_shape`` (without the batch dim; one entry may be -1).
+
+    Example:
+        >>> import plait
+        >>> plait.layers.Reshape((4, -1))(plait.Input(shape=(12,))).shape
+        (None, 4, 3)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
+            raise ValueError(f"Layer '{self.name}': invalid target_shape. Received: target_shape={target_shape}")
+
+    def call(self, inputs):
+        return inputs.reshape(inputs.shape[0], *self.target_shape)
+
+    def compute_output_shape(self, input_shape):
+        if -1 not in self.target_shape:
+            return (input_shape[0], *self.target_shape)
+        rest = input_shape[1:]
+        if None in rest:
+            return (input_shape[0], *(None if d == -1 else d for d in self.target_shape))
+        known = math.prod(d for d in self.target_shape if d != -1)
+        if math.prod(rest) % known:
+            raise ValueError(f"Layer '{self.name}': cannot reshape {tuple(rest)} into {self.target_shape}.")
+        return (input_shape[0], *(math.prod(rest) // known if d == -1 else d for d in self.target_shape))
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Permute the non-batch axes; ``dims`` counts from 1 (``(2, 1)`` swaps steps and features)."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        self.dims = tuple(int(d) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"Invalid permutation argument `dims` for Permute Layer. Received: dims={dims}")
+
+    def call(self, inputs):
+        return inputs.permute(0, *self.dims)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *(input_shape[d] for d in self.dims))
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class RepeatVector(Layer):
+    """``(batch, features) -> (batch, n, features)``."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = positive_int(f"RepeatVector layer '{self.name}'", "n", n)
+
+    def call(self, inputs):
+        return inputs.unsqueeze(1).expand(-1, self.n, -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+def _pair(value, who, name):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or any(not isinstance(v, int) or v < 0 for v in pair):
+        raise ValueError(f"{who}: `{name}` must be an int or a pair of non-negative ints. Received: {name}={value!r}")
+    return pair
+
+
+class ZeroPadding1D(Layer):
+    """Pad the steps axis with zeros: ``padding`` int or ``(left, right)``."""
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pair(padding, f"ZeroPadding1D layer '{self.name}'", "padding")
+        self.data_format = check_data_format(f"ZeroPadding1D layer '{self.name}'", data_format)
+
+    def call(self, inputs):
+        if self.data_format == "channels_last":
+            return F.pad(inputs, (0, 0, *self.padding))
+        return F.pad(inputs, self.padding)
+
+    def compute_output_shape(self, input_shape):
+        axis = 1 if self.data_format == "channels_last" else 2
+        out = list(input_shape)
+        out[axis] = None if out[axis] is None else out[axis] + sum(self.padding)
+        return tuple(out)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": list(self.padding), "data_format": self.data_format}
+
+
+class Cropping1D(Layer):
+    """Crop ``(start, end)`` steps from the steps axis."""
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pair(cropping, f"Cropping1D layer '{self.name}'", "cropping")
+
+    def call(self, inputs):
+        return inputs[:, self.cropping[0] : inputs.shape[1] - self.cropping[1]]
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else steps - sum(self.cropping), *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": list(self.cropping)}
+
+
+class UpSampling1D(Layer):
+    """Repeat each step ``size`` times along the steps axis."""
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = positive_int(f"UpSampling1D layer '{self.name}'", "size", size)
+
+    def call(self, inputs):
+        return inputs.repeat_interleave(self.size, dim=1)
+
+    def compute_output_shape(self, input_shape):
+        steps = input_shape[1]
+        return (input_shape[0], None if steps is None else steps * self.size, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
