@@ -33,7 +33,7 @@ def _identifier(name, used):
     return candidate
 
 
-def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="forward"):
+def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="forward", return_masks=False):
     """Compile a forward function for the graph.
 
     Args:
@@ -43,6 +43,12 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         logits_nodes: ids of nodes whose layer should return pre-activation logits
             (``layer.call_logits``): the training step's fused softmax/sigmoid cross-entropy.
         name: the function's name, shown in tracebacks.
+        return_masks: also return the outputs' Keras masks (None where an output has none):
+            the function then returns ``(outputs, masks)``, for masked losses.
+
+    Masks: a tensor that carries one (``tensor.has_mask``) gets a second variable ``mN``; a layer
+    whose ``call`` takes ``mask`` receives it, and a layer whose output carries one computes it
+    with its ``compute_mask`` right after the call.
 
     Returns:
         ``(fn, source, calls, consts)``: call it as ``fn(calls, consts, *inputs)``.
@@ -67,6 +73,15 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         return f"const[{len(consts) - 1}]"
 
     counter = 0
+    mvar = {}
+
+    def render_mask(obj):
+        if isinstance(obj, SymbolicTensor):
+            return mvar.get(id(obj), "None")
+        if isinstance(obj, (list, tuple)):
+            return "[" + ", ".join(render_mask(o) for o in obj) + "]"
+        return "None"
+
     for node in nodes:
         if id(node) in input_nodes:
             continue
@@ -75,6 +90,10 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         else:
             calls.append(torch.nn.Module.__call__.__get__(node.layer))
         args = ", ".join([render(a) for a in node.args] + [f"{k}={render(v)}" for k, v in node.kwargs.items()])
+        masked = bool(node.args) and any(id(t) in mvar for t in node.input_tensors)
+        mask_expr = render_mask(node.args[0]) if masked else "None"
+        if masked and getattr(node.layer, "_call_takes_mask", False) and "mask" not in node.kwargs:
+            args += f", mask={mask_expr}"
         expr = f"call[{len(calls) - 1}]({args})"
         for t in node.output_tensors:
             var[id(t)] = f"v{counter}"
@@ -88,6 +107,11 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
                 f"Layer '{node.layer.name}' returned a nested structure; a layer in a graph "
                 "must return a tensor or a flat list/tuple of tensors."
             )
+        first = node.output_tensors[0]
+        if first.has_mask:
+            calls.append(node.layer.compute_mask)
+            mvar[id(first)] = f"m{var[id(first)][1:]}"
+            lines.append(f"{mvar[id(first)]} = call[{len(calls) - 1}]({render(node.args[0])}, {mask_expr})")
         lines.append(("#uses", node))
 
     # Delete each variable after its last use (outputs are kept to the end).
@@ -109,6 +133,10 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
     result = ", ".join(var[id(t)] for t in outputs)
     if len(outputs) > 1:
         result = f"({result})"
+    if return_masks:
+        values = "".join(var[id(t)] + ", " for t in outputs)
+        masks = "".join(mvar.get(id(t), "None") + ", " for t in outputs)
+        result = f"({values}), ({masks})"
     args = ", ".join(var[id(t)] for t in inputs)
     source = (
         "\n".join([f"def {name}(call, const, {args}):"] + ["    " + line for line in body] + [f"    return {result}"])

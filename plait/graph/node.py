@@ -26,6 +26,8 @@ class SymbolicTensor:
         name: a readable name (the producing layer's name, with an index for multi-output).
         node: the :class:`Node` that produced this tensor.
         index: position of this tensor among ``node.outputs``.
+        has_mask: whether a Keras mask travels with this tensor (``Embedding(mask_zero=True)``,
+            ``Masking``, and the layers that pass a mask on); known when the graph is built.
 
     Example:
         >>> import plait
@@ -34,15 +36,16 @@ class SymbolicTensor:
         <SymbolicTensor name=text shape=(None, None) dtype=torch.int32>
     """
 
-    __slots__ = ("shape", "dtype", "name", "node", "index")
+    __slots__ = ("shape", "dtype", "name", "node", "index", "has_mask")
 
-    def __init__(self, shape, dtype, name, node=None, index=0):
+    def __init__(self, shape, dtype, name, node=None, index=0, has_mask=False):
         for attr, value in (
             ("shape", tuple(None if d is None else int(d) for d in shape)),
             ("dtype", dtype),
             ("name", name),
             ("node", node),
             ("index", index),
+            ("has_mask", bool(has_mask)),
         ):
             object.__setattr__(self, attr, value)
 
@@ -51,7 +54,7 @@ class SymbolicTensor:
 
     def __reduce__(self):
         # copy/deepcopy/pickle rebuild through the constructor (the object is immutable).
-        return (SymbolicTensor, (self.shape, self.dtype, self.name, self.node, self.index))
+        return (SymbolicTensor, (self.shape, self.dtype, self.name, self.node, self.index, self.has_mask))
 
     @property
     def ndim(self):

@@ -15,6 +15,7 @@ Calling a layer on :class:`~plait.graph.node.SymbolicTensor` records a node in t
 calling it on torch tensors or numpy arrays computes.
 """
 
+import functools
 import inspect
 from contextlib import contextmanager
 from functools import reduce
@@ -146,6 +147,9 @@ class Layer(nn.Module):
     """
 
     _call_takes_training = False
+    _call_takes_mask = False
+    # Keras's flag: a layer that supports masking passes its input's mask on unchanged.
+    supports_masking = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -155,6 +159,7 @@ class Layer(nn.Module):
         call = cls.__dict__.get("call")
         if call is not None:
             cls._call_takes_training = "training" in inspect.signature(call).parameters
+            cls._call_takes_mask = "mask" in inspect.signature(call).parameters
 
     def __init__(
         self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None, batch_size=None, **kwargs
@@ -339,10 +344,12 @@ class Layer(nn.Module):
         def make(pair):
             shape, dtype = pair
             leaves.append(None)
-            return SymbolicTensor(shape, dtype, f"{base}_{len(leaves) - 1}", node, len(leaves) - 1)
+            index = len(leaves) - 1  # only the first output (an RNN's sequence) carries a mask
+            return SymbolicTensor(shape, dtype, f"{base}_{index}", node, index, has_mask and index == 0)
 
+        has_mask = self.produces_mask([t.has_mask for t in node.input_tensors])
         if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], torch.dtype):
-            outputs = SymbolicTensor(spec[0], spec[1], base, node, 0)
+            outputs = SymbolicTensor(spec[0], spec[1], base, node, 0, has_mask)
         else:
             outputs = type(spec)(make(p) for p in spec) if isinstance(spec, (list, tuple)) else None
             if outputs is None:
@@ -350,6 +357,18 @@ class Layer(nn.Module):
         node.set_outputs(outputs)
         self._inbound_nodes.append(node)
         return outputs
+
+    # ----------------------------------------------------------------- masking
+    def produces_mask(self, input_masks):
+        """Whether the output carries a mask, given which inputs do (graph-build time)."""
+        return self.supports_masking and any(input_masks)
+
+    def compute_mask(self, inputs, mask=None):
+        """The output mask for ``inputs`` carrying ``mask`` (Keras's ``compute_mask``)."""
+        if isinstance(mask, (list, tuple)):
+            masks = [m for m in mask if m is not None]
+            return functools.reduce(torch.logical_and, masks) if masks else None
+        return mask
 
     # ----------------------------------------------------------------- config
     def get_config(self):
