@@ -286,3 +286,66 @@ def test_batch_normalization_training_matches_keras():
     for k, p in zip(k_model.get_weights(), p_model.get_weights()):  # moving mean / variance included
         np.testing.assert_allclose(p, k, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(p_model.predict(x), to_numpy(k_model.predict(x, verbose=0)), rtol=1e-4, atol=1e-5)
+
+
+def padded_tokens(rng, batch=5, steps=7, vocab=20, pre=True):
+    lengths = rng.integers(2, steps + 1, batch)
+    x = np.zeros((batch, steps), dtype="int32")
+    for i, n in enumerate(lengths):
+        tokens = rng.integers(1, vocab, n)
+        if pre:
+            x[i, steps - n :] = tokens
+        else:
+            x[i, :n] = tokens
+    return x, lengths
+
+
+def masked_model(lib, rnn="LSTM"):
+    L = lib.layers
+    t = lib.Input(shape=(None,), dtype="int32")
+    h = L.Embedding(20, 4, mask_zero=True)(t)
+    h = getattr(L, rnn)(5, return_sequences=True)(h)
+    a = L.GRU(3)(h)
+    b = L.GlobalAveragePooling1D()(h)
+    return lib.Model(t, L.Dense(2)(L.concatenate([a, b])))
+
+
+@pytest.mark.parametrize("rnn", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("pre", [True, False])
+def test_masked_sequences_match_keras_and_each_sample_alone(rnn, pre):
+    rng = np.random.default_rng(0)
+    x, lengths = padded_tokens(rng, pre=pre)
+    k_model, p_model = masked_model(keras, rnn), masked_model(plait, rnn)
+    p_model.set_weights(k_model.get_weights())
+    expected = to_numpy(k_model.predict(x, verbose=0))
+    got = p_model.predict(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    for i, n in enumerate(lengths):  # each sample alone, unpadded, gives what it gives in the batch
+        alone = x[i : i + 1, x.shape[1] - n :] if pre else x[i : i + 1, :n]
+        np.testing.assert_allclose(p_model.predict(alone), got[i : i + 1], rtol=1e-5, atol=1e-6)
+
+
+def test_masking_layer_and_masked_sequence_loss_train_like_keras():
+    def model(lib):
+        L = lib.layers
+        x = lib.Input(shape=(6, 3))
+        h = L.LSTM(4, return_sequences=True)(L.Masking(mask_value=0.0)(x))
+        return lib.Model(x, L.Dense(3, activation="softmax")(h))
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 6, 3)).astype("float32")
+    x[:8, :2] = 0.0  # padded steps
+    y = rng.integers(0, 3, (16, 6))
+    k_model, p_model = model(keras), model(plait)
+    p_model.set_weights(k_model.get_weights())
+    for m in (k_model, p_model):
+        m.compile("rmsprop", "sparse_categorical_crossentropy", metrics=["acc"])
+    np.testing.assert_allclose(
+        p_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0), rtol=1e-5, err_msg="masked loss"
+    )
+    k_hist = k_model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    p_hist = p_model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(p_hist["loss"], k_hist["loss"], rtol=2e-4)
+    np.testing.assert_allclose(p_hist["acc"], k_hist["acc"], rtol=1e-5)
+    for k, p in zip(k_model.get_weights(), p_model.get_weights()):
+        np.testing.assert_allclose(p, k, rtol=1e-3, atol=2e-6)

@@ -279,3 +279,19 @@ def test_average_pooling_same_padding_does_not_count_padded_steps():
     torch.testing.assert_close(y, expected)
     y2 = layers.AveragePooling2D(3, strides=2, padding="same")(torch.ones(1, 6, 6, 1))
     torch.testing.assert_close(y2, torch.ones(1, 3, 3, 1))
+
+
+def test_masks_flow_through_the_graph_and_bad_masks_are_errors():
+    t = plait.Input(shape=(None,), dtype="int32")
+    e = layers.Embedding(10, 3, mask_zero=True)(t)
+    assert e.has_mask and layers.Dense(2)(e).has_mask
+    assert not layers.LSTM(2)(e).has_mask and layers.LSTM(2, return_sequences=True)(e).has_mask
+    pooled = layers.GlobalMaxPooling1D()(e)
+    model = plait.Model(t, pooled)
+    assert "mask=m" in model.graph_source
+    x = torch.tensor([[0, 0, 3, 4], [5, 6, 7, 0]])
+    table = model.layers[1].embeddings.detach()
+    expected = torch.stack([table[[3, 4]].amax(0), table[[5, 6, 7]].amax(0)])
+    torch.testing.assert_close(model(x), expected)
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 3\) for inputs of shape \(2, 4, 3\)"):
+        layers.LSTM(2)(torch.randn(2, 4, 3), mask=torch.ones(2, 3, dtype=torch.bool))

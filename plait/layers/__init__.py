@@ -3,7 +3,7 @@
 from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import Conv1D, Conv2D, Conv3D
-from plait.layers.core import Activation, Dense, Embedding, Identity
+from plait.layers.core import Activation, Dense, Embedding, Identity, Masking
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
 from plait.layers.merging import (
@@ -51,6 +51,7 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "Masking",
     "AveragePooling1D",
     "AveragePooling2D",
     "AveragePooling3D",

@@ -7,6 +7,8 @@ from plait.layers.base import Layer
 
 
 class _Elementwise(Layer):
+    supports_masking = True
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

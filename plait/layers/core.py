@@ -33,6 +33,8 @@ class Dense(Layer):
         (None, 32)
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         units,
@@ -93,6 +95,8 @@ class Activation(Layer):
         tensor([0., 1.])
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -113,6 +117,8 @@ class Activation(Layer):
 class Identity(Layer):
     """Returns its input unchanged."""
 
+    supports_masking = True
+
     def call(self, inputs):
         return inputs
 
@@ -127,6 +133,8 @@ class Embedding(Layer):
         input_dim: vocabulary size (largest index + 1).
         output_dim: size of each vector.
         embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
+        mask_zero: index 0 is padding: the output carries a mask (``inputs != 0``) that RNNs,
+            pooling, merges and losses respect.
 
     Input shape:
         integer tensor ``(batch, ...)``.
@@ -140,8 +148,9 @@ class Embedding(Layer):
         (None, None, 64)
     """
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", **kwargs):
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, **kwargs):
         super().__init__(**kwargs)
+        self.mask_zero = bool(mask_zero)
         self.input_dim = positive_int(f"Embedding layer '{self.name}'", "input_dim", input_dim)
         self.output_dim = positive_int(f"Embedding layer '{self.name}'", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(
@@ -162,6 +171,12 @@ class Embedding(Layer):
     def call(self, inputs):
         return F.embedding(inputs, self.embeddings)
 
+    def produces_mask(self, input_masks):
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask=None):
+        return inputs != 0 if self.mask_zero else None
+
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
 
@@ -170,5 +185,38 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
+            "mask_zero": self.mask_zero,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
         }
+
+
+class Masking(Layer):
+    """Marks timesteps whose features all equal ``mask_value`` as padding, and zeroes them.
+
+    Input shape:
+        ``(batch, steps, features)``; the output carries a ``(batch, steps)`` mask.
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.Masking()(torch.tensor([[[1.0], [0.0]]])).squeeze()
+        tensor([1., 0.])
+    """
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, inputs, mask=None):
+        return torch.any(inputs != self.mask_value, dim=-1)
+
+    def produces_mask(self, input_masks):
+        return True
+
+    def call(self, inputs):
+        return inputs * self.compute_mask(inputs).unsqueeze(-1).to(inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

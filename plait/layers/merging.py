@@ -43,6 +43,15 @@ class _Merge(Layer):
     def call(self, inputs):
         return functools.reduce(self._op, inputs)
 
+    # Keras 3: a step is valid if it is valid in any input; no mask if an input has none.
+    def produces_mask(self, input_masks):
+        return bool(input_masks) and all(input_masks)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None or any(m is None for m in mask):
+            return None
+        return functools.reduce(torch.logical_or, mask)
+
 
 class Add(_Merge):
     """Element-wise sum of a list of tensors. Example: ``plait.layers.add([x, y])``."""
@@ -110,6 +119,23 @@ class Concatenate(Layer):
 
     def call(self, inputs):
         return torch.cat(inputs, dim=self.axis)
+
+    def produces_mask(self, input_masks):
+        return any(input_masks)
+
+    def compute_mask(self, inputs, mask=None):
+        # Keras 3: masks broadcast to their inputs (all-true where missing), joined, any over -1.
+        if mask is None or all(m is None for m in mask):
+            return None
+        full = [
+            torch.ones_like(x, dtype=torch.bool)
+            if m is None
+            else m.unsqueeze(-1).expand_as(x)
+            if m.dim() < x.dim()
+            else m
+            for x, m in zip(inputs, mask)
+        ]
+        return torch.cat(full, dim=self.axis).any(dim=-1)
 
     def compute_output_shape(self, input_shape):
         if (

@@ -41,6 +41,8 @@ class BatchNormalization(Layer):
         torch.Size([2, 3])
     """
 
+    supports_masking = True
+
     def __init__(
         self,
         axis=-1,
@@ -114,6 +116,8 @@ class LayerNormalization(Layer):
 
     (Keras's deprecated ``rms_scaling`` is not offered: Keras documents it as incorrect.)
     """
+
+    supports_masking = True
 
     def __init__(
         self,

@@ -144,10 +144,25 @@ class _GlobalPooling(Layer):
         first = 1 if self.data_format == "channels_last" else 2
         return list(range(first, first + self.rank))
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
+        axes = self._axes()
+        if mask is not None:
+            # Masked steps are ignored (rank 1, channels_last or first: the mask is (batch, steps)).
+            if self.rank != 1 or tuple(mask.shape) != tuple(inputs.shape[i] for i in (0, axes[0])):
+                raise ValueError(
+                    f"Layer '{self.name}' got a mask of shape {tuple(mask.shape)} for inputs of shape "
+                    f"{tuple(inputs.shape)}; expected (batch, steps)."
+                )
+            m = mask.unsqueeze(-1 if self.data_format == "channels_last" else 1)
+            if self.mode == "max":
+                return inputs.masked_fill(~m, float("-inf")).amax(dim=axes, keepdim=self.keepdims)
+            m = m.to(inputs.dtype)
+            return (inputs * m).sum(dim=axes, keepdim=self.keepdims) / m.sum(dim=axes, keepdim=self.keepdims).clamp(
+                min=1e-7
+            )
         if self.mode == "max":
-            return inputs.amax(dim=self._axes(), keepdim=self.keepdims)
-        return inputs.mean(dim=self._axes(), keepdim=self.keepdims)
+            return inputs.amax(dim=axes, keepdim=self.keepdims)
+        return inputs.mean(dim=axes, keepdim=self.keepdims)
 
     def compute_output_shape(self, input_shape):
         axes = self._axes()

@@ -13,7 +13,13 @@ class _RNN(Layer):
     """What the three recurrent layers share: Keras's arguments, input dropout (one mask for all
     timesteps, as Keras does), initial state, output packing, shapes and config.
 
-    Subclasses set ``num_states`` and implement ``build`` and ``_run(x, states) -> (outputs, states)``.
+    Subclasses set ``num_states`` and implement ``build``, ``_fused(x, states)`` (torch's fused
+    kernel, or None where Keras's math needs the loop), ``_project(x)`` (all timesteps' input
+    projections at once) and ``_cell(projected_t, states, keep) -> states``.
+
+    With a mask (from ``Embedding(mask_zero=True)`` or ``Masking``) the step loop runs and a
+    masked step keeps the previous state and output, as in Keras; a padded batch then gives each
+    sample what it gives alone.
     """
 
     num_states = 1
@@ -60,8 +66,21 @@ class _RNN(Layer):
             return torch.empty_like(h).bernoulli_(1 - self.recurrent_dropout) / (1 - self.recurrent_dropout)
         return None
 
-    def call(self, sequences, initial_state=None):
+    def produces_mask(self, input_masks):
+        return self.return_sequences and any(input_masks)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def call(self, sequences, initial_state=None, mask=None):
+        if mask is not None and tuple(mask.shape) != tuple(sequences.shape[:2]):
+            raise ValueError(
+                f"Layer '{self.name}' got a mask of shape {tuple(mask.shape)} for inputs of shape "
+                f"{tuple(sequences.shape)}; expected (batch, steps) = {tuple(sequences.shape[:2])}."
+            )
         x = sequences.flip(1) if self.go_backwards else sequences
+        if mask is not None and self.go_backwards:
+            mask = mask.flip(1)
         if self.training and self.dropout > 0:
             keep = torch.empty(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
             x = x * keep / (1 - self.dropout)
@@ -69,9 +88,27 @@ class _RNN(Layer):
             states = [x.new_zeros(x.shape[0], self.units) for _ in range(self.num_states)]
         else:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-        outputs, states = self._run(x, states)
+        outputs, states = self._run(x, states, mask)
         output = outputs if self.return_sequences else states[0]
         return [output, *states] if self.return_state else output
+
+    def _run(self, x, states, mask):
+        keep = self._recurrent_keep(states[0])
+        if mask is None and keep is None:
+            fused = self._fused(x, states)
+            if fused is not None:
+                return fused
+        projected = self._project(x)
+        steps = []
+        for t in range(x.shape[1]):
+            new = self._cell(projected[:, t], states, keep)
+            if mask is not None:
+                valid = mask[:, t, None]
+                new = [torch.where(valid, n, s) for n, s in zip(new, states)]
+            states = new
+            steps.append(states[0])
+        outputs = torch.stack(steps, 1) if steps else x.new_zeros(x.shape[0], 0, self.units)
+        return outputs, states
 
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]
@@ -97,10 +134,6 @@ class _RNN(Layer):
         }
 
 
-def _stack(steps, x, units):
-    return torch.stack(steps, 1) if steps else x.new_zeros(x.shape[0], 0, units)
-
-
 class SimpleRNN(_RNN):
     """Fully-connected RNN: ``h = activation(x @ kernel + h @ recurrent_kernel + bias)``; torch's
     fused ``rnn_tanh``/``rnn_relu`` for tanh/relu, a step loop otherwise.
@@ -121,20 +154,20 @@ class SimpleRNN(_RNN):
             # The fused kernel takes two biases; Keras has one. The second stays zero.
             self.register_buffer("_zero_bias", torch.zeros(u, dtype=self.dtype), persistent=False)
 
-    def _run(self, x, states):
-        (h,) = states
+    def _fused(self, x, states):
         fused = {activations.tanh: torch.rnn_tanh, activations.relu: torch.rnn_relu}.get(self.activation)
-        keep = self._recurrent_keep(h)
-        if fused is not None and keep is None:
-            weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
-            outputs, h = fused(x, h[None], weights, self.use_bias, 1, 0.0, self.training, False, True)
-            return outputs, [h[0]]
-        gates_x = F.linear(x, self.kernel, self.bias if self.use_bias else None)
-        steps = []
-        for t in range(x.shape[1]):
-            h = self.activation(gates_x[:, t] + F.linear(h if keep is None else h * keep, self.recurrent_kernel))
-            steps.append(h)
-        return _stack(steps, x, self.units), [h]
+        if fused is None:
+            return None
+        weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
+        outputs, h = fused(x, states[0][None], weights, self.use_bias, 1, 0.0, self.training, False, True)
+        return outputs, [h[0]]
+
+    def _project(self, x):
+        return F.linear(x, self.kernel, self.bias if self.use_bias else None)
+
+    def _cell(self, projected, states, keep):
+        h = states[0] if keep is None else states[0] * keep
+        return [self.activation(projected + F.linear(h, self.recurrent_kernel))]
 
 
 def _blocks(w, order, axis=-1):
@@ -171,41 +204,39 @@ class GRU(_RNN):
         if self.use_bias:
             self.add_weight("bias", (2, 3 * u) if self.reset_after else (3 * u,), self.bias_initializer)
 
-    def _run(self, x, states):
-        (h,) = states
-        keep = self._recurrent_keep(h)
-        if (
+    def _fused(self, x, states):
+        if not (
             self.reset_after
-            and keep is None
             and self.activation is activations.tanh
             and self.recurrent_activation is activations.sigmoid
         ):
-            order = (1, 0, 2)  # Keras z, r, h -> torch r, z, n
-            weights = [_blocks(self.kernel, order).T, _blocks(self.recurrent_kernel, order).T]
-            if self.use_bias:
-                weights += [_blocks(self.bias[0], order), _blocks(self.bias[1], order)]
-            outputs, h = torch.gru(x, h[None], weights, self.use_bias, 1, 0.0, self.training, False, True)
-            return outputs, [h[0]]
-        u = self.units
-        bias_x = bias_h = None
+            return None
+        order = (1, 0, 2)  # Keras z, r, h -> torch r, z, n
+        weights = [_blocks(self.kernel, order).T, _blocks(self.recurrent_kernel, order).T]
         if self.use_bias:
-            bias_x, bias_h = (self.bias[0], self.bias[1]) if self.reset_after else (self.bias, None)
-        gates_x = x @ self.kernel + (bias_x if bias_x is not None else 0)
-        steps = []
-        for t in range(x.shape[1]):
-            hd = h if keep is None else h * keep
-            xz, xr, xh = gates_x[:, t].split(u, -1)
-            if self.reset_after:
-                rz, rr, rh = (hd @ self.recurrent_kernel + (bias_h if bias_h is not None else 0)).split(u, -1)
-                z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
-                candidate = self.activation(xh + r * rh)
-            else:
-                rz, rr = (hd @ self.recurrent_kernel[:, : 2 * u]).split(u, -1)
-                z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
-                candidate = self.activation(xh + (r * hd) @ self.recurrent_kernel[:, 2 * u :])
-            h = z * h + (1 - z) * candidate
-            steps.append(h)
-        return _stack(steps, x, u), [h]
+            weights += [_blocks(self.bias[0], order), _blocks(self.bias[1], order)]
+        outputs, h = torch.gru(x, states[0][None], weights, self.use_bias, 1, 0.0, self.training, False, True)
+        return outputs, [h[0]]
+
+    def _project(self, x):
+        if not self.use_bias:
+            return x @ self.kernel
+        return x @ self.kernel + (self.bias[0] if self.reset_after else self.bias)
+
+    def _cell(self, projected, states, keep):
+        u, h = self.units, states[0]
+        hd = h if keep is None else h * keep
+        xz, xr, xh = projected.split(u, -1)
+        if self.reset_after:
+            recurrent = hd @ self.recurrent_kernel + (self.bias[1] if self.use_bias else 0)
+            rz, rr, rh = recurrent.split(u, -1)
+            z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
+            candidate = self.activation(xh + r * rh)
+        else:
+            rz, rr = (hd @ self.recurrent_kernel[:, : 2 * u]).split(u, -1)
+            z, r = self.recurrent_activation(xz + rz), self.recurrent_activation(xr + rr)
+            candidate = self.activation(xh + (r * hd) @ self.recurrent_kernel[:, 2 * u :])
+        return [z * h + (1 - z) * candidate]
 
     def get_config(self):
         return {
@@ -276,25 +307,24 @@ class LSTM(_RNN):
             # The fused kernel takes two biases; Keras has one. The second stays zero.
             self.register_buffer("_zero_bias", torch.zeros(4 * u, dtype=self.dtype), persistent=False)
 
-    def _run(self, x, states):
+    def _fused(self, x, states):
+        if not (self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid):
+            return None
         h, c = states
-        keep = self._recurrent_keep(h)
-        if keep is None and self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid:
-            weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
-            outputs, h, c = torch.lstm(
-                x, (h[None], c[None]), weights, self.use_bias, 1, 0.0, self.training, False, True
-            )
-            return outputs, [h[0], c[0]]
-        gates_x = F.linear(x, self.kernel, self.bias if self.use_bias else None)
-        steps = []
-        for t in range(x.shape[1]):
-            z = gates_x[:, t] + F.linear(h if keep is None else h * keep, self.recurrent_kernel)
-            i, f, g, o = z.chunk(4, dim=-1)
-            i, f, o = self.recurrent_activation(i), self.recurrent_activation(f), self.recurrent_activation(o)
-            c = f * c + i * self.activation(g)
-            h = o * self.activation(c)
-            steps.append(h)
-        return _stack(steps, x, self.units), [h, c]
+        weights = [self.kernel, self.recurrent_kernel] + ([self.bias, self._zero_bias] if self.use_bias else [])
+        outputs, h, c = torch.lstm(x, (h[None], c[None]), weights, self.use_bias, 1, 0.0, self.training, False, True)
+        return outputs, [h[0], c[0]]
+
+    def _project(self, x):
+        return F.linear(x, self.kernel, self.bias if self.use_bias else None)
+
+    def _cell(self, projected, states, keep):
+        h, c = states
+        z = projected + F.linear(h if keep is None else h * keep, self.recurrent_kernel)
+        i, f, g, o = z.chunk(4, dim=-1)
+        i, f, o = self.recurrent_activation(i), self.recurrent_activation(f), self.recurrent_activation(o)
+        c = f * c + i * self.activation(g)
+        return [o * self.activation(c), c]
 
     def get_config(self):
         return {

@@ -25,6 +25,8 @@ class Dropout(Layer):
                 [1., 1.]])
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_rate(f"Dropout layer '{self.name}'", "rate", rate)

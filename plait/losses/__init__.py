@@ -154,6 +154,22 @@ def reduce_weighted(values, sample_weight=None, reduction="sum_over_batch_size")
     return total / max(values.numel(), 1)
 
 
+def apply_mask(values, sample_weight, mask, reduction):
+    """Keras's ``apply_mask``: masked values get weight 0, and with a mean reduction the valid ones
+    get ``total / valid``, so the loss is the mean over valid values only."""
+    mask = mask.to(values.dtype)
+    while mask.dim() > values.dim():
+        mask = mask.squeeze(-1)
+    if reduction in ("sum_over_batch_size", "mean"):
+        mask = mask * (mask.numel() / (mask.sum() + EPSILON))
+    if sample_weight is None:
+        return mask
+    weight = sample_weight.to(values.dtype)
+    while weight.dim() < mask.dim():
+        weight = weight.unsqueeze(-1)
+    return weight * mask
+
+
 class Loss:
     """Base class: ``loss(y_true, y_pred, sample_weight=None) -> scalar``.
 
@@ -177,8 +193,11 @@ class Loss:
     def call(self, y_true, y_pred):
         return type(self).fn(y_true, y_pred, **self.fn_kwargs)
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        return reduce_weighted(self.call(y_true, y_pred), sample_weight, self.reduction)
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
+        values = self.call(y_true, y_pred)
+        if mask is not None:
+            sample_weight = apply_mask(values, sample_weight, mask, self.reduction)
+        return reduce_weighted(values, sample_weight, self.reduction)
 
     @property
     def from_logits(self):

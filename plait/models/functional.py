@@ -133,11 +133,14 @@ class Functional(Model):
         self.built = True
         self._generate()
 
-    def _generate(self, logits_outputs=()):
-        """(Re)generate the forward; ``logits_outputs`` are output indices returned as logits."""
+    def _generate(self, logits_outputs=(), return_masks=False):
+        """(Re)generate the forward; ``logits_outputs`` are output indices returned as logits, and
+        ``return_masks`` adds the outputs' masks (both for the training step)."""
         logits_nodes = frozenset(id(self.outputs[i].node) for i in logits_outputs)
-        fn, source, calls, consts = generate_forward(self.inputs, self.outputs, self._nodes, logits_nodes)
-        if logits_outputs:
+        fn, source, calls, consts = generate_forward(
+            self.inputs, self.outputs, self._nodes, logits_nodes, return_masks=return_masks
+        )
+        if logits_outputs or return_masks:
             return fn, calls, consts
         self._graph_fn, self.graph_source = fn, source
         self._graph_calls, self._graph_consts = calls, consts

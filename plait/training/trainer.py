@@ -163,7 +163,10 @@ class Trainer:
                     head.train_loss = head.loss.with_logits()
                     head.fused_activation = act
                     self._fused.append(i)
-            fn, calls, consts = self._generate(logits_outputs=tuple(self._fused))
+            # Sequence outputs that carry a mask (Embedding(mask_zero=True), Masking) get masked
+            # losses and metrics, as in Keras: the training forward also returns the masks.
+            self._masked_outputs = any(t.has_mask for t in outputs)
+            fn, calls, consts = self._generate(logits_outputs=tuple(self._fused), return_masks=self._masked_outputs)
             self._train_fn, self._train_calls, self._train_consts = fn, calls, consts
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._head_trackers = [
@@ -221,8 +224,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ the steps
     def _forward_for_loss(self, xs):
+        self._output_masks = None
         if hasattr(self, "_train_fn"):
             out = self._train_fn_call(xs)
+            if getattr(self, "_masked_outputs", False):
+                out, self._output_masks = out
+                out = out if len(out) > 1 else out[0]
         else:
             out = self(*xs) if len(xs) > 1 else self(xs[0])
         return (
@@ -249,7 +256,8 @@ class Trainer:
                 per_output.append(None)
                 continue
             loss_fn = head.train_loss if (_fused and head.fused_activation is not None) else head.loss
-            value = loss_fn(y[i], y_pred[i], None if sample_weight is None else sample_weight[i])
+            mask = self._output_masks[i] if getattr(self, "_output_masks", None) is not None else None
+            value = loss_fn(y[i], y_pred[i], None if sample_weight is None else sample_weight[i], mask=mask)
             per_output.append(value)
             total = total + head.weight * value
         if not torch.is_tensor(total):
@@ -266,8 +274,16 @@ class Trainer:
                     pred = y_pred[i].detach()
                     if head.fused_activation is not None:
                         pred = head.fused_activation(pred)
+                    weight = sws[i]
+                    mask = self._output_masks[i] if getattr(self, "_output_masks", None) is not None else None
+                    if mask is not None:  # masked steps do not count (Keras weights metrics by the mask)
+                        weight = (
+                            mask.float()
+                            if weight is None
+                            else weight.float().reshape(weight.shape + (1,) * (mask.dim() - weight.dim())) * mask
+                        )
                     for m in head.metrics:
-                        m.update_state(ys[i], pred, sws[i])
+                        m.update_state(ys[i], pred, weight)
 
     def train_step(self, data):
         """One optimisation step on ``data = (xs, ys, sample_weights)`` (lists in input/output
