@@ -349,3 +349,12 @@ def test_masking_layer_and_masked_sequence_loss_train_like_keras():
     np.testing.assert_allclose(p_hist["acc"], k_hist["acc"], rtol=1e-5)
     for k, p in zip(k_model.get_weights(), p_model.get_weights()):
         np.testing.assert_allclose(p, k, rtol=1e-3, atol=2e-6)
+
+
+def test_masked_keras_file_loads(tmp_path):
+    # Keras saves the mask computation as an op (NotEqual) feeding `mask=`; plait recomputes it.
+    k_model = masked_model(keras, "GRU")
+    k_model.save(tmp_path / "masked.keras")
+    x, _ = padded_tokens(np.random.default_rng(3))
+    loaded = plait.models.load_model(tmp_path / "masked.keras")
+    np.testing.assert_allclose(loaded.predict(x), to_numpy(k_model.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)

@@ -107,11 +107,40 @@ def sequential_from_keras(config):
     return model
 
 
+def _refs(value):
+    """The ``[layer, node, index]`` references inside a Keras config structure."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        return [value["config"]["keras_history"]]
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and isinstance(value[1], int):
+        return [value]
+    if isinstance(value, list):
+        return [r for v in value for r in _refs(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _refs(v)]
+    return []
+
+
 def model_from_keras(spec):
     from plait.models import Functional
 
     config = spec["config"]
-    built = {entry["name"]: (layer_from_keras(entry), entry.get("inbound_nodes", [])) for entry in config["layers"]}
+    entries = {entry["name"]: entry for entry in config["layers"]}
+    # Keras records how masks were computed (e.g. a NotEqual op feeding `mask=`); plait's layers
+    # make their masks themselves, so only layers that outputs need, ignoring masks, are built.
+    needed, frontier = set(), [ref[0] for ref in _refs(config["output_layers"])]
+    while frontier:
+        name = frontier.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        for node in entries[name].get("inbound_nodes", []):
+            kwargs = {k: v for k, v in node.get("kwargs", {}).items() if k not in ("mask", "training")}
+            frontier += [ref[0] for ref in _refs([node.get("args", []), kwargs])]
+    built = {
+        name: (layer_from_keras(entry), entry.get("inbound_nodes", []))
+        for name, entry in entries.items()
+        if name in needed
+    }
     outputs = {}  # (layer name, node index) -> list of output tensors
 
     def tensor(ref):
@@ -134,15 +163,13 @@ def model_from_keras(spec):
     while pending:
         remaining = []
         for name, i, node in pending:
+            # Keras records `mask=...` and `training=...` on calls; plait's masks flow on their own.
+            kwargs = {k: v for k, v in node.get("kwargs", {}).items() if k not in ("mask", "training")}
             try:
-                args, kwargs = resolve(node.get("args", [])), resolve(node.get("kwargs", {}))
+                args, kwargs = resolve(node.get("args", [])), resolve(kwargs)
             except KeyError:
                 remaining.append((name, i, node))
                 continue
-            if kwargs.get("mask") is not None:
-                raise ValueError(f"Keras layer '{name}' is called with a mask; plait does not support masking yet.")
-            # Keras records `mask=None` and `training=...` on calls; plait's layers take neither.
-            kwargs = {k: v for k, v in kwargs.items() if k not in ("mask", "training")}
             result = built[name][0](*args, **kwargs)
             outputs[(name, i)] = result if isinstance(result, list) else [result]
         if len(remaining) == len(pending):
