@@ -358,3 +358,54 @@ def test_masked_keras_file_loads(tmp_path):
     x, _ = padded_tokens(np.random.default_rng(3))
     loaded = plait.models.load_model(tmp_path / "masked.keras")
     np.testing.assert_allclose(loaded.predict(x), to_numpy(k_model.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,merge_mode",
+    [
+        ({"return_sequences": True}, "concat"),
+        ({}, "sum"),
+        ({"return_sequences": True}, "ave"),
+        ({}, "mul"),
+        ({"return_state": True}, "concat"),
+    ],
+)
+def test_bidirectional_matches_keras(kwargs, merge_mode, tmp_path):
+    def model(lib):
+        t = lib.Input(shape=(None,), dtype="int32")
+        h = lib.layers.Embedding(20, 4, mask_zero=True)(t)
+        out = lib.layers.Bidirectional(lib.layers.LSTM(3, **kwargs), merge_mode=merge_mode)(h)
+        return lib.Model(t, out)
+
+    rng = np.random.default_rng(4)
+    x, _ = padded_tokens(rng)
+    k_model, p_model = model(keras), model(plait)
+    p_model.set_weights(k_model.get_weights())
+    expected, got = to_numpy(k_model.predict(x, verbose=0)), p_model.predict(x)
+    for e, g in zip(expected if isinstance(expected, list) else [expected], got if isinstance(got, list) else [got]):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+    k_model.save(tmp_path / "bi.keras")
+    loaded = plait.models.load_model(tmp_path / "bi.keras").predict(x)
+    for e, g in zip(
+        expected if isinstance(expected, list) else [expected], loaded if isinstance(loaded, list) else [loaded]
+    ):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_time_distributed_matches_keras(tmp_path):
+    def model(lib):
+        x = lib.Input(shape=(5, 6, 3))
+        h = lib.layers.TimeDistributed(lib.layers.Conv1D(4, 2, activation="relu"))(x)
+        return lib.Model(x, lib.layers.TimeDistributed(lib.layers.Flatten())(h))
+
+    x = np.random.default_rng(5).normal(size=(2, 5, 6, 3)).astype("float32")
+    k_model, p_model = model(keras), model(plait)
+    p_model.set_weights(k_model.get_weights())
+    np.testing.assert_allclose(p_model.predict(x), to_numpy(k_model.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    k_model.save(tmp_path / "td.keras")
+    np.testing.assert_allclose(
+        plait.models.load_model(tmp_path / "td.keras").predict(x),
+        to_numpy(k_model.predict(x, verbose=0)),
+        rtol=1e-5,
+        atol=1e-6,
+    )

@@ -39,6 +39,7 @@ from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import Dropout
 from plait.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
+from plait.layers.wrappers import Bidirectional, TimeDistributed
 
 Convolution1D = Conv1D
 MaxPool1D = MaxPooling1D
@@ -51,6 +52,8 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "Bidirectional",
+    "TimeDistributed",
     "Masking",
     "AveragePooling1D",
     "AveragePooling2D",

@@ -39,10 +39,13 @@ class _RNN(Layer):
         go_backwards=False,
         unroll=False,
         seed=None,
+        zero_output_for_mask=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         who = f"{type(self).__name__} layer '{self.name}'"
+        # Keras: with a mask, a masked step outputs the previous output (False) or zeros (True).
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.units = positive_int(who, "units", units)
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -106,7 +109,9 @@ class _RNN(Layer):
                 valid = mask[:, t, None]
                 new = [torch.where(valid, n, s) for n, s in zip(new, states)]
             states = new
-            steps.append(states[0])
+            steps.append(
+                torch.where(valid, states[0], 0.0) if mask is not None and self.zero_output_for_mask else states[0]
+            )
         outputs = torch.stack(steps, 1) if steps else x.new_zeros(x.shape[0], 0, self.units)
         return outputs, states
 
@@ -131,6 +136,7 @@ class _RNN(Layer):
             "go_backwards": self.go_backwards,
             "unroll": self.unroll,
             "seed": self.seed,
+            "zero_output_for_mask": self.zero_output_for_mask,
         }
 
 

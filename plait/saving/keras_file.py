@@ -40,7 +40,6 @@ _IGNORED_DEFAULTS = {
     "use_cudnn": "auto",
     "input_length": None,
     "autocast": True,
-    "zero_output_for_mask": False,
     "time_major": False,
 }
 
@@ -88,6 +87,11 @@ def layer_from_keras(spec):
     cls = getattr(layers_module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)) or class_name in ("Lambda", "TorchOp"):
         raise ValueError(f"The Keras file uses layer class '{class_name}', which plait does not have.")
+    if class_name in ("Bidirectional", "TimeDistributed"):  # wrappers hold a layer spec
+        config = dict(config)
+        for key in ("layer", "backward_layer"):
+            if isinstance(config.get(key), dict):
+                config[key] = layer_from_keras(config[key])
     if class_name == "InputLayer":
         return layers_module.InputLayer(
             batch_shape=config["batch_shape"], dtype=_plain_dtype(config.get("dtype")), name=config.get("name")
@@ -195,7 +199,8 @@ def _datasets(group):
     values = []
     if "vars" in group:
         values += [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)]
-    for key in group:
+    # HDF5 lists groups alphabetically; Keras's order puts a Bidirectional's forward layer first.
+    for key in sorted(group, key=lambda k: (k != "forward_layer", k)):
         if key != "vars" and hasattr(group[key], "keys"):
             values += _datasets(group[key])
     return values
