@@ -13,6 +13,7 @@ Example:
 from plait import (
     activations,
     callbacks,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -20,6 +21,7 @@ from plait import (
     metrics,
     models,
     optimizers,
+    regularizers,
     saving,
     utils,
 )
@@ -30,6 +32,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "callbacks",
+    "constraints",
+    "regularizers",
     "datasets",
     "losses",
     "metrics",

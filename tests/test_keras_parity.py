@@ -409,3 +409,33 @@ def test_time_distributed_matches_keras(tmp_path):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+def test_regularizers_and_constraints_train_like_keras():
+    def model(lib):
+        L = lib.layers
+        t = lib.Input(shape=(None,), dtype="int32")
+        h = L.Embedding(20, 4, embeddings_regularizer="l2")(t)
+        h = L.LSTM(5, kernel_regularizer=lib.regularizers.L1L2(l1=0.001, l2=0.01), recurrent_constraint="unit_norm")(h)
+        h = L.Dense(
+            6,
+            activation="relu",
+            kernel_regularizer="l1",
+            kernel_constraint=lib.constraints.MaxNorm(0.5),
+            bias_constraint="non_neg",
+            activity_regularizer="l2",
+        )(h)
+        return lib.Model(t, L.Dense(3, activation="softmax", bias_regularizer="l2")(h))
+
+    rng = np.random.default_rng(6)
+    x, y = rng.integers(1, 20, (32, 6)).astype("int32"), rng.integers(0, 3, 32)
+    k_model, p_model = model(keras), model(plait)
+    p_model.set_weights(k_model.get_weights())
+    for m in (k_model, p_model):
+        m.compile("rmsprop", "sparse_categorical_crossentropy")
+    np.testing.assert_allclose(p_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0), rtol=1e-5)
+    k_hist = k_model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    p_hist = p_model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(p_hist["loss"], k_hist["loss"], rtol=2e-4)
+    for k, p in zip(k_model.get_weights(), p_model.get_weights()):
+        np.testing.assert_allclose(p, k, rtol=1e-3, atol=2e-6)

@@ -72,22 +72,25 @@ def _fmt(shape):
 class _WeightSpec:
     """Where a Keras weight lives: attribute ``attr`` of the layer, stored permuted by ``perm``."""
 
-    __slots__ = ("name", "attr", "keras_shape", "perm", "trainable")
+    __slots__ = ("name", "attr", "keras_shape", "perm", "trainable", "regularizer", "constraint")
 
-    def __init__(self, name, attr, keras_shape, perm, trainable):
+    def __init__(self, name, attr, keras_shape, perm, trainable, regularizer=None, constraint=None):
         self.name, self.attr, self.keras_shape = name, attr, tuple(keras_shape)
         self.perm, self.trainable = perm, trainable
+        self.regularizer, self.constraint = regularizer, constraint
 
     def get(self, layer):
         """The stored tensor (``attr`` may be a dotted path into a wrapped module)."""
         return reduce(getattr, self.attr.split("."), layer)
 
+    def keras_view(self, stored):
+        """The stored tensor seen in Keras's layout (a view; gradients flow through it)."""
+        if self.perm is None:
+            return stored
+        return stored.permute([self.perm.index(i) for i in range(len(self.perm))])
+
     def to_keras(self, stored):
-        value = stored.detach()
-        if self.perm is not None:
-            inverse = [self.perm.index(i) for i in range(len(self.perm))]
-            value = value.permute(inverse)
-        return value
+        return self.keras_view(stored.detach())
 
     def to_storage(self, keras_value):
         value = torch.as_tensor(keras_value)
@@ -162,7 +165,15 @@ class Layer(nn.Module):
             cls._call_takes_mask = "mask" in inspect.signature(call).parameters
 
     def __init__(
-        self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None, batch_size=None, **kwargs
+        self,
+        name=None,
+        trainable=True,
+        dtype=None,
+        input_shape=None,
+        input_dim=None,
+        batch_size=None,
+        activity_regularizer=None,
+        **kwargs,
     ):
         super().__init__()
         if kwargs:
@@ -181,9 +192,17 @@ class Layer(nn.Module):
             input_shape = (input_dim,)
         self._batch_input_shape = (batch_size, *tuple(input_shape)) if input_shape is not None else None
         self.training = False
+        from plait import regularizers
+
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._activity_penalties = []
+        if self.activity_regularizer is not None:
+            self.register_forward_hook(_record_activity_penalty)
 
     # ----------------------------------------------------------------- weights
-    def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, perm=None):
+    def add_weight(
+        self, name, shape, initializer="glorot_uniform", trainable=True, perm=None, regularizer=None, constraint=None
+    ):
         """Create a weight of Keras shape ``shape``, initialised as Keras does.
 
         Args:
@@ -193,11 +212,23 @@ class Layer(nn.Module):
             trainable: trainable weights are ``nn.Parameter``; non-trainable ones are buffers.
             perm: storage layout as a permutation of the Keras shape (e.g. ``(1, 0)`` stores a
                 Dense kernel as torch's ``(out, in)``), or None to store as Keras does.
+            regularizer: a penalty on the weight added to the training loss (``"l2"``, ...).
+            constraint: applied to the weight after each optimizer step (``"max_norm"``, ...).
         Returns:
             the stored parameter or buffer.
         """
         value = initializers.get(initializer)(tuple(shape), dtype=self.dtype)
-        spec = _WeightSpec(name, name, shape, tuple(perm) if perm else None, trainable)
+        from plait import constraints, regularizers
+
+        spec = _WeightSpec(
+            name,
+            name,
+            shape,
+            tuple(perm) if perm else None,
+            trainable,
+            regularizers.get(regularizer),
+            constraints.get(constraint),
+        )
         stored = spec.to_storage(value)
         if trainable:
             setattr(self, name, nn.Parameter(stored, requires_grad=self._trainable))
@@ -358,6 +389,16 @@ class Layer(nn.Module):
         self._inbound_nodes.append(node)
         return outputs
 
+    # ----------------------------------------------------------------- regularization
+    @property
+    def losses(self):
+        """Regularization penalties now: weight regularizers, and activity regularizers of the
+        last forward pass (Keras's ``layer.losses``)."""
+        out = [s.regularizer(s.keras_view(s.get(layer))) for layer, s in self._weight_entries() if s.regularizer]
+        for module in self.modules():
+            out += getattr(module, "_activity_penalties", [])
+        return out
+
     # ----------------------------------------------------------------- masking
     def produces_mask(self, input_masks):
         """Whether the output carries a mask, given which inputs do (graph-build time)."""
@@ -373,7 +414,11 @@ class Layer(nn.Module):
     # ----------------------------------------------------------------- config
     def get_config(self):
         """The constructor arguments, JSON-serialisable (Keras's ``get_config``)."""
+        from plait import regularizers
+
         config = {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype).replace("torch.", "")}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config
@@ -395,6 +440,41 @@ class Layer(nn.Module):
     # Layers are usually not created in train mode; keep repr short for models.
     def _get_name(self):
         return type(self).__name__
+
+
+class WeightOptions:
+    """Keras's per-weight ``<weight>_regularizer`` / ``<weight>_constraint`` arguments, resolved
+    once and serialized back (shared by Dense, Conv, Embedding and the RNNs)."""
+
+    def __init__(self, **options):
+        from plait import constraints, regularizers
+
+        self.options = {
+            key: (regularizers.get(value) if key.endswith("_regularizer") else constraints.get(value))
+            for key, value in options.items()
+        }
+
+    def __call__(self, weight):
+        return {
+            "regularizer": self.options.get(f"{weight}_regularizer"),
+            "constraint": self.options.get(f"{weight}_constraint"),
+        }
+
+    def get_config(self):
+        from plait import constraints, regularizers
+
+        return {
+            key: (regularizers.serialize(v) if key.endswith("_regularizer") else constraints.serialize(v))
+            for key, v in self.options.items()
+        }
+
+
+def _record_activity_penalty(layer, inputs, outputs):
+    # Keras 3 divides an activity penalty by the batch size.
+    for out in nest.flatten(outputs):
+        if torch.is_tensor(out) and out.is_floating_point():
+            penalty = layer.activity_regularizer(out)
+            layer._activity_penalties.append(penalty / out.shape[0] if out.dim() else penalty)
 
 
 def _shapes(structure):

@@ -5,7 +5,7 @@ import math
 import torch.nn.functional as F
 
 from plait import activations, initializers
-from plait.layers.base import InputSpec, Layer
+from plait.layers.base import InputSpec, Layer, WeightOptions
 from plait.layers.validation import data_format as check_data_format
 from plait.layers.validation import int_tuple, one_of, positive_int
 
@@ -64,10 +64,20 @@ class _Conv(Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         who, n = f"{type(self).__name__} layer '{self.name}'", self.rank
+        self.weight_options = WeightOptions(
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.filters = positive_int(who, "filters", filters)
         self.kernel_size = int_tuple(who, "kernel_size", kernel_size, n)
         self.strides = int_tuple(who, "strides", strides, n)
@@ -110,8 +120,13 @@ class _Conv(Layer):
             (*self.kernel_size, channels // self.groups, self.filters),
             self.kernel_initializer,
             perm=(n + 1, n, *range(n)),
+            **self.weight_options("kernel"),
         )
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.bias = (
+            self.add_weight("bias", (self.filters,), self.bias_initializer, **self.weight_options("bias"))
+            if self.use_bias
+            else None
+        )
         self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
 
     def call_logits(self, inputs):
@@ -152,6 +167,7 @@ class _Conv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            **self.weight_options.get_config(),
         }
 
 

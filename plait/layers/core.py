@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import activations, initializers
-from plait.layers.base import InputSpec, Layer
+from plait.layers.base import InputSpec, Layer, WeightOptions
 from plait.layers.validation import positive_int
 
 
@@ -42,9 +42,19 @@ class Dense(Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.weight_options = WeightOptions(
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.units = positive_int(f"Dense layer '{self.name}'", "units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -58,8 +68,11 @@ class Dense(Layer):
             raise ValueError(
                 f"Layer '{self.name}' needs a known last input dim to build. Received: input_shape={input_shape}"
             )
-        self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, perm=(1, 0))
-        self.bias = self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+        options = self.weight_options
+        self.add_weight("kernel", (in_dim, self.units), self.kernel_initializer, perm=(1, 0), **options("kernel"))
+        self.bias = (
+            self.add_weight("bias", (self.units,), self.bias_initializer, **options("bias")) if self.use_bias else None
+        )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
 
     def call(self, inputs):
@@ -80,6 +93,7 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            **self.weight_options.get_config(),
         }
 
 
@@ -148,8 +162,20 @@ class Embedding(Layer):
         (None, None, 64)
     """
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False, **kwargs):
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        embeddings_initializer="uniform",
+        mask_zero=False,
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.weight_options = WeightOptions(
+            embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint
+        )
         self.mask_zero = bool(mask_zero)
         self.input_dim = positive_int(f"Embedding layer '{self.name}'", "input_dim", input_dim)
         self.output_dim = positive_int(f"Embedding layer '{self.name}'", "output_dim", output_dim)
@@ -158,7 +184,12 @@ class Embedding(Layer):
         )
 
     def build(self, input_shape):
-        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+        self.add_weight(
+            "embeddings",
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            **self.weight_options("embeddings"),
+        )
 
     def _check_inputs(self, inputs):
         dtype = getattr(inputs, "dtype", None)
@@ -187,6 +218,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "mask_zero": self.mask_zero,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            **self.weight_options.get_config(),
         }
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import activations, initializers
-from plait.layers.base import InputSpec, Layer
+from plait.layers.base import InputSpec, Layer, WeightOptions
 from plait.layers.validation import positive_int, rate
 
 
@@ -40,9 +40,23 @@ class _RNN(Layer):
         unroll=False,
         seed=None,
         zero_output_for_mask=False,
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.weight_options = WeightOptions(
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+        )
         who = f"{type(self).__name__} layer '{self.name}'"
         # Keras: with a mask, a masked step outputs the previous output (False) or zeros (True).
         self.zero_output_for_mask = bool(zero_output_for_mask)
@@ -137,6 +151,7 @@ class _RNN(Layer):
             "unroll": self.unroll,
             "seed": self.seed,
             "zero_output_for_mask": self.zero_output_for_mask,
+            **self.weight_options.get_config(),
         }
 
 
@@ -153,10 +168,12 @@ class SimpleRNN(_RNN):
 
     def build(self, input_shape):
         features, u = self._features(input_shape), self.units
-        self.add_weight("kernel", (features, u), self.kernel_initializer, perm=(1, 0))
-        self.add_weight("recurrent_kernel", (u, u), self.recurrent_initializer, perm=(1, 0))
+        self.add_weight("kernel", (features, u), self.kernel_initializer, perm=(1, 0), **self.weight_options("kernel"))
+        self.add_weight(
+            "recurrent_kernel", (u, u), self.recurrent_initializer, perm=(1, 0), **self.weight_options("recurrent")
+        )
         if self.use_bias:
-            self.add_weight("bias", (u,), self.bias_initializer)
+            self.add_weight("bias", (u,), self.bias_initializer, **self.weight_options("bias"))
             # The fused kernel takes two biases; Keras has one. The second stays zero.
             self.register_buffer("_zero_bias", torch.zeros(u, dtype=self.dtype), persistent=False)
 
@@ -205,10 +222,15 @@ class GRU(_RNN):
 
     def build(self, input_shape):
         features, u = self._features(input_shape), self.units
-        self.add_weight("kernel", (features, 3 * u), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", (u, 3 * u), self.recurrent_initializer)
+        self.add_weight("kernel", (features, 3 * u), self.kernel_initializer, **self.weight_options("kernel"))
+        self.add_weight("recurrent_kernel", (u, 3 * u), self.recurrent_initializer, **self.weight_options("recurrent"))
         if self.use_bias:
-            self.add_weight("bias", (2, 3 * u) if self.reset_after else (3 * u,), self.bias_initializer)
+            self.add_weight(
+                "bias",
+                (2, 3 * u) if self.reset_after else (3 * u,),
+                self.bias_initializer,
+                **self.weight_options("bias"),
+            )
 
     def _fused(self, x, states):
         if not (
@@ -298,8 +320,12 @@ class LSTM(_RNN):
 
     def build(self, input_shape):
         features, u = self._features(input_shape), self.units
-        self.add_weight("kernel", (features, 4 * u), self.kernel_initializer, perm=(1, 0))
-        self.add_weight("recurrent_kernel", (u, 4 * u), self.recurrent_initializer, perm=(1, 0))
+        self.add_weight(
+            "kernel", (features, 4 * u), self.kernel_initializer, perm=(1, 0), **self.weight_options("kernel")
+        )
+        self.add_weight(
+            "recurrent_kernel", (u, 4 * u), self.recurrent_initializer, perm=(1, 0), **self.weight_options("recurrent")
+        )
         if self.use_bias:
             if self.unit_forget_bias:
                 base = self.bias_initializer
@@ -307,9 +333,9 @@ class LSTM(_RNN):
                 def bias_init(shape, dtype=torch.float32):
                     return torch.cat([base((u,), dtype), torch.ones(u, dtype=dtype), base((2 * u,), dtype)])
 
-                self.add_weight("bias", (4 * u,), bias_init)
+                self.add_weight("bias", (4 * u,), bias_init, **self.weight_options("bias"))
             else:
-                self.add_weight("bias", (4 * u,), self.bias_initializer)
+                self.add_weight("bias", (4 * u,), self.bias_initializer, **self.weight_options("bias"))
             # The fused kernel takes two biases; Keras has one. The second stays zero.
             self.register_buffer("_zero_bias", torch.zeros(4 * u, dtype=self.dtype), persistent=False)
 

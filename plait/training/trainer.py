@@ -168,6 +168,11 @@ class Trainer:
             self._masked_outputs = any(t.has_mask for t in outputs)
             fn, calls, consts = self._generate(logits_outputs=tuple(self._fused), return_masks=self._masked_outputs)
             self._train_fn, self._train_calls, self._train_consts = fn, calls, consts
+        # Regularizers add to the loss; constraints run after each update (Keras's order).
+        entries = self._weight_entries()
+        self._regularized = [(layer, spec) for layer, spec in entries if spec.regularizer is not None]
+        self._constrained = [(layer, spec) for layer, spec in entries if spec.constraint is not None]
+        self._activity_layers = [m for m in self.modules() if getattr(m, "activity_regularizer", None) is not None]
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._head_trackers = [
             metrics_module.Mean(name=f"{h.name}_loss") if h.loss is not None else None for h in self._heads
@@ -225,6 +230,8 @@ class Trainer:
     # ------------------------------------------------------------------ the steps
     def _forward_for_loss(self, xs):
         self._output_masks = None
+        for layer in getattr(self, "_activity_layers", ()):
+            layer._activity_penalties.clear()
         if hasattr(self, "_train_fn"):
             out = self._train_fn_call(xs)
             if getattr(self, "_masked_outputs", False):
@@ -262,7 +269,18 @@ class Trainer:
             total = total + head.weight * value
         if not torch.is_tensor(total):
             raise ValueError(f"No output of model '{self.name}' has both a loss and a target; nothing to train on.")
+        penalties = [s.regularizer(s.keras_view(s.get(layer))) for layer, s in getattr(self, "_regularized", ())]
+        for layer in getattr(self, "_activity_layers", ()):
+            penalties += layer._activity_penalties
+        if penalties:
+            total = total + torch.stack(penalties).sum()
         return total, per_output
+
+    @torch.no_grad()
+    def _apply_constraints(self):
+        for layer, spec in getattr(self, "_constrained", ()):
+            stored = spec.get(layer)
+            stored.copy_(spec.to_storage(spec.constraint(spec.keras_view(stored))))
 
     def _update_metrics(self, y_pred, ys, sws, total, per_output):
         with torch.no_grad():
@@ -296,6 +314,7 @@ class Trainer:
             p.grad = None
         total.backward()
         self.optimizer.apply([p.grad for p in self._trainable_params])
+        self._apply_constraints()
         self._update_metrics(y_pred, ys, sws, total, per_output)
 
     def test_step(self, data):

@@ -1,0 +1,98 @@
+"""Weight constraints (Keras 3's), applied to a weight after each optimizer step.
+
+Each works on the weight in Keras's layout (a Dense kernel ``(in, out)``, so ``axis=0`` constrains
+each unit's incoming weights), whatever layout plait stores it in.
+
+Example:
+    >>> import torch, plait
+    >>> plait.constraints.NonNeg()(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+"""
+
+import torch
+
+from plait.utils.registry import by_name, with_class_names
+
+EPSILON = 1e-7
+
+
+class Constraint:
+    def __call__(self, w):
+        raise NotImplementedError
+
+    def get_config(self):
+        return dict(vars(self))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _norms(w, axis):
+    return torch.sqrt(torch.sum(w.square(), dim=axis, keepdim=True))
+
+
+class MaxNorm(Constraint):
+    """Rescale so the norm along ``axis`` is at most ``max_value`` (default 2, axis 0)."""
+
+    def __init__(self, max_value=2, axis=0):
+        self.max_value, self.axis = max_value, axis
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis)
+        return w * (norms.clamp(0, self.max_value) / (EPSILON + norms))
+
+
+class MinMaxNorm(Constraint):
+    """Move the norm along ``axis`` towards ``[min_value, max_value]`` at ``rate``."""
+
+    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+
+    def __call__(self, w):
+        norms = _norms(w, self.axis)
+        desired = self.rate * norms.clamp(self.min_value, self.max_value) + (1 - self.rate) * norms
+        return w * (desired / (EPSILON + norms))
+
+
+class UnitNorm(Constraint):
+    """Rescale to unit norm along ``axis`` (default 0)."""
+
+    def __init__(self, axis=0):
+        self.axis = axis
+
+    def __call__(self, w):
+        return w / (EPSILON + _norms(w, self.axis))
+
+
+class NonNeg(Constraint):
+    """Set negative values to zero."""
+
+    def __call__(self, w):
+        return w * (w >= 0).to(w.dtype)
+
+
+_BY_NAME = with_class_names({"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": UnitNorm, "non_neg": NonNeg})
+
+
+def get(identifier):
+    """A constraint from a name (``"max_norm"``), a config dict, an instance/callable, or None."""
+    if (
+        identifier is None
+        or isinstance(identifier, Constraint)
+        or (callable(identifier) and not isinstance(identifier, str))
+    ):
+        return identifier
+    if isinstance(identifier, str):
+        return by_name(_BY_NAME, identifier, "constraint")()
+    if isinstance(identifier, dict):
+        return by_name(_BY_NAME, identifier["class_name"], "constraint").from_config(identifier.get("config", {}))
+    raise TypeError(f"Could not interpret constraint identifier: {identifier!r}")
+
+
+def serialize(constraint):
+    if constraint is None:
+        return None
+    if isinstance(constraint, Constraint):
+        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    raise ValueError(f"Cannot save the constraint {constraint!r}; use one of plait.constraints.")
