@@ -69,7 +69,7 @@ class NonNeg(Constraint):
     """Set negative values to zero."""
 
     def __call__(self, w):
-        return w * (w >= 0).to(w.dtype)
+        return w.clamp(min=0)
 
 
 _BY_NAME = with_class_names({"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": UnitNorm, "non_neg": NonNeg})
