@@ -439,3 +439,53 @@ def test_regularizers_and_constraints_train_like_keras():
     np.testing.assert_allclose(p_hist["loss"], k_hist["loss"], rtol=2e-4)
     for k, p in zip(k_model.get_weights(), p_model.get_weights()):
         np.testing.assert_allclose(p, k, rtol=1e-3, atol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,call",
+    [
+        ({"num_heads": 2, "key_dim": 4}, {}),
+        ({"num_heads": 3, "key_dim": 2, "value_dim": 5, "output_shape": 7}, {}),
+        ({"num_heads": 2, "key_dim": 4}, {"use_causal_mask": True}),
+        ({"num_heads": 2, "key_dim": 4, "use_bias": False}, {"return_attention_scores": True}),
+    ],
+)
+def test_multi_head_attention_matches_keras(kwargs, call, tmp_path):
+    def model(lib, cross=False):
+        # One attention layer per model: with a masked tensor feeding two attention layers,
+        # Keras's functional model disagrees with Keras's own eager call (plait matches the latter).
+        t = lib.Input(shape=(None,), dtype="int32")
+        c = lib.Input(shape=(5, 6))
+        h = lib.layers.Embedding(20, 6, mask_zero=True)(t)
+        if cross:
+            return lib.Model([t, c], lib.layers.MultiHeadAttention(num_heads=2, key_dim=3)(h, c, **call))
+        out = lib.layers.MultiHeadAttention(**kwargs)(h, h, **call)
+        return lib.Model(t, list(out) if isinstance(out, (list, tuple)) else out)
+
+    rng = np.random.default_rng(7)
+    x, lengths = padded_tokens(rng, pre=False)
+    ctx = rng.normal(size=(len(x), 5, 6)).astype("float32")
+    valid = x > 0  # padded query rows attend to nothing; Keras and plait may differ there
+    for cross in (False, True):
+        if cross and call.get("return_attention_scores"):
+            continue
+        k_model, p_model = model(keras, cross), model(plait, cross)
+        p_model.set_weights(k_model.get_weights())
+        k_model.save(tmp_path / "mha.keras")
+        data = [x, ctx] if cross else x
+        expected = to_numpy(k_model.predict(data, verbose=0))
+        expected = expected if isinstance(expected, list) else [expected]
+        for model_ in (p_model, plait.models.load_model(tmp_path / "mha.keras")):
+            got = model_.predict(data)
+            got = got if isinstance(got, list) else [got]
+            _compare_attention(expected, got, valid)
+
+
+def _compare_attention(expected, got, valid):
+    for e, g in zip(expected, got):
+        if g.ndim == 3:
+            np.testing.assert_allclose(g[valid], e[valid], rtol=1e-5, atol=1e-6)
+        else:  # attention scores (B, heads, T, S): valid query rows
+            np.testing.assert_allclose(
+                g.transpose(0, 2, 1, 3)[valid], e.transpose(0, 2, 1, 3)[valid], rtol=1e-5, atol=1e-6
+            )

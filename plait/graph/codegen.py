@@ -91,7 +91,11 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
             calls.append(torch.nn.Module.__call__.__get__(node.layer))
         args = ", ".join([render(a) for a in node.args] + [f"{k}={render(v)}" for k, v in node.kwargs.items()])
         masked = bool(node.args) and any(id(t) in mvar for t in node.input_tensors)
-        mask_expr = render_mask(node.args[0]) if masked else "None"
+        # One mask for a one-input call; a list, one per positional input, otherwise (attention).
+        tensor_args = [a for a in node.args if isinstance(a, SymbolicTensor)]
+        mask_expr = "None"
+        if masked:
+            mask_expr = render_mask(node.args[0]) if len(tensor_args) <= 1 else render_mask(tensor_args)
         if masked and getattr(node.layer, "_call_takes_mask", False) and "mask" not in node.kwargs:
             args += f", mask={mask_expr}"
         expr = f"call[{len(calls) - 1}]({args})"

@@ -1,6 +1,7 @@
 """Layers, grouped by family as in Keras (``from plait.layers import *`` gives them all)."""
 
 from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from plait.layers.attention import MultiHeadAttention
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import Conv1D, Conv2D, Conv3D
 from plait.layers.core import Activation, Dense, Embedding, Identity, Masking
@@ -52,6 +53,7 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "MultiHeadAttention",
     "Bidirectional",
     "TimeDistributed",
     "Masking",

@@ -319,6 +319,13 @@ class Layer(nn.Module):
     def build(self, input_shape):
         """Create weights for inputs of ``input_shape`` (batch dim included, may be None)."""
 
+    def _build_for_call(self, args, kwargs):
+        """Build from a call's arguments (the first one's shape by default; a layer with several
+        inputs, such as MultiHeadAttention, reads them all)."""
+        if not self.built:
+            first = args[0] if args else next(iter(kwargs.values()))
+            self._maybe_build(_shapes(first))
+
     def _maybe_build(self, input_shape):
         if not self.built:
             self.build(input_shape)
@@ -344,8 +351,7 @@ class Layer(nn.Module):
         if not args:
             raise TypeError(f"Layer '{self.name}' was called without inputs.")
         args = (nest.map_structure(_to_tensor, args[0]),) + args[1:]
-        if not self.built:
-            self._maybe_build(_shapes(args[0]))
+        self._build_for_call(args, kwargs)
         self._check_inputs(args[0])
         training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)
         with training_mode(self, training):
@@ -364,7 +370,7 @@ class Layer(nn.Module):
         if not self._call_takes_training:
             kwargs = {k: v for k, v in kwargs.items() if k != "training"}
         first = args[0] if args else next(iter(kwargs.values()))
-        self._maybe_build(_shapes(first))
+        self._build_for_call(args, kwargs)
         self._check_inputs(first)
         spec = self.compute_output_spec(*args, **kwargs)
         node = Node(self, args, kwargs)

@@ -41,6 +41,9 @@ _IGNORED_DEFAULTS = {
     "input_length": None,
     "autocast": True,
     "time_major": False,
+    "use_gate": False,
+    "sliding_window": None,
+    "flash_attention": None,
 }
 
 
@@ -194,13 +197,18 @@ def model_from_keras(spec):
 
 
 # ---------------------------------------------------------------- weights
+_SUBLAYER_ORDER = ["forward_layer", "backward_layer", "query_dense", "key_dense", "value_dense", "output_dense"]
+
+
 def _datasets(group):
     """A Keras object's variables: its ``vars/0..n``, then its sub-objects' (e.g. an LSTM's cell)."""
     values = []
     if "vars" in group:
         values += [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)]
-    # HDF5 lists groups alphabetically; Keras's order puts a Bidirectional's forward layer first.
-    for key in sorted(group, key=lambda k: (k != "forward_layer", k)):
+    # HDF5 lists groups alphabetically; Keras's own order for sublayers it knows comes first.
+    for key in sorted(
+        group, key=lambda k: (_SUBLAYER_ORDER.index(k) if k in _SUBLAYER_ORDER else len(_SUBLAYER_ORDER), k)
+    ):
         if key != "vars" and hasattr(group[key], "keys"):
             values += _datasets(group[key])
     return values
