@@ -238,6 +238,17 @@ LAYER_CASES = [
     ("ZeroPadding1D", {"padding": (1, 2)}, (2, 5, 3)),
     ("Cropping1D", {"cropping": (1, 2)}, (2, 6, 3)),
     ("UpSampling1D", {"size": 3}, (2, 4, 3)),
+    ("PReLU", {}, (2, 4, 3)),
+    ("PReLU", {"shared_axes": [1]}, (2, 4, 3)),
+    ("UnitNormalization", {}, (2, 4, 3)),
+    ("GroupNormalization", {"groups": 2}, (2, 5, 4)),
+    ("ZeroPadding2D", {"padding": ((1, 0), (2, 1))}, (2, 3, 4, 2)),
+    ("Cropping2D", {"cropping": ((1, 0), (1, 1))}, (2, 4, 5, 2)),
+    ("UpSampling2D", {"size": (2, 3)}, (2, 3, 2, 2)),
+    ("UpSampling2D", {"interpolation": "bilinear"}, (2, 3, 4, 2)),
+    ("SpatialDropout1D", {"rate": 0.5}, (2, 4, 3)),
+    ("GaussianNoise", {"stddev": 0.5}, (2, 4, 3)),
+    ("GaussianDropout", {"rate": 0.3}, (2, 4, 3)),
     ("Softmax", {"axis": 1}, (4, 3, 5)),
 ]
 
@@ -489,3 +500,21 @@ def _compare_attention(expected, got, valid):
             np.testing.assert_allclose(
                 g.transpose(0, 2, 1, 3)[valid], e.transpose(0, 2, 1, 3)[valid], rtol=1e-5, atol=1e-6
             )
+
+
+@pytest.mark.parametrize(
+    "axes,normalize,shapes",
+    [
+        (1, False, [(3, 4), (3, 4)]),
+        (1, True, [(3, 4), (3, 4)]),
+        ((2, 2), False, [(2, 3, 4), (2, 5, 4)]),
+        ((1, 1), True, [(2, 3, 4), (2, 3, 5)]),
+    ],
+)
+def test_dot_matches_keras(axes, normalize, shapes):
+    rng = np.random.default_rng(8)
+    x, y = (rng.normal(size=s).astype("float32") for s in shapes)
+    expected = to_numpy(keras.layers.Dot(axes=axes, normalize=normalize)([x, y]))
+    np.testing.assert_allclose(
+        to_numpy(layers.Dot(axes=axes, normalize=normalize)([x, y])), expected, rtol=1e-5, atol=1e-6
+    )

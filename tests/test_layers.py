@@ -295,3 +295,24 @@ def test_masks_flow_through_the_graph_and_bad_masks_are_errors():
     torch.testing.assert_close(model(x), expected)
     with pytest.raises(ValueError, match=r"mask of shape \(2, 3\) for inputs of shape \(2, 4, 3\)"):
         layers.LSTM(2)(torch.randn(2, 4, 3), mask=torch.ones(2, 3, dtype=torch.bool))
+
+
+def test_noise_layers_in_training_and_activity_regularization():
+    x = torch.ones(400, 8, 16)
+    dropped = layers.SpatialDropout1D(0.5)(x, training=True)
+    per_channel = dropped[:, 0, :]
+    assert torch.equal(dropped, per_channel[:, None, :].expand_as(dropped))  # whole channels
+    assert 0.4 < (per_channel == 0).float().mean() < 0.6
+    noisy = layers.GaussianNoise(0.5)(x, training=True)
+    assert abs(float((noisy - x).std()) - 0.5) < 0.02
+    scaled = layers.GaussianDropout(0.2)(x, training=True)
+    assert abs(float(scaled.mean()) - 1.0) < 0.02 and abs(float(scaled.std()) - 0.5) < 0.02
+    inputs = plait.Input(shape=(3,))
+    model = plait.Model(inputs, layers.ActivityRegularization(l1=0.1)(layers.Dense(2, use_bias=False)(inputs)))
+    model.compile("sgd", "mse")
+    data = np.ones((4, 3), "float32")
+    out = model.predict(data)
+    plain = float(((out - 0) ** 2).mean())
+    assert model.evaluate(data, np.zeros((4, 2), "float32"), verbose=0) == pytest.approx(
+        plain + 0.1 * np.abs(out).sum() / 4, rel=1e-5
+    )

@@ -5,6 +5,21 @@ from plait.layers.attention import MultiHeadAttention
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import Conv1D, Conv2D, Conv3D
 from plait.layers.core import Activation, Dense, Embedding, Identity, Masking
+from plait.layers.extra import (
+    ActivityRegularization,
+    Cropping2D,
+    Dot,
+    GaussianDropout,
+    GaussianNoise,
+    GroupNormalization,
+    PReLU,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    UnitNormalization,
+    UpSampling2D,
+    ZeroPadding2D,
+    dot,
+)
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
 from plait.layers.merging import (
@@ -53,6 +68,19 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "ActivityRegularization",
+    "Cropping2D",
+    "Dot",
+    "GaussianDropout",
+    "GaussianNoise",
+    "GroupNormalization",
+    "PReLU",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "UnitNormalization",
+    "UpSampling2D",
+    "ZeroPadding2D",
+    "dot",
     "MultiHeadAttention",
     "Bidirectional",
     "TimeDistributed",
