@@ -3,7 +3,16 @@
 from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from plait.layers.attention import MultiHeadAttention
 from plait.layers.base import InputSpec, Layer
-from plait.layers.convolutional import Conv1D, Conv2D, Conv3D
+from plait.layers.convolutional import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from plait.layers.core import Activation, Dense, Embedding, Identity, Masking
 from plait.layers.extra import (
     ActivityRegularization,
@@ -68,6 +77,11 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
     "ActivityRegularization",
     "Cropping2D",
     "Dot",

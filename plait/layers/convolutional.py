@@ -221,3 +221,276 @@ class Conv3D(_Conv):
     """3D convolution over ``(batch, d1, d2, d3, channels)`` (arguments as ``Conv2D``)."""
 
     rank = 3
+
+
+def _transpose_crop(kernel, stride, dilation, padding, output_padding):
+    """``(crop_left, crop_right)`` of a full (unpadded) transposed conv, Keras 3.15's rule (JAX's
+    window; negative means zero-padding)."""
+    k = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        output_padding = max(k, stride) - k if output_padding is None else output_padding
+        left, right = k - 1, k - 1 + output_padding
+    else:
+        pad_len = stride + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+        left = min(pad_len // 2 + pad_len % 2, k - 1)
+        right = pad_len - left
+    return (k - 1) - left, (k - 1) - right
+
+
+class _ConvTranspose(_Conv):
+    """Shared by Conv1DTranspose/Conv2DTranspose: Keras's output sizes (valid: ``(i-1)*s + max(k, s)``,
+    same: ``i*s``), kernel ``(*kernel_size, filters, channels)``."""
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        output_padding=None,
+        data_format=None,
+        dilation_rate=1,
+        **kwargs,
+    ):
+        if padding == "causal":
+            raise ValueError(f"{type(self).__name__} does not support padding='causal'. Received: padding={padding!r}")
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, **kwargs)
+        self.output_padding = (
+            None
+            if output_padding is None
+            else tuple((output_padding,) * self.rank if isinstance(output_padding, int) else output_padding)
+        )
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        n = self.rank
+        self.add_weight(
+            "kernel",
+            (*self.kernel_size, self.filters, channels),
+            self.kernel_initializer,
+            perm=(n + 1, n, *range(n)),
+            **self.weight_options("kernel"),
+        )
+        self.bias = (
+            self.add_weight("bias", (self.filters,), self.bias_initializer, **self.weight_options("bias"))
+            if self.use_bias
+            else None
+        )
+        self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
+
+    def _crops(self):
+        ops = self.output_padding or (None,) * self.rank
+        return [
+            _transpose_crop(k, s, d, self.padding, o)
+            for k, s, d, o in zip(self.kernel_size, self.strides, self.dilation_rate, ops)
+        ]
+
+    def call_logits(self, inputs):
+        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
+        conv = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[self.rank - 1]
+        y = conv(x, self.kernel, self.bias, self.strides, 0, 0, 1, self.dilation_rate)
+        # Crop (or zero-pad, where negative) each spatial dim; F.pad takes the last dim first.
+        y = F.pad(y, [-c for left, right in reversed(self._crops()) for c in (left, right)])
+        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+
+    def compute_output_shape(self, input_shape):
+        spatial = input_shape[1:-1] if self.data_format == "channels_last" else input_shape[2:]
+        out = [
+            None if i is None else (i - 1) * s + (k - 1) * d + 1 - left - right
+            for i, s, k, d, (left, right) in zip(
+                spatial, self.strides, self.kernel_size, self.dilation_rate, self._crops()
+            )
+        ]
+        batch = input_shape[0]
+        return (batch, *out, self.filters) if self.data_format == "channels_last" else (batch, self.filters, *out)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("groups", None)
+        return {**config, "output_padding": self.output_padding}
+
+
+class Conv1DTranspose(_ConvTranspose):
+    """Transposed 1D convolution (Keras's shapes; ``padding`` valid or same)."""
+
+    rank = 1
+
+
+class Conv2DTranspose(_ConvTranspose):
+    """Transposed 2D convolution (Keras's shapes; ``padding`` valid or same)."""
+
+    rank = 2
+
+
+class DepthwiseConv2D(_Conv):
+    """Per-channel 2D convolution: ``depth_multiplier`` filters for each input channel.
+
+    Weights: ``kernel (kh, kw, channels, depth_multiplier)``, ``bias (channels * depth_multiplier,)``.
+    """
+
+    rank = 2
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        depthwise_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            1,
+            kernel_size,
+            strides,
+            padding,
+            data_format,
+            dilation_rate,
+            1,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            kernel_regularizer=depthwise_regularizer,
+            kernel_constraint=depthwise_constraint,
+            **kwargs,
+        )
+        self.depth_multiplier = positive_int(f"DepthwiseConv2D '{self.name}'", "depth_multiplier", depth_multiplier)
+
+    def build(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        m = self.depth_multiplier
+        self.groups, self.filters = channels, channels * m
+        # Keras (kh, kw, C, m); torch's grouped conv wants (C*m, 1, kh, kw): flatten (C, m) first.
+        init = self.kernel_initializer
+
+        def kernel_init(shape, dtype=None):
+            return init(shape, dtype=dtype)
+
+        self.add_weight(
+            "kernel", (*self.kernel_size, channels, m), kernel_init, perm=(2, 3, 0, 1), **self.weight_options("kernel")
+        )
+        self.bias = (
+            self.add_weight("bias", (channels * m,), self.bias_initializer, **self.weight_options("bias"))
+            if self.use_bias
+            else None
+        )
+        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: channels})
+
+    def call_logits(self, inputs):
+        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
+        x, pad = spatial_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        c, m = self.groups, self.depth_multiplier
+        weight = self.kernel.reshape(c * m, 1, *self.kernel_size)  # stored (C, m, kh, kw)
+        y = F.conv2d(x, weight, self.bias, self.strides, pad, self.dilation_rate, c)
+        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+
+    def compute_output_shape(self, input_shape):
+        channels = input_shape[self._channel_axis]
+        self.filters = channels * self.depth_multiplier
+        return super().compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("filters", "groups"):
+            config.pop(key, None)
+        config["depthwise_initializer"] = config.pop("kernel_initializer")
+        return {**config, "depth_multiplier": self.depth_multiplier}
+
+
+class _SeparableConv(_Conv):
+    """Depthwise convolution then a 1x1 pointwise one (Keras's SeparableConv1D/2D).
+
+    Weights: ``depthwise_kernel (*kernel, channels, depth_multiplier)``,
+    ``pointwise_kernel (*ones, channels * depth_multiplier, filters)``, ``bias (filters,)``.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            kernel_size,
+            strides,
+            padding,
+            data_format,
+            dilation_rate,
+            1,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            **kwargs,
+        )
+        self.depth_multiplier = positive_int(
+            f"{type(self).__name__} '{self.name}'", "depth_multiplier", depth_multiplier
+        )
+        self.depthwise_initializer = self.kernel_initializer
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+
+    def build(self, input_shape):
+        channels, m, n = input_shape[self._channel_axis], self.depth_multiplier, self.rank
+        self.channels = channels
+        self.add_weight(
+            "depthwise_kernel", (*self.kernel_size, channels, m), self.depthwise_initializer, perm=(n, n + 1, *range(n))
+        )
+        self.add_weight(
+            "pointwise_kernel",
+            (*(1,) * n, channels * m, self.filters),
+            self.pointwise_initializer,
+            perm=(n + 1, n, *range(n)),
+        )
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
+
+    def call_logits(self, inputs):
+        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
+        x, pad = spatial_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        conv = (F.conv1d, F.conv2d)[self.rank - 1]
+        c, m = self.channels, self.depth_multiplier
+        depthwise = self.depthwise_kernel.reshape(c * m, 1, *self.kernel_size)
+        y = conv(x, depthwise, None, self.strides, pad, self.dilation_rate, c)
+        y = conv(y, self.pointwise_kernel, self.bias)
+        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("groups", None)
+        config["depthwise_initializer"] = config.pop("kernel_initializer")
+        return {
+            **config,
+            "depth_multiplier": self.depth_multiplier,
+            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+        }
+
+
+class SeparableConv1D(_SeparableConv):
+    """Depthwise-separable 1D convolution."""
+
+    rank = 1
+
+
+class SeparableConv2D(_SeparableConv):
+    """Depthwise-separable 2D convolution."""
+
+    rank = 2
