@@ -525,3 +525,33 @@ def test_dot_matches_keras(axes, normalize, shapes):
     np.testing.assert_allclose(
         to_numpy(layers.Dot(axes=axes, normalize=normalize)([x, y])), expected, rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.mark.parametrize(
+    "name,kwargs,call",
+    [
+        ("Attention", {}, {}),
+        ("Attention", {"use_scale": True, "score_mode": "concat"}, {"use_causal_mask": True}),
+        ("Attention", {"use_scale": True}, {"return_attention_scores": True}),
+        ("AdditiveAttention", {}, {}),
+    ],
+)
+def test_attention_layers_match_keras(name, kwargs, call, tmp_path):
+    def model(lib):
+        t, s = lib.Input(shape=(None,), dtype="int32"), lib.Input(shape=(None,), dtype="int32")
+        embed = lib.layers.Embedding(20, 4, mask_zero=True)
+        out = getattr(lib.layers, name)(**kwargs)([embed(t), embed(s)], **call)
+        return lib.Model([t, s], list(out) if isinstance(out, (list, tuple)) else out)
+
+    rng = np.random.default_rng(9)
+    (q, _), (v, _) = padded_tokens(rng, pre=False), padded_tokens(rng, pre=False)
+    k_model, p_model = model(keras), model(plait)
+    p_model.set_weights(k_model.get_weights())
+    k_model.save(tmp_path / "att.keras")
+    expected = to_numpy(k_model.predict([q, v], verbose=0))
+    for m in (p_model, plait.models.load_model(tmp_path / "att.keras")):
+        got = m.predict([q, v])
+        for e, g in zip(
+            expected if isinstance(expected, list) else [expected], got if isinstance(got, list) else [got]
+        ):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)

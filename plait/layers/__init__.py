@@ -1,7 +1,7 @@
 """Layers, grouped by family as in Keras (``from plait.layers import *`` gives them all)."""
 
 from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
-from plait.layers.attention import MultiHeadAttention
+from plait.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import (
     Conv1D,
@@ -77,6 +77,8 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "AdditiveAttention",
+    "Attention",
     "Conv1DTranspose",
     "Conv2DTranspose",
     "DepthwiseConv2D",

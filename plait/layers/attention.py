@@ -168,3 +168,114 @@ class MultiHeadAttention(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "seed": self.seed,
         }
+
+
+class Attention(Layer):
+    """Dot-product attention (Luong style), Keras's ``Attention``: ``layer([query, value(, key)])``.
+
+    Args:
+        use_scale: learn a scalar that multiplies the scores (initialised to 1).
+        score_mode: ``"dot"`` (default) or ``"concat"`` (``sum(tanh(q + k))``).
+        dropout: dropout on the attention weights.
+
+    Masks of the query and value (from ``Embedding(mask_zero=True)``/``Masking``) and
+    ``use_causal_mask`` are respected; masked query steps output zeros, as in Keras.
+    """
+
+    supports_masking = True
+    additive = False
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(
+                f"Invalid value for argument score_mode. Expected one of {{'dot', 'concat'}}. "
+                f"Received: score_mode={score_mode}"
+            )
+        self.use_scale, self.score_mode = bool(use_scale), score_mode
+        self.dropout, self.seed = rate(f"{type(self).__name__} '{self.name}'", "dropout", dropout), seed
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) not in (2, 3):
+            raise ValueError(
+                f"Layer '{self.name}' expects [query, value] or [query, value, key]. Received: {input_shape}"
+            )
+        self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
+        self.concat_score_weight = (
+            self.add_weight("concat_score_weight", (), "ones") if self.score_mode == "concat" else None
+        )
+
+    def _scores(self, q, k):
+        if self.score_mode == "dot":
+            scores = torch.matmul(q, k.transpose(-1, -2))
+            return scores * self.scale if self.scale is not None else scores
+        summed = q.unsqueeze(-2) + k.unsqueeze(-3)
+        if self.scale is not None:
+            summed = self.scale * summed
+        return self.concat_score_weight * torch.tanh(summed).sum(-1)
+
+    def call(self, inputs, mask=None, return_attention_scores=False, use_causal_mask=False):
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) > 2 else v
+        q_mask = mask[0] if mask else None
+        v_mask = mask[1] if mask else None
+        scores = self._scores(q, k)
+        keep = v_mask[:, None, :] if v_mask is not None else None
+        if use_causal_mask:
+            causal = torch.ones(scores.shape[-2:], dtype=torch.bool, device=scores.device).tril()
+            keep = causal if keep is None else keep & causal
+        if keep is not None:
+            scores = torch.where(keep, scores, scores - 1e9)
+        weights = torch.softmax(scores, dim=-1)
+        used = F.dropout(weights, self.dropout, True) if self.training and self.dropout > 0 else weights
+        out = torch.matmul(used, v)
+        if q_mask is not None:
+            out = torch.where(q_mask.unsqueeze(-1), out, torch.zeros_like(out))
+        return [out, weights] if return_attention_scores else out
+
+    def produces_mask(self, input_masks):
+        return bool(input_masks) and input_masks[0]
+
+    def compute_mask(self, inputs, mask=None):
+        return mask[0] if mask else None
+
+    def compute_output_spec(self, inputs, **kwargs):
+        q, v = inputs[0], inputs[1]
+        out = (*q.shape[:-1], v.shape[-1])
+        if kwargs.get("return_attention_scores"):
+            return [(out, self.dtype), ((q.shape[0], q.shape[1], v.shape[1]), self.dtype)]
+        return (out, self.dtype)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "use_scale": self.use_scale,
+            "score_mode": self.score_mode,
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau) attention, Keras's ``AdditiveAttention``: scores
+    ``sum(scale * tanh(q + k))`` with a learned ``scale`` vector (``use_scale=True``, default)."""
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        super().__init__(use_scale=use_scale, score_mode="dot", dropout=dropout, **kwargs)
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) not in (2, 3):
+            raise ValueError(
+                f"Layer '{self.name}' expects [query, value] or [query, value, key]. Received: {input_shape}"
+            )
+        self.scale = self.add_weight("scale", (input_shape[0][-1],), "glorot_uniform") if self.use_scale else None
+        self.concat_score_weight = None
+
+    def _scores(self, q, k):
+        summed = torch.tanh(q.unsqueeze(-2) + k.unsqueeze(-3))
+        return (summed * self.scale).sum(-1) if self.scale is not None else summed.sum(-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("score_mode", None)
+        return config
