@@ -277,6 +277,13 @@ def test_layer_outputs_and_gradients_match_keras(name, kwargs, shape):
     assert [w.shape for w in weights] == [w.shape for w in p_layer.get_weights()]
     p_layer.set_weights(weights)
     np.testing.assert_allclose(to_numpy(p_layer(x)), to_numpy(k_out), rtol=1e-5, atol=1e-6)
+    assert tuple(p_layer.compute_output_shape((None, *shape[1:]))[1:]) == tuple(k_out.shape[1:])
+    # The config round trip rebuilds an equal layer (same config, same outputs).
+    clone = type(p_layer).from_config(p_layer.get_config())
+    assert clone.get_config() == p_layer.get_config()
+    clone(x)
+    clone.set_weights(weights)
+    np.testing.assert_allclose(to_numpy(clone(x)), to_numpy(p_layer(x)), rtol=1e-6, atol=1e-7)
     # Gradients with respect to the input, through Keras's torch backend and through plait.
     kx = torch.tensor(x, requires_grad=True)
     (k_layer(kx) ** 2).sum().backward()

@@ -316,3 +316,20 @@ def test_noise_layers_in_training_and_activity_regularization():
     assert model.evaluate(data, np.zeros((4, 2), "float32"), verbose=0) == pytest.approx(
         plain + 0.1 * np.abs(out).sum() / 4, rel=1e-5
     )
+
+
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
+def test_stateful_rnn_continues_across_batches(cls):
+    x = torch.randn(3, 8, 4)
+    whole = cls(5, return_sequences=True)
+    expected = whole(x)
+    stateful = cls(5, return_sequences=True, stateful=True)
+    stateful(x[:, :1])
+    stateful.set_weights(whole.get_weights())
+    stateful.reset_states()
+    halves = torch.cat([stateful(x[:, :4]), stateful(x[:, 4:])], 1)
+    torch.testing.assert_close(halves, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="carries states for batch size 3"):
+        stateful(x[:2])
+    stateful.reset_states()
+    torch.testing.assert_close(stateful(x[:, :4]), expected[:, :4], rtol=1e-5, atol=1e-6)

@@ -402,6 +402,8 @@ class DepthwiseConv2D(_Conv):
         for key in ("filters", "groups"):
             config.pop(key, None)
         config["depthwise_initializer"] = config.pop("kernel_initializer")
+        for kind in ("regularizer", "constraint"):
+            config[f"depthwise_{kind}"] = config.pop(f"kernel_{kind}")
         return {**config, "depth_multiplier": self.depth_multiplier}
 
 

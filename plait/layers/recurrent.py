@@ -40,6 +40,7 @@ class _RNN(Layer):
         unroll=False,
         seed=None,
         zero_output_for_mask=False,
+        stateful=False,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -60,6 +61,8 @@ class _RNN(Layer):
         who = f"{type(self).__name__} layer '{self.name}'"
         # Keras: with a mask, a masked step outputs the previous output (False) or zeros (True).
         self.zero_output_for_mask = bool(zero_output_for_mask)
+        # Keras: a stateful layer starts each batch from the previous batch's final states.
+        self.stateful, self._carried = bool(stateful), None
         self.units = positive_int(who, "units", units)
         self.activation, self.use_bias = activations.get(activation), bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -83,6 +86,12 @@ class _RNN(Layer):
             return torch.empty_like(h).bernoulli_(1 - self.recurrent_dropout) / (1 - self.recurrent_dropout)
         return None
 
+    def reset_states(self):
+        """Forget the carried states of a stateful layer (Keras's ``reset_states``)."""
+        self._carried = None
+
+    reset_state = reset_states
+
     def produces_mask(self, input_masks):
         return self.return_sequences and any(input_masks)
 
@@ -101,11 +110,20 @@ class _RNN(Layer):
         if self.training and self.dropout > 0:
             keep = torch.empty(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype).bernoulli_(1 - self.dropout)
             x = x * keep / (1 - self.dropout)
-        if initial_state is None:
-            states = [x.new_zeros(x.shape[0], self.units) for _ in range(self.num_states)]
-        else:
+        if initial_state is not None:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        elif self.stateful and self._carried is not None:
+            if self._carried[0].shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"Stateful layer '{self.name}' carries states for batch size {self._carried[0].shape[0]}, "
+                    f"but received a batch of {x.shape[0]}. Use a fixed batch size, or call reset_states()."
+                )
+            states = list(self._carried)
+        else:
+            states = [x.new_zeros(x.shape[0], self.units) for _ in range(self.num_states)]
         outputs, states = self._run(x, states, mask)
+        if self.stateful:
+            self._carried = [s.detach() for s in states]
         output = outputs if self.return_sequences else states[0]
         return [output, *states] if self.return_state else output
 
@@ -151,6 +169,7 @@ class _RNN(Layer):
             "unroll": self.unroll,
             "seed": self.seed,
             "zero_output_for_mask": self.zero_output_for_mask,
+            "stateful": self.stateful,
             **self.weight_options.get_config(),
         }
 

@@ -70,6 +70,12 @@ class Model(Trainer, Layer):
     def layers(self):
         return self._sublayers()
 
+    def reset_states(self):
+        """Reset the carried states of every stateful layer."""
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_states"):
+                module.reset_states()
+
     def get_layer(self, name=None, index=None):
         """A layer by ``name`` or by position ``index`` in ``model.layers``."""
         if (name is None) == (index is None):

@@ -36,7 +36,6 @@ _IGNORED_DEFAULTS = {
     "sparse": False,
     "ragged": False,
     "optional": False,
-    "stateful": False,
     "use_cudnn": "auto",
     "input_length": None,
     "autocast": True,
