@@ -11,21 +11,14 @@ Example:
 
 import torch
 
-from plait.utils.registry import by_name, with_class_names
+from plait.utils.registry import ConfigObject, get_object, serialize_object, with_class_names
 
 EPSILON = 1e-7
 
 
-class Constraint:
+class Constraint(ConfigObject):
     def __call__(self, w):
         raise NotImplementedError
-
-    def get_config(self):
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def _norms(w, axis):
@@ -77,22 +70,8 @@ _BY_NAME = with_class_names({"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "u
 
 def get(identifier):
     """A constraint from a name (``"max_norm"``), a config dict, an instance/callable, or None."""
-    if (
-        identifier is None
-        or isinstance(identifier, Constraint)
-        or (callable(identifier) and not isinstance(identifier, str))
-    ):
-        return identifier
-    if isinstance(identifier, str):
-        return by_name(_BY_NAME, identifier, "constraint")()
-    if isinstance(identifier, dict):
-        return by_name(_BY_NAME, identifier["class_name"], "constraint").from_config(identifier.get("config", {}))
-    raise TypeError(f"Could not interpret constraint identifier: {identifier!r}")
+    return get_object(identifier, _BY_NAME, "constraint", Constraint)
 
 
 def serialize(constraint):
-    if constraint is None:
-        return None
-    if isinstance(constraint, Constraint):
-        return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
-    raise ValueError(f"Cannot save the constraint {constraint!r}; use one of plait.constraints.")
+    return serialize_object(constraint, "constraint", Constraint)

@@ -6,24 +6,13 @@ Example:
     tensor(2.5000)
 """
 
-import torch
 
-from plait.utils.registry import by_name, with_class_names
+from plait.utils.registry import ConfigObject, get_object, serialize_object, with_class_names
 
 
-class Regularizer:
+class Regularizer(ConfigObject):
     def __call__(self, x):
         raise NotImplementedError
-
-    def get_config(self):
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v}' for k, v in self.get_config().items())})"
 
 
 class L1L2(Regularizer):
@@ -72,26 +61,8 @@ _BY_NAME["L1L2"] = L1L2
 
 def get(identifier):
     """A regularizer from a name (``"l2"``), a config dict, an instance/callable, or None."""
-    if (
-        identifier is None
-        or isinstance(identifier, Regularizer)
-        or (callable(identifier) and not isinstance(identifier, str))
-    ):
-        return identifier
-    if isinstance(identifier, str):
-        return by_name(_BY_NAME, identifier, "regularizer")()
-    if isinstance(identifier, dict):
-        return by_name(_BY_NAME, identifier["class_name"], "regularizer").from_config(identifier.get("config", {}))
-    raise TypeError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return get_object(identifier, _BY_NAME, "regularizer", Regularizer)
 
 
 def serialize(regularizer):
-    if regularizer is None:
-        return None
-    if isinstance(regularizer, Regularizer):
-        return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-    raise ValueError(f"Cannot save the regularizer {regularizer!r}; use plait.regularizers.L1/L2/L1L2.")
-
-
-def penalty_sum(values):
-    return torch.stack(values).sum() if values else None
+    return serialize_object(regularizer, "regularizer", Regularizer)

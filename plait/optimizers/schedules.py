@@ -8,22 +8,14 @@ Example:
 
 import math
 
+from plait.utils.registry import ConfigObject
 
-class LearningRateSchedule:
+
+class LearningRateSchedule(ConfigObject):
     """Base class: ``schedule(step) -> float``."""
 
     def __call__(self, step):
         raise NotImplementedError
-
-    def get_config(self):
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
 class ExponentialDecay(LearningRateSchedule):
