@@ -6,7 +6,6 @@ Example:
     tensor(2.5000)
 """
 
-
 from plait.utils.registry import ConfigObject, get_object, serialize_object, with_class_names
 
 
