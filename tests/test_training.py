@@ -325,3 +325,25 @@ def test_errors_before_training():
 
     with pytest.raises(ValueError, match="validation_split"):
         model.fit(gen(), validation_split=0.2, verbose=0)
+
+
+def test_jit_compile_gives_the_same_steps_as_eager():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 8)).astype("float32"), to_categorical(rng.integers(0, 3, 64), 3)
+    results = []
+    for jit in (False, True):
+        plait.utils.clear_session()
+        plait.utils.set_random_seed(2)
+        inputs = Input(shape=(8,))
+        h = layers.Dense(16, activation="relu", kernel_regularizer="l2")(inputs)
+        model = Model(inputs, layers.Dense(3, activation="softmax")(h))
+        model.compile("adam", "categorical_crossentropy", metrics=["acc"], jit_compile=jit)
+        history = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+        results.append((history.history, model.get_weights()))
+    (eager_hist, eager_w), (jit_hist, jit_w) = results
+    np.testing.assert_allclose(jit_hist["loss"], eager_hist["loss"], rtol=1e-5)
+    np.testing.assert_allclose(jit_hist["acc"], eager_hist["acc"], rtol=1e-6)
+    for a, b in zip(eager_w, jit_w):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="jit_compile"):
+        model.compile("adam", "mse", jit_compile="xla")

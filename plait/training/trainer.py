@@ -50,7 +50,7 @@ class Trainer:
         weighted_metrics=None,
         run_eagerly=False,
         steps_per_execution=1,
-        jit_compile=False,
+        jit_compile="auto",
     ):
         """Configure training.
 
@@ -64,8 +64,13 @@ class Trainer:
                 as Keras does (binary / categorical / sparse categorical).
             weighted_metrics: metrics that also take sample weights (plait weights all metrics
                 when sample weights are given; accepted for compatibility).
-            run_eagerly, steps_per_execution, jit_compile: accepted for Keras compatibility;
-                plait's step always runs eagerly in this version.
+            jit_compile: ``True`` compiles the forward pass and the losses of each step with
+                ``torch.compile`` (their backward pass with them; the multi-tensor optimizer
+                update stays eager). ``False`` and ``"auto"`` (the default) run eagerly: on a
+                2-core CPU the seed MLP ran 0.35 ms/step eager and 0.44 ms/step compiled, after
+                4.8 s of compilation, so compiling is opt-in until it wins
+                (benchmarks/step_time.py).
+            run_eagerly, steps_per_execution: accepted for Keras compatibility (eager steps).
 
         Example:
             >>> model.compile(optimizer="rmsprop", loss={"age": "mse", "sex": "binary_crossentropy"},
@@ -91,7 +96,10 @@ class Trainer:
             raise ValueError(f"No loss was given for any output of model '{self.name}'. Outputs: {names}")
         self.compiled = True
         self._step_ready = False
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
         self.jit_compile = jit_compile
+        self._compiled_loss_step = None
 
     def _per_output(self, value, what, names, allow_missing, default=None):
         if isinstance(value, dict):
@@ -308,14 +316,24 @@ class Trainer:
         order). Override it for custom training; return ``self.get_metrics_result()``-style logs
         or nothing."""
         xs, ys, sws = data
-        y_pred = self._forward_for_loss(xs)
-        total, per_output = self.compute_loss(xs, ys, y_pred, sws)
+        if self.jit_compile is True:
+            if self._compiled_loss_step is None:
+                self._compiled_loss_step = torch.compile(self._loss_step)
+            y_pred, total, per_output = self._compiled_loss_step(xs, ys, sws)
+        else:
+            y_pred, total, per_output = self._loss_step(xs, ys, sws)
         for p in self._trainable_params:
             p.grad = None
         total.backward()
         self.optimizer.apply([p.grad for p in self._trainable_params])
         self._apply_constraints()
         self._update_metrics(y_pred, ys, sws, total, per_output)
+
+    def _loss_step(self, xs, ys, sws):
+        """Forward pass and losses of one step (what ``jit_compile=True`` compiles)."""
+        y_pred = self._forward_for_loss(xs)
+        total, per_output = self.compute_loss(xs, ys, y_pred, sws)
+        return y_pred, total, per_output
 
     def test_step(self, data):
         """One evaluation step on ``data = (xs, ys, sample_weights)``."""
