@@ -443,7 +443,7 @@ class Layer(nn.Module):
         shown = {k: v for k, v in config.items() if k not in ("trainable", "dtype")}
         return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in shown.items())
 
-    # Layers are usually not created in train mode; keep repr short for models.
+    # torch's repr shows this name: the class alone, as Keras names layer types.
     def _get_name(self):
         return type(self).__name__
 

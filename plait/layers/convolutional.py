@@ -369,13 +369,12 @@ class DepthwiseConv2D(_Conv):
         m = self.depth_multiplier
         self.groups, self.filters = channels, channels * m
         # Keras (kh, kw, C, m); torch's grouped conv wants (C*m, 1, kh, kw): flatten (C, m) first.
-        init = self.kernel_initializer
-
-        def kernel_init(shape, dtype=None):
-            return init(shape, dtype=dtype)
-
         self.add_weight(
-            "kernel", (*self.kernel_size, channels, m), kernel_init, perm=(2, 3, 0, 1), **self.weight_options("kernel")
+            "kernel",
+            (*self.kernel_size, channels, m),
+            self.kernel_initializer,
+            perm=(2, 3, 0, 1),
+            **self.weight_options("kernel"),
         )
         self.bias = (
             self.add_weight("bias", (channels * m,), self.bias_initializer, **self.weight_options("bias"))

@@ -206,8 +206,7 @@ class Functional(Model):
                 value = array_to_tensor(value)
             if not isinstance(value, torch.Tensor):
                 value = torch.as_tensor(value)
-            if value.dtype != t.dtype and value.is_floating_point() and t.dtype.is_floating_point:
-                value = value.to(t.dtype)
+            value = self._cast_input(value, t)
             if value.dim() != len(t.shape):
                 raise ValueError(
                     f"Input '{t.name}' of model '{self.name}' expects shape {t.shape}, "

@@ -79,8 +79,8 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         names = self.output_names
         self._loss_config = (loss, loss_weights, metrics, weighted_metrics)
-        losses = self._per_output(loss, "loss", names, allow_missing=True)
-        weights = self._per_output(loss_weights, "loss_weights", names, allow_missing=True, default=1.0)
+        losses = self._per_output(loss, "loss", names)
+        weights = self._per_output(loss_weights, "loss_weights", names, default=1.0)
         metric_specs = self._per_output_metrics(metrics, names)
         if weighted_metrics:
             extra = self._per_output_metrics(weighted_metrics, names)
@@ -101,7 +101,7 @@ class Trainer:
         self.jit_compile = jit_compile
         self._compiled_loss_step = None
 
-    def _per_output(self, value, what, names, allow_missing, default=None):
+    def _per_output(self, value, what, names, default=None):
         if isinstance(value, dict):
             unknown = [k for k in value if k not in names]
             if unknown:
@@ -129,7 +129,7 @@ class Trainer:
         if metrics is None:
             return [[] for _ in names]
         if isinstance(metrics, dict):
-            per = self._per_output(metrics, "metrics", names, allow_missing=True)
+            per = self._per_output(metrics, "metrics", names)
             return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
         if (
             isinstance(metrics, (list, tuple))
@@ -137,7 +137,7 @@ class Trainer:
             and metrics
             and all(isinstance(m, (list, tuple)) or m is None for m in metrics)
         ):
-            per = self._per_output(list(metrics), "metrics", names, allow_missing=True)
+            per = self._per_output(list(metrics), "metrics", names)
             return [[] if m is None else list(m) for m in per]
         metrics = list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
         return [list(metrics) for _ in names]
