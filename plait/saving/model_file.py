@@ -8,6 +8,7 @@ Members:
 * ``compile.json`` and ``optimizer.safetensors`` — when the model was compiled: optimizer
   class and config, loss / loss_weights / metrics by name, and the optimizer's state, so ``fit``
   continues where it stopped.
+* ``loss_balancer.safetensors`` — an adaptive loss balancer's state (``loss_weights="auto"``).
 
 Loading reads JSON and safetensors only. Any problem (not a zip, a member missing, a config
 naming an unknown class, weights that do not fit) raises ``ValueError`` naming the file, and no
@@ -23,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from plait.losses import balancing
 from plait.saving import serialization
 from plait.training.weights_io import atomic_write
 
@@ -106,13 +108,19 @@ def save_model(model, filepath, overwrite=True):
                 "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
                 "optimizer_extra": {k: v for k, v in optimizer.state_dict().items() if not torch.is_tensor(v)},
                 "loss": _plain_config(loss, "loss"),
-                "loss_weights": _plain_config(loss_weights, "loss_weights"),
+                # The weights in use: a balancer's config, or the fixed weights as they are now.
+                "loss_weights": balancing.serialize(model.loss_balancer)
+                if model.loss_balancer.adaptive
+                else model.loss_balancer.current,
                 "metrics": _plain_config(metrics, "metrics"),
                 "weighted_metrics": _plain_config(weighted, "metrics"),
             }
         )
         tensors = {k: v.detach().contiguous().cpu() for k, v in optimizer.state_dict().items() if torch.is_tensor(v)}
         members["optimizer.safetensors"] = save_safetensors(tensors)
+        balancer_state = {k: v.detach().contiguous().cpu() for k, v in model.loss_balancer.state_dict().items()}
+        if balancer_state:
+            members["loss_balancer.safetensors"] = save_safetensors(balancer_state)
 
     def write(tmp):
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -202,6 +210,7 @@ def _load(filepath, custom_objects, compile):
         weights = archive.read("model.weights.safetensors")
         compile_config = _read_json(archive, "compile.json") if "compile.json" in names else None
         optimizer_blob = archive.read("optimizer.safetensors") if "optimizer.safetensors" in names else None
+        balancer_blob = archive.read("loss_balancer.safetensors") if "loss_balancer.safetensors" in names else None
     model = serialization.layer_from_config(config, custom_objects)
     state = load_safetensors(weights)
     own = model.state_dict()
@@ -231,6 +240,8 @@ def _load(filepath, custom_objects, compile):
             tensors = load_safetensors(optimizer_blob)
             model._setup_training()
             optimizer.load_state_dict({**compile_config.get("optimizer_extra", {}), **tensors})
+        if balancer_blob is not None:
+            model.loss_balancer.load_state_dict(load_safetensors(balancer_blob))
     return model
 
 

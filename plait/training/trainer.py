@@ -18,6 +18,7 @@ import torch
 from plait import activations, optimizers
 from plait import losses as losses_module
 from plait import metrics as metrics_module
+from plait.losses import balancing
 from plait.training import data as data_module
 
 
@@ -59,6 +60,10 @@ class Trainer:
             loss: a loss (name, ``Loss`` or function) for every output, a list in output order,
                 or a dict by output name (an output missing from the dict has no loss).
             loss_weights: list or dict of floats; the total loss is ``sum(w_k * loss_k)``.
+                Or a balancer that sets the weights during training: ``"auto"``,
+                ``"uncertainty"``, ``"gradnorm"``, ``"dwa"``, ``"famo"``, or an instance from
+                ``plait.losses.balancing``. ``model.loss_weights`` shows the weights in use;
+                fixed ones can be reassigned between steps (``model.loss_weights["age"] = 0.5``).
             metrics: a list of metrics for every output, a list of lists in output order, or a
                 dict by output name. ``"acc"``/``"accuracy"`` resolve by the loss and shapes
                 as Keras does (binary / categorical / sparse categorical).
@@ -80,7 +85,8 @@ class Trainer:
         names = self.output_names
         self._loss_config = (loss, loss_weights, metrics, weighted_metrics)
         losses = self._per_output(loss, "loss", names)
-        weights = self._per_output(loss_weights, "loss_weights", names, default=1.0)
+        balancer_spec = loss_weights if _names_a_balancer(loss_weights) else None
+        weights = self._per_output(None if balancer_spec else loss_weights, "loss_weights", names, default=1.0)
         metric_specs = self._per_output_metrics(metrics, names)
         if weighted_metrics:
             extra = self._per_output_metrics(weighted_metrics, names)
@@ -94,6 +100,14 @@ class Trainer:
         ]
         if all(h.loss is None for h in self._heads) and loss is not None:
             raise ValueError(f"No loss was given for any output of model '{self.name}'. Outputs: {names}")
+        self._loss_heads = [i for i, h in enumerate(self._heads) if h.loss is not None]
+        balancer = (
+            balancing.get(balancer_spec)
+            if balancer_spec is not None
+            else balancing.FixedWeights([self._heads[i].weight for i in self._loss_heads])
+        )
+        balancer.build([self._heads[i].name for i in self._loss_heads], [self._heads[i].loss for i in self._loss_heads])
+        self._balancer = balancer
         self.compiled = True
         self._step_ready = False
         if jit_compile not in (True, False, "auto"):
@@ -181,6 +195,9 @@ class Trainer:
         self._regularized = [(layer, spec) for layer, spec in entries if spec.regularizer is not None]
         self._constrained = [(layer, spec) for layer, spec in entries if spec.constraint is not None]
         self._activity_layers = [m for m in self.modules() if getattr(m, "activity_regularizer", None) is not None]
+        attach = getattr(self._balancer, "attach", None)
+        if attach is not None:  # GradNorm needs the model's last shared layer
+            attach(self)
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._head_trackers = [
             metrics_module.Mean(name=f"{h.name}_loss") if h.loss is not None else None for h in self._heads
@@ -231,6 +248,24 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
+    @property
+    def loss_weights(self):
+        """The weights of the outputs' losses as a live ``{output: weight}`` view (None before
+        ``compile``). Fixed weights can be assigned: ``model.loss_weights["age"] = 0.5``."""
+        balancer = getattr(self, "_balancer", None)
+        return None if balancer is None else balancing.LossWeights(balancer)
+
+    @loss_weights.setter
+    def loss_weights(self, values):
+        if getattr(self, "_balancer", None) is None:
+            raise RuntimeError("Call `compile()` before assigning `loss_weights`.")
+        balancing.LossWeights(self._balancer).update(dict(values.items()) if hasattr(values, "items") else values)
+
+    @property
+    def loss_balancer(self):
+        """The object that sets the loss weights (``FixedWeights`` unless a balancer was compiled)."""
+        return getattr(self, "_balancer", None)
+
     def get_metrics_result(self):
         """``{name: float}`` of every metric (reads the device once per metric)."""
         return {m.name: float(m.result()) for m in self.metrics}
@@ -264,25 +299,37 @@ class Trainer:
         return x
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, _fused=True):
-        """Total loss ``sum(w_k * loss_k)`` and the per-output losses (unweighted, for logs)."""
-        total, per_output = 0.0, []
+        """Total loss ``sum(w_k * loss_k)`` plus regularization, and the per-output losses
+        (unweighted, for logs). The weights come from the loss balancer; in a training step
+        (``model.train()`` with gradients on) an adaptive balancer also takes its own step."""
+        per_output = self._output_losses(y, y_pred, sample_weight, _fused)
+        return self._combine_losses(per_output, self._penalty()), per_output
+
+    def _output_losses(self, y, y_pred, sample_weight, _fused=True):
+        per_output = []
         for i, head in enumerate(self._heads):
             if head.loss is None or y[i] is None:
                 per_output.append(None)
                 continue
             loss_fn = head.train_loss if (_fused and head.fused_activation is not None) else head.loss
             mask = self._output_masks[i] if getattr(self, "_output_masks", None) is not None else None
-            value = loss_fn(y[i], y_pred[i], None if sample_weight is None else sample_weight[i], mask=mask)
-            per_output.append(value)
-            total = total + head.weight * value
-        if not torch.is_tensor(total):
+            per_output.append(loss_fn(y[i], y_pred[i], None if sample_weight is None else sample_weight[i], mask=mask))
+        if all(v is None for v in per_output):
             raise ValueError(f"No output of model '{self.name}' has both a loss and a target; nothing to train on.")
+        return per_output
+
+    def _penalty(self):
         penalties = [s.regularizer(s.keras_view(s.get(layer))) for layer, s in getattr(self, "_regularized", ())]
         for layer in getattr(self, "_activity_layers", ()):
             penalties += layer._activity_penalties
-        if penalties:
-            total = total + torch.stack(penalties).sum()
-        return total, per_output
+        return torch.stack(penalties).sum() if penalties else None
+
+    def _combine_losses(self, per_output, penalty):
+        # Runs eagerly even under jit_compile: balancers keep state, and fixed weights stay
+        # Python floats that can change between steps without a recompilation.
+        training = self.training and torch.is_grad_enabled()
+        total = self._balancer.combine([per_output[i] for i in self._loss_heads], training)
+        return total if penalty is None else total + penalty
 
     @torch.no_grad()
     def _apply_constraints(self):
@@ -319,9 +366,10 @@ class Trainer:
         if self.jit_compile is True:
             if self._compiled_loss_step is None:
                 self._compiled_loss_step = torch.compile(self._loss_step)
-            y_pred, total, per_output = self._compiled_loss_step(xs, ys, sws)
+            y_pred, per_output, penalty = self._compiled_loss_step(xs, ys, sws)
         else:
-            y_pred, total, per_output = self._loss_step(xs, ys, sws)
+            y_pred, per_output, penalty = self._loss_step(xs, ys, sws)
+        total = self._combine_losses(per_output, penalty)
         for p in self._trainable_params:
             p.grad = None
         total.backward()
@@ -330,10 +378,10 @@ class Trainer:
         self._update_metrics(y_pred, ys, sws, total, per_output)
 
     def _loss_step(self, xs, ys, sws):
-        """Forward pass and losses of one step (what ``jit_compile=True`` compiles)."""
+        """Forward pass, per-output losses and penalties of one step (what ``jit_compile=True``
+        compiles; the weighting by the loss balancer follows eagerly)."""
         y_pred = self._forward_for_loss(xs)
-        total, per_output = self.compute_loss(xs, ys, y_pred, sws)
-        return y_pred, total, per_output
+        return y_pred, self._output_losses(ys, y_pred, sws), self._penalty()
 
     def test_step(self, data):
         """One evaluation step on ``data = (xs, ys, sample_weights)``."""
@@ -495,6 +543,7 @@ class Trainer:
                     break
             self.eval()
             logs = live() if step else {}
+            logs.update(self._balancer_epoch_end() if step else {})
             if val is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._run_evaluation(val, callback_list=None)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -506,6 +555,17 @@ class Trainer:
         self.eval()
         callback_list.on_train_end(logs)
         return self.history
+
+    def _balancer_epoch_end(self):
+        """Give the balancer the epoch's mean losses; ``{<output>_loss_weight: w}`` for the logs
+        when the weights are adaptive or were changed (fixed, unchanged weights are not logged,
+        as in Keras)."""
+        balancer = self._balancer
+        if balancer.adaptive:
+            balancer.on_epoch_end(torch.stack([self._head_trackers[i].result().float() for i in self._loss_heads]))
+        if len(self._loss_heads) < 2 or not (balancer.adaptive or balancer.changed):
+            return {}
+        return {f"{name}_loss_weight": w for name, w in balancer.epoch_weights().items()}
 
     def _ensure_built_for(self, x):
         ensure = getattr(self, "_ensure_graph", None)
@@ -660,6 +720,13 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+def _names_a_balancer(loss_weights):
+    return (
+        isinstance(loss_weights, (str, balancing.LossBalancer))
+        or (isinstance(loss_weights, dict) and "class_name" in loss_weights)
+    )
 
 
 def _check_target(head, y, pred_shape):
