@@ -317,4 +317,4 @@ mape = MAPE = mean_absolute_percentage_error
 msle = MSLE = mean_squared_logarithmic_error
 kld = KLD = kl_divergence
 
-from plait.losses import balancing  # noqa: E402  (``plait.losses.balancing``: loss_weights="auto")
+from plait.losses import balancing  # noqa: E402, F401  (``plait.losses.balancing``: loss_weights="auto")

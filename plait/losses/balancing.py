@@ -156,9 +156,7 @@ class LossBalancer(ConfigObject):
     def load_state_dict(self, state):
         expected = set(self.state_dict())
         if set(state) != expected:
-            raise ValueError(
-                f"{type(self).__name__} state has keys {sorted(state)}, expected {sorted(expected)}."
-            )
+            raise ValueError(f"{type(self).__name__} state has keys {sorted(state)}, expected {sorted(expected)}.")
         with torch.no_grad():
             for name in self._state:
                 getattr(self, name).copy_(state[name])
@@ -361,7 +359,9 @@ class GradNorm(LossBalancer):
 
     def attach(self, model):
         """Find the shared layer's trainable parameters in ``model``."""
-        layer = _last_shared_layer(model, self.names) if self.shared_layer is None else model.get_layer(self.shared_layer)
+        layer = (
+            _last_shared_layer(model, self.names) if self.shared_layer is None else model.get_layer(self.shared_layer)
+        )
         self.shared_params = [p for p in layer.parameters() if p.requires_grad]
         if not self.shared_params:
             raise ValueError(f"GradNorm's shared layer '{layer.name}' has no trainable weights.")
@@ -392,11 +392,7 @@ def _last_shared_layer(model, names):
 
     per_output = [ancestors(t.node, {}) for t, n in zip(outputs, model.output_names) if n in names]
     common = set.intersection(*(set(a) for a in per_output))
-    candidates = [
-        per_output[0][i]
-        for i in common
-        if any(p.requires_grad for p in per_output[0][i].layer.parameters())
-    ]
+    candidates = [per_output[0][i] for i in common if any(p.requires_grad for p in per_output[0][i].layer.parameters())]
     if not candidates:
         raise ValueError(f"The outputs {names} of '{model.name}' share no layer with trainable weights.")
     # The deepest shared node is the one with the most ancestors of its own.
@@ -562,8 +558,7 @@ class LossWeights:
             values = list(values)
             if len(values) != len(self._balancer.names):
                 raise ValueError(
-                    f"Expected {len(self._balancer.names)} loss weights for {self._balancer.names}. "
-                    f"Received: {values}"
+                    f"Expected {len(self._balancer.names)} loss weights for {self._balancer.names}. Received: {values}"
                 )
             values = dict(zip(self._balancer.names, values))
         for name, value in values.items():

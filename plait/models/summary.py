@@ -113,6 +113,9 @@ def _print_totals(model, print_fn, line_length):
     print_fn(f"Trainable params: {trainable:,}")
     print_fn(f"Non-trainable params: {total - trainable:,}")
     print_fn("_" * line_length)
+    balancer = getattr(model, "loss_balancer", None)
+    if balancer is not None and balancer.adaptive:  # plait's own addition: which balancer sets loss_weights
+        print_fn(f"Loss balancing: {balancer!r}")
 
 
 def _print_subclassed(model, print_fn, line_length):

@@ -723,9 +723,8 @@ class Trainer:
 
 
 def _names_a_balancer(loss_weights):
-    return (
-        isinstance(loss_weights, (str, balancing.LossBalancer))
-        or (isinstance(loss_weights, dict) and "class_name" in loss_weights)
+    return isinstance(loss_weights, (str, balancing.LossBalancer)) or (
+        isinstance(loss_weights, dict) and "class_name" in loss_weights
     )
 
 
