@@ -45,7 +45,11 @@ CONFIGS = {
 }
 LOSSES = {"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"}
 METRICS = {"age": ["mae"], "sex": ["acc"], "income": ["acc"]}
-HEADS = [("val_age_mae", "age MAE (years)", "lower"), ("val_sex_acc", "sex acc", "higher"), ("val_income_acc", "income acc", "higher")]
+HEADS = [
+    ("val_age_mae", "age MAE (years)", "lower"),
+    ("val_sex_acc", "sex acc", "higher"),
+    ("val_income_acc", "income acc", "higher"),
+]
 
 
 def make_model(name, seed):
@@ -105,7 +109,9 @@ def table(rows, times, baseline_mae):
         cells = [f"{row[key][0]:.3f} ± {row[key][1]:.3f}" for key, _, _ in HEADS]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {1000 * times[name]:.0f} | {times[name] / fixed:.2f}x |")
     lines.append("")
-    lines.append(f"Predicting the mean age gives an MAE of {baseline_mae:.2f} years; chance is 0.5 (sex), 0.1 (income).")
+    lines.append(
+        f"Predicting the mean age gives an MAE of {baseline_mae:.2f} years; chance is 0.5 (sex), 0.1 (income)."
+    )
     return "\n".join(lines)
 
 

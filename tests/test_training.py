@@ -347,3 +347,29 @@ def test_jit_compile_gives_the_same_steps_as_eager():
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="jit_compile"):
         model.compile("adam", "mse", jit_compile="xla")
+
+
+def test_model_subclass_built_from_inputs_and_outputs_is_functional():
+    # Keras's "customize fit" pattern: a Model subclass with its own train_step, constructed
+    # from inputs and outputs (directly, or through super().__init__ in its own __init__).
+    class Counting(plait.Model):
+        steps = 0
+
+        def train_step(self, data):
+            Counting.steps += 1
+            return super().train_step(data)
+
+    class Wrapped(Counting):
+        def __init__(self, units):
+            x = plait.Input(shape=(3,))
+            super().__init__(x, layers.Dense(units)(x), name="wrapped")
+
+    x = plait.Input(shape=(3,))
+    direct = Counting(x, layers.Dense(2)(x))
+    built_inside = Wrapped(4)
+    for model, units in ((direct, 2), (built_inside, 4)):
+        assert isinstance(model, Counting) and model.outputs[0].shape == (None, units)
+        model.compile("sgd", "mse")
+        model.fit(np.ones((8, 3), "float32"), np.ones((8, units), "float32"), batch_size=4, verbose=0)
+    assert Counting.steps == 4 and built_inside.name == "wrapped"
+    assert "def forward" in direct.graph_source

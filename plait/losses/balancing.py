@@ -86,10 +86,11 @@ class LossBalancer(ConfigObject):
         present = [i for i, loss in enumerate(losses) if loss is not None]
         stacked = torch.stack([losses[i] for i in present])
         self._to_device(stacked.device)
-        if len(present) == len(losses):
-            detached = stacked.detach().float()
-            weights = self.step(detached, losses) if training else self.weights(detached)
-        else:  # some output has no target in this batch: keep the last weights, learn nothing
+        if training and len(present) == len(losses):
+            weights = self.step(stacked.detach().float(), losses)
+        else:
+            # Evaluation, or a batch where some output has no target: the latest training
+            # step's weights, so that `val_loss` weighs the outputs as `loss` does.
             weights = self._last[present]
         if training:
             self._last = weights
@@ -98,12 +99,14 @@ class LossBalancer(ConfigObject):
         return (weights.to(stacked.dtype) * stacked).sum()
 
     def weights(self, losses):
-        """The weights (a tensor of ``len(names)``) for the detached per-output ``losses``."""
+        """The weights (a tensor of ``len(names)``) the state gives for the detached per-output
+        ``losses``; no state change."""
         raise NotImplementedError
 
     def step(self, losses, graph_losses):
         """One training step: ``losses`` detached, ``graph_losses`` the list still attached to
-        the model's graph. Updates the state; returns the weights this step trains with."""
+        the model's graph. Updates the state; returns the weights this step trains with
+        (evaluation then reuses them)."""
         return self.weights(losses)
 
     def on_epoch_end(self, mean_losses):
@@ -118,7 +121,7 @@ class LossBalancer(ConfigObject):
 
     @property
     def current(self):
-        """``{name: weight}``: the weights of the latest training step."""
+        """``{name: weight}``: the weights of the latest training step (what evaluation uses)."""
         return dict(zip(self.names, self._last.tolist()))
 
     def set_weight(self, name, value):
@@ -294,8 +297,12 @@ class UncertaintyWeighting(LossBalancer):
             self.log_variance.copy_(torch.log(2 * self.scale * losses.clamp(min=1e-12)))
             self._mark_ready()
         weights = self.weights(losses)
-        self._optimizer.apply([0.5 - weights * losses])
+        self._optimizer.apply([self.gradient(losses)])
         return weights
+
+    def gradient(self, losses):
+        """``d/ds_k [c_k exp(-s_k) L_k + s_k / 2] = 1/2 - c_k exp(-s_k) L_k``."""
+        return 0.5 - self.weights(losses) * losses
 
 
 class GradNorm(LossBalancer):
@@ -429,7 +436,7 @@ class DWA(LossBalancer):
         self.epochs_seen = torch.tensor(0.0)
 
     def weights(self, losses):
-        return self.loss_weights
+        return self.loss_weights.clone()  # a copy: the epoch's end updates loss_weights in place
 
     def on_epoch_end(self, mean_losses):
         mean = mean_losses.to(self.history.device, torch.float32)

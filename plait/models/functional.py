@@ -49,7 +49,14 @@ class Model(Trainer, Layer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, name=None, trainable=True, **kwargs):
+    def __init__(self, *args, name=None, trainable=True, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            # As in Keras: a subclass built from inputs and outputs (`CustomModel(inputs, outputs)`,
+            # or `super().__init__(inputs, outputs)`) is a functional model with the subclass's
+            # methods, e.g. its own train_step.
+            self.__class__ = _functional_subclass(type(self))
+            Functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
+            return
         # A subclassed model: its layers are attributes set in the subclass's __init__.
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)
@@ -98,6 +105,18 @@ class Model(Trainer, Layer):
 
     def _get_name(self):
         return type(self).__name__
+
+
+_FUNCTIONAL_SUBCLASSES = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` with Functional mixed in (cached, so instances of one subclass share a class)."""
+    if issubclass(cls, Functional):
+        return cls
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
 
 
 class Functional(Model):
