@@ -183,7 +183,14 @@ class Layer(nn.Module):
             )
         self.name = validate_name(name) if name is not None else unique_name(to_snake_case(type(self).__name__))
         self.built = False
-        self.dtype = torch_dtype(dtype)
+        from plait import mixed_precision
+
+        if dtype is None or isinstance(dtype, mixed_precision.DTypePolicy) or str(dtype).startswith("mixed_"):
+            # A policy (the global one by default): float32 weights, maybe low-precision compute.
+            self.dtype_policy = mixed_precision.DTypePolicy(dtype or mixed_precision.global_policy())
+            self.dtype = self.dtype_policy.variable_dtype
+        else:
+            self.dtype, self.dtype_policy = torch_dtype(dtype), mixed_precision.DTypePolicy("float32")
         self._trainable = bool(trainable)
         self._weight_specs = []
         self._inbound_nodes = []
@@ -422,7 +429,8 @@ class Layer(nn.Module):
         """The constructor arguments, JSON-serialisable (Keras's ``get_config``)."""
         from plait import regularizers
 
-        config = {"name": self.name, "trainable": self.trainable, "dtype": str(self.dtype).replace("torch.", "")}
+        dtype = self.dtype_policy.name if self.dtype_policy.is_mixed else str(self.dtype).replace("torch.", "")
+        config = {"name": self.name, "trainable": self.trainable, "dtype": dtype}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:

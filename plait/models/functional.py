@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from plait import mixed_precision
 from plait.graph.codegen import generate_forward
 from plait.graph.node import SymbolicTensor
 from plait.graph.traverse import map_graph
@@ -156,6 +157,7 @@ class Functional(Model):
         # `dense/kernel`) and `model.by_name.dense` is the layer; `model.layers` is Keras's list.
         self.by_name = layer_dict(layers)
         self.built = True
+        self._autocast = mixed_precision.autocast_dtype(self)
         self._generate()
 
     def _generate(self, logits_outputs=(), return_masks=False):
@@ -243,9 +245,11 @@ class Functional(Model):
         return outputs
 
     def forward(self, *args, **kwargs):
-        return self._pack_outputs(
-            self._graph_fn(self._graph_calls, self._graph_consts, *self._flatten_inputs(args, kwargs))
-        )
+        inputs = self._flatten_inputs(args, kwargs)
+        if self._autocast is None:
+            return self._pack_outputs(self._graph_fn(self._graph_calls, self._graph_consts, *inputs))
+        with torch.autocast(inputs[0].device.type, dtype=self._autocast):  # a mixed precision policy
+            return self._pack_outputs(self._graph_fn(self._graph_calls, self._graph_consts, *inputs))
 
     def _symbolic_call(self, args, kwargs):
         flat = self._flatten_inputs_symbolic(args)

@@ -102,10 +102,11 @@ def save_model(model, filepath, overwrite=True):
     }
     if getattr(model, "compiled", False):
         loss, loss_weights, metrics, weighted = model._loss_config
-        optimizer = model.optimizer
+        optimizer = model.optimizer  # its state includes mixed_float16's loss scale
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # compile re-wraps it for float16
         members["compile.json"] = json.dumps(
             {
-                "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config()},
+                "optimizer": {"class_name": type(inner).__name__, "config": inner.get_config()},
                 "optimizer_extra": {k: v for k, v in optimizer.state_dict().items() if not torch.is_tensor(v)},
                 "loss": _plain_config(loss, "loss"),
                 # The weights in use: a balancer's config, or the fixed weights as they are now.
@@ -239,7 +240,7 @@ def _load(filepath, custom_objects, compile):
         if optimizer_blob is not None:
             tensors = load_safetensors(optimizer_blob)
             model._setup_training()
-            optimizer.load_state_dict({**compile_config.get("optimizer_extra", {}), **tensors})
+            model.optimizer.load_state_dict({**compile_config.get("optimizer_extra", {}), **tensors})
         if balancer_blob is not None:
             model.loss_balancer.load_state_dict(load_safetensors(balancer_blob))
     return model

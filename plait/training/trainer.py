@@ -15,11 +15,12 @@ import copy
 import numpy as np
 import torch
 
-from plait import activations, optimizers
+from plait import activations, mixed_precision, optimizers
 from plait import losses as losses_module
 from plait import metrics as metrics_module
 from plait.losses import balancing
 from plait.training import data as data_module
+from plait.utils import nest
 
 
 class _OutputHead:
@@ -82,6 +83,8 @@ class Trainer:
             ...               loss_weights={"age": 0.25, "sex": 10.0})  # doctest: +SKIP
         """
         self.optimizer = optimizers.get(optimizer)
+        if mixed_precision.autocast_dtype(self) == torch.float16 and not hasattr(self.optimizer, "scale_loss"):
+            self.optimizer = mixed_precision.LossScaleOptimizer(self.optimizer)  # as Keras does for float16
         names = self.output_names
         self._loss_config = (loss, loss_weights, metrics, weighted_metrics)
         losses = self._per_output(loss, "loss", names)
@@ -282,15 +285,21 @@ class Trainer:
                 out = out if len(out) > 1 else out[0]
         else:
             out = self(*xs) if len(xs) > 1 else self(xs[0])
-        return (
+        out = (
             list(out)
             if isinstance(out, (list, tuple))
             else ([out] if not isinstance(out, dict) else list(out.values()))
         )
+        if getattr(self, "_autocast", None) is not None:  # losses and metrics in float32, as Keras's
+            out = [o.float() if o.dtype in (torch.float16, torch.bfloat16) else o for o in out]
+        return out
 
     def _train_fn_call(self, xs):
         xs = [self._cast_input(x, t) for x, t in zip(xs, self.inputs)]
-        return self._train_fn(self._train_calls, self._train_consts, *xs)
+        if self._autocast is None:
+            return self._train_fn(self._train_calls, self._train_consts, *xs)
+        with torch.autocast(xs[0].device.type, dtype=self._autocast):  # a mixed precision policy
+            return self._train_fn(self._train_calls, self._train_consts, *xs)
 
     @staticmethod
     def _cast_input(x, t):
@@ -372,7 +381,8 @@ class Trainer:
         total = self._combine_losses(per_output, penalty)
         for p in self._trainable_params:
             p.grad = None
-        total.backward()
+        scale_loss = getattr(self.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
+        (total if scale_loss is None else scale_loss(total)).backward()
         self.optimizer.apply([p.grad for p in self._trainable_params])
         self._apply_constraints()
         self._update_metrics(y_pred, ys, sws, total, per_output)
@@ -773,6 +783,7 @@ def _split(model, x, y, sample_weight, fraction):
 
 
 def _concat_outputs(chunks):
+    chunks = nest.map_structure(lambda t: t.float() if t.dtype == torch.bfloat16 else t, chunks)  # numpy has no bf16
     first = chunks[0]
     if isinstance(first, dict):
         return {k: torch.cat([c[k] for c in chunks]).cpu().numpy() for k in first}
