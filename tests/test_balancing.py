@@ -302,3 +302,12 @@ def test_bad_balancer_input_gets_clear_errors():
         balancing.UncertaintyWeighting(learning_rate=0)
     with pytest.raises(ValueError, match="temperature"):
         balancing.DWA(temperature=-1)
+
+
+def test_a_batch_without_some_targets_keeps_the_balancers_weights():
+    b = built(balancing.FAMO())
+    b.combine([torch.tensor(4.0), torch.tensor(1.0)], training=True)
+    weights = b.current
+    total = b.combine([torch.tensor(2.0), None], training=True)  # no "sex" target: no update
+    assert b.current == weights and float(total) == pytest.approx(2 * weights["age"])
+    assert b.epoch_weights() == pytest.approx(weights)  # the mean counts only the full step

@@ -88,14 +88,13 @@ class LossBalancer(ConfigObject):
         self._to_device(stacked.device)
         if training and len(present) == len(losses):
             weights = self.step(stacked.detach().float(), losses)
+            self._last = weights
+            self._epoch_sum = self._epoch_sum + weights
+            self._epoch_steps += 1
         else:
             # Evaluation, or a batch where some output has no target: the latest training
             # step's weights, so that `val_loss` weighs the outputs as `loss` does.
             weights = self._last[present]
-        if training:
-            self._last = weights
-            self._epoch_sum = self._epoch_sum + self._last if len(present) == len(losses) else self._epoch_sum
-            self._epoch_steps += 1
         return (weights.to(stacked.dtype) * stacked).sum()
 
     def weights(self, losses):
