@@ -40,7 +40,7 @@ import math
 
 import torch
 
-from plait.utils.registry import ConfigObject, by_name
+from plait.utils.registry import ConfigObject, get_object, serialize_object, with_class_names
 
 
 class LossBalancer(ConfigObject):
@@ -195,7 +195,6 @@ class FixedWeights(LossBalancer):
         else:
             values = [float(v) for v in given]
         self.values = values
-        self._last = torch.tensor(values)
         self.changed = False
 
     def combine(self, losses, training):
@@ -204,9 +203,6 @@ class FixedWeights(LossBalancer):
             if loss is not None:
                 total = total + w * loss
         return total
-
-    def weights(self, losses):
-        return torch.tensor(self.values, device=losses.device)
 
     def epoch_weights(self):
         return dict(zip(self.names, self.values))
@@ -499,34 +495,37 @@ class FAMO(LossBalancer):
 
 AUTO = UncertaintyWeighting
 
-_BALANCERS = {
-    "fixed": FixedWeights,
-    "uncertainty": UncertaintyWeighting,
-    "uncertainty_weighting": UncertaintyWeighting,
-    "gradnorm": GradNorm,
-    "dwa": DWA,
-    "famo": FAMO,
-}
+_BALANCERS = with_class_names(
+    {
+        "fixed": FixedWeights,
+        "uncertainty": UncertaintyWeighting,
+        "uncertainty_weighting": UncertaintyWeighting,
+        "gradnorm": GradNorm,
+        "dwa": DWA,
+        "famo": FAMO,
+    }
+)
+
+
+def is_balancer_spec(value):
+    """Whether ``compile(loss_weights=value)`` names a balancer (else it holds fixed floats)."""
+    return isinstance(value, (str, LossBalancer)) or (isinstance(value, dict) and "class_name" in value)
 
 
 def get(identifier):
     """A balancer from ``"auto"``, a name (``"uncertainty"``, ``"gradnorm"``, ``"dwa"``,
     ``"famo"``, or a class name), a ``{"class_name", "config"}`` dict, or an instance."""
-    if isinstance(identifier, LossBalancer):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier == "auto":
-            return AUTO()
-        table = {**_BALANCERS, **{cls.__name__: cls for cls in set(_BALANCERS.values())}}
-        return by_name(table, identifier.lower() if identifier.lower() in table else identifier, "loss balancer")()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        table = {cls.__name__: cls for cls in set(_BALANCERS.values())}
-        return by_name(table, identifier["class_name"], "loss balancer").from_config(identifier.get("config", {}))
-    raise TypeError(f"Could not interpret loss balancer identifier: {identifier!r}")
+    if identifier == "auto":
+        return AUTO()
+    if not is_balancer_spec(identifier):
+        raise TypeError(f"Could not interpret loss balancer identifier: {identifier!r}")
+    if isinstance(identifier, str) and identifier.lower() in _BALANCERS:
+        identifier = identifier.lower()
+    return get_object(identifier, _BALANCERS, "loss balancer", LossBalancer)
 
 
 def serialize(balancer):
-    return {"class_name": type(balancer).__name__, "config": balancer.get_config()}
+    return serialize_object(balancer, "loss balancer", LossBalancer)
 
 
 class LossWeights:
@@ -559,8 +558,10 @@ class LossWeights:
         self._balancer.set_weight(name, value)
 
     def update(self, values):
-        """Assign several weights: a dict by output name, or a list in output order."""
-        if not isinstance(values, dict):
+        """Assign several weights: a mapping by output name, or a list in output order."""
+        if hasattr(values, "items"):
+            values = dict(values.items())
+        else:
             values = list(values)
             if len(values) != len(self._balancer.names):
                 raise ValueError(

@@ -246,10 +246,15 @@ class Functional(Model):
 
     def forward(self, *args, **kwargs):
         inputs = self._flatten_inputs(args, kwargs)
+        return self._pack_outputs(self._run_graph(self._graph_fn, self._graph_calls, self._graph_consts, inputs))
+
+    def _run_graph(self, fn, calls, consts, inputs):
+        """Run a generated forward (the inference or the training variant), under autocast when
+        the layers have a mixed precision policy."""
         if self._autocast is None:
-            return self._pack_outputs(self._graph_fn(self._graph_calls, self._graph_consts, *inputs))
-        with torch.autocast(inputs[0].device.type, dtype=self._autocast):  # a mixed precision policy
-            return self._pack_outputs(self._graph_fn(self._graph_calls, self._graph_consts, *inputs))
+            return fn(calls, consts, *inputs)
+        with torch.autocast(inputs[0].device.type, dtype=self._autocast):
+            return fn(calls, consts, *inputs)
 
     def _symbolic_call(self, args, kwargs):
         flat = self._flatten_inputs_symbolic(args)

@@ -101,7 +101,7 @@ def save_model(model, filepath, overwrite=True):
         "model.weights.safetensors": save_safetensors(state, metadata=meta),
     }
     if getattr(model, "compiled", False):
-        loss, loss_weights, metrics, weighted = model._loss_config
+        loss, _, metrics, weighted = model._loss_config  # loss_weights: saved as they are now, below
         optimizer = model.optimizer  # its state includes mixed_float16's loss scale
         inner = getattr(optimizer, "inner_optimizer", optimizer)  # compile re-wraps it for float16
         members["compile.json"] = json.dumps(
@@ -117,11 +117,9 @@ def save_model(model, filepath, overwrite=True):
                 "weighted_metrics": _plain_config(weighted, "metrics"),
             }
         )
-        tensors = {k: v.detach().contiguous().cpu() for k, v in optimizer.state_dict().items() if torch.is_tensor(v)}
-        members["optimizer.safetensors"] = save_safetensors(tensors)
-        balancer_state = {k: v.detach().contiguous().cpu() for k, v in model.loss_balancer.state_dict().items()}
-        if balancer_state:
-            members["loss_balancer.safetensors"] = save_safetensors(balancer_state)
+        members["optimizer.safetensors"] = _tensors_blob(optimizer.state_dict())
+        if model.loss_balancer.state_dict():
+            members["loss_balancer.safetensors"] = _tensors_blob(model.loss_balancer.state_dict())
 
     def write(tmp):
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -129,6 +127,11 @@ def save_model(model, filepath, overwrite=True):
                 archive.writestr(name, data)
 
     atomic_write(filepath, write)
+
+
+def _tensors_blob(state):
+    """The tensors of a state dict as safetensors bytes (its other values go to JSON)."""
+    return save_safetensors({k: v.detach().contiguous().cpu() for k, v in state.items() if torch.is_tensor(v)})
 
 
 def _version():

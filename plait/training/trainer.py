@@ -24,10 +24,11 @@ from plait.utils import nest
 
 
 class _OutputHead:
-    """What compile resolved for one output: its loss, weight, metrics, and the logits fusion."""
+    """What compile resolved for one output: its loss, metrics, and the logits fusion (the loss
+    weights live in the loss balancer)."""
 
-    def __init__(self, name, loss, weight, metric_specs):
-        self.name, self.loss, self.weight, self.metric_specs = name, loss, weight, metric_specs
+    def __init__(self, name, loss, metric_specs):
+        self.name, self.loss, self.metric_specs = name, loss, metric_specs
         self.metrics = []
         self.fused_activation = None  # softmax/sigmoid applied to logits for metrics
 
@@ -88,7 +89,7 @@ class Trainer:
         names = self.output_names
         self._loss_config = (loss, loss_weights, metrics, weighted_metrics)
         losses = self._per_output(loss, "loss", names)
-        balancer_spec = loss_weights if _names_a_balancer(loss_weights) else None
+        balancer_spec = loss_weights if balancing.is_balancer_spec(loss_weights) else None
         weights = self._per_output(None if balancer_spec else loss_weights, "loss_weights", names, default=1.0)
         metric_specs = self._per_output_metrics(metrics, names)
         if weighted_metrics:
@@ -98,8 +99,8 @@ class Trainer:
             if not (isinstance(spec, str) and spec.lower() in ("acc", "accuracy")):
                 metrics_module.get(spec)  # fail now, not at the first step, on an unknown name
         self._heads = [
-            _OutputHead(n, None if loss_ is None else losses_module.get(loss_), 1.0 if w is None else float(w), m)
-            for n, loss_, w, m in zip(names, losses, weights, metric_specs)
+            _OutputHead(n, None if loss_ is None else losses_module.get(loss_), m)
+            for n, loss_, m in zip(names, losses, metric_specs)
         ]
         if all(h.loss is None for h in self._heads) and loss is not None:
             raise ValueError(f"No loss was given for any output of model '{self.name}'. Outputs: {names}")
@@ -107,7 +108,7 @@ class Trainer:
         balancer = (
             balancing.get(balancer_spec)
             if balancer_spec is not None
-            else balancing.FixedWeights([self._heads[i].weight for i in self._loss_heads])
+            else balancing.FixedWeights([1.0 if weights[i] is None else float(weights[i]) for i in self._loss_heads])
         )
         balancer.build([self._heads[i].name for i in self._loss_heads], [self._heads[i].loss for i in self._loss_heads])
         self._balancer = balancer
@@ -262,7 +263,7 @@ class Trainer:
     def loss_weights(self, values):
         if getattr(self, "_balancer", None) is None:
             raise RuntimeError("Call `compile()` before assigning `loss_weights`.")
-        balancing.LossWeights(self._balancer).update(dict(values.items()) if hasattr(values, "items") else values)
+        balancing.LossWeights(self._balancer).update(values)
 
     @property
     def loss_balancer(self):
@@ -296,10 +297,7 @@ class Trainer:
 
     def _train_fn_call(self, xs):
         xs = [self._cast_input(x, t) for x, t in zip(xs, self.inputs)]
-        if self._autocast is None:
-            return self._train_fn(self._train_calls, self._train_consts, *xs)
-        with torch.autocast(xs[0].device.type, dtype=self._autocast):  # a mixed precision policy
-            return self._train_fn(self._train_calls, self._train_consts, *xs)
+        return self._run_graph(self._train_fn, self._train_calls, self._train_consts, xs)
 
     @staticmethod
     def _cast_input(x, t):
@@ -730,12 +728,6 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
-
-
-def _names_a_balancer(loss_weights):
-    return isinstance(loss_weights, (str, balancing.LossBalancer)) or (
-        isinstance(loss_weights, dict) and "class_name" in loss_weights
-    )
 
 
 def _check_target(head, y, pred_shape):
