@@ -8,6 +8,11 @@ op for all parameters, as torch's own ``foreach`` optimizers do.
 Per step, as in Keras's ``BaseOptimizer.apply``: clip gradients (``clipnorm``, else
 ``global_clipnorm``, else ``clipvalue``), decay weights (``w -= w * weight_decay * lr``), apply
 the update rule with the learning rate at the current iteration, then count the iteration.
+
+The per-step numbers of a rule (the learning rate, Adam's bias corrections) are computed on the
+host by ``_step_scalars`` and handed to ``_update``: Python floats in an eager step, 0-dim
+tensors in a compiled whole step (``compile(jit_compile=True)``), so that a learning-rate
+schedule or the step count never triggers a recompilation.
 """
 
 import torch
@@ -15,8 +20,27 @@ import torch
 from plait.optimizers.schedules import LearningRateSchedule
 
 
+def scale_add_(xs, ys, a):
+    """``xs += a * ys`` for a float or a 0-dim tensor ``a`` (``alpha=`` takes only floats)."""
+    if isinstance(a, torch.Tensor):
+        torch._foreach_add_(xs, torch._foreach_mul(ys, a))
+    else:
+        torch._foreach_add_(xs, ys, alpha=a)
+
+
+def scale_addcdiv_(xs, num, den, a):
+    """``xs += a * num / den`` for a float or a 0-dim tensor ``a``."""
+    if isinstance(a, torch.Tensor):
+        q = torch._foreach_div(num, den)
+        torch._foreach_mul_(q, a)
+        torch._foreach_add_(xs, q)
+    else:
+        torch._foreach_addcdiv_(xs, num, den, value=a)
+
+
 class Optimizer:
-    """Base class. Subclasses define ``_slots`` (state names) and ``_update(...)``.
+    """Base class. Subclasses define ``_slots`` (state names), ``_update(...)`` and, when the
+    rule needs more per-step numbers than the learning rate, ``_step_scalars``.
 
     Args:
         learning_rate: a float or a ``LearningRateSchedule`` (or any ``step -> lr`` callable).
@@ -100,14 +124,25 @@ class Optimizer:
             self.iterations += 1
             return
         index = [i for i, _ in pairs]
-        grads = self._clip([g for _, g in pairs])
-        ps = [params[i] for i in index]
-        lr = self.learning_rate
-        if self.weight_decay:
-            torch._foreach_mul_(ps, 1 - self.weight_decay * lr)
         state = {slot: [self._state[slot][i] for i in index] for slot in self._slots}
-        self._update(ps, grads, state, lr)
+        self._apply_rule([params[i] for i in index], [g for _, g in pairs], state, self.next_step_scalars())
+
+    def next_step_scalars(self):
+        """The per-step numbers of the next step, as floats; counts the iteration."""
+        scalars = self._step_scalars(self.learning_rate, self.iterations + 1)
         self.iterations += 1
+        return scalars
+
+    def _apply_rule(self, params, grads, state, scalars):
+        """Clip, decay and update ``params`` in place (no counting; ``scalars`` may be tensors)."""
+        grads = self._clip(grads)
+        if self.weight_decay:
+            torch._foreach_mul_(params, 1 - self.weight_decay * scalars["lr"])
+        self._update(params, grads, state, scalars)
+
+    def _step_scalars(self, lr, t):
+        """Per-step numbers of the rule at step ``t`` (1-based) with learning rate ``lr``."""
+        return {"lr": lr}
 
     def apply_gradients(self, grads_and_vars):
         """Keras's ``apply_gradients(zip(grads, vars))``."""
@@ -120,7 +155,7 @@ class Optimizer:
         """torch-style: apply each built parameter's ``.grad``."""
         self.apply([p.grad for p in self._params])
 
-    def _update(self, params, grads, state, lr):
+    def _update(self, params, grads, state, scalars):
         raise NotImplementedError
 
     # ---- state, for checkpoints

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from plait.optimizers.base import Optimizer
+from plait.optimizers.base import Optimizer, scale_add_, scale_addcdiv_
 
 
 class SGD(Optimizer):
@@ -22,16 +22,16 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self._slots = ("momentum",) if self.momentum else ()
 
-    def _update(self, params, grads, state, lr):
+    def _update(self, params, grads, state, s):
         if not self.momentum:
-            torch._foreach_add_(params, grads, alpha=-lr)
+            scale_add_(params, grads, -s["lr"])
             return
         m = state["momentum"]
         torch._foreach_mul_(m, self.momentum)
-        torch._foreach_add_(m, grads, alpha=-lr)
+        scale_add_(m, grads, -s["lr"])
         if self.nesterov:
             torch._foreach_add_(params, m, alpha=self.momentum)
-            torch._foreach_add_(params, grads, alpha=-lr)
+            scale_add_(params, grads, -s["lr"])
         else:
             torch._foreach_add_(params, m)
 
@@ -54,7 +54,7 @@ class RMSprop(Optimizer):
             ("velocity",) + (("momentum",) if momentum > 0 else ()) + (("average_gradient",) if centered else ())
         )
 
-    def _update(self, params, grads, state, lr):
+    def _update(self, params, grads, state, s):
         v = state["velocity"]
         torch._foreach_mul_(v, self.rho)
         torch._foreach_addcmul_(v, grads, grads, value=1 - self.rho)
@@ -70,10 +70,10 @@ class RMSprop(Optimizer):
         if self.momentum > 0:
             m = state["momentum"]
             torch._foreach_mul_(m, self.momentum)
-            torch._foreach_addcdiv_(m, grads, denom, value=lr)
+            scale_addcdiv_(m, grads, denom, s["lr"])
             torch._foreach_sub_(params, m)
         else:
-            torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+            scale_addcdiv_(params, grads, denom, -s["lr"])
 
     def get_config(self):
         return {
@@ -98,9 +98,10 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
         self._slots = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
-    def _update(self, params, grads, state, lr):
-        t = self.iterations + 1
-        alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+    def _step_scalars(self, lr, t):
+        return {"lr": lr, "alpha": lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)}
+
+    def _update(self, params, grads, state, s):
         m, v = state["momentum"], state["velocity"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
@@ -110,7 +111,7 @@ class Adam(Optimizer):
             v = state["velocity_hat"]
         denom = torch._foreach_sqrt(v)
         torch._foreach_add_(denom, self.epsilon)
-        torch._foreach_addcdiv_(params, m, denom, value=-alpha)
+        scale_addcdiv_(params, m, denom, -s["alpha"])
 
     def get_config(self):
         return {
@@ -148,12 +149,12 @@ class Adagrad(Optimizer):
     def _init_slot(self, slot, param):
         return torch.full_like(param, self.initial_accumulator_value)
 
-    def _update(self, params, grads, state, lr):
+    def _update(self, params, grads, state, s):
         acc = state["accumulator"]
         torch._foreach_addcmul_(acc, grads, grads)
         denom = torch._foreach_add(acc, self.epsilon)
         torch._foreach_sqrt_(denom)
-        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+        scale_addcdiv_(params, grads, denom, -s["lr"])
 
     def get_config(self):
         return {
@@ -171,7 +172,7 @@ class Adadelta(Optimizer):
         self.rho, self.epsilon = rho, epsilon
         self._slots = ("accumulated_grad", "accumulated_delta_var")
 
-    def _update(self, params, grads, state, lr):
+    def _update(self, params, grads, state, s):
         acc_g, acc_d = state["accumulated_grad"], state["accumulated_delta_var"]
         torch._foreach_mul_(acc_g, self.rho)
         torch._foreach_addcmul_(acc_g, grads, grads, value=1 - self.rho)
@@ -183,7 +184,7 @@ class Adadelta(Optimizer):
         torch._foreach_div_(delta, den)  # delta_var = -delta
         torch._foreach_mul_(acc_d, self.rho)
         torch._foreach_addcmul_(acc_d, delta, delta, value=1 - self.rho)
-        torch._foreach_add_(params, delta, alpha=-lr)
+        scale_add_(params, delta, -s["lr"])
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -197,14 +198,16 @@ class Adamax(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self._slots = ("m", "u")
 
-    def _update(self, params, grads, state, lr):
-        t = self.iterations + 1
+    def _step_scalars(self, lr, t):
+        return {"lr": lr, "alpha": lr / (1 - self.beta_1**t)}
+
+    def _update(self, params, grads, state, s):
         m, u = state["m"], state["u"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(u, self.beta_2)
         torch._foreach_maximum_(u, torch._foreach_abs(grads))
         denom = torch._foreach_add(u, self.epsilon)
-        torch._foreach_addcdiv_(params, m, denom, value=-lr / (1 - self.beta_1**t))
+        scale_addcdiv_(params, m, denom, -s["alpha"])
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -219,22 +222,28 @@ class Nadam(Optimizer):
         self._slots = ("momentum", "velocity")
         self._u_product = 1.0
 
-    def _update(self, params, grads, state, lr):
-        t = self.iterations + 1
+    def _step_scalars(self, lr, t):
         u_t = self.beta_1 * (1.0 - 0.5 * 0.96**t)
         u_t_1 = self.beta_1 * (1.0 - 0.5 * 0.96 ** (t + 1))
         self._u_product *= u_t
-        u_product_t, u_product_t_1 = self._u_product, self._u_product * u_t_1
+        return {
+            "lr": lr,
+            "m_scale": u_t_1 / (1 - self._u_product * u_t_1),
+            "g_scale": (1 - u_t) / (1 - self._u_product),
+            "v_correction": 1 - self.beta_2**t,
+        }
+
+    def _update(self, params, grads, state, s):
         m, v = state["momentum"], state["velocity"]
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
         torch._foreach_mul_(v, self.beta_2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - self.beta_2)
-        m_hat = torch._foreach_mul(m, u_t_1 / (1 - u_product_t_1))
-        torch._foreach_add_(m_hat, grads, alpha=(1 - u_t) / (1 - u_product_t))
-        denom = torch._foreach_div(v, 1 - self.beta_2**t)
+        m_hat = torch._foreach_mul(m, s["m_scale"])
+        scale_add_(m_hat, grads, s["g_scale"])
+        denom = torch._foreach_div(v, s["v_correction"])
         torch._foreach_sqrt_(denom)
         torch._foreach_add_(denom, self.epsilon)
-        torch._foreach_addcdiv_(params, m_hat, denom, value=-lr)
+        scale_addcdiv_(params, m_hat, denom, -s["lr"])
 
     def state_dict(self):
         return {**super().state_dict(), "u_product": self._u_product}

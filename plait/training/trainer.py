@@ -19,6 +19,7 @@ from plait import activations, mixed_precision, optimizers
 from plait import losses as losses_module
 from plait import metrics as metrics_module
 from plait.losses import balancing
+from plait.training import compiled_step
 from plait.training import data as data_module
 from plait.utils import nest
 
@@ -117,6 +118,7 @@ class Trainer:
         if jit_compile not in (True, False, "auto"):
             raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
         self.jit_compile = jit_compile
+        self._jit = compiled_step.JitPolicy(jit_compile)
         self._compiled_loss_step = None
 
     def _per_output(self, value, what, names, default=None):
@@ -276,13 +278,19 @@ class Trainer:
 
     # ------------------------------------------------------------------ the steps
     def _forward_for_loss(self, xs):
-        self._output_masks = None
         for layer in getattr(self, "_activity_layers", ()):
             layer._activity_penalties.clear()
+        out, self._output_masks = self._forward_outputs(xs)
+        return out
+
+    def _forward_outputs(self, xs):
+        """The training forward: ``(outputs, masks)``, outputs a list in float32 (losses and
+        metrics run in float32 under mixed precision, as Keras's), masks a list or None."""
+        masks = None
         if hasattr(self, "_train_fn"):
             out = self._train_fn_call(xs)
             if getattr(self, "_masked_outputs", False):
-                out, self._output_masks = out
+                out, masks = out
                 out = out if len(out) > 1 else out[0]
         else:
             out = self(*xs) if len(xs) > 1 else self(xs[0])
@@ -291,9 +299,9 @@ class Trainer:
             if isinstance(out, (list, tuple))
             else ([out] if not isinstance(out, dict) else list(out.values()))
         )
-        if getattr(self, "_autocast", None) is not None:  # losses and metrics in float32, as Keras's
+        if getattr(self, "_autocast", None) is not None:
             out = [o.float() if o.dtype in (torch.float16, torch.bfloat16) else o for o in out]
-        return out
+        return out, masks
 
     def _train_fn_call(self, xs):
         xs = [self._cast_input(x, t) for x, t in zip(xs, self.inputs)]
@@ -309,17 +317,17 @@ class Trainer:
         """Total loss ``sum(w_k * loss_k)`` plus regularization, and the per-output losses
         (unweighted, for logs). The weights come from the loss balancer; in a training step
         (``model.train()`` with gradients on) an adaptive balancer also takes its own step."""
-        per_output = self._output_losses(y, y_pred, sample_weight, _fused)
+        per_output = self._output_losses(y, y_pred, sample_weight, _fused, getattr(self, "_output_masks", None))
         return self._combine_losses(per_output, self._penalty()), per_output
 
-    def _output_losses(self, y, y_pred, sample_weight, _fused=True):
+    def _output_losses(self, y, y_pred, sample_weight, _fused=True, masks=None):
         per_output = []
         for i, head in enumerate(self._heads):
             if head.loss is None or y[i] is None:
                 per_output.append(None)
                 continue
             loss_fn = head.train_loss if (_fused and head.fused_activation is not None) else head.loss
-            mask = self._output_masks[i] if getattr(self, "_output_masks", None) is not None else None
+            mask = masks[i] if masks is not None else None
             per_output.append(loss_fn(y[i], y_pred[i], None if sample_weight is None else sample_weight[i], mask=mask))
         if all(v is None for v in per_output):
             raise ValueError(f"No output of model '{self.name}' has both a loss and a target; nothing to train on.")
@@ -344,7 +352,7 @@ class Trainer:
             stored = spec.get(layer)
             stored.copy_(spec.to_storage(spec.constraint(spec.keras_view(stored))))
 
-    def _update_metrics(self, y_pred, ys, sws, total, per_output):
+    def _update_metrics(self, y_pred, ys, sws, total, per_output, masks):
         with torch.no_grad():
             self._loss_tracker.update_state(total.detach())
             for i, head in enumerate(self._heads):
@@ -355,7 +363,7 @@ class Trainer:
                     if head.fused_activation is not None:
                         pred = head.fused_activation(pred)
                     weight = sws[i]
-                    mask = self._output_masks[i] if getattr(self, "_output_masks", None) is not None else None
+                    mask = masks[i] if masks is not None else None
                     if mask is not None:  # masked steps do not count (Keras weights metrics by the mask)
                         weight = (
                             mask.float()
@@ -370,7 +378,12 @@ class Trainer:
         order). Override it for custom training; return ``self.get_metrics_result()``-style logs
         or nothing."""
         xs, ys, sws = data
-        if self.jit_compile is True:
+        whole = self._jit.whole_step(self)
+        if whole is not None:
+            whole(xs, ys, sws)  # also updates the metrics
+            self._apply_constraints()
+            return
+        if self._jit.compile_loss:
             if self._compiled_loss_step is None:
                 self._compiled_loss_step = torch.compile(self._loss_step)
             y_pred, per_output, penalty = self._compiled_loss_step(xs, ys, sws)
@@ -383,13 +396,13 @@ class Trainer:
         (total if scale_loss is None else scale_loss(total)).backward()
         self.optimizer.apply([p.grad for p in self._trainable_params])
         self._apply_constraints()
-        self._update_metrics(y_pred, ys, sws, total, per_output)
+        self._update_metrics(y_pred, ys, sws, total, per_output, self._output_masks)
 
     def _loss_step(self, xs, ys, sws):
         """Forward pass, per-output losses and penalties of one step (what ``jit_compile=True``
         compiles; the weighting by the loss balancer follows eagerly)."""
         y_pred = self._forward_for_loss(xs)
-        return y_pred, self._output_losses(ys, y_pred, sws), self._penalty()
+        return y_pred, self._output_losses(ys, y_pred, sws, masks=self._output_masks), self._penalty()
 
     def test_step(self, data):
         """One evaluation step on ``data = (xs, ys, sample_weights)``."""
@@ -397,7 +410,7 @@ class Trainer:
         with torch.no_grad():
             y_pred = self._forward_for_loss(xs)
             total, per_output = self.compute_loss(xs, ys, y_pred, sws)
-            self._update_metrics(y_pred, ys, sws, total, per_output)
+            self._update_metrics(y_pred, ys, sws, total, per_output, self._output_masks)
 
     def predict_step(self, data):
         """Outputs for one batch of inputs ``data`` (a list in input order)."""
@@ -526,6 +539,7 @@ class Trainer:
         self.stop_training = False
         device = self._device()
         self._setup_training()
+        self._jit.plan((epochs - initial_epoch) * steps if steps else None)
         custom_step = type(self).train_step is not Trainer.train_step
         callback_list.on_train_begin()
         logs = {}
