@@ -23,6 +23,7 @@ more, ``train_step`` keeps the eager step. See ``Trainer.compile`` for what each
 """
 
 import time
+import types
 import warnings
 
 import torch
@@ -52,45 +53,84 @@ class WholeStep:
         model: a compiled plait model whose first training step ran eagerly; the parameters
             that received a gradient in that step are the ones this step updates (the eager
             step skips a parameter without a gradient, and so does this one).
-        dynamic: passed to ``torch.compile``: None lets torch mark a dimension dynamic the
-            second time it changes, so variable lengths and the last short batch of an
-            epoch compile at most once more.
+        dynamic: passed to ``torch.compile``; each batch shape gets its own graph
+            (see :meth:`accepts`).
 
-    Calling it with ``(xs, ys, sws)`` runs the step and updates the model's metrics, as the
-    eager step does.
+    Calling it with a list of batches ``[(xs, ys, sws), ...]`` runs one step per batch in one
+    compiled call (``steps_per_execution``) and updates the model's metrics, as the eager
+    steps do.
     """
 
-    def __init__(self, model, dynamic=None):
-        self.model = model
+    max_shapes = 4
+
+    def __init__(self, model, dynamic=False):
+        self.model, self.dynamic = model, dynamic
         params = [p for p in model._trainable_params if p.grad is not None]
         names = {id(p): n for n, p in model.named_parameters()}
         self.names = [names[id(p)] for p in params]
         self.params = params
         # Buffers (BatchNormalization's moving statistics) are updated in place by the forward
         # pass; torch.func allows that only for its function's own inputs, so they are passed in.
-        self.buffer_names = [n for n, _ in model.named_buffers()]
+        self.buffer_names, self.buffers = zip(*model.named_buffers()) if list(model.named_buffers()) else ((), ())
         opt = model.optimizer
         index = [i for i, p in enumerate(opt._params) if p.grad is not None]
         self.state = {slot: [opt._state[slot][i] for i in index] for slot in opt._slots}
-        device = params[0].device if params else torch.device("cpu")
+        # Constraints run after each update, inside the step (between the steps of a chunk).
+        position = {id(p): i for i, p in enumerate(params)}
+        self.constrained = [
+            (position[id(s.get(layer))], s) for layer, s in model._constrained if id(s.get(layer)) in position
+        ]
+        self._device = params[0].device if params else torch.device("cpu")
         # Host-set numbers live in device tensors updated with fill_ (no sync, no recompile).
-        self._scalars = {}
-        self._weights = torch.zeros(len(model._loss_heads), device=device)
-        self._device = device
-        self._fn = torch.compile(self._step, dynamic=dynamic)
+        self._scalars, self._last = [], []
+        self._weights = torch.zeros(len(model._loss_heads), device=self._device)
+        self._weight_values = None
+        self._seen, self._compiled = set(), set()
+        self._fns = {}  # steps per call -> compiled function
 
-    def __call__(self, xs, ys, sws):
+    def __call__(self, batches):
+        """Run one step per ``(xs, ys, sws)`` in ``batches``, all in one compiled call."""
         model = self.model
-        for key, value in model.optimizer.next_step_scalars().items():
-            if key not in self._scalars:
-                self._scalars[key] = torch.zeros((), device=self._device)
-            self._scalars[key].fill_(value)
-        for j, w in enumerate(model._balancer.values):
-            self._weights[j].fill_(w)
-        buffers = [b for _, b in self.model.named_buffers()]
-        return self._fn(
-            [p.detach() for p in self.params], buffers, self.state, xs, ys, sws, self._scalars, self._weights
-        )
+        for k in range(len(batches)):
+            values = model.optimizer.next_step_scalars()
+            if k == len(self._scalars):
+                self._scalars.append({key: torch.zeros((), device=self._device) for key in values})
+                self._last.append({})
+            for key, value in values.items():
+                if self._last[k].get(key) != value:  # a constant learning rate is filled once
+                    self._scalars[k][key].fill_(value)
+                    self._last[k][key] = value
+        if model._balancer.values != self._weight_values:
+            self._weight_values = list(model._balancer.values)
+            self._weights.copy_(torch.tensor(self._weight_values))
+        fn = self._fns.get(len(batches))
+        if fn is None:
+            fn = self._fns[len(batches)] = torch.compile(own_code(self._steps), dynamic=self.dynamic)
+        params = [p.detach() for p in self.params]
+        fn(params, list(self.buffers), self.state, batches, self._scalars[: len(batches)], self._weights)
+
+    def accepts(self, batches):
+        """Whether these batches' shapes have a compiled graph, or earn one. A shape first seen
+        runs eagerly; it compiles when it comes back, up to ``max_shapes`` shapes. So the last
+        short batch of an epoch compiles in the second epoch, and inputs whose length changes
+        with every batch keep the eager step instead of recompiling for each length. (Marking
+        the length dynamic does not hold: the traced gradients specialise it.)"""
+        keys = {tuple(None if t is None else tuple(t.shape) for t in (*xs, *ys, *sws)) for xs, ys, sws in batches}
+        if len(keys) != 1:
+            return False
+        key = (len(batches), keys.pop())
+        if key in self._compiled:
+            return True
+        # The first shape compiles at once: the eager steps before this one had it.
+        if (key in self._seen or not self._compiled) and len(self._compiled) < self.max_shapes:
+            self._compiled.add(key)
+            return True
+        self._seen.add(key)
+        return False
+
+    def _steps(self, params, buffers, state, batches, scalars, weights):
+        for (xs, ys, sws), step_scalars in zip(batches, scalars):
+            self._step(params, buffers, state, xs, ys, sws, step_scalars, weights)
 
     def _step(self, params, buffers, state, xs, ys, sws, scalars, weights):
         model = self.model
@@ -115,9 +155,21 @@ class WholeStep:
             # ``params`` are detached views of the parameters: updating them in place updates
             # the parameters, with no aliased graph inputs (which would cost a copy per call).
             model.optimizer._apply_rule(params, list(grads), state, scalars)
+            for i, spec in self.constrained:
+                params[i].copy_(spec.to_storage(spec.constraint(spec.keras_view(params[i]))))
         masks = [kept_masks.get(i) for i in range(len(y_pred))] if kept_masks else None
         per_output = [losses.get(i) for i in range(len(ys))]
         model._update_metrics(y_pred, ys, sws, total.detach(), per_output, masks)
+
+
+def own_code(method):
+    """``method`` with a code object of its own. Dynamo keeps its compiled graphs per code
+    object, at most ``recompile_limit`` (8) of them, then silently runs eagerly. Every model
+    has its own step, so without this the ninth model of a process would train eagerly."""
+    fn = method.__func__
+    code = fn.__code__.replace()  # an equal but distinct code object
+    own = types.FunctionType(code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    return types.MethodType(own, method.__self__)
 
 
 class JitPolicy:
@@ -151,19 +203,21 @@ class JitPolicy:
         self._phase = "first" if mode is True else ("measure" if mode == "auto" else "eager")
         self._steps = 0
         self._remaining = None
-        self._eager_s = None
+        self._eager_s = self._t0 = None
+        self._tried = False  # "auto": whether compiling was tried (or found unsupported)
 
     def plan(self, steps):
         """``fit`` announces its number of steps (None: unknown); ``"auto"`` measures anew."""
         self._remaining = steps
-        if self.mode == "auto" and self._phase == "eager" and self._eager_s is None:
-            self._phase, self._steps = "measure", 0
+        if self.mode == "auto" and not self._tried and self._phase in ("eager", "measure"):
+            self._phase, self._steps, self._t0 = "measure", 0, None  # a longer fit may pay now
 
-    def whole_step(self, model):
-        """The compiled step to run now, or None for the eager step."""
-        self._steps += 1
+    def whole_step(self, model, steps=1):
+        """The compiled step for the next ``steps`` steps, or None for the eager step."""
+        done = self._steps  # steps completed before these
+        self._steps += steps
         if self._remaining is not None:
-            self._remaining -= 1
+            self._remaining -= steps
         phase = self._phase
         if phase == "first":  # jit_compile=True: this step runs eagerly, the next one builds
             self._phase = "build"
@@ -171,16 +225,16 @@ class JitPolicy:
         if phase == "build":
             self._phase = phase = "compiled" if self._build(model, explicit=True) else "eager"
         if phase == "measure":
-            return self._measure_eager(model)
+            return self._measure_eager(model, done)
         if phase == "trial":
-            return self._measure_compiled(model)
+            return self._measure_compiled(model, done)
         return self._whole if phase == "compiled" else None
 
     def _build(self, model, explicit):
         if any(isinstance(m, (torch.nn.RNNBase, _recurrent_layer())) for m in model.modules()):
             self.reason = "recurrent layers would be unrolled step by step in the traced graph"
             if explicit:
-                warnings.warn(f"jit_compile=True: model '{model.name}' trains eagerly: {self.reason}.", stacklevel=4)
+                warnings.warn(f"jit_compile=True: model '{model.name}' trains eagerly: {self.reason}.", stacklevel=5)
             return False
         self.reason = unsupported(model)
         if self.reason is not None:
@@ -196,24 +250,33 @@ class JitPolicy:
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    def _measure_eager(self, model):
-        if self._steps == self.warmup:
-            self._t0 = self._tick(model)
-        elif self._steps == self.warmup + self.window:
-            self._eager_s = (self._tick(model) - self._t0) / self.window
-            worth = self._remaining is not None and self._remaining * self._eager_s > self.min_seconds
-            if worth and self._build(model, explicit=False):
-                self._phase, self._steps = "trial", 0
-                return self._whole
-            self._phase = "eager"
+    def _window(self, model, done, start):
+        """Seconds per step over ``window`` steps from ``start`` completed steps; None before."""
+        if done >= start and self._t0 is None:
+            self._t0, self._t0_done = self._tick(model), done
+        elif self._t0 is not None and done - self._t0_done >= self.window:
+            seconds = (self._tick(model) - self._t0) / (done - self._t0_done)
+            self._t0 = None
+            return seconds
         return None
 
-    def _measure_compiled(self, model):
-        # step 1 compiles; steps 2-3 settle (a recompile for a new shape); then a window
-        if self._steps == 3:
-            self._t0 = self._tick(model)
-        elif self._steps == 3 + self.window:
-            compiled_s = (self._tick(model) - self._t0) / self.window
+    def _measure_eager(self, model, done):
+        self._eager_s = self._window(model, done, self.warmup)
+        if self._eager_s is None:
+            return None
+        worth = self._remaining is not None and self._remaining * self._eager_s > self.min_seconds
+        self._phase = "eager"
+        if worth:
+            self._tried = True
+            if self._build(model, explicit=False):
+                self._phase, self._steps = "trial", 0
+                return self._whole
+        return None
+
+    def _measure_compiled(self, model, done):
+        # The first calls compile (and a recompile for a new shape may follow): skip 3 steps.
+        compiled_s = self._window(model, done, 3)
+        if compiled_s is not None:
             if compiled_s > 0.9 * self._eager_s:
                 self._phase, self._whole = "eager", None
                 self.reason = f"compiled steps took {compiled_s * 1e3:.3g} ms, eager {self._eager_s * 1e3:.3g} ms"

@@ -72,13 +72,21 @@ class Trainer:
                 as Keras does (binary / categorical / sparse categorical).
             weighted_metrics: metrics that also take sample weights (plait weights all metrics
                 when sample weights are given; accepted for compatibility).
-            jit_compile: ``True`` compiles the forward pass and the losses of each step with
-                ``torch.compile`` (their backward pass with them; the multi-tensor optimizer
-                update stays eager). ``False`` and ``"auto"`` (the default) run eagerly: on a
-                2-core CPU the seed MLP ran 0.35 ms/step eager and 0.44 ms/step compiled, after
-                4.8 s of compilation, so compiling is opt-in until it wins
-                (benchmarks/step_time.py).
-            run_eagerly, steps_per_execution: accepted for Keras compatibility (eager steps).
+            steps_per_execution: batches per execution: the batch callbacks and the progress
+                bar run once per execution, as in Keras; with a compiled whole step, one
+                compiled call runs all of its steps.
+            jit_compile: ``True`` compiles the whole training step (forward, losses, gradients,
+                optimizer update, metrics) into one ``torch.compile`` graph after one eager
+                step; a model it does not fit (an adaptive loss balancer, float16 loss
+                scaling, activity regularizers, stateful layers) compiles only its forward pass
+                and losses, and a recurrent model stays eager, with a warning. ``False`` runs
+                eagerly. ``"auto"`` (the default) runs eagerly unless the fit is long: it times
+                the eager steps, compiles if the fit's remaining eager time exceeds two
+                minutes, and keeps the compiled step only if it measures faster (see
+                ``plait.training.compiled_step.JitPolicy``); so it never costs more than one
+                compilation. Each batch shape compiles its own graph when it comes back, up to
+                4 shapes; inputs whose length changes every batch keep the eager step.
+            run_eagerly: accepted for Keras compatibility (``jit_compile=False`` is plait's).
 
         Example:
             >>> model.compile(optimizer="rmsprop", loss={"age": "mse", "sex": "binary_crossentropy"},
@@ -119,6 +127,10 @@ class Trainer:
             raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}")
         self.jit_compile = jit_compile
         self._jit = compiled_step.JitPolicy(jit_compile)
+        spe = steps_per_execution
+        if not isinstance(spe, int) or isinstance(spe, bool) or spe < 1:
+            raise ValueError(f"`steps_per_execution` must be a positive integer. Received: steps_per_execution={spe!r}")
+        self.steps_per_execution = steps_per_execution
         self._compiled_loss_step = None
 
     def _per_output(self, value, what, names, default=None):
@@ -377,15 +389,25 @@ class Trainer:
         """One optimisation step on ``data = (xs, ys, sample_weights)`` (lists in input/output
         order). Override it for custom training; return ``self.get_metrics_result()``-style logs
         or nothing."""
+        self._train_batches([data])
+
+    def _train_batches(self, batches):
+        """The default steps on a list of batches (``steps_per_execution`` of them in ``fit``):
+        one compiled call for all when the whole step is compiled, else one step each."""
+        whole = self._jit.whole_step(self, len(batches))
+        if whole is not None and whole.accepts(batches):
+            return whole(batches)  # also updates the metrics and applies the constraints
+        for data in batches:
+            if whole is not None and len(batches) > 1 and whole.accepts([data]):
+                whole([data])
+            else:
+                self._eager_step(data)
+
+    def _eager_step(self, data):
         xs, ys, sws = data
-        whole = self._jit.whole_step(self)
-        if whole is not None:
-            whole(xs, ys, sws)  # also updates the metrics
-            self._apply_constraints()
-            return
         if self._jit.compile_loss:
             if self._compiled_loss_step is None:
-                self._compiled_loss_step = torch.compile(self._loss_step)
+                self._compiled_loss_step = torch.compile(compiled_step.own_code(self._loss_step))
             y_pred, per_output, penalty = self._compiled_loss_step(xs, ys, sws)
         else:
             y_pred, per_output, penalty = self._loss_step(xs, ys, sws)
@@ -541,27 +563,36 @@ class Trainer:
         self._setup_training()
         self._jit.plan((epochs - initial_epoch) * steps if steps else None)
         custom_step = type(self).train_step is not Trainer.train_step
+        per_execution = 1 if custom_step else self.steps_per_execution
         callback_list.on_train_begin()
         logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
             self.train()
-            step = 0
-            for step, batch in enumerate(train, start=1):
+            step, chunk = 0, []
+            for step, batch in enumerate(_with_last(train), start=1):
+                batch, is_last = batch
                 batch = self._to_device(batch, device)
                 if not self._step_ready:
                     self._prepare_step(batch[1])
                     self.reset_metrics()
+                chunk.append(batch)
+                is_last = is_last or bool(steps_per_epoch and step >= steps_per_epoch)
+                if len(chunk) < per_execution and not is_last:
+                    continue
+                # One execution: its batches, then the batch callbacks and the progress bar once
+                # (Keras's steps_per_execution).
                 if "on_train_batch_begin" in callback_list.batch_hooks:
                     callback_list.on_train_batch_begin(step - 1)
-                result = self.train_step(batch)
+                result = self.train_step(chunk[0]) if custom_step else self._train_batches(chunk)
+                chunk = []
                 live = (lambda r=result: r) if (custom_step and isinstance(result, dict)) else self.get_metrics_result
                 if "on_train_batch_end" in callback_list.batch_hooks:
                     callback_list.on_train_batch_end(step - 1, live())
                 if progbar:
                     progbar.update(step, live)
-                if self.stop_training or (steps_per_epoch and step >= steps_per_epoch):
+                if self.stop_training or is_last:
                     break
             self.eval()
             logs = live() if step else {}
@@ -763,6 +794,19 @@ def _check_target(head, y, pred_shape):
             )
     elif pred_shape[-1] is not None and y.dim() == len(pred_shape) and y.shape[-1] not in (1, pred_shape[-1]):
         raise ValueError(f"Output '{head.name}' has shape {pred_shape}, but its targets have shape {tuple(y.shape)}.")
+
+
+def _with_last(iterable):
+    """``(item, is_last)`` pairs: the last item of an epoch flushes a partial execution."""
+    iterator = iter(iterable)
+    try:
+        item = next(iterator)
+    except StopIteration:
+        return
+    for following in iterator:
+        yield item, False
+        item = following
+    yield item, True
 
 
 def _should_validate(epoch, freq):
