@@ -220,3 +220,26 @@ def test_unsupported_names_the_reason():
     x, y = data(8)
     model.fit(x, y, verbose=0)
     assert "activity regularizers" in compiled_step.unsupported(model)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run where the device tool lends one)")
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_compiled_step_matches_eager_on_cuda(steps_per_execution):
+    x, y = data(128)
+
+    def build():
+        model = mlp()
+        return model.to("cuda")
+
+    eager, compiled = fit_both(
+        build,
+        lambda: dict(
+            optimizer="adam", loss="categorical_crossentropy", metrics=["acc"], steps_per_execution=steps_per_execution
+        ),
+        x,
+        y,
+        epochs=3,
+        batch_size=16,
+    )
+    assert_same(eager, compiled)
+    assert compiled[3]._jit._whole is not None
