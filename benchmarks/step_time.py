@@ -8,7 +8,8 @@ takes the median over rounds. For each it reports:
 - the ratio to the best peer (Keras or torch);
 - the first epoch's time, which includes tracing and compilation;
 - the peak memory (the process's resident set on CPU, ``max_memory_allocated`` on CUDA);
-- the final training loss.
+- the final training loss. Plait and Keras start from the same weights, so equal learning
+  shows as equal losses; the hand-written torch loop starts from torch's initialisation.
 
 It also measures this machine's sgemm rate (float32 matrix products) and the conv model's
 arithmetic rate against it.
@@ -29,6 +30,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,7 +139,14 @@ def peak_memory_mb(device, config):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_library(config, name, device):
+def load_weights(model, path):
+    import numpy as np
+
+    with np.load(path) as saved:
+        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+
+
+def run_library(config, name, device, weights):
     if config.startswith("keras"):
         import keras as lib
 
@@ -148,6 +157,7 @@ def run_library(config, name, device):
         compile_kwargs = PLAIT_CONFIGS[config]
     lib.utils.set_random_seed(0)
     model = build(lib, name)
+    load_weights(model, weights)  # plait and every Keras backend start from the same weights
     if config.startswith("plait") and device == "cuda":
         model.to("cuda")
     model.compile(optimizer="rmsprop", **COMPILE[name], **compile_kwargs)
@@ -245,7 +255,7 @@ def worker(args):
     if args.config == "torch":
         times, loss = run_torch(args.model, args.device)
     else:
-        times, loss = run_library(args.config, args.model, args.device)
+        times, loss = run_library(args.config, args.model, args.device, args.weights)
     steps = MODELS[args.model][1]
     print(
         "RESULT "
@@ -293,7 +303,7 @@ def _torch_requirement():
     return f"torch=={torch.__version__.split('+')[0]}"
 
 
-def run_config(config, model, python, device):
+def run_config(config, model, python, device, weights):
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if config.startswith("keras"):
         env["KERAS_BACKEND"] = config.split()[1].strip("()")
@@ -302,12 +312,29 @@ def run_config(config, model, python, device):
         if device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
     command = [python, __file__, "--worker", "--config", config, "--model", model, "--device", device]
+    command += ["--weights", weights]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
     tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
     return {"error": " | ".join(tail)}
+
+
+def initial_weights(models, folder):
+    """One set of initial weights per model (Keras's shapes and order, as ``get_weights``), so
+    that the final losses compare learning, not initialisations. The hand-written torch loop
+    has torch's own layout and initialisation."""
+    import numpy as np
+
+    import plait
+
+    paths = {}
+    for name in models:
+        plait.utils.set_random_seed(0)
+        paths[name] = os.path.join(folder, f"{name}.npz")
+        np.savez(paths[name], *build(plait, name).get_weights())
+    return paths
 
 
 def sgemm_gflops(device):
@@ -387,6 +414,7 @@ def main():
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--weights", help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--models", default="mlp,qa,conv")
     parser.add_argument("--rounds", type=int, default=2)
@@ -409,6 +437,7 @@ def main():
         else:
             configs[f"keras ({backend})"] = python
     models = args.models.split(",")
+    weights = initial_weights(models, tempfile.mkdtemp(prefix="plait-bench-"))
     results = {}
     for round_ in range(args.rounds):
         for model in models:
@@ -418,7 +447,7 @@ def main():
             for config in order:
                 if model not in ONLY.get(config, (model,)):
                     continue
-                result = run_config(config, model, configs[config], args.device)
+                result = run_config(config, model, configs[config], args.device, weights[model])
                 results.setdefault((model, config), []).append(result)
                 shown = {k: round(v, 4) for k, v in result.items() if k != "error"} or result
                 print(f"round {round_ + 1} {model:5s} {config:20s} {shown}", flush=True)
