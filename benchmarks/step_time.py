@@ -372,6 +372,11 @@ def summarize(results):
     return table
 
 
+def _best(rows, names):
+    times = [r["step_ms"] for c, r in rows.items() if c in names and "step_ms" in r]
+    return min(times) if times else None
+
+
 def markdown(table, meta):
     lines = [
         f"{meta['machine']}; torch {meta['torch']}; device {meta['device']}; "
@@ -383,18 +388,19 @@ def markdown(table, meta):
         lines += [
             f"**{model}** (batch {batch}, {steps} steps x {epochs} epochs)",
             "",
-            "| configuration | step (ms) | vs best peer | first epoch (s) | peak memory (MB) | final loss |",
-            "|---|---|---|---|---|---|",
+            "| configuration | step (ms) | vs best Keras | vs best peer | first epoch (s) | peak memory (MB) "
+            "| final loss |",
+            "|---|---|---|---|---|---|---|",
         ]
-        peers = [r["step_ms"] for c, r in rows.items() if c in PEERS and "step_ms" in r]
-        best = min(peers) if peers else None
+        best = _best(rows, PEERS)
+        best_keras = _best(rows, [p for p in PEERS if p.startswith("keras")])
         for config, r in rows.items():
             if "error" in r:
-                lines.append(f"| {config} | skipped: {r['error'][:150]} | | | | |")
+                lines.append(f"| {config} | skipped: {r['error'][:150]} | | | | | |")
                 continue
-            ratio = f"{r['step_ms'] / best:.2f}x" if best else ""
+            ratios = [f"{r['step_ms'] / b:.2f}x" if b else "" for b in (best_keras, best)]
             lines.append(
-                f"| {config} | {r['step_ms']:.3g} | {ratio} | {r['first_epoch_s']:.2f} | "
+                f"| {config} | {r['step_ms']:.3g} | {ratios[0]} | {ratios[1]} | {r['first_epoch_s']:.2f} | "
                 f"{r['peak_mb']:.0f} | {r['loss']:.4g} |"
             )
         if model == "conv":
@@ -421,9 +427,14 @@ def main():
     parser.add_argument("--backends", default="jax,torch,tensorflow", help="Keras backends to compare")
     parser.add_argument("--no-install", action="store_true", help="never create a Keras environment")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.json"))
+    parser.add_argument("--render", metavar="JSON", help="print the tables of an earlier run's JSON file")
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    if args.render:
+        with open(args.render) as f:
+            saved = json.load(f)
+        return print(markdown(saved["table"], saved["meta"]))
 
     import torch
 

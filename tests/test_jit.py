@@ -223,7 +223,7 @@ def test_unsupported_names_the_reason():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run where the device tool lends one)")
-@pytest.mark.filterwarnings("ignore:TensorFloat32 tensor cores")  # inductor's advice, on GPUs that have them
+@pytest.mark.filterwarnings("ignore::UserWarning:torch")  # inductor's performance advice on GPUs
 @pytest.mark.parametrize("steps_per_execution", [1, 4])
 def test_compiled_step_matches_eager_on_cuda(steps_per_execution):
     x, y = data(128)

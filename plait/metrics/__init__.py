@@ -55,6 +55,11 @@ class Mean(Metric):
     """The (weighted) mean of the values given to ``update_state(values, sample_weight)``."""
 
     def reset_state(self):
+        if getattr(self, "total", None) is not None and self.total.is_cuda:
+            # In place on a GPU: the state keeps its address, as a CUDA graph that updates it needs.
+            self.total.zero_()
+            self.count.zero_()
+            return
         self.total = torch.zeros(())
         self.count = torch.zeros(())
 

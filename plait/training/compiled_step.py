@@ -69,6 +69,7 @@ class WholeStep:
         names = {id(p): n for n, p in model.named_parameters()}
         self.names = [names[id(p)] for p in params]
         self.params = params
+        self._detached = [p.detach() for p in params]  # views: updating them updates the parameters
         # Buffers (BatchNormalization's moving statistics) are updated in place by the forward
         # pass; torch.func allows that only for its function's own inputs, so they are passed in.
         self.buffer_names, self.buffers = zip(*model.named_buffers()) if list(model.named_buffers()) else ((), ())
@@ -105,9 +106,21 @@ class WholeStep:
             self._weights.copy_(torch.tensor(self._weight_values))
         fn = self._fns.get(len(batches))
         if fn is None:
-            fn = self._fns[len(batches)] = torch.compile(own_code(self._steps), dynamic=self.dynamic)
-        params = [p.detach() for p in self.params]
-        fn(params, list(self.buffers), self.state, batches, self._scalars[: len(batches)], self._weights)
+            fn = self._fns[len(batches)] = self._compile()
+        fn(self._detached, list(self.buffers), self.state, batches, self._scalars[: len(batches)], self._weights)
+
+    def _compile(self):
+        if self._device.type != "cuda":
+            return torch.compile(own_code(self._steps), dynamic=self.dynamic)
+        # On a GPU the step is also captured in a CUDA graph ("reduce-overhead"): one launch per
+        # call. The graph may update in place only tensors whose address never changes.
+        state = [t for ts in self.state.values() for t in ts]
+        metrics = [t for m in self.model.metrics for t in (getattr(m, "total", None), getattr(m, "count", None))]
+        scalars = [t for step in self._scalars for t in step.values()]
+        for t in [*self._detached, *self.buffers, *state, *scalars, self._weights, *metrics]:
+            if isinstance(t, torch.Tensor) and t.is_cuda:
+                torch._dynamo.mark_static_address(t)
+        return torch.compile(own_code(self._steps), dynamic=self.dynamic, mode="reduce-overhead")
 
     def accepts(self, batches):
         """Whether these batches' shapes have a compiled graph, or earn one. A shape first seen
