@@ -144,8 +144,59 @@ def test_any_torch_module_in_a_graph():
     expected = torch.cat([model.layers[3].module(encoder(torch.nn.functional.gelu(data)))] * 2, -1).mean(1) * 2
     torch.testing.assert_close(model(data), expected)
     assert model.count_params() == sum(p.numel() for p in model.parameters())
-    with pytest.raises(TypeError, match="TorchModuleWrapper"):
-        nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)(x)
+
+
+class Gated(nn.Module):
+    """A user's module that inspects and unpacks its intermediate values, with a plait layer
+    inside."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(16, 32)
+        self.out = layers.Dense(8)
+
+    def forward(self, x):
+        h = self.proj(x)
+        a, b = h.chunk(2, dim=-1)
+        if h.shape[-1] != 32 or h.dim() != 3:
+            raise ValueError("unexpected")
+        gate = torch.sigmoid(b)
+        return self.out(a * gate), gate.mean(-1)
+
+
+def test_plain_modules_that_inspect_their_values_called_directly():
+    torch.manual_seed(0)
+    x = Input(shape=(10, 16))
+    encoder = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, dropout=0.0)
+    attention = nn.MultiheadAttention(16, 2, batch_first=True)
+    gated = Gated()
+    h = encoder(x)  # unpacks a tuple from multi_head_attention_forward inside
+    attended, scores = attention(h, h, h)  # two outputs
+    y, gate = gated(attended)
+    assert (h.shape, attended.shape, scores.shape, y.shape, gate.shape) == (
+        (None, 10, 16), (None, 10, 16), (None, 10, 10), (None, 10, 8), (None, 10),
+    )  # fmt: skip
+    model = Model(x, [layers.Dense(1)(layers.GlobalAveragePooling1D()(y)), gate, scores])
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "transformer_encoder_layer" in "\n".join(lines) and "multihead_attention" in "\n".join(lines)
+    assert model.count_params() == sum(p.numel() for p in model.parameters())
+    expected_params = sum(p.numel() for m in (encoder, attention, gated) for p in m.parameters()) + 8 + 1
+    assert model.count_params() == expected_params
+    data = torch.randn(3, 10, 16)
+    with torch.no_grad():
+        e = encoder(data)
+        a, s = attention(e, e, e)
+        reference = gated(a)
+    out = model(data)
+    torch.testing.assert_close(out[1], reference[1])
+    torch.testing.assert_close(out[2], s)
+    # fit trains the plain modules' parameters
+    model.compile("adam", ["mse", "mse", None])
+    before = encoder.linear1.weight.detach().clone()
+    targets = [np.zeros((3, 1), "float32"), np.zeros((3, 10), "float32"), np.zeros((3, 10, 10), "float32")]
+    model.fit(data.numpy(), targets, epochs=2, verbose=0)
+    assert not torch.equal(before, encoder.linear1.weight)
 
 
 def test_get_and_set_weights_keras_layout():

@@ -257,7 +257,41 @@ LAYER_CASES = [
     ("GaussianNoise", {"stddev": 0.5}, (2, 4, 3)),
     ("GaussianDropout", {"rate": 0.3}, (2, 4, 3)),
     ("Softmax", {"axis": 1}, (4, 3, 5)),
+    ("AveragePooling3D", {"pool_size": 2}, (2, 4, 4, 4, 2)),
+    ("GlobalMaxPooling1D", {}, (2, 6, 3)),
+    ("SpatialDropout2D", {"rate": 0.5}, (2, 4, 4, 3)),
+    ("Dropout", {"rate": 0.5}, (2, 4, 3)),
+    ("ActivityRegularization", {"l1": 0.1, "l2": 0.2}, (2, 4)),
+    ("Identity", {}, (2, 4)),
+    ("Flatten", {}, (2, 4, 3)),
+    ("Masking", {"mask_value": 0.0}, (2, 4, 3)),
+    ("Dense", {"units": 3, "activation": "tanh"}, (2, 4, 5)),
 ]
+
+MERGE_LAYERS = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+
+
+@pytest.mark.parametrize("name", MERGE_LAYERS)
+def test_merge_layers_outputs_and_gradients_match_keras(name):
+    import torch
+
+    rng = np.random.default_rng(1)
+    xs = [rng.normal(size=(3, 4, 5)).astype("float32") for _ in range(2)]
+    k_out = getattr(keras.layers, name)()(xs)
+    p_layer = getattr(layers, name)()
+    np.testing.assert_allclose(to_numpy(p_layer(xs)), to_numpy(k_out), rtol=1e-6, atol=1e-7)
+    k_in = [torch.tensor(x, requires_grad=True) for x in xs]
+    (getattr(keras.layers, name)()(k_in) ** 2).sum().backward()
+    p_in = [torch.tensor(x, requires_grad=True) for x in xs]
+    (p_layer(p_in) ** 2).sum().backward()
+    for p, k in zip(p_in, k_in):
+        np.testing.assert_allclose(p.grad.numpy(), k.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_lambda_layer_matches_keras():
+    x = np.random.default_rng(2).normal(size=(2, 4)).astype("float32")
+    k_out = keras.layers.Lambda(lambda t: t * 2.0 + 1.0)(x)
+    np.testing.assert_allclose(to_numpy(layers.Lambda(lambda t: t * 2.0 + 1.0)(x)), to_numpy(k_out), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name,kwargs,shape", LAYER_CASES)

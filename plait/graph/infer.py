@@ -22,9 +22,14 @@ _PLACEHOLDERS = (2039, 3067)
 
 
 def _meta_like(value, placeholder):
+    from plait.graph.ops import GhostTensor, resolve
+
+    value = resolve(value)
     if isinstance(value, SymbolicTensor):
+        # A ghost: a parameter the run meets that functional_call did not swap (a plait layer
+        # inside the module, built on this first call) is converted to meta on the fly.
         shape = [placeholder if d is None else d for d in value.shape]
-        return torch.empty(shape, dtype=value.dtype, device="meta")
+        return GhostTensor(torch.empty(shape, dtype=value.dtype, device="meta"))
     return value
 
 
@@ -55,6 +60,7 @@ def infer_outputs(module, args, kwargs):
     def merge(first, second):
         if not isinstance(first, torch.Tensor):
             return first
+        first, second = (t.as_subclass(torch.Tensor) for t in (first, second))
         shape = tuple(a if a == b else None for a, b in zip(first.shape, second.shape))
         return (shape, first.dtype)
 

@@ -4,13 +4,18 @@
 here. Two cases:
 
 * The call happens inside the ``forward`` of a plain module the user called on symbolic
-  tensors (``nn.GELU()(x)``). Torch offers no hook that could answer such a call before its
-  forward runs without patching torch for every module in the process, so the first torch op
-  inside that forward looks up the stack for the outermost module call that received symbolic
-  tensors, records one node for the *whole module* (wrapped in a ``TorchModuleWrapper``, its
-  output shape taken from a meta-device run), and answers this op and every later op of that
-  forward with the node's output. The forward thus returns the node's output. At run time the
-  module's real ``forward`` runs, in whatever train/eval mode it is in.
+  tensors (``nn.GELU()(x)``, ``nn.TransformerEncoderLayer(...)(x)``). Torch offers no hook
+  that could answer such a call before its forward runs without patching torch for every
+  module in the process. So the first torch op inside that forward looks up the stack for the
+  outermost module call that received symbolic tensors. It records one node for the *whole
+  module*: a ``TorchModuleWrapper``, with its output shape taken from a meta-device run.
+  The rest of the forward then really runs, on the meta device: each op returns a
+  :class:`GhostTensor`, a meta tensor that converts the module's own parameters to meta as it
+  meets them. So a forward that unpacks, slices or inspects its intermediate values still
+  runs to its end. When the module's call returns, a profile hook (set for the length of
+  that call only) maps each ghost it returned to the matching output of the node. From then on
+  the ghost acts as that symbolic tensor. At run time the module's real ``forward`` runs, in
+  whatever train/eval mode it is in.
 * Anywhere else (``x + y``, ``torch.cat([x, y], -1)``, ``x.mean(-1)``), the call becomes a
   ``TorchOp`` node that calls the same function on real tensors.
 """
@@ -28,7 +33,7 @@ _answered = {}
 def _is_symbolic(value):
     from plait.graph.node import SymbolicTensor
 
-    return isinstance(value, SymbolicTensor)
+    return isinstance(value, SymbolicTensor) or (isinstance(value, GhostTensor) and value.symbolic is not None)
 
 
 def _outermost_module_call():
@@ -72,14 +77,94 @@ def symbolic_torch_function(func, args, kwargs):
         module = local["self"]
         outputs = wrap_module(module)(*local.get("args", ()), **local.get("kwargs", {}))
         _answered[id(frame)] = (frame, outputs)
-    outputs = _answered[id(frame)][1]
-    if not _is_symbolic(outputs):
-        raise TypeError(
-            f"{type(frame.f_locals['self']).__name__} returns several tensors; called directly on "
-            "symbolic tensors plait cannot tell which is which. Wrap it: "
-            "`plait.layers.TorchModuleWrapper(module)(inputs)` returns them in order."
-        )
-    return outputs
+        _resolve_on_return(frame, outputs)
+    return _on_meta(func, args, kwargs)
+
+
+_PLACEHOLDER = 2039  # the size of unknown dims in the ghost run (as in plait.graph.infer)
+
+
+class GhostTensor(torch.Tensor):
+    """A value computed inside a plain module's forward called on symbolic tensors.
+
+    It is a meta tensor (shape and dtype, no storage), so the forward can inspect, unpack and
+    slice it; its torch ops run on the meta device, with the module's parameters converted to
+    meta as they are met. Once the module's call has returned, a ghost it returned stands for
+    one output of the module's node (``ghost.symbolic``) and acts as that symbolic tensor.
+    """
+
+    symbolic = None
+
+    @staticmethod
+    def __new__(cls, meta):
+        return torch.Tensor._make_subclass(cls, meta)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if any(isinstance(v, GhostTensor) and v.symbolic is not None for v in nest.flatten((args, kwargs))):
+            args, kwargs = resolve((args, kwargs))
+            return symbolic_torch_function(func, args, kwargs)
+        return _on_meta(func, args, kwargs)
+
+    @property
+    def shape(self):
+        return self.symbolic.shape if self.symbolic is not None else super().shape
+
+    def __repr__(self, **kwargs):
+        if self.symbolic is not None:
+            return repr(self.symbolic)
+        return f"<GhostTensor shape={tuple(super().shape)} dtype={self.dtype}>"
+
+
+def resolve(value):
+    """``value`` with each returned ghost replaced by the symbolic tensor it stands for."""
+    return nest.map_structure(
+        lambda v: v.symbolic if isinstance(v, GhostTensor) and v.symbolic is not None else v, value
+    )
+
+
+def _to_meta(value):
+    from plait.graph.node import SymbolicTensor
+
+    value = resolve(value)
+    if isinstance(value, SymbolicTensor):
+        shape = [_PLACEHOLDER if d is None else d for d in value.shape]
+        return torch.empty(shape, dtype=value.dtype, device="meta")
+    if isinstance(value, GhostTensor):
+        return value.as_subclass(torch.Tensor)
+    if isinstance(value, torch.Tensor) and value.device.type != "meta":
+        return torch.empty_like(value, device="meta")
+    return value
+
+
+def _on_meta(func, args, kwargs):
+    args, kwargs = nest.map_structure(_to_meta, (args, kwargs))
+    with torch._C.DisableTorchFunctionSubclass():
+        out = func(*args, **kwargs)
+    return nest.map_structure(
+        lambda v: GhostTensor(v) if isinstance(v, torch.Tensor) and v.device.type == "meta" else v, out
+    )
+
+
+def _resolve_on_return(frame, outputs):
+    """When the module call in ``frame`` returns, point each ghost it returns at the matching
+    output of its node. A profile hook, set for the length of this one call, sees the return."""
+    previous = sys.getprofile()
+
+    def hook(f, event, arg):
+        if previous is not None:
+            previous(f, event, arg)
+        if f is frame and event == "return":
+            sys.setprofile(previous)
+            returned = nest.flatten(arg)
+            symbolic = nest.flatten(outputs)
+            if len(returned) == len(symbolic):
+                for ghost, tensor in zip(returned, symbolic):
+                    if isinstance(ghost, GhostTensor):
+                        ghost.symbolic = tensor
+
+    sys.setprofile(hook)
 
 
 def pending_module():

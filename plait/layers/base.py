@@ -27,6 +27,7 @@ from torch import nn
 from plait import initializers
 from plait.graph.infer import infer_outputs
 from plait.graph.node import Node, SymbolicTensor, torch_dtype
+from plait.graph.ops import resolve
 from plait.utils import array_to_tensor, nest
 from plait.utils.naming import to_snake_case, unique_name, validate_name
 
@@ -98,7 +99,10 @@ class _WeightSpec:
 
 
 def _has_symbolic(args, kwargs):
-    return any(isinstance(t, SymbolicTensor) for t in nest.flatten((args, kwargs)))
+    # A GhostTensor that a plain module returned stands for a symbolic tensor (plait.graph.ops).
+    return any(
+        isinstance(t, SymbolicTensor) or getattr(t, "symbolic", None) is not None for t in nest.flatten((args, kwargs))
+    )
 
 
 def _to_tensor(value):
@@ -354,7 +358,7 @@ class Layer(nn.Module):
     # ----------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         if _has_symbolic(args, kwargs):
-            return self._symbolic_call(args, kwargs)
+            return self._symbolic_call(*resolve((args, kwargs)))
         if not args:
             raise TypeError(f"Layer '{self.name}' was called without inputs.")
         args = (nest.map_structure(_to_tensor, args[0]),) + args[1:]

@@ -37,19 +37,25 @@ class TorchModuleWrapper(Layer):
             raise TypeError(f"TorchModuleWrapper expects a torch.nn.Module. Received: {type(module).__name__}")
         super().__init__(name=name or _auto_name(module), **kwargs)
         self.module = module.eval()
+        self._collect_weights()
+        self.built = True
+
+    def _collect_weights(self):
+        module, self._weight_specs = self.module, []
         for attr, tensor in module.named_parameters():
             self._weight_specs.append(_WeightSpec(attr, "module." + attr, tensor.shape, None, True))
         for attr, tensor in module.named_buffers():
             owner = reduce(getattr, attr.split(".")[:-1], module)
             if attr.split(".")[-1] not in owner._non_persistent_buffers_set:
                 self._weight_specs.append(_WeightSpec(attr, "module." + attr, tensor.shape, None, False))
-        self.built = True
 
     def call(self, *args, **kwargs):
         return self.module(*args, **kwargs)
 
     def compute_output_spec(self, *args, **kwargs):
-        return infer_outputs(self.module, args, kwargs)
+        outputs = infer_outputs(self.module, args, kwargs)
+        self._collect_weights()  # plait layers inside the module build on their first call
+        return outputs
 
     def _sublayers(self):
         return []

@@ -7,6 +7,7 @@ from torch import nn
 from plait import mixed_precision
 from plait.graph.codegen import generate_forward
 from plait.graph.node import SymbolicTensor
+from plait.graph.ops import resolve
 from plait.graph.traverse import map_graph
 from plait.layers.base import Layer
 from plait.layers.input_layer import InputLayer
@@ -133,6 +134,7 @@ class Functional(Model):
         self._init_graph(inputs, outputs)
 
     def _init_graph(self, inputs, outputs):
+        inputs, outputs = resolve((inputs, outputs))
         self._input_struct, self._output_struct = inputs, outputs
         flat_inputs, flat_outputs = nest.flatten(inputs), nest.flatten(outputs)
         for t in flat_inputs:
