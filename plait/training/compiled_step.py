@@ -10,12 +10,16 @@ How the step is traced:
   would break the graph in two.
 - The model's parameters are swapped for the function's inputs with
   ``torch.nn.utils.stateless._reparametrize_module``, as ``torch.func.functional_call`` does.
-- The optimizer's update then runs in place on the real parameters and state.
+- The optimizer's update, the constraints and the metrics' updates then run in place on the
+  real parameters, optimizer state and metric state.
 - The host computes the learning rate, the bias corrections and the loss weights, and passes
   them as 0-dim tensors. So a schedule, the step count or a reassigned loss weight never
   recompiles.
+- On a GPU the graph is also captured as a CUDA graph (``mode="reduce-overhead"``): one launch
+  per call.
+- ``steps_per_execution`` batches go to one call, which runs one step per batch.
 
-What stays eager: the metrics, constraints, and everything the step does not own.
+What stays on the host: the callbacks, the progress bar, and reading the metrics.
 
 The step checks what it needs before it is built (:func:`unsupported`). Where a model needs
 more, ``train_step`` keeps the eager step. See ``Trainer.compile`` for what each
