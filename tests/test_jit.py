@@ -244,3 +244,16 @@ def test_compiled_step_matches_eager_on_cuda(steps_per_execution):
     )
     assert_same(eager, compiled)
     assert compiled[3]._jit._whole is not None
+
+
+def test_compiled_step_follows_parameters_that_were_moved():
+    x, y = data(32)
+    model = mlp()
+    model.compile("sgd", "categorical_crossentropy", jit_compile=True)
+    model.fit(x, y, batch_size=16, verbose=0)
+    first = model._jit._whole
+    model.to(torch.float64).to(torch.float32)  # swaps every parameter's storage, as .to("cuda") does
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(x, y, batch_size=16, verbose=0)
+    assert model._jit._whole is not first  # rebuilt on the new storage
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -57,6 +57,7 @@ class WholeStep:
         model: a compiled plait model whose first training step ran eagerly; the parameters
             that received a gradient in that step are the ones this step updates (the eager
             step skips a parameter without a gradient, and so does this one).
+        names: the names of the parameters to update, when rebuilding a step.
         dynamic: passed to ``torch.compile``; each batch shape gets its own graph
             (see :meth:`accepts`).
 
@@ -67,18 +68,23 @@ class WholeStep:
 
     max_shapes = 4
 
-    def __init__(self, model, dynamic=False):
+    def __init__(self, model, dynamic=False, names=None):
         self.model, self.dynamic = model, dynamic
-        params = [p for p in model._trainable_params if p.grad is not None]
-        names = {id(p): n for n, p in model.named_parameters()}
-        self.names = [names[id(p)] for p in params]
+        if names is None:
+            params = [p for p in model._trainable_params if p.grad is not None]
+            names = {id(p): n for n, p in model.named_parameters()}
+            names = [names[id(p)] for p in params]
+        by_name = dict(model.named_parameters())
+        params = [by_name[n] for n in names]
+        self.names = list(names)
         self.params = params
         self._detached = [p.detach() for p in params]  # views: updating them updates the parameters
         # Buffers (BatchNormalization's moving statistics) are updated in place by the forward
         # pass; torch.func allows that only for its function's own inputs, so they are passed in.
         self.buffer_names, self.buffers = zip(*model.named_buffers()) if list(model.named_buffers()) else ((), ())
         opt = model.optimizer
-        index = [i for i, p in enumerate(opt._params) if p.grad is not None]
+        chosen = {id(p) for p in params}
+        index = [i for i, p in enumerate(opt._params) if id(p) in chosen]
         self.state = {slot: [opt._state[slot][i] for i in index] for slot in opt._slots}
         # Constraints run after each update, inside the step (between the steps of a chunk).
         position = {id(p): i for i, p in enumerate(params)}
@@ -125,6 +131,11 @@ class WholeStep:
             if isinstance(t, torch.Tensor) and t.is_cuda:
                 torch._dynamo.mark_static_address(t)
         return torch.compile(own_code(self._steps), dynamic=self.dynamic, mode="reduce-overhead")
+
+    def stale(self):
+        """Whether a parameter was moved since the step was built (``model.to(device)`` swaps
+        their storage): the step's views would update the old copies."""
+        return any(d.data_ptr() != p.data_ptr() for d, p in zip(self._detached, self.params))
 
     def accepts(self, batches):
         """Whether these batches' shapes have a compiled graph, or earn one. A shape first seen
@@ -239,7 +250,7 @@ class JitPolicy:
         if phase == "first":  # jit_compile=True: this step runs eagerly, the next one builds
             self._phase = "build"
             return None
-        if phase == "build":
+        if phase == "build" or (phase == "compiled" and self._whole.stale()):
             self._phase = phase = "compiled" if self._build(model, explicit=True) else "eager"
         if phase == "measure":
             return self._measure_eager(model, done)
@@ -257,7 +268,7 @@ class JitPolicy:
         if self.reason is not None:
             self.compile_loss = explicit
             return False
-        self._whole = WholeStep(model)
+        self._whole = WholeStep(model, names=self._whole.names if self._whole is not None else None)
         for p in model._trainable_params:
             p.grad = None  # the compiled step keeps no .grad; free the eager step's
         return True
