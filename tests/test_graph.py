@@ -261,3 +261,26 @@ def test_clear_session_resets_names():
     layers.Dense(1)
     plait.utils.clear_session()
     assert layers.Dense(1).name == "dense"
+
+
+def test_huggingface_block_called_directly():
+    # Its forward builds sizes from the input's shape before its first op (x.shape[:-1]).
+    transformers = pytest.importorskip("transformers")
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    config = transformers.BertConfig(
+        hidden_size=16, num_attention_heads=2, intermediate_size=32, hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0, attn_implementation="eager",
+    )  # fmt: skip
+    block = BertLayer(config)
+    x = Input(shape=(10, 16))
+    out = block(x)
+    hidden = out[0] if isinstance(out, (tuple, list)) else out
+    assert hidden.shape == (None, 10, 16)
+    model = Model(x, layers.Dense(2)(hidden))
+    assert model.count_params() == sum(p.numel() for p in block.parameters()) + 16 * 2 + 2
+    data = torch.randn(3, 10, 16)
+    with torch.no_grad():
+        reference = block(data)
+        reference = reference[0] if isinstance(reference, tuple) else reference
+        torch.testing.assert_close(model(data), model.layers[-1](reference))

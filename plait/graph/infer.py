@@ -28,7 +28,7 @@ def _meta_like(value, placeholder):
     if isinstance(value, SymbolicTensor):
         # A ghost: a parameter the run meets that functional_call did not swap (a plait layer
         # inside the module, built on this first call) is converted to meta on the fly.
-        shape = [placeholder if d is None else d for d in value.shape]
+        shape = [placeholder if d is None else d for d in value._shape]
         return GhostTensor(torch.empty(shape, dtype=value.dtype, device="meta"))
     return value
 

@@ -36,11 +36,11 @@ class SymbolicTensor:
         <SymbolicTensor name=text shape=(None, None) dtype=torch.int32>
     """
 
-    __slots__ = ("shape", "dtype", "name", "node", "index", "has_mask")
+    __slots__ = ("_shape", "dtype", "name", "node", "index", "has_mask")
 
     def __init__(self, shape, dtype, name, node=None, index=0, has_mask=False):
         for attr, value in (
-            ("shape", tuple(None if d is None else int(d) for d in shape)),
+            ("_shape", tuple(None if d is None else int(d) for d in shape)),
             ("dtype", dtype),
             ("name", name),
             ("node", node),
@@ -54,7 +54,20 @@ class SymbolicTensor:
 
     def __reduce__(self):
         # copy/deepcopy/pickle rebuild through the constructor (the object is immutable).
-        return (SymbolicTensor, (self.shape, self.dtype, self.name, self.node, self.index, self.has_mask))
+        return (SymbolicTensor, (self._shape, self.dtype, self.name, self.node, self.index, self.has_mask))
+
+    @property
+    def shape(self):
+        """The shape, ``None`` where unknown. Read inside the forward of a plain module called on
+        this tensor (``hidden.shape[:-1]`` before its first op, as HuggingFace blocks do), the
+        unknown dims read as the placeholder size that the module's meta run uses, so that
+        sizes built from them are ints (see :mod:`plait.graph.ops`)."""
+        if None in self._shape and not torch.compiler.is_compiling():
+            from plait.graph.ops import PLACEHOLDER, in_plain_module_call
+
+            if in_plain_module_call():
+                return tuple(PLACEHOLDER if d is None else d for d in self._shape)
+        return self._shape
 
     @property
     def ndim(self):
@@ -88,7 +101,7 @@ class SymbolicTensor:
         if not callable(method):
             # A tensor property (is_nested, requires_grad, device, ...): answer as a meta
             # tensor of this shape would, unknown dims standing in as 1.
-            meta = torch.empty([1 if d is None else d for d in self.shape], dtype=self.dtype, device="meta")
+            meta = torch.empty([1 if d is None else d for d in self._shape], dtype=self.dtype, device="meta")
             return getattr(meta, name)
         return lambda *args, **kwargs: SymbolicTensor.__torch_function__(method, (), (self, *args), kwargs)
 

@@ -36,10 +36,10 @@ def _is_symbolic(value):
     return isinstance(value, SymbolicTensor) or (isinstance(value, GhostTensor) and value.symbolic is not None)
 
 
-def _outermost_module_call():
+def _outermost_module_call(depth=2):
     """The frame of the outermost ``nn.Module._call_impl`` that received symbolic tensors."""
     target = torch.nn.Module._call_impl.__code__
-    frame, found = sys._getframe(2), None
+    frame, found = sys._getframe(depth), None
     while frame is not None:
         if frame.f_code is target:
             local = frame.f_locals
@@ -47,6 +47,11 @@ def _outermost_module_call():
                 found = frame
         frame = frame.f_back
     return found
+
+
+def in_plain_module_call():
+    """Whether a plain module's forward, called on symbolic tensors, is running now."""
+    return _outermost_module_call(depth=3) is not None
 
 
 def symbolic_torch_function(func, args, kwargs):
@@ -81,7 +86,7 @@ def symbolic_torch_function(func, args, kwargs):
     return _on_meta(func, args, kwargs)
 
 
-_PLACEHOLDER = 2039  # the size of unknown dims in the ghost run (as in plait.graph.infer)
+PLACEHOLDER = 2039  # the size of unknown dims in the ghost run (as in plait.graph.infer)
 
 
 class GhostTensor(torch.Tensor):
@@ -129,7 +134,7 @@ def _to_meta(value):
 
     value = resolve(value)
     if isinstance(value, SymbolicTensor):
-        shape = [_PLACEHOLDER if d is None else d for d in value.shape]
+        shape = [PLACEHOLDER if d is None else d for d in value._shape]
         return torch.empty(shape, dtype=value.dtype, device="meta")
     if isinstance(value, GhostTensor):
         return value.as_subclass(torch.Tensor)
