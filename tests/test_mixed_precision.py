@@ -106,3 +106,33 @@ def test_mixed_float16_model_saves_its_policy_and_loss_scale(tmp_path):
     assert isinstance(loaded.optimizer, mixed_precision.LossScaleOptimizer) and float(loaded.optimizer.scale) == 512.0
     x, _ = data(8)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class Subclassed(plait.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(16, activation="relu")
+        self.out = layers.Dense(3, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_subclassed_model_computes_in_the_policy_dtype():
+    x, y = data()
+    results = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        mixed_precision.set_global_policy(policy)
+        plait.utils.set_random_seed(0)
+        model = Subclassed()
+        model(x[:2])
+        seen = []
+        model.hidden.register_forward_hook(lambda m, i, o, seen=seen: seen.append(o.dtype))
+        model.compile("adam", "sparse_categorical_crossentropy")
+        history = model.fit(x, y, epochs=3, batch_size=16, verbose=0).history
+        assert model.hidden.kernel.dtype == torch.float32
+        assert seen[-1] == (torch.bfloat16 if policy == "mixed_bfloat16" else torch.float32)
+        assert np.isfinite(history["loss"]).all()
+        results[policy] = model.predict(x, verbose=0)
+    assert results["mixed_bfloat16"].dtype == np.float32
+    np.testing.assert_allclose(results["mixed_bfloat16"], results["float32"], atol=3e-2)

@@ -366,6 +366,15 @@ class Layer(nn.Module):
         self._check_inputs(args[0])
         training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)
         with training_mode(self, training):
+            policy = getattr(self, "dtype_policy", None)
+            if policy is not None and policy.is_mixed:
+                # A mixed policy computes in low precision, as Keras's layers do. A functional
+                # model already runs its whole graph under autocast; a subclassed model's layers
+                # (or a layer called alone) enter it here.
+                device = next((t.device.type for t in nest.flatten(args) if isinstance(t, torch.Tensor)), "cpu")
+                if not torch.is_autocast_enabled(device):
+                    with torch.autocast(device, dtype=policy.compute_dtype):
+                        return super().__call__(*args, **kwargs)
             return super().__call__(*args, **kwargs)
 
     def _check_inputs(self, inputs):

@@ -306,6 +306,8 @@ class Trainer:
                 out = out if len(out) > 1 else out[0]
         else:
             out = self(*xs) if len(xs) > 1 else self(xs[0])
+            if not hasattr(self, "_autocast"):  # a subclassed model: its layers' policy
+                self._autocast = mixed_precision.autocast_dtype(self)
         out = (
             list(out)
             if isinstance(out, (list, tuple))
