@@ -18,7 +18,13 @@ from plait.utils import nest
 
 # Two distinct sizes, large enough for strided convs and pooling stacks, prime so that an
 # output dim equal to one of them by coincidence is unlikely. Meta tensors cost nothing.
-_PLACEHOLDERS = (2039, 3067)
+PLACEHOLDERS = (2039, 3067)
+
+
+def symbolic_to_meta(tensor, placeholder):
+    """A meta tensor of ``tensor``'s shape, unknown dims of size ``placeholder``."""
+    shape = [placeholder if d is None else d for d in tensor._shape]
+    return torch.empty(shape, dtype=tensor.dtype, device="meta")
 
 
 def _meta_like(value, placeholder):
@@ -28,8 +34,7 @@ def _meta_like(value, placeholder):
     if isinstance(value, SymbolicTensor):
         # A ghost: a parameter the run meets that functional_call did not swap (a plait layer
         # inside the module, built on this first call) is converted to meta on the fly.
-        shape = [placeholder if d is None else d for d in value._shape]
-        return GhostTensor(torch.empty(shape, dtype=value.dtype, device="meta"))
+        return GhostTensor(symbolic_to_meta(value, placeholder))
     return value
 
 
@@ -44,7 +49,7 @@ def infer_outputs(module, args, kwargs):
         for name, value in list(module.named_parameters()) + list(module.named_buffers())
     }
     runs = []
-    for placeholder in _PLACEHOLDERS:
+    for placeholder in PLACEHOLDERS:
         meta_args = nest.map_structure(lambda v, p=placeholder: _meta_like(v, p), (args, kwargs))
         try:
             with torch.no_grad():

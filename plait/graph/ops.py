@@ -24,16 +24,21 @@ import sys
 
 import torch
 
+from plait.graph.infer import PLACEHOLDERS, symbolic_to_meta
+from plait.graph.node import SymbolicTensor
 from plait.utils import nest
 
 # Module calls already answered: id(frame of Module._call_impl) -> (frame, output).
 _answered = {}
 
 
-def _is_symbolic(value):
-    from plait.graph.node import SymbolicTensor
+def is_symbolic(value):
+    """Whether ``value`` is a symbolic tensor, or a returned ghost that stands for one."""
+    return isinstance(value, SymbolicTensor) or _stands_for_symbolic(value)
 
-    return isinstance(value, SymbolicTensor) or (isinstance(value, GhostTensor) and value.symbolic is not None)
+
+def _stands_for_symbolic(value):
+    return isinstance(value, GhostTensor) and value.symbolic is not None
 
 
 def _outermost_module_call(depth=2):
@@ -43,7 +48,7 @@ def _outermost_module_call(depth=2):
     while frame is not None:
         if frame.f_code is target:
             local = frame.f_locals
-            if any(_is_symbolic(v) for v in nest.flatten((local.get("args", ()), local.get("kwargs", {})))):
+            if any(is_symbolic(v) for v in nest.flatten((local.get("args", ()), local.get("kwargs", {})))):
                 found = frame
         frame = frame.f_back
     return found
@@ -58,7 +63,7 @@ def symbolic_torch_function(func, args, kwargs):
     if func in (torch.Tensor.size, torch.Tensor.dim) or getattr(func, "__name__", "") in ("size", "dim"):
         return (
             func(*args, **kwargs)
-            if not _is_symbolic(args[0])
+            if not is_symbolic(args[0])
             else (args[0].size(*args[1:], **kwargs) if func is not torch.Tensor.dim else args[0].dim())
         )
     frame = _outermost_module_call()
@@ -86,7 +91,7 @@ def symbolic_torch_function(func, args, kwargs):
     return _on_meta(func, args, kwargs)
 
 
-PLACEHOLDER = 2039  # the size of unknown dims in the ghost run (as in plait.graph.infer)
+PLACEHOLDER = PLACEHOLDERS[0]  # the size of unknown dims in the ghost run
 
 
 class GhostTensor(torch.Tensor):
@@ -107,7 +112,7 @@ class GhostTensor(torch.Tensor):
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if any(isinstance(v, GhostTensor) and v.symbolic is not None for v in nest.flatten((args, kwargs))):
+        if any(_stands_for_symbolic(v) for v in nest.flatten((args, kwargs))):
             args, kwargs = resolve((args, kwargs))
             return symbolic_torch_function(func, args, kwargs)
         return _on_meta(func, args, kwargs)
@@ -124,18 +129,13 @@ class GhostTensor(torch.Tensor):
 
 def resolve(value):
     """``value`` with each returned ghost replaced by the symbolic tensor it stands for."""
-    return nest.map_structure(
-        lambda v: v.symbolic if isinstance(v, GhostTensor) and v.symbolic is not None else v, value
-    )
+    return nest.map_structure(lambda v: v.symbolic if _stands_for_symbolic(v) else v, value)
 
 
 def _to_meta(value):
-    from plait.graph.node import SymbolicTensor
-
     value = resolve(value)
     if isinstance(value, SymbolicTensor):
-        shape = [PLACEHOLDER if d is None else d for d in value._shape]
-        return torch.empty(shape, dtype=value.dtype, device="meta")
+        return symbolic_to_meta(value, PLACEHOLDER)
     if isinstance(value, GhostTensor):
         return value.as_subclass(torch.Tensor)
     if isinstance(value, torch.Tensor) and value.device.type != "meta":

@@ -27,7 +27,7 @@ from torch import nn
 from plait import initializers
 from plait.graph.infer import infer_outputs
 from plait.graph.node import Node, SymbolicTensor, torch_dtype
-from plait.graph.ops import resolve
+from plait.graph.ops import is_symbolic, resolve
 from plait.utils import array_to_tensor, nest
 from plait.utils.naming import to_snake_case, unique_name, validate_name
 
@@ -97,12 +97,14 @@ class _WeightSpec:
         value = torch.as_tensor(keras_value)
         return value.permute(self.perm).contiguous() if self.perm is not None else value
 
+    def constrain_(self, stored):
+        """Apply the constraint to ``stored`` (the stored tensor, or a view of it) in place."""
+        stored.copy_(self.to_storage(self.constraint(self.keras_view(stored))))
+
 
 def _has_symbolic(args, kwargs):
     # A GhostTensor that a plain module returned stands for a symbolic tensor (plait.graph.ops).
-    return any(
-        isinstance(t, SymbolicTensor) or getattr(t, "symbolic", None) is not None for t in nest.flatten((args, kwargs))
-    )
+    return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
 
 
 def _to_tensor(value):

@@ -70,14 +70,11 @@ class WholeStep:
 
     def __init__(self, model, dynamic=False, names=None):
         self.model, self.dynamic = model, dynamic
+        named = dict(model.named_parameters())
         if names is None:
-            params = [p for p in model._trainable_params if p.grad is not None]
-            names = {id(p): n for n, p in model.named_parameters()}
-            names = [names[id(p)] for p in params]
-        by_name = dict(model.named_parameters())
-        params = [by_name[n] for n in names]
+            names = [n for n, p in named.items() if p.requires_grad and p.grad is not None]
         self.names = list(names)
-        self.params = params
+        self.params = params = [named[n] for n in self.names]
         self._detached = [p.detach() for p in params]  # views: updating them updates the parameters
         # Buffers (BatchNormalization's moving statistics) are updated in place by the forward
         # pass; torch.func allows that only for its function's own inputs, so they are passed in.
@@ -184,7 +181,7 @@ class WholeStep:
             # the parameters, with no aliased graph inputs (which would cost a copy per call).
             model.optimizer._apply_rule(params, list(grads), state, scalars)
             for i, spec in self.constrained:
-                params[i].copy_(spec.to_storage(spec.constraint(spec.keras_view(params[i]))))
+                spec.constrain_(params[i])
         masks = [kept_masks.get(i) for i in range(len(y_pred))] if kept_masks else None
         per_output = [losses.get(i) for i in range(len(ys))]
         model._update_metrics(y_pred, ys, sws, total.detach(), per_output, masks)
@@ -231,7 +228,7 @@ class JitPolicy:
         self._phase = "first" if mode is True else ("measure" if mode == "auto" else "eager")
         self._steps = 0
         self._remaining = None
-        self._eager_s = self._t0 = None
+        self._eager_s = self._t0 = self._t0_done = None
         self._tried = False  # "auto": whether compiling was tried (or found unsupported)
 
     def plan(self, steps):

@@ -363,8 +363,7 @@ class Trainer:
     @torch.no_grad()
     def _apply_constraints(self):
         for layer, spec in getattr(self, "_constrained", ()):
-            stored = spec.get(layer)
-            stored.copy_(spec.to_storage(spec.constraint(spec.keras_view(stored))))
+            spec.constrain_(spec.get(layer))
 
     def _update_metrics(self, y_pred, ys, sws, total, per_output, masks):
         with torch.no_grad():
