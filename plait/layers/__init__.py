@@ -1,6 +1,6 @@
 """Layers, grouped by family as in Keras (``from plait.layers import *`` gives them all)."""
 
-from plait.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from plait.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from plait.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from plait.layers.base import InputSpec, Layer
 from plait.layers.convolutional import (
@@ -14,27 +14,13 @@ from plait.layers.convolutional import (
     SeparableConv2D,
 )
 from plait.layers.core import Activation, Dense, Embedding, Identity, Masking
-from plait.layers.extra import (
-    ActivityRegularization,
-    Cropping2D,
-    Dot,
-    GaussianDropout,
-    GaussianNoise,
-    GroupNormalization,
-    PReLU,
-    SpatialDropout1D,
-    SpatialDropout2D,
-    UnitNormalization,
-    UpSampling2D,
-    ZeroPadding2D,
-    dot,
-)
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
 from plait.layers.merging import (
     Add,
     Average,
     Concatenate,
+    Dot,
     Maximum,
     Minimum,
     Multiply,
@@ -42,12 +28,13 @@ from plait.layers.merging import (
     add,
     average,
     concatenate,
+    dot,
     maximum,
     minimum,
     multiply,
     subtract,
 )
-from plait.layers.normalization import BatchNormalization, LayerNormalization
+from plait.layers.normalization import BatchNormalization, GroupNormalization, LayerNormalization, UnitNormalization
 from plait.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -61,8 +48,26 @@ from plait.layers.pooling import (
     MaxPooling3D,
 )
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
-from plait.layers.regularization import Dropout
-from plait.layers.reshaping import Cropping1D, Flatten, Permute, RepeatVector, Reshape, UpSampling1D, ZeroPadding1D
+from plait.layers.regularization import (
+    ActivityRegularization,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
+from plait.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
 from plait.layers.wrappers import Bidirectional, TimeDistributed
 

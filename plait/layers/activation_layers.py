@@ -1,8 +1,9 @@
-"""Activations as layers: ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax`` (Keras's arguments)."""
+"""Activations as layers: ``ReLU``, ``LeakyReLU``, ``PReLU``, ``ELU``, ``Softmax`` (Keras's arguments)."""
 
 import torch
+import torch.nn.functional as F
 
-from plait import activations
+from plait import activations, initializers
 from plait.layers.base import Layer
 
 
@@ -74,3 +75,34 @@ class Softmax(_Elementwise):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class PReLU(_Elementwise):
+    """``max(x, 0) + alpha * min(x, 0)`` with a learned ``alpha`` per input position.
+
+    Args:
+        alpha_initializer: default ``"zeros"``. shared_axes: axes (1-based, no batch) sharing alpha.
+    """
+
+    def __init__(self, alpha_initializer="zeros", shared_axes=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.shared_axes = (
+            None if shared_axes is None else ([shared_axes] if isinstance(shared_axes, int) else list(shared_axes))
+        )
+
+    def build(self, input_shape):
+        shape = list(input_shape[1:])
+        for axis in self.shared_axes or []:
+            shape[axis - 1] = 1
+        self.add_weight("alpha", tuple(shape), self.alpha_initializer)
+
+    def call(self, inputs):
+        return F.relu(inputs) - self.alpha * F.relu(-inputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "alpha_initializer": initializers.serialize(self.alpha_initializer),
+            "shared_axes": self.shared_axes,
+        }

@@ -1,8 +1,9 @@
-"""Merge layers: combine a list of tensors (``Concatenate``, ``Add``, ...) and their functions."""
+"""Merge layers: combine a list of tensors (``Concatenate``, ``Add``, ``Dot``, ...) and their functions."""
 
 import functools
 
 import torch
+import torch.nn.functional as F
 
 from plait.layers.base import Layer, shape_str
 
@@ -184,3 +185,52 @@ maximum = _functional(Maximum, "Functional form of ``Maximum``.")
 minimum = _functional(Minimum, "Functional form of ``Minimum``.")
 average = _functional(Average, "Functional form of ``Average``.")
 concatenate = _functional(Concatenate, "Functional form of ``Concatenate``: ``concatenate([x, y], axis=-1)``.")
+
+
+class Dot(Layer):
+    """Dot product of two tensors along ``axes`` (Keras's ``batch_dot``), optionally of their
+    L2-normalised forms (``normalize=True``: cosine similarity).
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.Dot(axes=1)([torch.ones(2, 3), torch.ones(2, 3)])
+        tensor([[3.],
+                [3.]])
+    """
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axes = [axes, axes] if isinstance(axes, int) else list(axes)
+        if len(self.axes) != 2:
+            raise ValueError(f"Invalid format for argument `axes`: an int or a pair. Received: axes={axes}")
+        self.normalize = bool(normalize)
+
+    def _axes(self, shapes):
+        return [a % len(s) for a, s in zip(self.axes, shapes)]
+
+    def call(self, inputs):
+        x, y = inputs
+        ax, ay = self._axes([x.shape, y.shape])
+        if self.normalize:
+            x, y = F.normalize(x, dim=ax, eps=1e-12), F.normalize(y, dim=ay, eps=1e-12)
+        if x.dim() == 2 and y.dim() == 2:
+            return (x * y).sum(dim=1, keepdim=True)
+        out = torch.matmul(x.movedim(ax, -1), y.movedim(ay, 1))
+        return out
+
+    def compute_output_shape(self, input_shape):
+        sx, sy = input_shape
+        ax, ay = self._axes([sx, sy])
+        if len(sx) == 2 and len(sy) == 2:
+            return (sx[0], 1)
+        rest_x = [d for i, d in enumerate(sx) if i not in (0, ax)]
+        rest_y = [d for i, d in enumerate(sy) if i not in (0, ay)]
+        return (sx[0], *rest_x, *rest_y)
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """Functional form of ``Dot``."""
+    return Dot(axes=axes, **kwargs)(inputs)

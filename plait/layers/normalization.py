@@ -1,10 +1,12 @@
-"""Normalization layers: ``BatchNormalization`` (Keras's momentum convention), ``LayerNormalization``."""
+"""Normalization layers: ``BatchNormalization`` (Keras's momentum convention), ``LayerNormalization``,
+``GroupNormalization``, ``UnitNormalization``."""
 
 import torch
 import torch.nn.functional as F
 
 from plait import initializers
 from plait.layers.base import Layer
+from plait.layers.validation import positive_int
 
 
 def _scale_and_shift(y, gamma, beta, shape):
@@ -164,3 +166,84 @@ class LayerNormalization(Layer):
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
         }
+
+
+class _SameShape(Layer):
+    supports_masking = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class GroupNormalization(_SameShape):
+    """Normalize channel groups (Wu & He 2018); channels last, Keras's epsilon 1e-3.
+
+    Args:
+        groups: number of groups (default 32; must divide the channels). epsilon, center, scale,
+        beta_initializer, gamma_initializer: as in ``LayerNormalization``.
+    """
+
+    def __init__(
+        self,
+        groups=32,
+        axis=-1,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if axis not in (-1, 1):
+            raise ValueError(f"GroupNormalization supports axis=-1 (channels last) or 1. Received: axis={axis}")
+        self.groups, self.axis, self.epsilon = (
+            positive_int(f"GroupNormalization '{self.name}'", "groups", groups),
+            axis,
+            epsilon,
+        )
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = (
+            initializers.get(beta_initializer),
+            initializers.get(gamma_initializer),
+        )
+
+    def build(self, input_shape):
+        channels = input_shape[self.axis]
+        if channels % self.groups:
+            raise ValueError(
+                f"Number of groups ({self.groups}) must be a multiple of the number of channels ({channels})."
+            )
+        self.gamma = self.add_weight("gamma", (channels,), self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", (channels,), self.beta_initializer) if self.center else None
+
+    def call(self, inputs):
+        x = inputs.movedim(-1, 1) if self.axis == -1 else inputs
+        y = F.group_norm(x, self.groups, self.gamma, self.beta, self.epsilon)
+        return y.movedim(1, -1) if self.axis == -1 else y
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "groups": self.groups,
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+        }
+
+
+class UnitNormalization(_SameShape):
+    """Scale each sample to unit L2 norm along ``axis`` (default -1)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs):
+        return F.normalize(inputs, p=2.0, dim=self.axis, eps=1e-12)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -1,5 +1,5 @@
-"""Reshaping layers: ``Flatten``, ``Reshape``, ``Permute``, ``RepeatVector``, ``ZeroPadding1D``,
-``Cropping1D``, ``UpSampling1D``."""
+"""Reshaping layers: ``Flatten``, ``Reshape``, ``Permute``, ``RepeatVector``, ``ZeroPadding1D/2D``,
+``Cropping1D/2D``, ``UpSampling1D/2D``."""
 
 import math
 
@@ -173,3 +173,82 @@ class UpSampling1D(Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size}
+
+
+def _pairs(value, who, name):
+    if isinstance(value, int):
+        return ((value, value), (value, value))
+    value = tuple(value)
+    pairs = tuple((v, v) if isinstance(v, int) else tuple(v) for v in value)
+    if len(pairs) != 2 or any(len(p) != 2 or min(p) < 0 for p in pairs):
+        raise ValueError(f"{who}: `{name}` must be an int, 2 ints or 2 pairs of ints. Received: {name}={value!r}")
+    return pairs
+
+
+class ZeroPadding2D(Layer):
+    """Pad rows and columns with zeros: ``padding`` int, ``(rows, cols)`` or ``((top, bottom), (left, right))``."""
+
+    def __init__(self, padding=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pairs(padding, f"ZeroPadding2D '{self.name}'", "padding")
+
+    def call(self, inputs):
+        (top, bottom), (left, right) = self.padding
+        return F.pad(inputs, (0, 0, left, right, top, bottom))
+
+    def compute_output_shape(self, s):
+        (t, b), (l_, r) = self.padding
+        return (s[0], None if s[1] is None else s[1] + t + b, None if s[2] is None else s[2] + l_ + r, s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "padding": [list(p) for p in self.padding]}
+
+
+class Cropping2D(Layer):
+    """Crop rows and columns: ``cropping`` as in ``ZeroPadding2D``."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pairs(cropping, f"Cropping2D '{self.name}'", "cropping")
+
+    def call(self, inputs):
+        (t, b), (l_, r) = self.cropping
+        return inputs[:, t : inputs.shape[1] - b, l_ : inputs.shape[2] - r]
+
+    def compute_output_shape(self, s):
+        (t, b), (l_, r) = self.cropping
+        return (s[0], None if s[1] is None else s[1] - t - b, None if s[2] is None else s[2] - l_ - r, s[3])
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
+
+
+class UpSampling2D(Layer):
+    """Repeat rows and columns ``size`` times (``interpolation="nearest"``) or resize
+    bilinearly (``"bilinear"``)."""
+
+    def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(
+                f"UpSampling2D supports 'nearest' and 'bilinear'. Received: interpolation={interpolation!r}"
+            )
+        self.interpolation = interpolation
+
+    def call(self, inputs):
+        if self.interpolation == "nearest":
+            return inputs.repeat_interleave(self.size[0], 1).repeat_interleave(self.size[1], 2)
+        x = F.interpolate(inputs.movedim(-1, 1), scale_factor=self.size, mode="bilinear", align_corners=False)
+        return x.movedim(1, -1)
+
+    def compute_output_shape(self, s):
+        return (
+            s[0],
+            None if s[1] is None else s[1] * self.size[0],
+            None if s[2] is None else s[2] * self.size[1],
+            s[3],
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}

@@ -1,0 +1,67 @@
+"""``EarlyStopping``: stop training when a monitored value stops improving."""
+
+import copy
+
+from plait.callbacks.callback import Callback
+from plait.callbacks.monitor import is_better
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+
+    Args:
+        monitor: log key (default ``val_loss``). min_delta: smallest change that counts.
+        patience: epochs without improvement before stopping. mode: ``auto``/``min``/``max``.
+        baseline: stop if not better than this. restore_best_weights: reload the best epoch's
+            weights at the end. start_from_epoch: epochs to wait before monitoring.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+        self.monitor, self.min_delta, self.patience, self.verbose = monitor, abs(min_delta), patience, verbose
+        self.mode, self.baseline, self.restore_best_weights = mode, baseline, restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.better = is_better(mode, monitor)
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, 0, 0, None
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = (logs or {}).get(self.monitor)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = copy.deepcopy(self.model.state_dict())
+        self.wait += 1
+        reference = self.best if self.best is not None else self.baseline
+        if reference is None or self.better(current, reference, self.min_delta):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = copy.deepcopy(self.model.state_dict())
+            if self.baseline is None or self.better(current, self.baseline, 0):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.load_state_dict(self.best_weights)

@@ -1,0 +1,23 @@
+"""``ProgbarLogger``: the epoch header and progress bar that ``fit`` prints."""
+
+from plait.callbacks.callback import Callback
+from plait.training.progbar import Progbar
+
+
+class ProgbarLogger(Callback):
+    """Prints ``Epoch i/n`` and the progress bar (added by fit for ``verbose`` 1 or 2)."""
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        print(f"Epoch {epoch + 1}/{self.params['epochs']}")
+        self.bar = Progbar(self.params.get("steps"), verbose=self.verbose)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.update(self.bar_step, logs, finalize=True)
+
+    def update(self, step, values):
+        self.bar_step = step
+        self.bar.update(step, values, finalize=False)

@@ -1,0 +1,139 @@
+"""Loss functions with Keras 3's names and formulas: ``(y_true, y_pred)`` -> one value per sample
+(the mean or sum over the last axis, as Keras defines it).
+
+Probability inputs are clipped to ``[1e-7, 1 - 1e-7]`` as Keras does; ``from_logits=True`` uses the
+log-softmax / log-sigmoid forms.
+
+Example:
+    >>> import torch
+    >>> from plait.losses import mean_squared_error
+    >>> mean_squared_error(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))
+    tensor([0.5000])
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+EPSILON = 1e-7
+
+
+def _float(y):
+    return y if y.is_floating_point() else y.float()
+
+
+def mean_squared_error(y_true, y_pred):
+    return torch.mean(torch.square(y_pred - _float(y_true)), dim=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    return torch.mean(torch.abs(y_pred - _float(y_true)), dim=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    y_true = _float(y_true)
+    diff = torch.abs((y_true - y_pred) / torch.clamp(torch.abs(y_true), min=EPSILON))
+    return 100.0 * torch.mean(diff, dim=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    first = torch.log(torch.clamp(y_pred, min=EPSILON) + 1.0)
+    second = torch.log(torch.clamp(_float(y_true), min=EPSILON) + 1.0)
+    return torch.mean(torch.square(first - second), dim=-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    error = torch.abs(y_pred - _float(y_true))
+    return torch.mean(torch.where(error <= delta, 0.5 * error**2, delta * error - 0.5 * delta**2), dim=-1)
+
+
+def log_cosh(y_true, y_pred):
+    x = y_pred - _float(y_true)
+    return torch.mean(x + F.softplus(-2.0 * x) - math.log(2.0), dim=-1)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    y_true = _float(y_true)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        values = F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none")
+    else:
+        p = torch.clamp(y_pred, EPSILON, 1.0 - EPSILON)
+        values = -(y_true * torch.log(p) + (1.0 - y_true) * torch.log(1.0 - p))
+    return torch.mean(values, dim=axis)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    y_true = _float(y_true)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[axis]
+    if from_logits:
+        return -torch.sum(y_true * torch.log_softmax(y_pred, dim=axis), dim=axis)
+    p = y_pred / torch.sum(y_pred, dim=axis, keepdim=True)
+    p = torch.clamp(p, EPSILON, 1.0 - EPSILON)
+    return -torch.sum(y_true * torch.log(p), dim=axis)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+        y_true = y_true.squeeze(-1)
+    labels = y_true.long()
+    if from_logits:
+        log_p = torch.log_softmax(y_pred, dim=axis)
+    else:
+        p = y_pred / torch.sum(y_pred, dim=axis, keepdim=True)
+        log_p = torch.log(torch.clamp(p, EPSILON, 1.0 - EPSILON))
+    if ignore_class is not None:
+        valid = labels != ignore_class
+        labels = torch.where(valid, labels, torch.zeros_like(labels))
+    values = -torch.gather(log_p.movedim(axis, -1), -1, labels.unsqueeze(-1)).squeeze(-1)
+    if ignore_class is not None:
+        values = values * valid
+    return values
+
+
+def kl_divergence(y_true, y_pred):
+    y_true = torch.clamp(_float(y_true), EPSILON, 1.0)
+    y_pred = torch.clamp(y_pred, EPSILON, 1.0)
+    return torch.sum(y_true * torch.log(y_true / y_pred), dim=-1)
+
+
+def poisson(y_true, y_pred):
+    return torch.mean(y_pred - _float(y_true) * torch.log(y_pred + EPSILON), dim=-1)
+
+
+def _hinge_labels(y_true):
+    # Keras converts {0, 1} labels to {-1, 1}.
+    y_true = _float(y_true)
+    is_binary = torch.all((y_true == 0) | (y_true == 1))
+    return torch.where(is_binary, 2.0 * y_true - 1.0, y_true)
+
+
+def hinge(y_true, y_pred):
+    return torch.mean(torch.clamp(1.0 - _hinge_labels(y_true) * y_pred, min=0.0), dim=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    return torch.mean(torch.square(torch.clamp(1.0 - _hinge_labels(y_true) * y_pred, min=0.0)), dim=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    y_true = _float(y_true)
+    pos = torch.sum(y_true * y_pred, dim=-1)
+    neg = torch.amax((1.0 - y_true) * y_pred, dim=-1)
+    return torch.clamp(neg - pos + 1.0, min=0.0)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    y_true = F.normalize(_float(y_true), dim=axis, eps=1e-12)
+    y_pred = F.normalize(y_pred, dim=axis, eps=1e-12)
+    return -torch.sum(y_true * y_pred, dim=axis)
+
+
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence

@@ -1,0 +1,45 @@
+"""Accuracy metrics: per-sample functions and their streaming classes (``BinaryAccuracy``, ...)."""
+
+from plait.metrics.reduction import mean_metric_class
+
+
+def _labels(y_true, y_pred):
+    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+        y_true = y_true.squeeze(-1)
+    return y_true
+
+
+def accuracy(y_true, y_pred):
+    return (y_true.to(y_pred.dtype) == y_pred).float()
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    return ((y_pred > threshold).float() == y_true.float()).float().mean(dim=-1)
+
+
+def categorical_accuracy(y_true, y_pred):
+    return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).float()
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    return (_labels(y_true, y_pred).long() == y_pred.argmax(dim=-1)).float()
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    top = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).indices
+    return (top == y_true.argmax(dim=-1, keepdim=True)).any(dim=-1).float()
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    top = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).indices
+    return (top == _labels(y_true, y_pred).long().unsqueeze(-1)).any(dim=-1).float()
+
+
+Accuracy = mean_metric_class("Accuracy", accuracy)
+BinaryAccuracy = mean_metric_class("BinaryAccuracy", binary_accuracy, threshold=0.5)
+CategoricalAccuracy = mean_metric_class("CategoricalAccuracy", categorical_accuracy)
+SparseCategoricalAccuracy = mean_metric_class("SparseCategoricalAccuracy", sparse_categorical_accuracy)
+TopKCategoricalAccuracy = mean_metric_class("TopKCategoricalAccuracy", top_k_categorical_accuracy, k=5)
+SparseTopKCategoricalAccuracy = mean_metric_class(
+    "SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy, k=5
+)
