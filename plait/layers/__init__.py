@@ -47,6 +47,14 @@ from plait.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
+from plait.layers.preprocessing import (
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Normalization,
+    Rescaling,
+    Resizing,
+)
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -82,6 +90,12 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "CategoryEncoding",
+    "CenterCrop",
+    "Discretization",
+    "Normalization",
+    "Rescaling",
+    "Resizing",
     "AdditiveAttention",
     "Attention",
     "Conv1DTranspose",
