@@ -114,3 +114,118 @@ def test_image_layers_in_a_model():
     assert x.shape == (None, 24, 24, 3)
     model = plait.Model(inputs, x)
     assert model.predict(np.zeros((2, 64, 64, 3), "float32"), verbose=0).shape == (2, 24, 24, 3)
+
+
+# ---------------------------------------------------------------- random augmentation layers
+def nchw(x):
+    return torch.as_tensor(np.asarray(x)).permute(0, 3, 1, 2)
+
+
+def nhwc(x):
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+@pytest.mark.parametrize("fill_mode", ["reflect", "wrap", "constant", "nearest"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_affine_transform_matches_keras(fill_mode, interpolation):
+    from plait.layers.preprocessing.augmentation import affine_transform
+
+    matrix = np.array([[0.8, -0.5, 3.3, 0.4, 1.1, -2.6, 0, 0], [1.3, 0.2, -4.1, -0.3, 0.7, 5.2, 0, 0]], dtype="float32")
+    theirs = keras.ops.image.affine_transform(
+        IMAGES, matrix, interpolation=interpolation, fill_mode=fill_mode, fill_value=9.0
+    )
+    ours = affine_transform(nchw(IMAGES), torch.from_numpy(matrix), interpolation, fill_mode, 9.0)
+    close(nhwc(ours), keras.ops.convert_to_numpy(theirs), atol=1e-3)
+
+
+AUGMENTERS = [
+    ("RandomFlip", {"mode": "horizontal"}),
+    ("RandomFlip", {"mode": "vertical"}),
+    ("RandomFlip", {}),
+    ("RandomRotation", {"factor": 0.2}),
+    ("RandomRotation", {"factor": (-0.1, 0.3), "fill_mode": "constant", "fill_value": 3.0}),
+    ("RandomZoom", {"height_factor": 0.3}),
+    ("RandomZoom", {"height_factor": (-0.3, -0.1), "width_factor": 0.4, "interpolation": "nearest"}),
+    ("RandomTranslation", {"height_factor": 0.2, "width_factor": (-0.3, 0.1)}),
+    ("RandomTranslation", {"height_factor": 0.2, "width_factor": 0.2, "fill_mode": "wrap"}),
+    ("RandomContrast", {"factor": 0.5}),
+    ("RandomContrast", {"factor": (0.2, 0.6), "value_range": (0, 1)}),
+    ("RandomCrop", {"height": 5, "width": 7}),
+    ("RandomCrop", {"height": 12, "width": 7}),
+]
+
+
+def _random_factor(name, transformation):
+    """Keras's draw, in the form our layer's transform takes."""
+    if name == "RandomFlip":
+        return {"flips": torch.as_tensor(np.asarray(transformation["flips"])).reshape(-1, 1, 1, 1)}
+    if name == "RandomRotation":
+        return {"angle": torch.as_tensor(np.asarray(transformation["angle"]))}
+    if name == "RandomZoom":
+        w, h = (np.asarray(transformation[k]).reshape(-1) for k in ("width_zoom", "height_zoom"))
+        return {"zooms": torch.as_tensor(np.stack([w, h], 1))}
+    if name == "RandomTranslation":
+        return {"shifts": torch.as_tensor(np.asarray(transformation["translations"]))}
+    if name == "RandomContrast":
+        return {"contrast": torch.as_tensor(np.asarray(transformation["contrast_factor"]))}
+    return {"start": tuple(int(v) for v in transformation)}
+
+
+@pytest.mark.parametrize("name, kwargs", AUGMENTERS)
+def test_augmentation_layers(name, kwargs):
+    ours, theirs = getattr(P, name)(**kwargs, seed=3), getattr(keras.layers, name)(**kwargs, seed=3)
+    # Inference: the identity (as float32), as Keras's with training=False.
+    close(ours(IMAGES), keras_out(theirs, IMAGES, training=False))
+    assert ours(IMAGES.astype("uint8")).dtype == torch.float32
+    # Training, given Keras's random draw: Keras's output.
+    transformation = theirs.get_random_transformation(keras.ops.convert_to_tensor(IMAGES), training=True)
+    expected = keras.ops.convert_to_numpy(theirs.transform_images(keras.ops.convert_to_tensor(IMAGES), transformation))
+    factor = _random_factor(name, transformation)
+    if hasattr(ours, "matrix"):
+        from plait.layers.preprocessing.augmentation import affine_transform
+
+        got = affine_transform(
+            nchw(IMAGES),
+            ours.matrix(nchw(IMAGES), *factor.values()),
+            ours.interpolation,
+            ours.fill_mode,
+            ours.fill_value,
+        )
+    else:
+        got = ours.transform(nchw(IMAGES), **factor)
+    close(nhwc(got), expected, atol=1e-3)
+    # Training through the layer: Keras's output shape; a seed repeats the draws.
+    trained = ours(IMAGES, training=True)
+    assert tuple(trained.shape) == tuple(expected.shape)
+    again = getattr(P, name)(**kwargs, seed=3)(IMAGES, training=True)
+    close(trained, again)
+    if name != "RandomCrop":
+        assert not np.allclose(trained.numpy(), IMAGES) or name == "RandomFlip"
+    # Unbatched images work too.
+    assert tuple(ours(IMAGES[0], training=True).shape) == tuple(expected.shape[1:])
+
+
+def test_augmentation_ranges():
+    x = torch.as_tensor(IMAGES)
+    contrast = P.RandomContrast(0.9)(x, training=True)
+    assert contrast.min() >= 0 and contrast.max() <= 255
+    layer = P.RandomRotation(0.25, seed=0)
+    angles = layer._uniform((1000,), layer.factor[0] * 360, layer.factor[1] * 360, "cpu")
+    assert -90 <= angles.min() < -80 and 80 < angles.max() <= 90
+    with pytest.raises(ValueError, match="RandomRotation layer .* `factor`"):
+        P.RandomRotation(1.5)
+    with pytest.raises(ValueError, match="fill_mode"):
+        P.RandomZoom(0.1, fill_mode="mirror_everything")
+
+
+def test_augmentation_in_fit():
+    inputs = plait.Input(shape=(9, 12, 3))
+    x = P.RandomFlip(seed=1)(inputs)
+    x = P.RandomRotation(0.1, seed=2)(x)
+    x = P.RandomZoom(0.1, seed=3)(x)
+    outputs = plait.layers.Dense(1)(plait.layers.GlobalAveragePooling2D()(x))
+    model = plait.Model(inputs, outputs)
+    model.compile("sgd", "mse")
+    model.fit(IMAGES / 255, np.zeros((2, 1), "float32"), epochs=1, verbose=0)
+    direct = model.layers[-1](model.layers[-2](torch.as_tensor(IMAGES / 255)))
+    close(model.predict(IMAGES / 255, verbose=0), direct.detach(), atol=1e-5)

@@ -5,8 +5,29 @@ Layers that work on tensors run inside a model like any layer. ``StringLookup`` 
 (NumPy arrays of strings) before ``fit``, as Keras lets you do with ``tf.data``.
 """
 
+from plait.layers.preprocessing.augmentation import (
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from plait.layers.preprocessing.categorical import CategoryEncoding
 from plait.layers.preprocessing.image import CenterCrop, Resizing
 from plait.layers.preprocessing.numerical import Discretization, Normalization, Rescaling
 
-__all__ = ["CategoryEncoding", "CenterCrop", "Discretization", "Normalization", "Rescaling", "Resizing"]
+__all__ = [
+    "CategoryEncoding",
+    "CenterCrop",
+    "Discretization",
+    "Normalization",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Rescaling",
+    "Resizing",
+]
