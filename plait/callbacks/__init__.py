@@ -16,6 +16,7 @@ from plait.callbacks.loss_weight_scheduler import LossWeightScheduler
 from plait.callbacks.model_checkpoint import ModelCheckpoint
 from plait.callbacks.progbar_logger import ProgbarLogger
 from plait.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from plait.callbacks.tensorboard import TensorBoard
 from plait.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -1,11 +1,13 @@
-"""Utilities: ``to_categorical``, ``set_random_seed``, ``clear_session``."""
+"""Utilities: ``to_categorical``, ``set_random_seed``, ``clear_session``, ``plot_model``, ``plot_history``."""
 
 import random
 
 import numpy as np
 import torch
 
+from plait.utils.model_visualization import model_to_dot, plot_model
 from plait.utils.naming import clear_session
+from plait.utils.plotting import plot_history
 
 
 def to_categorical(x, num_classes=None):
@@ -57,4 +59,4 @@ def set_random_seed(seed):
     torch.manual_seed(seed)
 
 
-__all__ = ["clear_session", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "model_to_dot", "plot_history", "plot_model", "set_random_seed", "to_categorical"]
