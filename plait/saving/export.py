@@ -1,9 +1,34 @@
 """``model.export(path)``: ONNX (``.onnx``) through torch's exporter, or a ``torch.export``
 program (``.pt2``), with the batch dim -- and every other ``None`` dim -- dynamic."""
 
+import contextlib
+import logging
 import os
+import warnings
 
 import torch
+
+# Where torch's exporters warn from about their own internals (missing torchvision kernels,
+# deprecations inside torch's pytree code, which Python attributes to copyreg): not the user's
+# business. Warnings from plait and from the user's own layers keep showing.
+_INTERNAL_WARNING_MODULES = r"(torch|torchvision|onnx|onnxscript|onnx_ir|onnxruntime|copyreg)(\..*)?$"
+_INTERNAL_LOGGERS = ("torch.onnx", "torch.export", "torch._export", "torch._dynamo", "torch.fx", "onnxscript")
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence torch's internal warnings and log lines during an export."""
+    loggers = [logging.getLogger(name) for name in _INTERNAL_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=_INTERNAL_WARNING_MODULES)
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
 
 
 def _example_inputs(model):
@@ -71,22 +96,23 @@ def export_model(model, filepath, format=None, example_inputs=None):
     was_training = model.training
     model.eval()
     try:
-        args = tuple(example_inputs) if example_inputs is not None else _example_inputs(model)
-        module, dynamic = _Positional(model).eval(), _dynamic_shapes(model)
-        if fmt == "torch_export":
-            program = torch.export.export(module, args, dynamic_shapes={"inputs": dynamic})
-            torch.export.save(program, filepath)
-        else:
-            torch.onnx.export(
-                module,
-                args,
-                filepath,
-                dynamo=True,
-                dynamic_shapes={"inputs": dynamic},
-                input_names=model.input_names,
-                output_names=model.output_names,
-                verbose=False,
-            )
+        with _quiet_exporter():
+            args = tuple(example_inputs) if example_inputs is not None else _example_inputs(model)
+            module, dynamic = _Positional(model).eval(), _dynamic_shapes(model)
+            if fmt == "torch_export":
+                program = torch.export.export(module, args, dynamic_shapes={"inputs": dynamic})
+                torch.export.save(program, filepath)
+            else:
+                torch.onnx.export(
+                    module,
+                    args,
+                    filepath,
+                    dynamo=True,
+                    dynamic_shapes={"inputs": dynamic},
+                    input_names=model.input_names,
+                    output_names=model.output_names,
+                    verbose=False,
+                )
     finally:
         model.train(was_training)
     return filepath
