@@ -111,9 +111,10 @@ def register_serializable(package="Custom", name=None):
 
 def _builtin_classes():
     from plait.models import Functional, Model, Sequential
+    from plait.ops import Operation  # a plait.ops call in a functional graph
 
     table = {name: obj for name, obj in vars(layers_module).items() if isinstance(obj, type) and issubclass(obj, Layer)}
-    table.update({"Functional": Functional, "Model": Model, "Sequential": Sequential})
+    table.update({"Functional": Functional, "Model": Model, "Sequential": Sequential, "Operation": Operation})
     return table
 
 

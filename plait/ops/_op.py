@@ -1,0 +1,208 @@
+"""How an op runs: on tensors it computes; on symbolic tensors it becomes a graph node.
+
+Every public op is its implementation wrapped by :func:`op`. Called on real values, the wrapper
+runs the implementation with new tensors going to the inputs' device, and turns torch's
+``RuntimeError`` into a ``ValueError``/``TypeError`` that names the op and the input shapes.
+Called with a symbolic tensor anywhere in its arguments (``plait.ops.add(inputs, 1.0)`` in a
+functional model), it records an :class:`Operation` node instead: a layer that holds the op's
+name and its other arguments, so the generated ``forward`` calls the op, and the model saves
+and loads (the arguments are stored as JSON; constant tensors as nested lists).
+"""
+
+import functools
+
+import numpy as np
+import torch
+
+from plait.graph.node import SymbolicTensor
+from plait.graph.ops import is_symbolic, resolve
+from plait.layers.base import Layer
+from plait.ops._backend import device_of, standardize_dtype
+from plait.utils import nest
+from plait.utils.naming import unique_name
+
+# "numpy.add" -> the public op, for Operation nodes and loading.
+REGISTRY = {}
+
+
+def op(fn, family, symbolic=True):
+    """The public op of implementation ``fn`` (registered as ``f"{family}.{fn.__name__}"``)."""
+    name = fn.__name__
+    key = f"{family}.{name}"
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        leaves = nest.flatten((args, kwargs))
+        if symbolic and any(is_symbolic(v) for v in leaves):
+            return symbolic_call(key, args, kwargs)
+        with device_of(leaves):
+            try:
+                return fn(*args, **kwargs)
+            except RuntimeError as error:
+                raise _op_error(name, leaves, error) from error
+
+    wrapper.__doc__ = (
+        f"Keras's ``keras.ops.{name}`` on torch tensors (same arguments, defaults and numbers).\n\n"
+        "Inputs may be tensors, numpy arrays or Python values; called on symbolic tensors it becomes a\n"
+        "node of the functional model being built."
+    )
+    wrapper.__module__ = f"plait.ops.{family}"
+    REGISTRY[key] = wrapper
+    return wrapper
+
+
+def _op_error(name, leaves, error):
+    shapes = [tuple(v.shape) for v in leaves if isinstance(v, (torch.Tensor, np.ndarray))]
+    dtypes = [str(v.dtype).replace("torch.", "") for v in leaves if isinstance(v, (torch.Tensor, np.ndarray))]
+    message = str(error).split("\n")[0]
+    kind = TypeError if "not implemented for" in message or "dtype" in message.lower() else ValueError
+    return kind(f"ops.{name}: {message}. Received inputs of shapes {shapes} and dtypes {dtypes}.")
+
+
+def symbolic_call(key, args, kwargs):
+    """Record ``REGISTRY[key](*args, **kwargs)`` as an :class:`Operation` node."""
+    inputs = []
+
+    def take(value):
+        if isinstance(value, SymbolicTensor):
+            inputs.append(value)
+            return _Input(len(inputs) - 1)
+        return value
+
+    template = nest.map_structure(take, resolve((list(args), dict(kwargs))))
+    return Operation(key, template)(*inputs)
+
+
+class _Input:
+    """Where the i-th symbolic input goes in an Operation's arguments."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+class _Const:
+    """A constant tensor argument, kept as a buffer so it moves with ``model.to(device)``."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+class Operation(Layer):
+    """One ``plait.ops`` call in a functional model (Keras's ``Operation``).
+
+    Args:
+        op: the op's registered name, e.g. ``"numpy.add"`` or ``"nn.relu"``.
+        arguments: ``[args, kwargs]`` of the call; symbolic inputs are placeholders (live
+            objects when built from a call, ``{"__input__": i}`` when read from a config).
+
+    Example:
+        >>> import plait
+        >>> x = plait.Input(shape=(3,))
+        >>> y = plait.ops.add(plait.ops.square(x), 1.0)
+        >>> y.shape, type(y.node.layer).__name__
+        ((None, 3), 'Operation')
+    """
+
+    def __init__(self, op, arguments, name=None, **kwargs):
+        if op not in REGISTRY:
+            raise ValueError(f"Unknown op '{op}'. Expected the name of a plait.ops function, e.g. 'numpy.add'.")
+        self.op = op
+        super().__init__(name=name or unique_name(op.split(".")[-1]), **kwargs)
+        self._fn = REGISTRY[op]
+        self._constants = 0
+        args, kwargs_ = _decode(arguments)
+        self._template = nest.map_structure(self._keep_constant, (list(args), dict(kwargs_)))
+        self.built = True
+
+    def _keep_constant(self, value):
+        if isinstance(value, np.ndarray):
+            value = torch.as_tensor(value)
+        if isinstance(value, torch.Tensor):
+            self.register_buffer(f"constant_{self._constants}", value, persistent=False)
+            self._constants += 1
+            return _Const(self._constants - 1)
+        return value
+
+    def call(self, *inputs):
+        def fill(value):
+            if isinstance(value, _Input):
+                return inputs[value.index]
+            if isinstance(value, _Const):
+                return getattr(self, f"constant_{value.index}")
+            return value
+
+        args, kwargs = nest.map_structure(fill, self._template)
+        out = self._fn(*args, **kwargs)
+        # torch's named tuples (topk's values/indices) become plain tuples in a graph.
+        return tuple(out) if isinstance(out, tuple) and type(out) is not tuple else out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(op=self.op, arguments=_encode(self._template, self))
+        return config
+
+    def _get_name(self):
+        return "".join(part.capitalize() for part in self.op.split(".")[-1].split("_"))
+
+
+# ----------------------------------------------------------------------------- JSON form
+def _encode(value, layer):
+    if isinstance(value, _Input):
+        return {"__input__": value.index}
+    if isinstance(value, _Const):
+        value = getattr(layer, f"constant_{value.index}")
+    if isinstance(value, torch.Tensor):
+        return {"__tensor__": value.detach().cpu().tolist(), "dtype": standardize_dtype(value.dtype)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_encode(v, layer) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, layer) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v, layer) for k, v in value.items()}
+    if isinstance(value, slice):
+        return {"__slice__": [_encode(v, layer) for v in (value.start, value.stop, value.step)]}
+    if value is Ellipsis:
+        return {"__ellipsis__": True}
+    if isinstance(value, (torch.dtype, np.dtype)) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return {"__dtype__": standardize_dtype(value)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if callable(value):
+        from plait.saving.serialization import function_reference
+
+        return {"__function__": function_reference(value, f"Operation '{layer.name}'")}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(
+        f"Operation '{layer.name}' ({layer.op}): cannot save the argument {value!r} of type {type(value)}."
+    )
+
+
+def _decode(value):
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__input__" in value:
+        return _Input(value["__input__"])
+    if "__tensor__" in value:
+        from plait.ops._backend import to_torch_dtype
+
+        return torch.tensor(value["__tensor__"], dtype=to_torch_dtype(value["dtype"]))
+    if "__tuple__" in value:
+        return tuple(_decode(v) for v in value["__tuple__"])
+    if "__slice__" in value:
+        return slice(*(_decode(v) for v in value["__slice__"]))
+    if "__ellipsis__" in value:
+        return Ellipsis
+    if "__dtype__" in value:
+        return value["__dtype__"]
+    if "__function__" in value:
+        from plait.saving.serialization import resolve_function
+
+        return resolve_function(value["__function__"])
+    return {k: _decode(v) for k, v in value.items()}

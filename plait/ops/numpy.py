@@ -1,0 +1,555 @@
+"""NumPy-style ops (Keras 3's ``keras.ops.numpy``) on torch.
+
+Example:
+    >>> import plait
+    >>> plait.ops.numpy.mean(plait.ops.numpy.arange(4))
+    tensor(1.5000)
+"""
+
+from plait.ops import _numpy as _impl
+from plait.ops._op import op as _op
+
+
+def _numpy(fn):
+    return _op(fn, "numpy")
+
+
+abs = _numpy(_impl.abs)
+absolute = _numpy(_impl.absolute)
+add = _numpy(_impl.add)
+all = _numpy(_impl.all)
+allclose = _numpy(_impl.allclose)
+amax = _numpy(_impl.amax)
+amin = _numpy(_impl.amin)
+angle = _numpy(_impl.angle)
+any = _numpy(_impl.any)
+append = _numpy(_impl.append)
+arange = _numpy(_impl.arange)
+arccos = _numpy(_impl.arccos)
+arccosh = _numpy(_impl.arccosh)
+arcsin = _numpy(_impl.arcsin)
+arcsinh = _numpy(_impl.arcsinh)
+arctan = _numpy(_impl.arctan)
+arctan2 = _numpy(_impl.arctan2)
+arctanh = _numpy(_impl.arctanh)
+argmax = _numpy(_impl.argmax)
+argmin = _numpy(_impl.argmin)
+argpartition = _numpy(_impl.argpartition)
+argsort = _numpy(_impl.argsort)
+array = _numpy(_impl.array)
+average = _numpy(_impl.average)
+bartlett = _numpy(_impl.bartlett)
+bincount = _numpy(_impl.bincount)
+bitwise_and = _numpy(_impl.bitwise_and)
+bitwise_invert = _numpy(_impl.bitwise_invert)
+bitwise_left_shift = _numpy(_impl.bitwise_left_shift)
+bitwise_not = _numpy(_impl.bitwise_not)
+bitwise_or = _numpy(_impl.bitwise_or)
+bitwise_right_shift = _numpy(_impl.bitwise_right_shift)
+bitwise_xor = _numpy(_impl.bitwise_xor)
+blackman = _numpy(_impl.blackman)
+broadcast_to = _numpy(_impl.broadcast_to)
+cbrt = _numpy(_impl.cbrt)
+ceil = _numpy(_impl.ceil)
+clip = _numpy(_impl.clip)
+concatenate = _numpy(_impl.concatenate)
+conj = _numpy(_impl.conj)
+conjugate = _numpy(_impl.conjugate)
+copy = _numpy(_impl.copy)
+corrcoef = _numpy(_impl.corrcoef)
+correlate = _numpy(_impl.correlate)
+cos = _numpy(_impl.cos)
+cosh = _numpy(_impl.cosh)
+count_nonzero = _numpy(_impl.count_nonzero)
+cross = _numpy(_impl.cross)
+cumprod = _numpy(_impl.cumprod)
+cumsum = _numpy(_impl.cumsum)
+deg2rad = _numpy(_impl.deg2rad)
+diag = _numpy(_impl.diag)
+diagflat = _numpy(_impl.diagflat)
+diff = _numpy(_impl.diff)
+digitize = _numpy(_impl.digitize)
+divide = _numpy(_impl.divide)
+divide_no_nan = _numpy(_impl.divide_no_nan)
+dot = _numpy(_impl.dot)
+dsplit = _numpy(_impl.dsplit)
+dstack = _numpy(_impl.dstack)
+einsum = _numpy(_impl.einsum)
+empty = _numpy(_impl.empty)
+empty_like = _numpy(_impl.empty_like)
+equal = _numpy(_impl.equal)
+exp = _numpy(_impl.exp)
+exp2 = _numpy(_impl.exp2)
+expand_dims = _numpy(_impl.expand_dims)
+expm1 = _numpy(_impl.expm1)
+flip = _numpy(_impl.flip)
+fliplr = _numpy(_impl.fliplr)
+flipud = _numpy(_impl.flipud)
+floor = _numpy(_impl.floor)
+floor_divide = _numpy(_impl.floor_divide)
+fmax = _numpy(_impl.fmax)
+fmin = _numpy(_impl.fmin)
+fmod = _numpy(_impl.fmod)
+full = _numpy(_impl.full)
+full_like = _numpy(_impl.full_like)
+gcd = _numpy(_impl.gcd)
+geomspace = _numpy(_impl.geomspace)
+greater = _numpy(_impl.greater)
+greater_equal = _numpy(_impl.greater_equal)
+hamming = _numpy(_impl.hamming)
+hanning = _numpy(_impl.hanning)
+heaviside = _numpy(_impl.heaviside)
+hsplit = _numpy(_impl.hsplit)
+hstack = _numpy(_impl.hstack)
+hypot = _numpy(_impl.hypot)
+i0 = _numpy(_impl.i0)
+identity = _numpy(_impl.identity)
+imag = _numpy(_impl.imag)
+inner = _numpy(_impl.inner)
+isclose = _numpy(_impl.isclose)
+isfinite = _numpy(_impl.isfinite)
+isin = _numpy(_impl.isin)
+isinf = _numpy(_impl.isinf)
+isnan = _numpy(_impl.isnan)
+isneginf = _numpy(_impl.isneginf)
+isposinf = _numpy(_impl.isposinf)
+isreal = _numpy(_impl.isreal)
+kaiser = _numpy(_impl.kaiser)
+kron = _numpy(_impl.kron)
+lcm = _numpy(_impl.lcm)
+ldexp = _numpy(_impl.ldexp)
+left_shift = _numpy(_impl.left_shift)
+less = _numpy(_impl.less)
+less_equal = _numpy(_impl.less_equal)
+linspace = _numpy(_impl.linspace)
+log = _numpy(_impl.log)
+log10 = _numpy(_impl.log10)
+log1p = _numpy(_impl.log1p)
+log2 = _numpy(_impl.log2)
+logaddexp = _numpy(_impl.logaddexp)
+logaddexp2 = _numpy(_impl.logaddexp2)
+logical_and = _numpy(_impl.logical_and)
+logical_not = _numpy(_impl.logical_not)
+logical_or = _numpy(_impl.logical_or)
+logical_xor = _numpy(_impl.logical_xor)
+logspace = _numpy(_impl.logspace)
+matmul = _numpy(_impl.matmul)
+max = _numpy(_impl.max)
+maximum = _numpy(_impl.maximum)
+mean = _numpy(_impl.mean)
+median = _numpy(_impl.median)
+meshgrid = _numpy(_impl.meshgrid)
+min = _numpy(_impl.min)
+minimum = _numpy(_impl.minimum)
+mod = _numpy(_impl.mod)
+moveaxis = _numpy(_impl.moveaxis)
+multiply = _numpy(_impl.multiply)
+nan_to_num = _numpy(_impl.nan_to_num)
+nanargmax = _numpy(_impl.nanargmax)
+nanargmin = _numpy(_impl.nanargmin)
+nancumprod = _numpy(_impl.nancumprod)
+nancumsum = _numpy(_impl.nancumsum)
+nanmax = _numpy(_impl.nanmax)
+nanmean = _numpy(_impl.nanmean)
+nanmedian = _numpy(_impl.nanmedian)
+nanmin = _numpy(_impl.nanmin)
+nanpercentile = _numpy(_impl.nanpercentile)
+nanprod = _numpy(_impl.nanprod)
+nanquantile = _numpy(_impl.nanquantile)
+nanstd = _numpy(_impl.nanstd)
+nansum = _numpy(_impl.nansum)
+nanvar = _numpy(_impl.nanvar)
+negative = _numpy(_impl.negative)
+nextafter = _numpy(_impl.nextafter)
+nonzero = _numpy(_impl.nonzero)
+not_equal = _numpy(_impl.not_equal)
+ones = _numpy(_impl.ones)
+ones_like = _numpy(_impl.ones_like)
+outer = _numpy(_impl.outer)
+pad = _numpy(_impl.pad)
+percentile = _numpy(_impl.percentile)
+power = _numpy(_impl.power)
+prod = _numpy(_impl.prod)
+ptp = _numpy(_impl.ptp)
+quantile = _numpy(_impl.quantile)
+rad2deg = _numpy(_impl.rad2deg)
+ravel = _numpy(_impl.ravel)
+real = _numpy(_impl.real)
+reciprocal = _numpy(_impl.reciprocal)
+repeat = _numpy(_impl.repeat)
+right_shift = _numpy(_impl.right_shift)
+roll = _numpy(_impl.roll)
+rot90 = _numpy(_impl.rot90)
+round = _numpy(_impl.round)
+searchsorted = _numpy(_impl.searchsorted)
+sign = _numpy(_impl.sign)
+signbit = _numpy(_impl.signbit)
+sin = _numpy(_impl.sin)
+sinc = _numpy(_impl.sinc)
+sinh = _numpy(_impl.sinh)
+slogdet = _numpy(_impl.slogdet)
+sort = _numpy(_impl.sort)
+split = _numpy(_impl.split)
+sqrt = _numpy(_impl.sqrt)
+square = _numpy(_impl.square)
+squeeze = _numpy(_impl.squeeze)
+stack = _numpy(_impl.stack)
+std = _numpy(_impl.std)
+subtract = _numpy(_impl.subtract)
+sum = _numpy(_impl.sum)
+swapaxes = _numpy(_impl.swapaxes)
+take = _numpy(_impl.take)
+take_along_axis = _numpy(_impl.take_along_axis)
+tan = _numpy(_impl.tan)
+tanh = _numpy(_impl.tanh)
+tensordot = _numpy(_impl.tensordot)
+tile = _numpy(_impl.tile)
+trace = _numpy(_impl.trace)
+transpose = _numpy(_impl.transpose)
+trapezoid = _numpy(_impl.trapezoid)
+tri = _numpy(_impl.tri)
+tril = _numpy(_impl.tril)
+triu = _numpy(_impl.triu)
+true_divide = _numpy(_impl.true_divide)
+trunc = _numpy(_impl.trunc)
+unique = _numpy(_impl.unique)
+unravel_index = _numpy(_impl.unravel_index)
+vander = _numpy(_impl.vander)
+var = _numpy(_impl.var)
+vdot = _numpy(_impl.vdot)
+view = _numpy(_impl.view)
+vsplit = _numpy(_impl.vsplit)
+vstack = _numpy(_impl.vstack)
+zeros = _numpy(_impl.zeros)
+zeros_like = _numpy(_impl.zeros_like)
+
+__all__ = [
+    "abs",
+    "absolute",
+    "add",
+    "all",
+    "allclose",
+    "amax",
+    "amin",
+    "angle",
+    "any",
+    "append",
+    "arange",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "argmax",
+    "argmin",
+    "argpartition",
+    "argsort",
+    "array",
+    "array_split",
+    "average",
+    "bartlett",
+    "bincount",
+    "bitwise_and",
+    "bitwise_invert",
+    "bitwise_left_shift",
+    "bitwise_not",
+    "bitwise_or",
+    "bitwise_right_shift",
+    "bitwise_xor",
+    "blackman",
+    "broadcast_to",
+    "cbrt",
+    "ceil",
+    "clip",
+    "concatenate",
+    "conj",
+    "conjugate",
+    "copy",
+    "corrcoef",
+    "correlate",
+    "cos",
+    "cosh",
+    "count_nonzero",
+    "cross",
+    "cumprod",
+    "cumsum",
+    "deg2rad",
+    "diag",
+    "diagflat",
+    "diagonal",
+    "diff",
+    "digitize",
+    "divide",
+    "divide_no_nan",
+    "dot",
+    "dsplit",
+    "dstack",
+    "einsum",
+    "empty",
+    "empty_like",
+    "equal",
+    "exp",
+    "exp2",
+    "expand_dims",
+    "expm1",
+    "eye",
+    "fabs",
+    "flip",
+    "fliplr",
+    "flipud",
+    "floor",
+    "floor_divide",
+    "fmax",
+    "fmin",
+    "fmod",
+    "full",
+    "full_like",
+    "gcd",
+    "geomspace",
+    "get_item",
+    "greater",
+    "greater_equal",
+    "hamming",
+    "hanning",
+    "heaviside",
+    "histogram",
+    "hsplit",
+    "hstack",
+    "hypot",
+    "i0",
+    "identity",
+    "imag",
+    "inner",
+    "isclose",
+    "isfinite",
+    "isin",
+    "isinf",
+    "isnan",
+    "isneginf",
+    "isposinf",
+    "isreal",
+    "kaiser",
+    "kron",
+    "lcm",
+    "ldexp",
+    "left_shift",
+    "less",
+    "less_equal",
+    "linspace",
+    "log",
+    "log10",
+    "log1p",
+    "log2",
+    "logaddexp",
+    "logaddexp2",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "logspace",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "median",
+    "meshgrid",
+    "min",
+    "minimum",
+    "mod",
+    "moveaxis",
+    "multiply",
+    "nan_to_num",
+    "nanargmax",
+    "nanargmin",
+    "nancumprod",
+    "nancumsum",
+    "nanmax",
+    "nanmean",
+    "nanmedian",
+    "nanmin",
+    "nanpercentile",
+    "nanprod",
+    "nanquantile",
+    "nanstd",
+    "nansum",
+    "nanvar",
+    "ndim",
+    "negative",
+    "nextafter",
+    "nonzero",
+    "not_equal",
+    "ones",
+    "ones_like",
+    "outer",
+    "pad",
+    "percentile",
+    "power",
+    "prod",
+    "ptp",
+    "quantile",
+    "rad2deg",
+    "ravel",
+    "real",
+    "reciprocal",
+    "repeat",
+    "reshape",
+    "right_shift",
+    "roll",
+    "rot90",
+    "round",
+    "searchsorted",
+    "select",
+    "sign",
+    "signbit",
+    "sin",
+    "sinc",
+    "sinh",
+    "size",
+    "slogdet",
+    "sort",
+    "split",
+    "sqrt",
+    "square",
+    "squeeze",
+    "stack",
+    "std",
+    "subtract",
+    "sum",
+    "swapaxes",
+    "take",
+    "take_along_axis",
+    "tan",
+    "tanh",
+    "tensordot",
+    "tile",
+    "trace",
+    "transpose",
+    "trapezoid",
+    "tri",
+    "tril",
+    "triu",
+    "true_divide",
+    "trunc",
+    "unique",
+    "unravel_index",
+    "vander",
+    "var",
+    "vdot",
+    "view",
+    "vsplit",
+    "vstack",
+    "where",
+    "zeros",
+    "zeros_like",
+]
+
+
+# ---- front ends with Keras's argument checks (keras/src/ops/numpy.py)
+@_numpy
+def get_item(x, key):
+    return _impl.convert_to_tensor(x)[key]
+
+
+@_numpy
+def where(condition, x1=None, x2=None):
+    if (x1 is None) != (x2 is None):
+        raise ValueError("`x1` and `x2` either both should be `None` or both should have non-None value.")
+    return _impl.where(condition, x1, x2)
+
+
+@_numpy
+def array_split(x, indices_or_sections, axis=0):
+    if not isinstance(indices_or_sections, int):
+        raise TypeError(
+            f"Argument `indices_or_sections` must be of type `int`. Received: indices_or_sections={indices_or_sections}"
+        )
+    if indices_or_sections <= 0:
+        raise ValueError(
+            f"Argument `indices_or_sections` must be a positive integer. Received: indices_or_sections="
+            f"{indices_or_sections}"
+        )
+    if not isinstance(axis, int):
+        raise TypeError(f"Argument `axis` must be of type `int`. Received: {axis}")
+    return _impl.array_split(x, indices_or_sections=indices_or_sections, axis=axis)
+
+
+@_numpy
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    x = _impl.convert_to_tensor(x)
+    if _impl.canonicalize_axis(axis1, x.ndim) == _impl.canonicalize_axis(axis2, x.ndim):
+        raise ValueError(f"`axis1` and `axis2` cannot be the same. Received: axis1={axis1}, axis2={axis2}")
+    return _impl.diagonal(x, offset=offset, axis1=axis1, axis2=axis2)
+
+
+@_numpy
+def reshape(x, newshape):
+    if not _impl.is_tensor(newshape):
+        try:
+            newshape = tuple(newshape)
+        except TypeError:
+            newshape = (newshape,)
+        if sum(1 for d in newshape if d == -1) > 1:
+            raise ValueError(f"There must be at most one unknown dimension (-1) in newshape. Received: {newshape}")
+    return _impl.reshape(x, newshape)
+
+
+@_numpy
+def select(condlist, choicelist, default=0):
+    if not isinstance(condlist, (list, tuple)) or not isinstance(choicelist, (list, tuple)):
+        raise ValueError(
+            "condlist and choicelist must be lists. Received: "
+            f"type(condlist) = {type(condlist)}, type(choicelist) = {type(choicelist)}"
+        )
+    if not condlist or not choicelist:
+        raise ValueError(
+            f"condlist and choicelist must not be empty. Received: condlist = {condlist}, choicelist = {choicelist}"
+        )
+    return _impl.select(list(condlist), list(choicelist), default)
+
+
+@_numpy
+def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
+    if not isinstance(bins, int):
+        raise TypeError(f"Argument `bins` must be of type `int`. Received: bins={bins}")
+    if bins < 0:
+        raise ValueError(f"Argument `bins` should be a non-negative integer. Received: bins={bins}")
+    if range:
+        if len(range) < 2 or not isinstance(range, tuple):
+            raise ValueError(f"Argument `range` must be a tuple of two elements. Received: range={range}")
+        if range[1] < range[0]:
+            raise ValueError(f"The second element of `range` must be greater than the first. Received: range={range}")
+    x = _impl.convert_to_tensor(x)
+    if x.ndim > 1:
+        raise ValueError(f"Input tensor must be 1-dimensional. Received: input.shape={tuple(x.shape)}")
+    return _impl.histogram(x, bins=bins, range=range)
+
+
+@_numpy
+def fabs(x):
+    x = _impl.convert_to_tensor(x)
+    if x.is_complex():
+        raise TypeError(f"fabs does not support complex inputs. Received: x.dtype={x.dtype}")
+    return _impl.fabs(x)
+
+
+@_numpy
+def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
+    def is_float(v):
+        return isinstance(v, float) or (_impl.is_tensor(v) and v.is_floating_point())
+
+    if is_float(N):
+        raise TypeError("Argument `N` must be an integer or an integer tensor.")
+    if is_float(M):
+        raise TypeError("Argument `M` must be an integer, an integer tensor, or `None`.")
+    return _impl.eye(N, M=M, k=k, dtype=dtype)
+
+
+def ndim(x):
+    """The rank of ``x``, a Python int (for a symbolic tensor too: its rank is known)."""
+    return len(x.shape) if hasattr(x, "shape") else _ndim(x)
+
+
+_ndim = _numpy(_impl.ndim)
+size = _numpy(_impl.size)
