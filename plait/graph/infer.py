@@ -27,22 +27,23 @@ def symbolic_to_meta(tensor, placeholder):
     return torch.empty(shape, dtype=tensor.dtype, device="meta")
 
 
-def _meta_like(value, placeholder):
-    from plait.graph.ops import GhostTensor, resolve
-
-    value = resolve(value)
-    if isinstance(value, SymbolicTensor):
-        # A ghost: a parameter the run meets that functional_call did not swap (a plait layer
-        # inside the module, built on this first call) is converted to meta on the fly.
-        return GhostTensor(symbolic_to_meta(value, placeholder))
-    return value
-
-
-def infer_outputs(module, args, kwargs):
+def infer_outputs(module, args, kwargs, to_meta=symbolic_to_meta):
     """Return a structure of ``(shape, dtype)`` pairs for ``module(*args, **kwargs)``.
 
-    ``args``/``kwargs`` may hold symbolic tensors; the result mirrors the module's output
-    structure (a tensor, or a list/tuple/dict of tensors).
+    Args:
+        module: any ``torch.nn.Module``.
+        args, kwargs: the call's arguments; they may hold symbolic tensors.
+        to_meta: ``(symbolic_tensor, placeholder) -> meta tensor``, how a symbolic argument
+            enters the meta run (plait's layers pass meta tensors that convert parameters
+            met on the way, see :mod:`plait.layers.interop`).
+
+    The result mirrors the module's output structure (a tensor, or a list/tuple/dict of tensors).
+
+    Example:
+        >>> import torch
+        >>> from plait.graph.node import SymbolicTensor
+        >>> infer_outputs(torch.nn.Linear(3, 5), (SymbolicTensor((None, 3), torch.float32, "x"),), {})
+        ((None, 5), torch.float32)
     """
     state = {
         name: torch.empty_like(value, device="meta")
@@ -50,7 +51,9 @@ def infer_outputs(module, args, kwargs):
     }
     runs = []
     for placeholder in PLACEHOLDERS:
-        meta_args = nest.map_structure(lambda v, p=placeholder: _meta_like(v, p), (args, kwargs))
+        meta_args = nest.map_structure(
+            lambda v, p=placeholder: to_meta(v, p) if isinstance(v, SymbolicTensor) else v, (args, kwargs)
+        )
         try:
             with torch.no_grad():
                 out = torch.func.functional_call(module, state, meta_args[0], meta_args[1])

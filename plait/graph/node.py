@@ -10,11 +10,46 @@ call of ``dense``.
 
 Nothing here runs real compute. :mod:`plait.graph.codegen` turns the DAG into a plain
 ``forward`` once, when the model is built.
+
+A torch call on a symbolic tensor (``x + y``, ``torch.cat``, a plain ``nn.Module``) must become a
+node whose layer calls that function or module; layers sit above the graph, so the graph core
+cannot build them. It hands such calls to one handler, which :mod:`plait.layers` installs when it
+is imported (:func:`set_torch_function_handler`).
 """
 
 import torch
 
 from plait.utils import nest
+
+# The layers' answers to torch calls on symbolic tensors (see set_torch_function_handler).
+_handlers = {"torch_function": None, "check_use": None, "unknown_dim_size": None}
+
+
+def set_torch_function_handler(torch_function, check_use=None, unknown_dim_size=None):
+    """Install what torch calls on symbolic tensors become: the graph core's one hook upwards.
+
+    Args:
+        torch_function: ``(func, args, kwargs) -> result``, called for every torch function or
+            ``torch.Tensor`` method applied to a symbolic tensor (its ``__torch_function__``).
+        check_use: ``() -> None``, called before a symbolic tensor refuses a Python-level use
+            (``bool``, ``len``, ``iter``), so that the handler may raise a more precise error.
+        unknown_dim_size: ``() -> int | None``, what an unknown dim of ``SymbolicTensor.shape``
+            reads as now (``None`` unless the handler runs a plain module's forward on
+            placeholder sizes, see :mod:`plait.layers.interop`).
+
+    Returns the previous ``(torch_function, check_use, unknown_dim_size)``.
+
+    Example:
+        >>> import torch
+        >>> from plait.graph.node import SymbolicTensor, set_torch_function_handler
+        >>> previous = set_torch_function_handler(lambda func, args, kwargs: func.__name__)
+        >>> torch.relu(SymbolicTensor((None, 3), torch.float32, "x"))
+        'relu'
+        >>> _ = set_torch_function_handler(*previous)
+    """
+    previous = (_handlers["torch_function"], _handlers["check_use"], _handlers["unknown_dim_size"])
+    _handlers.update(torch_function=torch_function, check_use=check_use, unknown_dim_size=unknown_dim_size)
+    return previous
 
 
 class SymbolicTensor:
@@ -58,15 +93,14 @@ class SymbolicTensor:
 
     @property
     def shape(self):
-        """The shape, ``None`` where unknown. Read inside the forward of a plain module called on
-        this tensor (``hidden.shape[:-1]`` before its first op, as HuggingFace blocks do), the
-        unknown dims read as the placeholder size that the module's meta run uses, so that
-        sizes built from them are ints (see :mod:`plait.graph.ops`)."""
-        if None in self._shape and not torch.compiler.is_compiling():
-            from plait.graph.ops import PLACEHOLDER, in_plain_module_call
-
-            if in_plain_module_call():
-                return tuple(PLACEHOLDER if d is None else d for d in self._shape)
+        """The shape, ``None`` where unknown. One exception, decided by the installed handler's
+        ``unknown_dim_size``: inside the forward of a plain module called on this tensor, where
+        code such as ``x.view(*x.shape[:-1], -1, 8)`` needs ints, unknown dims read as the size
+        of the module's meta run (see :mod:`plait.layers.interop`)."""
+        if None in self._shape and _handlers["unknown_dim_size"] is not None:
+            size = _handlers["unknown_dim_size"]()
+            if size is not None:
+                return tuple(size if d is None else d for d in self._shape)
         return self._shape
 
     @property
@@ -81,12 +115,17 @@ class SymbolicTensor:
         return f"<SymbolicTensor name={self.name} shape={self.shape} dtype={self.dtype}>"
 
     # --- torch interop: `x + y`, `torch.cat([x, y])`, `x.transpose(1, 2)` and plain
-    # `torch.nn.Module`s called on symbolic tensors all become graph nodes (see plait.graph.ops).
+    # `torch.nn.Module`s called on symbolic tensors all become graph nodes, made by the handler
+    # that plait.layers installs (set_torch_function_handler).
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
-        from plait.graph.ops import symbolic_torch_function
-
-        return symbolic_torch_function(func, args, kwargs or {})
+        handler = _handlers["torch_function"]
+        if handler is None:
+            raise TypeError(
+                f"Torch function {getattr(func, '__name__', func)!r} called on a symbolic tensor, but no handler "
+                "is installed; import plait.layers first."
+            )
+        return handler(func, args, kwargs or {})
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -180,15 +219,9 @@ class SymbolicTensor:
     __hash__ = object.__hash__
 
     def _in_module_forward(self):
-        from plait.graph.ops import pending_module
-
-        module = pending_module()
-        if module is not None:
-            raise TypeError(
-                f"{type(module).__name__}'s forward cannot run on symbolic tensors op by op (it "
-                "inspects intermediate values). Wrap it instead: "
-                "`plait.layers.TorchModuleWrapper(module)(inputs)` runs it on the meta device."
-            )
+        # Inside a plain module's forward the handler names the module in its error.
+        if _handlers["check_use"] is not None:
+            _handlers["check_use"]()
 
     def __bool__(self):
         self._in_module_forward()

@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from plait import initializers
-from plait.graph.infer import infer_outputs
 from plait.graph.node import Node, SymbolicTensor, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
+from plait.layers.interop import infer_outputs
 from plait.utils import array_to_tensor, nest
 from plait.utils.naming import to_snake_case, unique_name, validate_name
 

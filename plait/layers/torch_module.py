@@ -1,11 +1,18 @@
-"""Any ``torch.nn.Module``, or torch function, as a layer of a plait graph."""
+"""Any ``torch.nn.Module``, or torch function, as a layer of a plait graph.
+
+Importing this module installs :func:`symbolic_torch_function` as the graph core's handler of
+torch calls on symbolic tensors (see :mod:`plait.layers.interop`).
+"""
 
 import weakref
 from functools import reduce
 
+import torch
 from torch import nn
 
-from plait.graph.infer import infer_outputs
+from plait.graph.node import set_torch_function_handler
+from plait.graph.ops import is_symbolic
+from plait.layers import interop
 from plait.layers.base import Layer, _WeightSpec
 from plait.utils.naming import to_snake_case, unique_name
 
@@ -53,7 +60,7 @@ class TorchModuleWrapper(Layer):
         return self.module(*args, **kwargs)
 
     def compute_output_spec(self, *args, **kwargs):
-        outputs = infer_outputs(self.module, args, kwargs)
+        outputs = interop.infer_outputs(self.module, args, kwargs)
         self._collect_weights()  # plait layers inside the module build on their first call
         return outputs
 
@@ -110,3 +117,27 @@ class TorchOp(Layer):
 
 def _auto_op_name(fname):
     return unique_name(fname)
+
+
+def symbolic_torch_function(func, args, kwargs):
+    """What a torch call on symbolic tensors becomes: a ``TorchOp`` node, or, inside a plain
+    module's forward, one node for the whole module and a ghost-run step (:mod:`plait.layers.interop`)."""
+    if func in (torch.Tensor.size, torch.Tensor.dim) or getattr(func, "__name__", "") in ("size", "dim"):
+        return (
+            func(*args, **kwargs)
+            if not is_symbolic(args[0])
+            else (args[0].size(*args[1:], **kwargs) if func is not torch.Tensor.dim else args[0].dim())
+        )
+    frame = interop.outermost_module_call()
+    if frame is None:
+        return TorchOp(func)(*args, **kwargs)
+    interop.forget_finished_calls(frame)
+    if id(frame) not in interop.answered:
+        local = frame.f_locals
+        outputs = wrap_module(local["self"])(*local.get("args", ()), **local.get("kwargs", {}))
+        interop.answered[id(frame)] = (frame, outputs)
+        interop.resolve_on_return(frame, outputs)
+    return interop.on_meta(func, args, kwargs)
+
+
+set_torch_function_handler(symbolic_torch_function, interop.check_use, interop.unknown_dim_size)
