@@ -9,6 +9,7 @@ silently. Weights are matched the way Keras matches them: ``layers/<name>/vars/<
 """
 
 import inspect
+import io
 import json
 import zipfile
 from collections import Counter
@@ -224,50 +225,117 @@ def _keras_group_names(model):
     return names
 
 
+def _numeric(values, layer, key, where):
+    for i, value in enumerate(values):
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{where}: weight {i} of layer '{layer.name}' (group 'layers/{key}') holds {value.dtype} data, "
+                "not numbers; the file is not a Keras weights file or has been tampered with."
+            )
+    return values
+
+
 def load_keras_weights(model, h5file, where):
+    """Load Keras 3's ``layers/<name>/vars/<i>`` groups into ``model``'s layers, checking that the
+    file holds exactly this architecture's weights."""
     group = h5file["layers"] if "layers" in h5file else h5file
+    used = set()
     for layer, key in zip(model.layers, _keras_group_names(model)):
         if not layer.weights and not hasattr(layer, "_nodes"):
+            used.add(key)
             continue
         if key not in group:
-            raise ValueError(f"{where} has no weights for layer '{layer.name}' (looked for 'layers/{key}').")
+            raise ValueError(
+                f"{where} has no weights for layer '{layer.name}' ({type(layer).__name__}; looked for "
+                f"'layers/{key}'). The file holds groups {sorted(group)[:8]}: is it for another architecture?"
+            )
+        used.add(key)
         if hasattr(layer, "_nodes"):  # a nested model: its own layers/... tree
             load_keras_weights(layer, group[key], where)
             continue
-        values = _datasets(group[key])
+        values = _numeric(_datasets(group[key]), layer, key, where)
         try:
             layer.set_weights(values)
         except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+            raise ValueError(
+                f"{where}: {error} The file is for another architecture, or its layer order differs."
+            ) from None
+    extra = [key for key in group if key not in used and hasattr(group[key], "keys") and _datasets(group[key])]
+    if extra:
+        raise ValueError(
+            f"{where} has weights for layers {sorted(extra)} that model '{model.name}' does not have; "
+            "the file is for another architecture."
+        )
+
+
+# A .keras member may not expand to more than this, nor compress better than this ratio (zip bombs).
+_MAX_MEMBER_BYTES = 1 << 36
+_MAX_RATIO = 1000
+
+
+def read_member(archive, name, filepath):
+    """The bytes of zip member ``name``, refusing sizes and compression ratios no real file has."""
+    info = archive.getinfo(name)
+    if info.file_size > _MAX_MEMBER_BYTES or (info.compress_size and info.file_size / info.compress_size > _MAX_RATIO):
+        raise ValueError(f"'{filepath}': member {name} declares {info.file_size} bytes; refusing to expand it.")
+    return archive.read(name)
+
+
+def _open_h5(source, filepath):
+    import h5py
+
+    try:
+        return h5py.File(source, "r")
+    except OSError as error:
+        raise ValueError(f"'{filepath}' is not a readable HDF5 file (truncated or corrupted?): {error}") from None
+
+
+def load_keras_weights_bytes(model, data, filepath):
+    """Load a ``model.weights.h5`` held in memory (a ``.keras`` member) into ``model``."""
+    with _open_h5(io.BytesIO(data), filepath) as h5:
+        _guarded(lambda: load_keras_weights(model, h5, f"'{filepath}'"), filepath)
+
+
+def _guarded(load, filepath):
+    # h5py reports damaged data (a truncated dataset, a broken group) as OSError/KeyError/RuntimeError.
+    try:
+        return load()
+    except (OSError, KeyError, RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"'{filepath}' could not be read (truncated or corrupted?): {type(error).__name__}: {error}"
+        ) from None
 
 
 def load_keras_model(filepath):
-    import h5py
-
-    with zipfile.ZipFile(filepath) as archive:
-        names = archive.namelist()
-        if "config.json" not in names or "model.weights.h5" not in names:
-            raise ValueError("a .keras file holds config.json and model.weights.h5")
-        config = json.loads(archive.read("config.json"))
-        with archive.open("model.weights.h5") as raw:
-            data = raw.read()
+    try:
+        with zipfile.ZipFile(filepath) as archive:
+            names = archive.namelist()
+            if "config.json" not in names or "model.weights.h5" not in names:
+                raise ValueError(f"'{filepath}' lacks config.json or model.weights.h5; it is not a Keras .keras file")
+            config = json.loads(read_member(archive, "config.json", filepath))
+            data = read_member(archive, "model.weights.h5", filepath)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
+        raise ValueError(f"'{filepath}' is not a readable zip file (truncated or corrupted?): {error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"'{filepath}': config.json is not valid JSON: {error}") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"'{filepath}': config.json does not describe a Keras model.")
     model = layer_from_keras(config)
-    import io
-
-    with h5py.File(io.BytesIO(data), "r") as h5:
-        load_keras_weights(model, h5, f"'{filepath}'")
+    load_keras_weights_bytes(model, data, filepath)
     return model
 
 
 def load_keras_weights_file(model, filepath):
-    import h5py
+    with _open_h5(filepath, filepath) as h5:
 
-    with h5py.File(filepath, "r") as h5:
-        if "layer_names" in h5.attrs:  # tf-keras 2 save_weights(".h5")
-            return _load_keras2_weights(model, h5, f"'{filepath}'")
-        if "model_weights" in h5:  # tf-keras 2 full-model file
-            return _load_keras2_weights(model, h5["model_weights"], f"'{filepath}'")
-        load_keras_weights(model, h5, f"'{filepath}'")
+        def load():
+            if "layer_names" in h5.attrs:  # tf-keras 2 save_weights(".h5")
+                return _load_keras2_weights(model, h5, f"'{filepath}'")
+            if "model_weights" in h5:  # tf-keras 2 full-model file
+                return _load_keras2_weights(model, h5["model_weights"], f"'{filepath}'")
+            load_keras_weights(model, h5, f"'{filepath}'")
+
+        _guarded(load, filepath)
 
 
 # ---------------------------------------------------------------- tf-keras 2 (.h5 full-model files)

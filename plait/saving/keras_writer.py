@@ -1,0 +1,333 @@
+"""Writing Keras 3's files, so Keras opens what plait saves.
+
+* ``.keras``: a zip of ``metadata.json``, ``config.json`` (each layer as Keras serializes it:
+  ``module`` / ``class_name`` / ``config`` / ``registered_name`` / ``build_config``, a functional
+  graph as ``inbound_nodes`` with ``__keras_tensor__`` references) and ``model.weights.h5``.
+* ``.weights.h5``: the weights alone, in the same HDF5 layout.
+
+The HDF5 layout is Keras's ``saving_lib``: a model's ``vars`` group, then ``layers/<name>/vars/<i>``
+where ``<name>`` is the layer's class in snake case with a counter (``dense``, ``dense_1``) in
+``model.layers`` order; sub-objects nest by attribute (an LSTM's ``cell``, a Bidirectional's
+``forward_layer/cell``, MultiHeadAttention's ``query_dense``). Values are in Keras's shapes
+(``get_weights``), whatever layout plait stores them in.
+
+Only what Keras can rebuild is written: a torch module, a ``Lambda`` (Keras would store its code),
+a custom layer or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``. The
+optimizer state is not written (as Keras's ``include_optimizer=False``); ``.plait`` keeps it.
+"""
+
+import datetime
+import io
+import json
+import os
+import zipfile
+from collections import Counter
+
+import numpy as np
+
+from plait import layers as layers_module
+from plait.layers.input_layer import InputLayer
+from plait.saving.weights_io import atomic_write
+from plait.utils.naming import to_snake_case
+
+KERAS_VERSION = "3.15.1"  # the Keras release whose format this writes
+
+# plait layers Keras cannot rebuild from a config (it would need code, or they are plait's own).
+_NOT_KERAS = ("Lambda", "TorchModuleWrapper", "TorchOp")
+_MODULES = {
+    "_initializer": "keras.initializers",
+    "_regularizer": "keras.regularizers",
+    "_constraint": "keras.constraints",
+}
+
+
+def _not_writable(what, why):
+    return ValueError(
+        f"Cannot save {what} as a Keras .keras file: {why}. Keras could not rebuild it; save it as '.plait' "
+        "(plait's own format, which keeps everything) instead."
+    )
+
+
+def _policy(name):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def _object(value, module):
+    """A plait ``{"class_name", "config"}`` (initializer, regularizer, constraint) as Keras writes it."""
+    if isinstance(value, dict) and "class_name" in value:
+        return {
+            "module": module,
+            "class_name": value["class_name"],
+            "config": value.get("config", {}),
+            "registered_name": None,
+        }
+    return value
+
+
+def _layer_class(layer):
+    from plait.models import Functional, Sequential
+
+    if isinstance(layer, Sequential):
+        return "Sequential"
+    if isinstance(layer, Functional):
+        return "Functional"
+    name = type(layer).__name__
+    if name in _NOT_KERAS or getattr(layers_module, name, None) is not type(layer):
+        what = "a custom or plait-only layer" if name not in _NOT_KERAS else f"a {name} layer"
+        raise _not_writable(f"layer '{layer.name}'", f"it is {what} ({type(layer).__module__}.{name})")
+    return name
+
+
+def layer_config(layer):
+    """``layer.get_config()`` in Keras's form (dtype policy, serialized objects, wrapped layers)."""
+    config = dict(layer.get_config())
+    config.pop("batch_input_shape", None)  # Keras 3 takes an InputLayer (Sequential writes one)
+    config["dtype"] = _policy(config.get("dtype") or "float32")
+    for key, value in config.items():
+        for suffix, module in _MODULES.items():
+            if key.endswith(suffix):
+                config[key] = _object(value, module)
+        if key in ("layer", "backward_layer") and isinstance(value, dict):
+            config[key] = _wrapped_spec(
+                getattr(layer, "forward_layer" if key == "layer" and hasattr(layer, "forward_layer") else key)
+            )
+    return config
+
+
+def _wrapped_spec(layer):
+    spec = layer_spec(layer)
+    shape = getattr(layer, "_keras_build_shape", None)
+    if shape is not None:
+        spec["build_config"] = {"input_shape": shape}
+    return spec
+
+
+def layer_spec(layer):
+    """The Keras entry of one layer (without graph connections)."""
+    class_name = _layer_class(layer)
+    if class_name == "Sequential":
+        return {
+            "module": "keras",
+            "class_name": "Sequential",
+            "config": sequential_config(layer),
+            "registered_name": None,
+        }
+    if class_name == "Functional":
+        return {
+            "module": "keras.src.models.functional",
+            "class_name": "Functional",
+            "config": functional_config(layer),
+            "registered_name": "Functional",
+        }
+    if isinstance(layer, InputLayer):
+        config = {**layer.get_config(), "sparse": False, "ragged": False, "optional": False}
+        return {"module": "keras.layers", "class_name": "InputLayer", "config": config, "registered_name": None}
+    return {"module": "keras.layers", "class_name": class_name, "config": layer_config(layer), "registered_name": None}
+
+
+def _shape(value):
+    return None if value is None else [None if d is None else int(d) for d in value]
+
+
+def sequential_config(model):
+    model._ensure_graph()
+    shape = model._known_input_shape()
+    layers = []
+    if shape is not None:
+        dtype = str(model._input_dtype()).replace("torch.", "")
+        layers.append(layer_spec(InputLayer(batch_shape=shape, dtype=dtype, name=f"{model.name}_input")))
+    for layer in model.layers:
+        spec = layer_spec(layer)
+        node = layer._inbound_nodes[0] if layer._inbound_nodes else None
+        if node is not None and node.input_tensors:
+            spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
+        layers.append(spec)
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "dtype": _policy("float32"),
+        "layers": layers,
+        "build_input_shape": _shape(shape),
+    }
+
+
+def functional_config(model):
+    """Keras's functional config: layers with their ``inbound_nodes``, inputs and outputs."""
+    own = {id(node) for node in model._nodes}
+
+    def node_index(node):
+        # A layer's nodes are numbered among those that belong to this model, as Keras does.
+        return [n for n in node.layer._inbound_nodes if id(n) in own].index(node)
+
+    def ref(tensor):
+        return {
+            "class_name": "__keras_tensor__",
+            "config": {
+                "shape": _shape(tensor.shape),
+                "dtype": str(tensor.dtype).replace("torch.", ""),
+                "keras_history": [tensor.node.layer.name, node_index(tensor.node), tensor.index],
+            },
+        }
+
+    def encode(value):
+        from plait.graph.node import SymbolicTensor
+
+        if isinstance(value, SymbolicTensor):
+            return ref(value)
+        if isinstance(value, (list, tuple)):
+            return [encode(v) for v in value]
+        if isinstance(value, dict):
+            return {k: encode(v) for k, v in value.items()}
+        return value
+
+    def history(tensor):
+        return [tensor.node.layer.name, node_index(tensor.node), tensor.index]
+
+    layers = []
+    for layer in model.layers:
+        spec = layer_spec(layer)
+        nodes = [n for n in layer._inbound_nodes if id(n) in own and not isinstance(layer, InputLayer)]
+        spec["name"] = layer.name
+        spec["inbound_nodes"] = [{"args": encode(list(n.args)), "kwargs": encode(dict(n.kwargs))} for n in nodes]
+        if nodes and spec["class_name"] not in ("Functional", "Sequential"):
+            shapes = [_shape(t.shape) for t in nodes[0].input_tensors]
+            first = nodes[0].args[0] if nodes[0].args else None
+            if isinstance(first, (list, tuple)):
+                spec["build_config"] = {"input_shape": shapes}
+            elif len(nodes[0].args) == 1 and not nodes[0].kwargs:
+                spec["build_config"] = {"input_shape": shapes[0]}
+        layers.append(spec)
+
+    def structure(value):
+        if isinstance(value, dict):
+            return {k: history(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [history(v) for v in value]
+        return history(value)
+
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": layers,
+        "input_layers": structure(model._input_struct),
+        "output_layers": structure(model._output_struct),
+    }
+
+
+def model_spec(model):
+    """``config.json``'s content for ``model``."""
+    from plait.models import Functional, Sequential
+
+    if not isinstance(model, (Functional, Sequential)):
+        raise _not_writable(f"model '{model.name}'", "it is a subclassed model (its code is not a config)")
+    balancer = getattr(model, "loss_balancer", None)
+    if getattr(model, "compiled", False) and balancer is not None and balancer.adaptive:
+        raise _not_writable(f"model '{model.name}'", "it is compiled with an adaptive loss balancer, plait's own")
+    spec = layer_spec(model)
+    if isinstance(model, Sequential):
+        spec["build_config"] = {"input_shape": spec["config"]["build_input_shape"]}
+    else:
+        spec["build_config"] = {"input_shape": None}
+    return spec
+
+
+# ---------------------------------------------------------------- weights
+def _parts(layer, values):
+    """``[(sub-path, values)]``: where Keras keeps a layer's weights below its own group."""
+    name = type(layer).__name__
+    if name in ("LSTM", "GRU", "SimpleRNN"):
+        return [("cell", values)]
+    if name == "Bidirectional":
+        half = len(layer.forward_layer.get_weights())
+        return [("forward_layer/" + p, v) for p, v in _parts(layer.forward_layer, values[:half])] + [
+            ("backward_layer/" + p, v) for p, v in _parts(layer.backward_layer, values[half:])
+        ]
+    if name == "TimeDistributed":
+        return [("layer/" + p if p else "layer", v) for p, v in _parts(layer.layer, values)]
+    if name == "MultiHeadAttention":
+        per = 2 if layer.use_bias else 1
+        keys = ("query_dense", "key_dense", "value_dense", "output_dense")
+        return [(key, values[i * per : (i + 1) * per]) for i, key in enumerate(keys)]
+    return [("", values)]
+
+
+def _write_vars(h5, path, name, values):
+    group = h5.require_group(f"{path}/vars" if path else "vars")
+    group.attrs["name"] = name
+    for i, value in enumerate(values):
+        group.create_dataset(str(i), data=np.asarray(value))
+
+
+def group_names(layers):
+    """Keras's names for the layers' groups: class in snake case, with a counter."""
+    counts, names = Counter(), []
+    for layer in layers:
+        from plait.models import Functional, Sequential
+
+        base = (
+            "sequential"
+            if isinstance(layer, Sequential)
+            else "functional"
+            if isinstance(layer, Functional)
+            else (to_snake_case(type(layer).__name__))
+        )
+        names.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
+        counts[base] += 1
+    return names
+
+
+def write_weights(model, h5, path=""):
+    """Write ``model``'s weights (and its nested models') into ``h5`` at ``path``, Keras's layout."""
+    _write_vars(h5, path, model.name, [])
+    layers = model.layers
+    for layer, key in zip(layers, group_names(layers)):
+        where = f"{path}/layers/{key}" if path else f"layers/{key}"
+        if hasattr(layer, "_nodes") or type(layer).__name__ == "Sequential":
+            write_weights(layer, h5, where)
+            continue
+        _write_vars(h5, where, layer.name, [])
+        for sub, values in _parts(layer, layer.get_weights()):
+            _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
+
+
+def _h5_bytes(model):
+    import h5py
+
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        write_weights(model, h5)
+    return buffer.getvalue()
+
+
+def save_keras_model(model, filepath):
+    """Write ``model`` as a Keras 3 ``.keras`` file (architecture and weights)."""
+    ensure = getattr(model, "_ensure_graph", None)
+    if ensure is not None and not ensure():
+        raise ValueError(f"Model '{model.name}' is not built yet; call it on data or give it an Input first.")
+    config = json.dumps(model_spec(model))
+    metadata = json.dumps(
+        {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    )
+    weights = _h5_bytes(model)
+
+    def write(tmp):
+        with zipfile.ZipFile(tmp, "w") as archive:  # Keras writes its members uncompressed
+            archive.writestr("metadata.json", metadata)
+            archive.writestr("config.json", config)
+            archive.writestr("model.weights.h5", weights)
+
+    atomic_write(os.fspath(filepath), write)
+
+
+def save_keras_weights(model, filepath):
+    """Write ``model``'s weights as a Keras 3 ``.weights.h5`` file."""
+    for layer in model.modules():
+        if isinstance(layer, layers_module.Layer) and type(layer).__name__ in ("TorchModuleWrapper",):
+            raise _not_writable(f"the weights of model '{model.name}'", f"layer '{layer.name}' is a torch module")
+    data = _h5_bytes(model)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    atomic_write(os.fspath(filepath), write)
