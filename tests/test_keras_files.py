@@ -12,8 +12,9 @@ import torch
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras = pytest.importorskip("keras")
 
-import plait  # noqa: E402
 from test_keras_parity import build, data  # noqa: E402
+
+import plait  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
