@@ -1,6 +1,7 @@
 """``Lambda``: a Python function as a layer."""
 
 from plait.layers.base import Layer
+from plait.layers.serialization import function_reference, resolve_function
 
 
 class Lambda(Layer):
@@ -40,8 +41,6 @@ class Lambda(Layer):
         return (tuple(out), self.dtype)
 
     def get_config(self):
-        from plait.saving.serialization import function_reference
-
         if callable(self.output_shape):
             raise ValueError(f"Lambda layer '{self.name}': a callable output_shape cannot be saved; give a tuple.")
         return {
@@ -53,8 +52,6 @@ class Lambda(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from plait.saving.serialization import resolve_function
-
         config = dict(config)
         config["function"] = resolve_function(config["function"])
         return super().from_config(config)

@@ -3,6 +3,7 @@
 import torch
 
 from plait.layers.base import Layer
+from plait.layers.serialization import layer_from_config, layer_to_config
 
 
 class Bidirectional(Layer):
@@ -94,8 +95,6 @@ class Bidirectional(Layer):
         return outputs + states if (self.return_state or self.merge_mode is None) else shape
 
     def get_config(self):
-        from plait.saving.serialization import layer_to_config
-
         return {
             **super().get_config(),
             "layer": layer_to_config(self.forward_layer),
@@ -105,8 +104,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config):
-        from plait.saving.serialization import layer_from_config
-
         config = dict(config)
         config["layer"] = layer_from_config(config["layer"])
         if config.get("backward_layer") is not None:
@@ -149,14 +146,10 @@ class TimeDistributed(Layer):
         return (input_shape[0], input_shape[1], *inner[1:])
 
     def get_config(self):
-        from plait.saving.serialization import layer_to_config
-
         return {**super().get_config(), "layer": layer_to_config(self.layer)}
 
     @classmethod
     def from_config(cls, config):
-        from plait.saving.serialization import layer_from_config
-
         config = dict(config)
         config["layer"] = layer_from_config(config["layer"])
         return super().from_config(config)

@@ -1,5 +1,9 @@
 """Architecture <-> JSON: layers by class name and config, graphs by their nodes.
 
+The layer-level primitives (class lookup, function references, torch modules, ``layer_to_config``
+/ ``layer_from_config``) live in :mod:`plait.layers.serialization`, below the layers that use
+them; this module adds models, whose config is a graph, and installs them there.
+
 Nothing here imports or evaluates code named by a file: a class name is looked up in plait's
 own layers, the classes registered with :func:`register_serializable`, ``custom_objects``, or
 (for plain torch modules) the ``torch.nn`` namespace; anything else is refused.
@@ -9,252 +13,45 @@ layer and its arguments, where a tensor is ``{"node": i, "index": k}`` (output `
 ``i``-th node) so rebuilding is one pass over the list, calling each layer on symbolic tensors.
 """
 
-import contextlib
-import importlib
-import inspect
-import sys
-
-import torch
-
-from plait import layers as layers_module
 from plait.graph.node import SymbolicTensor
-from plait.layers.base import Layer
 from plait.layers.input_layer import InputLayer
-from plait.layers.torch_module import TorchModuleWrapper, TorchOp
+from plait.layers.serialization import (
+    build_torch_module,
+    class_name,
+    function_reference,
+    layer_from_config,
+    layer_to_config,
+    loading,
+    register_builtin_classes,
+    register_graph_serialization,
+    register_serializable,
+    resolve_class,
+    resolve_function,
+    torch_module_config,
+)
+from plait.models.functional import Functional, Model
+from plait.models.sequential import Sequential
+from plait.ops import Operation
 from plait.utils import nest
 
-_REGISTERED = {}
-# Set while a file is being loaded: what the user allowed (custom_objects, safe_mode).
-_LOADING = {"custom_objects": None, "safe_mode": True}
-# Modules whose functions a file may name without safe_mode=False: they hold no user code.
-_SAFE_MODULES = ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "math", "plait.activations")
-
-
-@contextlib.contextmanager
-def loading(custom_objects, safe_mode):
-    previous = dict(_LOADING)
-    _LOADING.update(custom_objects=custom_objects, safe_mode=safe_mode)
-    try:
-        yield
-    finally:
-        _LOADING.update(previous)
-
-
-def function_reference(fn, owner):
-    """``{"module": ..., "name": ...}`` for a named function; anonymous ones are refused."""
-    for key, value in _REGISTERED.items():
-        if value is fn and ">" not in key:
-            return {"registered": key}
-    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
-    # Builtins such as torch.square report a private qualname; the public name is what works.
-    if getattr(sys.modules.get(module), getattr(fn, "__name__", ""), None) is fn:
-        name = fn.__name__
-    if module is None or "<lambda>" in name or "<locals>" in name or not name:
-        raise ValueError(
-            f"{owner} holds an anonymous function ({getattr(fn, '__name__', fn)!r}); saving it would mean "
-            "storing code, which plait never does. Use a named module-level function, or register it with "
-            "@plait.saving.register_serializable() and pass it back at load time."
-        )
-    return {"module": module, "name": name}
-
-
-def resolve_function(ref):
-    """The function a file names: registered, in custom_objects, in a safe module, or (only with
-    safe_mode=False) imported from its module."""
-    custom = _LOADING["custom_objects"] or {}
-    if "registered" in ref:
-        key = ref["registered"]
-        if key in custom:
-            return custom[key]
-        if key in _REGISTERED:
-            return _REGISTERED[key]
-        raise ValueError(f"The file names the registered function '{key}', which is not registered here.")
-    module, name = ref.get("module"), ref.get("name")
-    if not isinstance(module, str) or not isinstance(name, str):
-        raise ValueError(f"A function reference needs a module and a name. Received: {ref!r}")
-    if name in custom:
-        return custom[name]
-    if module not in _SAFE_MODULES and _LOADING["safe_mode"]:
-        raise ValueError(
-            f"The file's Lambda calls '{module}.{name}'; loading it would import and run code from module "
-            f"'{module}'. Pass it in custom_objects={{'{name}': ...}}, register it, or load with "
-            "safe_mode=False if you trust the file."
-        )
-    target = importlib.import_module(module)
-    for part in name.split("."):
-        target = getattr(target, part)
-    if not callable(target):
-        raise ValueError(f"'{module}.{name}' is not a function.")
-    return target
-
-
-def register_serializable(package="Custom", name=None):
-    """Decorator: make a custom layer (or a function used by ``Lambda``) loadable by name.
-
-    Example:
-        >>> import plait
-        >>> @plait.saving.register_serializable()
-        ... class Scale(plait.layers.Layer):
-        ...     def call(self, x):
-        ...         return 2 * x
-    """
-
-    def decorator(obj):
-        key = name or obj.__name__
-        if isinstance(obj, type):
-            _REGISTERED[f"{package}>{key}"] = obj
-        _REGISTERED[key] = obj
-        return obj
-
-    return decorator
-
-
-def _builtin_classes():
-    from plait.models import Functional, Model, Sequential
-    from plait.ops import Operation  # a plait.ops call in a functional graph
-
-    table = {name: obj for name, obj in vars(layers_module).items() if isinstance(obj, type) and issubclass(obj, Layer)}
-    table.update({"Functional": Functional, "Model": Model, "Sequential": Sequential, "Operation": Operation})
-    return table
-
-
-def class_name(layer):
-    for key, cls in _REGISTERED.items():
-        if cls is type(layer) and ">" in key:
-            return key
-    return type(layer).__name__
-
-
-def resolve_class(name, custom_objects=None):
-    custom_objects = custom_objects or _LOADING["custom_objects"]
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in _REGISTERED:
-        return _REGISTERED[name]
-    builtins = _builtin_classes()
-    if name in builtins:
-        return builtins[name]
-    raise ValueError(
-        f"Unknown layer class '{name}'. Pass it in `custom_objects={{'{name}': ...}}` or register it "
-        "with @plait.saving.register_serializable()."
-    )
-
-
-# ---------------------------------------------------------------- torch modules
-def _activation_name(fn):
-    name = getattr(fn, "__name__", None)
-    if name in ("relu", "gelu") and getattr(torch.nn.functional, name) is fn:
-        return name
-    raise ValueError(f"activation {fn!r} is not a name torch.nn accepts")
-
-
-# torch.nn classes whose constructor arguments live in their submodules, not in attributes.
-_RECOVER_ARGS = {
-    "TransformerEncoderLayer": lambda m: {
-        "d_model": m.self_attn.embed_dim,
-        "nhead": m.self_attn.num_heads,
-        "dim_feedforward": m.linear1.out_features,
-        "dropout": m.dropout.p,
-        "activation": _activation_name(m.activation),
-        "layer_norm_eps": m.norm1.eps,
-        "batch_first": m.self_attn.batch_first,
-        "norm_first": m.norm_first,
-        "bias": m.linear1.bias is not None,
-    },
-}
-
-
-def torch_module_config(module):
-    """``{"module": "torch.nn.Linear", "args": {...}}`` for a ``torch.nn`` module, found by matching
-    the constructor's parameters to the module's attributes and checked by rebuilding it."""
-    cls = type(module)
-    path = f"{cls.__module__}.{cls.__qualname__}"
-    for key, registered in _REGISTERED.items():
-        if registered is cls and ">" in key:
-            if not hasattr(module, "get_config"):
-                raise ValueError(f"Registered torch module {path} needs a get_config() method to be saved.")
-            return {"registered": key, "args": module.get_config()}
-    if not cls.__module__.startswith("torch.nn") or getattr(torch.nn, cls.__name__, None) is not cls:
-        raise ValueError(
-            f"Cannot save the plain torch module {path}: only torch.nn modules are saved by reference. "
-            "Make it a plait Layer with get_config() and @plait.saving.register_serializable()."
-        )
-    args = _RECOVER_ARGS[cls.__name__](module) if cls.__name__ in _RECOVER_ARGS else {}
-    for pname, param in inspect.signature(cls.__init__).parameters.items():
-        if pname in args:
-            continue
-        if pname in ("self", "device", "dtype") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if hasattr(module, pname):
-            value = getattr(module, pname)
-            if isinstance(value, torch.Tensor) or value is None and pname == "bias":
-                value = value is not None
-            if isinstance(value, (bool, int, float, str)) or value is None:
-                args[pname] = value
-            elif isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
-                args[pname] = list(value)
-    rebuilt = build_torch_module({"module": cls.__name__, "args": args})
-    own = [(k, tuple(v.shape)) for k, v in module.state_dict().items()]
-    if [(k, tuple(v.shape)) for k, v in rebuilt.state_dict().items()] != own:
-        raise ValueError(
-            f"Cannot save the torch module {path}: its constructor arguments cannot be recovered from its "
-            "attributes. Wrap the code in a plait Layer with get_config() and register it."
-        )
-    return {"module": cls.__name__, "args": args}
-
-
-def build_torch_module(config):
-    if "registered" in config:
-        cls = (_LOADING["custom_objects"] or {}).get(config["registered"].split(">")[-1]) or _REGISTERED.get(
-            config["registered"]
-        )
-        if cls is None:
-            raise ValueError(
-                f"The file names the registered torch module '{config['registered']}', not registered here."
-            )
-        return cls(**config.get("args", {}))
-    cls = getattr(torch.nn, config["module"], None)
-    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise ValueError(f"'{config['module']}' is not a torch.nn module; refusing to load it.")
-    args = {k: tuple(v) if isinstance(v, list) else v for k, v in config.get("args", {}).items()}
-    return cls(**args)
-
-
-# ---------------------------------------------------------------- layers
-def layer_to_config(layer):
-    if isinstance(layer, TorchModuleWrapper):
-        return {"class_name": "TorchModuleWrapper", "config": {"name": layer.name, **torch_module_config(layer.module)}}
-    if isinstance(layer, TorchOp):
-        raise ValueError(
-            f"Layer '{layer.name}' applies the torch function {layer.get_config()['function']} to symbolic "
-            "tensors; saving such operations is not supported yet. Use a layer (e.g. plait.layers.Add)."
-        )
-    from plait.models import Functional
-
-    if isinstance(layer, Functional):
-        return {"class_name": class_name(layer), "config": model_to_config(layer)}
-    return {"class_name": class_name(layer), "config": layer.get_config()}
-
-
-def layer_from_config(spec, custom_objects=None):
-    if not isinstance(spec, dict) or "class_name" not in spec or not isinstance(spec.get("config"), dict):
-        raise ValueError(f"A layer entry must be {{'class_name': ..., 'config': {{...}}}}. Received: {spec!r:.200}")
-    name, config = spec["class_name"], spec["config"]
-    if name == "TorchModuleWrapper":
-        return TorchModuleWrapper(build_torch_module(config), name=config.get("name"))
-    cls = resolve_class(name, custom_objects)
-    if name in ("Functional", "Sequential") or (isinstance(cls, type) and "graph" in config):
-        return model_from_config(config, custom_objects, cls)
-    try:
-        return cls.from_config(config)
-    except TypeError as error:
-        raise ValueError(f"Could not build layer '{name}' from its config: {error}") from None
+__all__ = [
+    "build_torch_module",
+    "class_name",
+    "function_reference",
+    "layer_from_config",
+    "layer_to_config",
+    "loading",
+    "model_from_config",
+    "model_to_config",
+    "register_serializable",
+    "resolve_class",
+    "resolve_function",
+    "torch_module_config",
+]
 
 
 # ---------------------------------------------------------------- models
 def model_to_config(model):
-    from plait.models import Sequential
-
     if isinstance(model, Sequential):
         shape = model._known_input_shape()
         return {
@@ -302,8 +99,6 @@ def _map_refs(fn, obj):
 
 
 def model_from_config(config, custom_objects=None, cls=None):
-    from plait.models import Functional, Sequential
-
     if cls is Sequential or ("graph" not in config and "layers" in config):
         model = Sequential(name=config.get("name"))
         if config.get("input"):
@@ -337,3 +132,14 @@ def model_from_config(config, custom_objects=None, cls=None):
     inputs = _map_refs(deref, config["inputs"])
     outputs = _map_refs(deref, config["outputs"])
     return Functional(inputs, outputs, name=config.get("name"))
+
+
+register_builtin_classes(
+    {
+        "Functional": Functional,
+        "Model": Model,
+        "Sequential": Sequential,
+        "Operation": Operation,
+    }  # Operation: a plait.ops call
+)
+register_graph_serialization(Functional, model_to_config, model_from_config)
