@@ -1,18 +1,38 @@
-"""Keras's model zoo (``keras.applications``) in plait.
-"""
+"""Keras's model zoo (``keras.applications``) in plait."""
 
 from plait.applications import (
+    densenet,
+    efficientnet,
     imagenet_utils,
     inception_resnet_v2,
     inception_v3,
+    mobilenet,
+    mobilenet_v2,
+    mobilenet_v3,
+    nasnet,
     resnet,
     resnet_v2,
     vgg16,
     vgg19,
     xception,
 )
+from plait.applications.densenet import DenseNet121, DenseNet169, DenseNet201
+from plait.applications.efficientnet import (
+    EfficientNetB0,
+    EfficientNetB1,
+    EfficientNetB2,
+    EfficientNetB3,
+    EfficientNetB4,
+    EfficientNetB5,
+    EfficientNetB6,
+    EfficientNetB7,
+)
 from plait.applications.inception_resnet_v2 import InceptionResNetV2
 from plait.applications.inception_v3 import InceptionV3
+from plait.applications.mobilenet import MobileNet
+from plait.applications.mobilenet_v2 import MobileNetV2
+from plait.applications.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+from plait.applications.nasnet import NASNetLarge, NASNetMobile
 from plait.applications.resnet import ResNet50, ResNet101, ResNet152
 from plait.applications.resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
 from plait.applications.vgg16 import VGG16

@@ -21,6 +21,7 @@ import torch
 from plait import activations
 from plait.graph.node import SymbolicTensor
 from plait.layers import Input
+from plait.saving.keras_file import load_keras_weights_file
 from plait.utils import naming
 
 CLASS_INDEX = None
@@ -33,9 +34,7 @@ _STDS = {"torch": [0.229, 0.224, 0.225]}
 
 def _check_data_format(data_format):
     if data_format not in (None, "channels_last"):
-        raise ValueError(
-            f"plait.applications run channels_last images only. Received: data_format={data_format!r}"
-        )
+        raise ValueError(f"plait.applications run channels_last images only. Received: data_format={data_format!r}")
 
 
 def preprocess_input(x, data_format=None, mode="caffe"):
@@ -210,9 +209,7 @@ def obtain_input_shape(input_shape, default_size, min_size, data_format, require
         if (input_shape[0] is not None and input_shape[0] < min_size) or (
             input_shape[1] is not None and input_shape[1] < min_size
         ):
-            raise ValueError(
-                f"Input size must be at least {min_size}x{min_size}; Received: input_shape={input_shape}"
-            )
+            raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: input_shape={input_shape}")
     else:
         input_shape = default_shape if require_flatten else (None, None, 3)
     if require_flatten and None in input_shape:
@@ -301,7 +298,11 @@ def load_weights(model, weights, file_name=None, origin=None, file_hash=None):
         if file_name is None:
             raise ValueError(f"Model '{model.name}' has no published ImageNet weights for these arguments.")
         weights = get_keras_file(file_name, origin, file_hash)
-    model.load_weights(os.fspath(weights))
+    weights = os.fspath(weights)
+    if weights.endswith(".h5"):  # Keras's files: published (tf-keras layout) or Keras 3's .weights.h5
+        load_keras_weights_file(model, weights)
+    else:
+        model.load_weights(weights)
 
 
 def get_uid(prefix):

@@ -56,9 +56,7 @@ def InceptionV3(
         branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
         branch_pool = layers.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x)
         branch_pool = conv2d_bn(branch_pool, pool_filters, 1, 1)
-        x = layers.concatenate(
-            [branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=CHANNEL_AXIS, name=f"mixed{i}"
-        )
+        x = layers.concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=CHANNEL_AXIS, name=f"mixed{i}")
 
     # mixed 3: 17 x 17 x 768
     branch3x3 = conv2d_bn(x, 384, 3, 3, strides=(2, 2), padding="valid")
@@ -138,9 +136,7 @@ def conv2d_bn(x, filters, num_row, num_col, padding="same", strides=(1, 1), name
     """Conv2D (no bias) + BatchNormalization (no scale) + ReLU."""
     bn_name = f"{name}_bn" if name is not None else None
     conv_name = f"{name}_conv" if name is not None else None
-    x = layers.Conv2D(
-        filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False, name=conv_name
-    )(x)
+    x = layers.Conv2D(filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False, name=conv_name)(x)
     x = layers.BatchNormalization(axis=CHANNEL_AXIS, scale=False, name=bn_name)(x)
     return layers.Activation("relu", name=name)(x)
 

@@ -189,7 +189,6 @@ def ResNet152(
     return _v1((3, 8, 36, 3), "resnet152", **dict(locals()))
 
 
-
 for _fn in (ResNet50, ResNet101, ResNet152):
     _fn.__doc__ += imagenet_utils.ARGS_DOC
 
