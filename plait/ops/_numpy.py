@@ -642,7 +642,9 @@ def count_nonzero(x, axis=None):
     if axis == () or axis == []:
         # Torch handles the empty axis case differently from numpy.
         return cast(torch.ne(x, 0), "int32")
-    return cast(torch.count_nonzero(x, dim=axis).T, "int32")
+    # `.T` reversed the dims in Keras; permute does the same without the 0-D/N-D deprecation.
+    counts = torch.count_nonzero(x, dim=axis)
+    return cast(counts.permute(tuple(reversed(range(counts.ndim)))), "int32")
 
 
 def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):

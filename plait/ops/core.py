@@ -60,7 +60,12 @@ __all__ = [
 
 # Questions about a tensor, answered directly (for a symbolic tensor too), and a decorator.
 is_tensor = _op(_impl.is_tensor, "core", symbolic=False)
-custom_gradient = _impl.custom_gradient
+
+
+def custom_gradient(f):
+    """Decorator: ``f(*args)`` returns ``(output, grad_fn)``; ``grad_fn(*args, upstream=g)`` returns
+    the gradients of ``args`` (Keras's ``ops.custom_gradient``)."""
+    return _impl.custom_gradient(f)
 
 
 def shape(x):

@@ -24,7 +24,11 @@ perspective_transform = _image(_impl.perspective_transform)
 rgb_to_grayscale = _image(_impl.rgb_to_grayscale)
 rgb_to_hsv = _image(_impl.rgb_to_hsv)
 scale_and_translate = _image(_impl.scale_and_translate)
-sobel_edges = _image(_impl.sobel_edges)
+
+
+@_image
+def sobel_edges(images, data_format=None):
+    return _impl.sobel_edges(images, data_format=_impl.backend.standardize_data_format(data_format))
 
 
 @_image

@@ -26,7 +26,6 @@ ctc_decode = _nn(_impl.ctc_decode)
 ctc_loss = _nn(_impl.ctc_loss)
 depth_to_space = _nn(_impl.depth_to_space)
 elu = _nn(_impl.elu)
-fold = _nn(_impl.fold)
 gelu = _nn(_impl.gelu)
 glu = _nn(_impl.glu)
 hard_shrink = _nn(_impl.hard_shrink)
@@ -53,7 +52,6 @@ sparsemax = _nn(_impl.sparsemax)
 squareplus = _nn(_impl.squareplus)
 tanh_shrink = _nn(_impl.tanh_shrink)
 threshold = _nn(_impl.threshold)
-unfold = _nn(_impl.unfold)
 
 __all__ = [
     "adaptive_average_pool",
@@ -326,3 +324,15 @@ def normalize(x, axis=-1, order=2, epsilon=None):
 def polar(abs_, angle):
     abs_, angle = _impl.convert_to_tensor(abs_), _impl.convert_to_tensor(angle)
     return _impl_math._get_complex_tensor_from_tuple((abs_ * _impl_numpy.cos(angle), abs_ * _impl_numpy.sin(angle)))
+
+
+@_nn
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    return _impl.unfold(_impl.convert_to_tensor(x), kernel_size, dilation=dilation, padding=padding, stride=stride)
+
+
+@_nn
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    return _impl.fold(
+        _impl.convert_to_tensor(x), output_size, kernel_size, dilation=dilation, padding=padding, stride=stride
+    )

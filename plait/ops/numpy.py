@@ -166,7 +166,6 @@ not_equal = _numpy(_impl.not_equal)
 ones = _numpy(_impl.ones)
 ones_like = _numpy(_impl.ones_like)
 outer = _numpy(_impl.outer)
-pad = _numpy(_impl.pad)
 percentile = _numpy(_impl.percentile)
 power = _numpy(_impl.power)
 prod = _numpy(_impl.prod)
@@ -181,7 +180,6 @@ right_shift = _numpy(_impl.right_shift)
 roll = _numpy(_impl.roll)
 rot90 = _numpy(_impl.rot90)
 round = _numpy(_impl.round)
-searchsorted = _numpy(_impl.searchsorted)
 sign = _numpy(_impl.sign)
 signbit = _numpy(_impl.signbit)
 sin = _numpy(_impl.sin)
@@ -490,7 +488,7 @@ def reshape(x, newshape):
             newshape = tuple(newshape)
         except TypeError:
             newshape = (newshape,)
-        if sum(1 for d in newshape if d == -1) > 1:
+        if list(newshape).count(-1) > 1:
             raise ValueError(f"There must be at most one unknown dimension (-1) in newshape. Received: {newshape}")
     return _impl.reshape(x, newshape)
 
@@ -544,6 +542,33 @@ def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
     if is_float(M):
         raise TypeError("Argument `M` must be an integer, an integer tensor, or `None`.")
     return _impl.eye(N, M=M, k=k, dtype=dtype)
+
+
+@_numpy
+def pad(x, pad_width, mode="constant", constant_values=None):
+    # Keras's Pad operation: an int or one (before, after) pair applies to every axis.
+    if isinstance(pad_width, int):
+        pad_width = ((pad_width, pad_width),)
+    elif isinstance(pad_width, (tuple, list)) and isinstance(pad_width[0], int):
+        pad_width = (pad_width,)
+    else:
+        pad_width = [tuple(pw) * (2 if len(pw) == 1 else 1) for pw in pad_width]
+        if len({len(pw) for pw in pad_width}) > 1:
+            raise ValueError(
+                f"`pad_width` should be a list of tuples of length 1 or 2. Received: pad_width={pad_width}"
+            )
+    x = _impl.convert_to_tensor(x)
+    if len(pad_width) > 1 and len(pad_width) != x.ndim:
+        raise ValueError(
+            f"`pad_width` must have the same length as `x.shape`. Received: pad_width={pad_width} "
+            f"(of length {len(pad_width)}) and x.shape={tuple(x.shape)} (of length {x.ndim})"
+        )
+    return _impl.pad(x, pad_width=pad_width, mode=mode, constant_values=constant_values)
+
+
+@_numpy
+def searchsorted(sorted_sequence, values, side="left"):
+    return _impl.searchsorted(_impl.convert_to_tensor(sorted_sequence), _impl.convert_to_tensor(values), side=side)
 
 
 def ndim(x):
