@@ -30,8 +30,7 @@ from plait import (
 )
 from plait.layers.input_layer import Input
 from plait.models import Model, Sequential
-
-__version__ = "0.1.0"
+from plait.version import __version__ as __version__
 
 __all__ = [
     "callbacks",

@@ -27,6 +27,7 @@ from safetensors.torch import save as save_safetensors
 from plait.losses import balancing
 from plait.saving import serialization
 from plait.training.weights_io import atomic_write
+from plait.version import __version__
 
 FORMAT = "plait-model"
 VERSION = 1
@@ -135,9 +136,7 @@ def _tensors_blob(state):
 
 
 def _version():
-    import plait
-
-    return plait.__version__
+    return __version__
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
