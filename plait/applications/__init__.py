@@ -1,8 +1,10 @@
 """Keras's model zoo (``keras.applications``) in plait."""
 
 from plait.applications import (
+    convnext,
     densenet,
     efficientnet,
+    efficientnet_v2,
     imagenet_utils,
     inception_resnet_v2,
     inception_v3,
@@ -16,6 +18,7 @@ from plait.applications import (
     vgg19,
     xception,
 )
+from plait.applications.convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
 from plait.applications.densenet import DenseNet121, DenseNet169, DenseNet201
 from plait.applications.efficientnet import (
     EfficientNetB0,
@@ -26,6 +29,15 @@ from plait.applications.efficientnet import (
     EfficientNetB5,
     EfficientNetB6,
     EfficientNetB7,
+)
+from plait.applications.efficientnet_v2 import (
+    EfficientNetV2B0,
+    EfficientNetV2B1,
+    EfficientNetV2B2,
+    EfficientNetV2B3,
+    EfficientNetV2L,
+    EfficientNetV2M,
+    EfficientNetV2S,
 )
 from plait.applications.inception_resnet_v2 import InceptionResNetV2
 from plait.applications.inception_v3 import InceptionV3
