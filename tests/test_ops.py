@@ -295,6 +295,11 @@ CASES = {
     "vsplit": [((np.ones((4, 2), "float32"), 2), {})],
     "vstack": [(([A, B],), {})],
     "where": [((A > 0, A, B), {}), ((T,), {})],
+    "vectorize": [],  # returns a function: test_vectorize_and_rearrange
+    "rearrange": [
+        ((X3, "b h w -> w (b h)"), {}),
+        ((np.zeros((2, 6, 3), "float32") + A4[0, 0], "b (h w) c -> b h w c"), {"h": 2}),
+    ],
     "zeros": [(((2, 3),), {})],
     "zeros_like": [((A,), {})],
     # ---------------------------------------------------------------- nn
@@ -453,6 +458,15 @@ IMAGE_CASES = {
             {"interpolation": "nearest", "fill_mode": "reflect"},
         ),
     ],
+    "crop_images": [
+        ((IMG,), {"top_cropping": 1, "left_cropping": 2, "target_height": 4, "target_width": 5}),
+        ((IMG[0],), {"bottom_cropping": 1, "right_cropping": 2, "top_cropping": 2, "left_cropping": 0}),
+    ],
+    "elastic_transform": [((IMG,), {"alpha": 0.0, "seed": 1})],  # a random field scaled by 0: deterministic
+    "extract_patches": [((IMG, 2), {}), ((IMG[0], (3, 3)), {"strides": 2, "padding": "same"})],
+    "extract_patches_3d": [((rng.normal(size=(1, 4, 4, 4, 2)).astype("float32"), 2), {})],
+    "pad_images": [((IMG, 1, 2), {"target_height": 12, "target_width": 12}), ((IMG[0], 0, 1, 2, 3), {})],
+    "ssim": [((IMG, IMG * 0.9 + 0.05), {"filter_size": 7}), ((IMG[0], IMG[1]), {"filter_size": 5, "max_val": 2.0})],
     "gaussian_blur": [((IMG,), {}), ((IMG,), {"kernel_size": (5, 5), "sigma": (2.0, 2.0)})],
     "hsv_to_rgb": [((IMG,), {})],
     "map_coordinates": [
@@ -561,6 +575,19 @@ def test_top_level_names_are_the_families_ops():
     for name in ops.__all__:
         fn = getattr(ops, name)
         assert getattr(getattr(ops, fn.__module__.split(".")[-1]), name) is fn
+
+
+def test_vectorize_and_rearrange():
+    def matvec(m, v):
+        return m @ v
+
+    batched = rng.normal(size=(4, 3, 3)).astype("float32"), rng.normal(size=(4, 3)).astype("float32")
+    ours = ops.vectorize(matvec, signature="(n,n),(n)->(n)")(*batched)
+    theirs = _keras(keras.ops.vectorize(matvec, signature="(n,n),(n)->(n)"), batched, {})
+    _compare(ours, theirs)
+    _compare(ops.vectorize(torch.square)(A), _keras(keras.ops.vectorize(torch.square), (A,), {}))
+    x = plait.Input(shape=(6, 3))
+    assert ops.rearrange(x, "b (h w) c -> b c h w", h=2).shape == (None, 3, 2, 3)
 
 
 def test_custom_gradient():

@@ -18,6 +18,7 @@ Example:
 """
 
 from plait.ops import core as core
+from plait.ops import einops as einops
 from plait.ops import image as image
 from plait.ops import linalg as linalg
 from plait.ops import math as math
@@ -48,6 +49,7 @@ from plait.ops.core import (
     vectorized_map,
     while_loop,
 )
+from plait.ops.einops import rearrange
 from plait.ops.linalg import (
     cholesky,
     cholesky_inverse,
@@ -362,6 +364,7 @@ from plait.ops.numpy import (
     vander,
     var,
     vdot,
+    vectorize,
     view,
     vsplit,
     vstack,
@@ -609,6 +612,7 @@ __all__ = [
     "rad2deg",
     "ravel",
     "real",
+    "rearrange",
     "reciprocal",
     "relu",
     "relu6",
@@ -696,6 +700,7 @@ __all__ = [
     "vander",
     "var",
     "vdot",
+    "vectorize",
     "vectorized_map",
     "view",
     "view_as_complex",

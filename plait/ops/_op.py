@@ -17,7 +17,8 @@ import torch
 from plait.graph.node import SymbolicTensor
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.base import Layer
-from plait.ops._backend import device_of, standardize_dtype
+from plait.layers.serialization import function_reference, resolve_function
+from plait.ops._backend import device_of, standardize_dtype, to_torch_dtype
 from plait.utils import nest
 from plait.utils.naming import unique_name
 
@@ -172,8 +173,6 @@ def _encode(value, layer):
     if isinstance(value, np.generic):
         return value.item()
     if callable(value):
-        from plait.saving.serialization import function_reference
-
         return {"__function__": function_reference(value, f"Operation '{layer.name}'")}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -190,8 +189,6 @@ def _decode(value):
     if "__input__" in value:
         return _Input(value["__input__"])
     if "__tensor__" in value:
-        from plait.ops._backend import to_torch_dtype
-
         return torch.tensor(value["__tensor__"], dtype=to_torch_dtype(value["dtype"]))
     if "__tuple__" in value:
         return tuple(_decode(v) for v in value["__tuple__"])
@@ -202,7 +199,5 @@ def _decode(value):
     if "__dtype__" in value:
         return value["__dtype__"]
     if "__function__" in value:
-        from plait.saving.serialization import resolve_function
-
         return resolve_function(value["__function__"])
     return {k: _decode(v) for k, v in value.items()}

@@ -6,6 +6,7 @@ Example:
     tensor(1.5000)
 """
 
+from plait.ops import _extra
 from plait.ops import _numpy as _impl
 from plait.ops._op import op as _op
 
@@ -435,6 +436,7 @@ __all__ = [
     "vander",
     "var",
     "vdot",
+    "vectorize",
     "view",
     "vsplit",
     "vstack",
@@ -569,6 +571,10 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 @_numpy
 def searchsorted(sorted_sequence, values, side="left"):
     return _impl.searchsorted(_impl.convert_to_tensor(sorted_sequence), _impl.convert_to_tensor(values), side=side)
+
+
+# Returns a function, not a tensor: never a graph node.
+vectorize = _op(_extra.vectorize, "numpy", symbolic=False)
 
 
 def ndim(x):
