@@ -40,10 +40,10 @@ def plot_history(history, metrics=None, to_file=None, ncols=3, figsize=None):
     Example:
         >>> from plait.utils import plot_history
         >>> fig = plot_history({"loss": [1.0, 0.5, 0.25], "val_loss": [1.1, 0.7, 0.6], "acc": [0.5, 0.7, 0.9]})
-        >>> [ax.get_title() for ax in fig.axes]
-        ['loss', 'acc']
-        >>> [line.get_label() for line in fig.axes[0].get_lines()]
-        ['training', 'validation']
+        >>> tuple(ax.get_title() for ax in fig.axes)
+        ('loss', 'acc')
+        >>> tuple(line.get_label() for line in fig.axes[0].get_lines())
+        ('training', 'validation')
     """
     try:
         from matplotlib.figure import Figure
