@@ -25,7 +25,7 @@ if keras.backend.backend() != "torch":
 def outputs(model, x):
     """Predictions as a list of numpy arrays, for a plait or a Keras model."""
     if isinstance(model, keras.Model):
-        out = model(x)
+        out = model(x, training=False)
         return [keras.ops.convert_to_numpy(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
     x = {k: torch.as_tensor(v) for k, v in x.items()} if isinstance(x, dict) else x
     x = [torch.as_tensor(v) for v in x] if isinstance(x, list) else torch.as_tensor(x) if not isinstance(x, dict) else x
@@ -209,3 +209,179 @@ def test_content_must_match_extension(tmp_path):
     (tmp_path / "empty.weights.h5").write_bytes(b"")
     with pytest.raises(ValueError, match="empty.weights.h5.*neither"):
         load_weights(model, tmp_path / "empty.weights.h5")
+
+
+# ---------------------------------------------------------------- every layer, every config key
+# (layer, constructor arguments, input shapes without the batch, input dtype). Arguments include
+# non-default regularizers, constraints, data formats and the like, so they are checked honoured.
+LAYERS = [
+    ("Dense", dict(units=3, kernel_regularizer="l2", bias_constraint="non_neg", activity_regularizer="l1"), [(4,)]),
+    ("Activation", dict(activation="tanh"), [(4,)]),
+    ("Embedding", dict(input_dim=10, output_dim=3, embeddings_regularizer="l1"), [(5,)], "int32"),
+    ("Identity", {}, [(4,)]),
+    ("Masking", dict(mask_value=0.5), [(3, 4)]),
+    ("Conv1D", dict(filters=2, kernel_size=3, padding="causal", dilation_rate=2), [(6, 4)]),
+    ("Conv2D", dict(filters=2, kernel_size=3, kernel_constraint="max_norm", data_format="channels_first"), [(3, 6, 6)]),
+    ("Conv3D", dict(filters=2, kernel_size=2, strides=2), [(4, 4, 4, 2)]),
+    ("Conv1DTranspose", dict(filters=2, kernel_size=3, strides=2), [(5, 4)]),
+    ("Conv2DTranspose", dict(filters=2, kernel_size=3, padding="same", bias_regularizer="l2"), [(5, 5, 3)]),
+    ("DepthwiseConv2D", dict(kernel_size=3, depth_multiplier=2, depthwise_regularizer="l2"), [(6, 6, 3)]),
+    ("SeparableConv1D", dict(filters=2, kernel_size=3, pointwise_regularizer="l2"), [(6, 4)]),
+    (
+        "SeparableConv2D",
+        dict(filters=2, kernel_size=3, depthwise_constraint="non_neg", pointwise_regularizer="l1"),
+        [(6, 6, 3)],
+    ),
+    ("AveragePooling1D", dict(pool_size=2, padding="same"), [(5, 3)]),
+    ("AveragePooling2D", dict(pool_size=2), [(6, 6, 3)]),
+    ("AveragePooling3D", dict(pool_size=2), [(4, 4, 4, 2)]),
+    ("MaxPooling1D", dict(pool_size=2), [(6, 3)]),
+    ("MaxPooling2D", dict(pool_size=2, data_format="channels_first"), [(3, 6, 6)]),
+    ("MaxPooling3D", dict(pool_size=2), [(4, 4, 4, 2)]),
+    ("GlobalAveragePooling1D", {}, [(5, 3)]),
+    ("GlobalAveragePooling2D", dict(keepdims=True), [(4, 4, 3)]),
+    ("GlobalMaxPooling1D", {}, [(5, 3)]),
+    ("GlobalMaxPooling2D", {}, [(4, 4, 3)]),
+    ("LSTM", dict(units=3, recurrent_regularizer="l2", return_sequences=True), [(5, 4)]),
+    ("GRU", dict(units=3, kernel_constraint="max_norm"), [(5, 4)]),
+    ("SimpleRNN", dict(units=3, go_backwards=True), [(5, 4)]),
+    ("BatchNormalization", dict(beta_regularizer="l2", gamma_constraint="non_neg", momentum=0.9), [(4, 3)]),
+    ("LayerNormalization", dict(gamma_regularizer="l1", beta_constraint="max_norm"), [(4, 3)]),
+    ("LayerNormalization", dict(rms_scaling=True), [(4, 3)]),
+    ("GroupNormalization", dict(groups=2, gamma_regularizer="l2"), [(4, 6)]),
+    ("UnitNormalization", {}, [(4, 3)]),
+    ("MultiHeadAttention", dict(num_heads=2, key_dim=3, kernel_regularizer="l2"), [(4, 5), (6, 5)]),
+    ("Attention", dict(use_scale=True), [(4, 5), (6, 5)]),
+    ("AdditiveAttention", {}, [(4, 5), (6, 5)]),
+    ("Add", {}, [(3,), (3,)]),
+    ("Average", {}, [(3,), (3,)]),
+    ("Concatenate", dict(axis=-1), [(3,), (2,)]),
+    ("Maximum", {}, [(3,), (3,)]),
+    ("Minimum", {}, [(3,), (3,)]),
+    ("Multiply", {}, [(3,), (3,)]),
+    ("Subtract", {}, [(3,), (3,)]),
+    ("Dot", dict(axes=1, normalize=True), [(3,), (3,)]),
+    ("Flatten", {}, [(3, 4)]),
+    ("Reshape", dict(target_shape=(6,)), [(2, 3)]),
+    ("Permute", dict(dims=(2, 1)), [(2, 3)]),
+    ("RepeatVector", dict(n=2), [(3,)]),
+    ("ZeroPadding1D", dict(padding=2), [(4, 3)]),
+    ("Cropping1D", dict(cropping=(1, 2)), [(6, 3)]),
+    ("UpSampling1D", dict(size=3), [(4, 3)]),
+    ("ZeroPadding2D", dict(padding=(1, 2), data_format="channels_first"), [(3, 4, 4)]),
+    ("Cropping2D", dict(cropping=((1, 0), (0, 2)), data_format="channels_first"), [(3, 5, 5)]),
+    ("UpSampling2D", dict(size=(2, 3), data_format="channels_first", interpolation="bilinear"), [(3, 4, 4)]),
+    ("Dropout", dict(rate=0.5, noise_shape=(None, 1)), [(4,)]),
+    ("SpatialDropout1D", dict(rate=0.5), [(4, 3)]),
+    ("SpatialDropout2D", dict(rate=0.5, data_format="channels_first"), [(3, 4, 4)]),
+    ("GaussianNoise", dict(stddev=0.1), [(4,)]),
+    ("GaussianDropout", dict(rate=0.1), [(4,)]),
+    ("ActivityRegularization", dict(l1=0.01, l2=0.02), [(4,)]),
+    ("ELU", dict(alpha=0.5), [(4,)]),
+    ("LeakyReLU", dict(negative_slope=0.1), [(4,)]),
+    ("ReLU", dict(max_value=0.5, negative_slope=0.1, threshold=0.1), [(4,)]),
+    ("Softmax", dict(axis=-1), [(4,)]),
+    (
+        "PReLU",
+        dict(alpha_initializer="ones", alpha_regularizer="l2", alpha_constraint="non_neg", shared_axes=[1]),
+        [(3, 4)],
+    ),
+    ("Rescaling", dict(scale=1 / 255, offset=-0.5), [(4, 4, 3)]),
+    ("Normalization", dict(mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0]), [(4, 4, 3)]),
+    ("Normalization", dict(axis=-1), [(4, 4, 3)]),
+    ("Resizing", dict(height=3, width=5, interpolation="bicubic", crop_to_aspect_ratio=True), [(6, 4, 3)]),
+    ("CenterCrop", dict(height=3, width=2), [(6, 4, 3)]),
+    ("RandomFlip", dict(mode="horizontal", seed=1), [(6, 4, 3)]),
+    ("RandomRotation", dict(factor=0.2, fill_mode="constant"), [(6, 4, 3)]),
+    ("RandomZoom", dict(height_factor=0.2, width_factor=(-0.1, 0.3)), [(6, 4, 3)]),
+    ("RandomTranslation", dict(height_factor=0.2, width_factor=0.1, interpolation="nearest"), [(6, 4, 3)]),
+    ("RandomContrast", dict(factor=0.3, value_range=(0, 1)), [(6, 4, 3)]),
+    ("RandomCrop", dict(height=3, width=2), [(6, 4, 3)]),
+    ("CategoryEncoding", dict(num_tokens=6, output_mode="count"), [(3,)], "int32"),
+    ("Discretization", dict(bin_boundaries=[0.0, 0.5]), [(4,)]),
+]
+# Layers with no counterpart in a Keras file: they hold code or torch modules (plait's .plait keeps them).
+NOT_IN_KERAS_FILES = {
+    "Lambda",
+    "TorchModuleWrapper",
+    "TorchOp",
+    "InputLayer",
+    "Layer",
+    "Bidirectional",
+    "TimeDistributed",
+}  # the wrappers are tested with their layers in test_nested_weights_layout
+
+
+def test_every_plait_layer_is_covered():
+    ours = {n for n, c in vars(plait.layers).items() if isinstance(c, type) and issubclass(c, plait.layers.Layer)}
+    ours = {n for n in ours if getattr(plait.layers, n).__name__ == n} - NOT_IN_KERAS_FILES
+    assert ours - {case[0] for case in LAYERS} == set()
+
+
+def _keras_single_layer_model(name, kwargs, shapes, dtype):
+    inputs = [keras.Input(shape=s, dtype=dtype) for s in shapes]
+    layer = getattr(keras.layers, name)(**kwargs)
+    if name in ("MultiHeadAttention",):
+        out = layer(inputs[0], inputs[1])
+    elif len(inputs) > 1:
+        out = layer(inputs)
+    else:
+        out = layer(inputs[0])
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], out)
+
+
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`, which is deprecated")
+@pytest.mark.parametrize("case", LAYERS, ids=[f"{c[0]}-{i}" for i, c in enumerate(LAYERS)])
+def test_keras_layer_config_loads_in_plait(tmp_path, case):
+    name, kwargs, shapes = case[:3]
+    dtype = case[3] if len(case) > 3 else "float32"
+    k_model = _keras_single_layer_model(name, kwargs, shapes, dtype)
+    k_layer = k_model.layers[-1]
+    if name == "Normalization" and "mean" not in kwargs:
+        k_layer.adapt(np.random.default_rng(0).normal(2, 3, (8, *shapes[0])).astype("float32"))
+    # Non-trivial weights, so that loading them is checked (variances and counts stay positive).
+    rng = np.random.default_rng(3)
+    k_layer.set_weights([np.abs(w) + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype) for w in k_layer.get_weights()])
+    k_model.save(tmp_path / "layer.keras")
+    p_model = plait.models.load_model(tmp_path / "layer.keras")
+    p_layer = p_model.layers[-1]
+    assert type(p_layer).__name__ == name
+    # Every key Keras wrote is honoured: plait's config gives back Keras's values.
+    k_config = k_layer.get_config()
+    p_config = p_layer.get_config()
+    for key in (
+        "kernel_regularizer",
+        "depthwise_regularizer",
+        "pointwise_regularizer",
+        "gamma_regularizer",
+        "beta_constraint",
+        "gamma_constraint",
+        "data_format",
+        "rms_scaling",
+        "alpha_regularizer",
+    ):
+        if key in k_config:
+            assert (p_config[key] is None) == (k_config[key] is None), key
+    if dtype == "int32":
+        x = [rng.integers(0, 6, (2, *s)).astype("int32") for s in shapes]
+    else:
+        x = [rng.uniform(0, 1, (2, *s)).astype("float32") for s in shapes]
+    x = x if len(x) > 1 else x[0]
+    # (One call each: plait's layer.losses keeps every direct call's activity penalties until fit
+    # clears them, where Keras's keeps the last call's.)
+    assert_same(outputs(p_model, x), [keras.ops.convert_to_numpy(k_model(x, training=False))], atol=2e-5)
+    # Regularization penalties: the same values as Keras's, weight and activity ones.
+    k_losses = float(sum(keras.ops.convert_to_numpy(v) for v in k_model.losses)) if k_model.losses else 0.0
+    p_losses = float(sum(v.detach() for v in p_model.losses)) if p_model.losses else 0.0
+    assert abs(p_losses - k_losses) <= 1e-5 * max(1.0, abs(k_losses)), (p_losses, k_losses)
+    # And back: plait writes the layer for Keras.
+    p_model.save(tmp_path / "again.keras")
+    again = keras.models.load_model(tmp_path / "again.keras")
+    assert_same(outputs(again, x), outputs(p_model, x), atol=2e-5)
+
+
+def test_unsupported_values_are_named(tmp_path):
+    k_model = _keras_single_layer_model("BatchNormalization", dict(renorm=True), [(4, 3)], "float32")
+    k_model.save(tmp_path / "renorm.keras")
+    with pytest.raises(ValueError, match=r"renorm.keras.*BatchNormalization layer '.*'.*renorm=True"):
+        plait.models.load_model(tmp_path / "renorm.keras")

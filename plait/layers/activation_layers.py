@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import activations, initializers
-from plait.layers.base import Layer
+from plait.layers.base import Layer, WeightOptions
 
 
 class _Elementwise(Layer):
@@ -81,11 +81,15 @@ class PReLU(_Elementwise):
     """``max(x, 0) + alpha * min(x, 0)`` with a learned ``alpha`` per input position.
 
     Args:
-        alpha_initializer: default ``"zeros"``. shared_axes: axes (1-based, no batch) sharing alpha.
+        alpha_initializer: default ``"zeros"``. alpha_regularizer, alpha_constraint: as for
+        ``Dense``'s kernel. shared_axes: axes (1-based, no batch) sharing alpha.
     """
 
-    def __init__(self, alpha_initializer="zeros", shared_axes=None, **kwargs):
+    def __init__(
+        self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None, **kwargs
+    ):
         super().__init__(**kwargs)
+        self.weight_options = WeightOptions(alpha_regularizer=alpha_regularizer, alpha_constraint=alpha_constraint)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.shared_axes = (
             None if shared_axes is None else ([shared_axes] if isinstance(shared_axes, int) else list(shared_axes))
@@ -95,7 +99,7 @@ class PReLU(_Elementwise):
         shape = list(input_shape[1:])
         for axis in self.shared_axes or []:
             shape[axis - 1] = 1
-        self.add_weight("alpha", tuple(shape), self.alpha_initializer)
+        self.add_weight("alpha", tuple(shape), self.alpha_initializer, **self.weight_options("alpha"))
 
     def call(self, inputs):
         return F.relu(inputs) - self.alpha * F.relu(-inputs)
@@ -104,5 +108,6 @@ class PReLU(_Elementwise):
         return {
             **super().get_config(),
             "alpha_initializer": initializers.serialize(self.alpha_initializer),
+            **self.weight_options.get_config(),
             "shared_axes": self.shared_axes,
         }

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import initializers
-from plait.layers.base import Layer
+from plait.layers.base import Layer, WeightOptions
 from plait.layers.validation import positive_int, rate
 
 _LARGE_NEGATIVE = -1e9  # Keras's masked-softmax filler for float32
@@ -25,7 +25,8 @@ class MultiHeadAttention(Layer):
         value_dim: size of each value head (default ``key_dim``).
         dropout: dropout on the attention probabilities. use_bias: default True.
         output_shape: last dim of the output (default: the query's).
-        kernel_initializer, bias_initializer: as in ``Dense``.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+        kernel_constraint, bias_constraint: as in ``Dense``, for all four projections.
 
     Call arguments:
         query ``(B, T, dim)``, value ``(B, S, dim)``, key (default ``value``), attention_mask
@@ -53,11 +54,21 @@ class MultiHeadAttention(Layer):
         output_shape=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         seed=None,
         attention_axes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.weight_options = WeightOptions(
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+        )
         who = f"MultiHeadAttention layer '{self.name}'"
         if attention_axes not in (None, 1, [1], (1,)):
             raise ValueError(
@@ -84,14 +95,15 @@ class MultiHeadAttention(Layer):
             "key": (key if key is not None else value).shape[-1],
             "value": value.shape[-1],
         }
+        kernel, bias = self.weight_options("kernel"), self.weight_options("bias")
         for name, size in (("query", kd), ("key", kd), ("value", vd)):
-            self.add_weight(f"{name}_kernel", (dims[name], heads, size), self.kernel_initializer)
+            self.add_weight(f"{name}_kernel", (dims[name], heads, size), self.kernel_initializer, **kernel)
             if self.use_bias:
-                self.add_weight(f"{name}_bias", (heads, size), self.bias_initializer)
+                self.add_weight(f"{name}_bias", (heads, size), self.bias_initializer, **bias)
         out = self.output_dim or dims["query"]
-        self.add_weight("output_kernel", (heads, vd, out), self.kernel_initializer)
+        self.add_weight("output_kernel", (heads, vd, out), self.kernel_initializer, **kernel)
         if self.use_bias:
-            self.add_weight("output_bias", (out,), self.bias_initializer)
+            self.add_weight("output_bias", (out,), self.bias_initializer, **bias)
         self.built = True
 
     def _project(self, x, name):
@@ -166,6 +178,7 @@ class MultiHeadAttention(Layer):
             "output_shape": self.output_dim,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            **self.weight_options.get_config(),
             "seed": self.seed,
         }
 

@@ -428,7 +428,8 @@ class _SeparableConv(_Conv):
     """Depthwise convolution then a 1x1 pointwise one (Keras's SeparableConv1D/2D).
 
     Weights: ``depthwise_kernel (*kernel, channels, depth_multiplier)``,
-    ``pointwise_kernel (*ones, channels * depth_multiplier, filters)``, ``bias (filters,)``.
+    ``pointwise_kernel (*ones, channels * depth_multiplier, filters)``, ``bias (filters,)``;
+    each takes its ``*_regularizer`` / ``*_constraint`` as in Keras.
     """
 
     def __init__(
@@ -445,6 +446,12 @@ class _SeparableConv(_Conv):
         depthwise_initializer="glorot_uniform",
         pointwise_initializer="glorot_uniform",
         bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(
@@ -461,6 +468,14 @@ class _SeparableConv(_Conv):
             bias_initializer,
             **kwargs,
         )
+        self.weight_options = WeightOptions(
+            depthwise_regularizer=depthwise_regularizer,
+            pointwise_regularizer=pointwise_regularizer,
+            bias_regularizer=bias_regularizer,
+            depthwise_constraint=depthwise_constraint,
+            pointwise_constraint=pointwise_constraint,
+            bias_constraint=bias_constraint,
+        )
         self.depth_multiplier = positive_int(
             f"{type(self).__name__} '{self.name}'", "depth_multiplier", depth_multiplier
         )
@@ -470,16 +485,26 @@ class _SeparableConv(_Conv):
     def build(self, input_shape):
         channels, m, n = input_shape[self._channel_axis], self.depth_multiplier, self.rank
         self.channels = channels
+        options = self.weight_options
         self.add_weight(
-            "depthwise_kernel", (*self.kernel_size, channels, m), self.depthwise_initializer, perm=(n, n + 1, *range(n))
+            "depthwise_kernel",
+            (*self.kernel_size, channels, m),
+            self.depthwise_initializer,
+            perm=(n, n + 1, *range(n)),
+            **options("depthwise"),
         )
         self.add_weight(
             "pointwise_kernel",
             (*(1,) * n, channels * m, self.filters),
             self.pointwise_initializer,
             perm=(n + 1, n, *range(n)),
+            **options("pointwise"),
         )
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        self.bias = (
+            self.add_weight("bias", (self.filters,), self.bias_initializer, **options("bias"))
+            if self.use_bias
+            else None
+        )
         self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
 
     def call_logits(self, inputs):

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import initializers
-from plait.layers.base import Layer
+from plait.layers.base import Layer, WeightOptions
 from plait.layers.validation import positive_int
 
 
@@ -16,6 +16,15 @@ def _scale_and_shift(y, gamma, beta, shape):
     if beta is not None:
         y = y + beta.reshape(shape)
     return y
+
+
+def _gamma_beta_options(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint):
+    return WeightOptions(
+        beta_regularizer=beta_regularizer,
+        gamma_regularizer=gamma_regularizer,
+        beta_constraint=beta_constraint,
+        gamma_constraint=gamma_constraint,
+    )
 
 
 def _axes(axis, ndim):
@@ -34,6 +43,11 @@ class BatchNormalization(Layer):
     Args:
         axis: the feature axis (default -1, channels_last).
         momentum: default 0.99. epsilon: default 1e-3. center / scale: use beta / gamma.
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: as for ``Dense``.
+        synchronized: Keras's cross-device statistics; plait trains in one process, where it
+            changes nothing (with ``torch.distributed`` running it is refused).
+        renorm, renorm_clipping, renorm_momentum: batch renormalization, not supported: only
+            Keras's defaults (False, None) are accepted.
 
     Weights: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (not trainable).
 
@@ -56,9 +70,29 @@ class BatchNormalization(Layer):
         gamma_initializer="ones",
         moving_mean_initializer="zeros",
         moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        synchronized=False,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        who = f"BatchNormalization layer '{self.name}'"
+        for key, value, default in (("renorm", renorm, False), ("renorm_clipping", renorm_clipping, None)):
+            if value != default:
+                raise ValueError(f"{who}: batch renormalization is not supported. Received: {key}={value!r}")
+        if synchronized and torch.distributed.is_available() and torch.distributed.is_initialized():
+            raise ValueError(
+                f"{who}: `synchronized=True` across processes is not supported. Received: synchronized=True"
+            )
+        self.synchronized, self.renorm_momentum = bool(synchronized), float(renorm_momentum)
+        self.weight_options = _gamma_beta_options(
+            beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint
+        )
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
         self.inits = {
@@ -75,8 +109,11 @@ class BatchNormalization(Layer):
         channels = input_shape[self.axis]
         if channels is None:
             raise ValueError(f"Layer '{self.name}' needs a known size on axis {self.axis}. Received: {input_shape}")
-        self.gamma = self.add_weight("gamma", (channels,), self.inits["gamma"]) if self.scale else None
-        self.beta = self.add_weight("beta", (channels,), self.inits["beta"]) if self.center else None
+        options = self.weight_options
+        self.gamma = (
+            self.add_weight("gamma", (channels,), self.inits["gamma"], **options("gamma")) if self.scale else None
+        )
+        self.beta = self.add_weight("beta", (channels,), self.inits["beta"], **options("beta")) if self.center else None
         self.add_weight("moving_mean", (channels,), self.inits["moving_mean"], trainable=False)
         self.add_weight("moving_variance", (channels,), self.inits["moving_variance"], trainable=False)
 
@@ -106,6 +143,11 @@ class BatchNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             **{f"{k}_initializer": initializers.serialize(v) for k, v in self.inits.items()},
+            **self.weight_options.get_config(),
+            "synchronized": self.synchronized,
+            "renorm": False,
+            "renorm_clipping": None,
+            "renorm_momentum": self.renorm_momentum,
         }
 
 
@@ -115,8 +157,10 @@ class LayerNormalization(Layer):
 
     Args:
         axis: int or list of ints. epsilon: default 1e-3. center / scale: use beta / gamma.
-
-    (Keras's deprecated ``rms_scaling`` is not offered: Keras documents it as incorrect.)
+        rms_scaling: Keras's deprecated variant ``gamma * x / sqrt(var + epsilon)`` (no beta;
+            Keras documents it as scaling by the variance, not the root mean square), computed
+            as Keras computes it.
+        beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint: as for ``Dense``.
     """
 
     supports_masking = True
@@ -129,11 +173,20 @@ class LayerNormalization(Layer):
         scale=True,
         beta_initializer="zeros",
         gamma_initializer="ones",
+        rms_scaling=False,
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.axis = axis if isinstance(axis, int) else list(axis)
         self.epsilon, self.center, self.scale = float(epsilon), bool(center), bool(scale)
+        self.rms_scaling = bool(rms_scaling)
+        self.weight_options = _gamma_beta_options(
+            beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint
+        )
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 
@@ -142,11 +195,17 @@ class LayerNormalization(Layer):
         shape = tuple(input_shape[a] for a in axes)
         if None in shape:
             raise ValueError(f"Layer '{self.name}' needs known sizes on axes {self.axis}. Received: {input_shape}")
-        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
-        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+        options = self.weight_options
+        with_gamma, with_beta = self.scale or self.rms_scaling, self.center and not self.rms_scaling
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, **options("gamma")) if with_gamma else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer, **options("beta")) if with_beta else None
 
     def call(self, inputs):
         axes = _axes(self.axis, inputs.dim())
+        if self.rms_scaling:
+            shape = [inputs.shape[d] if d in axes else 1 for d in range(inputs.dim())]
+            var = torch.var(inputs, dim=axes, keepdim=True, correction=0)
+            return _scale_and_shift(inputs * torch.rsqrt(var + self.epsilon), self.gamma, None, shape)
         if axes == list(range(inputs.dim() - len(axes), inputs.dim())):
             return F.layer_norm(inputs, inputs.shape[-len(axes) :], self.gamma, self.beta, self.epsilon)
         shape = [inputs.shape[d] if d in axes else 1 for d in range(inputs.dim())]
@@ -165,6 +224,8 @@ class LayerNormalization(Layer):
             "scale": self.scale,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "rms_scaling": self.rms_scaling,
+            **self.weight_options.get_config(),
         }
 
 
@@ -180,7 +241,8 @@ class GroupNormalization(_SameShape):
 
     Args:
         groups: number of groups (default 32; must divide the channels). epsilon, center, scale,
-        beta_initializer, gamma_initializer: as in ``LayerNormalization``.
+        beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer, beta_constraint,
+        gamma_constraint: as in ``LayerNormalization``.
     """
 
     def __init__(
@@ -192,9 +254,16 @@ class GroupNormalization(_SameShape):
         scale=True,
         beta_initializer="zeros",
         gamma_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.weight_options = _gamma_beta_options(
+            beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint
+        )
         if axis not in (-1, 1):
             raise ValueError(f"GroupNormalization supports axis=-1 (channels last) or 1. Received: axis={axis}")
         self.groups, self.axis, self.epsilon = (
@@ -214,8 +283,13 @@ class GroupNormalization(_SameShape):
             raise ValueError(
                 f"Number of groups ({self.groups}) must be a multiple of the number of channels ({channels})."
             )
-        self.gamma = self.add_weight("gamma", (channels,), self.gamma_initializer) if self.scale else None
-        self.beta = self.add_weight("beta", (channels,), self.beta_initializer) if self.center else None
+        options = self.weight_options
+        self.gamma = (
+            self.add_weight("gamma", (channels,), self.gamma_initializer, **options("gamma")) if self.scale else None
+        )
+        self.beta = (
+            self.add_weight("beta", (channels,), self.beta_initializer, **options("beta")) if self.center else None
+        )
 
     def call(self, inputs):
         x = inputs.movedim(-1, 1) if self.axis == -1 else inputs
@@ -232,6 +306,7 @@ class GroupNormalization(_SameShape):
             "scale": self.scale,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            **self.weight_options.get_config(),
         }
 
 

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from plait import regularizers
 from plait.layers.base import Layer
+from plait.layers.validation import data_format as check_data_format
 from plait.layers.validation import rate as check_rate
 
 
@@ -64,12 +65,15 @@ class _SpatialDropout(_SameShape):
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate, self.seed = check_rate(f"{type(self).__name__} '{self.name}'", "rate", rate), seed
+        self.data_format = "channels_last"
 
     def call(self, inputs):
         if not self.training or self.rate == 0:
             return inputs
         # One draw per sample and channel: whole feature maps are dropped.
         shape = (inputs.shape[0], *([1] * self.spatial), inputs.shape[-1])
+        if self.data_format == "channels_first":
+            shape = (inputs.shape[0], inputs.shape[1], *([1] * self.spatial))
         keep = torch.empty(shape, device=inputs.device, dtype=inputs.dtype).bernoulli_(1 - self.rate)
         return inputs * keep / (1 - self.rate)
 
@@ -82,9 +86,17 @@ class SpatialDropout1D(_SpatialDropout):
 
 
 class SpatialDropout2D(_SpatialDropout):
-    """Drops whole channels of ``(batch, rows, cols, channels)`` in training."""
+    """Drops whole channels of ``(batch, rows, cols, channels)`` in training (``(batch, channels,
+    rows, cols)`` with ``data_format="channels_first"``)."""
 
     spatial = 2
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
+        self.data_format = check_data_format(f"SpatialDropout2D '{self.name}'", data_format)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class GaussianNoise(_SameShape):

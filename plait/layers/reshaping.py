@@ -185,18 +185,42 @@ def _pairs(value, who, name):
     return pairs
 
 
-class ZeroPadding2D(Layer):
-    """Pad rows and columns with zeros: ``padding`` int, ``(rows, cols)`` or ``((top, bottom), (left, right))``."""
+class _Spatial2D(Layer):
+    """A 2D layer written for channels_last; ``data_format="channels_first"`` moves the channel
+    axis to the end and back around it."""
 
-    def __init__(self, padding=(1, 1), **kwargs):
+    def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.padding = _pairs(padding, f"ZeroPadding2D '{self.name}'", "padding")
+        self.data_format = check_data_format(f"{type(self).__name__} '{self.name}'", data_format)
 
     def call(self, inputs):
+        if self.data_format == "channels_first":
+            return self.call_channels_last(inputs.movedim(1, -1)).movedim(-1, 1)
+        return self.call_channels_last(inputs)
+
+    def compute_output_shape(self, s):
+        if self.data_format == "channels_first":
+            out = self.shape_channels_last((s[0], *s[2:], s[1]))
+            return (out[0], out[-1], *out[1:-1])
+        return self.shape_channels_last(tuple(s))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class ZeroPadding2D(_Spatial2D):
+    """Pad rows and columns with zeros: ``padding`` int, ``(rows, cols)`` or ``((top, bottom), (left, right))``;
+    ``data_format`` ``"channels_last"`` (default) or ``"channels_first"``."""
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.padding = _pairs(padding, f"ZeroPadding2D '{self.name}'", "padding")
+
+    def call_channels_last(self, inputs):
         (top, bottom), (left, right) = self.padding
         return F.pad(inputs, (0, 0, left, right, top, bottom))
 
-    def compute_output_shape(self, s):
+    def shape_channels_last(self, s):
         (t, b), (l_, r) = self.padding
         return (s[0], None if s[1] is None else s[1] + t + b, None if s[2] is None else s[2] + l_ + r, s[3])
 
@@ -204,18 +228,18 @@ class ZeroPadding2D(Layer):
         return {**super().get_config(), "padding": [list(p) for p in self.padding]}
 
 
-class Cropping2D(Layer):
-    """Crop rows and columns: ``cropping`` as in ``ZeroPadding2D``."""
+class Cropping2D(_Spatial2D):
+    """Crop rows and columns: ``cropping`` and ``data_format`` as in ``ZeroPadding2D``."""
 
-    def __init__(self, cropping=((0, 0), (0, 0)), **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
         self.cropping = _pairs(cropping, f"Cropping2D '{self.name}'", "cropping")
 
-    def call(self, inputs):
+    def call_channels_last(self, inputs):
         (t, b), (l_, r) = self.cropping
         return inputs[:, t : inputs.shape[1] - b, l_ : inputs.shape[2] - r]
 
-    def compute_output_shape(self, s):
+    def shape_channels_last(self, s):
         (t, b), (l_, r) = self.cropping
         return (s[0], None if s[1] is None else s[1] - t - b, None if s[2] is None else s[2] - l_ - r, s[3])
 
@@ -223,12 +247,12 @@ class Cropping2D(Layer):
         return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
 
 
-class UpSampling2D(Layer):
+class UpSampling2D(_Spatial2D):
     """Repeat rows and columns ``size`` times (``interpolation="nearest"``) or resize
-    bilinearly (``"bilinear"``)."""
+    bilinearly (``"bilinear"``); ``data_format`` as in ``ZeroPadding2D``."""
 
-    def __init__(self, size=(2, 2), interpolation="nearest", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(
@@ -236,13 +260,13 @@ class UpSampling2D(Layer):
             )
         self.interpolation = interpolation
 
-    def call(self, inputs):
+    def call_channels_last(self, inputs):
         if self.interpolation == "nearest":
             return inputs.repeat_interleave(self.size[0], 1).repeat_interleave(self.size[1], 2)
         x = F.interpolate(inputs.movedim(-1, 1), scale_factor=self.size, mode="bilinear", align_corners=False)
         return x.movedim(1, -1)
 
-    def compute_output_shape(self, s):
+    def shape_channels_last(self, s):
         return (
             s[0],
             None if s[1] is None else s[1] * self.size[0],

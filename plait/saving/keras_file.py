@@ -47,9 +47,22 @@ _IGNORED_DEFAULTS = {
 }
 
 
-def _plain_dtype(value):
+_DTYPES = ("float32", "int32", "int64", "float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16", None)
+
+
+def _plain_dtype(value, where="A Keras layer"):
+    """A Keras dtype or DTypePolicy as the name plait takes; quantized policies are refused."""
     if isinstance(value, dict):  # a DTypePolicy
-        return value.get("config", {}).get("name", "float32")
+        if value.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy", None):
+            raise ValueError(
+                f"{where} uses `dtype={value.get('class_name')}({value.get('config')})`; plait has no quantized "
+                "dtype policies."
+            )
+        value = value.get("config", {}).get("name", "float32")
+    if value not in _DTYPES:
+        raise ValueError(
+            f"{where} uses `dtype={value!r}`, which plait does not support. Supported: {list(_DTYPES[:-1])}"
+        )
     return value
 
 
@@ -62,9 +75,7 @@ def _layer_args(class_name, config, cls):
     args = {}
     for key, value in config.items():
         if key == "dtype":
-            value = _plain_dtype(value)
-            if value not in ("float32", "int32", "int64", "float64", "float16", "bfloat16", None):
-                raise ValueError(f"Keras layer '{config.get('name')}' ({class_name}) uses dtype {value!r}")
+            value = _plain_dtype(value, f"Keras layer '{config.get('name')}' ({class_name})")
         if key == "batch_input_shape" and value is not None:
             args["input_shape"] = tuple(value[1:])  # tf-keras 2 puts it on a model's first layers
         elif key in accepted:

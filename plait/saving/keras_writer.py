@@ -34,6 +34,8 @@ KERAS_VERSION = "3.15.1"  # the Keras release whose format this writes
 
 # plait layers Keras cannot rebuild from a config (it would need code, or they are plait's own).
 _NOT_KERAS = ("Lambda", "TorchModuleWrapper", "TorchOp")
+# Keras layers whose constructors take no `trainable` (their get_config leaves it out).
+_NO_TRAINABLE = ("SpatialDropout1D", "SpatialDropout2D", "Discretization")
 _MODULES = {
     "_initializer": "keras.initializers",
     "_regularizer": "keras.regularizers",
@@ -82,6 +84,8 @@ def layer_config(layer):
     """``layer.get_config()`` in Keras's form (dtype policy, serialized objects, wrapped layers)."""
     config = dict(layer.get_config())
     config.pop("batch_input_shape", None)  # Keras 3 takes an InputLayer (Sequential writes one)
+    if type(layer).__name__ in _NO_TRAINABLE:
+        config.pop("trainable", None)
     config["dtype"] = _policy(config.get("dtype") or "float32")
     for key, value in config.items():
         for suffix, module in _MODULES.items():
