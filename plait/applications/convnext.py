@@ -10,7 +10,7 @@ unchanged, as Keras's does.
 Example:
     >>> from plait.applications import ConvNeXtTiny
     >>> model = ConvNeXtTiny(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 768), 27820128)
 """
 

@@ -7,7 +7,7 @@ layer calls, in the same order, so names and weights match Keras's.
 Example:
     >>> from plait.applications import DenseNet121
     >>> model = DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 1024), 7037504)
 """
 

@@ -9,7 +9,7 @@ as Keras's does.
 Example:
     >>> from plait.applications import EfficientNetB0
     >>> model = EfficientNetB0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 1280), 4049571)
 """
 

@@ -9,7 +9,7 @@ same layer calls, in the same order, so names and weights match Keras's. The mod
 Example:
     >>> from plait.applications import EfficientNetV2B0
     >>> model = EfficientNetV2B0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 1280), 5919312)
 """
 

@@ -7,7 +7,7 @@ layer calls and names, so Keras's weight files load by name.
 Example:
     >>> from plait.applications import MobileNet
     >>> model = MobileNet(weights=None, alpha=0.25, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape
+    >>> model.output.shape
     (None, 256)
 """
 

@@ -7,7 +7,7 @@ layer calls and names, so Keras's weight files load by name.
 Example:
     >>> from plait.applications import MobileNetV2
     >>> model = MobileNetV2(weights=None, alpha=0.35, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 1280), 410208)
 """
 

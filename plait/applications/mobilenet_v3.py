@@ -9,7 +9,7 @@ input unchanged, as Keras's does.
 Example:
     >>> from plait.applications import MobileNetV3Small
     >>> model = MobileNetV3Small(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape
+    >>> model.output.shape
     (None, 576)
 """
 

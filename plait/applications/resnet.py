@@ -7,7 +7,7 @@ calls and names, so Keras's weight files load by name.
 Example:
     >>> from plait.applications import ResNet50
     >>> model = ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 2048), 23587712)
 """
 

@@ -7,7 +7,7 @@ calls and names, so Keras's weight files load by name.
 Example:
     >>> from plait.applications import VGG16
     >>> model = VGG16(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    >>> model.output_shape, model.count_params()
+    >>> model.output.shape, model.count_params()
     ((None, 512), 14714688)
 """
 
