@@ -667,6 +667,36 @@ def test_symbolic_slicing_and_dtype_arguments_save(tmp_path):
     torch.testing.assert_close(model(data), torch.nn.functional.one_hot(data[:, 1::2].argmax(-1), 3).float())
 
 
+def _positive(x):
+    return ops.sum(x) > 0
+
+
+def _double_all(x):
+    return x * 2
+
+
+def test_control_flow_on_symbolic_tensors(tmp_path):
+    x = plait.Input(shape=(3,))
+    y = ops.while_loop(_positive, _double_all, ops.add(x, 0.0), maximum_iterations=3)
+    z = ops.cond(ops.all(ops.greater(y, 0)), _true_fn, _false_fn)
+    assert y.shape == (None, 3) and z.shape == ()
+    model = plait.Model(x, [y, z])
+    out, flag = model(torch.tensor([[1.0, 2.0, 3.0]]))
+    torch.testing.assert_close(out, torch.tensor([[8.0, 16.0, 24.0]]))
+    assert flag.item() == 1.0
+    model.save(tmp_path / "m.plait")  # named module-level functions are saved by reference
+    loaded = plait.models.load_model(tmp_path / "m.plait", safe_mode=False)
+    torch.testing.assert_close(loaded(torch.tensor([[-1.0, 0.0, 0.5]]))[0], torch.tensor([[-1.0, 0.0, 0.5]]))
+
+
+def test_elastic_transform_seed():
+    a = ops.image.elastic_transform(IMG, seed=3)
+    torch.testing.assert_close(a, ops.image.elastic_transform(IMG, seed=3))
+    assert not torch.equal(a, ops.image.elastic_transform(IMG, seed=4))
+    gen = plait.random.SeedGenerator(1)
+    assert not torch.equal(ops.image.elastic_transform(IMG, seed=gen), ops.image.elastic_transform(IMG, seed=gen))
+
+
 def test_ops_in_custom_layer_and_lambda():
     class Scale(plait.layers.Layer):
         def call(self, x):

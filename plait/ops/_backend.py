@@ -208,6 +208,13 @@ _BIT64_TO_BIT32 = {"int64": "int32", "uint64": "uint32", "float64": "float32", "
 def result_type(*dtypes):
     """Keras's ``backend.result_type``: the JAX-like promotion lattice, 64-bit results narrowed
     to 32 bits (the torch backend's rule), Python ``int``/``float`` as weak types."""
+    try:
+        return _cached_result_type(*dtypes)
+    except TypeError:  # an unhashable argument: it gets the uncached path's error message
+        return _result_type(*dtypes)
+
+
+def _result_type(*dtypes):
     if not dtypes:
         return FLOATX
     if any(d in FLOAT8_TYPES for d in dtypes):
@@ -227,6 +234,9 @@ def result_type(*dtypes):
     if out != "bool" and out_weak:
         out = _resolve_weak_type(out, FLOATX[-2:])
     return _BIT64_TO_BIT32.get(out, out)
+
+
+_cached_result_type = functools.lru_cache(1024)(_result_type)
 
 
 # ----------------------------------------------------------------------------- tensors

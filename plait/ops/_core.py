@@ -74,7 +74,15 @@ def _dtype_min_max(dtype):
     return info.min, info.max
 
 
+def _on_meta(*values):
+    """Whether this call is a shape-inference run (meta tensors have no values to branch on)."""
+    return any(isinstance(v, torch.Tensor) and v.device.type == "meta" for v in nest.flatten(values))
+
+
 def cond(pred, true_fn, false_fn):
+    if _on_meta(pred):
+        # Shape inference: Keras's torch backend takes the true branch (both must match).
+        return true_fn()
     if pred:
         return true_fn()
     return false_fn()
@@ -277,6 +285,8 @@ def slice_update(inputs, start_indices, updates):
 
 
 def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    if _on_meta(loop_vars):
+        return loop_vars  # shape inference: the loop keeps its variables' shapes (Keras's rule)
     current = 0
     is_tuple = isinstance(loop_vars, (tuple, list))
     loop_vars = tuple(loop_vars) if is_tuple else (loop_vars,)
@@ -289,6 +299,8 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 
 
 def fori_loop(lower, upper, body_fun, init_val):
+    if _on_meta(lower, upper, init_val):
+        return init_val  # shape inference: the loop keeps its value's shape (Keras's rule)
     val = init_val
     for i in range(int(lower), int(upper)):
         val = body_fun(i, val)

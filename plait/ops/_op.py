@@ -18,7 +18,7 @@ from plait.graph.node import SymbolicTensor
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.base import Layer
 from plait.layers.serialization import function_reference, resolve_function
-from plait.ops._backend import device_of, standardize_dtype, to_torch_dtype
+from plait.ops._backend import _DEVICE, standardize_dtype, to_torch_dtype
 from plait.utils import nest
 from plait.utils.naming import unique_name
 
@@ -33,14 +33,21 @@ def op(fn, family, symbolic=True):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        leaves = nest.flatten((args, kwargs))
-        if symbolic and any(is_symbolic(v) for v in leaves):
+        found = [False, None]  # [a symbolic tensor is among the arguments, the first tensor's device]
+        _inspect(args, found)
+        if kwargs:
+            _inspect(kwargs.values(), found)
+        if found[0] and symbolic:
             return symbolic_call(key, args, kwargs)
-        with device_of(leaves):
-            try:
-                return fn(*args, **kwargs)
-            except RuntimeError as error:
-                raise _op_error(name, leaves, error) from error
+        device = found[1]
+        token = _DEVICE.set(device) if device is not None and device != _DEVICE.get() else None
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as error:
+            raise _op_error(name, nest.flatten((args, kwargs)), error) from error
+        finally:
+            if token is not None:
+                _DEVICE.reset(token)
 
     wrapper.__doc__ = (
         f"Keras's ``keras.ops.{name}`` on torch tensors (same arguments, defaults and numbers).\n\n"
@@ -50,6 +57,22 @@ def op(fn, family, symbolic=True):
     wrapper.__module__ = f"plait.ops.{family}"
     REGISTRY[key] = wrapper
     return wrapper
+
+
+def _inspect(values, found):
+    # One pass over the (nested) arguments: an op call's only overhead on real tensors.
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            if found[1] is None:
+                found[1] = v.device
+            if type(v) is not torch.Tensor and is_symbolic(v):
+                found[0] = True
+        elif isinstance(v, SymbolicTensor):
+            found[0] = True
+        elif isinstance(v, (list, tuple)):
+            _inspect(v, found)
+        elif isinstance(v, dict):
+            _inspect(v.values(), found)
 
 
 def _op_error(name, leaves, error):
