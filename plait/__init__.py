@@ -12,6 +12,7 @@ Example:
 
 from plait import (
     activations,
+    applications,
     callbacks,
     constraints,
     datasets,
@@ -47,6 +48,7 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "applications",
     "initializers",
     "layers",
     "models",

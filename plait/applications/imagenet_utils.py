@@ -21,7 +21,6 @@ import torch
 from plait import activations
 from plait.graph.node import SymbolicTensor
 from plait.layers import Input
-from plait.saving.keras_file import load_keras_weights_file
 from plait.utils import naming
 
 CLASS_INDEX = None
@@ -298,6 +297,9 @@ def load_weights(model, weights, file_name=None, origin=None, file_hash=None):
         if file_name is None:
             raise ValueError(f"Model '{model.name}' has no published ImageNet weights for these arguments.")
         weights = get_keras_file(file_name, origin, file_hash)
+    # Imported here: plait.saving imports plait.models, which `import plait` loads after this package.
+    from plait.saving.keras_file import load_keras_weights_file
+
     weights = os.fspath(weights)
     if weights.endswith(".h5"):  # Keras's files: published (tf-keras layout) or Keras 3's .weights.h5
         load_keras_weights_file(model, weights)
