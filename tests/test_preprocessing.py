@@ -229,3 +229,104 @@ def test_augmentation_in_fit():
     model.fit(IMAGES / 255, np.zeros((2, 1), "float32"), epochs=1, verbose=0)
     direct = model.layers[-1](model.layers[-2](torch.as_tensor(IMAGES / 255)))
     close(model.predict(IMAGES / 255, verbose=0), direct.detach(), atol=1e-5)
+
+
+# ---------------------------------------------------------------- categorical and text
+@pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count"])
+@pytest.mark.parametrize("shape", [(5,), (5, 1), (5, 3)])
+def test_category_encoding(mode, shape):
+    x = RNG.integers(0, 6, shape).astype("int32")
+    if mode == "one_hot" and shape == (5, 3):
+        shape = None  # Keras's one_hot keeps the extra axis: (5, 3, 6)
+    close(P.CategoryEncoding(6, output_mode=mode)(x), keras_out(keras.layers.CategoryEncoding(6, output_mode=mode), x))
+    if mode == "count":
+        weights = RNG.uniform(0, 1, x.shape).astype("float32")
+        close(
+            P.CategoryEncoding(6, output_mode=mode)(x, count_weights=weights),
+            keras_out(keras.layers.CategoryEncoding(6, output_mode=mode), x, count_weights=weights),
+        )
+
+
+@pytest.mark.parametrize("mode", ["int", "one_hot", "multi_hot", "count"])
+def test_discretization(mode):
+    x = RNG.normal(0, 1, (6, 4)).astype("float32")
+    x[0, :3] = [0.0, 0.5, -0.5]  # values on the boundaries
+    kwargs = {"bin_boundaries": [-0.5, 0.0, 0.5], "output_mode": mode}
+    ours, theirs = P.Discretization(**kwargs)(x), keras_out(keras.layers.Discretization(**kwargs), x)
+    close(ours, theirs)
+    assert (ours.dtype == torch.int64) == (mode == "int")
+    learned = P.Discretization(num_bins=4)
+    learned.adapt(np.arange(100, dtype="float32"))
+    assert learned.bin_boundaries == pytest.approx([24.75, 49.5, 74.25])
+
+
+# Keras's lookup layers need TensorFlow (not installed), so these check the outputs Keras
+# documents in its docstrings (keras/src/layers/preprocessing/*_lookup.py).
+def test_integer_lookup_as_documented():
+    vocab = [12, 36, 1138, 42]
+    data = torch.tensor([[12, 1138, 42], [42, 1000, 36]])
+    assert P.IntegerLookup(vocabulary=vocab)(data).tolist() == [[1, 3, 4], [4, 0, 2]]
+    adapted = P.IntegerLookup()
+    adapted.adapt(data.numpy())
+    assert adapted.get_vocabulary() == [-1, 42, 1138, 1000, 36, 12]
+    assert adapted(data).tolist() == [[5, 2, 1], [1, 3, 4]]
+    oov2 = P.IntegerLookup(vocabulary=vocab, num_oov_indices=2)
+    assert oov2(torch.tensor([[12, 1138, 42], [37, 1000, 36]])).tolist() == [[2, 4, 5], [1, 0, 3]]
+    multi = P.IntegerLookup(vocabulary=vocab, output_mode="multi_hot")
+    assert multi(torch.tensor([[12, 1138, 42, 42], [42, 7, 36, 7]])).tolist() == [[0, 1, 0, 1, 1], [1, 0, 1, 0, 1]]
+    count = P.IntegerLookup(vocabulary=vocab, output_mode="count")
+    assert count(torch.tensor([[12, 1138, 42, 42], [42, 7, 36, 7]])).tolist() == [[0, 1, 0, 1, 2], [2, 0, 1, 0, 1]]
+    tfidf = P.IntegerLookup(vocabulary=vocab, output_mode="tf_idf", idf_weights=[0.25, 0.75, 0.6, 0.4])
+    close(tfidf(torch.tensor([[12, 1138, 42, 42], [42, 7, 36, 7]])), [[0, 0.25, 0, 0.6, 0.8], [1.0, 0, 0.75, 0, 0.4]])
+    inverse = P.IntegerLookup(vocabulary=vocab, invert=True)
+    assert inverse(torch.tensor([[1, 3, 4], [4, 0, 2]])).tolist() == [[12, 1138, 42], [42, -1, 36]]
+    masked = P.IntegerLookup(vocabulary=vocab, mask_token=0)
+    assert masked(torch.tensor([[12, 1138, 0], [0, 1000, 36]])).tolist() == [[2, 4, 0], [0, 1, 3]]
+    # Inside a model, on integer tensors.
+    inputs = plait.Input(shape=(3,), dtype="int64")
+    model = plait.Model(inputs, P.IntegerLookup(vocabulary=vocab)(inputs))
+    assert model.predict(data.numpy(), verbose=0).tolist() == [[1, 3, 4], [4, 0, 2]]
+    with pytest.raises(ValueError, match="num_oov_indices=0.*out-of-vocabulary values \\[1000\\]"):
+        P.IntegerLookup(vocabulary=vocab, num_oov_indices=0)(data)
+
+
+def test_string_lookup_as_documented():
+    vocab = ["a", "b", "c", "d"]
+    data = np.array([["a", "c", "d"], ["d", "z", "b"]])
+    assert P.StringLookup(vocabulary=vocab)(data).tolist() == [[1, 3, 4], [4, 0, 2]]
+    adapted = P.StringLookup()
+    adapted.adapt(data)
+    assert adapted.get_vocabulary() == ["[UNK]", "d", "z", "c", "b", "a"]
+    assert adapted(data).tolist() == [[5, 3, 1], [1, 2, 4]]
+    tfidf = P.StringLookup(output_mode="tf_idf", vocabulary=vocab, idf_weights=[0.25, 0.75, 0.6, 0.4])
+    close(
+        tfidf(np.array([["a", "c", "d", "d"], ["d", "z", "b", "z"]])), [[0, 0.25, 0, 0.6, 0.8], [1.0, 0, 0.75, 0, 0.4]]
+    )
+    assert P.StringLookup(vocabulary=vocab, invert=True)(torch.tensor([[1, 3, 4], [4, 0, 2]])).tolist() == [
+        ["a", "c", "d"],
+        ["d", "[UNK]", "b"],
+    ]
+    masked = P.StringLookup(vocabulary=vocab, mask_token="")
+    assert masked(np.array([["a", "c", ""], ["", "z", "b"]])).tolist() == [[2, 4, 0], [0, 1, 3]]
+    with pytest.raises(TypeError, match="StringLookup layer .* takes strings.*before fit"):
+        P.StringLookup(vocabulary=vocab)(torch.tensor([1, 2]))
+
+
+def test_text_vectorization_as_documented():
+    layer = P.TextVectorization(max_tokens=5000, output_mode="int", output_sequence_length=4)
+    layer.adapt(["foo bar", "bar baz", "baz bada boom"])
+    assert layer.get_vocabulary() == ["", "[UNK]", "baz", "bar", "foo", "boom", "bada"]
+    assert layer(np.array([["foo qux bar"], ["qux baz"]])).tolist() == [[4, 1, 3, 0], [1, 2, 0, 0]]
+    given = P.TextVectorization(output_mode="int", vocabulary=["earth", "wind", "and", "fire"])
+    assert given(np.array([["earth wind and Fire!"], ["fire and earth michigan"]])).tolist() == [
+        [2, 3, 4, 5],
+        [5, 4, 2, 1],
+    ]
+    grams = P.TextVectorization(output_mode="multi_hot", ngrams=2)
+    grams.adapt(["a b", "b c"])
+    assert grams(["a b c", "c"]).tolist() == [[0, 1, 1, 1, 1, 1], [0, 0, 1, 0, 0, 0]]
+    # The ids feed a model: TextVectorization on the data, Embedding inside.
+    ids = layer(np.array(["foo bar baz", "boom"]))
+    inputs = plait.Input(shape=(4,), dtype="int64")
+    model = plait.Model(inputs, plait.layers.Embedding(layer.vocabulary_size(), 3)(inputs))
+    assert model.predict(ids.numpy(), verbose=0).shape == (2, 4, 3)

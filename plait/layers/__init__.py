@@ -51,6 +51,7 @@ from plait.layers.preprocessing import (
     CategoryEncoding,
     CenterCrop,
     Discretization,
+    IntegerLookup,
     Normalization,
     RandomContrast,
     RandomCrop,
@@ -60,6 +61,8 @@ from plait.layers.preprocessing import (
     RandomZoom,
     Rescaling,
     Resizing,
+    StringLookup,
+    TextVectorization,
 )
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
@@ -99,6 +102,7 @@ __all__ = [
     "CategoryEncoding",
     "CenterCrop",
     "Discretization",
+    "IntegerLookup",
     "Normalization",
     "RandomContrast",
     "RandomCrop",
@@ -108,6 +112,8 @@ __all__ = [
     "RandomZoom",
     "Rescaling",
     "Resizing",
+    "StringLookup",
+    "TextVectorization",
     "AdditiveAttention",
     "Attention",
     "Conv1DTranspose",

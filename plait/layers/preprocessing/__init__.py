@@ -15,12 +15,15 @@ from plait.layers.preprocessing.augmentation import (
 )
 from plait.layers.preprocessing.categorical import CategoryEncoding
 from plait.layers.preprocessing.image import CenterCrop, Resizing
+from plait.layers.preprocessing.lookup import IntegerLookup, StringLookup
 from plait.layers.preprocessing.numerical import Discretization, Normalization, Rescaling
+from plait.layers.preprocessing.text import TextVectorization
 
 __all__ = [
     "CategoryEncoding",
     "CenterCrop",
     "Discretization",
+    "IntegerLookup",
     "Normalization",
     "RandomContrast",
     "RandomCrop",
@@ -30,4 +33,6 @@ __all__ = [
     "RandomZoom",
     "Rescaling",
     "Resizing",
+    "StringLookup",
+    "TextVectorization",
 ]
