@@ -732,3 +732,68 @@ def test_bad_shapes_name_the_op():
         ops.matmul(plait.Input(shape=(3,)), np.ones((4, 2), "float32"))
     with pytest.raises(TypeError, match="symbolic tensor has no value"):
         ops.convert_to_numpy(plait.Input(shape=(3,)))
+
+
+# ---------------------------------------------------------------------------- dtype promotion
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
+UNARY = [
+    "abs", "sqrt", "exp", "log1p", "mean", "sum", "prod", "cumsum", "square", "negative", "round", "floor", "sign",
+    "var", "std", "max", "argmax", "sort", "relu", "sigmoid", "softmax", "tanh", "median", "trace", "reciprocal",
+    "ones_like", "isnan", "logsumexp", "nan_to_num", "count_nonzero", "sin", "arctan", "cbrt", "trunc", "rsqrt",
+]  # fmt: skip
+BINARY = [
+    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "power", "maximum", "minimum", "mod",
+    "matmul", "dot", "arctan2", "logaddexp", "hypot", "greater", "equal", "where_xy", "outer", "fmod", "heaviside",
+]  # fmt: skip
+
+
+def _sample(dtype):
+    values = np.array([[1, 0, 3], [2, 5, 1]])
+    if dtype == "bool":
+        return torch.tensor(values > 1)
+    return torch.tensor(values).to(getattr(torch, dtype))
+
+
+def _both(name, args):
+    """(plait's result or its exception type, Keras's)."""
+    out = []
+    for lib in (ops, keras.ops):
+        fn = (lambda c, a, b, lib=lib: lib.where(c > 0, a, b)) if name == "where_xy" else getattr(lib, name)
+        try:
+            out.append(_keras(fn, args, {}) if lib is keras.ops else fn(*copy.deepcopy(args)))
+        except Exception as error:  # the failure itself is compared: both refuse the same dtypes
+            out.append(type(error))
+    return out
+
+
+def _check_promotion(name, args):
+    ours, theirs = _both(name, args)
+    if isinstance(theirs, type) or isinstance(ours, type):
+        assert isinstance(ours, type) and isinstance(theirs, type), f"{name}{[getattr(a, 'dtype', a) for a in args]}"
+        return
+    try:
+        _compare(ours, theirs)
+    except AssertionError as error:
+        raise AssertionError(f"{name} on {[getattr(a, 'dtype', a) for a in args]}: {error}") from None
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_dtype_promotion_matches_keras(name):
+    for dtype in DTYPES:
+        _check_promotion(name, (_sample(dtype),))
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_dtype_promotion_matches_keras(name):
+    operands = [_sample(d) for d in ("bool", "uint8", "int8", "int32", "int64", "float16", "bfloat16", "float32")]
+    operands += [2, 1.5]  # Python scalars are weak types
+    for a in operands:
+        for b in operands:
+            if name in ("matmul", "dot", "outer") and not (torch.is_tensor(a) and torch.is_tensor(b)):
+                continue
+            if name in ("matmul", "dot"):
+                a_, b_ = a, b.T
+            else:
+                a_, b_ = a, b
+            args = (a_ if torch.is_tensor(a_) else _sample("int32"), a_, b_) if name == "where_xy" else (a_, b_)
+            _check_promotion(name, args)
