@@ -23,9 +23,11 @@ Example:
 
 import functools
 import random as python_random
+import sys
 
 import torch
 
+from plait.graph.infer import infer_outputs
 from plait.ops._backend import convert_to_tensor, device_of, floatx, get_device, is_float_dtype, is_int_dtype
 from plait.ops._backend import to_torch_dtype as _to_torch_dtype
 from plait.utils import nest
@@ -105,10 +107,10 @@ def draw_seed(seed):
 
 
 def _generator(seed):
-    first, second = draw_seed(seed)
     device = get_device()
     if torch.device(device).type == "meta":
-        return None
+        return None  # shape inference: no generator on meta, and the seed's state stays put
+    first, second = draw_seed(seed)
     generator = torch.Generator(device=device)
     generator.manual_seed(int(first + second) & 0xFFFFFFFF)
     return generator
@@ -119,10 +121,28 @@ def _random_op(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with device_of(nest.flatten((args, kwargs))):
+        leaves = nest.flatten((args, kwargs))
+        if not any(isinstance(v, torch.Tensor) for v in leaves) and _in_shape_inference():
+            # Drawn inside a layer's call while the graph infers shapes (a VAE's sampling
+            # layer): answer on the meta device, without drawing or advancing a SeedGenerator.
+            leaves = [torch.empty(0, device="meta")]
+        with device_of(leaves):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def _in_shape_inference():
+    """Whether a layer is being called on the meta device to infer its output shape."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is _INFER_CODE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+_INFER_CODE = infer_outputs.__code__
 
 
 def _shape(shape):
@@ -230,6 +250,8 @@ def shuffle(x, axis=0, seed=None):
 def _with_seeded_global_rng(seed, sample):
     """Run ``sample()`` with torch's global RNG seeded from ``seed``, then restore it (Keras's
     way for distributions that take no generator)."""
+    if torch.device(get_device()).type == "meta":
+        return sample()  # shape inference: nothing is drawn
     first, second = draw_seed(seed)
     state = torch.random.get_rng_state()
     torch.manual_seed(int(first + second) & 0xFFFFFFFF)

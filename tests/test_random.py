@@ -139,3 +139,27 @@ def test_random_follows_the_inputs_device():
     meta = torch.empty(3, 4, device="meta")
     assert random.dropout(meta, 0.5, seed=1).device.type == "meta"
     assert random.shuffle(meta, seed=1).device.type == "meta"
+
+
+def test_sampling_layer_in_a_functional_model():
+    # The keras-io VAE's Sampling layer: shape inference draws nothing and leaves the state alone.
+    class Sampling(plait.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = random.SeedGenerator(1337)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            batch, dim = plait.ops.shape(z_mean)
+            epsilon = random.normal(shape=(batch, dim), seed=self.seed_generator)
+            return z_mean + plait.ops.exp(0.5 * z_log_var) * epsilon
+
+    x = plait.Input(shape=(4,))
+    sampling = Sampling()
+    z = sampling([plait.layers.Dense(2)(x), plait.layers.Dense(2)(x)])
+    assert z.shape == (None, 2) and sampling.seed_generator.state.tolist() == [1337, 0]
+    model = plait.Model(x, z)
+    data = torch.randn(3, 4)
+    first, second = model(data), model(data)
+    assert first.shape == (3, 2) and not torch.equal(first, second)
+    assert sampling.seed_generator.state.tolist() == [1337, 2]
