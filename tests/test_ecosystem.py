@@ -183,6 +183,8 @@ def test_plot_model_errors(tmp_path):
         plot_model(Sequential([Dense(2)]), to_file=tmp_path / "m.png")
     with pytest.raises(ValueError, match="rankdir must be one of"):
         model_to_dot(seed_functional(), rankdir="XY")
+    with pytest.raises(ValueError, match=r"plot_model writes png, svg, pdf.*Received: to_file='.*m.bmp'"):
+        plot_model(seed_functional(), to_file=tmp_path / "m.bmp")
 
 
 def test_plot_model_without_graphviz_names_what_to_install(tmp_path, monkeypatch):

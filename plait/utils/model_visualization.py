@@ -22,6 +22,9 @@ _NOT_AVAILABLE = (
 )
 
 
+_FORMATS = ("png", "svg", "pdf", "jpg", "jpeg", "gif", "ps", "eps", "dot", "gv")
+
+
 def _is_graph_model(layer):
     return hasattr(layer, "_nodes") and getattr(layer, "built", False)
 
@@ -200,7 +203,10 @@ def render_dot(source, format):
     except ImportError:
         pygraphviz = None
     if pygraphviz is not None:
-        return pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
+        try:
+            return pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
+        except Exception as error:  # pygraphviz reports Graphviz's failures in several types
+            raise RuntimeError(f"Graphviz could not render the model graph as {format!r}: {error}") from error
     dot = shutil.which("dot")
     if dot is None:
         raise ImportError(_NOT_AVAILABLE)
@@ -271,6 +277,8 @@ def plot_model(
     )
     to_file = os.fspath(to_file)
     extension = os.path.splitext(to_file)[1][1:].lower() or "png"
+    if extension not in _FORMATS:
+        raise ValueError(f"plot_model writes {', '.join(_FORMATS)} files. Received: to_file={to_file!r}")
     data = source.encode() if extension in ("dot", "gv") else render_dot(source, extension)
     with open(to_file, "wb") as f:
         f.write(data)
