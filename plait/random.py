@@ -23,12 +23,20 @@ Example:
 
 import functools
 import random as python_random
-import sys
 
 import torch
 
-from plait.graph.infer import infer_outputs
-from plait.ops._backend import convert_to_tensor, device_of, floatx, get_device, is_float_dtype, is_int_dtype
+from plait.ops._backend import (
+    convert_to_tensor,
+    device_of,
+    floatx,
+    get_device,
+    is_float_dtype,
+    is_int_dtype,
+)
+from plait.ops._backend import (
+    in_shape_inference as _in_shape_inference,
+)
 from plait.ops._backend import to_torch_dtype as _to_torch_dtype
 from plait.utils import nest
 from plait.utils.naming import to_snake_case, unique_name
@@ -130,19 +138,6 @@ def _random_op(fn):
             return fn(*args, **kwargs)
 
     return wrapper
-
-
-def _in_shape_inference():
-    """Whether a layer is being called on the meta device to infer its output shape."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        if frame.f_code is _INFER_CODE:
-            return True
-        frame = frame.f_back
-    return False
-
-
-_INFER_CODE = infer_outputs.__code__
 
 
 def _shape(shape):

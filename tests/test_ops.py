@@ -697,6 +697,24 @@ def test_elastic_transform_seed():
     assert not torch.equal(ops.image.elastic_transform(IMG, seed=gen), ops.image.elastic_transform(IMG, seed=gen))
 
 
+def test_custom_layer_building_tensors_from_its_input_shape():
+    # keras-io's causal attention mask: sizes read from a symbolic input. During shape inference
+    # they are placeholders; the mask is built on the meta device, not as a (2039, 2039, 2039) array.
+    class CausalMask(plait.layers.Layer):
+        def call(self, inputs):
+            batch_size, sequence_length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+            mask = ops.cast(ops.arange(sequence_length)[:, None] >= ops.arange(sequence_length), dtype="int32")
+            mask = ops.reshape(mask, (1, sequence_length, sequence_length))
+            mult = ops.concatenate([ops.expand_dims(batch_size, -1), ops.convert_to_tensor([1, 1])], axis=0)
+            return ops.tile(mask, mult)
+
+    x = plait.Input(shape=(None, 8))
+    mask = CausalMask()(x)
+    assert mask.shape == (None, None, None)
+    out = plait.Model(x, mask)(torch.randn(2, 3, 8))
+    torch.testing.assert_close(out, torch.tril(torch.ones(3, 3, dtype=torch.int32)).expand(2, 3, 3))
+
+
 def test_ops_in_custom_layer_and_lambda():
     class Scale(plait.layers.Layer):
         def call(self, x):

@@ -14,9 +14,12 @@ import contextlib
 import contextvars
 import functools
 import operator
+import sys
 
 import numpy as np
 import torch
+
+from plait.graph.infer import infer_outputs
 
 FLOATX = "float32"
 EPSILON = 1e-7
@@ -75,6 +78,21 @@ def get_device():
     """Where an op puts the tensors it creates: its inputs' device, else torch's default."""
     device = _DEVICE.get()
     return device if device is not None else torch.get_default_device()
+
+
+def in_shape_inference():
+    """Whether a layer is being called on the meta device to infer its output shape (see
+    :mod:`plait.graph.infer`): ops that create tensors from sizes alone then create them on meta,
+    since those sizes hold placeholders (a ``(batch, seq, seq)`` mask would be gigabytes)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code is _INFER_CODE:
+            return True
+        frame = frame.f_back
+    return False
+
+
+_INFER_CODE = infer_outputs.__code__
 
 
 @contextlib.contextmanager

@@ -18,10 +18,22 @@ from plait.graph.node import SymbolicTensor
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.base import Layer
 from plait.layers.serialization import function_reference, resolve_function
-from plait.ops._backend import _DEVICE, standardize_dtype, to_torch_dtype
+from plait.ops._backend import _DEVICE, in_shape_inference, standardize_dtype, to_torch_dtype
 from plait.utils import nest
 from plait.utils.naming import unique_name
 
+_META = torch.device("meta")
+# Ops that make a tensor from sizes alone. Called inside a layer whose output shape is being
+# inferred, they create it on meta: the sizes hold placeholders, and a (batch, seq, seq) mask
+# of them would take gigabytes. Ops on Python values (ops.convert_to_tensor([1, 1])) stay real,
+# so values computed from them (tile's multiples) remain readable.
+_CREATION_OPS = {
+    f"numpy.{name}"
+    for name in (
+        "arange", "bartlett", "blackman", "empty", "eye", "full", "geomspace", "hamming", "hanning",
+        "identity", "kaiser", "linspace", "logspace", "ones", "tri", "zeros",
+    )
+}  # fmt: skip
 # "numpy.add" -> the public op, for Operation nodes and loading.
 REGISTRY = {}
 
@@ -30,6 +42,7 @@ def op(fn, family, symbolic=True):
     """The public op of implementation ``fn`` (registered as ``f"{family}.{fn.__name__}"``)."""
     name = fn.__name__
     key = f"{family}.{name}"
+    creates = key in _CREATION_OPS
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -40,6 +53,8 @@ def op(fn, family, symbolic=True):
         if found[0] and symbolic:
             return symbolic_call(key, args, kwargs)
         device = found[1]
+        if device is None and creates and in_shape_inference():
+            device = _META
         token = _DEVICE.set(device) if device is not None and device != _DEVICE.get() else None
         try:
             return fn(*args, **kwargs)
