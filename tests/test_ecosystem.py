@@ -132,6 +132,48 @@ def test_plot_model_connections_and_labels_follow_keras():
     assert "<b>Embedding</b>" in plain and "<b>embedding</b>" not in plain
 
 
+def test_plot_model_labels_and_edges_match_keras():
+    """The same architecture drawn by Keras's own model_to_dot (pydot) and by plait: every box's
+    HTML label and every edge are identical."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("pydot")
+    from keras.src.utils.model_visualization import model_to_dot as keras_model_to_dot
+
+    def build(api, input_fn):
+        text = input_fn(shape=(None,), dtype="int32", name="text")
+        question = input_fn(shape=(None,), dtype="int32", name="question")
+        encoded_text = api.LSTM(32, name="lstm")(api.Embedding(100, 64, name="embedding")(text))
+        encoded_question = api.LSTM(16, name="lstm_1")(api.Embedding(100, 32, name="embedding_1")(question))
+        merged = api.concatenate([encoded_text, encoded_question], axis=-1, name="concatenate")
+        frozen = api.Dense(8, name="frozen")
+        answer = api.Dense(500, activation="softmax", name="dense")(frozen(merged))
+        frozen.trainable = False
+        return [text, question], answer
+
+    options = dict(show_shapes=True, show_dtype=True, show_layer_activations=True, show_trainable=True)
+    keras_dot = keras_model_to_dot(keras.Model(*build(keras.layers, keras.Input)), **options)
+    keras_labels = {}
+    for node in keras_dot.get_nodes():
+        label = node.get("label")
+        if label:
+            keras_labels[re.search(r"<b>(.*?)</b>", label).group(1)] = label
+    ids = {
+        node.get_name(): re.search(r"<b>(.*?)</b>", node.get("label")).group(1)
+        for node in keras_dot.get_nodes()
+        if node.get("label")
+    }
+    keras_edges = {(ids[e.get_source()], ids[e.get_destination()]) for e in keras_dot.get_edges()}
+
+    source = model_to_dot(Model(*build(plait.layers, Input)), **options)
+    plait_labels = dict(
+        (re.search(r"<b>(.*?)</b>", label).group(1), label)
+        for label in re.findall(r'^"\d+" \[label=(<.*>), fontname', source, flags=re.M)
+    )
+    assert plait_labels == keras_labels
+    assert dot_graph(source)[1] == keras_edges
+
+
 def test_plot_model_activations_and_trainable():
     model = seed_functional()
     model.layers[1].trainable = False
