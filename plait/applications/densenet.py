@@ -5,8 +5,10 @@ Ported from Keras 3.15 (``keras/src/applications/densenet.py``, Apache-2.0) with
 layer calls, in the same order, so names and weights match Keras's.
 
 Example:
+    >>> import torch
     >>> from plait.applications import DenseNet121
-    >>> model = DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = DenseNet121(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
     >>> model.output.shape, model.count_params()
     ((None, 1024), 7037504)
 """

@@ -7,8 +7,10 @@ normalizes its [0, 255] input itself, so :func:`preprocess_input` returns its in
 as Keras's does.
 
 Example:
+    >>> import torch
     >>> from plait.applications import EfficientNetB0
-    >>> model = EfficientNetB0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = EfficientNetB0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
     >>> model.output.shape, model.count_params()
     ((None, 1280), 4049571)
 """

@@ -7,8 +7,10 @@ same layer calls, in the same order, so names and weights match Keras's. The mod
 :func:`preprocess_input` returns its input unchanged, as Keras's does.
 
 Example:
+    >>> import torch
     >>> from plait.applications import EfficientNetV2B0
-    >>> model = EfficientNetV2B0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = EfficientNetV2B0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
     >>> model.output.shape, model.count_params()
     ((None, 1280), 5919312)
 """

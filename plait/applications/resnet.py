@@ -5,8 +5,10 @@ Ported from Keras 3.15 (``keras/src/applications/resnet.py``, Apache-2.0) with t
 calls and names, so Keras's weight files load by name.
 
 Example:
+    >>> import torch
     >>> from plait.applications import ResNet50
-    >>> model = ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3), pooling="avg")
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3), pooling="avg")
     >>> model.output.shape, model.count_params()
     ((None, 2048), 23587712)
 """

@@ -5,8 +5,10 @@ Ported from Keras 3.15 (``keras/src/applications/vgg16.py``, Apache-2.0) with th
 calls and names, so Keras's weight files load by name.
 
 Example:
+    >>> import torch
     >>> from plait.applications import VGG16
-    >>> model = VGG16(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = VGG16(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
     >>> model.output.shape, model.count_params()
     ((None, 512), 14714688)
 """
