@@ -27,12 +27,15 @@ import random as python_random
 import torch
 
 from plait.ops._backend import (
+    _as_int32,
     convert_to_tensor,
     device_of,
+    draw_seed,
     floatx,
     get_device,
     is_float_dtype,
     is_int_dtype,
+    torch_generator,
 )
 from plait.ops._backend import (
     in_shape_inference as _in_shape_inference,
@@ -93,35 +96,8 @@ class SeedGenerator:
         return f"<SeedGenerator name={self.name} state={self.state.tolist()}>"
 
 
-def _as_int32(seed):
-    # Keras keeps seeds in int32, reading them back as uint32 (the `& 0xFFFFFFFF` below).
-    return (seed & 0xFFFFFFFF ^ 0x80000000) - 0x80000000
-
-
-def draw_seed(seed):
-    """``(first, second)`` ints for ``seed`` (None, an int or a SeedGenerator)."""
-    if isinstance(seed, SeedGenerator):
-        first, second = seed.next().tolist()
-        return first, second
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return _as_int32(seed), 0
-    if seed is None:
-        # torch's global generator: set_random_seed (torch.manual_seed) makes it repeat.
-        return int(torch.randint(1, 2**31 - 1, (), device="cpu")), 0
-    raise ValueError(
-        f"Argument `seed` must be either an integer or an instance of `SeedGenerator`. "
-        f"Received: seed={seed} (of type {type(seed)})"
-    )
-
-
 def _generator(seed):
-    device = get_device()
-    if torch.device(device).type == "meta":
-        return None  # shape inference: no generator on meta, and the seed's state stays put
-    first, second = draw_seed(seed)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int(first + second) & 0xFFFFFFFF)
-    return generator
+    return torch_generator(seed, get_device())
 
 
 def _random_op(fn):
@@ -246,7 +222,7 @@ def _with_seeded_global_rng(seed, sample):
     """Run ``sample()`` with torch's global RNG seeded from ``seed``, then restore it (Keras's
     way for distributions that take no generator)."""
     if torch.device(get_device()).type == "meta":
-        return sample()  # shape inference: nothing is drawn
+        return sample()  # shape inference: nothing is drawn, the seed's state stays put
     first, second = draw_seed(seed)
     state = torch.random.get_rng_state()
     torch.manual_seed(int(first + second) & 0xFFFFFFFF)

@@ -322,6 +322,40 @@ def cast(x, dtype):
     return convert_to_tensor(x, dtype)
 
 
+# ----------------------------------------------------------------------------- seeds
+def _as_int32(seed):
+    # Keras keeps seeds in int32, reading them back as uint32 (`& 0xFFFFFFFF` when seeding).
+    return (seed & 0xFFFFFFFF ^ 0x80000000) - 0x80000000
+
+
+def draw_seed(seed):
+    """``(first, second)`` ints for ``seed``: None, an int, or a ``plait.random.SeedGenerator``
+    (anything with Keras's ``next()`` returning ``[seed, counter]``, which then advances)."""
+    if hasattr(seed, "next") and hasattr(seed, "state"):
+        first, second = seed.next().tolist()
+        return first, second
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return _as_int32(seed), 0
+    if seed is None:
+        # torch's global generator: set_random_seed (torch.manual_seed) makes it repeat.
+        return int(torch.randint(1, 2**31 - 1, (), device="cpu")), 0
+    raise ValueError(
+        f"Argument `seed` must be either an integer or an instance of `SeedGenerator`. "
+        f"Received: seed={seed} (of type {type(seed)})"
+    )
+
+
+def torch_generator(seed, device):
+    """A ``torch.Generator`` on ``device`` seeded as Keras's torch backend seeds one; None on meta
+    (shape inference draws nothing, so a SeedGenerator's state stays put)."""
+    if torch.device(device).type == "meta":
+        return None
+    first, second = draw_seed(seed)
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(first + second) & 0xFFFFFFFF)
+    return generator
+
+
 # ----------------------------------------------------------------------------- arguments
 def canonicalize_axis(axis, num_dims):
     """An axis in ``[-num_dims, num_dims)`` as one in ``[0, num_dims)``."""

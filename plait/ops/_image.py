@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from plait.ops import _backend as backend
-from plait.ops._backend import cast, convert_to_tensor, to_torch_dtype
+from plait.ops._backend import cast, convert_to_tensor, to_torch_dtype, torch_generator
 
 RESIZE_INTERPOLATIONS = {
     "bilinear": "bilinear",
@@ -1037,17 +1037,6 @@ def sobel_edges(images, data_format=None):
     return edges
 
 
-def _random_generator(seed, device):
-    from plait.random import draw_seed
-
-    first, second = draw_seed(seed)
-    if device.type == "meta":
-        return None
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int(first + second) & 0xFFFFFFFF)
-    return generator
-
-
 def elastic_transform(
     images,
     alpha=20.0,
@@ -1096,7 +1085,7 @@ def elastic_transform(
         channel_axis = 1
 
     # Keras passes the generator only on the meta device (so its seed has no effect); plait uses it.
-    generator = _random_generator(seed, images.device)
+    generator = torch_generator(seed, images.device)
     dx = (
         torch.normal(
             0.0,
