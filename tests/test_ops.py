@@ -742,6 +742,8 @@ def test_bad_shapes_name_the_op():
         ops.matmul(A, B)
     with pytest.raises(ValueError, match="ops.add"):
         ops.add(np.ones((2, 3)), np.ones((4, 5)))
+    with pytest.raises(TypeError, match="ops.bitwise_and: .*not implemented for 'Float'.*float32"):
+        ops.bitwise_and(A, B)
     with pytest.raises(ValueError, match="`x1` and `x2` either both"):
         ops.where(A > 0, A)
     with pytest.raises(ValueError, match="Invalid dtype"):

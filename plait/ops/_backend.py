@@ -74,10 +74,20 @@ def epsilon():
 _DEVICE = contextvars.ContextVar("plait_ops_device", default=None)
 
 
+_CPU = torch.device("cpu")
+
+
 def get_device():
     """Where an op puts the tensors it creates: its inputs' device, else torch's default."""
     device = _DEVICE.get()
-    return device if device is not None else torch.get_default_device()
+    if device is not None:
+        return device
+    # torch.get_default_device() allocates a tensor to answer: skip it when no default is set.
+    if getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None) is None and not (
+        torch._C._is_torch_function_mode_enabled()
+    ):
+        return _CPU
+    return torch.get_default_device()
 
 
 def in_shape_inference():
@@ -112,6 +122,13 @@ def device_of(values):
 # ----------------------------------------------------------------------------- dtypes
 def standardize_dtype(dtype):
     """A dtype's Keras name: ``"float32"`` for ``torch.float32``, ``np.float32``, ``float``..."""
+    try:
+        return _cached_standardize_dtype(dtype)
+    except TypeError:  # unhashable
+        return _standardize_dtype(dtype)
+
+
+def _standardize_dtype(dtype):
     if dtype is None:
         return FLOATX
     dtype = PYTHON_DTYPES_MAP.get(dtype, dtype)
@@ -124,6 +141,9 @@ def standardize_dtype(dtype):
     if dtype not in ALLOWED_DTYPES:
         raise ValueError(f"Invalid dtype: {dtype}")
     return dtype
+
+
+_cached_standardize_dtype = functools.lru_cache(256)(_standardize_dtype)
 
 
 def to_torch_dtype(dtype):
