@@ -287,7 +287,10 @@ def small_multi_output_fit(epochs=3, **fit_kwargs):
 def test_plot_history_panels_lines_and_png(tmp_path):
     _, history, _ = small_multi_output_fit()
     fig = plot_history(history, to_file=tmp_path / "history.png")
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "age_loss", "income_loss", "income_acc"]
+    # The total loss first, then the other keys in the History's order.
+    keys = [key for key in history.history if not key.startswith("val_") and key != "loss"]
+    assert sorted(keys) == ["age_loss", "income_acc", "income_loss"]
+    assert [ax.get_title() for ax in fig.axes] == ["loss", *keys]
     for ax in fig.axes:
         key = ax.get_title()
         lines = {line.get_label(): line for line in ax.get_lines()}
@@ -385,7 +388,9 @@ def test_tensorboard_profile_batch_and_evaluate(tmp_path, no_tensorflow):
     assert not read_run(tmp_path / "train").Tags()["graph"]
     results = model.evaluate(x, y, callbacks=[callback], verbose=0, return_dict=True)
     validation = read_run(tmp_path / "validation")
-    assert scalar_values(validation, "evaluation_loss_vs_iterations") == [(3, pytest.approx(results["loss"]))]
+    # evaluate() writes at the optimizer's step count (3 steps were taken); as in Keras, fit's own
+    # validation may write there too.
+    assert scalar_values(validation, "evaluation_loss_vs_iterations")[-1] == (3, pytest.approx(results["loss"]))
 
 
 def test_tensorboard_embeddings_and_subclassed_model(tmp_path, no_tensorflow):
