@@ -163,3 +163,13 @@ def test_sampling_layer_in_a_functional_model():
     first, second = model(data), model(data)
     assert first.shape == (3, 2) and not torch.equal(first, second)
     assert sampling.seed_generator.state.tolist() == [1337, 2]
+
+
+def test_signatures_match_keras(keras):
+    import inspect
+
+    for name in random.__all__:
+        ours, theirs = getattr(random, name), getattr(keras.random, name)
+        if inspect.isclass(theirs):
+            ours, theirs = ours.__init__, theirs.__init__
+        assert inspect.signature(ours) == inspect.signature(theirs), name
