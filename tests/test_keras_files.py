@@ -389,3 +389,39 @@ def test_unsupported_values_are_named(tmp_path):
     k_model.save(tmp_path / "renorm.keras")
     with pytest.raises(ValueError, match=r"renorm.keras.*BatchNormalization layer '.*'.*renorm=True"):
         plait.models.load_model(tmp_path / "renorm.keras")
+
+
+def test_keras_ops_both_ways(tmp_path):
+    # Keras's applications write `x + 3.0` and the like as op nodes (MobileNetV3's hard sigmoid).
+    inputs = keras.Input(shape=(4, 3))
+    x = keras.layers.Dense(3)(inputs)
+    x = keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    k_model = keras.Model(inputs, keras.ops.mean(x, axis=1))
+    k_model.save(tmp_path / "ops.keras")
+    x = np.random.default_rng(4).normal(size=(2, 4, 3)).astype("float32")
+    p_model = plait.models.load_model(tmp_path / "ops.keras")
+    assert_same(outputs(p_model, x), outputs(k_model, x))
+    p_model.save(tmp_path / "back.keras")
+    assert_same(outputs(keras.models.load_model(tmp_path / "back.keras"), x), outputs(k_model, x))
+
+
+def test_registered_custom_layer_and_refused_code(tmp_path):
+    @keras.saving.register_keras_serializable(package="h4test")
+    class Doubler(keras.layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    @plait.saving.register_serializable(package="h4test")
+    class Doubler_(plait.layers.Layer):  # noqa: N801 (the plait twin of Keras's class)
+        def call(self, x):
+            return 2 * x
+
+    inputs = keras.Input(shape=(3,))
+    keras.Model(inputs, Doubler(name="twice")(inputs)).save(tmp_path / "custom.keras")
+    with pytest.raises(ValueError, match=r"custom.keras.*class 'Doubler' \('twice'\).*custom_objects"):
+        plait.models.load_model(tmp_path / "custom.keras")
+    loaded = plait.models.load_model(tmp_path / "custom.keras", custom_objects={"Doubler": Doubler_})
+    assert_same(outputs(loaded, np.ones((1, 3), "float32")), [np.full((1, 3), 2.0, "float32")])
+    keras.Model(inputs, keras.layers.Lambda(lambda t: t * 3)(inputs)).save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match=r"lambda.keras.*Lambda layer.*does not run code from files"):
+        plait.models.load_model(tmp_path / "lambda.keras")

@@ -92,15 +92,67 @@ def _layer_args(class_name, config, cls):
     return args
 
 
+class _KerasOperation:
+    """A Keras op node (``module: keras.src.ops.numpy``, ``class_name: Add``, e.g. ``x + 3.0`` in
+    Keras's MobileNetV3): calling it applies ``plait.ops``' function of the same name, which
+    records an ``Operation`` in the graph. The config's other keys are the op's arguments."""
+
+    def __init__(self, spec):
+        from plait.ops._op import REGISTRY
+
+        family = spec.get("module", "").rsplit(".", 1)[-1]
+        self.key = f"{family}.{to_snake_case(spec['class_name'])}"
+        self.name = spec["config"].get("name", self.key)
+        if self.key not in REGISTRY:
+            raise ValueError(
+                f"The Keras file applies the op {spec['class_name']} ({spec.get('module')}) in '{self.name}', "
+                "which plait.ops does not have."
+            )
+        self.fn = REGISTRY[self.key]
+        self.kwargs = {k: v for k, v in spec["config"].items() if k not in ("name", "dtype")}
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self.fn(*args, **self.kwargs, **kwargs)
+        except TypeError as error:
+            raise ValueError(f"The Keras op '{self.name}' ({self.key}) could not be applied: {error}") from None
+
+
+def _custom_class(class_name, spec):
+    """A class the user registered (``@register_serializable``) or passed in ``custom_objects``."""
+    from plait.saving import serialization
+
+    for name in (spec.get("registered_name"), class_name):
+        if name:
+            try:
+                return serialization.resolve_class(name)
+            except ValueError:
+                continue
+    where = f" ('{spec['config'].get('name')}')" if isinstance(spec.get("config"), dict) else ""
+    raise ValueError(
+        f"The Keras file uses layer class '{class_name}'{where}, which plait does not have. A custom layer can be "
+        "passed in custom_objects= or registered with @plait.saving.register_serializable()."
+    )
+
+
 def layer_from_keras(spec):
     class_name, config = spec["class_name"], spec["config"]
     if class_name in ("Functional", "Model"):
         return model_from_keras(spec)
     if class_name == "Sequential":
         return sequential_from_keras(config)
+    if spec.get("module", "").startswith("keras.src.ops."):
+        return _KerasOperation(spec)
+    if class_name in ("Lambda", "TorchOp", "TorchModuleWrapper"):
+        # Keras stores a Lambda's code (and a torch module as a pickle); plait runs neither from a file.
+        raise ValueError(
+            f"The Keras file holds a {class_name} layer ('{config.get('name')}'), whose code Keras stores in the "
+            "file; plait does not run code from files. Rebuild that part of the model in Python."
+        )
     cls = getattr(layers_module, class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)) or class_name in ("Lambda", "TorchOp"):
-        raise ValueError(f"The Keras file uses layer class '{class_name}', which plait does not have.")
+    if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)):
+        custom = _custom_class(class_name, spec)
+        return custom(**_layer_args(class_name, config, custom))
     if class_name in ("Bidirectional", "TimeDistributed"):  # wrappers hold a layer spec
         config = dict(config)
         for key in ("layer", "backward_layer"):

@@ -66,6 +66,33 @@ def _object(value, module):
     return value
 
 
+def _operation_spec(layer):
+    """A ``plait.ops`` node as Keras's op entry (``keras.src.ops.numpy`` / ``Add``); the call's
+    keyword arguments are the op's constructor arguments in Keras."""
+    from plait.ops._op import _Const
+
+    family, name = layer.op.split(".", 1)
+    args, kwargs = layer._template
+    if any(isinstance(v, _Const) for v in list(args) + list(kwargs.values())):
+        raise _not_writable(f"op '{layer.name}' ({layer.op})", "it holds a constant tensor")
+    class_name = "".join(part.capitalize() for part in name.split("_"))
+    return {
+        "module": f"keras.src.ops.{family}",
+        "class_name": class_name,
+        "config": {"name": layer.name, **kwargs},
+        "registered_name": class_name,
+    }
+
+
+def _operation_args(layer, node):
+    """The op's call arguments for its Keras node: the symbolic inputs in their places."""
+    from plait.ops._op import _Input
+
+    args, _ = layer._template
+    inputs = list(node.args)
+    return [inputs[a.index] if isinstance(a, _Input) else a for a in args]
+
+
 def _layer_class(layer):
     from plait.models import Functional, Sequential
 
@@ -108,6 +135,8 @@ def _wrapped_spec(layer):
 
 def layer_spec(layer):
     """The Keras entry of one layer (without graph connections)."""
+    if type(layer).__name__ == "Operation" and hasattr(layer, "op"):
+        return _operation_spec(layer)
     class_name = _layer_class(layer)
     if class_name == "Sequential":
         return {
@@ -192,6 +221,10 @@ def functional_config(model):
         spec = layer_spec(layer)
         nodes = [n for n in layer._inbound_nodes if id(n) in own and not isinstance(layer, InputLayer)]
         spec["name"] = layer.name
+        if spec["module"].startswith("keras.src.ops."):
+            spec["inbound_nodes"] = [{"args": encode(_operation_args(layer, n)), "kwargs": {}} for n in nodes]
+            layers.append(spec)
+            continue
         spec["inbound_nodes"] = [{"args": encode(list(n.args)), "kwargs": encode(dict(n.kwargs))} for n in nodes]
         if nodes and spec["class_name"] not in ("Functional", "Sequential"):
             shapes = [_shape(t.shape) for t in nodes[0].input_tensors]
