@@ -206,14 +206,13 @@ def test_loss_weight_scheduler():
 
 def test_custom_train_step_gets_the_balancer():
     class Custom(plait.Model):
-        def train_step(self, data):
-            xs, ys, sws = data
-            total, _ = self.compute_loss(xs, ys, self._forward_for_loss(xs), sws)
-            for p in self._trainable_params:
-                p.grad = None
+        def train_step(self, data):  # Keras's contract: (x, y), compute_loss on probabilities
+            x, y = data
+            total = self.compute_loss(x=x, y=y, y_pred=self(x, training=True))
+            self.zero_grad()
             total.backward()
-            self.optimizer.apply([p.grad for p in self._trainable_params])
-            return {"total": float(total.detach())}
+            self.optimizer.apply([v.value.grad for v in self.trainable_weights], self.trainable_weights)
+            return {"total": total.detach()}
 
     base = two_head_model()
     model = Custom(base.inputs, base.outputs)

@@ -219,7 +219,7 @@ def test_unsupported_names_the_reason():
     model.compile("sgd", "categorical_crossentropy")
     x, y = data(8)
     model.fit(x, y, verbose=0)
-    assert "activity regularizers" in compiled_step.unsupported(model)
+    assert "activity regularizers" in compiled_step.unsupported(model, model._step_fn)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run where the device tool lends one)")

@@ -18,12 +18,23 @@ class CallbackList:
             if "batch" in name and any(getattr(type(cb), name) is not getattr(Callback, name) for cb in self.callbacks)
         }
 
+    def wants(self, hook):
+        """Whether calling ``hook`` does anything (a batch hook that no callback defines does not;
+        the loop then skips reading the logs for it)."""
+        return "batch" not in hook or hook in self.batch_hooks
+
     def __getattr__(self, name):
         if name not in HOOKS:
             raise AttributeError(name)
+        if not self.wants(name):
+            return _nothing
 
         def call(*args):
             for cb in self.callbacks:
                 getattr(cb, name)(*args)
 
         return call
+
+
+def _nothing(*args):
+    pass

@@ -1,7 +1,7 @@
 """``ProgbarLogger``: the epoch header and progress bar that ``fit`` prints."""
 
 from plait.callbacks.callback import Callback
-from plait.training.progbar import Progbar
+from plait.utils.progbar import Progbar
 
 
 class ProgbarLogger(Callback):
@@ -17,6 +17,12 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.update(self.bar_step, logs, finalize=True)
+
+    def close(self):
+        """End a bar left mid-line (an exception stopped the epoch)."""
+        bar = getattr(self, "bar", None)
+        if bar is not None:
+            bar.close()
 
     def update(self, step, values):
         self.bar_step = step

@@ -28,6 +28,7 @@ from plait import initializers
 from plait.graph.node import Node, SymbolicTensor, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.interop import infer_outputs
+from plait.layers.variables import Variable
 from plait.utils import array_to_tensor, nest
 from plait.utils.naming import to_snake_case, unique_name, validate_name
 
@@ -103,7 +104,7 @@ class _WeightSpec:
 
 
 def _has_symbolic(args, kwargs):
-    # A GhostTensor that a plain module returned stands for a symbolic tensor (plait.graph.ops).
+    # A GhostTensor that a plain module returned stands for a symbolic tensor (plait.layers.interop).
     return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
 
 
@@ -244,7 +245,7 @@ class Layer(nn.Module):
         )
         stored = spec.to_storage(value)
         if trainable:
-            setattr(self, name, nn.Parameter(stored, requires_grad=self._trainable))
+            setattr(self, name, Variable(stored, self._trainable, name=name, layer_name=self.name, spec=spec))
         else:
             self.register_buffer(name, stored)
         self._weight_specs.append(spec)
@@ -253,9 +254,21 @@ class Layer(nn.Module):
     def _sublayers(self):
         return [m for m in self.children() if isinstance(m, Layer)]
 
-    def _weight_entries(self):
+    def weight_entries(self):
         """``(layer, spec)`` pairs in Keras 3 order: own trainable weights, own non-trainable
-        weights, then each sublayer's, recursively; a weight shared twice is listed once."""
+        weights, then each sublayer's, recursively; a weight shared twice is listed once.
+        ``spec`` tells where the weight is stored (``spec.get(layer)``), its Keras shape and
+        layout, and its regularizer and constraint (what the training step applies)."""
+        return self._weight_entries()
+
+    @property
+    def activity_losses(self):
+        """The activity regularizer's penalties recorded by forward passes since the list was
+        last cleared (the training step clears it before each forward)."""
+        return self._activity_penalties
+
+    def _weight_entries(self):
+        """See :meth:`weight_entries`."""
         own = sorted(self._weight_specs, key=lambda s: not (s.trainable and self._trainable))
         entries = [(self, s) for s in own]
         for layer in self._sublayers():

@@ -13,6 +13,8 @@ class _RNN(Layer):
     """What the three recurrent layers share: Keras's arguments, input dropout (one mask for all
     timesteps, as Keras does), initial state, output packing, shapes and config.
 
+    ``is_recurrent`` tells the compiled training step that tracing would unroll the time loop.
+
     Subclasses set ``num_states`` and implement ``build``, ``_fused(x, states)`` (torch's fused
     kernel, or None where Keras's math needs the loop), ``_project(x)`` (all timesteps' input
     projections at once) and ``_cell(projected_t, states, keep) -> states``.
@@ -23,6 +25,7 @@ class _RNN(Layer):
     """
 
     num_states = 1
+    is_recurrent = True
 
     def __init__(
         self,

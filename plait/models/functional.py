@@ -67,6 +67,83 @@ class Model(Trainer, Layer):
     def _sublayers(self):
         return [m for m in self.children() if isinstance(m, Layer)]
 
+    # ---- what the trainer reads (a subclassed model has no graph: its ``call`` is the forward)
+    @property
+    def has_graph(self):
+        """Whether the model is a graph of layers (functional or Sequential)."""
+        return False
+
+    @property
+    def output_shapes(self):
+        """The outputs' shapes (None for unknown dims), or None when not known before a call."""
+        return None
+
+    @property
+    def device(self):
+        """The device of the model's first parameter (CPU for a model without any)."""
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def ensure_built(self, x):
+        """Build the model for input data ``x`` if it is not built yet (a Sequential without an
+        input shape builds from the data's shape). A subclassed model builds on its first call."""
+
+    def output_activation(self, index):
+        """The activation the layer producing output ``index`` applies to its logits, when that
+        layer can also return the logits (``call_logits``); None otherwise."""
+        return None
+
+    def training_forward(self, logits_outputs=()):
+        """The forward pass the training step runs: ``forward(xs) -> (outputs, masks)`` with
+        ``xs`` a list in input order, ``outputs`` a list in output order in float32 (losses and
+        metrics run in float32 under mixed precision, as Keras's) and ``masks`` a list (or None)
+        of the outputs' masks. ``logits_outputs``: indices of outputs returned as logits (only
+        where :meth:`output_activation` is not None)."""
+        if logits_outputs:
+            raise ValueError(f"Model '{self.name}' has no graph; its outputs cannot be returned as logits.")
+        autocast = mixed_precision.autocast_dtype(self)
+
+        def forward(xs):
+            out = self(*xs) if len(xs) > 1 else self(xs[0])
+            out = (
+                list(out)
+                if isinstance(out, (list, tuple))
+                else (list(out.values()) if isinstance(out, dict) else [out])
+            )
+            return _float32(out) if autocast is not None else out, None
+
+        return forward
+
+    # ---- saving
+    def save(self, filepath, overwrite=True):
+        """Write the whole model (architecture, weights, optimizer state) to one safe file;
+        read it back with ``plait.models.load_model``."""
+        from plait.saving import save_model
+
+        save_model(self, filepath, overwrite)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Write all weights to a safetensors file (atomically: a crash keeps the old file)."""
+        import os
+
+        from plait.saving.weights_io import save_weights
+
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"'{filepath}' exists and overwrite=False.")
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Read weights written by ``save_weights`` (by name, else by position; ``skip_mismatch``
+        skips misfits), or a Keras ``.weights.h5`` file."""
+        from plait.saving.weights_io import load_weights
+
+        if str(filepath).endswith(".h5"):  # Keras's .weights.h5
+            from plait.saving.keras_file import load_keras_weights_file
+
+            return load_keras_weights_file(self, filepath)
+        load_weights(self, filepath, skip_mismatch)
+
     @property
     def input_names(self):
         return ["input"]
@@ -110,6 +187,17 @@ class Model(Trainer, Layer):
 
 
 _FUNCTIONAL_SUBCLASSES = {}
+
+
+def cast_input(x, t):
+    """Input ``x`` in the dtype of the model input ``t`` when both are floating point."""
+    if x.dtype != t.dtype and x.is_floating_point() and t.dtype.is_floating_point:
+        return x.to(t.dtype)
+    return x
+
+
+def _float32(outputs):
+    return [o.float() if o.dtype in (torch.float16, torch.bfloat16) else o for o in outputs]
 
 
 def _functional_subclass(cls):
@@ -179,6 +267,39 @@ class Functional(Model):
         return list(self._layer_list)
 
     @property
+    def has_graph(self):
+        return True
+
+    @property
+    def output_shapes(self):
+        return [t.shape for t in self.outputs]
+
+    def output_activation(self, index):
+        layer = self.outputs[index].node.layer
+        if not hasattr(layer, "call_logits") or len(layer._inbound_nodes) != 1:
+            return None  # a shared layer's other calls would need their own logits
+        return getattr(layer, "activation", None)
+
+    def training_forward(self, logits_outputs=()):
+        # Sequence outputs that carry a mask (Embedding(mask_zero=True), Masking) get masked
+        # losses and metrics, as in Keras: the training forward also returns the masks.
+        masked = any(t.has_mask for t in self.outputs)
+        fn, calls, consts = self._generate(logits_outputs=tuple(logits_outputs), return_masks=masked)
+        inputs, n_out = self.inputs, len(self.outputs)
+
+        def forward(xs):
+            xs = [cast_input(x, t) for x, t in zip(xs, inputs)]
+            out, masks = self._run_graph(fn, calls, consts, xs), None
+            if masked:  # (outputs, masks), both tuples
+                out, masks = out
+                out = list(out)
+            else:
+                out = list(out) if n_out > 1 else [out]
+            return (_float32(out) if self._autocast is not None else out), masks
+
+        return forward
+
+    @property
     def input_names(self):
         return [t.node.layer.name for t in self.inputs]
 
@@ -229,7 +350,7 @@ class Functional(Model):
                 value = array_to_tensor(value)
             if not isinstance(value, torch.Tensor):
                 value = torch.as_tensor(value)
-            value = self._cast_input(value, t)
+            value = cast_input(value, t)
             if value.dim() != len(t.shape):
                 raise ValueError(
                     f"Input '{t.name}' of model '{self.name}' expects shape {t.shape}, "

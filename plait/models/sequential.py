@@ -87,6 +87,17 @@ class Sequential(Functional):
     def _input_dtype(self, default=torch.float32):
         return self._input_layer.input_dtype if self._input_layer is not None else default
 
+    def ensure_built(self, x):
+        """Build the graph from the shape of input data ``x`` (an array, a tensor, or a list
+        holding one) when no input shape was given, as Keras builds on the first batch."""
+        if self._ensure_graph() or x is None:
+            return
+        sample = x[0] if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") else x
+        if hasattr(sample, "to_numpy") and not isinstance(sample, torch.Tensor):
+            sample = sample.to_numpy()
+        if hasattr(sample, "shape") and len(sample.shape):
+            self(sample[:1])
+
     def _ensure_graph(self):
         """Build the graph now if the input shape is known and it is out of date."""
         shape = self._known_input_shape()

@@ -93,6 +93,11 @@ class Optimizer:
     def learning_rate(self, value):
         self._learning_rate = value
 
+    @property
+    def params(self):
+        """The parameters the optimizer was built for (None before ``build``)."""
+        return self._params
+
     def build(self, params):
         """Create the state (one tensor per parameter per slot) for ``params``."""
         self._params = list(params)
@@ -115,16 +120,34 @@ class Optimizer:
 
     @torch.no_grad()
     def apply(self, grads, params=None):
-        """Apply ``grads`` to ``params`` (default: the built parameters) — one Keras step."""
-        if params is not None and (self._params is None or len(params) != len(self._params)):
-            self.build(params)
+        """Apply ``grads`` to ``params`` — one Keras step (``optimizer.apply(grads, variables)``).
+
+        Args:
+            grads: one gradient (or None: skipped) per parameter.
+            params: the parameters (default: those of the last ``build``); a different list
+                builds the optimizer for it, as Keras builds on the first ``apply``.
+        """
+        grads = list(grads)
+        if params is not None:
+            params = list(params)
+            if len(grads) != len(params):
+                raise ValueError(
+                    f"Optimizer '{self.name}' got {len(grads)} gradients for {len(params)} variables; "
+                    "pass one gradient (or None) per variable."
+                )
+            if self._params is None or len(params) != len(self._params) or any(
+                a is not b for a, b in zip(params, self._params)
+            ):
+                self.build(params)
+        elif self._params is None:
+            raise ValueError(f"Optimizer '{self.name}' was never built: pass the variables, `apply(grads, variables)`.")
         params = self._params
         pairs = [(i, g) for i, g in enumerate(grads) if g is not None]
         if not pairs:
             self.iterations += 1
             return
         index = [i for i, _ in pairs]
-        state = {slot: [self._state[slot][i] for i in index] for slot in self._slots}
+        state = self.slots_for(index)
         self._apply_rule([params[i] for i in index], [g for _, g in pairs], state, self.next_step_scalars())
 
     def next_step_scalars(self):
@@ -132,6 +155,16 @@ class Optimizer:
         scalars = self._step_scalars(self.learning_rate, self.iterations + 1)
         self.iterations += 1
         return scalars
+
+    def slots_for(self, indices):
+        """The state tensors of the built parameters at ``indices``: ``{slot: [tensor, ...]}``."""
+        return {slot: [self._state[slot][i] for i in indices] for slot in self._slots}
+
+    def apply_rule(self, params, grads, state, scalars):
+        """Clip, decay and update ``params`` in place with ``state`` (from :meth:`slots_for`) and
+        the step's ``scalars`` (from :meth:`next_step_scalars`; 0-dim tensors in a compiled step).
+        No counting: what the compiled whole step calls inside its graph."""
+        self._apply_rule(params, grads, state, scalars)
 
     def _apply_rule(self, params, grads, state, scalars):
         """Clip, decay and update ``params`` in place (no counting; ``scalars`` may be tensors)."""

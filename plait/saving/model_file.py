@@ -26,7 +26,7 @@ from safetensors.torch import save as save_safetensors
 
 from plait.losses import balancing
 from plait.saving import serialization
-from plait.training.weights_io import atomic_write
+from plait.saving.weights_io import atomic_write
 from plait.version import __version__
 
 FORMAT = "plait-model"
@@ -88,10 +88,15 @@ def _from_plain(value):
 
 
 def save_model(model, filepath, overwrite=True):
-    """Write ``model`` (architecture, weights, optimizer state, compile arguments) to ``filepath``."""
+    """Write ``model`` (architecture, weights, optimizer state, compile arguments) to ``filepath``;
+    a ``.keras`` path gets Keras 3's format instead (see :mod:`plait.saving.keras_writer`)."""
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"'{filepath}' exists and overwrite=False.")
+    if filepath.endswith(".keras"):  # Keras 3's own format, for Keras to open
+        from plait.saving.keras_writer import save_keras_model
+
+        return save_keras_model(model, filepath)
     config = serialization.layer_to_config(model)
     state, meta = _ordered_state(model)
     members = {
@@ -102,7 +107,8 @@ def save_model(model, filepath, overwrite=True):
         "model.weights.safetensors": save_safetensors(state, metadata=meta),
     }
     if getattr(model, "compiled", False):
-        loss, _, metrics, weighted = model._loss_config  # loss_weights: saved as they are now, below
+        config = model.get_compile_config()  # loss_weights: saved as they are now, below
+        loss, metrics, weighted = config["loss"], config["metrics"], config["weighted_metrics"]
         optimizer = model.optimizer  # its state includes mixed_float16's loss scale
         inner = getattr(optimizer, "inner_optimizer", optimizer)  # compile re-wraps it for float16
         members["compile.json"] = json.dumps(
@@ -241,7 +247,7 @@ def _load(filepath, custom_objects, compile):
         )
         if optimizer_blob is not None:
             tensors = load_safetensors(optimizer_blob)
-            model._setup_training()
+            model.prepare_optimizer()
             model.optimizer.load_state_dict({**compile_config.get("optimizer_extra", {}), **tensors})
         if balancer_blob is not None:
             model.loss_balancer.load_state_dict(load_safetensors(balancer_blob))

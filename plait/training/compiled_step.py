@@ -34,15 +34,16 @@ import torch
 from torch.nn.utils import stateless
 
 from plait.losses import balancing
+from plait.training.step import StepOutput
 
 
-def unsupported(model):
+def unsupported(model, step_fn):
     """Why the whole step cannot be compiled for ``model`` (a sentence), or None if it can."""
-    if not isinstance(model._balancer, balancing.FixedWeights):
-        return f"the loss balancer {type(model._balancer).__name__} takes its own steps between the losses"
+    if not isinstance(model.loss_balancer, balancing.FixedWeights):
+        return f"the loss balancer {type(model.loss_balancer).__name__} takes its own steps between the losses"
     if hasattr(model.optimizer, "scale_loss"):
         return "mixed_float16 loss scaling skips steps on a host-side check"
-    if getattr(model, "_activity_layers", None):
+    if step_fn.activity_layers:
         return "activity regularizers collect their penalties as a side effect of the forward pass"
     for module in model.modules():
         if getattr(module, "stateful", False):
@@ -57,6 +58,8 @@ class WholeStep:
         model: a compiled plait model whose first training step ran eagerly; the parameters
             that received a gradient in that step are the ones this step updates (the eager
             step skips a parameter without a gradient, and so does this one).
+        step_fn: the model's :class:`~plait.training.step.StepFunction` (the same math as the
+            eager step).
         names: the names of the parameters to update, when rebuilding a step.
         dynamic: passed to ``torch.compile``; each batch shape gets its own graph
             (see :meth:`accepts`).
@@ -68,8 +71,8 @@ class WholeStep:
 
     max_shapes = 4
 
-    def __init__(self, model, dynamic=False, names=None):
-        self.model, self.dynamic = model, dynamic
+    def __init__(self, model, step_fn, dynamic=False, names=None):
+        self.model, self.step_fn, self.dynamic = model, step_fn, dynamic
         named = dict(model.named_parameters())
         if names is None:
             names = [n for n, p in named.items() if p.requires_grad and p.grad is not None]
@@ -81,17 +84,16 @@ class WholeStep:
         self.buffer_names, self.buffers = zip(*model.named_buffers()) if list(model.named_buffers()) else ((), ())
         opt = model.optimizer
         chosen = {id(p) for p in params}
-        index = [i for i, p in enumerate(opt._params) if id(p) in chosen]
-        self.state = {slot: [opt._state[slot][i] for i in index] for slot in opt._slots}
+        self.state = opt.slots_for([i for i, p in enumerate(opt.params) if id(p) in chosen])
         # Constraints run after each update, inside the step (between the steps of a chunk).
         position = {id(p): i for i, p in enumerate(params)}
         self.constrained = [
-            (position[id(s.get(layer))], s) for layer, s in model._constrained if id(s.get(layer)) in position
+            (position[id(s.get(layer))], s) for layer, s in step_fn.constrained if id(s.get(layer)) in position
         ]
         self._device = params[0].device if params else torch.device("cpu")
         # Host-set numbers live in device tensors updated with fill_ (no sync, no recompile).
         self._scalars, self._last = [], []
-        self._weights = torch.zeros(len(model._loss_heads), device=self._device)
+        self._weights = torch.zeros(len(step_fn.loss_indices), device=self._device)
         self._weight_values = None
         self._seen, self._compiled = set(), set()
         self._fns = {}  # steps per call -> compiled function
@@ -108,8 +110,8 @@ class WholeStep:
                 if self._last[k].get(key) != value:  # a constant learning rate is filled once
                     self._scalars[k][key].fill_(value)
                     self._last[k][key] = value
-        if model._balancer.values != self._weight_values:
-            self._weight_values = list(model._balancer.values)
+        if model.loss_balancer.values != self._weight_values:
+            self._weight_values = list(model.loss_balancer.values)
             self._weights.copy_(torch.tensor(self._weight_values))
         fn = self._fns.get(len(batches))
         if fn is None:
@@ -158,33 +160,31 @@ class WholeStep:
             self._step(params, buffers, state, xs, ys, sws, step_scalars, weights)
 
     def _step(self, params, buffers, state, xs, ys, sws, scalars, weights):
-        model = self.model
+        model, step_fn = self.model, self.step_fn
+
+        def weigh(losses):
+            terms = [weights[j] * loss for j, loss in enumerate(losses) if loss is not None]
+            return torch.stack(terms).sum() if len(terms) > 1 else terms[0]
 
         def loss(values, buffer_values):
             swapped = {**dict(zip(self.names, values)), **dict(zip(self.buffer_names, buffer_values))}
             with stateless._reparametrize_module(model, swapped):
-                y_pred, masks = model._forward_outputs(xs)
-                per_output = model._output_losses(ys, y_pred, sws, masks=masks)
-                penalty = model._penalty()
-            terms = [weights[j] * per_output[i] for j, i in enumerate(model._loss_heads) if per_output[i] is not None]
-            total = torch.stack(terms).sum() if len(terms) > 1 else terms[0]
-            if penalty is not None:
-                total = total + penalty
+                out = step_fn(xs, ys, sws, weigh)
             # The aux outputs of torch.func must be tensors: drop the Nones, put them back below.
-            kept_masks = {i: m for i, m in enumerate(masks or ()) if m is not None}
-            losses = {i: v.detach() for i, v in enumerate(per_output) if v is not None}
-            return total, ([y.detach() for y in y_pred], kept_masks, losses)
+            kept_masks = {i: m for i, m in enumerate(out.masks or ()) if m is not None}
+            losses = {i: v.detach() for i, v in enumerate(out.per_output) if v is not None}
+            return out.total, ([y.detach() for y in out.y_pred], kept_masks, losses)
 
         grads, (total, (y_pred, kept_masks, losses)) = torch.func.grad_and_value(loss, has_aux=True)(params, buffers)
         with torch.no_grad():
             # ``params`` are detached views of the parameters: updating them in place updates
             # the parameters, with no aliased graph inputs (which would cost a copy per call).
-            model.optimizer._apply_rule(params, list(grads), state, scalars)
+            model.optimizer.apply_rule(params, list(grads), state, scalars)
             for i, spec in self.constrained:
                 spec.constrain_(params[i])
         masks = [kept_masks.get(i) for i in range(len(y_pred))] if kept_masks else None
         per_output = [losses.get(i) for i in range(len(ys))]
-        model._update_metrics(y_pred, ys, sws, total.detach(), per_output, masks)
+        model.update_step_metrics(StepOutput(total.detach(), per_output, y_pred, masks), xs, ys, sws)
 
 
 def own_code(method):
@@ -237,7 +237,7 @@ class JitPolicy:
         if self.mode == "auto" and not self._tried and self._phase in ("eager", "measure"):
             self._phase, self._steps, self._t0 = "measure", 0, None  # a longer fit may pay now
 
-    def whole_step(self, model, steps=1):
+    def whole_step(self, model, step_fn, steps=1):
         """The compiled step for the next ``steps`` steps, or None for the eager step."""
         done = self._steps  # steps completed before these
         self._steps += steps
@@ -248,30 +248,30 @@ class JitPolicy:
             self._phase = "build"
             return None
         if phase == "build" or (phase == "compiled" and self._whole.stale()):
-            self._phase = phase = "compiled" if self._build(model, explicit=True) else "eager"
+            self._phase = phase = "compiled" if self._build(model, step_fn, explicit=True) else "eager"
         if phase == "measure":
-            return self._measure_eager(model, done)
+            return self._measure_eager(model, step_fn, done)
         if phase == "trial":
             return self._measure_compiled(model, done)
         return self._whole if phase == "compiled" else None
 
-    def _build(self, model, explicit):
-        if any(isinstance(m, (torch.nn.RNNBase, _recurrent_layer())) for m in model.modules()):
+    def _build(self, model, step_fn, explicit):
+        if any(isinstance(m, torch.nn.RNNBase) or getattr(m, "is_recurrent", False) for m in model.modules()):
             self.reason = "recurrent layers would be unrolled step by step in the traced graph"
             if explicit:
                 warnings.warn(f"jit_compile=True: model '{model.name}' trains eagerly: {self.reason}.", stacklevel=5)
             return False
-        self.reason = unsupported(model)
+        self.reason = unsupported(model, step_fn)
         if self.reason is not None:
             self.compile_loss = explicit
             return False
-        self._whole = WholeStep(model, names=self._whole.names if self._whole is not None else None)
-        for p in model._trainable_params:
+        self._whole = WholeStep(model, step_fn, names=self._whole.names if self._whole is not None else None)
+        for p in model.optimizer.params:
             p.grad = None  # the compiled step keeps no .grad; free the eager step's
         return True
 
     def _tick(self, model):
-        if model._device().type == "cuda":
+        if model.device.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter()
 
@@ -285,7 +285,7 @@ class JitPolicy:
             return seconds
         return None
 
-    def _measure_eager(self, model, done):
+    def _measure_eager(self, model, step_fn, done):
         self._eager_s = self._window(model, done, self.warmup)
         if self._eager_s is None:
             return None
@@ -293,7 +293,7 @@ class JitPolicy:
         self._phase = "eager"
         if worth:
             self._tried = True
-            if self._build(model, explicit=False):
+            if self._build(model, step_fn, explicit=False):
                 self._phase, self._steps = "trial", 0
                 return self._whole
         return None
@@ -308,9 +308,3 @@ class JitPolicy:
                 return None
             self._phase = "compiled"
         return self._whole
-
-
-def _recurrent_layer():
-    from plait.layers.recurrent import _RNN
-
-    return _RNN

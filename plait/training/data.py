@@ -1,8 +1,12 @@
-"""Turning what users pass to ``fit``/``evaluate``/``predict`` into batches of tensors.
+"""Data adapters: what users pass to ``fit``/``evaluate``/``predict``, as batches of tensors.
 
 Arrays (numpy, torch, pandas, lists or dicts of them) become tensors once, without copies
 where the dtype allows; each epoch shuffles with one gather per array and slices batches as
 views. ``torch.utils.data`` datasets and loaders and Python generators are iterated as given.
+
+Every batch is a :class:`Batch`: the lists in input / output order that the built-in steps
+use, and, for a custom ``train_step``, the same tensors in the structure the user passed
+(``batch.data()``: ``(x, y)`` or ``(x, y, sample_weight)`` or ``x``, as Keras hands them).
 """
 
 import math
@@ -10,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from plait.utils import array_to_tensor
+from plait.utils import array_to_tensor, nest
 
 
 def to_tensor(value, what):
@@ -31,9 +35,20 @@ def to_tensor(value, what):
     return tensor
 
 
+def _kind(value, is_row_check=True):
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, (list, tuple)) and not (is_row_check and _is_array_like_row(value)):
+        return "list"
+    return "single"
+
+
 def structure_inputs(model, x):
     """``x`` -> list of tensors in the model's input order."""
     names = model.input_names
+    if not model.has_graph and (isinstance(x, dict) or (isinstance(x, (list, tuple)) and not _is_array_like_row(x))):
+        # A subclassed model's call takes whatever structure it was given (as Keras's does).
+        return [nest.map_structure(lambda v: to_tensor(v, "Input data"), x)]
     if hasattr(x, "columns") and hasattr(x, "to_numpy"):  # a pandas DataFrame
         if len(names) > 1 and all(n in x.columns for n in names):
             x = {n: x[n].to_numpy() for n in names}
@@ -96,10 +111,16 @@ def structure_targets(model, y):
 
 
 def structure_sample_weights(model, sample_weight):
+    """``sample_weight`` -> list (output order) of float tensors or None."""
     names = model.output_names
     if sample_weight is None:
         return [None] * len(names)
     if isinstance(sample_weight, dict):
+        unknown = [k for k in sample_weight if k not in names]
+        if unknown:
+            raise ValueError(
+                f"`sample_weight` keys {unknown} match no output of model '{model.name}'. Valid output names: {names}"
+            )
         return [to_tensor(sample_weight[n], "sample_weight").float() if n in sample_weight else None for n in names]
     per_output = (
         isinstance(sample_weight, (list, tuple))
@@ -113,9 +134,11 @@ def structure_sample_weights(model, sample_weight):
 
 
 def check_sample_counts(xs, ys, sws, input_names, output_names):
+    """The number of samples, or a clear error when the arrays disagree."""
     counts = {}
     for name, t in zip(input_names, xs):
-        counts[f"input '{name}'"] = len(t)
+        for leaf in nest.flatten(t):
+            counts[f"input '{name}'"] = len(leaf)
     for name, t in zip(output_names, ys):
         if t is not None:
             counts[f"target '{name}'"] = len(t)
@@ -130,41 +153,99 @@ def check_sample_counts(xs, ys, sws, input_names, output_names):
     return next(iter(counts.values()))
 
 
-class ArrayBatches:
-    """Batches over in-memory tensors: ``(xs, ys, sws)`` lists, shuffled per epoch if asked."""
+class Batch:
+    """One batch: ``xs``/``ys``/``sws`` lists in input and output order, and the structure the
+    user gave (``kinds``: ``"single"``, ``"list"`` or ``"dict"`` for x, y and sample_weight, or
+    None where absent) to hand a custom step Keras's ``data``."""
 
-    def __init__(self, xs, ys, sws, batch_size, shuffle):
-        self.xs, self.ys, self.sws = xs, ys, sws
-        self.n = len(xs[0])
-        self.batch_size, self.shuffle = batch_size, shuffle
+    __slots__ = ("xs", "ys", "sws", "kinds", "names")
+
+    def __init__(self, xs, ys, sws, kinds, names):
+        self.xs, self.ys, self.sws, self.kinds, self.names = xs, ys, sws, kinds, names
+
+    def lists(self):
+        """``(xs, ys, sws)``: what the built-in steps take."""
+        return self.xs, self.ys, self.sws
+
+    def data(self):
+        """Keras's ``data``: ``(x, y, sample_weight)`` without the trailing Nones, ``x`` alone
+        (or ``(x,)`` when ``x`` is a list) without targets."""
+        x_kind, y_kind, sw_kind = self.kinds
+        input_names, output_names = self.names
+        x = _pack(x_kind, self.xs, input_names)
+        y = _pack(y_kind, self.ys, output_names)
+        sw = _pack(sw_kind, self.sws, output_names)
+        if y is None and sw is None:
+            return (x,) if isinstance(x, list) else x
+        return (x, y) if sw is None else (x, y, sw)
+
+    def to(self, device):
+        """This batch on ``device`` (a no-op on the CPU)."""
+        if device.type == "cpu":
+            return self
+        move = lambda ts: [  # noqa: E731
+            None if t is None else nest.map_structure(lambda v: v.to(device, non_blocking=True), t) for t in ts
+        ]
+        return Batch(move(self.xs), move(self.ys), move(self.sws), self.kinds, self.names)
 
     def __len__(self):
+        leaf = nest.flatten(self.xs[0])[0] if self.xs else None
+        return 0 if leaf is None else leaf.shape[0]
+
+
+def _pack(kind, tensors, names):
+    if kind is None or all(t is None for t in tensors):
+        return None
+    if kind == "dict":
+        return {n: t for n, t in zip(names, tensors) if t is not None}
+    if kind == "list":
+        return list(tensors)
+    return tensors[0]
+
+
+class ArrayBatches:
+    """Batches over in-memory tensors, shuffled per epoch if asked."""
+
+    def __init__(self, xs, ys, sws, batch_size, shuffle, kinds=("single", None, None), names=((), ())):
+        self.xs, self.ys, self.sws = xs, ys, sws
+        self.n = len(nest.flatten(xs[0])[0])
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.kinds, self.names = kinds, names
+
+    @property
+    def num_batches(self):
         return math.ceil(self.n / self.batch_size)
 
     def __iter__(self):
         xs, ys, sws = self.xs, self.ys, self.sws
         if self.shuffle:
             order = torch.randperm(self.n)
-            take = lambda ts: [None if t is None else t.index_select(0, order) for t in ts]  # noqa: E731
+            take = lambda ts: [  # noqa: E731
+                None if t is None else nest.map_structure(lambda v: v.index_select(0, order), t) for t in ts
+            ]
             xs, ys, sws = take(xs), take(ys), take(sws)
         for start in range(0, self.n, self.batch_size):
             end = start + self.batch_size
-            yield (
-                [t[start:end] for t in xs],
-                [None if t is None else t[start:end] for t in ys],
-                [None if t is None else t[start:end] for t in sws],
-            )
+            cut = lambda ts: [None if t is None else nest.map_structure(lambda v: v[start:end], t) for t in ts]  # noqa: E731,B023
+            yield Batch(cut(xs), cut(ys), cut(sws), self.kinds, self.names)
 
 
 class IterableBatches:
     """Batches from a ``DataLoader``, a dataset, a generator, or any iterable of
-    ``x``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+    ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+    Without ``steps`` an epoch ends when the iterable is exhausted, and the next epoch iterates
+    it anew (a generator, which cannot restart, then yields nothing more). With ``steps``, each
+    epoch reads ``steps`` elements and the iterator carries over between epochs, as in Keras.
+    """
 
     def __init__(self, model, source, steps=None):
         self.model, self.source, self.steps = model, source, steps
         self._iterator = None
 
-    def __len__(self):
+    @property
+    def num_batches(self):
+        """Batches per epoch: ``steps``, else the source's length, else None (unknown)."""
         if self.steps is not None:
             return self.steps
         try:
@@ -173,7 +254,6 @@ class IterableBatches:
             return None
 
     def __iter__(self):
-        # A generator can only be iterated once: keep reading it across epochs (Keras does).
         if self._iterator is None or self.steps is None:
             self._iterator = iter(self.source)
         for step, element in enumerate(self._iterator):
@@ -185,16 +265,28 @@ class IterableBatches:
         if isinstance(element, (tuple, list)) and len(element) in (2, 3) and not _is_array_like_row(element):
             x, y = element[0], element[1]
             sw = element[2] if len(element) == 3 else None
+        elif isinstance(element, (tuple, list)) and len(element) == 1:
+            x, y, sw = element[0], None, None
         else:
             x, y, sw = element, None, None
-        return (
-            structure_inputs(self.model, x),
-            structure_targets(self.model, y),
-            structure_sample_weights(self.model, sw),
+        model = self.model
+        model.ensure_built(x)
+        kinds = (
+            _kind(x) if model.has_graph else "single",
+            None if y is None else _kind(y),
+            None if sw is None else _kind(sw),
+        )
+        return Batch(
+            structure_inputs(model, x),
+            structure_targets(model, y),
+            structure_sample_weights(model, sw),
+            kinds,
+            (model.input_names, model.output_names),
         )
 
 
 def is_iterable_source(x):
+    """Whether ``x`` is read by iterating (a dataset, loader or generator), not sliced."""
     return isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)) or (
         hasattr(x, "__next__")
         or (

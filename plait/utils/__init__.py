@@ -5,6 +5,7 @@ import random
 import numpy as np
 import torch
 
+from plait.utils.data_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from plait.utils.model_visualization import model_to_dot, plot_model
 from plait.utils.naming import clear_session
 from plait.utils.plotting import plot_history
@@ -59,4 +60,13 @@ def set_random_seed(seed):
     torch.manual_seed(seed)
 
 
-__all__ = ["clear_session", "model_to_dot", "plot_history", "plot_model", "set_random_seed", "to_categorical"]
+__all__ = [
+    "clear_session",
+    "model_to_dot",
+    "pack_x_y_sample_weight",
+    "plot_history",
+    "plot_model",
+    "set_random_seed",
+    "to_categorical",
+    "unpack_x_y_sample_weight",
+]

@@ -36,6 +36,14 @@ class Progbar:
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.previous_width = 0
+        self.seen = 0  # the last step shown
+
+    def close(self):
+        """End the line of a bar that was drawn in place but never finalized."""
+        if self.dynamic and self.verbose == 1 and self.previous_width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.previous_width = 0
 
     def update(self, current, values=None, finalize=None):
         """Show step ``current`` with ``values`` (a dict of floats, or a callable returning one).
@@ -43,6 +51,7 @@ class Progbar:
         ``values`` may be a callable so that the (device-synchronising) read of the metrics only
         happens when a line is actually drawn.
         """
+        self.seen = current
         if finalize is None:
             finalize = self.target is not None and current >= self.target
         if self.verbose == 0 or (self.verbose == 2 and not finalize) or (not self.dynamic and not finalize):
@@ -68,7 +77,7 @@ class Progbar:
         if self.dynamic and self.verbose == 1:
             pad = max(self.previous_width - len(line), 0)
             self.stream.write("\r" + line + " " * pad + ("\n" if finalize else ""))
-            self.previous_width = len(line)
+            self.previous_width = 0 if finalize else len(line)
         else:
             self.stream.write(line + "\n")
         self.stream.flush()

@@ -1,0 +1,168 @@
+"""One pass over the data: adapters, validation split, class and sample weights, device transfer,
+and chunks of ``steps_per_execution`` batches.
+
+Example:
+    >>> import numpy as np, plait
+    >>> model = plait.Sequential([plait.layers.Dense(1, input_shape=(3,))])
+    >>> it = EpochIterator(model, np.zeros((10, 3)), np.zeros((10, 1)), batch_size=4, steps_per_execution=2)
+    >>> [(begin, end, len(chunk)) for begin, end, chunk in it]
+    [(0, 1, 2), (2, 2, 1)]
+"""
+
+import warnings
+
+import torch
+
+from plait.training import data as data_module
+
+
+class EpochIterator:
+    """Iterate an epoch as ``(begin_step, end_step, [Batch, ...])`` executions (Keras's
+    epoch iterator): each execution holds ``steps_per_execution`` batches, the last one fewer.
+
+    Args:
+        model: the plait model (its input and output names structure the data).
+        x, y, sample_weight: what ``fit``/``evaluate``/``predict`` were given.
+        batch_size: batch size for arrays and map-style datasets (default 32).
+        steps_per_epoch: stop after this many batches (None: when the data ends).
+        shuffle: shuffle arrays (and map-style datasets) each epoch.
+        class_weight: ``{class: weight}``, turned into sample weights of the one output.
+        steps_per_execution: batches per execution.
+        device: where batches go (default: the model's device).
+    """
+
+    def __init__(
+        self,
+        model,
+        x=None,
+        y=None,
+        sample_weight=None,
+        batch_size=None,
+        steps_per_epoch=None,
+        shuffle=False,
+        class_weight=None,
+        steps_per_execution=1,
+        device=None,
+    ):
+        self.model = model
+        self.steps_per_epoch, self.steps_per_execution = steps_per_epoch, steps_per_execution
+        self.device = device if device is not None else model.device
+        self.exhausted = False  # the data ran out before ``steps_per_epoch`` batches
+        self._class_weight = class_weight
+        if data_module.is_iterable_source(x):
+            if y is not None:
+                raise ValueError("`y` must be None when `x` is a dataset, loader or generator (it yields the targets).")
+            if sample_weight is not None:
+                raise ValueError(
+                    "`sample_weight` must be None when `x` is a dataset, loader or generator "
+                    "(it yields (x, y, sample_weight))."
+                )
+            source = x
+            if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.utils.data.IterableDataset):
+                source = torch.utils.data.DataLoader(x, batch_size=batch_size or 32, shuffle=shuffle)
+            self.batches = data_module.IterableBatches(model, source, steps_per_epoch)
+            self.num_samples = None
+        else:
+            model.ensure_built(x)
+            xs = data_module.structure_inputs(model, x)
+            ys = data_module.structure_targets(model, y)
+            sws = data_module.structure_sample_weights(model, sample_weight)
+            self.num_samples = data_module.check_sample_counts(xs, ys, sws, model.input_names, model.output_names)
+            ys = [match_target_rank(model, i, t) for i, t in enumerate(ys)]
+            if class_weight is not None:
+                sws = class_weights_to_sample_weights(class_weight, ys, sws)
+            kinds = (
+                data_module._kind(x) if model.has_graph else "single",
+                None if y is None else data_module._kind(y),
+                None if sample_weight is None and class_weight is None else data_module._kind(sample_weight),
+            )
+            self.batches = data_module.ArrayBatches(
+                xs, ys, sws, batch_size or 32, shuffle, kinds, (model.input_names, model.output_names)
+            )
+
+    @property
+    def num_batches(self):
+        """Batches per epoch, or None when unknown (a generator without ``steps_per_epoch``)."""
+        n = self.batches.num_batches
+        if self.steps_per_epoch is not None:
+            return self.steps_per_epoch if n is None else min(n, self.steps_per_epoch)
+        return n
+
+    def __iter__(self):
+        chunk, begin, step = [], 0, 0
+        for batch in self.batches:
+            if self._class_weight is not None and isinstance(self.batches, data_module.IterableBatches):
+                batch.sws = class_weights_to_sample_weights(self._class_weight, batch.ys, batch.sws)
+            chunk.append(batch.to(self.device))
+            step += 1
+            if len(chunk) == self.steps_per_execution:
+                yield begin, step - 1, chunk
+                chunk, begin = [], step
+            if self.steps_per_epoch is not None and step >= self.steps_per_epoch:
+                break
+        if chunk:
+            yield begin, step - 1, chunk
+        if self.steps_per_epoch is not None and step < self.steps_per_epoch:
+            self.exhausted = True
+            warnings.warn(
+                f"Your input ran out of data after {step} of steps_per_epoch={self.steps_per_epoch} batches; "
+                "training stops. Make sure the data can generate at least `steps_per_epoch * epochs` batches.",
+                stacklevel=2,
+            )
+
+
+def match_target_rank(model, i, y):
+    """Keras expands ``(N,)`` targets to ``(N, 1)`` for an output of shape ``(N, 1)``."""
+    shapes = model.output_shapes
+    if y is None or shapes is None:
+        return y
+    shape = shapes[i]
+    if y.dim() == len(shape) - 1 and shape[-1] == 1:
+        return y.unsqueeze(-1)
+    return y
+
+
+def class_weights_to_sample_weights(class_weight, ys, sws):
+    """Keras's ``class_weight``: each sample weighs its class's weight (times its sample weight)."""
+    if len(ys) != 1:
+        raise ValueError("`class_weight` is only supported for models with a single output.")
+    y = ys[0]
+    if y is None:
+        return sws
+    labels = y.argmax(-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0].round().long()
+    top = int(labels.max()) if labels.numel() else 0
+    table = torch.ones(max(max(int(k) for k in class_weight), top) + 1)
+    for k, w in class_weight.items():
+        table[int(k)] = float(w)
+    weights = table[labels.long().cpu()].to(y.device)
+    return [weights if sws[0] is None else sws[0] * weights]
+
+
+def train_validation_split(model, x, y, sample_weight, fraction):
+    """Keras's ``validation_split``: the last ``fraction`` of the samples, before shuffling.
+    Returns ``(x, y, sample_weight)`` for training and ``validation_data``."""
+    if data_module.is_iterable_source(x):
+        raise ValueError("`validation_split` is only supported for arrays, not datasets or generators.")
+    xs = data_module.structure_inputs(model, x)
+    ys = data_module.structure_targets(model, y)
+    sws = data_module.structure_sample_weights(model, sample_weight)
+    n = data_module.check_sample_counts(xs, ys, sws, model.input_names, model.output_names)
+    cut = int(n * (1 - fraction))
+    if cut == 0 or cut == n:
+        raise ValueError(f"validation_split={fraction} leaves no training or no validation samples of {n}.")
+
+    def part(kind, ts, names, piece):
+        # Keep the user's structure (a dict stays a dict), so a custom step sees it unchanged.
+        if kind is None or all(t is None for t in ts):
+            return None
+        return data_module._pack(kind, [None if t is None else t[piece] for t in ts], names)
+
+    head, tail = slice(0, cut), slice(cut, None)
+    x_kind = data_module._kind(x) if model.has_graph else "single"
+    y_kind = None if y is None else data_module._kind(y)
+    sw_kind = None if sample_weight is None else data_module._kind(sample_weight)
+    ins, outs = model.input_names, model.output_names
+    train = (part(x_kind, xs, ins, head), part(y_kind, ys, outs, head), part(sw_kind, sws, outs, head))
+    val_sw = part(sw_kind, sws, outs, tail)
+    val = (part(x_kind, xs, ins, tail), part(y_kind, ys, outs, tail)) + (() if val_sw is None else (val_sw,))
+    return train, val

@@ -1,0 +1,142 @@
+"""The training step: one loss function, run eagerly or inside the compiled whole step.
+
+:class:`StepFunction` is the single place where a step's math lives:
+
+    batch ``(xs, ys, sample_weights)`` -> forward -> per-output losses -> weighted total
+    (+ regularization) -> :class:`StepOutput` ``(total, per_output, y_pred, masks)``
+
+It reads the model's current parameters and buffers, so it is pure in them: the eager step
+(:func:`eager_train_step`) calls it and then ``backward()`` and the optimizer; the compiled
+whole step (:mod:`plait.training.compiled_step`) swaps the parameters for its inputs and wraps
+the same call in ``torch.func.grad_and_value``. How the per-output losses are weighed is the
+caller's ``weigh`` argument: the loss balancer (which may take its own step) eagerly, a tensor
+of fixed weights in the compiled graph.
+
+When an output layer ends in softmax (or sigmoid) and its loss is categorical (or binary)
+cross-entropy on probabilities, the step asks the layer for its logits and uses the
+log-softmax form of the loss: the same value away from Keras's 1e-7 clipping, numerically
+stable, and cheaper. Metrics then see the activation applied to the logits.
+"""
+
+from typing import NamedTuple
+
+import torch
+
+
+class StepOutput(NamedTuple):
+    """What one step computes. ``per_output`` and ``masks`` are lists in output order (None
+    where an output has no loss, no target or no mask; ``masks`` itself may be None)."""
+
+    total: torch.Tensor
+    per_output: list
+    y_pred: list
+    masks: list
+
+
+class StepFunction:
+    """The forward pass and losses of a compiled model's training and test steps.
+
+    Args:
+        model: a compiled plait model.
+        heads: its :class:`~plait.training.heads.OutputHead` list (resolved).
+        fuse_logits: feed softmax/sigmoid outputs' losses with logits (see the module doc).
+    """
+
+    def __init__(self, model, heads, fuse_logits=True):
+        self.model, self.heads = model, heads
+        if fuse_logits:
+            for i, head in enumerate(heads):
+                activation = model.output_activation(i)
+                if activation is not None and head.fuses_with(activation):
+                    head.use_logits(activation)
+        self.logits_outputs = tuple(i for i, h in enumerate(heads) if h.logits_activation is not None)
+        self.forward = model.training_forward(logits_outputs=self.logits_outputs)
+        self.loss_indices = [i for i, h in enumerate(heads) if h.loss is not None]
+        # Regularizers add to the loss; constraints run after each update (Keras's order).
+        entries = model.weight_entries()
+        self.regularized = [(layer, spec) for layer, spec in entries if spec.regularizer is not None]
+        self.constrained = [(layer, spec) for layer, spec in entries if spec.constraint is not None]
+        self.activity_layers = [m for m in model.modules() if getattr(m, "activity_regularizer", None) is not None]
+
+    def terms(self, xs, ys, sws):
+        """Forward pass, per-output losses and the regularization penalty (None if none)."""
+        for layer in self.activity_layers:
+            layer.activity_losses.clear()
+        y_pred, masks = self.forward(xs)
+        per_output = self.output_losses(ys, y_pred, sws, masks, logits=True)
+        return y_pred, masks, per_output, self.penalty()
+
+    def __call__(self, xs, ys, sws, weigh):
+        """One step's :class:`StepOutput`; ``weigh(per_output losses of the heads with a loss)``
+        returns their weighted sum."""
+        y_pred, masks, per_output, penalty = self.terms(xs, ys, sws)
+        return StepOutput(self.combine(per_output, penalty, weigh), per_output, y_pred, masks)
+
+    def combine(self, per_output, penalty, weigh):
+        total = weigh([per_output[i] for i in self.loss_indices])
+        return total if penalty is None else total + penalty
+
+    def output_losses(self, ys, y_pred, sws, masks=None, logits=False):
+        """Per-output losses (None where an output has no loss or no target). ``logits``: the
+        predictions of fused outputs are logits."""
+        per_output = []
+        for i, head in enumerate(self.heads):
+            if head.loss is None or ys[i] is None:
+                per_output.append(None)
+                continue
+            loss_fn = head.train_loss if logits else head.loss
+            mask = masks[i] if masks is not None else None
+            per_output.append(loss_fn(ys[i], y_pred[i], None if sws is None else sws[i], mask=mask))
+        if all(v is None for v in per_output):
+            raise ValueError(
+                f"No output of model '{self.model.name}' has both a loss and a target; nothing to train on. "
+                f"Outputs with a loss: {[self.heads[i].name for i in self.loss_indices]}"
+            )
+        return per_output
+
+    def penalty(self):
+        """Weight and activity regularization of the last forward pass (None if none)."""
+        penalties = [s.regularizer(s.keras_view(s.get(layer))) for layer, s in self.regularized]
+        for layer in self.activity_layers:
+            penalties += layer.activity_losses
+        return torch.stack(penalties).sum() if penalties else None
+
+    @torch.no_grad()
+    def apply_constraints(self):
+        for layer, spec in self.constrained:
+            spec.constrain_(spec.get(layer))
+
+    def probabilities(self, y_pred):
+        """Predictions as the model returns them (the activation applied to fused logits)."""
+        return [h.logits_activation(p) if h.logits_activation is not None else p for h, p in zip(self.heads, y_pred)]
+
+
+def eager_train_step(model, step_fn, data, params, terms=None):
+    """One eager training step on ``data = (xs, ys, sws)`` lists: the step function, then
+    ``backward()``, the optimizer's update of ``params`` (the optimizer's built list) and the
+    constraints. ``terms`` replaces
+    ``step_fn.terms`` (the compiled forward of ``jit_compile`` models that cannot compile the
+    whole step). Returns the :class:`StepOutput`. Nothing is applied if any part raises."""
+    xs, ys, sws = data
+    balancer = model.loss_balancer
+    weigh = lambda losses: balancer.combine(losses, True)  # noqa: E731
+    if terms is None:
+        out = step_fn(xs, ys, sws, weigh)
+    else:
+        y_pred, masks, per_output, penalty = terms(xs, ys, sws)
+        out = StepOutput(step_fn.combine(per_output, penalty, weigh), per_output, y_pred, masks)
+    for p in params:
+        p.grad = None
+    scale_loss = getattr(model.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
+    (out.total if scale_loss is None else scale_loss(out.total)).backward()
+    model.optimizer.apply([p.grad for p in params])
+    step_fn.apply_constraints()
+    return out
+
+
+def batch_size_of(xs):
+    """The number of samples in a batch (Keras weighs the loss trackers by it)."""
+    for x in xs:
+        if x is not None:
+            return x.shape[0]
+    return 1
