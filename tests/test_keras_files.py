@@ -425,3 +425,10 @@ def test_registered_custom_layer_and_refused_code(tmp_path):
     keras.Model(inputs, keras.layers.Lambda(lambda t: t * 3)(inputs)).save(tmp_path / "lambda.keras")
     with pytest.raises(ValueError, match=r"lambda.keras.*Lambda layer.*does not run code from files"):
         plait.models.load_model(tmp_path / "lambda.keras")
+
+
+def test_model_names_with_dots(tmp_path):
+    # Keras's MobileNets are named mobilenet_1.00_224; plait's names are module paths.
+    inputs = keras.Input(shape=(3,))
+    keras.Model(inputs, keras.layers.Dense(2)(inputs), name="net_1.00_3").save(tmp_path / "dots.keras")
+    assert plait.models.load_model(tmp_path / "dots.keras").name == "net_1_00_3"

@@ -165,10 +165,16 @@ def layer_from_keras(spec):
     return cls(**_layer_args(class_name, config, cls))
 
 
+def _model_name(config):
+    # Keras names some models with a '.' (mobilenet_1.00_224); plait's names are module paths.
+    name = config.get("name")
+    return name.replace(".", "_").replace("/", "_") if isinstance(name, str) else name
+
+
 def sequential_from_keras(config):
     from plait.models import Sequential
 
-    model = Sequential(name=config.get("name"))
+    model = Sequential(name=_model_name(config))
     for spec in config["layers"]:
         model.add(layer_from_keras(spec))
     shape = config.get("build_input_shape")
@@ -256,7 +262,7 @@ def model_from_keras(spec):
         return [structure(r) for r in refs]
 
     inputs, outs = structure(config["input_layers"]), structure(config["output_layers"])
-    return Functional(inputs, outs, name=config.get("name"))
+    return Functional(inputs, outs, name=_model_name(config))
 
 
 # ---------------------------------------------------------------- weights
