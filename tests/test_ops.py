@@ -817,3 +817,59 @@ def test_binary_dtype_promotion_matches_keras(name):
                 a_, b_ = a, b
             args = (a_ if torch.is_tensor(a_) else _sample("int32"), a_, b_) if name == "where_xy" else (a_, b_)
             _check_promotion(name, args)
+
+
+# ---------------------------------------------------------------------------- every op as a node
+NOT_GRAPH_OPS = {"shape", "dtype", "ndim", "is_tensor", "convert_to_numpy", "vectorize", "jvp", "custom_gradient"}
+
+
+def _symbolize_first_array(args, kwargs):
+    """``(args, kwargs)`` with their first array replaced by an Input of its exact shape."""
+    found = []
+
+    def swap(value):
+        if not found and isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim > 0:
+            array = torch.as_tensor(value)
+            found.append(array)
+            return plait.Input(batch_shape=tuple(array.shape), dtype=array.dtype)
+        return value
+
+    from plait.utils import nest
+
+    args, kwargs = nest.map_structure(swap, (list(args), dict(kwargs)))
+    return args, kwargs, (found[0] if found else None)
+
+
+def _graph_cases():
+    cases = [(name, i, None) for name, i in ((n, i) for n, c in CASES.items() for i in range(len(c)))]
+    cases += [(name, i, "image") for name, c in IMAGE_CASES.items() for i in range(len(c))]
+    return [
+        pytest.param(name, i, family, id=f"{family + '.' if family else ''}{name}-{i}")
+        for name, i, family in cases
+        if name not in NOT_GRAPH_OPS
+    ]
+
+
+@pytest.mark.parametrize("name,index,family", _graph_cases())
+def test_every_op_as_a_graph_node(name, index, family):
+    import json
+
+    from plait.models import serialization
+
+    table, module = (IMAGE_CASES, ops.image) if family else (CASES, ops)
+    args, kwargs = copy.deepcopy(table[name][index])
+    sym_args, sym_kwargs, value = _symbolize_first_array(args, kwargs)
+    if value is None:
+        pytest.skip("no array argument to make symbolic")
+    outputs = getattr(module, name)(*sym_args, **sym_kwargs)
+    inputs = [
+        t for t in plait.utils.nest.flatten((sym_args, sym_kwargs)) if isinstance(t, plait.graph.node.SymbolicTensor)
+    ]
+    model = plait.Model(inputs[0], outputs)
+    expected = getattr(module, name)(*copy.deepcopy(args), **copy.deepcopy(kwargs))
+    values = name not in SHAPE_ONLY and name != "elastic_transform"
+    _compare(model(value), expected, values=values)
+    config = json.loads(json.dumps(serialization.model_to_config(model)))
+    with serialization.loading(custom_objects=None, safe_mode=False):  # the test's own functions
+        rebuilt = serialization.model_from_config(config)
+    _compare(rebuilt(value), expected, values=values)

@@ -31,6 +31,8 @@ class Sequential(Functional):
         2410
     """
 
+    layer_stack = True  # summary() prints it as a stack: no "Connected to" column
+
     def __init__(self, layers=None, name=None, trainable=True, **kwargs):
         Layer.__init__(self, name=name, trainable=trainable, **kwargs)
         Trainer.__init__(self)

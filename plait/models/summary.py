@@ -14,9 +14,7 @@ def _node_label(tensor):
 
 
 def _is_sequential_like(model):
-    from plait.models.sequential import Sequential
-
-    if isinstance(model, Sequential):
+    if getattr(model, "layer_stack", False):  # a Sequential
         return True
     consumers = {}
     for node in model._nodes:

@@ -17,6 +17,7 @@ from collections import Counter
 import numpy as np
 
 from plait import layers as layers_module
+from plait.layers.serialization import builtin_classes
 from plait.utils.naming import to_snake_case
 
 # Keras config keys that carry no meaning for plait when they hold their default value.
@@ -172,7 +173,7 @@ def _model_name(config):
 
 
 def sequential_from_keras(config):
-    from plait.models import Sequential
+    Sequential = builtin_classes()["Sequential"]  # as plait.models registered it
 
     model = Sequential(name=_model_name(config))
     for spec in config["layers"]:
@@ -197,7 +198,7 @@ def _refs(value):
 
 
 def model_from_keras(spec):
-    from plait.models import Functional
+    Functional = builtin_classes()["Functional"]  # as plait.models registered it
 
     config = spec["config"]
     entries = {entry["name"]: entry for entry in config["layers"]}

@@ -27,6 +27,7 @@ import numpy as np
 
 from plait import layers as layers_module
 from plait.layers.input_layer import InputLayer
+from plait.layers.serialization import builtin_classes
 from plait.saving.weights_io import atomic_write
 from plait.utils.naming import to_snake_case
 
@@ -94,7 +95,10 @@ def _operation_args(layer, node):
 
 
 def _layer_class(layer):
-    from plait.models import Functional, Sequential
+    Functional, Sequential = (
+        builtin_classes()["Functional"],
+        builtin_classes()["Sequential"],
+    )  # saving never imports models
 
     if isinstance(layer, Sequential):
         return "Sequential"
@@ -253,7 +257,10 @@ def functional_config(model):
 
 def model_spec(model):
     """``config.json``'s content for ``model``."""
-    from plait.models import Functional, Sequential
+    Functional, Sequential = (
+        builtin_classes()["Functional"],
+        builtin_classes()["Sequential"],
+    )  # saving never imports models
 
     if not isinstance(model, (Functional, Sequential)):
         raise _not_writable(f"model '{model.name}'", "it is a subclassed model (its code is not a config)")
@@ -299,7 +306,10 @@ def group_names(layers):
     """Keras's names for the layers' groups: class in snake case, with a counter."""
     counts, names = Counter(), []
     for layer in layers:
-        from plait.models import Functional, Sequential
+        Functional, Sequential = (
+            builtin_classes()["Functional"],
+            builtin_classes()["Sequential"],
+        )  # saving never imports models
 
         base = (
             "sequential"
