@@ -6,8 +6,8 @@ wheels bundle Graphviz, so ``pip install pygraphviz`` (or ``pip install "plait[v
 machine needs; a ``dot`` program on the PATH works too.
 
 Models are recognised by what they have, not by class, so this module imports nothing from
-``plait.models`` (utils sit below models): a graph model has ``_nodes``; a ``Sequential`` also
-has ``_stack``; any other model is drawn as one box, as Keras draws a subclassed model.
+``plait.models`` (utils sit below models): a graph model has ``_nodes``; a ``Sequential`` is also
+a ``layer_stack``; any other model is drawn as one box, as Keras draws a subclassed model.
 """
 
 import html
@@ -30,7 +30,7 @@ def _is_graph_model(layer):
 
 
 def _is_sequential(layer):
-    return _is_graph_model(layer) and hasattr(layer, "_stack")
+    return _is_graph_model(layer) and getattr(layer, "layer_stack", False)
 
 
 def _class_name(layer):
@@ -97,7 +97,7 @@ def _entry(layer, input_index):
     """The box an edge into ``layer`` points at: inside an expanded nested model, its input layer
     (functional) or its first layer (Sequential), as Keras resolves it."""
     while _is_graph_model(layer):
-        layer = layer._stack[0] if _is_sequential(layer) else layer.inputs[input_index].node.layer
+        layer = layer.layers[0] if _is_sequential(layer) else layer.inputs[input_index].node.layer
         input_index = 0
     return layer
 
