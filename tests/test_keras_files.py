@@ -301,8 +301,9 @@ LAYERS = [
     ("Discretization", dict(bin_boundaries=[0.0, 0.5]), [(4,)]),
 ]
 # Layers with no counterpart in a Keras file: they hold code or torch modules (plait's .plait keeps them).
-# IntegerLookup, StringLookup and TextVectorization: Keras's need TensorFlow (test_preprocessing checks them).
+# Hashing, IntegerLookup, StringLookup and TextVectorization: Keras's need TensorFlow (test_preprocessing checks them).
 NOT_IN_KERAS_FILES = {
+    "Hashing",
     "IntegerLookup",
     "StringLookup",
     "TextVectorization",

@@ -330,3 +330,44 @@ def test_text_vectorization_as_documented():
     inputs = plait.Input(shape=(4,), dtype="int64")
     model = plait.Model(inputs, plait.layers.Embedding(layer.vocabulary_size(), 3)(inputs))
     assert model.predict(ids.numpy(), verbose=0).shape == (2, 4, 3)
+
+
+def test_farmhash_fingerprint64():
+    from plait.layers.preprocessing.farmhash import fingerprint64
+
+    # Reference values from Google's FarmHash (the pyfarmhash bindings), one per length class.
+    cases = {
+        "": 11160318154034397263,
+        "a": 12917804110809363939,
+        "abc": 2640714258260161385,
+        "hello": 13009744463427800296,
+        "fingerprint!": 12114131122460665340,
+        "x" * 20: 8233088228747857348,
+        "The quick brown fox jumps over": 16670215548606328922,
+        "é" * 21: 5480399363705602194,
+        "keras " * 11: 16602295119012799578,
+        "plait " * 50: 11711803976779430362,
+    }
+    assert {text: fingerprint64(text) for text in cases} == cases
+
+
+def test_hashing_as_documented():
+    # Keras's Hashing needs TensorFlow; these are the bins its docstring shows.
+    assert P.Hashing(num_bins=3)(np.array([["A"], ["B"], ["C"], ["D"], ["E"]])).ravel().tolist() == [1, 0, 1, 1, 2]
+    masked = P.Hashing(num_bins=3, mask_value="")
+    assert masked(np.array([["A"], ["B"], [""], ["C"], ["D"]])).ravel().tolist() == [1, 1, 0, 2, 2]
+    # Integers hash their decimal text, on tensors inside a model as on arrays.
+    from plait.layers.preprocessing.farmhash import fingerprint64
+
+    ints = np.array([[1], [42], [-7], [1000]])
+    expected = [fingerprint64(str(v)) % 5 for v in ints.ravel()]
+    inputs = plait.Input(shape=(1,), dtype="int64")
+    model = plait.Model(inputs, P.Hashing(num_bins=5)(inputs))
+    assert model.predict(ints, verbose=0).ravel().tolist() == expected
+    one_hot = P.Hashing(num_bins=5, output_mode="one_hot")(torch.as_tensor(ints))
+    assert one_hot.argmax(-1).tolist() == expected
+    with pytest.raises(ValueError, match="salt"):
+        P.Hashing(num_bins=3, salt=7)
+    # Hashed OOV buckets of the lookups, as Keras's docstrings show.
+    lookup = P.StringLookup(vocabulary=["a", "b", "c", "d"], num_oov_indices=2)
+    assert lookup(np.array([["a", "c", "d"], ["m", "z", "b"]])).tolist() == [[2, 4, 5], [0, 1, 3]]

@@ -14,6 +14,7 @@ from plait.layers.preprocessing.augmentation import (
     RandomZoom,
 )
 from plait.layers.preprocessing.categorical import CategoryEncoding
+from plait.layers.preprocessing.hashing import Hashing
 from plait.layers.preprocessing.image import CenterCrop, Resizing
 from plait.layers.preprocessing.lookup import IntegerLookup, StringLookup
 from plait.layers.preprocessing.numerical import Discretization, Normalization, Rescaling
@@ -23,6 +24,7 @@ __all__ = [
     "CategoryEncoding",
     "CenterCrop",
     "Discretization",
+    "Hashing",
     "IntegerLookup",
     "Normalization",
     "RandomContrast",

@@ -17,6 +17,7 @@ import torch
 
 from plait.layers.base import Layer
 from plait.layers.preprocessing.categorical import encode_categorical, encoded_shape
+from plait.layers.preprocessing.hashing import hash_buckets
 from plait.layers.validation import one_of
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
@@ -57,11 +58,9 @@ class IndexLookup(Layer):
             raise ValueError(f"{who}: `sparse=True` is not supported (plait has no sparse tensors).")
         if pad_to_max_tokens and max_tokens is None:
             raise ValueError(f"{who}: `pad_to_max_tokens=True` needs `max_tokens`.")
-        if salt is not None or oov_method != "floormod":
-            raise ValueError(
-                f"{who}: hashed OOV buckets (FarmHash) are not supported. Received: oov_method={oov_method!r}, "
-                f"salt={salt!r}"
-            )
+        one_of(who, "oov_method", oov_method, ("floormod", "farmhash"))
+        if salt is not None:
+            raise ValueError(f"{who}: salted OOV hashing (SipHash) is not supported. Received: salt={salt!r}")
         self.max_tokens, self.num_oov_indices = max_tokens, int(num_oov_indices)
         self.mask_token, self.oov_token = mask_token, oov_token
         self.invert, self.sparse, self.pad_to_max_tokens = bool(invert), False, bool(pad_to_max_tokens)
@@ -191,6 +190,8 @@ class IndexLookup(Layer):
             "pad_to_max_tokens": self.pad_to_max_tokens,
             "idf_weights": None if self.idf_weights is None else self.idf_weights[self._token_start() :].tolist(),
             "vocabulary": list(self.tokens) if self.tokens else None,
+            "oov_method": self.oov_method,
+            "salt": None,
         }
 
 
@@ -199,7 +200,8 @@ class IntegerLookup(IndexLookup):
 
     Args:
         max_tokens: vocabulary size limit (with the special tokens), for ``adapt``.
-        num_oov_indices: out-of-vocabulary indices (default 1; several: ``x % n`` picks one).
+        num_oov_indices: out-of-vocabulary indices (default 1; several: ``x % n`` picks one, or
+            FarmHash with ``oov_method="farmhash"``, as for strings).
         mask_token: an integer that maps to index 0 (default None: no mask).
         oov_token: the token ``invert`` returns for OOV indices (default -1).
         vocabulary: list of integers, or None to :meth:`adapt`.
@@ -266,7 +268,12 @@ class IntegerLookup(IndexLookup):
         keys, values = self._keys.to(x.device), self._values.to(x.device)
         pos = torch.searchsorted(keys, x).clamp(max=max(len(keys) - 1, 0))
         found = keys[pos] == x if len(keys) else torch.zeros_like(x, dtype=torch.bool)
-        oov = x.remainder(self.num_oov_indices) + self._oov_start() if self.num_oov_indices > 1 else None
+        oov = None
+        if self.num_oov_indices > 1 and self.oov_method == "farmhash":  # Keras hashes the decimal text
+            oov = torch.as_tensor(hash_buckets(x.cpu().numpy(), self.num_oov_indices), device=x.device)
+            oov = oov + self._oov_start()
+        elif self.num_oov_indices > 1:
+            oov = x.remainder(self.num_oov_indices) + self._oov_start()
         if oov is None:
             if not bool(found.all()) and self.num_oov_indices == 0:
                 self._oov_index(x[~found].tolist())
@@ -319,11 +326,6 @@ class StringLookup(IndexLookup):
     ):
         kwargs.pop("vocabulary_dtype", None)
         self.encoding = encoding
-        if num_oov_indices > 1:
-            raise ValueError(
-                "StringLookup: several OOV indices hash strings with FarmHash, which plait does not have. "
-                f"Received: num_oov_indices={num_oov_indices}"
-            )
         super().__init__(
             max_tokens=max_tokens,
             num_oov_indices=num_oov_indices,
@@ -361,7 +363,11 @@ class StringLookup(IndexLookup):
         if missing and self.num_oov_indices == 0:
             self._oov_index(missing)
         oov = self._oov_start()
-        indices = [mask_index if t == self.mask_token else self._index.get(t, oov) for t in flat]
+        if self.num_oov_indices > 1:  # FarmHash buckets, as TensorFlow's to_hash_bucket_fast
+            buckets = dict(zip(missing, (hash_buckets(missing, self.num_oov_indices) + oov).tolist()))
+        else:
+            buckets = {}
+        indices = [mask_index if t == self.mask_token else self._index.get(t, buckets.get(t, oov)) for t in flat]
         shape = np.shape(inputs)
         return self._encode(torch.tensor(indices, dtype=torch.int64).reshape(shape))
 
