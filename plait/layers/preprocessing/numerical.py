@@ -254,8 +254,8 @@ class Discretization(Layer):
     Args:
         bin_boundaries: sorted list of boundaries, or None to learn ``num_bins`` quantile bins
             with :meth:`adapt`.
-        num_bins: number of bins for ``adapt``. epsilon: accepted for Keras (``adapt`` here
-            computes exact quantiles).
+        num_bins: number of bins for ``adapt``. epsilon: the quantile summary's precision
+            (default 0.01), as in Keras's approximate quantiles.
         output_mode: ``"int"`` (bin indices, int64), ``"one_hot"``, ``"multi_hot"`` or ``"count"``.
         sparse: must be False (plait has no sparse tensors).
 
@@ -286,10 +286,18 @@ class Discretization(Layer):
         self._boundaries_given = bin_boundaries is not None
 
     def adapt(self, data):
-        """Learn ``num_bins - 1`` boundaries at the data's quantiles (Keras approximates them)."""
-        values = np.concatenate([np.ravel(np.asarray(b)) for b in (data if isinstance(data, list) else [data])])
-        quantiles = np.linspace(0, 1, self.num_bins + 1)[1:-1]
-        self.bin_boundaries = np.quantile(values.astype("float64"), quantiles).tolist()
+        """Learn ``num_bins - 1`` boundaries at the data's quantiles, with Keras's quantile summary
+        (so the boundaries are Keras's). ``data``: an array or tensor, or an iterable of batches."""
+        if self._boundaries_given:
+            raise ValueError(f"Discretization layer '{self.name}' was given `bin_boundaries`; it cannot adapt.")
+        batches = [data] if isinstance(data, (np.ndarray, torch.Tensor)) or np.isscalar(data) else data
+        summary = np.array([[], []], dtype="float32")
+        for batch in batches:
+            batch = batch.cpu().numpy() if isinstance(batch, torch.Tensor) else batch
+            summary = _merge_summaries(
+                _summarize(np.asarray(batch, dtype="float32"), self.epsilon), summary, self.epsilon
+            )
+        self.bin_boundaries = _compress_summary(summary, 1.0 / self.num_bins)[0, :-1].tolist()
 
     def call(self, inputs):
         if self.bin_boundaries is None:
@@ -321,3 +329,30 @@ class Discretization(Layer):
             "output_mode": self.output_mode,
             "sparse": False,
         }
+
+
+# Keras's approximate quantiles (keras/src/layers/preprocessing/discretization.py), ported as is.
+def _summarize(values, epsilon):
+    """Sorted values at ``1 / epsilon`` even steps, each weighted by its step."""
+    values = np.sort(np.reshape(values, [-1]))
+    step = max(np.size(values) / (1.0 / epsilon), 1)
+    boundaries = values[int(step - 1) :: int(step)]
+    return np.stack([boundaries, np.ones_like(boundaries) * step])
+
+
+def _merge_summaries(prev_summary, next_summary, epsilon):
+    merged = np.concatenate((prev_summary, next_summary), axis=1)
+    return _compress_summary(np.take(merged, np.argsort(merged[0]), axis=1), epsilon)
+
+
+def _compress_summary(summary, epsilon):
+    """Interpolate the summary at ``epsilon`` steps of its cumulative weight."""
+    if summary.shape[1] * epsilon < 1:
+        return summary
+    percents = epsilon + np.arange(0.0, 1.0, epsilon)
+    cum_weights = summary[1].cumsum()
+    cum_percents = cum_weights / cum_weights[-1]
+    new_bins = np.interp(percents, cum_percents, summary[0])
+    cum_weights = np.interp(percents, cum_percents, cum_weights)
+    new_weights = cum_weights - np.concatenate((np.array([0]), cum_weights[:-1]))
+    return np.stack((new_bins, new_weights)).astype("float32")
