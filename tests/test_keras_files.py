@@ -433,3 +433,23 @@ def test_model_names_with_dots(tmp_path):
     inputs = keras.Input(shape=(3,))
     keras.Model(inputs, keras.layers.Dense(2)(inputs), name="net_1.00_3").save(tmp_path / "dots.keras")
     assert plait.models.load_model(tmp_path / "dots.keras").name == "net_1_00_3"
+
+
+def test_tampered_config_runs_nothing(tmp_path):
+    _saved(tmp_path)
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = members["config.json"].decode()
+    # A class from another module: looked up among plait's layers only, never imported.
+    evil = config.replace(
+        '"module": "keras.layers", "class_name": "Dense"', '"module": "os", "class_name": "system"', 1
+    )
+    broken = config[: len(config) // 2]
+    for name, text in (("evil.keras", evil), ("broken.keras", broken)):
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            for member, data in members.items():
+                archive.writestr(member, text if member == "config.json" else data)
+    with pytest.raises(ValueError, match=r"evil.keras.*class 'system'"):
+        plait.models.load_model(tmp_path / "evil.keras")
+    with pytest.raises(ValueError, match=r"broken.keras.*(JSON|json)"):
+        plait.models.load_model(tmp_path / "broken.keras")
