@@ -453,3 +453,28 @@ def test_tampered_config_runs_nothing(tmp_path):
         plait.models.load_model(tmp_path / "evil.keras")
     with pytest.raises(ValueError, match=r"broken.keras.*(JSON|json)"):
         plait.models.load_model(tmp_path / "broken.keras")
+
+
+def test_fine_tuned_model_with_frozen_base(tmp_path):
+    base_in = plait.Input(shape=(8, 8, 3))
+    b = plait.layers.Conv2D(4, 3, activation="relu")(plait.layers.Rescaling(1 / 255)(base_in))
+    base = plait.Model(base_in, plait.layers.BatchNormalization()(b), name="base")
+    base.trainable = False
+    inputs = plait.Input(shape=(8, 8, 3))
+    x = plait.layers.GlobalAveragePooling2D()(base(inputs))
+    model = plait.Model(inputs, plait.layers.Dense(3, activation="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    xs = np.random.default_rng(5).uniform(0, 255, (8, 8, 8, 3)).astype("float32")
+    model.fit(xs, np.arange(8) % 3, epochs=1, verbose=0)
+    model.save(tmp_path / "ft.keras")
+    expected = outputs(model, xs)
+    k_model = keras.models.load_model(tmp_path / "ft.keras")
+    assert_same(outputs(k_model, xs), expected)
+    assert not k_model.get_layer("base").trainable and len(k_model.trainable_weights) == 2
+    loaded = plait.models.load_model(tmp_path / "ft.keras")
+    assert_same(outputs(loaded, xs), expected, atol=0)
+    assert not loaded.get_layer("base").trainable and len(loaded.trainable_weights) == 2
+    loaded.compile("adam", "sparse_categorical_crossentropy")
+    frozen = [w.detach().clone() for w in loaded.get_layer("base").weights]
+    loaded.fit(xs, np.arange(8) % 3, epochs=1, verbose=0)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, loaded.get_layer("base").weights))

@@ -181,6 +181,13 @@ def sequential_from_keras(config):
     shape = config.get("build_input_shape")
     if not model._ensure_graph() and shape is not None:
         model.build(tuple(shape))
+    return _frozen(model, config)
+
+
+def _frozen(model, config):
+    # A frozen base (fine-tuning): Keras writes trainable=False on the nested model.
+    if config.get("trainable") is False:
+        model.trainable = False
     return model
 
 
@@ -263,7 +270,7 @@ def model_from_keras(spec):
         return [structure(r) for r in refs]
 
     inputs, outs = structure(config["input_layers"]), structure(config["output_layers"])
-    return Functional(inputs, outs, name=_model_name(config))
+    return _frozen(Functional(inputs, outs, name=_model_name(config)), config)
 
 
 # ---------------------------------------------------------------- weights
