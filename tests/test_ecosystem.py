@@ -424,6 +424,20 @@ def test_tensorboard_embeddings_and_subclassed_model(tmp_path, no_tensorflow):
     assert len(scalar_values(train, "epoch_loss")) == 2 and "model_summary/text_summary" in train.Tags()["tensors"]
 
 
+def test_tensorboard_graph_falls_back_to_text_when_tracing_fails(tmp_path, no_tensorflow, monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    def untraceable(self, model, inputs, **kwargs):
+        raise RuntimeError("this graph cannot be traced")
+
+    monkeypatch.setattr(SummaryWriter, "add_graph", untraceable)
+    model, _, _ = small_multi_output_fit(epochs=1, callbacks=[plait.callbacks.TensorBoard(tmp_path)])
+    train = read_run(tmp_path / "train")
+    assert not train.Tags()["graph"]
+    assert {"model_summary/text_summary", "model_graph/text_summary"} <= set(train.Tags()["tensors"])
+    assert not model.training  # the model's mode is restored after the attempt
+
+
 def test_tensorboard_argument_errors():
     with pytest.raises(ValueError, match="update_freq must be"):
         plait.callbacks.TensorBoard(update_freq="step")
