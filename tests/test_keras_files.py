@@ -478,3 +478,19 @@ def test_fine_tuned_model_with_frozen_base(tmp_path):
     frozen = [w.detach().clone() for w in loaded.get_layer("base").weights]
     loaded.fit(xs, np.arange(8) % 3, epochs=1, verbose=0)
     assert all(torch.equal(a, b) for a, b in zip(frozen, loaded.get_layer("base").weights))
+
+
+def test_sequential_built_by_a_call(tmp_path):
+    from plait.saving.weights_file import load_weights, save_weights
+
+    model = plait.Sequential([plait.layers.Dense(3, activation="relu"), plait.layers.Dense(2)])
+    x = np.random.default_rng(6).normal(size=(3, 4)).astype("float32")
+    model(torch.as_tensor(x))  # built by its first call, with no Input
+    model.save(tmp_path / "called.keras")
+    expected = outputs(model, x)
+    assert_same(outputs(keras.models.load_model(tmp_path / "called.keras"), x), expected)
+    assert_same(outputs(plait.models.load_model(tmp_path / "called.keras"), x), expected, atol=0)
+    save_weights(model, tmp_path / "called.weights.h5")
+    unbuilt = plait.Sequential([plait.layers.Dense(3, activation="relu"), plait.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"called.weights.h5' has weights for layer 'dense_\d+', which is not built"):
+        load_weights(unbuilt, tmp_path / "called.weights.h5")

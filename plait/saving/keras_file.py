@@ -319,6 +319,11 @@ def load_keras_weights(model, h5file, where):
     used = set()
     for layer, key in zip(model.layers, _keras_group_names(model)):
         if not layer.weights and not hasattr(layer, "_nodes"):
+            if not layer.built and key in group and _datasets(group[key]):
+                raise ValueError(
+                    f"{where} has weights for layer '{layer.name}', which is not built yet (its input shape is "
+                    "unknown). Build the model first: give it an Input, or call it on data."
+                )
             used.add(key)
             continue
         if key not in group:

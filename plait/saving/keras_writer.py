@@ -168,10 +168,12 @@ def _shape(value):
 
 def sequential_config(model):
     model._ensure_graph()
-    shape = model._known_input_shape()
+    shape, dtype = model._known_input_shape(), model._input_dtype()
+    if shape is None and getattr(model, "inputs", None):  # built by a first call on data
+        shape, dtype = model.inputs[0].shape, model.inputs[0].dtype
     layers = []
     if shape is not None:
-        dtype = str(model._input_dtype()).replace("torch.", "")
+        dtype = str(dtype).replace("torch.", "")
         layers.append(layer_spec(InputLayer(batch_shape=shape, dtype=dtype, name=f"{model.name}_input")))
     for layer in model.layers:
         spec = layer_spec(layer)
