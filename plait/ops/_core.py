@@ -89,8 +89,10 @@ def cond(pred, true_fn, false_fn):
 
 
 def switch(index, branches, *operands):
-    index = _convert_to_tensor(index, "int32")
-    index = torch.clamp(index, 0, len(branches) - 1)
+    if isinstance(index, int):
+        index = max(0, min(index, len(branches) - 1))
+    else:
+        index = torch.clamp(_convert_to_tensor(index, "int32"), 0, len(branches) - 1)
     return branches[index](*operands)
 
 

@@ -395,7 +395,8 @@ def affine_transform(
     indices = torch.concatenate([torch.unsqueeze(x, dim=-1) for x in meshgrid], dim=-1)
     indices = torch.tile(indices, (batch_size, 1, 1, 1, 1))
 
-    # swap the values
+    # swap the values (on a copy: Keras writes into the caller's transform tensor here)
+    transform = transform.clone()
     a0 = transform[:, 0].clone()
     a2 = transform[:, 2].clone()
     b1 = transform[:, 4].clone()

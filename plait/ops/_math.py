@@ -13,10 +13,10 @@ from plait.ops._numpy import pad
 
 
 def _segment_reduction_fn(data, segment_ids, reduction_method, num_segments):
-    num_repeats = torch.prod(torch.tensor(data.shape[1:], device=get_device())).long()
+    num_repeats = math.prod(data.shape[1:])
     # To use `scatter_add` in torch, we need to replicate `segment_ids` into the
-    # shape of `data`.
-    segment_ids = segment_ids.repeat_interleave(num_repeats).view(*data.shape).type(torch.int64)
+    # shape of `data` (expand, not repeat_interleave: it also runs on meta).
+    segment_ids = segment_ids[:, None].expand(-1, num_repeats).reshape(*data.shape).type(torch.int64)
     num_segments = num_segments or torch.max(segment_ids) + 1
 
     # .scatter_add does not support -1 in the indices.
@@ -80,7 +80,7 @@ def in_top_k(targets, predictions, k):
     targets = convert_to_tensor(targets).type(torch.int64)
     targets = targets[:, None]
     predictions = convert_to_tensor(predictions)
-    topk_values = top_k(predictions, k).values
+    topk_values = top_k(predictions, k)[0]
     targets_values = torch.take_along_dim(predictions, targets, dim=-1)
     mask = targets_values >= topk_values
     return torch.any(mask, axis=-1)

@@ -860,7 +860,8 @@ def full(shape, fill_value, dtype=None):
         expand_size = len(shape) - len(fill_value.shape)
         tile_shape = tuple(shape[:expand_size]) + (1,) * len(fill_value.shape)
         return torch.tile(fill_value, tile_shape)
-    return torch.full(size=shape, fill_value=fill_value, dtype=dtype, device=get_device())
+    # expand, not torch.full: full reads the 0-d fill's value, which a meta tensor has not.
+    return fill_value.expand(tuple(shape)).contiguous()
 
 
 def full_like(x, fill_value, dtype=None):
@@ -1734,6 +1735,9 @@ def repeat(x, repeats, axis=None):
     # repeat_interleave introduces unbacked symbolic integers during
     # torch.export tracing, preventing static shape inference. This
     # alternative preserves static output shapes.
+    if isinstance(repeats, int) and axis is None:
+        # Flattened first, as repeat_interleave does; the expand path then also runs on meta.
+        x, axis = x.reshape(-1), 0
     if isinstance(repeats, int) and axis is not None:
         if axis < 0:
             axis = x.ndim + axis
@@ -1750,7 +1754,7 @@ def repeat(x, repeats, axis=None):
     # repeat_interleave without converting to a tensor. The output
     # size (sum(repeats)) is statically known, so torch.export can
     # infer shapes without introducing unbacked symbols.
-    if isinstance(repeats, (list, tuple)) and all(isinstance(r, int) for r in repeats) and axis is not None:
+    if isinstance(repeats, (list, tuple)) and builtins.all(isinstance(r, int) for r in repeats) and axis is not None:
         return torch.repeat_interleave(x, repeats, dim=axis)
 
     repeats = convert_to_tensor(repeats, dtype=int)
@@ -1820,13 +1824,21 @@ def sort(x, axis=-1):
     # TODO: torch.sort doesn't support bool with cuda
     if get_device().type == "cuda" and standardize_dtype(x.dtype) == "bool":
         x = cast(x, "uint8")
-        return cast(torch.sort(x, dim=axis).values, "bool")
-    return torch.sort(x, dim=axis).values
+        return cast(torch.sort(x, dim=axis)[0], "bool")
+    # [0], not .values: on the meta ghosts of shape inference torch's named tuple is a plain one.
+    return torch.sort(x, dim=axis)[0]
 
 
 def split(x, indices_or_sections, axis=0):
     x = convert_to_tensor(x)
     dim = x.shape[axis]
+    if isinstance(indices_or_sections, (list, tuple)) and builtins.all(isinstance(i, int) for i in indices_or_sections):
+        # Python indices: chunk sizes computed here, so no tensor (on meta, no value) is read.
+        bounds = [0, *indices_or_sections, dim]
+        indices_or_sections = [
+            builtins.max(0, builtins.min(b, dim) - builtins.min(a, dim)) for a, b in zip(bounds, bounds[1:])
+        ]
+        return list(torch.split(x, indices_or_sections, dim=axis))
     if not isinstance(indices_or_sections, int):
         indices_or_sections = convert_to_tensor(indices_or_sections)
         start_size = indices_or_sections[0:1]
@@ -2140,7 +2152,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
         x = convert_to_tensor(x)
         return torch.trapz(y, x=x, dim=axis)
     else:
-        dx = convert_to_tensor(dx)
+        dx = dx if isinstance(dx, (int, float)) else convert_to_tensor(dx).item()
         return torch.trapz(y, dx=dx, dim=axis)
 
 
@@ -2243,7 +2255,7 @@ def correlate(x1, x2, mode="valid"):
     x1_len, x2_len = x1.size(0), x2.size(0)
 
     if x1.shape[:-1] != x2.shape[:-1]:
-        new_shape = [max(i, j) for i, j in zip(x1.shape[:-1], x2.shape[:-1])]
+        new_shape = [builtins.max(i, j) for i, j in zip(x1.shape[:-1], x2.shape[:-1])]
         x1 = torch.broadcast_to(x1, new_shape + [x1.shape[-1]])
         x2 = torch.broadcast_to(x2, new_shape + [x2.shape[-1]])
 

@@ -179,6 +179,25 @@ class Operation(Layer):
         # torch's named tuples (topk's values/indices) become plain tuples in a graph.
         return tuple(out) if isinstance(out, tuple) and type(out) is not tuple else out
 
+    def compute_output_spec(self, *args, **kwargs):
+        try:
+            return super().compute_output_spec(*args, **kwargs)  # a meta run: no memory, no compute
+        except ValueError as error:
+            meta_error = error
+        # Ops without a meta kernel (lstsq, ctc_loss) or with data-dependent sizes (nonzero,
+        # unique): run on small real placeholders, as Keras's torch backend falls back to. Three
+        # runs: sizes 83 and 89 reveal the dims that follow unknown input dims, zeros against
+        # random values the dims that follow the data. Either kind is unknown (None).
+        runs = []
+        for size, random in ((83, False), (83, True), (89, True)):
+            real = nest.map_structure(lambda v, s=size, r=random: _placeholder(v, s, r), (list(args), kwargs))
+            try:
+                with torch.no_grad():
+                    runs.append(self.call(*real[0], **real[1]))
+            except Exception:
+                raise meta_error from None
+        return _merge_specs(runs)
+
     def get_config(self):
         config = super().get_config()
         config.update(op=self.op, arguments=_encode(self._template, self))
@@ -186,6 +205,32 @@ class Operation(Layer):
 
     def _get_name(self):
         return "".join(part.capitalize() for part in self.op.split(".")[-1].split("_"))
+
+
+def _placeholder(value, size, random):
+    if not isinstance(value, SymbolicTensor):
+        return value
+    shape = [size if d is None else d for d in value.shape]
+    generator = torch.Generator().manual_seed(size)
+    if value.dtype == torch.bool:
+        return torch.rand(shape, generator=generator) > 0.5 if random else torch.zeros(shape, dtype=torch.bool)
+    if not random:
+        return torch.zeros(shape, dtype=value.dtype)
+    if value.dtype.is_floating_point or value.dtype.is_complex:
+        return torch.rand(shape, generator=generator).to(value.dtype)
+    return torch.randint(0, 3, shape, generator=generator).to(value.dtype)  # small: valid as indices, counts
+
+
+def _merge_specs(runs):
+    first = runs[0]
+    if isinstance(first, torch.Tensor):
+        shapes = [tuple(r.shape) for r in runs]
+        if len({len(s) for s in shapes}) > 1:
+            raise ValueError("The op's output rank depends on its input's values; it cannot be a graph node.")
+        return (tuple(dims[0] if len(set(dims)) == 1 else None for dims in zip(*shapes)), first.dtype)
+    if isinstance(first, (list, tuple)):
+        return type(first)(_merge_specs([r[i] for r in runs]) for i in range(len(first)))
+    raise TypeError(f"An op in a graph must return tensors. Received: {type(first).__name__}")
 
 
 # ----------------------------------------------------------------------------- JSON form
