@@ -654,6 +654,16 @@ def test_symbolic_shapes_and_constants(tmp_path):
         torch.testing.assert_close(a, b)
 
 
+def test_shapes_that_follow_the_data_are_unknown():
+    ids = plait.Input(batch_shape=(6,), dtype="int32")
+    assert ops.unique(ids).shape == (None,)  # how many distinct values: known only from the data
+    assert ops.nonzero(plait.Input(batch_shape=(2, 3))).shape == (2, None)  # (rank, count), as Keras on torch
+    assert ops.bincount(ids, minlength=0).shape == (None,)
+    a = plait.Input(batch_shape=(3, 2))
+    assert ops.lstsq(a, np.ones(3, "float32")).shape == (2,)  # no meta kernel: a small real run
+    assert ops.histogram(plait.Input(batch_shape=(5,)), bins=4)[0].shape == (4,)
+
+
 def test_symbolic_slicing_and_dtype_arguments_save(tmp_path):
     x = plait.Input(shape=(6,))
     y = ops.get_item(x, (slice(None), slice(1, None, 2)))
