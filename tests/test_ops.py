@@ -725,6 +725,15 @@ def test_custom_layer_building_tensors_from_its_input_shape():
     torch.testing.assert_close(out, torch.tril(torch.ones(3, 3, dtype=torch.int32)).expand(2, 3, 3))
 
 
+def test_lambda_of_an_op_saves_and_loads_in_safe_mode(tmp_path):
+    x = plait.Input(shape=(3,))
+    model = plait.Model(x, plait.layers.Lambda(ops.nn.gelu, arguments={"approximate": False})(x))
+    model.save(tmp_path / "m.plait")
+    loaded = plait.models.load_model(tmp_path / "m.plait")  # safe_mode: plait.ops may be named
+    data = torch.randn(2, 3)
+    torch.testing.assert_close(loaded(data), torch.nn.functional.gelu(data))
+
+
 def test_ops_in_custom_layer_and_lambda():
     class Scale(plait.layers.Layer):
         def call(self, x):

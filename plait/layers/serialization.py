@@ -31,7 +31,16 @@ _REGISTERED = {}
 # Set while a file is being loaded: what the user allowed (custom_objects, safe_mode).
 _LOADING = {"custom_objects": None, "safe_mode": True}
 # Modules whose functions a file may name without safe_mode=False: they hold no user code.
-_SAFE_MODULES = ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "math", "plait.activations")
+_SAFE_MODULES = (
+    "torch",
+    "torch.nn.functional",
+    "torch.special",
+    "torch.linalg",
+    "math",
+    "plait.activations",
+    # plait.ops: Lambda(plait.ops.nn.relu) and the like (each op's __module__ is its family).
+    *(f"plait.ops.{family}" for family in ("core", "einops", "image", "linalg", "math", "nn", "numpy")),
+)
 
 
 @contextlib.contextmanager
