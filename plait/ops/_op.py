@@ -46,7 +46,7 @@ def op(fn, family, symbolic=True):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        found = [False, None]  # [a symbolic tensor is among the arguments, the first tensor's device]
+        found = [False, None]  # [a symbolic tensor is among the arguments, the tensors' device]
         _inspect(args, found)
         if kwargs:
             _inspect(kwargs.values(), found)
@@ -78,7 +78,8 @@ def _inspect(values, found):
     # One pass over the (nested) arguments: an op call's only overhead on real tensors.
     for v in values:
         if isinstance(v, torch.Tensor):
-            if found[1] is None:
+            # The first tensor's device; an accelerator's over the CPU's (a CPU scalar may mix in).
+            if found[1] is None or (found[1].type == "cpu" and v.device.type != "cpu"):
                 found[1] = v.device
             if type(v) is not torch.Tensor and is_symbolic(v):
                 found[0] = True
