@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import plait
 
@@ -53,12 +54,15 @@ def test_examples_run(page, tmp_path, monkeypatch):
         pytest.importorskip("onnxruntime")
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the examples' models are small: a second thread only waits on a busy machine
     try:
         for number, block in enumerate(python_blocks(page), start=1):
             code = compile(block, f"{page.name}, python block {number}", "exec")
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(code, namespace)
     finally:
+        torch.set_num_threads(threads)
         plait.mixed_precision.set_global_policy("float32")
 
 

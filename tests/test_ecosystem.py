@@ -18,6 +18,16 @@ from plait import Input, Model, Sequential
 from plait.layers import LSTM, Conv1D, Dense, Embedding, GlobalMaxPooling1D, Lambda, MaxPooling1D, concatenate
 from plait.utils import model_to_dot, plot_history, plot_model, to_categorical
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The models here are small: a second intra-op thread only waits on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------------------- the seed's models
 
 
