@@ -182,13 +182,21 @@ def test_weights_for_another_architecture(tmp_path):
     save_weights(build(plait, "mlp"), tmp_path / "mlp.weights.h5")
     inputs = plait.Input(shape=(64,))
     wider = plait.Model(inputs, plait.layers.Dense(10)(plait.layers.Dense(48)(plait.layers.Dense(32)(inputs))))
+    before = [w.copy() for w in wider.get_weights()]
     with pytest.raises(ValueError, match=r"mlp.weights.h5.*'dense_\d+/kernel' has shape \(32, 48\).*\(32, 32\)"):
         load_weights(wider, tmp_path / "mlp.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(before, wider.get_weights()))  # nothing half-loaded
     shorter = plait.Model(inputs, plait.layers.Dense(32, activation="relu")(inputs))
     with pytest.raises(
         ValueError, match=r"mlp.weights.h5' has weights for layers \[.dense_1., .dense_2.\] that model .* does not have"
     ):
         load_weights(shorter, tmp_path / "mlp.weights.h5")
+    # skip_mismatch: the layers that fit load, the others are skipped with a warning (Keras's rule).
+    first = [w.copy() for w in wider.layers[1].get_weights()]  # (get_weights returns views of the weights)
+    with pytest.warns(UserWarning, match="Skipping: .*mlp.weights.h5") as caught:
+        load_weights(wider, tmp_path / "mlp.weights.h5", skip_mismatch=True)
+    assert any("has shape (32, 48)" in str(w.message) for w in caught)
+    assert not np.array_equal(wider.layers[1].get_weights()[0], first[0])  # dense (64, 32) loaded
     lstm = build(plait, "qa")
     with pytest.raises(ValueError, match=r"mlp.weights.h5' has no weights for layer 'embedding"):
         load_weights(lstm, tmp_path / "mlp.weights.h5")

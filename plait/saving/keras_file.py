@@ -11,6 +11,7 @@ silently. Weights are matched the way Keras matches them: ``layers/<name>/vars/<
 import inspect
 import io
 import json
+import warnings
 import zipfile
 from collections import Counter
 
@@ -312,42 +313,71 @@ def _numeric(values, layer, key, where):
     return values
 
 
-def load_keras_weights(model, h5file, where):
+def _misfit(layer, values):
+    """Why ``values`` cannot be ``layer``'s weights (count, then shapes), or None."""
+    entries = layer._weight_entries()
+    if len(values) != len(entries):
+        names = [f"{lay.name}/{spec.name}" for lay, spec in entries]
+        return f"Layer '{layer.name}' expects {len(entries)} weights ({names}), but the file has {len(values)}."
+    for (lay, spec), value in zip(entries, values):
+        expected = tuple(spec.to_keras(spec.get(lay)).shape)
+        if tuple(value.shape) != expected:
+            return f"Weight '{lay.name}/{spec.name}' has shape {expected}, but the value given has shape {value.shape}."
+    return None
+
+
+def load_keras_weights(model, h5file, where, skip_mismatch=False):
     """Load Keras 3's ``layers/<name>/vars/<i>`` groups into ``model``'s layers, checking that the
-    file holds exactly this architecture's weights."""
+    file holds exactly this architecture's weights; ``skip_mismatch=True`` warns and skips the
+    layers that do not fit, as Keras does. Everything is checked before anything is assigned, so a
+    file that does not fit leaves the model as it was."""
+    for layer, values in _weights_plan(model, h5file, where, skip_mismatch):
+        layer.set_weights(values)
+
+
+def _weights_plan(model, h5file, where, skip_mismatch):
+    """``[(layer, values)]`` to assign, after checking the whole file against ``model``."""
+    plan = []
+
+    def mismatch(message):
+        if not skip_mismatch:
+            raise ValueError(message)
+        warnings.warn(f"Skipping: {message}", stacklevel=3)
+
     group = h5file["layers"] if "layers" in h5file else h5file
     used = set()
     for layer, key in zip(model.layers, _keras_group_names(model)):
         if not layer.weights and not hasattr(layer, "_nodes"):
+            used.add(key)
             if not layer.built and key in group and _datasets(group[key]):
-                raise ValueError(
+                mismatch(
                     f"{where} has weights for layer '{layer.name}', which is not built yet (its input shape is "
                     "unknown). Build the model first: give it an Input, or call it on data."
                 )
-            used.add(key)
             continue
         if key not in group:
-            raise ValueError(
+            mismatch(
                 f"{where} has no weights for layer '{layer.name}' ({type(layer).__name__}; looked for "
                 f"'layers/{key}'). The file holds groups {sorted(group)[:8]}: is it for another architecture?"
             )
+            continue
         used.add(key)
         if hasattr(layer, "_nodes"):  # a nested model: its own layers/... tree
-            load_keras_weights(layer, group[key], where)
+            plan += _weights_plan(layer, group[key], where, skip_mismatch)
             continue
         values = _numeric(_datasets(group[key]), layer, key, where)
-        try:
-            layer.set_weights(values)
-        except ValueError as error:
-            raise ValueError(
-                f"{where}: {error} The file is for another architecture, or its layer order differs."
-            ) from None
+        problem = _misfit(layer, values)
+        if problem is None:
+            plan.append((layer, values))
+        else:
+            mismatch(f"{where}: {problem} The file is for another architecture, or its layer order differs.")
     extra = [key for key in group if key not in used and hasattr(group[key], "keys") and _datasets(group[key])]
     if extra:
-        raise ValueError(
+        mismatch(
             f"{where} has weights for layers {sorted(extra)} that model '{model.name}' does not have; "
             "the file is for another architecture."
         )
+    return plan
 
 
 # A .keras member may not expand to more than this, nor compress better than this ratio (zip bombs).
@@ -372,10 +402,10 @@ def _open_h5(source, filepath):
         raise ValueError(f"'{filepath}' is not a readable HDF5 file (truncated or corrupted?): {error}") from None
 
 
-def load_keras_weights_bytes(model, data, filepath):
+def load_keras_weights_bytes(model, data, filepath, skip_mismatch=False):
     """Load a ``model.weights.h5`` held in memory (a ``.keras`` member) into ``model``."""
     with _open_h5(io.BytesIO(data), filepath) as h5:
-        _guarded(lambda: load_keras_weights(model, h5, f"'{filepath}'"), filepath)
+        _guarded(lambda: load_keras_weights(model, h5, f"'{filepath}'", skip_mismatch), filepath)
 
 
 def _guarded(load, filepath):
@@ -407,7 +437,8 @@ def load_keras_model(filepath):
     return model
 
 
-def load_keras_weights_file(model, filepath):
+def load_keras_weights_file(model, filepath, skip_mismatch=False):
+    """Load a Keras ``.weights.h5`` (or a tf-keras 2 ``.h5``) file into ``model``."""
     with _open_h5(filepath, filepath) as h5:
 
         def load():
@@ -415,7 +446,7 @@ def load_keras_weights_file(model, filepath):
                 return _load_keras2_weights(model, h5, f"'{filepath}'")
             if "model_weights" in h5:  # tf-keras 2 full-model file
                 return _load_keras2_weights(model, h5["model_weights"], f"'{filepath}'")
-            load_keras_weights(model, h5, f"'{filepath}'")
+            load_keras_weights(model, h5, f"'{filepath}'", skip_mismatch)
 
         _guarded(load, filepath)
 

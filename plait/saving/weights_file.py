@@ -71,7 +71,8 @@ def save_weights(model, filepath, overwrite=True):
 
 def load_weights(model, filepath, skip_mismatch=False):
     """Read weights written by :func:`save_weights`, by Keras (``.weights.h5``, ``.keras``) or by
-    tf-keras 2 (``.h5``) into ``model``; ``skip_mismatch`` applies to safetensors files."""
+    tf-keras 2 (``.h5``) into ``model``; ``skip_mismatch=True`` skips (with a warning for Keras
+    files) the layers whose weights do not fit."""
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No weights file at '{filepath}'.")
@@ -79,7 +80,7 @@ def load_weights(model, filepath, skip_mismatch=False):
     from plait.saving import keras_file
 
     if kind == "hdf5":
-        return keras_file.load_keras_weights_file(model, filepath)
+        return keras_file.load_keras_weights_file(model, filepath, skip_mismatch)
     if kind == "zip":
         try:
             with zipfile.ZipFile(filepath) as archive:
@@ -88,7 +89,7 @@ def load_weights(model, filepath, skip_mismatch=False):
                 data = keras_file.read_member(archive, "model.weights.h5", filepath)
         except zipfile.BadZipFile as error:
             raise ValueError(f"'{filepath}' is not a readable zip file: {error}") from None
-        return keras_file.load_keras_weights_bytes(model, data, filepath)
+        return keras_file.load_keras_weights_bytes(model, data, filepath, skip_mismatch)
     weights_io.load_weights(model, filepath, skip_mismatch)
 
 
