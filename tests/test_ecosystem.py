@@ -297,10 +297,8 @@ def small_multi_output_fit(epochs=3, **fit_kwargs):
 def test_plot_history_panels_lines_and_png(tmp_path):
     _, history, _ = small_multi_output_fit()
     fig = plot_history(history, to_file=tmp_path / "history.png")
-    # The total loss first, then the other keys in the History's order.
-    keys = [key for key in history.history if not key.startswith("val_") and key != "loss"]
-    assert sorted(keys) == ["age_loss", "income_acc", "income_loss"]
-    assert [ax.get_title() for ax in fig.axes] == ["loss", *keys]
+    # The total loss, then output by output: its loss, then its metrics.
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "age_loss", "income_loss", "income_acc"]
     for ax in fig.axes:
         key = ax.get_title()
         lines = {line.get_label(): line for line in ax.get_lines()}
@@ -321,6 +319,11 @@ def test_plot_history_panels_lines_and_png(tmp_path):
 def test_plot_history_puts_bookkeeping_last_and_handles_training_only():
     fig = plot_history({"age_loss_weight": [1, 2], "loss": [3.0, 2.0], "learning_rate": [0.1, 0.1]})
     assert [ax.get_title() for ax in fig.axes] == ["loss", "age_loss_weight", "learning_rate"]
+    keys = ["b_mae", "acc", "a_acc", "a_loss", "loss", "b_loss", "a_loss_weight", "b_loss_weight", "learning_rate"]
+    fig = plot_history({key: [1.0] for key in keys})
+    assert [ax.get_title() for ax in fig.axes] == [
+        "loss", "a_loss", "a_acc", "b_loss", "b_mae", "acc", "a_loss_weight", "b_loss_weight", "learning_rate"
+    ]  # fmt: skip
     assert [line.get_label() for line in fig.axes[0].get_lines()] == ["training"]
 
 

@@ -18,6 +18,18 @@ def _history_dict(history):
     return values
 
 
+def _panel_order(keys):
+    """The total loss, then each output's loss and metrics (``age_loss``, ``age_mae``), then any
+    other metric, then what fit logs about itself (learning rate, loss weights)."""
+    bookkeeping = [k for k in keys if k == "learning_rate" or k.endswith("_loss_weight")]
+    ordered = [k for k in keys if k == "loss"]
+    outputs = [k[: -len("_loss")] for k in keys if k.endswith("_loss") and k != "loss"]
+    for output in outputs:
+        ordered += [f"{output}_loss"]
+        ordered += [k for k in keys if k.startswith(f"{output}_") and k not in ordered and k not in bookkeeping]
+    return ordered + [k for k in keys if k not in ordered and k not in bookkeeping] + bookkeeping
+
+
 def plot_history(history, metrics=None, to_file=None, ncols=3, figsize=None):
     """Plot each loss and metric of a ``History`` per epoch, validation beside training.
 
@@ -61,9 +73,7 @@ def plot_history(history, metrics=None, to_file=None, ncols=3, figsize=None):
         keys = list(metrics)
     if not keys:
         raise ValueError("plot_history: the history is empty (was fit() run?).")
-    # The total loss first, then losses and metrics, then what fit logs about itself.
-    bookkeeping = [k for k in keys if k == "learning_rate" or k.endswith("_loss_weight")]
-    keys = sorted((k for k in keys if k not in bookkeeping), key=lambda k: k != "loss") + bookkeeping
+    keys = _panel_order(keys)
     ncols = max(1, min(ncols, len(keys)))
     nrows = math.ceil(len(keys) / ncols)
     fig = Figure(figsize=figsize or (4 * ncols, 3 * nrows), layout="constrained")
