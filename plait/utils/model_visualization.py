@@ -155,7 +155,10 @@ def model_to_dot(
     show_trainable=False,
     splines="ortho",
 ):
-    """``model``'s graph as Graphviz DOT source (a string), drawn as Keras's ``model_to_dot``.
+    """``model``'s graph as Graphviz DOT source, drawn as Keras's ``model_to_dot``.
+
+    Keras returns a ``pydot.Dot``; this returns its text (``pydot.graph_from_dot_data(source)``
+    makes the pydot object, ``pygraphviz.AGraph(string=source)`` a pygraphviz one).
 
     Args: as :func:`plot_model`.
 
