@@ -590,6 +590,34 @@ def test_vectorize_and_rearrange():
     assert ops.rearrange(x, "b (h w) c -> b c h w", h=2).shape == (None, 3, 2, 3)
 
 
+def test_operations_of_keras_model_configs():
+    # What a Keras functional config stores for an op node, mapped back to plait's op.
+    from plait.ops._op import from_keras
+
+    x = keras.Input((4, 6))
+    y = [
+        keras.ops.reshape(x, (-1, 24)),
+        keras.ops.softmax(x, axis=1),
+        keras.ops.concatenate([x, x], axis=-1),
+        keras.ops.mean(x, axis=(1,)),
+        keras.ops.nn.one_hot(keras.ops.cast(x, "int32"), 3),
+        keras.ops.expand_dims(x, -1),
+        keras.ops.image.resize(keras.ops.expand_dims(x, -1), (2, 3)),
+    ]
+    keras_model = keras.Model(x, y)
+    data = rng.normal(size=(2, 4, 6)).astype("float32")
+    values = {"input_layer": torch.tensor(data)}
+    for spec in keras_model.get_config()["layers"][1:]:
+        node = spec["inbound_nodes"][0]
+        args = [values[a["config"]["keras_history"][0]] if isinstance(a, dict) else a for a in node["args"]]
+        args = [[values[t["config"]["keras_history"][0]] for t in a] if isinstance(a, list) else a for a in args]
+        values[spec["name"]] = from_keras(spec["module"], spec["class_name"], spec["config"])(*args)
+    for ours, theirs in zip([values[t._keras_history[0].name] for t in keras_model.outputs], keras_model(data)):
+        _compare(ours, theirs)
+    with pytest.raises(ValueError, match="Unknown Keras operation 'keras.src.ops.numpy.Frobnicate'"):
+        from_keras("keras.src.ops.numpy", "Frobnicate", {})
+
+
 def test_custom_gradient():
     @ops.custom_gradient
     def clip_grad(x):

@@ -74,6 +74,23 @@ def op(fn, family, symbolic=True):
     return wrapper
 
 
+def from_keras(module, class_name, config):
+    """The op a Keras functional config's operation node names, its settings bound.
+
+    Keras stores ``keras.ops.sum(x, axis=-1)`` in a model as ``{"module": "keras.src.ops.numpy",
+    "class_name": "Sum", "config": {"name": "sum", "axis": -1, ...}}`` with ``x`` among the node's
+    arguments. This returns ``functools.partial(plait.ops.numpy.sum, axis=-1)``: call it with the
+    node's arguments. For loaders of Keras ``.keras`` files.
+    """
+    family = module.rsplit(".", 1)[-1]
+    name = "".join("_" + c.lower() if c.isupper() else c for c in class_name).lstrip("_")
+    fn = REGISTRY.get(f"{family}.{name}")
+    if fn is None:
+        raise ValueError(f"Unknown Keras operation '{module}.{class_name}': plait.ops has no {family}.{name}.")
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k != "name"}
+    return functools.partial(fn, **settings)
+
+
 def _inspect(values, found):
     # One pass over the (nested) arguments: an op call's only overhead on real tensors.
     for v in values:
