@@ -939,3 +939,12 @@ def test_every_op_as_a_graph_node(name, index, family, tmp_path):
     model.save(tmp_path / "m.plait")
     rebuilt = plait.models.load_model(tmp_path / "m.plait", custom_objects=TEST_FUNCTIONS)
     _compare(rebuilt(value.clone()), expected, values=values)
+
+
+def test_ops_trace_as_one_graph_under_torch_compile():
+    x = plait.Input(shape=(8,))
+    h = ops.relu(ops.matmul(x, ops.ones((8, 16)) * 0.1))
+    h = ops.softmax(ops.layer_normalization(h) + ops.mean(h, axis=-1, keepdims=True))
+    model = plait.Model(x, ops.nn.one_hot(ops.argmax(h, axis=-1), 16) * h)
+    explanation = torch._dynamo.explain(model)(torch.randn(4, 8))
+    assert (explanation.graph_count, explanation.graph_break_count) == (1, 0), explanation.break_reasons

@@ -12,7 +12,6 @@ on CUDA tensors, or on the meta tensors of shape inference, creates its constant
 
 import contextlib
 import contextvars
-import functools
 import operator
 import sys
 
@@ -72,16 +71,38 @@ def epsilon():
 
 # ----------------------------------------------------------------------------- devices
 _DEVICE = contextvars.ContextVar("plait_ops_device", default=None)
-
-
+# The same while torch.compile traces: Dynamo cannot trace a ContextVar, but follows a list.
+_COMPILED_DEVICE = [None]
 _CPU = torch.device("cpu")
+
+
+def current_device():
+    """The device an enclosing op set, or None."""
+    return _COMPILED_DEVICE[0] if torch.compiler.is_compiling() else _DEVICE.get()
+
+
+def set_device(device):
+    """Make ``device`` current; returns the token :func:`reset_device` takes."""
+    if torch.compiler.is_compiling():
+        previous, _COMPILED_DEVICE[0] = _COMPILED_DEVICE[0], device
+        return (previous,)
+    return _DEVICE.set(device)
+
+
+def reset_device(token):
+    if isinstance(token, tuple):
+        _COMPILED_DEVICE[0] = token[0]
+    else:
+        _DEVICE.reset(token)
 
 
 def get_device():
     """Where an op puts the tensors it creates: its inputs' device, else torch's default."""
-    device = _DEVICE.get()
+    device = current_device()
     if device is not None:
         return device
+    if torch.compiler.is_compiling():
+        return _CPU
     # torch.get_default_device() allocates a tensor to answer: skip it when no default is set.
     if getattr(torch._GLOBAL_DEVICE_CONTEXT, "device_context", None) is None and not (
         torch._C._is_torch_function_mode_enabled()
@@ -94,6 +115,8 @@ def in_shape_inference():
     """Whether a layer is being called on the meta device to infer its output shape (see
     :mod:`plait.graph.infer`): ops that create tensors from sizes alone then create them on meta,
     since those sizes hold placeholders (a ``(batch, seq, seq)`` mask would be gigabytes)."""
+    if torch.compiler.is_compiling():
+        return False  # a compiled forward is never a shape inference
     frame = sys._getframe(2)
     while frame is not None:
         if frame.f_code is _INFER_CODE:
@@ -112,20 +135,32 @@ def device_of(values):
     if device is None:
         yield
         return
-    token = _DEVICE.set(device)
+    token = set_device(device)
     try:
         yield
     finally:
-        _DEVICE.reset(token)
+        reset_device(token)
 
 
 # ----------------------------------------------------------------------------- dtypes
 def standardize_dtype(dtype):
     """A dtype's Keras name: ``"float32"`` for ``torch.float32``, ``np.float32``, ``float``..."""
+    return _cached(_DTYPE_NAMES, _standardize_dtype, dtype)
+
+
+# Plain dicts, not functools.lru_cache: torch.compile traces through them without a warning.
+_DTYPE_NAMES, _RESULT_TYPES = {}, {}
+
+
+def _cached(cache, fn, *args):
+    key = args[0] if len(args) == 1 else args
     try:
-        return _cached_standardize_dtype(dtype)
-    except TypeError:  # unhashable
-        return _standardize_dtype(dtype)
+        return cache[key]
+    except KeyError:
+        cache[key] = value = fn(*args)
+        return value
+    except TypeError:  # unhashable: computed (and its error raised) without the cache
+        return fn(*args)
 
 
 def _standardize_dtype(dtype):
@@ -141,9 +176,6 @@ def _standardize_dtype(dtype):
     if dtype not in ALLOWED_DTYPES:
         raise ValueError(f"Invalid dtype: {dtype}")
     return dtype
-
-
-_cached_standardize_dtype = functools.lru_cache(256)(_standardize_dtype)
 
 
 def to_torch_dtype(dtype):
@@ -203,7 +235,6 @@ def _upper_bounds():
 _UPPER_BOUNDS = _upper_bounds()
 
 
-@functools.lru_cache(512)
 def _least_upper_bound(*nodes):
     try:
         bounds = [_UPPER_BOUNDS[n] for n in set(nodes)]
@@ -246,10 +277,7 @@ _BIT64_TO_BIT32 = {"int64": "int32", "uint64": "uint32", "float64": "float32", "
 def result_type(*dtypes):
     """Keras's ``backend.result_type``: the JAX-like promotion lattice, 64-bit results narrowed
     to 32 bits (the torch backend's rule), Python ``int``/``float`` as weak types."""
-    try:
-        return _cached_result_type(*dtypes)
-    except TypeError:  # an unhashable argument: it gets the uncached path's error message
-        return _result_type(*dtypes)
+    return _cached(_RESULT_TYPES, _result_type, *dtypes)
 
 
 def _result_type(*dtypes):
@@ -272,9 +300,6 @@ def _result_type(*dtypes):
     if out != "bool" and out_weak:
         out = _resolve_weak_type(out, FLOATX[-2:])
     return _BIT64_TO_BIT32.get(out, out)
-
-
-_cached_result_type = functools.lru_cache(1024)(_result_type)
 
 
 # ----------------------------------------------------------------------------- tensors

@@ -18,7 +18,14 @@ from plait.graph.node import SymbolicTensor
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.base import Layer
 from plait.layers.serialization import function_reference, resolve_function
-from plait.ops._backend import _DEVICE, in_shape_inference, standardize_dtype, to_torch_dtype
+from plait.ops._backend import (
+    current_device,
+    in_shape_inference,
+    reset_device,
+    set_device,
+    standardize_dtype,
+    to_torch_dtype,
+)
 from plait.utils import nest
 from plait.utils.naming import unique_name
 
@@ -55,14 +62,14 @@ def op(fn, family, symbolic=True):
         device = found[1]
         if device is None and creates and in_shape_inference():
             device = _META
-        token = _DEVICE.set(device) if device is not None and device != _DEVICE.get() else None
+        token = set_device(device) if device is not None and device != current_device() else None
         try:
             return fn(*args, **kwargs)
         except RuntimeError as error:
             raise _op_error(name, nest.flatten((args, kwargs)), error) from error
         finally:
             if token is not None:
-                _DEVICE.reset(token)
+                reset_device(token)
 
     wrapper.__doc__ = (
         f"Keras's ``keras.ops.{name}`` on torch tensors (same arguments, defaults and numbers).\n\n"
