@@ -390,6 +390,7 @@ def draw_seed(seed):
     )
 
 
+@torch.compiler.disable  # torch.Generator cannot be traced (as Keras's torch backend does it)
 def torch_generator(seed, device):
     """A ``torch.Generator`` on ``device`` seeded as Keras's torch backend seeds one; None on meta
     (shape inference draws nothing, so a SeedGenerator's state stays put)."""
