@@ -614,6 +614,17 @@ def test_operations_of_keras_model_configs():
         values[spec["name"]] = from_keras(spec["module"], spec["class_name"], spec["config"])(*args)
     for ours, theirs in zip([values[t._keras_history[0].name] for t in keras_model.outputs], keras_model(data)):
         _compare(ours, theirs)
+    # Every operation class Keras defines maps to a plait op (SegmentReduction is a base class).
+    import importlib
+
+    from keras.src.ops.operation import Operation as KerasOperation
+
+    for family in ("numpy", "nn", "math", "linalg", "image", "core", "einops"):
+        module = importlib.import_module(f"keras.src.ops.{family}")
+        for name, cls in vars(module).items():
+            if inspect.isclass(cls) and issubclass(cls, KerasOperation) and cls.__module__ == module.__name__:
+                if name != "SegmentReduction":
+                    from_keras(module.__name__, name, {})
     with pytest.raises(ValueError, match="Unknown Keras operation 'keras.src.ops.numpy.Frobnicate'"):
         from_keras("keras.src.ops.numpy", "Frobnicate", {})
 

@@ -10,6 +10,7 @@ and loads (the arguments are stored as JSON; constant tensors as nested lists).
 """
 
 import functools
+import re
 
 import numpy as np
 import torch
@@ -81,6 +82,18 @@ def op(fn, family, symbolic=True):
     return wrapper
 
 
+# Keras operation classes whose names do not spell their function's.
+_KERAS_CLASS_NAMES = {
+    "AllClose": "allclose",
+    "IsIn": "isin",
+    "SearchSorted": "searchsorted",
+    "BatchNorm": "batch_normalization",
+    "RMSNorm": "rms_normalization",
+    "LayerNorm": "layer_normalization",
+    "CDist": "cdist",
+}
+
+
 def from_keras(module, class_name, config):
     """The op a Keras functional config's operation node names, its settings bound.
 
@@ -90,7 +103,11 @@ def from_keras(module, class_name, config):
     node's arguments. For loaders of Keras ``.keras`` files.
     """
     family = module.rsplit(".", 1)[-1]
-    name = "".join("_" + c.lower() if c.isupper() else c for c in class_name).lstrip("_")
+    # "GetItem" -> "get_item", "IFFT2" -> "ifft2", "RGBToGrayscale" -> "rgb_to_grayscale".
+    name = (
+        _KERAS_CLASS_NAMES.get(class_name)
+        or re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower()
+    )
     fn = REGISTRY.get(f"{family}.{name}")
     if fn is None:
         raise ValueError(f"Unknown Keras operation '{module}.{class_name}': plait.ops has no {family}.{name}.")
