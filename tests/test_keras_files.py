@@ -502,3 +502,38 @@ def test_sequential_built_by_a_call(tmp_path):
     unbuilt = plait.Sequential([plait.layers.Dense(3, activation="relu"), plait.layers.Dense(2)])
     with pytest.raises(ValueError, match=r"called.weights.h5' has weights for layer 'dense_\d+', which is not built"):
         load_weights(unbuilt, tmp_path / "called.weights.h5")
+
+
+@pytest.mark.parametrize("which, optimizer", [("mlp", "adam"), ("multi", "rmsprop")])
+def test_compiled_model_continues_training_in_keras(tmp_path, which, optimizer):
+    model, (x, y) = build(plait, which), data(which, n=16)
+    losses = (
+        ["mse", "binary_crossentropy", "categorical_crossentropy"] if which == "multi" else "categorical_crossentropy"
+    )
+    model.compile(optimizer, losses, metrics=["accuracy"] if which == "mlp" else None)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "compiled.keras")
+    k_model = keras.models.load_model(tmp_path / "compiled.keras")
+    assert type(k_model.optimizer).__name__.lower() == optimizer
+    assert int(keras.ops.convert_to_numpy(k_model.optimizer.iterations)) == 2
+    # One more step on each side from the saved state: the same weights (Keras's update rules).
+    first = lambda v: [a[:8] for a in v] if isinstance(v, list) else v[:8]
+    model.train_on_batch(first(x), first(y))
+    k_model.train_on_batch(first(x), first(y))
+    for ours, theirs in zip(model.get_weights(), k_model.get_weights()):
+        np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(theirs), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("which, optimizer", [("mlp", "adam"), ("qa", "rmsprop")])
+def test_keras_compiled_model_continues_training_in_plait(tmp_path, which, optimizer):
+    k_model, (x, y) = build(keras, which), data(which, n=16)
+    k_model.compile(optimizer, "categorical_crossentropy", metrics=["accuracy"])
+    k_model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    k_model.save(tmp_path / "k.keras")
+    model = plait.models.load_model(tmp_path / "k.keras")
+    assert model.compiled and model.optimizer.iterations == 2
+    first = lambda v: [a[:8] for a in v] if isinstance(v, list) else v[:8]  # noqa: E731
+    model.train_on_batch(first(x), first(y))
+    k_model.train_on_batch(first(x), first(y))
+    for ours, theirs in zip(model.get_weights(), k_model.get_weights()):
+        np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(theirs), atol=2e-5, rtol=1e-4)

@@ -418,7 +418,7 @@ def _guarded(load, filepath):
         ) from None
 
 
-def load_keras_model(filepath):
+def load_keras_model(filepath, compile=True):
     try:
         with zipfile.ZipFile(filepath) as archive:
             names = archive.namelist()
@@ -434,7 +434,88 @@ def load_keras_model(filepath):
         raise ValueError(f"'{filepath}': config.json does not describe a Keras model.")
     model = layer_from_keras(config)
     load_keras_weights_bytes(model, data, filepath)
+    if compile and config.get("compile_config"):
+        with _open_h5(io.BytesIO(data), filepath) as h5:
+            _guarded(lambda: _compile_from_keras(model, config["compile_config"], h5, f"'{filepath}'"), filepath)
     return model
+
+
+# Keras optimizer arguments plait's optimizers do not have, with the values that leave them off.
+_OPTIMIZER_OFF = {
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
+
+
+def _keras_optimizer_from(spec, where):
+    from plait import optimizers
+    from plait.optimizers import schedules
+
+    if isinstance(spec, str):
+        return optimizers.get(spec)
+    name = spec.get("class_name", "")
+    cls = getattr(optimizers, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, optimizers.Optimizer)) or name == "Optimizer":
+        raise ValueError(f"{where} is compiled with optimizer {name!r}, which plait does not have.")
+    config = dict(spec.get("config", {}))
+    for key, off in _OPTIMIZER_OFF.items():
+        value = config.pop(key, off)
+        if value != off:
+            raise ValueError(f"{where}: optimizer {name} uses `{key}={value!r}`, which plait does not support.")
+    lr = config.get("learning_rate")
+    if isinstance(lr, dict):
+        schedule = getattr(schedules, lr.get("class_name", ""), None)
+        if not (isinstance(schedule, type) and issubclass(schedule, schedules.LearningRateSchedule)):
+            raise ValueError(f"{where}: unknown learning-rate schedule {lr.get('class_name')!r}.")
+        config["learning_rate"] = schedule.from_config(lr["config"])
+    return cls(**config)
+
+
+def _compile_from_keras(model, compile_config, h5, where):
+    """Compile as the file says (optimizer, losses and metrics by name) and restore Keras's
+    optimizer variables, so ``fit`` continues where Keras stopped."""
+    from plait.saving.keras_writer import _SLOT_PASSES, _plain
+
+    args = {k: compile_config.get(k) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")}
+    if not all(_plain(v) for v in args.values()) or not isinstance(compile_config.get("optimizer"), (str, dict)):
+        warnings.warn(
+            f"{where}: its compile arguments are Keras objects, not names; the model is returned uncompiled.",
+            stacklevel=4,
+        )
+        return
+    model.compile(optimizer=_keras_optimizer_from(compile_config["optimizer"], where), **args)
+    if "optimizer" not in h5 or "vars" not in h5["optimizer"]:
+        return
+    stored = h5["optimizer"]["vars"]
+    values = [np.asarray(stored[k]) for k in sorted(stored, key=int)]
+    model.prepare_optimizer()
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    position = {id(p): i for i, p in enumerate(optimizer.params)}
+    entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
+    head = 1 if callable(optimizer._learning_rate) else 2  # iterations, and the rate when it is a float
+    passes = _SLOT_PASSES[type(optimizer).__name__](optimizer)
+    expected = head + sum(len(slots) for slots in passes) * len(entries)
+    if len(values) != expected:
+        warnings.warn(
+            f"{where}: the optimizer has {expected} variables but the file holds {len(values)}; its state is not "
+            "restored (as Keras skips it).",
+            stacklevel=4,
+        )
+        return
+    import torch
+
+    with torch.no_grad():
+        optimizer.iterations = int(values[0])
+        i = head
+        for slots in passes:
+            for layer, spec in entries:
+                for slot in slots:
+                    state = optimizer._state[slot][position[id(spec.get(layer))]]
+                    state.copy_(spec.to_storage(values[i]).to(state.dtype))
+                    i += 1
 
 
 def load_keras_weights_file(model, filepath, skip_mismatch=False):

@@ -12,8 +12,11 @@ where ``<name>`` is the layer's class in snake case with a counter (``dense``, `
 (``get_weights``), whatever layout plait stores them in.
 
 Only what Keras can rebuild is written: a torch module, a ``Lambda`` (Keras would store its code),
-a custom layer or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``. The
-optimizer state is not written (as Keras's ``include_optimizer=False``); ``.plait`` keeps it.
+a custom layer or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``. A model compiled with
+Keras's optimizers and losses/metrics given by name also gets Keras's ``compile_config`` and its
+optimizer's variables (``optimizer/vars``: iterations, learning rate, then each slot per weight
+in Keras's order and shapes), so Keras's ``fit`` continues from the same state; other compile
+arguments (custom losses, loss balancers' state) are left out, and ``.plait`` keeps them.
 """
 
 import datetime
@@ -274,7 +277,97 @@ def model_spec(model):
         spec["build_config"] = {"input_shape": spec["config"]["build_input_shape"]}
     else:
         spec["build_config"] = {"input_shape": None}
+    compile_config = _compile_spec(model)
+    if compile_config is not None:
+        spec["compile_config"] = compile_config
     return spec
+
+
+# ---------------------------------------------------------------- compile config and optimizer
+# Keras's optimizer variables per weight, in the order Keras creates them: slots created together
+# interleave per weight (Adam's momentum and velocity), later ones follow as separate passes.
+_SLOT_PASSES = {
+    "SGD": lambda o: [("momentum",)] if o.momentum else [],
+    "RMSprop": lambda o: (
+        [("velocity",)] + ([("momentum",)] if o.momentum else []) + ([("average_gradient",)] if o.centered else [])
+    ),
+    "Adam": lambda o: [("momentum", "velocity")] + ([("velocity_hat",)] if o.amsgrad else []),
+    "AdamW": lambda o: [("momentum", "velocity")] + ([("velocity_hat",)] if o.amsgrad else []),
+    "Adagrad": lambda o: [("accumulator",)],
+    "Adadelta": lambda o: [("accumulated_grad", "accumulated_delta_var")],
+    "Adamax": lambda o: [("m", "u")],
+    "Nadam": lambda o: [("momentum", "velocity")],
+}
+
+
+def _plain(value):
+    """Whether a compile argument is names only (what Keras reads back without code)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _keras_optimizer(model):
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    name = type(optimizer).__name__
+    return (optimizer, name) if name in _SLOT_PASSES else (None, None)
+
+
+def _compile_spec(model):
+    """Keras's ``compile_config``, when the model was compiled with things Keras can rebuild."""
+    if not getattr(model, "compiled", False):
+        return None
+    optimizer, name = _keras_optimizer(model)
+    config = model.get_compile_config()
+    if optimizer is None or not all(
+        _plain(config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
+    ):
+        return None
+    opt_config = dict(optimizer.get_config())
+    lr = opt_config.get("learning_rate")
+    if isinstance(lr, dict):
+        opt_config["learning_rate"] = {
+            "module": "keras.optimizers.schedules",
+            "class_name": lr["class_name"],
+            "config": lr["config"],
+            "registered_name": None,
+        }
+    return {
+        "optimizer": {"module": "keras.optimizers", "class_name": name, "config": opt_config, "registered_name": None},
+        "loss": config.get("loss"),
+        "loss_weights": config.get("loss_weights"),
+        "metrics": config.get("metrics"),
+        "weighted_metrics": config.get("weighted_metrics"),
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+def optimizer_variables(model):
+    """The optimizer's state as Keras's ``optimizer.variables`` (numpy, Keras's order and shapes),
+    or None when the optimizer is not Keras's or has not stepped yet."""
+    optimizer, name = _keras_optimizer(model)
+    if optimizer is None or optimizer.params is None:
+        return None
+    position = {id(p): i for i, p in enumerate(optimizer.params)}
+    entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
+    if any(id(spec.get(layer)) not in position for layer, spec in entries):
+        return None
+    values = [np.asarray(optimizer.iterations, dtype="int64")]
+    if not callable(optimizer._learning_rate):
+        values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
+    for slots in _SLOT_PASSES[name](optimizer):
+        for layer, spec in entries:
+            for slot in slots:
+                state = optimizer._state[slot][position[id(spec.get(layer))]]
+                values.append(spec.to_keras(state).cpu().numpy())
+    return values
 
 
 # ---------------------------------------------------------------- weights
@@ -339,12 +432,15 @@ def write_weights(model, h5, path=""):
             _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
 
 
-def _h5_bytes(model):
+def _h5_bytes(model, with_optimizer=False):
     import h5py
 
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
         write_weights(model, h5)
+        variables = optimizer_variables(model) if with_optimizer and _compile_spec(model) is not None else None
+        if variables is not None:
+            _write_vars(h5, "optimizer", _keras_optimizer(model)[0].name, variables)
     return buffer.getvalue()
 
 
@@ -357,7 +453,7 @@ def save_keras_model(model, filepath):
     metadata = json.dumps(
         {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     )
-    weights = _h5_bytes(model)
+    weights = _h5_bytes(model, with_optimizer=True)
 
     def write(tmp):
         with zipfile.ZipFile(tmp, "w") as archive:  # Keras writes its members uncompressed
