@@ -2,10 +2,14 @@
 ``.weights.h5`` weights file, into native plait models.
 
 The config is read as data: each Keras layer class maps to plait's layer of the same name, and
-its config keys to plait's constructor arguments. A Keras feature plait does not have (a layer
-class, a regulariser, ``mask_zero=True`` ...) is an error that names it; nothing is skipped
-silently. Weights are matched the way Keras matches them: ``layers/<name>/vars/<i>`` where
-``<name>`` is the layer's class in snake case with a counter, in ``model.layers`` order.
+its config keys to plait's constructor arguments; a Keras op node (``x + 3.0``) applies the
+``plait.ops`` function of the same name; a custom class resolves only through
+``custom_objects`` or ``@register_serializable``. A Keras feature plait does not have (a layer
+class, a key with a value plait cannot honour) is an error that names it; nothing is skipped
+silently, and no code from the file runs. Weights are matched the way Keras matches them:
+``layers/<name>/vars/<i>`` where ``<name>`` is the layer's class in snake case with a counter, in
+``model.layers`` order; the whole file is checked before any weight is assigned. A compiled
+model's ``compile_config`` and optimizer variables are restored, so ``fit`` continues.
 """
 
 import inspect

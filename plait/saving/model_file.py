@@ -203,7 +203,7 @@ def _load(filepath, custom_objects, compile):
     if "model.weights.h5" in names and "model.weights.safetensors" not in names:
         from plait.saving.keras_file import load_keras_model
 
-        return load_keras_model(filepath)  # a Keras 3 .keras file
+        return load_keras_model(filepath, compile)  # a Keras 3 .keras file
     with zipfile.ZipFile(filepath) as archive:
         missing = [m for m in _MEMBERS if m not in names]
         if missing:
