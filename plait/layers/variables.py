@@ -83,8 +83,13 @@ class Variable(nn.Parameter):
         data = self.detach()
         return self._spec.keras_view(data) if self._spec is not None else data
 
-    def numpy(self):
-        """The value as a numpy array in Keras's layout (works while gradients are on)."""
+    def numpy(self, *, force=None):
+        """The value as a numpy array in Keras's layout (works while gradients are on).
+
+        With ``force`` (torch's own argument, which torch's exporters pass), the stored tensor as
+        ``torch.Tensor.numpy`` returns it: torch code expects its own layout."""
+        if force is not None:
+            return torch.Tensor.numpy(self.detach(), force=force)
         return self._keras_view().cpu().numpy()
 
     def __array__(self, dtype=None, copy=None):
