@@ -100,28 +100,23 @@ def _layer_args(class_name, config, cls):
 
 class _KerasOperation:
     """A Keras op node (``module: keras.src.ops.numpy``, ``class_name: Add``, e.g. ``x + 3.0`` in
-    Keras's MobileNetV3): calling it applies ``plait.ops``' function of the same name, which
-    records an ``Operation`` in the graph. The config's other keys are the op's arguments."""
+    Keras's MobileNetV3): calling it applies ``plait.ops``' function of that name (with the
+    config's settings bound, :func:`plait.ops._op.from_keras`), which records an ``Operation``."""
 
     def __init__(self, spec):
-        from plait.ops._op import REGISTRY
+        from plait.ops._op import from_keras
 
-        family = spec.get("module", "").rsplit(".", 1)[-1]
-        self.key = f"{family}.{to_snake_case(spec['class_name'])}"
-        self.name = spec["config"].get("name", self.key)
-        if self.key not in REGISTRY:
-            raise ValueError(
-                f"The Keras file applies the op {spec['class_name']} ({spec.get('module')}) in '{self.name}', "
-                "which plait.ops does not have."
-            )
-        self.fn = REGISTRY[self.key]
-        self.kwargs = {k: v for k, v in spec["config"].items() if k not in ("name", "dtype")}
+        self.name = spec["config"].get("name", spec["class_name"])
+        try:
+            self.fn = from_keras(spec.get("module", ""), spec["class_name"], spec["config"])
+        except ValueError as error:
+            raise ValueError(f"The Keras file applies op '{self.name}': {error}") from None
 
     def __call__(self, *args, **kwargs):
         try:
-            return self.fn(*args, **self.kwargs, **kwargs)
+            return self.fn(*args, **kwargs)
         except TypeError as error:
-            raise ValueError(f"The Keras op '{self.name}' ({self.key}) could not be applied: {error}") from None
+            raise ValueError(f"The Keras op '{self.name}' could not be applied: {error}") from None
 
 
 def _custom_class(class_name, spec):

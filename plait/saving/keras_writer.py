@@ -79,7 +79,10 @@ def _operation_spec(layer):
     args, kwargs = layer._template
     if any(isinstance(v, _Const) for v in list(args) + list(kwargs.values())):
         raise _not_writable(f"op '{layer.name}' ({layer.op})", "it holds a constant tensor")
-    class_name = "".join(part.capitalize() for part in name.split("_"))
+    from plait.ops._op import _KERAS_CLASS_NAMES
+
+    special = {fn: cls for cls, fn in _KERAS_CLASS_NAMES.items()}
+    class_name = special.get(name) or "".join(part.capitalize() for part in name.split("_"))
     return {
         "module": f"keras.src.ops.{family}",
         "class_name": class_name,
