@@ -537,3 +537,30 @@ def test_keras_compiled_model_continues_training_in_plait(tmp_path, which, optim
     k_model.train_on_batch(first(x), first(y))
     for ours, theirs in zip(model.get_weights(), k_model.get_weights()):
         np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(theirs), atol=2e-5, rtol=1e-4)
+
+
+def test_twin_of_a_keras_class_outside_keras_layers(tmp_path):
+    @plait.saving.register_serializable(package="h4twin")
+    class LayerScale(plait.layers.Layer):  # ConvNeXt's, as Keras defines it
+        keras_module = "keras.src.applications.convnext"
+
+        def __init__(self, init_values, projection_dim, **kwargs):
+            super().__init__(**kwargs)
+            self.init_values, self.projection_dim = init_values, projection_dim
+
+        def build(self, input_shape):
+            self.add_weight("gamma", (self.projection_dim,), plait.initializers.Constant(self.init_values))
+
+        def call(self, x):
+            return x * self.gamma
+
+        def get_config(self):
+            return {**super().get_config(), "init_values": self.init_values, "projection_dim": self.projection_dim}
+
+    inputs = plait.Input(shape=(4, 3))
+    model = plait.Model(inputs, LayerScale(0.5, 3, name="scale")(inputs))
+    model.layers[-1].set_weights([np.array([1.0, 2.0, 3.0], "float32")])
+    model.save(tmp_path / "twin.keras")
+    x = np.ones((2, 4, 3), "float32")
+    assert_same(outputs(keras.models.load_model(tmp_path / "twin.keras"), x), outputs(model, x))
+    assert_same(outputs(plait.models.load_model(tmp_path / "twin.keras"), x), outputs(model, x))

@@ -11,12 +11,15 @@ where ``<name>`` is the layer's class in snake case with a counter (``dense``, `
 ``forward_layer/cell``, MultiHeadAttention's ``query_dense``). Values are in Keras's shapes
 (``get_weights``), whatever layout plait stores them in.
 
-Only what Keras can rebuild is written: a torch module, a ``Lambda`` (Keras would store its code),
-a custom layer or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``. A model compiled with
-Keras's optimizers and losses/metrics given by name also gets Keras's ``compile_config`` and its
-optimizer's variables (``optimizer/vars``: iterations, learning rate, then each slot per weight
-in Keras's order and shapes), so Keras's ``fit`` continues from the same state; other compile
-arguments (custom losses, loss balancers' state) are left out, and ``.plait`` keeps them.
+Only what Keras can rebuild is written: a torch module, a ``Lambda`` (Keras would store its
+code), a custom layer or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``.
+(A plait class that mirrors a Keras class defined outside ``keras.layers``, such as ConvNeXt's
+``LayerScale``, names Keras's module in a ``keras_module`` class attribute and is written.)
+
+A model compiled with Keras's optimizers and with losses and metrics given by name also gets
+Keras's ``compile_config`` and its optimizer's variables (``optimizer/vars``: iterations, learning
+rate, then each slot per weight in Keras's order and shapes), so Keras's ``fit`` continues from
+the same state; other compile arguments are left out (``.plait`` keeps them).
 """
 
 import datetime
@@ -111,6 +114,8 @@ def _layer_class(layer):
     if isinstance(layer, Functional):
         return "Functional"
     name = type(layer).__name__
+    if getattr(type(layer), "keras_module", None):  # a twin of a class Keras defines elsewhere
+        return name
     if name in _NOT_KERAS or getattr(layers_module, name, None) is not type(layer):
         what = "a custom or plait-only layer" if name not in _NOT_KERAS else f"a {name} layer"
         raise _not_writable(f"layer '{layer.name}'", f"it is {what} ({type(layer).__module__}.{name})")
@@ -165,6 +170,14 @@ def layer_spec(layer):
     if isinstance(layer, InputLayer):
         config = {**layer.get_config(), "sparse": False, "ragged": False, "optional": False}
         return {"module": "keras.layers", "class_name": "InputLayer", "config": config, "registered_name": None}
+    module = getattr(type(layer), "keras_module", None)
+    if module:  # e.g. ConvNeXt's LayerScale: keras.src.applications.convnext, registered by name
+        return {
+            "module": module,
+            "class_name": class_name,
+            "config": layer_config(layer),
+            "registered_name": class_name,
+        }
     return {"module": "keras.layers", "class_name": class_name, "config": layer_config(layer), "registered_name": None}
 
 
