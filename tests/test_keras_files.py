@@ -564,3 +564,18 @@ def test_twin_of_a_keras_class_outside_keras_layers(tmp_path):
     x = np.ones((2, 4, 3), "float32")
     assert_same(outputs(keras.models.load_model(tmp_path / "twin.keras"), x), outputs(model, x))
     assert_same(outputs(plait.models.load_model(tmp_path / "twin.keras"), x), outputs(model, x))
+
+
+def test_python_arithmetic_on_symbolic_tensors(tmp_path):
+    inputs = plait.Input(shape=(3,))
+    x = plait.layers.Dense(3)(inputs)
+    y = (x + 3.0) * (1.0 / 6.0) - x / 2
+    y = 2.0 - y + (-x) * x
+    model = plait.Model(inputs, y)
+    model.save(tmp_path / "arith.keras")
+    data_in = np.random.default_rng(7).normal(size=(4, 3)).astype("float32")
+    assert_same(outputs(keras.models.load_model(tmp_path / "arith.keras"), data_in), outputs(model, data_in))
+    assert_same(outputs(plait.models.load_model(tmp_path / "arith.keras"), data_in), outputs(model, data_in))
+    other = plait.Model(inputs, torch.tanh(inputs))
+    with pytest.raises(ValueError, match=r"torch function .*tanh.*'\.plait'"):
+        other.save(tmp_path / "tanh.keras")

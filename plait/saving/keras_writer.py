@@ -96,11 +96,49 @@ def _operation_spec(layer):
 
 def _operation_args(layer, node):
     """The op's call arguments for its Keras node: the symbolic inputs in their places."""
+    if type(layer).__name__ == "TorchOp":  # `x + 3.0`: Python's operator, maybe reflected
+        return list(node.args)[::-1] if _torch_arithmetic(layer)[1] else list(node.args)
     from plait.ops._op import _Input
 
     args, _ = layer._template
     inputs = list(node.args)
     return [inputs[a.index] if isinstance(a, _Input) else a for a in args]
+
+
+# Python arithmetic on symbolic tensors (a TorchOp) as Keras's numpy ops: (class, reflected).
+_ARITHMETIC = {
+    "add": ("Add", False), "__add__": ("Add", False), "__radd__": ("Add", True),
+    "sub": ("Subtract", False), "subtract": ("Subtract", False), "__sub__": ("Subtract", False),
+    "__rsub__": ("Subtract", True),
+    "mul": ("Multiply", False), "multiply": ("Multiply", False), "__mul__": ("Multiply", False),
+    "__rmul__": ("Multiply", True),
+    "div": ("Divide", False), "divide": ("Divide", False), "true_divide": ("Divide", False),
+    "__truediv__": ("Divide", False), "__rtruediv__": ("Divide", True),
+    "neg": ("Negative", False), "negative": ("Negative", False), "__neg__": ("Negative", False),
+    "pow": ("Power", False), "__pow__": ("Power", False),
+}  # fmt: skip
+
+
+def _torch_arithmetic(layer):
+    function = str(layer.get_config().get("function", ""))
+    found = _ARITHMETIC.get(function.rsplit(".", 1)[-1])
+    if found is None or (function.split(".")[0] != "torch"):
+        raise _not_writable(
+            f"layer '{layer.name}'", f"it applies the torch function {function}, which has no Keras op here"
+        )
+    return found
+
+
+def _torch_op_spec(layer):
+    if any(node.kwargs for node in layer._inbound_nodes):
+        raise _not_writable(f"layer '{layer.name}'", "it calls a torch function with keyword arguments")
+    class_name = _torch_arithmetic(layer)[0]
+    return {
+        "module": "keras.src.ops.numpy",
+        "class_name": class_name,
+        "config": {"name": layer.name},
+        "registered_name": class_name,
+    }
 
 
 def _layer_class(layer):
@@ -152,6 +190,8 @@ def layer_spec(layer):
     """The Keras entry of one layer (without graph connections)."""
     if type(layer).__name__ == "Operation" and hasattr(layer, "op"):
         return _operation_spec(layer)
+    if type(layer).__name__ == "TorchOp":
+        return _torch_op_spec(layer)
     class_name = _layer_class(layer)
     if class_name == "Sequential":
         return {
