@@ -190,9 +190,9 @@ def test_keras_sequential_file_and_unsupported_layers(tmp_path):
         atol=1e-6,
     )
     inputs = keras.Input(shape=(4,))
-    odd = keras.Model(inputs, keras.layers.Rescaling(0.5)(inputs))
+    odd = keras.Model(inputs, keras.layers.RMSNormalization()(inputs))  # a layer plait lacks
     odd.save(tmp_path / "odd.keras")
-    with pytest.raises(ValueError, match="layer class 'Rescaling'.*odd.keras|odd.keras.*Rescaling"):
+    with pytest.raises(ValueError, match="layer class 'RMSNormalization'.*odd.keras|odd.keras.*RMSNormalization"):
         plait.models.load_model(tmp_path / "odd.keras")
     regularized = keras.Model(inputs, keras.layers.Dense(2, kernel_regularizer="l2")(inputs))
     regularized.save(tmp_path / "reg.keras")

@@ -108,6 +108,16 @@ def _has_symbolic(args, kwargs):
     return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
 
 
+def _check_tensor_leaves(layer, inputs):
+    """Layers compute on tensors: a string, None or other object fails here, naming the layer."""
+    for leaf in nest.flatten(inputs):
+        if isinstance(leaf, (str, bytes)) or leaf is None:
+            raise TypeError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) must be called on tensors (a torch.Tensor, a numpy "
+                f"array or plait.Input). Received: inputs={leaf!r:.60} (of type {type(leaf).__name__})"
+            )
+
+
 def _to_tensor(value):
     if isinstance(value, np.ndarray):
         tensor = array_to_tensor(value)
@@ -316,7 +326,8 @@ class Layer(nn.Module):
 
     def get_weights(self):
         """Weights as numpy arrays in Keras 3's shapes and order."""
-        return [s.to_keras(s.get(layer)).cpu().numpy() for layer, s in self._weight_entries()]
+        # Copies, as Keras's: a CPU tensor's numpy() would share memory with the live weight.
+        return [s.to_keras(s.get(layer)).cpu().numpy().copy() for layer, s in self._weight_entries()]
 
     def set_weights(self, weights):
         """Load numpy arrays in Keras 3's shapes and order (as ``get_weights`` returns)."""
@@ -377,6 +388,7 @@ class Layer(nn.Module):
         if not args:
             raise TypeError(f"Layer '{self.name}' was called without inputs.")
         args = (nest.map_structure(_to_tensor, args[0]),) + args[1:]
+        _check_tensor_leaves(self, args[0])
         self._build_for_call(args, kwargs)
         self._check_inputs(args[0])
         training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)

@@ -12,6 +12,7 @@ from plait.graph.traverse import map_graph
 from plait.layers.base import Layer
 from plait.layers.input_layer import InputLayer
 from plait.models.summary import print_summary
+from plait.training.checks import conform_input
 from plait.training.trainer import Trainer
 from plait.utils import array_to_tensor, nest
 
@@ -124,24 +125,18 @@ class Model(Trainer, Layer):
         save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath, overwrite=True):
-        """Write all weights to a safetensors file (atomically: a crash keeps the old file)."""
-        import os
+        """Write all weights, atomically: Keras's HDF5 layout for ``*.weights.h5`` (Keras reads
+        it), safetensors for any other name (``*.safetensors``)."""
+        from plait.saving.weights_file import save_weights
 
-        from plait.saving.weights_io import save_weights
-
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(f"'{filepath}' exists and overwrite=False.")
-        save_weights(self, filepath)
+        save_weights(self, filepath, overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False):
-        """Read weights written by ``save_weights`` (by name, else by position; ``skip_mismatch``
-        skips misfits), or a Keras ``.weights.h5`` file."""
-        from plait.saving.weights_io import load_weights
+        """Read weights written by ``save_weights``, by Keras (``.weights.h5``, ``.keras``) or
+        by tf-keras 2 (``.h5``); ``skip_mismatch`` skips the layers whose weights do not fit.
+        The file's content is checked against its name first."""
+        from plait.saving.weights_file import load_weights
 
-        if str(filepath).endswith(".h5"):  # Keras's .weights.h5
-            from plait.saving.keras_file import load_keras_weights_file
-
-            return load_keras_weights_file(self, filepath)
         load_weights(self, filepath, skip_mismatch)
 
     @property
@@ -190,8 +185,9 @@ _FUNCTIONAL_SUBCLASSES = {}
 
 
 def cast_input(x, t):
-    """Input ``x`` in the dtype of the model input ``t`` when both are floating point."""
-    if x.dtype != t.dtype and x.is_floating_point() and t.dtype.is_floating_point:
+    """Input ``x`` in the dtype of the model input ``t`` (Keras converts inputs to the Input's
+    dtype: integer, ``uint8`` and ``bool`` arrays become floats)."""
+    if x.dtype != t.dtype and not x.is_complex():
         return x.to(t.dtype)
     return x
 
@@ -231,6 +227,16 @@ class Functional(Model):
         for t in flat_outputs:
             if not isinstance(t, SymbolicTensor):
                 raise TypeError(f"Model outputs must be symbolic tensors made by layers. Received: {type(t).__name__}")
+        seen = set()
+        for t in flat_inputs:
+            if id(t) in seen:
+                raise ValueError(
+                    f"The input '{t.name}' is given more than once in `inputs` of model '{self.name or 'model'}'. "
+                    f"Each Input may appear once. Received: inputs={[i.name for i in flat_inputs]}"
+                )
+            seen.add(id(t))
+        if not flat_outputs:
+            raise ValueError(f"Model '{self.name}' needs at least one output. Received: outputs={outputs!r}")
         nodes, layers = map_graph(flat_inputs, flat_outputs)
         names = {}
         for layer in layers:
@@ -349,14 +355,14 @@ class Functional(Model):
             if isinstance(value, np.ndarray):
                 value = array_to_tensor(value)
             if not isinstance(value, torch.Tensor):
-                value = torch.as_tensor(value)
-            value = cast_input(value, t)
-            if value.dim() != len(t.shape):
-                raise ValueError(
-                    f"Input '{t.name}' of model '{self.name}' expects shape {t.shape}, "
-                    f"but received input with shape {tuple(value.shape)}."
-                )
-            out.append(value)
+                try:
+                    value = torch.as_tensor(value)
+                except (TypeError, ValueError, RuntimeError):
+                    raise TypeError(
+                        f"Input '{t.name}' of model '{self.name}' must be a tensor or an array of numbers. "
+                        f"Received: {type(value).__name__} {value!r:.80}"
+                    ) from None
+            out.append(conform_input(value, t, self.name))
         return out
 
     def _pack_outputs(self, outputs):
