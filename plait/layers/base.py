@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from plait import initializers
+from plait.distribution import sharding
 from plait.graph.node import Node, SymbolicTensor, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.interop import infer_outputs
@@ -327,7 +328,8 @@ class Layer(nn.Module):
     def get_weights(self):
         """Weights as numpy arrays in Keras 3's shapes and order."""
         # Copies, as Keras's: a CPU tensor's numpy() would share memory with the live weight.
-        return [s.to_keras(s.get(layer)).cpu().numpy().copy() for layer, s in self._weight_entries()]
+        # ``full``: a weight sharded under ModelParallel is gathered whole (a collective).
+        return [s.to_keras(sharding.full(s.get(layer))).cpu().numpy().copy() for layer, s in self._weight_entries()]
 
     def set_weights(self, weights):
         """Load numpy arrays in Keras 3's shapes and order (as ``get_weights`` returns)."""

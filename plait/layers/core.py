@@ -200,7 +200,13 @@ class Embedding(Layer):
             )
 
     def call(self, inputs):
-        return F.embedding(inputs, self.embeddings)
+        try:
+            return F.embedding(inputs, self.embeddings)
+        except IndexError:  # torch's message names neither the layer nor the table size
+            raise ValueError(
+                f"Layer '{self.name}' (Embedding) got indices outside [0, input_dim={self.input_dim}). "
+                f"Received indices in [{int(inputs.min())}, {int(inputs.max())}]."
+            ) from None
 
     def produces_mask(self, input_masks):
         return self.mask_zero

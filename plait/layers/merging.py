@@ -150,6 +150,11 @@ class Concatenate(Layer):
         if len(ranks) != 1:
             raise ValueError(f"Layer '{self.name}' (Concatenate) needs inputs of one rank. Received shapes: {shapes}")
         rank = ranks.pop()
+        if not -rank <= self.axis < rank:
+            raise ValueError(
+                f"Layer '{self.name}' (Concatenate): axis {self.axis} is out of range for inputs of rank {rank} "
+                f"(valid axes: {-rank} to {rank - 1}). Received: axis={self.axis}, input shapes {shapes}"
+            )
         axis = self.axis % rank
         out = []
         for i, dims in enumerate(zip(*input_shape)):

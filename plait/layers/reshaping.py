@@ -59,9 +59,15 @@ class Reshape(Layer):
         return inputs.reshape(inputs.shape[0], *self.target_shape)
 
     def compute_output_shape(self, input_shape):
-        if -1 not in self.target_shape:
-            return (input_shape[0], *self.target_shape)
         rest = input_shape[1:]
+        if -1 not in self.target_shape:
+            if None not in rest and math.prod(rest) != math.prod(self.target_shape):
+                raise ValueError(
+                    f"Layer '{self.name}' (Reshape): the total size of the target shape {self.target_shape} "
+                    f"({math.prod(self.target_shape)}) must equal that of the input shape {tuple(rest)} "
+                    f"({math.prod(rest)}). Received: input_shape={tuple(input_shape)}"
+                )
+            return (input_shape[0], *self.target_shape)
         if None in rest:
             return (input_shape[0], *(None if d == -1 else d for d in self.target_shape))
         known = math.prod(d for d in self.target_shape if d != -1)

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import torch
 
+from plait.distribution import collectives
+from plait.training import checks
 from plait.utils import array_to_tensor, nest
 
 
@@ -65,6 +67,14 @@ def structure_inputs(model, x):
             raise ValueError(f"Input data is missing the model input(s) {missing}. Valid input names: {names}")
         x = [x[n] for n in names]
     elif isinstance(x, (list, tuple)) and not _is_array_like_row(x):
+        if len(names) == 1 and len(x) > 1 and all(isinstance(r, (list, tuple)) for r in x):
+            lengths = {len(r) for r in x}
+            if len(lengths) > 1:
+                raise ValueError(
+                    f"Input '{names[0]}' of model '{model.name}' is a ragged list: its rows have lengths "
+                    f"{sorted(lengths)}. Pad the rows to one length (plait.utils.pad_sequences) first."
+                )
+            x = [x]
         if len(x) != len(names):
             raise ValueError(
                 f"Model '{model.name}' expects {len(names)} input array(s) {names}, but received {len(x)}."
@@ -219,7 +229,7 @@ class ArrayBatches:
     def __iter__(self):
         xs, ys, sws = self.xs, self.ys, self.sws
         if self.shuffle:
-            order = torch.randperm(self.n)
+            order = collectives.same_on_all(torch.randperm(self.n))  # one permutation for all processes
             take = lambda ts: [  # noqa: E731
                 None if t is None else nest.map_structure(lambda v: v.index_select(0, order), t) for t in ts
             ]
@@ -242,6 +252,7 @@ class IterableBatches:
     def __init__(self, model, source, steps=None):
         self.model, self.source, self.steps = model, source, steps
         self._iterator = None
+        self._checked = False
 
     @property
     def num_batches(self):
@@ -262,6 +273,13 @@ class IterableBatches:
                 return
 
     def _unpack(self, element):
+        if isinstance(element, tuple) and len(element) > 3:
+            raise ValueError(
+                "Each element of a dataset or generator must be `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`. "
+                f"Received a tuple of {len(element)} elements: {tuple(type(e).__name__ for e in element)}"
+            )
+        if element is None:
+            raise ValueError("A dataset or generator yielded None; each element must be `x`, `(x, y)` or `(x, y, w)`.")
         if isinstance(element, (tuple, list)) and len(element) in (2, 3) and not _is_array_like_row(element):
             x, y = element[0], element[1]
             sw = element[2] if len(element) == 3 else None
@@ -276,17 +294,18 @@ class IterableBatches:
             None if y is None else _kind(y),
             None if sw is None else _kind(sw),
         )
-        return Batch(
-            structure_inputs(model, x),
-            structure_targets(model, y),
-            structure_sample_weights(model, sw),
-            kinds,
-            (model.input_names, model.output_names),
-        )
+        xs, ys, sws = structure_inputs(model, x), structure_targets(model, y), structure_sample_weights(model, sw)
+        if not self._checked:  # the first batch tells whether the source fits the model
+            xs = checks.conform_inputs(model, xs, "Input")
+            checks.check_targets(model, ys, sws)
+            self._checked = True
+        return Batch(xs, ys, sws, kinds, (model.input_names, model.output_names))
 
 
 def is_iterable_source(x):
     """Whether ``x`` is read by iterating (a dataset, loader or generator), not sliced."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"Unrecognized data type: x={x!r:.60} (of type str). Pass arrays, tensors or a dataset.")
     return isinstance(x, (torch.utils.data.DataLoader, torch.utils.data.Dataset)) or (
         hasattr(x, "__next__")
         or (

@@ -13,6 +13,8 @@ import warnings
 
 import torch
 
+from plait.distribution import collectives
+from plait.training import checks, distributed
 from plait.training import data as data_module
 
 
@@ -43,8 +45,13 @@ class EpochIterator:
         class_weight=None,
         steps_per_execution=1,
         device=None,
+        distribute=True,
     ):
         self.model = model
+        # Under a distribution each process keeps its part of every global batch (see
+        # plait.training.distributed); ``distribute=False`` for data that is already a part.
+        self._shards = collectives.data_shards() if distribute else (1, 0)
+        self._presharded = self._shards[0] == 1
         self.steps_per_epoch, self.steps_per_execution = steps_per_epoch, steps_per_execution
         self.device = device if device is not None else model.device
         self.exhausted = False  # the data ran out before ``steps_per_epoch`` batches
@@ -60,16 +67,27 @@ class EpochIterator:
             source = x
             if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.utils.data.IterableDataset):
                 source = torch.utils.data.DataLoader(x, batch_size=batch_size or 32, shuffle=shuffle)
+                if not self._presharded:  # each process loads only its own samples
+                    distributed.check_global_batch(batch_size or 32, self._shards[0], len(x))
+                    sampler = distributed.ShardedBatchSampler(len(x), batch_size or 32, shuffle, *self._shards)
+                    source, self._presharded = torch.utils.data.DataLoader(x, batch_sampler=sampler), True
             self.batches = data_module.IterableBatches(model, source, steps_per_epoch)
             self.num_samples = None
+            if not self._presharded:
+                distributed.check_global_batch(getattr(source, "batch_size", None), self._shards[0])
+                collectives.check_same(self.num_batches or -1, "The number of batches per epoch")
         else:
             model.ensure_built(x)
             xs = data_module.structure_inputs(model, x)
             ys = data_module.structure_targets(model, y)
             sws = data_module.structure_sample_weights(model, sample_weight)
             self.num_samples = data_module.check_sample_counts(xs, ys, sws, model.input_names, model.output_names)
+            checks.check_not_empty(xs, "The input data")
+            xs = checks.conform_inputs(model, xs)  # once, here: Keras's dtype cast and a clear shape error
             ys = [match_target_rank(model, i, t) for i, t in enumerate(ys)]
+            checks.check_targets(model, ys, sws)
             if class_weight is not None:
+                checks.check_class_weight(class_weight, model, ys)
                 sws = class_weights_to_sample_weights(class_weight, ys, sws)
             kinds = (
                 data_module._kind(x) if model.has_graph else "single",
@@ -79,6 +97,9 @@ class EpochIterator:
             self.batches = data_module.ArrayBatches(
                 xs, ys, sws, batch_size or 32, shuffle, kinds, (model.input_names, model.output_names)
             )
+            if not self._presharded:
+                collectives.check_same(self.num_samples, "The number of samples")
+                distributed.check_global_batch(batch_size or 32, self._shards[0], self.num_samples)
 
     @property
     def num_batches(self):
@@ -93,6 +114,8 @@ class EpochIterator:
         for batch in self.batches:
             if self._class_weight is not None and isinstance(self.batches, data_module.IterableBatches):
                 batch.sws = class_weights_to_sample_weights(self._class_weight, batch.ys, batch.sws)
+            if not self._presharded:
+                batch = distributed.shard_batch(batch, *self._shards)
             chunk.append(batch.to(self.device))
             step += 1
             if len(chunk) == self.steps_per_execution:
