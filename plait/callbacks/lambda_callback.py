@@ -1,16 +1,43 @@
 """``LambdaCallback``: a callback made of plain functions."""
 
-from plait.callbacks.callback import HOOKS, Callback
+from plait.callbacks.callback import Callback
 
 
 class LambdaCallback(Callback):
-    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+    """A callback from functions (Keras's ``LambdaCallback``).
 
-    def __init__(self, **hooks):
+    Args:
+        on_epoch_begin, on_epoch_end: ``f(epoch, logs)``.
+        on_train_begin, on_train_end: ``f(logs)``.
+        on_train_batch_begin, on_train_batch_end: ``f(batch, logs)``.
+        **kwargs: any other hook by name (``on_test_batch_end=f``, ``on_predict_end=f``, ...),
+            set on the instance as Keras does.
+
+    Example:
+        >>> import plait
+        >>> cb = plait.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
+        self.__dict__.update(kwargs)
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+        }
         for name, fn in hooks.items():
-            if name not in HOOKS:
-                raise ValueError(f"Unknown callback hook '{name}'. Hooks: {HOOKS}")
-            setattr(self, name, fn)
-        # Make CallbackList see the batch hooks given here.
-        self.__class__ = type("LambdaCallback", (LambdaCallback,), {n: staticmethod(f) for n, f in hooks.items()})
+            if fn is not None:
+                setattr(self, name, fn)

@@ -16,7 +16,8 @@ class ProgbarLogger(Callback):
         self.bar = Progbar(self.params.get("steps"), verbose=self.verbose)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.update(self.bar_step, logs, finalize=True)
+        # fit sets bar_step; in a hand-written loop the bar ends at the epoch's steps
+        self.bar.update(getattr(self, "bar_step", None) or self.params.get("steps") or 0, logs, finalize=True)
 
     def close(self):
         """End a bar left mid-line (an exception stopped the epoch)."""

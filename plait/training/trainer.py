@@ -450,15 +450,18 @@ class Trainer:
         )
         steps = epoch_iterator.num_batches
         verbose = 1 if verbose == "auto" else verbose
-        self.history = callbacks_module.History()
-        user = list(callbacks.callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks or [])
+        given = callbacks.callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks
+        user = nest.flatten(given or [])
         progbar = callbacks_module.ProgbarLogger(verbose) if verbose else None
         # As in Keras: the user's callbacks first (they may add to the logs), then the progress
-        # bar and History.
+        # bar and History (the user's own History if the list has one; set as self.history).
         callback_list = callbacks_module.CallbackList(
-            user + ([progbar] if progbar else []) + [self.history],
-            self,
-            {"epochs": epochs, "steps": steps, "verbose": verbose},
+            list(user) + ([progbar] if progbar else []),
+            add_history=True,
+            model=self,
+            epochs=epochs,
+            steps=steps,
+            verbose=verbose,
         )
         self.stop_training = False
         self._jit.plan((epochs - initial_epoch) * steps if steps else None)
@@ -795,7 +798,7 @@ def _check_logs(logs, where):
 def _callback_list(callbacks, model, params):
     if isinstance(callbacks, callbacks_module.CallbackList):
         return callbacks
-    return callbacks_module.CallbackList(list(callbacks or []), model, params)
+    return callbacks_module.CallbackList(nest.flatten(callbacks or []), model=model, epochs=1, **params)
 
 
 def _unpack_validation(validation_data):
