@@ -339,3 +339,23 @@ def test_metrics_must_be_a_list_or_dict():
     model = regression()
     with pytest.raises(TypeError, match="`metrics` must be a list or a dict"):
         model.compile("sgd", "mse", metrics="mae")
+
+
+def test_jit_compile_refuses_a_custom_train_step_and_run_eagerly_allows_it():
+    class Custom(Model):
+        def train_step(self, data):
+            x, y = data
+            self.zero_grad()
+            loss = self.compute_loss(y=y, y_pred=self(x, training=True))
+            loss.backward()
+            with torch.no_grad():
+                self.optimizer.apply([v.value.grad for v in self.trainable_weights], self.trainable_weights)
+            return {"loss": loss.detach()}
+
+    base = regression()
+    model = Custom(base.inputs, base.outputs)
+    model.compile("sgd", "mse", jit_compile=True)
+    with pytest.raises(ValueError, match="custom `train_step` is not compiled"):
+        model.fit(X, Y_REG, epochs=1, verbose=0)
+    model.compile("sgd", "mse")  # "auto": eager
+    assert len(model.fit(X, Y_REG, epochs=1, verbose=0).history["loss"]) == 1

@@ -13,16 +13,19 @@ per-output loss trackers. A model that overrides none of these runs the built-in
 compilable as one graph (:mod:`plait.training.compiled_step`).
 """
 
+import warnings
+
 import torch
 
 from plait import callbacks as callbacks_module
 from plait import metrics as metrics_module
 from plait import mixed_precision, optimizers
+from plait.distribution import collectives, distribution_lib
 from plait.losses import balancing
-from plait.training import compiled_step, heads
+from plait.training import compiled_step, distributed, heads
 from plait.training import data as data_module
-from plait.training.epoch_iterator import EpochIterator, train_validation_split
-from plait.training.step import StepFunction, batch_size_of, eager_train_step
+from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
+from plait.training.step import NonFiniteLoss, StepFunction, batch_size_of, eager_train_step
 from plait.utils import nest
 from plait.utils.data_utils import unpack_x_y_sample_weight
 from plait.utils.progbar import Progbar
@@ -43,6 +46,9 @@ class Trainer:
         self.history = None
         self._heads = None
         self._step_fn = None
+        self._finite_check = False  # fit sets it: a non-finite loss never updates the weights
+        self._nonfinite = None  # (position in the execution, output names) of a skipped step
+        self._built_distribution = distribution_lib.distribution()  # checked by fit (Keras's rule)
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -82,8 +88,8 @@ class Trainer:
                 step; a model it does not fit (an adaptive loss balancer, float16 loss
                 scaling, activity regularizers, stateful layers) compiles only its forward pass
                 and losses, and a recurrent model stays eager, with a warning. A custom
-                ``train_step`` is compiled with ``torch.compile`` as Keras's torch backend
-                does. ``False`` runs eagerly. ``"auto"`` (the default) runs eagerly unless the
+                ``train_step`` is refused with ``True`` (``torch.compile`` cannot trace its
+                ``backward()`` and update reliably). ``False`` runs eagerly. ``"auto"`` (the default) runs eagerly unless the
                 fit is long: it times the eager steps, compiles if the fit's remaining eager
                 time exceeds two minutes, and keeps the compiled step only if it measures
                 faster (``plait.training.compiled_step.JitPolicy``).
@@ -133,7 +139,6 @@ class Trainer:
         self.steps_per_execution = steps_per_execution
         self._step_fn = None
         self._compiled_terms = None
-        self._compiled_custom_step = None
         self.compiled = True
 
     def get_compile_config(self):
@@ -284,6 +289,9 @@ class Trainer:
         self.zero_grad()
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(nest.flatten(x)))
+        if self._finite_check and not torch.isfinite(loss.detach()).item():
+            self._nonfinite = (0, ["loss"])  # the update is not applied
+            return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         scale_loss = getattr(self.optimizer, "scale_loss", None)
         (loss if scale_loss is None else scale_loss(loss)).backward()
         trainable = self.trainable_weights
@@ -306,6 +314,7 @@ class Trainer:
         """Set up the step on the first batch: the graph (a Sequential without an input shape
         is built from it), the metrics that depend on the targets' shapes, the step function."""
         self.ensure_built(batch.xs)
+        distributed.check_model(self)
         if not self._compile_metrics.built and self.has_graph:
             self._compile_metrics.build([self._match_target(i, y) for i, y in enumerate(batch.ys)], self.output_shapes)
         self._ensure_step_fn()
@@ -328,8 +337,6 @@ class Trainer:
             self.optimizer.build(params)
 
     def _match_target(self, i, y):
-        from plait.training.epoch_iterator import match_target_rank
-
         return match_target_rank(self, i, y)
 
     def update_step_metrics(self, out, xs, ys, sws):
@@ -355,7 +362,7 @@ class Trainer:
         whole = self._jit.whole_step(self, step_fn, len(batches))
         if whole is not None and whole.accepts(batches):
             return whole(batches)  # also updates the metrics and applies the constraints
-        for data in batches:
+        for position, data in enumerate(batches):
             if whole is not None and len(batches) > 1 and whole.accepts([data]):
                 whole([data])
                 continue
@@ -364,7 +371,11 @@ class Trainer:
                 if self._compiled_terms is None:
                     self._compiled_terms = torch.compile(compiled_step.own_code(step_fn.terms))
                 terms = self._compiled_terms
-            out = eager_train_step(self, step_fn, data, self.optimizer.params, terms)
+            try:
+                out = eager_train_step(self, step_fn, data, self.optimizer.params, terms, self._finite_check)
+            except NonFiniteLoss as bad:  # nothing was applied; fit reports the batch and the outputs
+                out = bad.out
+                self._nonfinite = (position, _nonfinite_outputs(out, self._heads))
             self.update_step_metrics(out, *data)
 
     def _test_batch(self, data):
@@ -381,7 +392,8 @@ class Trainer:
     def _batch_from_data(self, data):
         """Keras's ``data`` (as a custom step receives it) as a :class:`Batch`."""
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        it = EpochIterator(self, x, y, sample_weight, batch_size=max(1, _num_samples(x)))
+        # ``data`` is already this process's part of the batch under a distribution.
+        it = EpochIterator(self, x, y, sample_weight, batch_size=max(1, _num_samples(x)), distribute=False)
         return next(iter(it))[2][0]
 
     # ------------------------------------------------------------------ fit
@@ -449,7 +461,7 @@ class Trainer:
             self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight, self._execution_size()
         )
         steps = epoch_iterator.num_batches
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = (1 if verbose == "auto" else verbose) if collectives.is_writer() else 0  # one process prints
         given = callbacks.callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks
         user = nest.flatten(given or [])
         progbar = callbacks_module.ProgbarLogger(verbose) if verbose else None
@@ -468,18 +480,44 @@ class Trainer:
         custom = self._custom_step("train_step")
         was_training = self.training
         val_iterator = None
+        if validation_data is not None:  # checked now, not after the first epoch
+            val_iterator = EpochIterator(
+                self,
+                val_x,
+                val_y,
+                val_sw,
+                validation_batch_size or batch_size,
+                validation_steps,
+                False,
+                steps_per_execution=self._execution_size(),
+            )
+        self._finite_check = _wants_finite_check(self, user)
+        self._fit_iterator = epoch_iterator  # BackupAndRestore saves its epoch random state
         logs = training_logs = {}
         try:
             callback_list.on_train_begin({})
+            resume, skip = self.__dict__.pop("_resume", None), 0  # set by BackupAndRestore
+            if resume is not None:
+                initial_epoch, skip = resume.epoch, resume.step
+                resume.apply(self, epoch_iterator)
             for epoch in range(initial_epoch, epochs):
                 self.reset_metrics()
                 callback_list.on_epoch_begin(epoch, {})
                 self.train()
+                epoch_iterator.set_epoch(epoch)
                 logs, step = None, 0
                 for begin, end, chunk in epoch_iterator:
+                    if skip:  # a resumed fit: these batches already ran before the backup
+                        step = end + 1
+                        if step >= skip:
+                            skip = 0
+                            resume.restore_epoch_state(self, chunk[0], custom)
+                        continue
                     callback_list.on_train_batch_begin(begin, {})
                     logs = self._run_training_execution(chunk, custom)
                     step = end + 1
+                    if self._nonfinite is not None:
+                        self._report_nonfinite(begin, user)
                     if callback_list.wants("on_train_batch_end"):
                         callback_list.on_train_batch_end(end, self._logs_now(logs))
                     if progbar:
@@ -487,6 +525,8 @@ class Trainer:
                     if self.stop_training:
                         break
                 self.eval()
+                if step:  # every process reports the global numbers
+                    collectives.reduce_metrics(self.metrics)
                 epoch_logs = self._epoch_logs(logs) if step else {}
                 if step:
                     epoch_logs.update(self._balancer_epoch_end())
@@ -523,17 +563,31 @@ class Trainer:
     def _execution_size(self):
         return self.steps_per_execution if self.compiled else 1
 
+    def _report_nonfinite(self, begin, callbacks):
+        """A step's loss was not finite and its update was skipped: say which batch and output;
+        ``TerminateOnNaN`` stops the fit, otherwise a warning and training goes on."""
+        position, names = self._nonfinite
+        self._nonfinite = None
+        message = (
+            f"Batch {begin + position}: the loss of output(s) {names} is not finite (NaN or inf); the update "
+            "was not applied, so the weights are those of the last finite step."
+        )
+        self.nonfinite_message = message
+        if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks):
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
     def _custom_step(self, name):
-        """The user's override of ``train_step``/``test_step``/``predict_step`` (compiled as
-        Keras's torch backend compiles it, for ``jit_compile=True``), or None."""
+        """The user's override of ``train_step``/``test_step``/``predict_step``, or None."""
         if getattr(type(self), name) is getattr(Trainer, name):
             return None
-        method = getattr(self, name)
         if name == "train_step" and self._jit.mode is True:
-            if self._compiled_custom_step is None:
-                self._compiled_custom_step = torch.compile(compiled_step.own_code(method))
-            return self._compiled_custom_step
-        return method
+            raise ValueError(
+                f"Model '{self.name}' was compiled with jit_compile=True, which compiles plait's built-in "
+                "training step; a custom `train_step` is not compiled: torch.compile cannot trace its "
+                "backward() and optimizer update reliably across graph breaks. Compile with "
+                "jit_compile=False (or 'auto'), and torch.compile parts of your step yourself if you wish."
+            )
+        return getattr(self, name)
 
     def _run_training_execution(self, chunk, custom):
         """One execution: the user's ``train_step`` per batch (returning its logs), or the
@@ -598,7 +652,7 @@ class Trainer:
         self._assert_compiled("evaluate")
         _check_batch_size(batch_size)
         iterator = EpochIterator(self, x, y, sample_weight, batch_size, steps, False, None, self._execution_size())
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = (1 if verbose == "auto" else verbose) if collectives.is_writer() else 0
         callback_list = _callback_list(callbacks, self, {"steps": iterator.num_batches, "verbose": verbose})
         logs = self._evaluate_iterator(iterator, callback_list, verbose)
         if return_dict:
@@ -629,6 +683,7 @@ class Trainer:
                     callback_list.on_test_batch_end(end, self._logs_now(logs))
                 if bar:
                     bar.update(end + 1, lambda logs=logs: self._logs_now(logs))
+            collectives.reduce_metrics(self.metrics)
             logs = self._epoch_logs(logs)
             if bar:
                 bar.update(bar.seen, logs, finalize=True)
@@ -663,7 +718,7 @@ class Trainer:
         """
         _check_batch_size(batch_size)
         iterator = EpochIterator(self, x, None, None, batch_size, steps, False, None, self._execution_size())
-        verbose = 1 if verbose == "auto" else verbose
+        verbose = (1 if verbose == "auto" else verbose) if collectives.is_writer() else 0
         callback_list = _callback_list(callbacks, self, {"steps": iterator.num_batches, "verbose": verbose})
         bar = Progbar(iterator.num_batches, verbose=verbose) if verbose else None
         custom = self._custom_step("predict_step")
@@ -694,7 +749,7 @@ class Trainer:
             raise ValueError(
                 f"`predict` of model '{self.name}' got no data: the input is empty or the generator yielded nothing."
             )
-        return _concat_outputs(outputs)
+        return _concat_outputs(distributed.gather_predictions(outputs))
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns the loss (and metrics) like ``evaluate``."""
@@ -817,6 +872,22 @@ def _should_validate(epoch, freq):
     if isinstance(freq, int):
         return (epoch + 1) % freq == 0
     return (epoch + 1) in freq
+
+
+def _wants_finite_check(model, callbacks):
+    """Check each eager step's loss before its update (one host read of the loss): always on
+    the CPU, where the read costs nothing, and with ``TerminateOnNaN`` on an accelerator."""
+    if collectives.data_shards()[0] > 1:
+        return False  # one process skipping its update would leave the others waiting
+    return model.device.type == "cpu" or any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
+
+
+def _nonfinite_outputs(out, output_heads):
+    """The names of the outputs whose loss is not finite (or the regularization penalty)."""
+    names = [
+        h.name for h, v in zip(output_heads, out.per_output) if v is not None and not torch.isfinite(v.detach()).all()
+    ]
+    return names or ["regularization penalty"]
 
 
 def _check_batch_size(batch_size):
