@@ -5,6 +5,7 @@ Example:
     >>> stop = plait.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
 """
 
+from plait.callbacks.backup_and_restore import BackupAndRestore
 from plait.callbacks.callback import Callback
 from plait.callbacks.callback_list import CallbackList
 from plait.callbacks.csv_logger import CSVLogger
@@ -20,6 +21,7 @@ from plait.callbacks.tensorboard import TensorBoard
 from plait.callbacks.terminate_on_nan import TerminateOnNaN
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",

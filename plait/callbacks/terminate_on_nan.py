@@ -13,5 +13,7 @@ class TerminateOnNaN(Callback):
         if loss is not None:
             loss = float(loss() if callable(loss) else loss)
             if math.isnan(loss) or math.isinf(loss):
-                print(f"Batch {batch}: Invalid loss, terminating training")
+                # The trainer names the output and skipped the update (``model.nonfinite_message``).
+                detail = getattr(self.model, "nonfinite_message", None)
+                print(f"Batch {batch}: Invalid loss, terminating training" + (f". {detail}" if detail else ""))
                 self.model.stop_training = True

@@ -101,6 +101,13 @@ class EpochIterator:
                 collectives.check_same(self.num_samples, "The number of samples")
                 distributed.check_global_batch(batch_size or 32, self._shards[0], self.num_samples)
 
+    def set_epoch(self, epoch):
+        """Called before each epoch's pass: keeps torch's random state as it is before the pass
+        draws its shuffled order (``BackupAndRestore`` saves it to redraw the same order when it
+        resumes a fit mid-epoch)."""
+        self.epoch = epoch
+        self.epoch_rng_state = torch.get_rng_state()
+
     @property
     def num_batches(self):
         """Batches per epoch, or None when unknown (a generator without ``steps_per_epoch``)."""

@@ -111,12 +111,23 @@ class StepFunction:
         return [h.logits_activation(p) if h.logits_activation is not None else p for h, p in zip(self.heads, y_pred)]
 
 
-def eager_train_step(model, step_fn, data, params, terms=None):
+class NonFiniteLoss(Exception):
+    """Raised by :func:`eager_train_step` (with ``finite_check``) before a non-finite loss
+    updates anything; ``out`` is the step's :class:`StepOutput`."""
+
+    def __init__(self, out):
+        super().__init__("non-finite loss")
+        self.out = out
+
+
+def eager_train_step(model, step_fn, data, params, terms=None, finite_check=False):
     """One eager training step on ``data = (xs, ys, sws)`` lists: the step function, then
     ``backward()``, the optimizer's update of ``params`` (the optimizer's built list) and the
     constraints. ``terms`` replaces
     ``step_fn.terms`` (the compiled forward of ``jit_compile`` models that cannot compile the
-    whole step). Returns the :class:`StepOutput`. Nothing is applied if any part raises."""
+    whole step). Returns the :class:`StepOutput`. Nothing is applied if any part raises; with
+    ``finite_check``, a non-finite loss raises :class:`NonFiniteLoss` before the update (one
+    read of the loss on the host)."""
     xs, ys, sws = data
     balancer = model.loss_balancer
     weigh = lambda losses: balancer.combine(losses, True)  # noqa: E731
@@ -125,6 +136,8 @@ def eager_train_step(model, step_fn, data, params, terms=None):
     else:
         y_pred, masks, per_output, penalty = terms(xs, ys, sws)
         out = StepOutput(step_fn.combine(per_output, penalty, weigh), per_output, y_pred, masks)
+    if finite_check and not torch.isfinite(out.total.detach()).item():
+        raise NonFiniteLoss(out)
     for p in params:
         p.grad = None
     scale_loss = getattr(model.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
