@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from plait import initializers
+from plait.distribution import collectives
 from plait.layers.base import Layer, WeightOptions
 from plait.layers.validation import positive_int
 
@@ -120,7 +121,10 @@ class BatchNormalization(Layer):
     def call(self, inputs):
         if self.training and self.trainable:
             dims = [d for d in range(inputs.dim()) if d != self.axis % inputs.dim()]
-            var, mean = torch.var_mean(inputs, dim=dims, correction=0)
+            if collectives.data_parallel() is not None:  # the global batch's moments, as Keras's
+                var, mean = collectives.global_moments(inputs, dims)
+            else:
+                var, mean = torch.var_mean(inputs, dim=dims, correction=0)
             with torch.no_grad():
                 self.moving_mean.mul_(self.momentum).add_(mean.detach(), alpha=1 - self.momentum)
                 self.moving_variance.mul_(self.momentum).add_(var.detach(), alpha=1 - self.momentum)

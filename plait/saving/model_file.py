@@ -24,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from plait.distribution import collectives, sharding
 from plait.losses import balancing
 from plait.saving import serialization
 from plait.saving.weights_io import atomic_write
@@ -35,7 +36,8 @@ _MEMBERS = ("metadata.json", "config.json", "model.weights.safetensors")
 
 
 def _ordered_state(module):
-    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    # ``full``: weights sharded under ModelParallel are gathered whole (every process calls save).
+    state = {k: sharding.full(v.detach()).contiguous().cpu() for k, v in module.state_dict().items()}
     return state, {"order": json.dumps(list(state))}
 
 
@@ -133,12 +135,16 @@ def save_model(model, filepath, overwrite=True):
             for name, data in members.items():
                 archive.writestr(name, data)
 
-    atomic_write(filepath, write)
+    with collectives.writer() as writes:  # under a distribution: process 0 writes, then all go on
+        if writes:
+            atomic_write(filepath, write)
 
 
 def _tensors_blob(state):
     """The tensors of a state dict as safetensors bytes (its other values go to JSON)."""
-    return save_safetensors({k: v.detach().contiguous().cpu() for k, v in state.items() if torch.is_tensor(v)})
+    return save_safetensors(
+        {k: sharding.full(v.detach()).contiguous().cpu() for k, v in state.items() if torch.is_tensor(v)}
+    )
 
 
 def _version():

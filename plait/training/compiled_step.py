@@ -33,8 +33,9 @@ import warnings
 import torch
 from torch.nn.utils import stateless
 
+from plait.distribution import collectives
 from plait.losses import balancing
-from plait.training.step import StepOutput
+from plait.training.step import StepOutput, batch_size_of
 
 
 def unsupported(model, step_fn):
@@ -173,9 +174,13 @@ class WholeStep:
             # The aux outputs of torch.func must be tensors: drop the Nones, put them back below.
             kept_masks = {i: m for i, m in enumerate(out.masks or ()) if m is not None}
             losses = {i: v.detach() for i, v in enumerate(out.per_output) if v is not None}
-            return out.total, ([y.detach() for y in out.y_pred], kept_masks, losses)
+            # Under DataParallel: this part's mean times its size (the all-reduce below divides).
+            return out.total * scale, ([y.detach() for y in out.y_pred], kept_masks, losses, out.total.detach())
 
-        grads, (total, (y_pred, kept_masks, losses)) = torch.func.grad_and_value(loss, has_aux=True)(params, buffers)
+        n_local = batch_size_of(xs)
+        scale = collectives.loss_scale(n_local)
+        grads, (_, (y_pred, kept_masks, losses, total)) = torch.func.grad_and_value(loss, has_aux=True)(params, buffers)
+        grads = collectives.average_gradients_traced(list(grads), n_local)
         with torch.no_grad():
             # ``params`` are detached views of the parameters: updating them in place updates
             # the parameters, with no aliased graph inputs (which would cost a copy per call).

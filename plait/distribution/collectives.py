@@ -1,0 +1,231 @@
+"""What the training loop, the layers and the writers ask of the distribution.
+
+Each helper is a no-op (or the identity) in one process, so callers need no ``if``. With a
+:class:`~plait.distribution.DataParallel` distribution over N processes:
+
+- every global batch is cut into N contiguous pieces (:func:`shard_bounds`), one per process;
+- the loss each process differentiates is its piece's mean times the piece's size; the
+  gradients, summed over the processes and divided by the global batch size, are those of the
+  global batch's mean (:func:`average_gradients`), also for a last batch that does not split
+  evenly;
+- BatchNormalization's batch moments are the global batch's (:func:`global_moments`), through
+  an all-reduce whose backward is an all-reduce, so the gradients through the moments are exact;
+- the metrics' states (``total``/``count``, true/false positives, confusion matrices) are
+  summed before their result is read (:func:`reduce_metrics`);
+- only process 0 writes files and prints (:func:`is_writer`, :func:`writer`).
+"""
+
+import contextlib
+
+import torch
+import torch.distributed as dist
+
+from plait.distribution import distribution_lib
+
+# The states of plait's metrics that add up across processes.
+SUM_STATES = ("total", "count", "tp", "fp", "tn", "fn", "confusion")
+
+
+def active():
+    """The distribution, when it spans more than one process (else None)."""
+    d = distribution_lib.distribution()
+    return d if d is not None and dist.is_initialized() and dist.get_world_size() > 1 else None
+
+
+def data_parallel():
+    """The active distribution when the processes hold replicas that each read a part of the
+    batch and average their gradients (DataParallel); None otherwise."""
+    d = active()
+    return d if isinstance(d, distribution_lib.DataParallel) else None
+
+
+def data_shards():
+    """``(shards, shard_id)``: how many pieces each global batch is cut into and which one this
+    process reads; ``(1, 0)`` when nothing is split."""
+    d = active()
+    if d is None or not d.auto_shard_dataset or d.num_model_replicas == 1:
+        return 1, 0
+    return d.num_model_replicas, d.data_shard_id
+
+
+def shard_bounds(n, shards, shard_id):
+    """``(start, end)`` of this shard in a batch of ``n`` samples: contiguous pieces whose sizes
+    differ by at most one (a global batch of 8 over 2 processes: rows 0-3 and 4-7)."""
+    base, extra = divmod(n, shards)
+    start = shard_id * base + min(shard_id, extra)
+    return start, start + base + (1 if shard_id < extra else 0)
+
+
+def is_writer():
+    """Whether this process writes files and prints (process 0, or the only one)."""
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def barrier():
+    if active() is not None:
+        dist.barrier()
+
+
+@contextlib.contextmanager
+def writer():
+    """``with writer() as write:`` — ``write`` is True on process 0 only; every process then
+    waits at a barrier, so no process reads a file before it is complete."""
+    try:
+        yield is_writer()
+    finally:
+        barrier()
+
+
+def check_same(value, what):
+    """Raise the same ValueError on every process when ``value`` (an int) differs between
+    them: data of different sizes would leave some processes waiting for the others."""
+    if active() is None:
+        return
+    mine = torch.tensor([int(value)], dtype=torch.int64)
+    values = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(values, mine)
+    values = [int(v) for v in values]
+    if len(set(values)) > 1:
+        raise ValueError(
+            f"{what} differs between the processes: {values} (process i has values[i]). Under a distribution every "
+            "process must pass the same data (each reads its own part of every global batch)."
+        )
+
+
+# ---------------------------------------------------------------------- gradients and moments
+class _AllSum(torch.autograd.Function):
+    """Sum over the processes; its backward sums the gradients the same way. Written with
+    ``setup_context`` and the functional collective so it also runs under ``torch.func.grad``
+    inside a compiled whole step."""
+
+    @staticmethod
+    def forward(x):
+        import torch.distributed._functional_collectives as funcol
+
+        with torch.no_grad():  # the functional op's own autograd does not support torch.func
+            return funcol.all_reduce(x, "sum", dist.group.WORLD)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _AllSum.apply(grad)
+
+
+def all_sum(x):
+    """``x`` summed over the processes (differentiable; the identity in one process)."""
+    return _AllSum.apply(x) if data_parallel() is not None else x
+
+
+def global_moments(inputs, dims):
+    """``(var, mean)`` (biased variance) over ``dims`` of the global batch that ``inputs`` is
+    this process's part of, as ``torch.var_mean(..., correction=0)`` of the whole batch."""
+    count = all_sum(torch.tensor(float(inputs.numel() // _channels(inputs, dims)), device=inputs.device))
+    mean = all_sum(inputs.sum(dim=dims)) / count
+    shape = [1 if d in dims else -1 for d in range(inputs.dim())]
+    var = all_sum(((inputs - mean.reshape(shape)) ** 2).sum(dim=dims)) / count
+    return var, mean
+
+
+def _channels(inputs, dims):
+    n = 1
+    for d in range(inputs.dim()):
+        if d not in dims:
+            n *= inputs.shape[d]
+    return n
+
+
+def loss_scale(n_local):
+    """The factor on this process's loss before ``backward``: its number of samples (the sum
+    of the gradients is divided by the global number afterwards); 1 in one process."""
+    return n_local if data_parallel() is not None else 1
+
+
+def average_gradients(grads, n_local):
+    """Sum ``grads`` (a list; None entries kept) and the sample counts over the processes in one
+    all-reduce; return the gradients divided by the global count. Eager: in place with
+    ``torch.distributed.all_reduce``."""
+    if data_parallel() is None:
+        return grads
+    present = [g for g in grads if g is not None]
+    flat = torch.cat([g.reshape(-1) for g in present] + [torch.full((1,), float(n_local), device=present[0].device)])
+    dist.all_reduce(flat)
+    flat = flat[:-1] / flat[-1]
+    out, offset = [], 0
+    for g in grads:
+        if g is None:
+            out.append(None)
+            continue
+        out.append(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+    return out
+
+
+def average_gradients_traced(grads, n_local):
+    """:func:`average_gradients` with the functional all-reduce, for the compiled whole step."""
+    if data_parallel() is None:
+        return grads
+    import torch.distributed._functional_collectives as funcol
+
+    flat = torch.cat([g.reshape(-1) for g in grads] + [torch.full((1,), float(n_local), device=grads[0].device)])
+    flat = funcol.all_reduce(flat, "sum", dist.group.WORLD)
+    flat = flat[:-1] / flat[-1]
+    return [piece.view_as(g) for piece, g in zip(torch.split(flat, [g.numel() for g in grads]), grads)]
+
+
+# ---------------------------------------------------------------------- metrics and outputs
+def metric_states(metrics):
+    """The summable state tensors of ``metrics`` (nested ``metrics`` lists included)."""
+    states = []
+    for m in metrics:
+        inner = getattr(m, "metrics", None)
+        if isinstance(inner, (list, tuple)):
+            states += metric_states(inner)
+        names = getattr(m, "distributed_states", SUM_STATES)
+        states += [getattr(m, n) for n in names if isinstance(getattr(m, n, None), torch.Tensor)]
+    return states
+
+
+def reduce_metrics(metrics):
+    """Sum the metrics' states over the processes, in place: every process then reads the
+    global result. Call at the same point on every process (the end of an epoch or of an
+    evaluation), once per accumulation."""
+    if data_parallel() is None:
+        return
+    for state in metric_states(metrics):
+        if state.is_floating_point():
+            dist.all_reduce(state)
+        else:
+            as_float = state.double()
+            dist.all_reduce(as_float)
+            state.copy_(as_float.round().to(state.dtype))
+
+
+def gather_rows(local, sizes):
+    """Outputs of all processes in the global order: ``local`` is this process's outputs of
+    every batch concatenated, ``sizes`` its rows per batch; batch ``j`` of the result is
+    process 0's rows of batch ``j``, then process 1's, ... (the order of the data)."""
+    world = dist.get_world_size()
+    mine = torch.tensor(sizes, dtype=torch.int64)
+    all_sizes = [torch.zeros_like(mine) for _ in range(world)]
+    dist.all_gather(all_sizes, mine)
+    longest = max(int(s.sum()) for s in all_sizes)
+    padded = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=local.device)
+    padded[: len(local)] = local
+    pieces = [torch.zeros_like(padded) for _ in range(world)]
+    dist.all_gather(pieces, padded.contiguous())
+    starts = [torch.cat([torch.zeros(1, dtype=torch.int64), s.cumsum(0)]) for s in all_sizes]
+    rows = []
+    for j in range(len(sizes)):
+        for r in range(world):
+            rows.append(pieces[r][int(starts[r][j]) : int(starts[r][j + 1])])
+    return torch.cat(rows)
+
+
+def same_on_all(tensor):
+    """``tensor`` as process 0 has it (a shuffle's permutation), on every process."""
+    if active() is not None:
+        dist.broadcast(tensor, 0)
+    return tensor

@@ -1,0 +1,140 @@
+"""ModelParallel: a model's weights as DTensors laid out by a ``LayoutMap``.
+
+Every weight becomes a ``torch.distributed.tensor.DTensor`` on the mesh: the weights the
+layout map names are sharded (``Shard(dim)`` on the named mesh axis), the others replicated.
+The forward pass takes its inputs as replicated DTensors, so torch's DTensor operators run the
+layers sharded (a matmul with a column-sharded kernel gives column-sharded activations, a
+row-sharded one a partial sum that is all-reduced where needed), and the outputs come back as
+ordinary tensors for the losses and metrics. The optimizer updates each process's shards.
+``get_weights``, ``save`` and ``save_weights`` gather the full weights (:func:`full`).
+"""
+
+import torch
+
+
+def full(tensor):
+    """The whole tensor of a DTensor (a collective: every process must call it); a plain tensor
+    as it is."""
+    return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
+
+
+def _placements(layout, spec, mesh_axes, where):
+    from torch.distributed.tensor import Replicate, Shard
+
+    axes = layout.axes
+    if len(axes) != len(spec.keras_shape):
+        raise ValueError(
+            f"The layout {axes} of weight '{where}' has {len(axes)} axes, but the weight has shape "
+            f"{spec.keras_shape} ({len(spec.keras_shape)} axes)."
+        )
+    mesh_shape = layout.device_mesh.shape
+    for axis, size in zip(axes, spec.keras_shape):
+        if axis is not None and size % mesh_shape[mesh_axes.index(axis)]:
+            raise ValueError(
+                f"Weight '{where}' of shape {spec.keras_shape} cannot be sharded as {axes}: its dimension of size "
+                f"{size} does not divide over the {mesh_shape[mesh_axes.index(axis)]} devices of mesh axis '{axis}'."
+            )
+    # The layout is in Keras's shape; the weight may be stored permuted (stored dim d = Keras dim perm[d]).
+    stored_axes = axes if spec.perm is None else [axes[spec.perm[d]] for d in range(len(axes))]
+    placements = [Replicate()] * len(mesh_axes)
+    for dim, axis in enumerate(stored_axes):
+        if axis is not None:
+            placements[mesh_axes.index(axis)] = Shard(dim)
+    return placements
+
+
+def distribute_model(model, distribution):
+    """Turn ``model``'s weights into DTensors per ``distribution.layout_map`` (once)."""
+    if getattr(model, "_plait_sharded", None) is distribution:
+        return
+    from torch.distributed.tensor import Replicate, distribute_tensor
+
+    if distribution.num_model_replicas != 1:
+        raise NotImplementedError(
+            "ModelParallel with a batch axis of size > 1 (data and model parallel at once) is not supported yet; "
+            f"give the mesh's batch axis '{distribution.batch_dim_name}' size 1. "
+            f"Received mesh {distribution.device_mesh}."
+        )
+    layout_map = distribution.layout_map
+    mesh = distribution.device_mesh.backend_mesh
+    mesh_axes = list(distribution.device_mesh.axis_names)
+    entries = model.weight_entries()
+    paths = [f"{layer.name}/{spec.name}" for layer, spec in entries]
+    unused = [key for key in layout_map if not any(key == p or _fullmatch(key, p) for p in paths)]
+    if unused:
+        raise ValueError(f"LayoutMap key(s) {unused} name no weight of model '{model.name}'. Weight paths: {paths}")
+    done = set()
+    for (layer, spec), path in zip(entries, paths):
+        tensor = spec.get(layer)
+        layout = layout_map[path]
+        placements = [Replicate()] * len(mesh_axes) if layout is None else _placements(layout, spec, mesh_axes, path)
+        value = distribute_tensor(tensor.detach(), mesh, placements)
+        owner_path, _, attr = spec.attr.rpartition(".")
+        owner = layer.get_submodule(owner_path) if owner_path else layer
+        if isinstance(tensor, torch.nn.Parameter):
+            setattr(owner, attr, torch.nn.Parameter(value, requires_grad=tensor.requires_grad))
+        else:
+            owner.register_buffer(attr, value)
+        done.add(id(tensor))
+    # Weights outside the entries (a wrapped torch module's extras) are replicated too: a layer
+    # cannot mix DTensors and plain tensors.
+    for module in model.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            if not hasattr(p, "full_tensor"):
+                setattr(
+                    module,
+                    name,
+                    torch.nn.Parameter(
+                        distribute_tensor(p.detach(), mesh, [Replicate()] * len(mesh_axes)), p.requires_grad
+                    ),
+                )
+    model._plait_sharded = distribution
+    model._plait_mesh = mesh
+    model.register_forward_pre_hook(_inputs_hook)
+    model.register_forward_hook(_outputs_hook)
+
+
+def _fullmatch(pattern, path):
+    import re
+
+    return re.fullmatch(pattern, path) is not None
+
+
+def replicate(tensor, mesh):
+    """A tensor every process holds whole, as a replicated DTensor."""
+    from torch.distributed.tensor import DTensor, Replicate
+
+    if not isinstance(tensor, torch.Tensor) or isinstance(tensor, DTensor):
+        return tensor
+    return DTensor.from_local(tensor, mesh, [Replicate()] * mesh.ndim, run_check=False)
+
+
+def local(value):
+    """Outputs back to plain tensors (whole), any structure."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(local(v) for v in value)
+    if isinstance(value, dict):
+        return {k: local(v) for k, v in value.items()}
+    return full(value)
+
+
+def wrap_forward(model, forward):
+    """The training step's forward with DTensor inputs and plain outputs (identity for a model
+    that is not sharded)."""
+    mesh = getattr(model, "_plait_mesh", None)
+    if mesh is None:
+        return forward
+
+    def sharded_forward(xs):
+        out, masks = forward([replicate(x, mesh) for x in xs])
+        return local(out), (None if masks is None else local(masks))
+
+    return sharded_forward
+
+
+def _inputs_hook(model, args):
+    return tuple(replicate(a, model._plait_mesh) for a in args)
+
+
+def _outputs_hook(model, args, output):
+    return local(output)

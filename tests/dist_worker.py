@@ -1,0 +1,246 @@
+"""One process of the multi-process tests in test_distribution.py (run as a script, N copies).
+
+``python dist_worker.py SCENARIO RANK WORLD PORT OUTDIR``: joins a gloo process group, runs
+the scenario, and writes what it measured to ``OUTDIR/<scenario>_<rank>.npz`` (arrays only,
+read back without pickle). The model builders are shared with the test, which runs the same
+fits in one process as the reference.
+"""
+
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+import plait
+from plait import Input, Model, Sequential, distribution
+from plait.layers import (
+    LSTM,
+    BatchNormalization,
+    Conv1D,
+    Dense,
+    Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+    ReLU,
+    concatenate,
+)
+
+
+# ---------------------------------------------------------------------- models and data
+def build_mlp():
+    """The seed's MLP, small."""
+    return Sequential(
+        [Dense(16, activation="relu", input_shape=(8,)), Dense(16, activation="relu"), Dense(4, activation="softmax")]
+    )
+
+
+def build_bn_dict():
+    """Two named inputs, BatchNormalization between Dense layers."""
+    a, b = Input(shape=(6,), name="a"), Input(shape=(3,), name="b")
+    x = BatchNormalization()(Dense(8)(concatenate([a, b])))
+    return Model({"a": a, "b": b}, Dense(1)(ReLU()(x)))
+
+
+def build_multi_output():
+    """The seed's multi-output model, small."""
+    posts = Input(shape=(None,), dtype="int32", name="posts")
+    x = Embedding(input_dim=30, output_dim=8)(posts)
+    x = Conv1D(8, 3, activation="relu")(x)
+    x = MaxPooling1D(2)(x)
+    x = Conv1D(8, 3, activation="relu")(x)
+    x = GlobalMaxPooling1D()(x)
+    x = Dense(8, activation="relu")(x)
+    return Model(
+        posts,
+        [
+            Dense(1, name="age")(x),
+            Dense(1, activation="sigmoid", name="sex")(x),
+            Dense(3, activation="softmax", name="income")(x),
+        ],
+    )
+
+
+def build_qa():
+    """The seed's question-answering model, small."""
+    text, question = (
+        Input(shape=(None,), dtype="int32", name="text"),
+        Input(shape=(None,), dtype="int32", name="question"),
+    )
+    t = LSTM(8)(Embedding(input_dim=30, output_dim=8)(text))
+    q = LSTM(4)(Embedding(input_dim=30, output_dim=4)(question))
+    return Model([text, question], Dense(5, activation="softmax")(concatenate([t, q], axis=-1)))
+
+
+def build_sharded():
+    """Embedding and Dense layers for ModelParallel."""
+    ids = Input(shape=(5,), dtype="int32")
+    x = GlobalAveragePooling1D()(Embedding(input_dim=20, output_dim=8)(ids))
+    x = Dense(8, activation="relu")(x)
+    return Model(ids, Dense(4, activation="softmax")(x))
+
+
+def data(name, n):
+    rng = np.random.default_rng(0)
+    if name in ("mlp", "sharded"):
+        x = rng.normal(size=(n, 8)).astype("float32") if name == "mlp" else rng.integers(0, 20, size=(n, 5))
+        y = np.eye(4, dtype="float32")[rng.integers(0, 4, size=n)]
+        return x, y
+    if name == "bn_dict":
+        x = {"a": rng.normal(size=(n, 6)).astype("float32"), "b": rng.normal(size=(n, 3)).astype("float32")}
+        return x, (x["a"].sum(1, keepdims=True) - x["b"][:, :1]).astype("float32")
+    if name == "multi_output":
+        x = rng.integers(0, 30, size=(n, 12))
+        y = {
+            "age": rng.normal(size=(n, 1)).astype("float32"),
+            "sex": rng.integers(0, 2, size=(n, 1)).astype("float32"),
+            "income": np.eye(3, dtype="float32")[rng.integers(0, 3, size=n)],
+        }
+        return x, y
+    x = [rng.integers(0, 30, size=(n, 7)), rng.integers(0, 30, size=(n, 4))]
+    return x, np.eye(5, dtype="float32")[rng.integers(0, 5, size=n)]
+
+
+COMPILE = {
+    "mlp": dict(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"]),
+    "sharded": dict(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"]),
+    "bn_dict": dict(optimizer="sgd", loss="mse", metrics=["mae"]),
+    "multi_output": dict(
+        optimizer="adam",
+        loss={"age": "mse", "sex": "binary_crossentropy", "income": "categorical_crossentropy"},
+        metrics={"sex": ["accuracy"]},
+    ),
+    "qa": dict(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"]),
+}
+BUILD = {
+    "mlp": build_mlp,
+    "bn_dict": build_bn_dict,
+    "multi_output": build_multi_output,
+    "qa": build_qa,
+    "sharded": build_sharded,
+}
+# (model, jit_compile): the DataParallel fits compared with one process.
+FITS = [("mlp", False), ("mlp", True), ("bn_dict", False), ("bn_dict", True), ("multi_output", False), ("qa", False)]
+N, BATCH, EPOCHS = 70, 16, 2  # the last batch (6 samples) splits 3/3
+
+
+def run_fit(name, jit, source="arrays"):
+    """Build, compile and fit one model; returns ``{key: array}`` of what the test compares."""
+    plait.utils.set_random_seed(7)
+    model = BUILD[name]()
+    model.compile(jit_compile=jit, **COMPILE[name])
+    x, y = data(name, N)
+    val = data(name, 20)
+    if source == "arrays":
+        history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, validation_data=val, verbose=0)
+    elif source == "dataset":
+        dataset = torch.utils.data.TensorDataset(torch.as_tensor(x), torch.as_tensor(y))
+        history = model.fit(dataset, batch_size=BATCH, epochs=EPOCHS, shuffle=False, validation_data=val, verbose=0)
+    else:  # a generator of global batches, the same on every process
+        history = model.fit(
+            _batches(x, y), steps_per_epoch=-(-N // BATCH), epochs=EPOCHS, validation_data=val, verbose=0
+        )
+    out = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    out.update({f"h_{k}": np.array(v) for k, v in history.history.items()})
+    out.update(
+        {f"e_{k}": np.array(v) for k, v in model.evaluate(*val, batch_size=8, verbose=0, return_dict=True).items()}
+    )
+    predictions = model.predict(val[0], batch_size=8, verbose=0)
+    for i, p in enumerate(predictions if isinstance(predictions, list) else [predictions]):
+        out[f"p{i}"] = p
+    return out
+
+
+def _batches(x, y):
+    for _ in range(EPOCHS):
+        for start in range(0, N, BATCH):
+            yield x[start : start + BATCH], y[start : start + BATCH]
+
+
+def layout_map():
+    mesh = distribution.DeviceMesh(shape=(1, 2), axis_names=("batch", "model"))
+    layouts = distribution.LayoutMap(mesh)
+    layouts[".*embedding.*/embeddings"] = (None, "model")
+    layouts[".*dense.*/kernel"] = (None, "model")
+    layouts[".*dense.*/bias"] = ("model",)
+    return layouts
+
+
+def error_of(fn):
+    try:
+        fn()
+    except (ValueError, TypeError) as e:
+        return np.array(str(e))
+    return np.array("no error")
+
+
+# ---------------------------------------------------------------------- scenarios
+def scenario_fits(rank, outdir):
+    """DataParallel fits, data sources, bad input, then ModelParallel (one spawn: torch's import dominates)."""
+    out = {}
+    with distribution.DataParallel().scope():
+        for name, jit in FITS:
+            t0 = time.perf_counter()
+            out.update({f"{name}_{jit}_{k}": v for k, v in run_fit(name, jit).items()})
+            out[f"time_{name}_{jit}"] = np.array(time.perf_counter() - t0)
+        for source in ("dataset", "generator"):
+            out.update({f"{source}_{k}": v for k, v in run_fit("mlp", False, source).items()})
+        model = build_mlp()
+        model.compile("sgd", "mse")
+        x, y = data("mlp", N)
+        out["err_batch"] = error_of(lambda: model.fit(x, y, batch_size=15, verbose=0))
+        n = N if rank == 0 else N - 2
+        out["err_sizes"] = error_of(lambda: model.fit(x[:n], y[:n], batch_size=16, verbose=0))
+        model.save(os.path.join(outdir, "dp.plait"))
+    early = build_mlp()
+    early.compile("sgd", "mse")
+    with distribution.DataParallel().scope():
+        out["err_late"] = error_of(lambda: early.fit(x, y, batch_size=16, verbose=0))
+    layouts = layout_map()
+    layouts["nothing_matches/kernel"] = (None, "model")
+    with distribution.ModelParallel(layout_map=layouts, batch_dim_name="batch").scope():
+        bad = build_sharded()
+        bad.compile("sgd", "mse")
+        out["err_layout"] = error_of(lambda: bad.fit(*data("sharded", N), batch_size=16, verbose=0))
+    with distribution.ModelParallel(layout_map=layout_map(), batch_dim_name="batch").scope():
+        out.update({f"sharded_{k}": v for k, v in run_fit("sharded", False).items()})
+        plait.utils.set_random_seed(7)
+        model = build_sharded()
+        model.compile(**COMPILE["sharded"])
+        model.fit(*data("sharded", N), batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        kernel = model.get_layer(index=3).kernel
+        out["shard_shape"] = np.array(kernel.to_local().shape)
+        model.save(os.path.join(outdir, "sharded.plait"))
+    return out
+
+
+def scenario_kill(rank, outdir):
+    """Process 1 dies in the second epoch; process 0 must fail (not hang)."""
+    from plait.callbacks import LambdaCallback
+
+    def die(epoch, logs):
+        if rank == 1 and epoch == 1:
+            os._exit(3)
+
+    with distribution.DataParallel().scope():
+        model = build_mlp()
+        model.compile("sgd", "mse")
+        x, y = data("mlp", N)
+        model.fit(x, y, batch_size=16, epochs=50, callbacks=[LambdaCallback(on_epoch_begin=die)], verbose=0)
+    return {}
+
+
+def main():
+    scenario, rank, world, port, outdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    torch.set_num_threads(1)
+    timeout = float(os.environ.get("PLAIT_TEST_TIMEOUT", 60))
+    distribution.initialize(job_addresses=f"127.0.0.1:{port}", num_processes=world, process_id=rank, timeout=timeout)
+    out = globals()[f"scenario_{scenario}"](rank, outdir)
+    np.savez(os.path.join(outdir, f"{scenario}_{rank}.npz"), **out)
+    torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

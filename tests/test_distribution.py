@@ -1,0 +1,160 @@
+"""plait.distribution on 2 CPU processes (gloo): the numbers of one process, on every process.
+
+Each scenario launches ``dist_worker.py`` twice (ranks 0 and 1, as torchrun would), once for
+all of its fits, since importing torch dominates; the reference fits run here, in one process
+without any process group.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dist_worker as worker
+import numpy as np
+import pytest
+
+import plait
+from plait import distribution
+
+WORKER = Path(__file__).with_name("dist_worker.py")
+TOLERANCE = 1e-4
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(scenario, outdir, world=2):
+    port = str(_free_port())
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), scenario, str(rank), str(world), port, str(outdir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
+        for rank in range(world)
+    ]
+
+
+def _results(scenario, outdir, timeout=600):
+    procs = _launch(scenario, outdir)
+    logs = [p.communicate(timeout=timeout)[0] for p in procs]
+    for rank, (p, log) in enumerate(zip(procs, logs)):
+        assert p.returncode == 0, f"rank {rank} failed:\n{log[-4000:]}"
+    return [dict(np.load(outdir / f"{scenario}_{rank}.npz", allow_pickle=False)) for rank in range(len(procs))]
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("distribution")
+    return _results("fits", outdir), outdir
+
+
+def _compare(got, want, prefix):
+    keys = sorted(k for k in want)
+    assert sorted(k[len(prefix) :] for k in got if k.startswith(prefix) and not k.startswith(prefix + "time")) == keys
+    for key in keys:
+        diff = np.max(np.abs(np.asarray(got[prefix + key], dtype=np.float64) - want[key]))
+        assert diff < TOLERANCE, f"{prefix}{key}: max abs diff {diff}"
+
+
+@pytest.mark.parametrize("name,jit", worker.FITS, ids=[f"{n}-{'jit' if j else 'eager'}" for n, j in worker.FITS])
+def test_data_parallel_matches_one_process(fits, name, jit):
+    """Weights, History, evaluate() and predict() of a 2-process DataParallel fit (global batch
+    16, the last batch split 3/3) equal one process's, on both processes."""
+    results, _ = fits
+    want = worker.run_fit(name, jit)
+    for rank in (0, 1):
+        _compare(results[rank], want, f"{name}_{jit}_")
+
+
+def test_data_parallel_sources(fits):
+    """A map-style Dataset (each process loads its own samples) and a generator of global
+    batches train exactly as arrays do."""
+    results, _ = fits
+    want = worker.run_fit("mlp", False)
+    for rank in (0, 1):
+        _compare(results[rank], want, "dataset_")
+        _compare(results[rank], {k: v for k, v in want.items()}, "generator_")
+
+
+def test_bad_input_fails_on_every_process(fits):
+    results, _ = fits
+    for rank in (0, 1):
+        r = results[rank]
+        assert "batch_size=15 is the global batch size" in str(r["err_batch"])
+        assert "differs between the processes: [70, 68]" in str(r["err_sizes"])
+        assert "was built before the distribution" in str(r["err_late"])
+        assert "['nothing_matches/kernel'] name no weight" in str(r["err_layout"])
+
+
+def test_model_parallel_matches_one_process(fits):
+    """Embedding and Dense weights sharded over 2 processes: the numbers of one process, the
+    weights sharded in memory, and the saved file holds the whole weights (it loads in one)."""
+    results, outdir = fits
+    want = worker.run_fit("sharded", False)
+    for rank in (0, 1):
+        _compare(results[rank], want, "sharded_")
+        assert results[rank]["shard_shape"].tolist() == [4, 8]  # an (8, 8) kernel, half per process
+    loaded = plait.models.load_model(outdir / "sharded.plait")
+    plait.utils.set_random_seed(7)
+    model = worker.build_sharded()
+    model.compile(**worker.COMPILE["sharded"])
+    model.fit(*worker.data("sharded", worker.N), batch_size=worker.BATCH, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) < TOLERANCE
+    assert plait.models.load_model(outdir / "dp.plait").count_params() == worker.build_mlp().count_params()
+
+
+def test_dead_process_fails_the_others(tmp_path):
+    """Process 1 exits in the second epoch of a long fit: process 0 fails with an error
+    within 60 s instead of waiting forever."""
+    procs = _launch("kill", tmp_path)
+    procs[1].communicate(timeout=300)
+    assert procs[1].returncode == 3
+    died = time.monotonic()
+    log = procs[0].communicate(timeout=60)[0]
+    assert time.monotonic() - died < 60
+    assert procs[0].returncode != 0
+    assert "Error" in log
+
+
+def test_api_in_one_process():
+    """The Keras API objects, without any process group."""
+    assert distribution.list_devices("cpu") == ["cpu:0"]
+    mesh = distribution.DeviceMesh((1,), ("batch",), devices=["cpu:0"])
+    layouts = distribution.LayoutMap(mesh)
+    layouts[".*dense.*kernel"] = (None, "batch")
+    layouts[".*dense.*bias"] = distribution.TensorLayout(("batch",))
+    assert layouts["dense_1/kernel"].axes == (None, "batch") and layouts["conv/kernel"] is None
+    assert layouts["dense/bias"].device_mesh is mesh
+    with pytest.raises(ValueError, match="already exist"):
+        layouts[".*dense.*kernel"] = (None, None)
+    layouts["dense_1/.*"] = (None, None)
+    with pytest.raises(ValueError, match="matches multiple layout"):
+        layouts["dense_1/kernel"]
+    with pytest.raises(ValueError, match="Invalid axis names"):
+        distribution.TensorLayout(("model",), mesh)
+    with pytest.raises(ValueError, match="Shape does not match the number of devices"):
+        distribution.DeviceMesh((2,), ("batch",), devices=["cpu:0"])
+    with pytest.raises(ValueError, match="You must specify a layout_map"):
+        distribution.ModelParallel()
+    dp = distribution.DataParallel()
+    assert distribution.distribution() is None
+    with dp.scope():
+        assert distribution.distribution() is dp
+    assert distribution.distribution() is None
+    with pytest.raises(TypeError, match="takes a Distribution"):
+        distribution.set_distribution("data")
+    with pytest.raises(ValueError, match="found no process rank"):
+        for key in ("RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS"):
+            assert key not in os.environ
+        distribution.initialize()
