@@ -12,14 +12,19 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from plait.distribution import collectives, sharding
+
 from plait.utils.file_utils import atomic_write, remove_stale_temporaries  # noqa: F401 (re-exported)
 
 
 def save_weights(model, path):
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    # ``full``: weights sharded under ModelParallel are gathered whole (every process calls this).
+    state = {k: sharding.full(v.detach()).contiguous().cpu() for k, v in model.state_dict().items()}
     # safetensors stores entries sorted by name; keep the model's order for positional loading.
     metadata = {"format": "plait-weights", "order": json.dumps(list(state))}
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
+    with collectives.writer() as writes:  # process 0 writes; the others wait until it is complete
+        if writes:
+            atomic_write(path, lambda tmp: save_file(state, tmp, metadata=metadata))
 
 
 def load_weights(model, path, skip_mismatch=False):

@@ -22,6 +22,8 @@ from typing import NamedTuple
 
 import torch
 
+from plait.distribution import collectives, sharding
+
 
 class StepOutput(NamedTuple):
     """What one step computes. ``per_output`` and ``masks`` are lists in output order (None
@@ -50,7 +52,8 @@ class StepFunction:
                 if activation is not None and head.fuses_with(activation):
                     head.use_logits(activation)
         self.logits_outputs = tuple(i for i, h in enumerate(heads) if h.logits_activation is not None)
-        self.forward = model.training_forward(logits_outputs=self.logits_outputs)
+        # Under ModelParallel the forward takes DTensor inputs and returns plain outputs.
+        self.forward = sharding.wrap_forward(model, model.training_forward(logits_outputs=self.logits_outputs))
         self.loss_indices = [i for i, h in enumerate(heads) if h.loss is not None]
         # Regularizers add to the loss; constraints run after each update (Keras's order).
         entries = model.weight_entries()
@@ -141,8 +144,12 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     for p in params:
         p.grad = None
     scale_loss = getattr(model.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
-    (out.total if scale_loss is None else scale_loss(out.total)).backward()
-    model.optimizer.apply([p.grad for p in params])
+    # Under DataParallel each process differentiates its part's mean times its size; the summed
+    # gradients over the global size are the global batch's (see plait.distribution.collectives).
+    n_local = batch_size_of(xs)
+    total = out.total * collectives.loss_scale(n_local)
+    (total if scale_loss is None else scale_loss(total)).backward()
+    model.optimizer.apply(collectives.average_gradients([p.grad for p in params], n_local))
     step_fn.apply_constraints()
     return out
 
