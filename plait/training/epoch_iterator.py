@@ -16,6 +16,7 @@ import torch
 from plait.distribution import collectives
 from plait.training import checks, distributed
 from plait.training import data as data_module
+from plait.utils.py_dataset import PyDataset, PyDatasetEpochs
 
 
 class EpochIterator:
@@ -65,6 +66,8 @@ class EpochIterator:
                     "(it yields (x, y, sample_weight))."
                 )
             source = x
+            if isinstance(x, PyDataset):  # its batches by index, with its epoch hooks (shuffled as Keras does)
+                source = PyDatasetEpochs(x, shuffle)
             if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.utils.data.IterableDataset):
                 source = torch.utils.data.DataLoader(x, batch_size=batch_size or 32, shuffle=shuffle)
                 if not self._presharded:  # each process loads only its own samples

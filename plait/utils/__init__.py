@@ -6,9 +6,13 @@ import numpy as np
 import torch
 
 from plait.utils.data_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
+from plait.utils.dataset_utils import split_dataset, timeseries_dataset_from_array
 from plait.utils.model_visualization import model_to_dot, plot_model
 from plait.utils.naming import clear_session
+from plait.utils.numerical_utils import normalize
 from plait.utils.plotting import plot_history
+from plait.utils.py_dataset import PyDataset
+from plait.utils.sequence_utils import pad_sequences
 
 
 def to_categorical(x, num_classes=None):
@@ -61,12 +65,17 @@ def set_random_seed(seed):
 
 
 __all__ = [
+    "PyDataset",
     "clear_session",
     "model_to_dot",
+    "normalize",
     "pack_x_y_sample_weight",
+    "pad_sequences",
     "plot_history",
     "plot_model",
     "set_random_seed",
+    "split_dataset",
+    "timeseries_dataset_from_array",
     "to_categorical",
     "unpack_x_y_sample_weight",
 ]
