@@ -216,20 +216,37 @@ def scenario_fits(rank, outdir):
     return out
 
 
+def fit_with_backup(outdir, callbacks=()):
+    """The resumable fit: 4 epochs, shuffled, backed up after every epoch."""
+    from plait.callbacks import BackupAndRestore
+
+    plait.utils.set_random_seed(7)
+    model = build_mlp()
+    model.compile(**COMPILE["mlp"])
+    backup = BackupAndRestore(os.path.join(outdir, "backup"))
+    history = model.fit(*data("mlp", N), batch_size=BATCH, epochs=4, callbacks=[*callbacks, backup], verbose=0)
+    out = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    out.update({f"h_{k}": np.array(v) for k, v in history.history.items()})
+    return out
+
+
 def scenario_kill(rank, outdir):
-    """Process 1 dies in the second epoch; process 0 must fail (not hang)."""
+    """Process 1 dies when the third epoch begins (two backups written); process 0 must fail, not hang."""
     from plait.callbacks import LambdaCallback
 
     def die(epoch, logs):
-        if rank == 1 and epoch == 1:
+        if rank == 1 and epoch == 2:
             os._exit(3)
 
     with distribution.DataParallel().scope():
-        model = build_mlp()
-        model.compile("sgd", "mse")
-        x, y = data("mlp", N)
-        model.fit(x, y, batch_size=16, epochs=50, callbacks=[LambdaCallback(on_epoch_begin=die)], verbose=0)
+        fit_with_backup(outdir, [LambdaCallback(on_epoch_begin=die)])
     return {}
+
+
+def scenario_resume(rank, outdir):
+    """The killed fit, restarted: it resumes from the backup of the second epoch."""
+    with distribution.DataParallel().scope():
+        return fit_with_backup(outdir)
 
 
 def main():

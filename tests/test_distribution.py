@@ -114,9 +114,10 @@ def test_model_parallel_matches_one_process(fits):
     assert plait.models.load_model(outdir / "dp.plait").count_params() == worker.build_mlp().count_params()
 
 
-def test_dead_process_fails_the_others(tmp_path):
-    """Process 1 exits in the second epoch of a long fit: process 0 fails with an error
-    within 60 s instead of waiting forever."""
+def test_dead_process_fails_the_others_and_backup_resumes(tmp_path):
+    """Process 1 exits when the third epoch begins: process 0 fails with an error within 60 s
+    instead of waiting forever. Restarted, the fit resumes from BackupAndRestore's backup of the
+    second epoch and ends as a fit that was never interrupted (one process, same global batch)."""
     procs = _launch("kill", tmp_path)
     procs[1].communicate(timeout=300)
     assert procs[1].returncode == 3
@@ -125,6 +126,11 @@ def test_dead_process_fails_the_others(tmp_path):
     assert time.monotonic() - died < 60
     assert procs[0].returncode != 0
     assert "Error" in log
+    assert (tmp_path / "backup").is_dir()
+    resumed = _results("resume", tmp_path)
+    want = worker.fit_with_backup(tmp_path / "uninterrupted")
+    for rank in (0, 1):
+        _compare(resumed[rank], want, "")
 
 
 def test_api_in_one_process():

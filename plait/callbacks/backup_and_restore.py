@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from plait.callbacks.callback import Callback
+from plait.distribution import collectives, sharding
 from plait.utils.file_utils import atomic_write
 
 _FILE = "backup.safetensors"
@@ -89,10 +90,11 @@ class BackupAndRestore(Callback):
             self._save(epoch + 1, 0, logs)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.path):
-            os.remove(self.path)
-            if not os.listdir(self.backup_dir):
-                os.rmdir(self.backup_dir)
+        with collectives.writer() as writes:  # under a distribution: process 0 deletes, all wait
+            if writes and self.delete_checkpoint and os.path.exists(self.path):
+                os.remove(self.path)
+                if not os.listdir(self.backup_dir):
+                    os.rmdir(self.backup_dir)
 
     def _save(self, epoch, step, epoch_logs):
         model = self.model
@@ -135,9 +137,13 @@ class BackupAndRestore(Callback):
         meta["rng_numpy"] = [kind, int(pos), int(has_gauss), float(gauss)]
         version, state, gauss_next = random.getstate()
         meta["rng_python"] = [version, list(state), gauss_next]
-        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        os.makedirs(self.backup_dir, exist_ok=True)
-        atomic_write(self.path, lambda tmp: save_file(tensors, tmp, metadata={"plait_backup": json.dumps(meta)}))
+        # ``full``: weights sharded under ModelParallel are gathered whole (every process calls this).
+        tensors = {k: sharding.full(v.detach()).contiguous().cpu() for k, v in tensors.items()}
+        with collectives.writer() as writes:  # process 0 writes; the others wait until it is complete
+            if writes:
+                os.makedirs(self.backup_dir, exist_ok=True)
+                metadata = {"plait_backup": json.dumps(meta)}
+                atomic_write(self.path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 class _Resume:

@@ -1,9 +1,11 @@
 """``CSVLogger``: stream each epoch's logs to a CSV file."""
 
 import csv
+import io
 import os
 
 from plait.callbacks.callback import Callback
+from plait.distribution import collectives
 
 
 class CSVLogger(Callback):
@@ -15,7 +17,9 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self.file = open(self.filename, "a" if self.append else "w", newline="")
+        # Under a distribution process 0 writes the file; the others write to memory.
+        writes = collectives.is_writer()
+        self.file = open(self.filename, "a" if self.append else "w", newline="") if writes else io.StringIO()
         self.writer, self.keys, self.header_written = None, None, exists
 
     def on_epoch_end(self, epoch, logs=None):

@@ -18,11 +18,19 @@ import numpy as np
 import torch
 
 from plait.callbacks.callback import Callback
+from plait.distribution import collectives
 
 _NO_TENSORBOARD = (
     "The TensorBoard callback writes with torch.utils.tensorboard, which needs the `tensorboard` "
     'package (not TensorFlow): `pip install tensorboard` or `pip install "plait[tensorboard]"`.'
 )
+
+
+class _NullWriter:
+    """A SummaryWriter that writes nothing (on the processes other than process 0)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
 
 
 def _summary_writer(log_dir):
@@ -142,7 +150,9 @@ class TensorBoard(Callback):
     # ---------------------------------------------------------------- writers
     def _writer(self, run):
         if run not in self._writers:
-            self._writers[run] = _summary_writer(os.path.join(self.log_dir, run))
+            # Under a distribution process 0 writes the event files; the others write nothing.
+            log_dir = os.path.join(self.log_dir, run)
+            self._writers[run] = _summary_writer(log_dir) if collectives.is_writer() else _NullWriter()
         return self._writers[run]
 
     def _close_writers(self):

@@ -98,7 +98,8 @@ def save_model(model, filepath, overwrite=True):
     if filepath.endswith(".keras"):  # Keras 3's own format, for Keras to open
         from plait.saving.keras_writer import save_keras_model
 
-        return save_keras_model(model, filepath)
+        with collectives.writer() as writes:  # under DataParallel: process 0 writes, all wait
+            return save_keras_model(model, filepath) if writes else None
     config = serialization.layer_to_config(model)
     state, meta = _ordered_state(model)
     members = {

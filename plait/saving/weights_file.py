@@ -14,6 +14,7 @@ import os
 import struct
 import zipfile
 
+from plait.distribution import collectives
 from plait.saving import weights_io
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -65,7 +66,8 @@ def save_weights(model, filepath, overwrite=True):
     if filepath.endswith(".h5"):
         from plait.saving.keras_writer import save_keras_weights
 
-        return save_keras_weights(model, filepath)
+        with collectives.writer() as writes:  # under DataParallel: process 0 writes, all wait
+            return save_keras_weights(model, filepath) if writes else None
     weights_io.save_weights(model, filepath)
 
 
