@@ -176,6 +176,7 @@ def train_validation_split(model, x, y, sample_weight, fraction):
     Returns ``(x, y, sample_weight)`` for training and ``validation_data``."""
     if data_module.is_iterable_source(x):
         raise ValueError("`validation_split` is only supported for arrays, not datasets or generators.")
+    model.ensure_built(x)  # a Sequential without an input shape learns it from the data
     xs = data_module.structure_inputs(model, x)
     ys = data_module.structure_targets(model, y)
     sws = data_module.structure_sample_weights(model, sample_weight)
