@@ -44,18 +44,33 @@ def _launch(scenario, outdir, world=2):
     ]
 
 
-def _results(scenario, outdir, timeout=600):
+def _results(scenario, outdir, timeout=600, meanwhile=None):
+    """Run a scenario on 2 processes; ``meanwhile()`` (the reference fits) runs here while they do."""
     procs = _launch(scenario, outdir)
+    extra = meanwhile() if meanwhile is not None else None
     logs = [p.communicate(timeout=timeout)[0] for p in procs]
     for rank, (p, log) in enumerate(zip(procs, logs)):
         assert p.returncode == 0, f"rank {rank} failed:\n{log[-4000:]}"
-    return [dict(np.load(outdir / f"{scenario}_{rank}.npz", allow_pickle=False)) for rank in range(len(procs))]
+    results = [dict(np.load(outdir / f"{scenario}_{rank}.npz", allow_pickle=False)) for rank in range(len(procs))]
+    return results if meanwhile is None else (results, extra)
+
+
+def _references():
+    """The one-process fits the scenario "fits" is compared with."""
+    refs = {(name, jit): worker.run_fit(name, jit) for name, jit in worker.FITS + [("sharded", False)]}
+    plait.utils.set_random_seed(7)
+    model = worker.build_sharded()
+    model.compile(**worker.COMPILE["sharded"])
+    model.fit(*worker.data("sharded", worker.N), batch_size=worker.BATCH, epochs=1, shuffle=False, verbose=0)
+    refs["sharded_1_epoch"] = model.get_weights()
+    return refs
 
 
 @pytest.fixture(scope="module")
 def fits(tmp_path_factory):
     outdir = tmp_path_factory.mktemp("distribution")
-    return _results("fits", outdir), outdir
+    results, refs = _results("fits", outdir, meanwhile=_references)
+    return results, outdir, refs
 
 
 def _compare(got, want, prefix):
@@ -70,8 +85,8 @@ def _compare(got, want, prefix):
 def test_data_parallel_matches_one_process(fits, name, jit):
     """Weights, History, evaluate() and predict() of a 2-process DataParallel fit (global batch
     16, the last batch split 3/3) equal one process's, on both processes."""
-    results, _ = fits
-    want = worker.run_fit(name, jit)
+    results, _, refs = fits
+    want = refs[(name, jit)]
     for rank in (0, 1):
         _compare(results[rank], want, f"{name}_{jit}_")
 
@@ -79,15 +94,15 @@ def test_data_parallel_matches_one_process(fits, name, jit):
 def test_data_parallel_sources(fits):
     """A map-style Dataset (each process loads its own samples) and a generator of global
     batches train exactly as arrays do."""
-    results, _ = fits
-    want = worker.run_fit("mlp", False)
+    results, _, refs = fits
+    want = refs[("mlp", False)]
     for rank in (0, 1):
         _compare(results[rank], want, "dataset_")
-        _compare(results[rank], {k: v for k, v in want.items()}, "generator_")
+        _compare(results[rank], want, "generator_")
 
 
 def test_bad_input_fails_on_every_process(fits):
-    results, _ = fits
+    results = fits[0]
     for rank in (0, 1):
         r = results[rank]
         assert "batch_size=15 is the global batch size" in str(r["err_batch"])
@@ -99,17 +114,13 @@ def test_bad_input_fails_on_every_process(fits):
 def test_model_parallel_matches_one_process(fits):
     """Embedding and Dense weights sharded over 2 processes: the numbers of one process, the
     weights sharded in memory, and the saved file holds the whole weights (it loads in one)."""
-    results, outdir = fits
-    want = worker.run_fit("sharded", False)
+    results, outdir, refs = fits
+    want = refs[("sharded", False)]
     for rank in (0, 1):
         _compare(results[rank], want, "sharded_")
         assert results[rank]["shard_shape"].tolist() == [4, 8]  # an (8, 8) kernel, half per process
     loaded = plait.models.load_model(outdir / "sharded.plait")
-    plait.utils.set_random_seed(7)
-    model = worker.build_sharded()
-    model.compile(**worker.COMPILE["sharded"])
-    model.fit(*worker.data("sharded", worker.N), batch_size=worker.BATCH, epochs=1, shuffle=False, verbose=0)
-    for a, b in zip(loaded.get_weights(), model.get_weights()):
+    for a, b in zip(loaded.get_weights(), refs["sharded_1_epoch"], strict=True):
         assert a.shape == b.shape and np.max(np.abs(a - b)) < TOLERANCE
     assert plait.models.load_model(outdir / "dp.plait").count_params() == worker.build_mlp().count_params()
 
@@ -127,8 +138,7 @@ def test_dead_process_fails_the_others_and_backup_resumes(tmp_path):
     assert procs[0].returncode != 0
     assert "Error" in log
     assert (tmp_path / "backup").is_dir()
-    resumed = _results("resume", tmp_path)
-    want = worker.fit_with_backup(tmp_path / "uninterrupted")
+    resumed, want = _results("resume", tmp_path, meanwhile=lambda: worker.fit_with_backup(tmp_path / "uninterrupted"))
     for rank in (0, 1):
         _compare(resumed[rank], want, "")
 
