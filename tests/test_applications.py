@@ -337,3 +337,50 @@ def test_fine_tuning_frozen_base_new_head(tmp_path):
     model.save(path)
     loaded = plait.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- Keras .keras files -> plait.models.load_model
+# Keras's own custom layers of these families (not Keras layers, so not in plait.layers).
+APPLICATION_LAYERS = {
+    "CustomScaleLayer": pa.inception_resnet_v2.CustomScaleLayer,
+    "LayerScale": pa.convnext.LayerScale,
+    "StochasticDepth": pa.convnext.StochasticDepth,
+}
+
+
+def check_keras_file(tmp_path, family, size, **kwargs):
+    keras.utils.clear_session()
+    kmodel = keras_app(family, weights=None, input_shape=(size, size, 3), **kwargs)
+    randomize_statistics(kmodel, size)
+    kmodel.save(tmp_path / "model.keras")
+    loaded = plait.models.load_model(tmp_path / "model.keras", custom_objects=APPLICATION_LAYERS)
+    assert plait_names(loaded) == [layer.name for layer in kmodel.layers]
+    x = images(size)
+    with torch.no_grad():
+        got = loaded(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, kmodel.predict(x, verbose=0), rtol=0, atol=1e-4)
+
+
+KERAS_FILES = [
+    ("VGG16", 64, dict(include_top=False, pooling="avg")),
+    ("ResNet50", 64, dict(include_top=False, pooling="avg")),
+    ("ResNet50V2", 64, dict(include_top=False, pooling="avg")),
+    ("InceptionV3", 75, dict(include_top=False, pooling="avg")),
+    ("InceptionResNetV2", 75, dict(include_top=False, pooling="avg")),
+    ("Xception", 71, dict(include_top=False, pooling="avg")),
+    ("MobileNet", 64, dict(classifier_activation=None)),
+    ("MobileNetV2", 64, dict(alpha=0.35, classifier_activation=None)),
+    ("MobileNetV3Large", 64, dict(classifier_activation=None)),
+    ("DenseNet121", 64, dict(include_top=False, pooling="avg")),
+    ("NASNetMobile", 64, dict(include_top=False, pooling="avg")),
+    ("EfficientNetB0", 64, dict(classifier_activation=None)),
+    ("EfficientNetV2B0", 64, dict(include_top=False, pooling="avg")),
+    ("EfficientNetV2S", 64, dict(include_top=False, pooling="avg")),
+    ("ConvNeXtTiny", 64, dict(classifier_activation=None)),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family, size, kwargs", KERAS_FILES, ids=[f[0] for f in KERAS_FILES])
+def test_keras_file_every_family(tmp_path, family, size, kwargs):
+    check_keras_file(tmp_path, family, size, **kwargs)
