@@ -9,6 +9,7 @@ Example:
 import torch
 import torch.nn.functional as F
 
+from plait.utils import custom_objects
 from plait.utils.registry import by_name
 
 
@@ -143,4 +144,13 @@ def serialize(activation):
         return name
     if name == "silu":
         return "silu"
-    raise ValueError(f"Activation {activation!r} is not a built-in; register it to save the model.")
+    registered = custom_objects.registered_name(activation)
+    if registered is not None:  # @register_keras_serializable: found by that name at load time
+        return registered
+    if name and name.isidentifier() and "<locals>" not in getattr(activation, "__qualname__", "<locals>"):
+        # A module-level function, by name: loading needs it in custom_objects or a scope, as Keras.
+        return name
+    raise ValueError(
+        f"Activation {activation!r} is not a built-in; register it with "
+        "@plait.saving.register_keras_serializable() to save the model."
+    )

@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from plait.utils import custom_objects
 from plait.utils.registry import by_name, with_class_names
 
 
@@ -208,7 +209,8 @@ with_class_names(_ALIASES)
 def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), an instance, or a callable."""
     if isinstance(identifier, str):
-        return by_name(_ALIASES, identifier, "initializer")()
+        found = by_name(_ALIASES, identifier, "initializer")
+        return found() if isinstance(found, type) else found  # a registered custom initializer function
     if isinstance(identifier, dict):
         # Keras 3.15 writes `input_axes`/`output_axes` (None unless set); plait uses Keras's
         # default fan axes, so only None is accepted there.
@@ -224,6 +226,9 @@ def get(identifier):
 
 
 def serialize(initializer):
+    registered = custom_objects.registered_name(type(initializer)) or custom_objects.registered_name(initializer)
     if hasattr(initializer, "get_config"):
-        return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+        return {"class_name": registered or type(initializer).__name__, "config": initializer.get_config()}
+    if registered is not None:
+        return registered
     raise TypeError(f"Cannot serialize initializer {initializer!r}")

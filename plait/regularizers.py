@@ -54,6 +54,9 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+# Keras's lowercase aliases (``keras.regularizers.l2(1e-3)``).
+l1, l2, l1_l2 = L1, L2, L1L2
+
 _BY_NAME = with_class_names({"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01)})
 _BY_NAME["L1L2"] = L1L2
 

@@ -86,6 +86,7 @@ from plait.layers.reshaping import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from plait.layers.serialization import deserialize, serialize
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
 from plait.layers.wrappers import Bidirectional, TimeDistributed
 
@@ -100,6 +101,8 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 
 __all__ = [
+    "deserialize",
+    "serialize",
     "CategoryEncoding",
     "CenterCrop",
     "Discretization",

@@ -104,6 +104,84 @@ class _WeightSpec:
         stored.copy_(self.to_storage(self.constraint(self.keras_view(stored))))
 
 
+class BufferVariable(torch.Tensor):
+    """A non-trainable weight a Keras user adds (``add_weight(..., trainable=False)``): a buffer
+    (not a parameter, so optimizers never see it) with Keras's Variable API (``assign_add``,
+    ``numpy()``, ``name``, ``path``), as :class:`~plait.layers.variables.Variable` has it."""
+
+    # Results of torch ops on it are plain tensors, as for nn.Parameter.
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    @staticmethod
+    def wrap(data, name, layer_name, spec):
+        variable = torch.Tensor._make_subclass(BufferVariable, data.detach(), False)
+        variable._keras_name, variable._layer_name, variable._spec = name, layer_name, spec
+        return variable
+
+    trainable = False
+    name = Variable.name
+    path = Variable.path
+    keras_shape = Variable.keras_shape
+    value = Variable.value
+    dtype_name = Variable.dtype_name
+    _keras_view = Variable._keras_view
+    numpy = Variable.numpy
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy().copy()  # numpy() shares the buffer's memory; np.array(v) must not
+        return array if dtype is None else array.astype(dtype)
+
+    assign = Variable.assign
+    assign_add = Variable.assign_add
+    assign_sub = Variable.assign_sub
+    __repr__ = Variable.__repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = BufferVariable.wrap(self.detach().clone(), self._keras_name, self._layer_name, self._spec)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol):
+        # torch.save / state_dict copies: a plain tensor (nothing of plait's class is stored).
+        return torch.Tensor.__reduce_ex__(self.detach().as_subclass(torch.Tensor), protocol)
+
+
+def _forward_with_training(call, position):
+    """``call`` with ``training`` filled from the module's mode when the caller gives none."""
+
+    @functools.wraps(call)
+    def forward(self, *args, **kwargs):
+        if len(args) <= position and kwargs.get("training") is None:
+            kwargs["training"] = self.training
+        return call(self, *args, **kwargs)
+
+    return forward
+
+
+# How deep in nested layer calls we are: only the outermost call starts the losses afresh.
+_CALLS = {"depth": 0}
+
+
+def _clear_losses(layer):
+    for module in layer.modules():
+        penalties = getattr(module, "_activity_penalties", None)
+        if penalties:
+            penalties.clear()
+
+
+@contextmanager
+def outer_call(layer):
+    """Around a layer's call: the outermost one clears the losses (``add_loss``, activity
+    regularizers) of every layer inside it, so ``layer.losses`` holds the last call's, as Keras."""
+    if _CALLS["depth"] == 0:
+        _clear_losses(layer)
+    _CALLS["depth"] += 1
+    try:
+        yield
+    finally:
+        _CALLS["depth"] -= 1
+
+
 def _has_symbolic(args, kwargs):
     # A GhostTensor that a plain module returned stands for a symbolic tensor (plait.layers.interop).
     return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
@@ -175,12 +253,16 @@ class Layer(nn.Module):
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # A Keras user writes `call`; torch runs `forward`. Alias them so neither is a wrapper.
-        if "call" in cls.__dict__ and "forward" not in cls.__dict__:
-            cls.forward = cls.__dict__["call"]
         call = cls.__dict__.get("call")
         if call is not None:
-            cls._call_takes_training = "training" in inspect.signature(call).parameters
-            cls._call_takes_mask = "mask" in inspect.signature(call).parameters
+            params = list(inspect.signature(call).parameters)
+            cls._call_takes_training = "training" in params
+            cls._call_takes_mask = "mask" in params
+            if "forward" not in cls.__dict__:
+                takes = cls._call_takes_training and not cls.__module__.startswith("plait.")
+                # A user's `call(..., training=None)` gets the mode (fit: True, predict: False), as
+                # Keras passes it, also when a functional graph calls the layer as a module.
+                cls.forward = _forward_with_training(call, params.index("training") - 1) if takes else call
 
     def __init__(
         self,
@@ -211,6 +293,7 @@ class Layer(nn.Module):
             self.dtype, self.dtype_policy = torch_dtype(dtype), mixed_precision.DTypePolicy("float32")
         self._trainable = bool(trainable)
         self._weight_specs = []
+        self._auto_named = {}  # id(weight) -> attribute, for weights added without a name
         self._inbound_nodes = []
         self.input_spec = None
         if input_dim is not None and input_shape is None:
@@ -226,28 +309,71 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------- weights
     def add_weight(
-        self, name, shape, initializer="glorot_uniform", trainable=True, perm=None, regularizer=None, constraint=None
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        aggregation="none",
+        overwrite_with_gradient=False,
+        name=None,
+        *,
+        perm=None,
     ):
-        """Create a weight of Keras shape ``shape``, initialised as Keras does.
+        """Create a weight of Keras shape ``shape``, initialised as Keras does (Keras's signature).
 
         Args:
-            name: attribute name and Keras weight name (``kernel``, ``bias``, ...).
-            shape: the Keras shape (e.g. Dense kernel ``(in, out)``).
-            initializer: name, instance or callable ``(shape, dtype) -> tensor``.
+            shape: the Keras shape (e.g. Dense kernel ``(in, out)``); ``()`` if None.
+            initializer: name, instance or callable ``(shape, dtype) -> tensor``; default
+                ``"glorot_uniform"`` (``"zeros"`` for integer and bool dtypes), as Keras.
+            dtype: the weight's dtype (default: the layer's).
             trainable: trainable weights are ``nn.Parameter``; non-trainable ones are buffers.
-            perm: storage layout as a permutation of the Keras shape (e.g. ``(1, 0)`` stores a
-                Dense kernel as torch's ``(out, in)``), or None to store as Keras does.
+            autocast, aggregation, overwrite_with_gradient: accepted for Keras compatibility.
             regularizer: a penalty on the weight added to the training loss (``"l2"``, ...).
             constraint: applied to the weight after each optimizer step (``"max_norm"``, ...).
+            name: the Keras weight name; ``variable``, ``variable_1``, ... if omitted. Assigning the
+                weight to an attribute (``self.w = self.add_weight(...)``) registers it under that
+                attribute (the ``state_dict`` key).
+            perm: (plait) storage layout as a permutation of the Keras shape (``(1, 0)`` stores a
+                Dense kernel as torch's ``(out, in)``), or None to store as Keras does.
+
+        plait's own layers call ``add_weight(name, shape, initializer, ...)`` positionally (a
+        string first); that form is kept.
+
         Returns:
-            the stored parameter or buffer.
+            the stored weight (a :class:`~plait.layers.variables.Variable`, or a buffer).
+
+        Example:
+            >>> import plait
+            >>> layer = plait.layers.Layer()
+            >>> w = layer.add_weight(shape=(2, 3), initializer="ones")
+            >>> w.name, w.keras_shape, w.dtype_name
+            ('variable', (2, 3), 'float32')
         """
-        value = initializers.get(initializer)(tuple(shape), dtype=self.dtype)
+        keras_style = not isinstance(shape, str)
+        if not keras_style:  # plait's positional form (name, shape, initializer), other arguments by keyword
+            name, shape, initializer, dtype = shape, initializer, dtype if dtype is not None else "glorot_uniform", None
         from plait import constraints, regularizers
 
+        shape = tuple(shape) if shape is not None else ()
+        weight_dtype = torch_dtype(dtype) if dtype is not None else self.dtype
+        if initializer is None:
+            is_float = weight_dtype.is_floating_point or weight_dtype.is_complex
+            initializer = "glorot_uniform" if is_float else "zeros"
+        attr = name
+        if name is None:
+            attr = name = self._auto_weight_name()
+        elif keras_style and (name in self._parameters or name in self._buffers or not name.isidentifier()):
+            attr = self._auto_weight_name()  # a Keras name need not be an attribute name, nor unique
+        value = initializers.get(initializer)(shape, dtype=weight_dtype)
+        if isinstance(value, torch.Tensor) and value.dtype != weight_dtype:
+            value = value.to(weight_dtype)
         spec = _WeightSpec(
             name,
-            name,
+            attr,
             shape,
             tuple(perm) if perm else None,
             trainable,
@@ -256,11 +382,81 @@ class Layer(nn.Module):
         )
         stored = spec.to_storage(value)
         if trainable:
-            setattr(self, name, Variable(stored, self._trainable, name=name, layer_name=self.name, spec=spec))
+            variable = Variable(stored, self._trainable, name=name, layer_name=self.name, spec=spec)
+            nn.Module.__setattr__(self, attr, variable)
+        elif keras_style:
+            # A Keras user's non-trainable weight is a Variable too (``assign_add``), kept a buffer.
+            self.register_buffer(attr, BufferVariable.wrap(stored, name, self.name, spec))
         else:
-            self.register_buffer(name, stored)
+            self.register_buffer(attr, stored)
+        if keras_style:
+            self._auto_named[id(getattr(self, attr))] = attr
         self._weight_specs.append(spec)
-        return getattr(self, name)
+        return getattr(self, attr)
+
+    def _auto_weight_name(self):
+        taken = (
+            {s.attr for s in self._weight_specs}
+            | {s.name for s in self._weight_specs}
+            | set(self._parameters)
+            | set(self._buffers)
+        )
+        name, i = "variable", 0
+        while name in taken:
+            i += 1
+            name = f"variable_{i}"
+        return name
+
+    def __setattr__(self, name, value):
+        # ``self.w = self.add_weight(...)``: the weight moves to attribute ``w`` (one state_dict
+        # key), as Keras tracks a weight by the attribute that holds it.
+        auto = self.__dict__.get("_auto_named")
+        if auto and isinstance(value, torch.Tensor) and id(value) in auto and auto[id(value)] != name:
+            old = auto.pop(id(value))
+            is_buffer = old in self._buffers
+            self._parameters.pop(old, None)
+            self._buffers.pop(old, None)
+            for spec in self._weight_specs:
+                if spec.attr == old:
+                    spec.attr = name
+            if is_buffer:
+                self.register_buffer(name, value)
+                return
+        super().__setattr__(name, value)
+
+    def _apply(self, fn, *args, **kwargs):
+        # ``.to(device)`` makes buffers plain tensors again: keep Keras-style buffer Variables.
+        wrapped = {k: b for k, b in self._buffers.items() if isinstance(b, BufferVariable)}
+        out = super()._apply(fn, *args, **kwargs)
+        for key, old in wrapped.items():
+            new = self._buffers.get(key)
+            if new is not None and not isinstance(new, BufferVariable):
+                self._buffers[key] = BufferVariable.wrap(new, old.name, old._layer_name, old._spec)
+                self._auto_named.pop(id(old), None)
+        return out
+
+    # ----------------------------------------------------------------- losses
+    def add_loss(self, loss):
+        """Add a loss tensor to ``layer.losses`` (Keras's ``add_loss``): ``fit`` adds the losses
+        of the last forward pass to the training loss. Losses are kept from the last call of the
+        outermost layer only (each outer call starts them afresh), as in Keras.
+
+        Example:
+            >>> import torch, plait
+            >>> class Penalised(plait.layers.Layer):
+            ...     def call(self, x):
+            ...         self.add_loss(x.abs().mean())
+            ...         return x
+            >>> layer = Penalised()
+            >>> _ = layer(torch.tensor([[1.0, -3.0]]))
+            >>> layer.losses
+            [tensor(2.)]
+        """
+        for value in nest.flatten(loss):
+            if is_symbolic(value) or (isinstance(value, torch.Tensor) and value.device.type == "meta"):
+                continue  # a symbolic call (building a functional model) records no loss, as Keras
+            value = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=torch.float32)
+            self._activity_penalties.append(value)
 
     def _sublayers(self):
         return [m for m in self.children() if isinstance(m, Layer)]
@@ -386,6 +582,8 @@ class Layer(nn.Module):
     # ----------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
         if _has_symbolic(args, kwargs):
+            if args:
+                _check_tensor_leaves(self, args[0])
             return self._symbolic_call(*resolve((args, kwargs)))
         if not args:
             raise TypeError(f"Layer '{self.name}' was called without inputs.")
@@ -394,7 +592,17 @@ class Layer(nn.Module):
         self._build_for_call(args, kwargs)
         self._check_inputs(args[0])
         training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)
-        with training_mode(self, training):
+        # Plain try/finally rather than generator context managers: torch.compile traces a
+        # compiled custom train_step through this call, and dynamo loses generator-based
+        # context managers across its graph breaks.
+        if _CALLS["depth"] == 0:
+            _clear_losses(self)
+        _CALLS["depth"] += 1
+        switch = training is not None and bool(training) != self.training
+        previous = [(m, m.training) for m in self.modules()] if switch else ()
+        if switch:
+            self.train(bool(training))
+        try:
             policy = getattr(self, "dtype_policy", None)
             if policy is not None and policy.is_mixed:
                 # A mixed policy computes in low precision, as Keras's layers do. A functional
@@ -405,6 +613,10 @@ class Layer(nn.Module):
                     with torch.autocast(device, dtype=policy.compute_dtype):
                         return super().__call__(*args, **kwargs)
             return super().__call__(*args, **kwargs)
+        finally:
+            _CALLS["depth"] -= 1
+            for m, flag in previous:
+                m.training = flag
 
     def _check_inputs(self, inputs):
         if self.input_spec is None:

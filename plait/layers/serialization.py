@@ -22,12 +22,15 @@ import importlib
 import inspect
 import sys
 
+import numpy as np
 import torch
 
 from plait.layers.base import Layer
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
+from plait.utils import custom_objects as _custom
 
-_REGISTERED = {}
+# The global registry (Keras's get_custom_objects()): "package>name" and bare names.
+_REGISTERED = _custom.get_custom_objects()
 # Set while a file is being loaded: what the user allowed (custom_objects, safe_mode).
 _LOADING = {"custom_objects": None, "safe_mode": True}
 # Modules whose functions a file may name without safe_mode=False: they hold no user code.
@@ -74,7 +77,7 @@ def function_reference(fn, owner):
 def resolve_function(ref):
     """The function a file names: registered, in custom_objects, in a safe module, or (only with
     safe_mode=False) imported from its module."""
-    custom = _LOADING["custom_objects"] or {}
+    custom = {**_custom.in_scope(), **(_LOADING["custom_objects"] or {})}
     if "registered" in ref:
         key = ref["registered"]
         if key in custom:
@@ -102,7 +105,8 @@ def resolve_function(ref):
 
 
 def register_serializable(package="Custom", name=None):
-    """Decorator: make a custom layer (or a function used by ``Lambda``) loadable by name.
+    """Decorator: make a custom layer, model, function, loss, metric, initializer... loadable by
+    name (Keras's ``register_keras_serializable``, of which this is an alias).
 
     Example:
         >>> import plait
@@ -111,15 +115,7 @@ def register_serializable(package="Custom", name=None):
         ...     def call(self, x):
         ...         return 2 * x
     """
-
-    def decorator(obj):
-        key = name or obj.__name__
-        if isinstance(obj, type):
-            _REGISTERED[f"{package}>{key}"] = obj
-        _REGISTERED[key] = obj
-        return obj
-
-    return decorator
+    return _custom.register_keras_serializable(package, name)
 
 
 # Classes above layers that files name as built-ins ("Functional", "Sequential", ...).
@@ -149,24 +145,24 @@ def builtin_classes():
 
 
 def class_name(layer):
-    for key, cls in _REGISTERED.items():
-        if cls is type(layer) and ">" in key:
-            return key
-    return type(layer).__name__
+    return _custom.registered_name(type(layer)) or type(layer).__name__
 
 
-def resolve_class(name, custom_objects=None):
+def resolve_class(name, custom_objects=None, registered_name=None):
+    """The class a file names: in ``custom_objects`` (or the loader's), a custom object scope, the
+    registry (by ``registered_name`` first), else plait's own layers and models."""
     custom_objects = custom_objects or _LOADING["custom_objects"]
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if name in _REGISTERED:
-        return _REGISTERED[name]
+    for key in (registered_name, name):
+        found = _custom.lookup(key, custom_objects) if key else None
+        if found is not None:
+            return found
     builtins = builtin_classes()
     if name in builtins:
         return builtins[name]
     raise ValueError(
-        f"Unknown layer class '{name}'. Pass it in `custom_objects={{'{name}': ...}}` or register it "
-        "with @plait.saving.register_serializable()."
+        f"Unknown layer class '{registered_name or name}': it is not one of plait's layers, and no custom object of "
+        f"that name is registered or given. Pass it in `custom_objects={{'{name}': ...}}`, load inside "
+        f"`plait.saving.custom_object_scope(...)`, or register it with @plait.saving.register_keras_serializable()."
     )
 
 
@@ -261,7 +257,60 @@ def layer_to_config(layer):
         )
     if _graphs["base"] is not None and isinstance(layer, _graphs["base"]):
         return {"class_name": class_name(layer), "config": _graphs["to_config"](layer)}
-    return {"class_name": class_name(layer), "config": layer.get_config()}
+    return {"class_name": class_name(layer), "config": serialize_value(layer.get_config(), layer.name)}
+
+
+def serialize_layer(layer):
+    """Keras's ``layers.serialize``: ``{"module", "class_name", "config", "registered_name"}``."""
+    spec = layer_to_config(layer)
+    registered = _custom.registered_name(type(layer))
+    module = type(layer).__module__
+    public = module.startswith("plait.") and getattr(sys.modules.get("plait.layers"), type(layer).__name__, None)
+    return {
+        "module": "plait.layers" if public is type(layer) else module,
+        "class_name": type(layer).__name__,
+        "config": spec["config"],
+        "registered_name": registered,
+    }
+
+
+def serialize_value(value, owner="layer"):
+    """A config value as JSON (what a custom layer's ``get_config`` may return, as Keras accepts):
+    layers and objects with ``get_config`` (regularizers, initializers, constraints, losses,
+    metrics) become ``{"module", "class_name", "config", "registered_name"}`` dicts, functions
+    their registered or plain name, arrays lists."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [serialize_value(v, owner) for v in value]
+    if isinstance(value, dict):
+        return {k: serialize_value(v, owner) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value).tolist()
+    if isinstance(value, torch.dtype):
+        return str(value).replace("torch.", "")
+    if isinstance(value, Layer):
+        return serialize_layer(value)
+    if not isinstance(value, type) and hasattr(value, "get_config"):
+        return {
+            "module": type(value).__module__,
+            "class_name": type(value).__name__,
+            "config": serialize_value(value.get_config(), owner),
+            "registered_name": _custom.registered_name(type(value)),
+        }
+    if callable(value):
+        registered = _custom.registered_name(value)
+        if registered is not None:
+            return registered
+        name = getattr(value, "__name__", "")
+        if name.isidentifier() and "<locals>" not in getattr(value, "__qualname__", "<locals>"):
+            return name  # found again in custom_objects, a scope or plait's own names at load
+    raise TypeError(
+        f"The config of {owner!r} holds {value!r:.80} (of type {type(value).__name__}), which cannot be saved: "
+        "return plain values, or objects with get_config(), from get_config()."
+    )
 
 
 def layer_from_config(spec, custom_objects=None):
@@ -270,12 +319,33 @@ def layer_from_config(spec, custom_objects=None):
     name, config = spec["class_name"], spec["config"]
     if name == "TorchModuleWrapper":
         return TorchModuleWrapper(build_torch_module(config), name=config.get("name"))
-    cls = resolve_class(name, custom_objects)
-    if _graphs["from_config"] is not None and (
-        name in ("Functional", "Sequential") or (isinstance(cls, type) and "graph" in config)
-    ):
-        return _graphs["from_config"](config, custom_objects, cls)
-    try:
-        return cls.from_config(config)
-    except TypeError as error:
-        raise ValueError(f"Could not build layer '{name}' from its config: {error}") from None
+    cls = resolve_class(name, custom_objects, spec.get("registered_name"))
+    # The user's from_config may deserialize nested objects: it sees custom_objects too.
+    with _custom.CustomObjectScope(custom_objects or _LOADING["custom_objects"] or {}):
+        if _graphs["from_config"] is not None and (
+            name in ("Functional", "Sequential") or (isinstance(cls, type) and "graph" in config)
+        ):
+            return _graphs["from_config"](config, custom_objects, cls)
+        try:
+            return cls.from_config(dict(config))
+        except TypeError as error:
+            raise ValueError(f"Could not build layer '{name}' from its config: {error}") from None
+
+
+def serialize(layer):
+    """Keras's ``layers.serialize(layer)``: a JSON-able dict (see :func:`serialize_layer`).
+
+    Example:
+        >>> import plait
+        >>> config = plait.layers.serialize(plait.layers.Dense(3, name="d"))
+        >>> config["class_name"], plait.layers.deserialize(config).units
+        ('Dense', 3)
+    """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layers.serialize expects a plait layer. Received: {layer!r:.80}")
+    return serialize_layer(layer)
+
+
+def deserialize(config, custom_objects=None):
+    """Keras's ``layers.deserialize(config, custom_objects=None)``: the layer a config describes."""
+    return layer_from_config(config, custom_objects)

@@ -95,7 +95,8 @@ def get(identifier):
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        return by_name(_CLASSES, identifier, "loss function")()
+        found = by_name(_CLASSES, identifier, "loss function")
+        return found() if isinstance(found, type) else get(found)  # a registered custom loss function
     if callable(identifier):
         return LossFunctionWrapper(identifier)
     raise TypeError(f"Could not interpret loss identifier: {identifier!r}")

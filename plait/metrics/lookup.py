@@ -52,7 +52,8 @@ def get(identifier):
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
-        return by_name(_BY_NAME, identifier, "metric", extra_known=("acc",))()
+        found = by_name(_BY_NAME, identifier, "metric", extra_known=("acc",))
+        return found() if isinstance(found, type) else get(found)  # a registered custom metric function
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise TypeError(f"Could not interpret metric identifier: {identifier!r}")

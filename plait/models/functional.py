@@ -1,5 +1,7 @@
 """``Model``: a graph of layers (functional API) or a subclass with its own ``call``."""
 
+import json
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,12 +11,14 @@ from plait.graph.codegen import generate_forward
 from plait.graph.node import SymbolicTensor
 from plait.graph.ops import resolve
 from plait.graph.traverse import map_graph
+from plait.layers import serialization as layer_serialization
 from plait.layers.base import Layer
 from plait.layers.input_layer import InputLayer
 from plait.models.summary import print_summary
 from plait.training.checks import conform_input
 from plait.training.trainer import Trainer
 from plait.utils import array_to_tensor, nest
+from plait.utils.custom_objects import custom_object_scope
 
 
 def layer_dict(layers=()):
@@ -172,6 +176,29 @@ class Model(Trainer, Layer):
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[lay.name for lay in layers]}.")
+
+    # ---- configs (Keras's get_config / from_config / to_json)
+    def get_config(self):
+        """A graph model's config is its graph (layers and nodes); a subclassed model's is what
+        its own ``get_config`` returns (the base one: name, trainable, dtype)."""
+        if self.has_graph:
+            return layer_serialization._graphs["to_config"](self)
+        return Layer.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model a config describes; ``custom_objects`` names the custom classes and functions
+        it uses (or register them, or load inside ``plait.saving.custom_object_scope``)."""
+        with custom_object_scope(custom_objects or {}):
+            if isinstance(config, dict) and ("graph" in config or ("layers" in config and "name" in config)):
+                target = cls if cls.__name__ == "Sequential" or ("graph" not in config) else None
+                return layer_serialization._graphs["from_config"](config, custom_objects, target)
+            return Layer.from_config.__func__(cls, config)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (``plait.models.model_from_json`` reads it);
+        ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(layer_serialization.serialize_layer(self), **kwargs)
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
         """Print the classic Keras table: layers, output shapes, parameter counts."""

@@ -8,8 +8,10 @@ layer and its arguments, where a tensor is ``{"node": i, "index": k}`` (output `
 ``i``-th node) so rebuilding is one pass over the list, calling each layer on symbolic tensors.
 """
 
+import json
+
 from plait.graph.node import SymbolicTensor
-from plait.layers.input_layer import InputLayer
+from plait.layers.input_layer import Input, InputLayer
 from plait.layers.serialization import (
     layer_from_config,
     layer_to_config,
@@ -48,7 +50,8 @@ def model_to_config(model):
     ]
     return {
         "name": model.name,
-        "layers": [layer_to_config(layer) for layer in model.layers],
+        # Each entry carries the layer's name: a custom get_config need not include it (Keras's).
+        "layers": [{**layer_to_config(layer), "name": layer.name} for layer in model.layers],
         "graph": nodes,
         "inputs": _structure(model._input_struct, ref),
         "outputs": _structure(model._output_struct, ref),
@@ -81,7 +84,7 @@ def model_from_config(config, custom_objects=None, cls=None):
     by_name = {}
     for spec in config["layers"]:
         layer = layer_from_config(spec, custom_objects)
-        by_name[layer.name] = layer
+        by_name[spec.get("name") or spec.get("config", {}).get("name") or layer.name] = layer
     produced = []
 
     def deref(ref):
@@ -104,6 +107,99 @@ def model_from_config(config, custom_objects=None, cls=None):
     inputs = _map_refs(deref, config["inputs"])
     outputs = _map_refs(deref, config["outputs"])
     return Functional(inputs, outputs, name=config.get("name"))
+
+
+def model_from_json(json_string, custom_objects=None):
+    """The model ``model.to_json()`` described (fresh weights, not compiled; Keras's).
+
+    Example:
+        >>> import plait
+        >>> model = plait.Sequential([plait.Input((32,)), plait.layers.Dense(1)])
+        >>> plait.models.model_from_json(model.to_json()).count_params()
+        33
+    """
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model_from_json needs the JSON string model.to_json() returns: {error}") from None
+    return layer_from_config(config, custom_objects)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """A copy of ``model`` with new layers and freshly initialised weights (Keras's ``clone_model``).
+
+    Args:
+        model: a functional, Sequential or subclassed model.
+        input_tensors: optional ``Input`` tensor(s) the clone starts from (graph models).
+        clone_function: ``layer -> new layer`` (default: ``type(layer).from_config(layer.get_config())``).
+        call_function: ``(layer, *args, **kwargs) -> outputs``, how each cloned layer is called.
+        recursive: also clone the layers of nested graph models with ``clone_function``.
+
+    Example:
+        >>> import plait
+        >>> inputs = plait.Input((4,))
+        >>> model = plait.Model(inputs, plait.layers.Dense(2)(inputs))
+        >>> clone = plait.models.clone_model(model)
+        >>> clone.count_params(), clone.layers[1] is model.layers[1]
+        (10, False)
+    """
+    if kwargs:
+        raise TypeError(f"clone_model() got unexpected keyword argument(s) {sorted(kwargs)}.")
+    clone_function = clone_function or _default_clone
+
+    def clone_layer(layer):
+        if recursive and isinstance(layer, Functional):
+            return clone_model(layer, clone_function=clone_function, call_function=call_function, recursive=True)
+        return clone_function(layer)
+
+    if isinstance(model, Sequential):
+        layers = [clone_layer(layer) for layer in model.layers]
+        shape = model._known_input_shape()
+        if input_tensors is not None:
+            layers = [nest.flatten(input_tensors)[0], *layers]
+        elif shape is not None:
+            layers = [InputLayer(batch_shape=shape, dtype=str(model._input_dtype())[6:]), *layers]
+        return Sequential(layers, name=model.name)
+    if not model.has_graph:
+        return type(model).from_config(model.get_config())
+    # A graph model: the same nodes, each calling a clone of its layer.
+    clones, produced = {}, {}
+    new_inputs = nest.flatten(input_tensors) if input_tensors is not None else None
+    for node in model._nodes:
+        layer = node.layer
+        if isinstance(layer, InputLayer):
+            position = model.inputs.index(node.outputs) if node.outputs in model.inputs else None
+            if new_inputs is not None and position is not None:
+                produced[id(node)] = [new_inputs[position]]
+            else:
+                produced[id(node)] = [Input(batch_shape=layer.batch_shape, dtype=layer.input_dtype, name=layer.name)]
+            continue
+        if id(layer) not in clones:
+            clones[id(layer)] = clone_layer(layer)
+
+        def swap(value):
+            if isinstance(value, SymbolicTensor):
+                return produced[id(value.node)][value.index]
+            return value
+
+        args = nest.map_structure(swap, list(node.args))
+        kwargs_ = nest.map_structure(swap, node.kwargs)
+        new = clones[id(layer)]
+        out = call_function(new, *args, **kwargs_) if call_function is not None else new(*args, **kwargs_)
+        produced[id(node)] = nest.flatten(out)
+
+    def output_of(t):
+        return produced[id(t.node)][t.index]
+
+    inputs = _structure(model._input_struct, lambda t: produced[id(t.node)][0])
+    outputs = _structure(model._output_struct, output_of)
+    return Functional(inputs, outputs, name=model.name)
+
+
+def _default_clone(layer):
+    if isinstance(layer, Functional) or type(layer).__name__ == "TorchModuleWrapper":
+        return layer_from_config(layer_to_config(layer))
+    return type(layer).from_config(layer.get_config())
 
 
 register_builtin_classes(

@@ -11,6 +11,28 @@ Example:
 """
 
 from plait.saving.model_file import load_model, save_model
-from plait.saving.serialization import register_serializable
+from plait.saving.serialization import (
+    CustomObjectScope,
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    register_serializable,
+    serialize_keras_object,
+)
 
-__all__ = ["load_model", "register_serializable", "save_model"]
+__all__ = [
+    "CustomObjectScope",
+    "custom_object_scope",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "load_model",
+    "register_keras_serializable",
+    "register_serializable",
+    "save_model",
+    "serialize_keras_object",
+]

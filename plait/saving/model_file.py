@@ -28,6 +28,7 @@ from plait.distribution import collectives, sharding
 from plait.losses import balancing
 from plait.saving import serialization
 from plait.saving.weights_io import atomic_write
+from plait.utils import custom_objects
 from plait.version import __version__
 
 FORMAT = "plait-model"
@@ -59,8 +60,19 @@ def _plain_config(value, what):
         }
     if isinstance(value, losses.Loss) and getattr(losses, type(value).__name__, None) is type(value):
         return {"loss": type(value).__name__, "config": value.get_config()}
+    if isinstance(value, losses.Loss) and custom_objects.registered_name(type(value)) is not None:
+        return {"loss": custom_objects.registered_name(type(value)), "config": value.get_config()}
     if isinstance(value, metrics.MeanMetricWrapper) and getattr(metrics, type(value).__name__, None) is type(value):
         return {"metric": type(value).__name__, "config": {"name": value.name, **value._fn_kwargs}}
+    if isinstance(value, metrics.Metric) and not isinstance(value, metrics.MeanMetricWrapper):
+        # A metric object (AUC(), a registered custom Metric) by class name and config, as Keras.
+        registered = custom_objects.registered_name(type(value))
+        if registered is None and getattr(metrics, type(value).__name__, None) is not type(value):
+            raise ValueError(
+                f"Cannot save the custom {what} object {value!r}: register its class with "
+                "@plait.saving.register_keras_serializable() (it needs get_config())."
+            )
+        return {"metric": registered or type(value).__name__, "config": value.get_config()}
     if isinstance(value, (losses.Loss, metrics.Metric)):
         raise ValueError(f"Cannot save the custom {what} object {value!r}; pass a function or a built-in instead.")
     if callable(value):
@@ -78,7 +90,7 @@ def _from_plain(value):
     if "loss" in value:
         return type(losses.get(value["loss"]))(**value["config"])
     if "metric" in value:
-        cls = getattr(metrics, value["metric"], None)
+        cls = getattr(metrics, value["metric"], None) or custom_objects.lookup(value["metric"])
         if not (isinstance(cls, type) and issubclass(cls, metrics.Metric)):
             raise ValueError(f"unknown metric class {value['metric']!r}")
         return cls(**value["config"])

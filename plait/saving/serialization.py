@@ -14,6 +14,9 @@ layer and its arguments, where a tensor is ``{"node": i, "index": k}`` (output `
 ``i``-th node) so rebuilding is one pass over the list, calling each layer on symbolic tensors.
 """
 
+import importlib
+
+from plait.layers.base import Layer
 from plait.layers.serialization import (
     build_torch_module,
     class_name,
@@ -24,10 +27,28 @@ from plait.layers.serialization import (
     register_serializable,
     resolve_class,
     resolve_function,
+    serialize_layer,
+    serialize_value,
     torch_module_config,
+)
+from plait.utils.custom_objects import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    lookup,
+    register_keras_serializable,
+    registered_name,
 )
 
 __all__ = [
+    "CustomObjectScope",
+    "custom_object_scope",
+    "deserialize_keras_object",
+    "get_custom_objects",
+    "get_registered_name",
+    "get_registered_object",
+    "register_keras_serializable",
+    "serialize_keras_object",
     "build_torch_module",
     "class_name",
     "function_reference",
@@ -39,3 +60,109 @@ __all__ = [
     "resolve_function",
     "torch_module_config",
 ]
+
+
+# Where plait's own non-layer objects live, searched by class name at load time.
+_OBJECT_MODULES = (
+    "plait.regularizers",
+    "plait.initializers",
+    "plait.constraints",
+    "plait.losses",
+    "plait.metrics",
+    "plait.optimizers",
+    "plait.optimizers.schedules",
+    "plait.activations",
+)
+
+
+def get_registered_name(obj):
+    """``"package>name"`` if ``obj`` is registered, else its ``__name__`` (Keras's)."""
+    return registered_name(obj) or getattr(obj, "__name__", type(obj).__name__)
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object registered (or in scope, or in ``custom_objects``/``module_objects``) as ``name``."""
+    found = lookup(name, custom_objects)
+    if found is None and module_objects:
+        found = module_objects.get(name)
+    return found
+
+
+def serialize_keras_object(obj):
+    """Keras's ``serialize_keras_object``: any plait object as a JSON-able dict
+    ``{"module", "class_name", "config", "registered_name"}`` (plain values pass through; a
+    registered function becomes its registered name).
+
+    Example:
+        >>> import plait
+        >>> config = plait.saving.serialize_keras_object(plait.regularizers.L1(0.005))
+        >>> config["class_name"], config["config"]
+        ('L1', {'l1': 0.005})
+        >>> plait.saving.deserialize_keras_object(config)
+        L1(l1=0.005)
+    """
+    if isinstance(obj, Layer):
+        return serialize_layer(obj)
+    return serialize_value(obj, type(obj).__name__)
+
+
+def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
+    """Keras's ``deserialize_keras_object``: the object :func:`serialize_keras_object` described.
+
+    A name is looked up in ``custom_objects``, the custom object scopes, the registry, then
+    plait's own layers, losses, metrics, optimizers, initializers, regularizers, constraints
+    and activations; an unknown one is a ValueError naming it. Nothing is imported from the
+    config's ``module``.
+    """
+    if config is None or isinstance(config, (bool, int, float)):
+        return config
+    if isinstance(config, (list, tuple)):
+        return [deserialize_keras_object(c, custom_objects, safe_mode) for c in config]
+    if isinstance(config, str):
+        found = lookup(config, custom_objects)
+        if found is None:
+            found = _builtin_object(config)
+        if found is None:
+            raise ValueError(_unknown(config))
+        return found
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"Cannot deserialize {config!r:.120}: expected a dict with 'class_name' and 'config'.")
+    class_name, inner = config["class_name"], config.get("config", {})
+    registered = config.get("registered_name")
+    if class_name == "function" or (class_name == "__lambda__"):
+        return deserialize_keras_object(registered or inner, custom_objects, safe_mode)
+    cls = None
+    for key in (registered, class_name):
+        if cls is None and key:
+            cls = lookup(key, custom_objects)
+    if cls is None:
+        try:
+            resolve_class(class_name, custom_objects, registered)
+            return layer_from_config(config, custom_objects)
+        except ValueError:
+            cls = _builtin_object(class_name)
+    if cls is None:
+        raise ValueError(_unknown(registered or class_name))
+    if isinstance(cls, type) and issubclass(cls, Layer):
+        return layer_from_config(config, custom_objects)
+    with CustomObjectScope(custom_objects or {}):
+        if hasattr(cls, "from_config"):
+            return cls.from_config(dict(inner))
+        return cls(**inner) if isinstance(cls, type) else cls
+
+
+def _builtin_object(name):
+    for module_name in _OBJECT_MODULES:
+        module = importlib.import_module(module_name)
+        found = getattr(module, name, None)
+        if found is not None and (isinstance(found, type) or callable(found)):
+            return found
+    return None
+
+
+def _unknown(name):
+    return (
+        f"Could not deserialize '{name}': it is not one of plait's objects, and no custom object of that name is "
+        f"registered or given. Pass it in `custom_objects={{'{name}': ...}}`, use "
+        "`plait.saving.custom_object_scope(...)`, or decorate it with @plait.saving.register_keras_serializable()."
+    )

@@ -59,7 +59,12 @@ class StepFunction:
         entries = model.weight_entries()
         self.regularized = [(layer, spec) for layer, spec in entries if spec.regularizer is not None]
         self.constrained = [(layer, spec) for layer, spec in entries if spec.constraint is not None]
-        self.activity_layers = [m for m in model.modules() if getattr(m, "activity_regularizer", None) is not None]
+        # Layers whose forward may add losses: activity regularizers, and user code (``add_loss``).
+        self.activity_layers = [
+            m
+            for m in model.modules()
+            if getattr(m, "activity_regularizer", None) is not None or (hasattr(m, "add_loss") and _user_code(type(m)))
+        ]
 
     def terms(self, xs, ys, sws):
         """Forward pass, per-output losses and the regularization penalty (None if none)."""
@@ -76,6 +81,13 @@ class StepFunction:
         return StepOutput(self.combine(per_output, penalty, weigh), per_output, y_pred, masks)
 
     def combine(self, per_output, penalty, weigh):
+        if not self.loss_indices:  # compiled without a loss: the model's add_loss terms alone, as Keras
+            if penalty is None:
+                raise ValueError(
+                    f"Model '{self.model.name}' has no loss to minimize: compile() got no `loss`, and its "
+                    "layers added none with add_loss() in this forward pass."
+                )
+            return penalty
         total = weigh([per_output[i] for i in self.loss_indices])
         return total if penalty is None else total + penalty
 
@@ -90,7 +102,7 @@ class StepFunction:
             loss_fn = head.train_loss if logits else head.loss
             mask = masks[i] if masks is not None else None
             per_output.append(loss_fn(ys[i], y_pred[i], None if sws is None else sws[i], mask=mask))
-        if all(v is None for v in per_output):
+        if all(v is None for v in per_output) and (self.loss_indices or not self.activity_layers):
             raise ValueError(
                 f"No output of model '{self.model.name}' has both a loss and a target; nothing to train on. "
                 f"Outputs with a loss: {[self.heads[i].name for i in self.loss_indices]}"
@@ -98,10 +110,11 @@ class StepFunction:
         return per_output
 
     def penalty(self):
-        """Weight and activity regularization of the last forward pass (None if none)."""
+        """Weight regularization, and the activity penalties and ``add_loss`` terms of the last
+        forward pass (None if none)."""
         penalties = [s.regularizer(s.keras_view(s.get(layer))) for layer, s in self.regularized]
         for layer in self.activity_layers:
-            penalties += layer.activity_losses
+            penalties += [p.float().sum() if p.dim() else p.float() for p in layer.activity_losses]
         return torch.stack(penalties).sum() if penalties else None
 
     @torch.no_grad()
@@ -148,10 +161,17 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     # gradients over the global size are the global batch's (see plait.distribution.collectives).
     n_local = batch_size_of(xs)
     total = out.total * collectives.loss_scale(n_local)
-    (total if scale_loss is None else scale_loss(total)).backward()
+    if total.requires_grad:  # a model without trainable weights (Keras's fit runs it all the same)
+        (total if scale_loss is None else scale_loss(total)).backward()
     model.optimizer.apply(collectives.average_gradients([p.grad for p in params], n_local))
     step_fn.apply_constraints()
     return out
+
+
+def _user_code(cls):
+    """Whether a layer class's ``call`` is a user's (not plait's own layers'), so may ``add_loss``."""
+    call = getattr(cls, "call", None)
+    return call is not None and not getattr(call, "__module__", "plait.").startswith("plait.")
 
 
 def batch_size_of(xs):

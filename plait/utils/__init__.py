@@ -5,6 +5,12 @@ import random
 import numpy as np
 import torch
 
+from plait.utils.custom_objects import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    register_keras_serializable,
+)
 from plait.utils.data_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from plait.utils.dataset_utils import split_dataset, timeseries_dataset_from_array
 from plait.utils.model_visualization import model_to_dot, plot_model
@@ -65,7 +71,11 @@ def set_random_seed(seed):
 
 
 __all__ = [
+    "CustomObjectScope",
     "PyDataset",
+    "custom_object_scope",
+    "get_custom_objects",
+    "register_keras_serializable",
     "clear_session",
     "model_to_dot",
     "normalize",

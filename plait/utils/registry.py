@@ -1,9 +1,16 @@
 """Name lookups shared by losses, metrics, optimizers, initializers and activations."""
 
+from plait.utils import custom_objects
+
 
 def by_name(table, name, kind, extra_known=()):
-    """``table[name]``, or a ValueError that lists the known (lowercase) names of ``kind``."""
+    """``table[name]``, else a registered or in-scope custom object of that name
+    (:mod:`plait.utils.custom_objects`), else a ValueError that lists the known (lowercase)
+    names of ``kind``."""
     if name not in table:
+        found = custom_objects.lookup(name)
+        if found is not None:
+            return found
         known = sorted(set(extra_known) | {k for k in table if k.islower()})
         raise ValueError(f"Unknown {kind}: '{name}'. Known: {known}")
     return table[name]
@@ -34,7 +41,8 @@ def get_object(identifier, table, kind, base):
     if identifier is None or isinstance(identifier, base) or (callable(identifier) and not isinstance(identifier, str)):
         return identifier
     if isinstance(identifier, str):
-        return by_name(table, identifier, kind)()
+        found = by_name(table, identifier, kind)
+        return found() if isinstance(found, type) else found
     if isinstance(identifier, dict):
         return by_name(table, identifier["class_name"], kind).from_config(identifier.get("config", {}))
     raise TypeError(f"Could not interpret {kind} identifier: {identifier!r}")
@@ -45,4 +53,7 @@ def serialize_object(obj, kind, base):
         return None
     if isinstance(obj, base):
         return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    registered = custom_objects.registered_name(type(obj)) or custom_objects.registered_name(obj)
+    if registered is not None:  # a user's registered class (an instance) or function
+        return {"class_name": registered, "config": obj.get_config()} if hasattr(obj, "get_config") else registered
     raise ValueError(f"Cannot save the {kind} {obj!r}; use one of plait's {kind}s.")
