@@ -1,6 +1,7 @@
 """``EarlyStopping``: stop training when a monitored value stops improving."""
 
 import copy
+import warnings
 
 from plait.callbacks.callback import Callback
 from plait.callbacks.monitor import is_better
@@ -41,7 +42,14 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get(self.monitor)
-        if current is None or epoch < self.start_from_epoch:
+        if current is None:  # Keras's warning: the callback cannot act
+            warnings.warn(
+                f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs or {})}",
+                stacklevel=2,
+            )
+            return
+        if epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = copy.deepcopy(self.model.state_dict())

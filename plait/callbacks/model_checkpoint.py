@@ -144,4 +144,7 @@ class ModelCheckpoint(Callback):
                 return self.filepath.format(epoch=epoch + 1, **logs)
             return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
         except KeyError as e:
-            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}') from None
+            raise KeyError(
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: {e} is not in the logs. '
+                f"Available keys: {['epoch', 'batch'] + list(logs)}"
+            ) from None

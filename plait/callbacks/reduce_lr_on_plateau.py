@@ -1,5 +1,7 @@
 """``ReduceLROnPlateau``: lower the learning rate when a monitored value stops improving."""
 
+import warnings
+
 from plait.callbacks.callback import Callback
 from plait.callbacks.monitor import is_better
 
@@ -36,7 +38,12 @@ class ReduceLROnPlateau(Callback):
         logs = logs if logs is not None else {}
         logs["learning_rate"] = self.model.optimizer.learning_rate
         current = logs.get(self.monitor)
-        if current is None:
+        if current is None:  # Keras's warning: the callback cannot act
+            warnings.warn(
+                f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(k for k in logs if k != 'learning_rate')}.",
+                stacklevel=2,
+            )
             return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1

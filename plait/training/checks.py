@@ -30,7 +30,11 @@ def conform_input(value, spec, model_name, where="Input"):
     or a ValueError naming the input, its expected and the received shape."""
     if not isinstance(value, torch.Tensor):
         return value
-    if value.dtype != spec.dtype and not value.is_complex():
+    if value.is_complex() and not spec.dtype.is_complex:
+        raise TypeError(
+            f"{where} '{spec.name}' of model '{model_name}' expects {spec.dtype} data. Received: dtype={value.dtype}"
+        )
+    if value.dtype != spec.dtype:
         value = value.to(spec.dtype)
     shape = tuple(spec.shape)
     if value.dim() == len(shape) + 1 and value.shape[-1] == 1 and len(shape) > 1:

@@ -26,9 +26,12 @@ def to_tensor(value, what):
     if isinstance(value, torch.Tensor):
         tensor = value
     else:
-        array = np.asarray(value)
-        if array.dtype == object:
-            raise TypeError(f"{what} could not be converted to a numeric array (dtype=object).")
+        try:
+            array = np.asarray(value)
+        except ValueError as error:  # numpy refuses ragged nesting
+            raise ValueError(f"{what} could not be converted to an array: {error}") from None
+        if array.dtype == object or array.dtype.kind in "USV":
+            raise TypeError(f"{what} could not be converted to a numeric array (dtype={array.dtype}).")
         tensor = array_to_tensor(array)
     if tensor.dtype == torch.float64:
         tensor = tensor.float()

@@ -453,6 +453,9 @@ class Trainer:
         _check_fit_args(
             batch_size, epochs, initial_epoch, validation_split, validation_freq, class_weight, sample_weight
         )
+        _check_steps("steps_per_epoch", steps_per_epoch)
+        _check_steps("validation_steps", validation_steps)
+        _check_batch_size(validation_batch_size, "validation_batch_size")
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = train_validation_split(self, x, y, sample_weight, validation_split)
         if validation_data is not None:
@@ -651,6 +654,7 @@ class Trainer:
         """
         self._assert_compiled("evaluate")
         _check_batch_size(batch_size)
+        _check_steps("steps", steps)
         iterator = EpochIterator(self, x, y, sample_weight, batch_size, steps, False, None, self._execution_size())
         verbose = (1 if verbose == "auto" else verbose) if collectives.is_writer() else 0
         callback_list = _callback_list(callbacks, self, {"steps": iterator.num_batches, "verbose": verbose})
@@ -717,6 +721,7 @@ class Trainer:
                 ``{"outputs": batch_outputs}``.
         """
         _check_batch_size(batch_size)
+        _check_steps("steps", steps)
         iterator = EpochIterator(self, x, None, None, batch_size, steps, False, None, self._execution_size())
         verbose = (1 if verbose == "auto" else verbose) if collectives.is_writer() else 0
         callback_list = _callback_list(callbacks, self, {"steps": iterator.num_batches, "verbose": verbose})
@@ -890,9 +895,14 @@ def _nonfinite_outputs(out, output_heads):
     return names or ["regularization penalty"]
 
 
-def _check_batch_size(batch_size):
+def _check_batch_size(batch_size, name="batch_size"):
     if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
-        raise ValueError(f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}")
+        raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={batch_size!r}")
+
+
+def _check_steps(name, steps):
+    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+        raise ValueError(f"`{name}` must be a positive integer or None. Received: {name}={steps!r}")
 
 
 def _check_fit_args(batch_size, epochs, initial_epoch, validation_split, validation_freq, class_weight, sample_weight):
