@@ -229,3 +229,14 @@ def same_on_all(tensor):
     if active() is not None:
         dist.broadcast(tensor, 0)
     return tensor
+
+
+def all_finite(value):
+    """Whether ``value`` is finite on every process (one read on the host): a step skipped for a
+    non-finite loss is skipped by all processes together."""
+    ok = torch.isfinite(value).all()
+    if data_parallel() is None:
+        return bool(ok.item())
+    flag = ok.to(torch.float32).reshape(1)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
