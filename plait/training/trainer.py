@@ -804,6 +804,7 @@ class Trainer:
         return next(iter(it))[2][0]
 
     def _batch_result(self, logs, return_dict):
+        collectives.reduce_metrics(self.metrics)  # the global batch's numbers on every process
         logs = self._epoch_logs(logs)
         return logs if return_dict else self._flatten_metrics_in_order(logs)
 
