@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 keras_lib = pytest.importorskip("keras")
@@ -27,6 +28,16 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 
 if keras_lib.backend.backend() != "torch":
     pytest.skip("Keras was imported with another backend", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The models here are small: a second intra-op thread only waits on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 rng = np.random.default_rng(0)
 x_train = (rng.random((1000, 784)) < 0.2).astype("float32")
