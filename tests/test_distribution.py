@@ -91,6 +91,21 @@ def test_data_parallel_matches_one_process(fits, name, jit):
         _compare(results[rank], want, f"{name}_{jit}_")
 
 
+@pytest.fixture(scope="module")
+def slow_fits(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("distribution_slow")
+    return _results("fits_slow", outdir, meanwhile=lambda: {key: worker.run_fit(*key) for key in worker.SLOW_FITS})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,jit", worker.SLOW_FITS, ids=[f"{n}-jit" for n, _ in worker.SLOW_FITS])
+def test_data_parallel_compiled_matches_one_process(slow_fits, name, jit):
+    """The seed's MLP and multi-output model with the compiled whole step (slow: compiling)."""
+    results, refs = slow_fits
+    for rank in (0, 1):
+        _compare(results[rank], refs[(name, jit)], f"{name}_{jit}_")
+
+
 def test_data_parallel_sources(fits):
     """A map-style Dataset (each process loads its own samples) and a generator of global
     batches train exactly as arrays do."""

@@ -88,10 +88,11 @@ def check_model(model):
             f"Model '{model.name}' was built before the distribution {current} was set. Set the distribution "
             "first (plait.distribution.set_distribution(...) or `with distribution.scope():`), then build the model."
         )
-    if collectives.data_parallel() is not None and getattr(model, "_plait_synced", None) is not current:
+    tensors = [*model.parameters(), *model.buffers()]  # none yet: a Sequential built by its first batch
+    if collectives.data_parallel() is not None and tensors and getattr(model, "_plait_synced", None) is not current:
         # Replicas start from process 0's weights (Keras lays out each variable from one value).
         with torch.no_grad():
-            for tensor in [*model.parameters(), *model.buffers()]:
+            for tensor in tensors:
                 dist.broadcast(tensor.data, 0)
         model._plait_synced = current
     if isinstance(current, distribution_lib.ModelParallel) and collectives.active() is not None:

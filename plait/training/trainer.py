@@ -727,6 +727,7 @@ class Trainer:
         callback_list = _callback_list(callbacks, self, {"steps": iterator.num_batches, "verbose": verbose})
         bar = Progbar(iterator.num_batches, verbose=verbose) if verbose else None
         custom = self._custom_step("predict_step")
+        distributed.check_model(self)  # under a distribution: replicas hold process 0's weights
         was_training = self.training
         self.eval()
         outputs = []
