@@ -354,7 +354,9 @@ def check_keras_file(tmp_path, family, size, **kwargs):
     randomize_statistics(kmodel, size)
     kmodel.save(tmp_path / "model.keras")
     loaded = plait.models.load_model(tmp_path / "model.keras", custom_objects=APPLICATION_LAYERS)
-    assert plait_names(loaded) == [layer.name for layer in kmodel.layers]
+    # Keras's tensor ops (`x + 3.0`) come back as op nodes of their own; every Keras layer is there, in order.
+    names = [layer.name for layer in kmodel.layers]
+    assert [name for name in plait_names(loaded) if name in set(names)] == names
     x = images(size)
     with torch.no_grad():
         got = loaded(torch.from_numpy(x)).numpy()
