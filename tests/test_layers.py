@@ -81,8 +81,10 @@ def test_embedding_lookup_and_init():
     (table,) = keras_weights(layer)
     torch.testing.assert_close(y, table[idx])
     assert table.abs().max() <= 0.05
+    # Float indices are cast, as Keras casts them (an Input is float32 unless declared otherwise).
+    torch.testing.assert_close(layer(idx.float()), y)
     with pytest.raises(TypeError, match="expects integer indices"):
-        layer(torch.randn(2, 3))
+        layer(torch.randn(2, 3, dtype=torch.complex64))
 
 
 def lstm_reference(x, kernel, recurrent, bias, units, go_backwards=False):

@@ -187,6 +187,10 @@ def _has_symbolic(args, kwargs):
     return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
 
 
+def _on_meta(inputs):
+    return any(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in nest.flatten(inputs))
+
+
 def _check_tensor_leaves(layer, inputs):
     """Layers compute on tensors: a string, None or other object fails here, naming the layer."""
     for leaf in nest.flatten(inputs):
@@ -219,6 +223,30 @@ def training_mode(module, training):
             m.training = flag
 
 
+class _NodeAttribute:
+    """``layer.input`` / ``output`` / ``input_shape`` / ``output_shape``: read from the layer's
+    first call on symbolic tensors, as Keras's. A non-data descriptor, so a layer may still set an
+    attribute of that name itself (``Lambda.output_shape``)."""
+
+    def __init__(self, what, shape=False):
+        self.what, self.shape = what, shape
+
+    def __get__(self, layer, owner=None):
+        if layer is None:
+            return self
+        nodes = layer.__dict__.get("_inbound_nodes") or []
+        if not nodes:
+            raise AttributeError(
+                f"The layer '{layer.name}' has never been called on symbolic tensors (plait.Input) and thus has "
+                f"no defined {self.what}{'_shape' if self.shape else ''}."
+            )
+        node = nodes[0]
+        values = list(node.input_tensors) if self.what == "input" else nest.flatten(node.outputs)
+        if self.shape:
+            values = [tuple(v.shape) for v in values]
+        return values[0] if len(values) == 1 else values
+
+
 class Layer(nn.Module):
     """Base class of all plait layers (and models).
 
@@ -247,6 +275,10 @@ class Layer(nn.Module):
 
     _call_takes_training = False
     _call_takes_mask = False
+    input = _NodeAttribute("input")
+    output = _NodeAttribute("output")
+    input_shape = _NodeAttribute("input", shape=True)
+    output_shape = _NodeAttribute("output", shape=True)
     # Keras's flag: a layer that supports masking passes its input's mask on unchanged.
     supports_masking = False
 
@@ -591,6 +623,10 @@ class Layer(nn.Module):
         _check_tensor_leaves(self, args[0])
         self._build_for_call(args, kwargs)
         self._check_inputs(args[0])
+        if _on_meta(args[0]) and not self.__dict__.get("_meta_running"):
+            # A layer built inside another layer's shape inference: its new weights are real, the
+            # inputs meta stand-ins; compute with meta copies of the weights.
+            return self._meta_call(args, kwargs)
         training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)
         # Plain try/finally rather than generator context managers: torch.compile traces a
         # compiled custom train_step through this call, and dynamo loses generator-based
@@ -617,6 +653,20 @@ class Layer(nn.Module):
             _CALLS["depth"] -= 1
             for m, flag in previous:
                 m.training = flag
+
+    def _meta_call(self, args, kwargs):
+        state = {
+            name: value.to("meta")
+            for name, value in [*self.named_parameters(), *self.named_buffers()]
+            if value.device.type != "meta"
+        }
+        self.__dict__["_meta_running"] = True
+        try:
+            if not state:
+                return self(*args, **kwargs)
+            return torch.func.functional_call(self, state, args, kwargs, strict=False)
+        finally:
+            self.__dict__["_meta_running"] = False
 
     def _check_inputs(self, inputs):
         if self.input_spec is None:

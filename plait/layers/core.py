@@ -193,13 +193,17 @@ class Embedding(Layer):
 
     def _check_inputs(self, inputs):
         dtype = getattr(inputs, "dtype", None)
-        if dtype is not None and (dtype.is_floating_point or dtype.is_complex or dtype == torch.bool):
+        # Float, bool and uint8 indices are cast in call(), as Keras casts them (an Input is
+        # float32 unless declared otherwise); complex ones cannot be indices.
+        if dtype is not None and dtype.is_complex:
             raise TypeError(
                 f"Layer '{self.name}' (Embedding) expects integer indices. Received: dtype={dtype}. "
                 "Declare the Input with dtype='int32', or cast the data to integers."
             )
 
     def call(self, inputs):
+        if inputs.dtype not in (torch.int32, torch.int64):
+            inputs = inputs.long()  # Keras casts float (Input's default dtype), bool and uint8 indices
         try:
             return F.embedding(inputs, self.embeddings)
         except IndexError:  # torch's message names neither the layer nor the table size
