@@ -686,7 +686,7 @@ class Trainer:
                 if callback_list.wants("on_test_batch_end"):
                     callback_list.on_test_batch_end(end, self._logs_now(logs))
                 if bar:
-                    bar.update(end + 1, lambda logs=logs: self._logs_now(logs))
+                    bar.update(end + 1, lambda logs=logs: self._logs_now(logs), finalize=False)  # the end: below
             collectives.reduce_metrics(self.metrics)
             logs = self._epoch_logs(logs)
             if bar:
@@ -745,7 +745,7 @@ class Trainer:
                     outputs.append(batch_outputs)
                 callback_list.on_predict_batch_end(end, {"outputs": batch_outputs})
                 if bar:
-                    bar.update(end + 1, {})
+                    bar.update(end + 1, {}, finalize=False)  # the last line is drawn once, below
             if bar:
                 bar.update(bar.seen, {}, finalize=True)
             callback_list.on_predict_end({})
