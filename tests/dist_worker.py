@@ -84,8 +84,8 @@ def build_sharded():
 
 def data(name, n):
     rng = np.random.default_rng(0)
-    if name in ("mlp", "sharded"):
-        x = rng.normal(size=(n, 8)).astype("float32") if name == "mlp" else rng.integers(0, 20, size=(n, 5))
+    if name in ("mlp", "mlp_spe", "sharded"):
+        x = rng.normal(size=(n, 8)).astype("float32") if name != "sharded" else rng.integers(0, 20, size=(n, 5))
         y = np.eye(4, dtype="float32")[rng.integers(0, 4, size=n)]
         return x, y
     if name == "bn_dict":
@@ -105,6 +105,7 @@ def data(name, n):
 
 COMPILE = {
     "mlp": dict(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"]),
+    "mlp_spe": dict(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"], steps_per_execution=2),
     "sharded": dict(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"]),
     "bn_dict": dict(optimizer="sgd", loss="mse", metrics=["mae"]),
     "multi_output": dict(
@@ -116,6 +117,7 @@ COMPILE = {
 }
 BUILD = {
     "mlp": build_mlp,
+    "mlp_spe": build_mlp,
     "bn_dict": build_bn_dict,
     "multi_output": build_multi_output,
     "qa": build_qa,
@@ -123,7 +125,14 @@ BUILD = {
 }
 # (model, jit_compile): the DataParallel fits compared with one process.
 # Compiling dominates (30-60 s a model on 2 loaded cores): one compiled model by default, the others marked slow.
-FITS = [("mlp", False), ("bn_dict", False), ("bn_dict", True), ("multi_output", False), ("qa", False)]
+FITS = [
+    ("mlp", False),
+    ("mlp_spe", False),
+    ("bn_dict", False),
+    ("bn_dict", True),
+    ("multi_output", False),
+    ("qa", False),
+]
 SLOW_FITS = [("mlp", True), ("multi_output", True)]
 N, BATCH, EPOCHS = 70, 16, 2  # the last batch (6 samples) splits 3/3
 
