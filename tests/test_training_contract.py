@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import plait
-from plait import Input, Model, Sequential, layers
+from plait import Input, Model, layers
 from plait.utils import unpack_x_y_sample_weight
 
 RNG = np.random.RandomState(0)
@@ -65,7 +65,7 @@ def test_compute_loss_adds_regularization_and_needs_y_pred():
     model.compile("sgd", "mse")
     y_pred = model(X)
     plain = torch.mean((y_pred - torch.tensor(Y_REG)) ** 2)
-    penalty = 0.1 * (model.layers[1].kernel**2).sum()
+    penalty = 0.1 * (model.layers[1].kernel ** 2).sum()
     loss = model.compute_loss(y=torch.tensor(Y_REG), y_pred=y_pred)
     assert float(loss.detach()) == pytest.approx(float((plain + penalty).detach()), rel=1e-5)
     with pytest.raises(ValueError, match="needs `y_pred`"):
