@@ -135,8 +135,10 @@ class Optimizer:
                     f"Optimizer '{self.name}' got {len(grads)} gradients for {len(params)} variables; "
                     "pass one gradient (or None) per variable."
                 )
-            if self._params is None or len(params) != len(self._params) or any(
-                a is not b for a, b in zip(params, self._params)
+            if (
+                self._params is None
+                or len(params) != len(self._params)
+                or any(a is not b for a, b in zip(params, self._params))
             ):
                 self.build(params)
         elif self._params is None:

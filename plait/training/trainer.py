@@ -90,9 +90,9 @@ class Trainer:
                 and losses, and a recurrent model stays eager, with a warning. A custom
                 ``train_step`` is refused with ``True`` (``torch.compile`` cannot trace its
                 ``backward()`` and update reliably). ``False`` runs eagerly. ``"auto"`` (the
-                default) runs eagerly unless the fit is long: it times the eager steps, compiles if the fit's remaining eager
-                time exceeds two minutes, and keeps the compiled step only if it measures
-                faster (``plait.training.compiled_step.JitPolicy``).
+                default) runs eagerly unless the fit is long: it times the eager steps,
+                compiles if the fit's remaining eager time exceeds two minutes, and keeps the
+                compiled step only if it measures faster (``plait.training.compiled_step.JitPolicy``).
             auto_scale_loss: under the ``mixed_float16`` policy, wrap the optimizer in a
                 ``LossScaleOptimizer`` (Keras's default).
 
