@@ -9,6 +9,7 @@ fits in one process as the reference.
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -217,6 +218,10 @@ def scenario_fits(rank, outdir):
         out["err_layout"] = error_of(lambda: bad.fit(*data("sharded", N), batch_size=16, verbose=0))
     with distribution.ModelParallel(layout_map=layout_map(), batch_dim_name="batch").scope():
         out.update({f"sharded_{k}": v for k, v in run_fit("sharded", False).items()})
+        with warnings.catch_warnings(record=True) as caught:  # jit_compile=True: eager, with a warning
+            warnings.simplefilter("always")
+            out.update({f"shardedjit_{k}": v for k, v in run_fit("sharded", True).items()})
+        out["jit_warning"] = np.array(" ".join(str(w.message) for w in caught))
         plait.utils.set_random_seed(7)
         model = build_sharded()
         model.compile(**COMPILE["sharded"])

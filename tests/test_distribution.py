@@ -133,6 +133,8 @@ def test_model_parallel_matches_one_process(fits):
     want = refs[("sharded", False)]
     for rank in (0, 1):
         _compare(results[rank], want, "sharded_")
+        _compare(results[rank], want, "shardedjit_")  # jit_compile=True trains eagerly, with a warning
+        assert "sharded DTensors (ModelParallel)" in str(results[rank]["jit_warning"])
         assert results[rank]["shard_shape"].tolist() == [4, 8]  # an (8, 8) kernel, half per process
     loaded = plait.models.load_model(outdir / "sharded.plait")
     for a, b in zip(loaded.get_weights(), refs["sharded_1_epoch"], strict=True):

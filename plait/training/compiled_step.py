@@ -261,6 +261,11 @@ class JitPolicy:
         return self._whole if phase == "compiled" else None
 
     def _build(self, model, step_fn, explicit):
+        if getattr(model, "_plait_sharded", None) is not None:
+            self.reason = "its weights are sharded DTensors (ModelParallel), which the compiled step does not take yet"
+            if explicit:
+                warnings.warn(f"jit_compile=True: model '{model.name}' trains eagerly: {self.reason}.", stacklevel=5)
+            return False
         if any(isinstance(m, torch.nn.RNNBase) or getattr(m, "is_recurrent", False) for m in model.modules()):
             self.reason = "recurrent layers would be unrolled step by step in the traced graph"
             if explicit:
