@@ -1,0 +1,114 @@
+"""What plait's input checks and non-finite guard cost on the seed models' training steps.
+
+The seed's three models (``benchmarks/step_time.py``'s definitions, data and compile
+arguments) train with ``fit`` eagerly, alternately with every check on (the default) and off
+(the checks at the door, the per-call tensor check of layers and the non-finite loss guard
+patched out). The table gives the median time per step over the epochs after the first, the
+relative difference, and the one-off cost of the door checks per ``fit``. On the CPU the time
+is the process's CPU time on one thread (``--wall`` for wall-clock time), which a busy shared
+machine disturbs far less than wall-clock time.
+
+    python benchmarks/check_overhead.py                     # all three models, 5 rounds
+    python benchmarks/check_overhead.py --models mlp --rounds 9
+    python benchmarks/check_overhead.py --device cuda       # on a GPU (the guard then runs only
+                                                            # with TerminateOnNaN: --terminate-on-nan)
+"""
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import step_time  # noqa: E402 (the seed models' definitions)
+
+
+@contextlib.contextmanager
+def checks_off():
+    """Every check of issue 15 patched out: door checks, layer tensor checks, non-finite guard."""
+    from plait.layers import base
+    from plait.training import checks, trainer
+
+    saved = (checks.conform_inputs, checks.check_targets, checks.check_not_empty)
+    saved += (base._check_tensor_leaves, trainer._wants_finite_check)
+    checks.conform_inputs = lambda model, xs, where="Input": xs
+    checks.check_targets = lambda *args, **kwargs: None
+    checks.check_not_empty = lambda *args, **kwargs: None
+    base._check_tensor_leaves = lambda *args: None
+    trainer._wants_finite_check = lambda *args: False
+    try:
+        yield
+    finally:
+        checks.conform_inputs, checks.check_targets, checks.check_not_empty = saved[:3]
+        base._check_tensor_leaves, trainer._wants_finite_check = saved[3:]
+
+
+def one_fit(name, device, terminate_on_nan, clock):
+    import plait
+
+    plait.utils.set_random_seed(0)
+    model = step_time.build(plait, name)
+    if device == "cuda":
+        model.to("cuda")
+    model.compile(optimizer="rmsprop", jit_compile=False, **step_time.COMPILE[name])
+    x, y = step_time.data(name)
+    batch, steps, epochs = step_time.MODELS[name]
+    times = []
+
+    class Timer(plait.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if device == "cuda":
+                import torch
+
+                torch.cuda.synchronize()
+            self.start = clock()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if device == "cuda":
+                import torch
+
+                torch.cuda.synchronize()
+            times.append((clock() - self.start) / steps)
+
+    callbacks = [Timer()] + ([plait.callbacks.TerminateOnNaN()] if terminate_on_nan else [])
+    from plait.training.epoch_iterator import EpochIterator
+
+    start = clock()
+    EpochIterator(model, x, y, batch_size=batch)  # the door checks' one-off cost, timed alone
+    door = clock() - start
+    model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
+    return statistics.median(times[1:]), door
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(step_time.MODELS))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--terminate-on-nan", action="store_true")
+    parser.add_argument("--wall", action="store_true", help="wall-clock time (default on CUDA)")
+    args = parser.parse_args()
+    clock = time.perf_counter if args.wall or args.device != "cpu" else time.process_time
+    if args.device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)
+    print(f"{'model':6} {'checks on (ms/step)':>20} {'checks off':>11} {'overhead':>9} {'door checks (ms/fit)':>21}")
+    for name in args.models:
+        on, off, door_on, door_off = [], [], [], []
+        for round_ in range(args.rounds):
+            for checked in (True, False) if round_ % 2 else (False, True):  # alternate which goes first
+                with contextlib.nullcontext() if checked else checks_off():
+                    step, door = one_fit(name, args.device, args.terminate_on_nan, clock)
+                (on if checked else off).append(step)
+                (door_on if checked else door_off).append(door)
+        a, b = statistics.median(on), statistics.median(off)
+        extra = statistics.median(door_on) - statistics.median(door_off)
+        print(f"{name:6} {a * 1e3:20.3f} {b * 1e3:11.3f} {100 * (a - b) / b:8.2f}% {extra * 1e3:21.2f}")
+
+
+if __name__ == "__main__":
+    main()
