@@ -152,7 +152,7 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     else:
         y_pred, masks, per_output, penalty = terms(xs, ys, sws)
         out = StepOutput(step_fn.combine(per_output, penalty, weigh), per_output, y_pred, masks)
-    if finite_check and not torch.isfinite(out.total.detach()).item():
+    if finite_check and not collectives.all_finite(out.total.detach()):  # the same decision on every process
         raise NonFiniteLoss(out)
     for p in params:
         p.grad = None
