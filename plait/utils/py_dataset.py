@@ -41,8 +41,8 @@ class PyDataset:
         ...         low = idx * self.batch_size
         ...         return self.x[low : low + self.batch_size], self.y[low : low + self.batch_size]
         >>> data = Batches(np.zeros((10, 3)), np.zeros((10, 1)), batch_size=4, workers=2)
-        >>> [len(x) for x, y in data]
-        [4, 4, 2]
+        >>> print(*[len(x) for x, y in data])
+        4 4 2
     """
 
     def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
