@@ -22,6 +22,15 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 if keras.backend.backend() != "torch":
     pytest.skip("Keras was imported with another backend", allow_module_level=True)
 
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_names():
+    """Keras's automatic names (input_layer, dense, ...) start afresh for the tests after these."""
+    keras.utils.clear_session()
+    yield
+    keras.utils.clear_session()
+
+
 LIBS = (plait, keras)
 
 

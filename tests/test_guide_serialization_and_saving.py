@@ -26,6 +26,14 @@ if keras.backend.backend() != "torch":
 
 
 @pytest.fixture(autouse=True)
+def _fresh_keras_names():
+    """Keras's automatic names (input_layer, dense, ...) start afresh for the tests after these."""
+    keras.utils.clear_session()
+    yield
+    keras.utils.clear_session()
+
+
+@pytest.fixture(autouse=True)
 def _clean_registry():
     saved = dict(plait.saving.get_custom_objects())
     yield
@@ -388,3 +396,29 @@ def test_custom_metric_object_saves(tmp_path):
     metrics = loaded.evaluate(x, y, verbose=0, return_dict=True)
     assert sorted(metrics) == ["auc", "loss", "total"]
     np.testing.assert_allclose(metrics["total"], float(model.predict(x, verbose=0).sum()), rtol=1e-5)
+
+
+def test_custom_layer_without_get_config_saves(tmp_path):
+    """Keras records a layer's plain constructor arguments: no get_config needed to save it."""
+
+    class Scale(plait.layers.Layer):
+        def __init__(self, factor, offset=0.0):
+            super().__init__()
+            self.factor, self.offset = factor, offset
+
+        def call(self, x):
+            return x * self.factor + self.offset
+
+    class KerasScale(keras.layers.Layer):
+        def __init__(self, factor, offset=0.0):
+            super().__init__()
+            self.factor, self.offset = factor, offset
+
+    config, k_config = Scale(2.0, offset=1.0).get_config(), KerasScale(2.0, offset=1.0).get_config()
+    assert sorted(config) == sorted(k_config) == ["dtype", "factor", "offset", "trainable"]
+    assert (config["factor"], config["offset"]) == (k_config["factor"], k_config["offset"])
+    inputs = plait.Input((3,))
+    model = plait.Model(inputs, Scale(2.0, offset=1.0)(inputs))
+    model.save(tmp_path / "m.plait")
+    loaded = plait.models.load_model(tmp_path / "m.plait", custom_objects={"Scale": Scale})
+    np.testing.assert_allclose(loaded.predict(np.ones((1, 3)), verbose=0), [[3.0, 3.0, 3.0]])

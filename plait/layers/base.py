@@ -187,6 +187,37 @@ def _has_symbolic(args, kwargs):
     return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
 
 
+def _constructor_arguments(cls, args, kwargs):
+    """The arguments a layer was made with, when all are plain JSON values (else None): what a
+    custom layer without ``get_config`` saves, as Keras's auto-config."""
+    if not args and not kwargs:
+        return {}
+    try:
+        signature = inspect.signature(cls.__init__)
+        arguments = dict(signature.bind(None, *args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        return None
+    arguments.pop(next(iter(arguments)))  # self
+    for name, param in signature.parameters.items():
+        if param.kind is param.VAR_POSITIONAL and arguments.get(name):
+            return None
+        if param.kind is param.VAR_KEYWORD:
+            arguments.update(arguments.pop(name, {}))
+        elif param.kind is param.VAR_POSITIONAL:
+            arguments.pop(name, None)
+    return arguments if _plain(arguments) else None
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
 def _on_meta(inputs):
     return any(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in nest.flatten(inputs))
 
@@ -295,6 +326,11 @@ class Layer(nn.Module):
                 # A user's `call(..., training=None)` gets the mode (fit: True, predict: False), as
                 # Keras passes it, also when a functional graph calls the layer as a module.
                 cls.forward = _forward_with_training(call, params.index("training") - 1) if takes else call
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        object.__setattr__(self, "_auto_config", _constructor_arguments(cls, args, kwargs))
+        return self
 
     def __init__(
         self,
@@ -739,11 +775,23 @@ class Layer(nn.Module):
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
+        auto = self.__dict__.get("_auto_config")
+        if auto is not None and type(self).get_config is Layer.get_config:
+            # A custom layer without get_config: its constructor's plain arguments, as Keras records.
+            params = inspect.signature(type(self).__init__).parameters
+            config = {**config, **auto}
+            if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+                # As Keras: `name` goes if __init__ cannot take it; trainable and dtype stay.
+                config = {k: v for k, v in config.items() if k in params or k in ("trainable", "dtype")}
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        params = inspect.signature(cls.__init__).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            # A custom __init__ without **kwargs: the base keys it cannot take are left out (Keras's).
+            config = {k: v for k, v in config.items() if k in params or k not in ("trainable", "dtype", "name")}
         batch_input_shape = config.pop("batch_input_shape", None)
         if batch_input_shape is not None:
             config["input_shape"] = tuple(batch_input_shape[1:])
