@@ -4,7 +4,7 @@ forkserver that imported this module (and plait) once: ``run(mode, folder, conn)
 
 - ``plain``: the reference fit, never interrupted, without BackupAndRestore.
 - ``backup``: the same fit with ``BackupAndRestore(FOLDER/backup, save_freq=1)``; sends
-  ``batch <n>`` after every batch (after the backup), so the parent knows where to kill it.
+  ``batch <n>`` after every batch and waits for an answer (after the backup), so the parent knows where to kill it.
 - ``checkpoint``: ``ModelCheckpoint(FOLDER/model.keras, save_freq=1)``; from the second save on,
   the save stops just before its rename (sends ``saving``) until it is killed.
 - ``checkpoint-once``: one more save to ``FOLDER/model.keras`` (the next save after a kill).
@@ -49,6 +49,7 @@ class Progress(callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
         self.conn.send(f"batch {self.seen}")
+        self.conn.recv()  # the test's answer: the worker never runs ahead of it
 
 
 def fit(mode, folder, conn):
@@ -56,7 +57,7 @@ def fit(mode, folder, conn):
     extra = []
     if mode == "backup":
         extra = [callbacks.BackupAndRestore(os.path.join(folder, "backup"), save_freq=1), Progress(conn)]
-    history = model.fit(x, y, batch_size=16, epochs=4, validation_split=0.25, shuffle=True, verbose=0, callbacks=extra)
+    history = model.fit(x, y, batch_size=8, epochs=4, validation_split=0.25, shuffle=True, verbose=0, callbacks=extra)
     model.save_weights(os.path.join(folder, f"{mode}.safetensors"))
     with open(os.path.join(folder, f"{mode}.json"), "w") as f:
         json.dump({"history": history.history, "epoch": history.epoch}, f)

@@ -429,7 +429,7 @@ GRAPH_CASES = [
         "embedding.*input_dim=10.*12",
     ),
     ("embedding_index_negative", lambda: layers.Embedding(10, 2)(torch.tensor([[-3, 1]])), ValueError, "embedding.*-3"),
-    ("embedding_float_input", lambda: layers.Embedding(10, 2)(Input((3,))), TypeError, "embedding.*integer"),
+    ("embedding_input_dim_0", lambda: layers.Embedding(0, 2), ValueError, "input_dim=0"),
 ]
 
 

@@ -36,34 +36,43 @@ def context():
 def start(ctx, mode, folder):
     import fault_worker
 
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=fault_worker.run, args=(mode, str(folder), send))
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=fault_worker.run, args=(mode, str(folder), theirs))
     proc.start()
-    send.close()
-    return proc, receive
+    theirs.close()
+    return proc, ours
+
+
+def drive(proc, conn, kill_at=None, delay=0.0):
+    """Answer the worker's ``batch <n>`` messages (it waits for each answer, so it never runs
+    ahead of this process); at ``kill_at`` answer, wait ``delay`` seconds (the worker is then in
+    its next batch, or its backup) and SIGKILL it. Without ``kill_at``: until it is done."""
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            raise AssertionError(f"the worker ended (exit code {proc.exitcode}) before {kill_at!r}") from None
+        if message.startswith("batch"):
+            conn.send("go")
+        if kill_at is not None and message == kill_at:
+            time.sleep(delay)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join(timeout=30)
+            assert proc.exitcode == -signal.SIGKILL
+            break
+        if message == "done":
+            proc.join(timeout=120)
+            assert proc.exitcode == 0, f"the worker failed with exit code {proc.exitcode}"
+            break
+    conn.close()
 
 
 def run(ctx, mode, folder):
-    proc, receive = start(ctx, mode, folder)
-    proc.join(timeout=120)
-    assert proc.exitcode == 0, f"the worker ({mode}) failed with exit code {proc.exitcode}"
-    receive.close()
+    drive(*start(ctx, mode, folder))
 
 
-def kill_after(proc, receive, line, extra_delay):
-    """Read the worker's messages until ``line``, wait ``extra_delay`` seconds, then SIGKILL it."""
-    while True:
-        try:
-            message = receive.recv()
-        except EOFError:
-            raise AssertionError(f"the worker ended (exit code {proc.exitcode}) before sending {line!r}") from None
-        if message == line:
-            break
-    time.sleep(extra_delay)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.join(timeout=30)
-    assert proc.exitcode == -signal.SIGKILL
-    receive.close()
+def kill_after(proc, conn, line, delay):
+    drive(proc, conn, kill_at=line, delay=delay)
 
 
 def results(folder, mode):
@@ -74,13 +83,13 @@ def results(folder, mode):
 
 def test_sigkill_at_five_random_points_then_restart_gives_the_uninterrupted_weights_and_history(context, tmp_path):
     run(context, "plain", tmp_path)
-    # 4 epochs of 72 training samples in batches of 16: 5 batches an epoch, 20 in all, with a
-    # backup after every batch. Each (re)started process is killed after a random number of its
-    # own batches, at a random moment after that batch's backup began (often mid-save); it
-    # resumes from the last backup that completed.
+    # 4 epochs of 72 training samples in batches of 8: 9 batches an epoch, 36 in all, with a
+    # backup after every batch. Each (re)started process is killed a random 0-10 ms after its
+    # 1st to 3rd batch (so 5 kills fit in the 36): in its next batch or mid-backup. It resumes
+    # from the last backup that completed.
     draw = random.Random(0)
     for _ in range(5):
-        kill_after(*start(context, "backup", tmp_path), f"batch {draw.randint(1, 4)}", draw.random() * 0.02)
+        kill_after(*start(context, "backup", tmp_path), f"batch {draw.randint(1, 3)}", draw.random() * 0.01)
         assert os.path.isdir(tmp_path / "backup")
     run(context, "backup", tmp_path)
     expected_weights, expected = results(tmp_path, "plain")

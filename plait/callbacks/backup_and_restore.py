@@ -11,6 +11,7 @@ file, then a rename), so a kill at any point, even mid-save, leaves the previous
 import json
 import os
 import random
+import shutil
 
 import numpy as np
 import torch
@@ -29,7 +30,8 @@ class BackupAndRestore(Callback):
     mid-epoch resumption with the same data order and random draws).
 
     Args:
-        backup_dir: the folder of the backup (created if missing; keep it for this fit only).
+        backup_dir: the folder of the backup (created if missing; keep it for this fit only:
+            ``delete_checkpoint`` removes the whole folder, as Keras does).
         save_freq: ``"epoch"`` (after every epoch) or an integer: after every that many
             training batches (counted across epochs, checked once per ``steps_per_execution``).
         delete_checkpoint: remove the backup when the fit completes.
@@ -91,10 +93,8 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         with collectives.writer() as writes:  # under a distribution: process 0 deletes, all wait
-            if writes and self.delete_checkpoint and os.path.exists(self.path):
-                os.remove(self.path)
-                if not os.listdir(self.backup_dir):
-                    os.rmdir(self.backup_dir)
+            if writes and self.delete_checkpoint and os.path.isdir(self.backup_dir):
+                shutil.rmtree(self.backup_dir)  # as Keras: the folder is this fit's alone
 
     def _save(self, epoch, step, epoch_logs):
         model = self.model

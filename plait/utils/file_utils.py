@@ -74,4 +74,8 @@ def _alive(pid):
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process that its parent has not reaped yet is a zombie: gone all the same
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
