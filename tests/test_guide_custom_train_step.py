@@ -23,6 +23,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 if keras.backend.backend() != "torch":
     pytest.skip("Keras was imported with another backend", allow_module_level=True)
 
+@pytest.fixture(autouse=True)
+def keras_names_from_zero():
+    """Keras's automatic names restart for each test, and are left clean for the next file."""
+    keras.utils.clear_session()
+    yield
+    keras.utils.clear_session()
+
+
 X = np.random.RandomState(0).random_sample((64, 32))
 Y = np.random.RandomState(1).random_sample((64, 1))
 SW = np.random.RandomState(2).random_sample((64, 1))

@@ -16,11 +16,11 @@ the dtype as Keras does (``"float32"``).
 
 Example:
     >>> import plait
-    >>> layer = plait.layers.Dense(3)
+    >>> layer = plait.layers.Dense(3, name="proj")
     >>> _ = layer(plait.Input(shape=(4,)))
     >>> kernel = layer.trainable_weights[0]
     >>> kernel.name, kernel.path, kernel.numpy().shape, kernel.dtype_name
-    ('kernel', 'dense/kernel', (4, 3), 'float32')
+    ('kernel', 'proj/kernel', (4, 3), 'float32')
 """
 
 import numpy as np
