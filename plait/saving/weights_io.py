@@ -13,7 +13,6 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from plait.distribution import collectives, sharding
-
 from plait.utils.file_utils import atomic_write, remove_stale_temporaries  # noqa: F401 (re-exported)
 
 
