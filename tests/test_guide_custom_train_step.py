@@ -23,6 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 if keras.backend.backend() != "torch":
     pytest.skip("Keras was imported with another backend", allow_module_level=True)
 
+
 @pytest.fixture(autouse=True)
 def keras_names_from_zero():
     """Keras's automatic names restart for each test, and are left clean for the next file."""

@@ -594,7 +594,7 @@ def test_operations_of_keras_model_configs():
     # What a Keras functional config stores for an op node, mapped back to plait's op.
     from plait.ops._op import from_keras
 
-    x = keras.Input((4, 6))
+    x = keras.Input((4, 6), name="input_layer")  # named: other tests' Keras objects advance the counters
     y = [
         keras.ops.reshape(x, (-1, 24)),
         keras.ops.softmax(x, axis=1),
