@@ -215,8 +215,9 @@ class CompileMetrics(metrics_module.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Keras's form: ``y_true``/``y_pred``/``sample_weight`` as one tensor, a list in output
         order or a dict by output name (predictions on probabilities, as the model returns)."""
-        ys, preds = self._flatten(y_true), self._flatten(y_pred)
-        sws = self._flatten(sample_weight) if sample_weight is not None else [None] * len(ys)
+        names = self.output_names
+        ys, preds = per_output_values(y_true, names), per_output_values(y_pred, names)
+        sws = per_output_values(sample_weight, names) if sample_weight is not None else [None] * len(ys)
         if len(sws) < len(ys):  # one weight array for every output, as Keras repeats it
             sws = [sws[0]] * len(ys)
         if not self.built:
@@ -235,13 +236,6 @@ class CompileMetrics(metrics_module.Metric):
                 m.update_state(y, pred, _mask_weight(None, mask))
             for m in head.weighted_metrics:
                 m.update_state(y, pred, _mask_weight(sws[i], mask))
-
-    def _flatten(self, values):
-        if isinstance(values, dict):
-            return [values.get(n) for n in self.output_names]
-        if isinstance(values, (list, tuple)):
-            return list(values)
-        return [values]
 
     def result(self):
         # Keras's naming: a repeated name gets "_1", "_2", ...; a weighted metric whose name is
@@ -265,9 +259,17 @@ class CompileMetrics(metrics_module.Metric):
                 results[unique(name if name not in counts else prefix(head) + "weighted_" + m.name)] = m.result()
         return results
 
-    def log_names(self):
-        """The names ``result()`` returns, in order."""
-        return list(self.result()) if self.built else []
+
+def per_output_values(values, names):
+    """Targets, predictions or sample weights as a list in output order: a dict by output name
+    (missing outputs None), a list, or one tensor for a single output; None stays None."""
+    if values is None:
+        return None
+    if isinstance(values, dict):
+        return [values.get(n) for n in names]
+    if isinstance(values, (list, tuple)):
+        return list(values)
+    return [values]
 
 
 def _mask_weight(weight, mask):

@@ -217,13 +217,13 @@ class Trainer:
         self._assert_compiled("compute_loss")
         step_fn = self._ensure_step_fn()
         names = self.output_names
-        ys = _flat(y, names)
+        ys = heads.per_output_values(y, names)
         if ys is None:
             ys = [None] * len(names)
-        preds = _flat(y_pred, names)
+        preds = heads.per_output_values(y_pred, names)
         if len(preds) != len(names):
             raise ValueError(f"`y_pred` has {len(preds)} output(s), but model '{self.name}' has {len(names)}: {names}.")
-        sws = _flat(sample_weight, names)
+        sws = heads.per_output_values(sample_weight, names)
         if sws is not None and len(sws) < len(preds):
             sws = [sws[0]] * len(preds)
         penalty = step_fn.penalty()
@@ -815,16 +815,6 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- helpers
-def _flat(values, names):
-    if values is None:
-        return None
-    if isinstance(values, dict):
-        return [values.get(n) for n in names]
-    if isinstance(values, (list, tuple)):
-        return list(values)
-    return [values]
-
-
 def _num_samples(x):
     for leaf in nest.flatten(x):
         if hasattr(leaf, "shape") and len(leaf.shape):
