@@ -40,12 +40,24 @@ def to_tensor(value, what):
     return tensor
 
 
-def _kind(value, is_row_check=True):
+def _kind(value):
     if isinstance(value, dict):
         return "dict"
-    if isinstance(value, (list, tuple)) and not (is_row_check and _is_array_like_row(value)):
+    if isinstance(value, (list, tuple)) and not _is_array_like_row(value):
         return "list"
     return "single"
+
+
+def structure_kinds(model, x, y, sample_weight, weighted=False):
+    """How the user gave ``x``, ``y`` and ``sample_weight``: ``"single"``, ``"list"`` or
+    ``"dict"`` each (None where absent; ``weighted``: class weights make sample weights), so a
+    custom step's ``data`` can be handed back in that structure (:meth:`Batch.data`). A
+    subclassed model's input is always one structure, passed through as it came."""
+    return (
+        _kind(x) if model.has_graph else "single",
+        None if y is None else _kind(y),
+        None if sample_weight is None and not weighted else _kind(sample_weight),
+    )
 
 
 def structure_inputs(model, x):
@@ -185,9 +197,9 @@ class Batch:
         (or ``(x,)`` when ``x`` is a list) without targets."""
         x_kind, y_kind, sw_kind = self.kinds
         input_names, output_names = self.names
-        x = _pack(x_kind, self.xs, input_names)
-        y = _pack(y_kind, self.ys, output_names)
-        sw = _pack(sw_kind, self.sws, output_names)
+        x = pack_structure(x_kind, self.xs, input_names)
+        y = pack_structure(y_kind, self.ys, output_names)
+        sw = pack_structure(sw_kind, self.sws, output_names)
         if y is None and sw is None:
             return (x,) if isinstance(x, list) else x
         return (x, y) if sw is None else (x, y, sw)
@@ -206,7 +218,8 @@ class Batch:
         return 0 if leaf is None else leaf.shape[0]
 
 
-def _pack(kind, tensors, names):
+def pack_structure(kind, tensors, names):
+    """``tensors`` (a list in input or output order) back in the structure ``kind`` names."""
     if kind is None or all(t is None for t in tensors):
         return None
     if kind == "dict":
@@ -292,11 +305,7 @@ class IterableBatches:
             x, y, sw = element, None, None
         model = self.model
         model.ensure_built(x)
-        kinds = (
-            _kind(x) if model.has_graph else "single",
-            None if y is None else _kind(y),
-            None if sw is None else _kind(sw),
-        )
+        kinds = structure_kinds(model, x, y, sw)
         xs, ys, sws = structure_inputs(model, x), structure_targets(model, y), structure_sample_weights(model, sw)
         if not self._checked:  # the first batch tells whether the source fits the model
             xs = checks.conform_inputs(model, xs, "Input")

@@ -92,11 +92,7 @@ class EpochIterator:
             if class_weight is not None:
                 checks.check_class_weight(class_weight, model, ys)
                 sws = class_weights_to_sample_weights(class_weight, ys, sws)
-            kinds = (
-                data_module._kind(x) if model.has_graph else "single",
-                None if y is None else data_module._kind(y),
-                None if sample_weight is None and class_weight is None else data_module._kind(sample_weight),
-            )
+            kinds = data_module.structure_kinds(model, x, y, sample_weight, weighted=class_weight is not None)
             self.batches = data_module.ArrayBatches(
                 xs, ys, sws, batch_size or 32, shuffle, kinds, (model.input_names, model.output_names)
             )
@@ -189,12 +185,10 @@ def train_validation_split(model, x, y, sample_weight, fraction):
         # Keep the user's structure (a dict stays a dict), so a custom step sees it unchanged.
         if kind is None or all(t is None for t in ts):
             return None
-        return data_module._pack(kind, [None if t is None else t[piece] for t in ts], names)
+        return data_module.pack_structure(kind, [None if t is None else t[piece] for t in ts], names)
 
     head, tail = slice(0, cut), slice(cut, None)
-    x_kind = data_module._kind(x) if model.has_graph else "single"
-    y_kind = None if y is None else data_module._kind(y)
-    sw_kind = None if sample_weight is None else data_module._kind(sample_weight)
+    x_kind, y_kind, sw_kind = data_module.structure_kinds(model, x, y, sample_weight)
     ins, outs = model.input_names, model.output_names
     train = (part(x_kind, xs, ins, head), part(y_kind, ys, outs, head), part(sw_kind, sws, outs, head))
     val_sw = part(sw_kind, sws, outs, tail)
