@@ -391,10 +391,8 @@ class Trainer:
 
     def _batch_from_data(self, data):
         """Keras's ``data`` (as a custom step receives it) as a :class:`Batch`."""
-        x, y, sample_weight = unpack_x_y_sample_weight(data)
         # ``data`` is already this process's part of the batch under a distribution.
-        it = EpochIterator(self, x, y, sample_weight, batch_size=max(1, _num_samples(x)), distribute=False)
-        return next(iter(it))[2][0]
+        return self._single_batch(*unpack_x_y_sample_weight(data), distribute=False)
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -798,10 +796,12 @@ class Trainer:
         """Outputs for one batch, as numpy."""
         return self.predict(x, batch_size=max(1, _num_samples(x)), verbose=0)
 
-    def _single_batch(self, x, y, sample_weight, class_weight=None):
+    def _single_batch(self, x, y, sample_weight, class_weight=None, distribute=True):
+        """``x``, ``y``, ``sample_weight`` as one :class:`Batch` of all their samples."""
         if data_module.is_iterable_source(x):
             raise ValueError("`x` must be arrays (one batch) for train_on_batch/test_on_batch, not a dataset.")
-        it = EpochIterator(self, x, y, sample_weight, max(1, _num_samples(x)), class_weight=class_weight)
+        size = max(1, _num_samples(x))
+        it = EpochIterator(self, x, y, sample_weight, size, class_weight=class_weight, distribute=distribute)
         return next(iter(it))[2][0]
 
     def _batch_result(self, logs, return_dict):
