@@ -17,7 +17,6 @@ calling it on torch tensors or numpy arrays computes.
 
 import functools
 import inspect
-from contextlib import contextmanager
 from functools import reduce
 
 import numpy as np
@@ -169,19 +168,6 @@ def _clear_losses(layer):
             penalties.clear()
 
 
-@contextmanager
-def outer_call(layer):
-    """Around a layer's call: the outermost one clears the losses (``add_loss``, activity
-    regularizers) of every layer inside it, so ``layer.losses`` holds the last call's, as Keras."""
-    if _CALLS["depth"] == 0:
-        _clear_losses(layer)
-    _CALLS["depth"] += 1
-    try:
-        yield
-    finally:
-        _CALLS["depth"] -= 1
-
-
 def _has_symbolic(args, kwargs):
     # A GhostTensor that a plain module returned stands for a symbolic tensor (plait.layers.interop).
     return any(is_symbolic(t) for t in nest.flatten((args, kwargs)))
@@ -237,21 +223,6 @@ def _to_tensor(value):
         tensor = array_to_tensor(value)
         return tensor.float() if tensor.is_floating_point() else tensor
     return value
-
-
-@contextmanager
-def training_mode(module, training):
-    """Temporarily put ``module`` in train (True) or inference (False) mode."""
-    if training is None or bool(training) == module.training:
-        yield
-        return
-    previous = [(m, m.training) for m in module.modules()]
-    module.train(bool(training))
-    try:
-        yield
-    finally:
-        for m, flag in previous:
-            m.training = flag
 
 
 class _NodeAttribute:
