@@ -1,0 +1,525 @@
+"""keras-io examples that use only standard layers, run on plait unchanged.
+
+Ported from keras-team/keras-io, examples/ (Apache License 2.0; each function names its example
+and author): the example's code with ``keras`` renamed (here: the ``keras`` argument, which is
+plait or Keras 3 itself), small synthetic arrays of the same shapes and dtypes instead of the
+downloads, 1-2 epochs, and sizes shrunk where the example has a constant for them. Each example
+also runs on Keras 3 (torch backend): what it prints or returns (summary shapes and parameter
+counts, History keys, prediction shapes) must agree, and where cheap the plait model gets the
+Keras model's weights (``get_weights`` order is Keras's) and must predict the same numbers.
+"""
+
+import contextlib
+import io
+import os
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras_lib = pytest.importorskip("keras")
+
+import plait  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+
+if keras_lib.backend.backend() != "torch":
+    pytest.skip("Keras was imported with another backend", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The models here are small: a second intra-op thread only waits on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    keras_lib.utils.clear_session()
+    yield
+    keras_lib.utils.clear_session()
+    torch.set_num_threads(threads)
+
+
+def table(model):
+    """What summary() prints: each layer's class, output shape and parameter count."""
+    rows = []
+    for layer in model.layers:
+        out = layer.output
+        shapes = [tuple(t.shape) for t in (out if isinstance(out, (list, tuple)) else [out])]
+        rows.append((type(layer).__name__, shapes, layer.count_params()))
+    return rows
+
+
+def quiet(fn, *args, **kwargs):
+    """Runs an example with its prints and progress bars captured; returns (result, printed)."""
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        result = fn(*args, **kwargs)
+    return result, out.getvalue()
+
+
+def totals(printed):
+    """summary()'s "Total params: ..." lines in what an example printed."""
+    return [line.split("(")[0].strip() for line in printed.splitlines() if "params:" in line]
+
+
+def run_both(example, *args):
+    """The example on plait and on Keras: ((plait result, printed), (Keras result, printed))."""
+    return quiet(example, plait, *args), quiet(example, keras_lib, *args)
+
+
+def same_predictions(ours, theirs, x, atol=1e-5):
+    """Loads Keras's weights into the plait model; both must predict the same numbers."""
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(
+        np.asarray(ours.predict(x, verbose=0)), np.asarray(theirs.predict(x, verbose=0)), atol=atol, rtol=1e-4
+    )
+
+
+rng = np.random.default_rng(0)
+
+
+# --- examples/vision/mnist_convnet.py (fchollet) -------------------------------------------------
+
+mnist_x = rng.integers(0, 256, (80, 28, 28)).astype("uint8")
+mnist_y = rng.integers(0, 10, 80).astype("uint8")
+
+
+def mnist_convnet(keras):
+    layers = keras.layers
+    num_classes = 10
+    input_shape = (28, 28, 1)
+    (x_train, y_train), (x_test, y_test) = (mnist_x[:64], mnist_y[:64]), (mnist_x[64:], mnist_y[64:])
+    x_train = x_train.astype("float32") / 255
+    x_test = x_test.astype("float32") / 255
+    x_train = np.expand_dims(x_train, -1)
+    x_test = np.expand_dims(x_test, -1)
+    print("x_train shape:", x_train.shape)
+    y_train = keras.utils.to_categorical(y_train, num_classes)
+    y_test = keras.utils.to_categorical(y_test, num_classes)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+    model.summary()
+    batch_size = 128
+    epochs = 1  # the example trains 15
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.1)
+    score = model.evaluate(x_test, y_test, verbose=0)
+    print("Test loss:", score[0])
+    print("Test accuracy:", score[1])
+    return model, {"table": table(model), "history": sorted(history.history), "score": len(score)}, x_test
+
+
+def test_mnist_convnet():
+    (ours, printed), (theirs, k_printed) = run_both(mnist_convnet)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed) and "Total params: 34,826" in printed and "Test accuracy:" in printed
+    same_predictions(ours[0], theirs[0], ours[2])
+
+
+# --- examples/timeseries/timeseries_classification_from_scratch.py (hfawaz) ----------------------
+
+ford_x = rng.standard_normal((48, 176)).astype("float64")
+ford_y = rng.choice([-1, 1], 48)
+
+
+def timeseries_classification_from_scratch(keras, workdir):
+    from sklearn.metrics import accuracy_score
+
+    x_train, y_train = ford_x[:32].copy(), ford_y[:32].copy()  # readucr(... "FordA_TRAIN.tsv")
+    x_test, y_test = ford_x[32:].copy(), ford_y[32:].copy()
+    x_train = x_train.reshape((x_train.shape[0], x_train.shape[1], 1))
+    x_test = x_test.reshape((x_test.shape[0], x_test.shape[1], 1))
+    num_classes = len(np.unique(y_train))
+    idx = np.random.permutation(len(x_train))
+    x_train = x_train[idx]
+    y_train = y_train[idx]
+    y_train[y_train == -1] = 0
+    y_test[y_test == -1] = 0
+
+    def make_model(input_shape):
+        input_layer = keras.layers.Input(input_shape)
+
+        conv1 = keras.layers.Conv1D(filters=64, kernel_size=3, padding="same")(input_layer)
+        conv1 = keras.layers.BatchNormalization()(conv1)
+        conv1 = keras.layers.ReLU()(conv1)
+
+        conv2 = keras.layers.Conv1D(filters=64, kernel_size=3, padding="same")(conv1)
+        conv2 = keras.layers.BatchNormalization()(conv2)
+        conv2 = keras.layers.ReLU()(conv2)
+
+        conv3 = keras.layers.Conv1D(filters=64, kernel_size=3, padding="same")(conv2)
+        conv3 = keras.layers.BatchNormalization()(conv3)
+        conv3 = keras.layers.ReLU()(conv3)
+
+        gap = keras.layers.GlobalAveragePooling1D()(conv3)
+
+        output_layer = keras.layers.Dense(num_classes, activation="softmax")(gap)
+
+        return keras.models.Model(inputs=input_layer, outputs=output_layer)
+
+    model = make_model(input_shape=x_train.shape[1:])
+    epochs = 2  # the example trains up to 500
+    batch_size = 32
+    best = os.path.join(workdir, "best_model.keras")
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(best, save_best_only=True, monitor="val_loss"),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=20, min_lr=0.0001),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=50, verbose=1),
+    ]
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        callbacks=callbacks,
+        validation_split=0.2,
+        verbose=1,
+    )
+    model = keras.models.load_model(best)
+    y_pred = model.predict(x_test).argmax(axis=1)
+    print("Test accuracy", accuracy_score(y_pred, y_test))
+    metric = "accuracy"
+    curves = (history.history[metric], history.history["val_" + metric])
+    return model, {"table": table(model), "history": sorted(history.history), "curves": len(curves[1])}, x_test
+
+
+def test_timeseries_classification_from_scratch(tmp_path):
+    (tmp_path / "plait").mkdir()
+    (tmp_path / "keras").mkdir()
+    ours, printed = quiet(timeseries_classification_from_scratch, plait, tmp_path / "plait")
+    theirs, _ = quiet(timeseries_classification_from_scratch, keras_lib, tmp_path / "keras")
+    assert ours[1] == theirs[1]
+    assert "Test accuracy" in printed
+    # The model loaded back from the checkpoint, with Keras's weights: BatchNormalization's moving
+    # statistics are among them, so inference matches too.
+    same_predictions(ours[0], theirs[0], ours[2].astype("float32"))
+
+
+# --- examples/nlp/text_classification_with_transformer.py (Apoorv Nandan) ------------------------
+
+imdb_lengths = rng.integers(5, 40, 48)
+imdb_x = [list(rng.integers(1, 200, n)) for n in imdb_lengths]
+imdb_y = rng.integers(0, 2, 48)
+
+
+def text_classification_with_transformer(keras):
+    ops, layers = keras.ops, keras.layers
+
+    class TransformerBlock(layers.Layer):
+        def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1):
+            super().__init__()
+            self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim)
+            self.ffn = keras.Sequential(
+                [
+                    layers.Dense(ff_dim, activation="relu"),
+                    layers.Dense(embed_dim),
+                ]
+            )
+            self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
+            self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
+            self.dropout1 = layers.Dropout(rate)
+            self.dropout2 = layers.Dropout(rate)
+
+        def call(self, inputs):
+            attn_output = self.att(inputs, inputs)
+            attn_output = self.dropout1(attn_output)
+            out1 = self.layernorm1(inputs + attn_output)
+            ffn_output = self.ffn(out1)
+            ffn_output = self.dropout2(ffn_output)
+            return self.layernorm2(out1 + ffn_output)
+
+    class TokenAndPositionEmbedding(layers.Layer):
+        def __init__(self, maxlen, vocab_size, embed_dim):
+            super().__init__()
+            self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+            self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
+
+        def call(self, x):
+            maxlen = ops.shape(x)[-1]
+            positions = ops.arange(start=0, stop=maxlen, step=1)
+            positions = self.pos_emb(positions)
+            x = self.token_emb(x)
+            return x + positions
+
+    vocab_size = 200  # the example: 20000
+    maxlen = 20  # the example: 200
+    (x_train, y_train), (x_val, y_val) = (imdb_x[:32], imdb_y[:32]), (imdb_x[32:], imdb_y[32:])
+    x_train = keras.utils.pad_sequences(x_train, maxlen=maxlen)
+    x_val = keras.utils.pad_sequences(x_val, maxlen=maxlen)
+
+    embed_dim = 32  # Embedding size for each token
+    num_heads = 2  # Number of attention heads
+    ff_dim = 32  # Hidden layer size in feed forward network inside transformer
+
+    inputs = layers.Input(shape=(maxlen,))
+    embedding_layer = TokenAndPositionEmbedding(maxlen, vocab_size, embed_dim)
+    x = embedding_layer(inputs)
+    transformer_block = TransformerBlock(embed_dim, num_heads, ff_dim)
+    x = transformer_block(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dropout(0.1)(x)
+    x = layers.Dense(20, activation="relu")(x)
+    x = layers.Dropout(0.1)(x)
+    outputs = layers.Dense(2, activation="softmax")(x)
+
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size=32, epochs=2, validation_data=(x_val, y_val))
+    return model, {"table": table(model), "history": sorted(history.history), "x": x_val.tolist()}, x_val
+
+
+def test_text_classification_with_transformer():
+    (ours, _), (theirs, _) = run_both(text_classification_with_transformer)
+    assert ours[1] == theirs[1]
+    same_predictions(ours[0], theirs[0], ours[2])
+
+
+# --- examples/nlp/bidirectional_lstm_imdb.py (fchollet) ------------------------------------------
+
+
+def bidirectional_lstm_imdb(keras):
+    layers = keras.layers
+    max_features = 200  # the example: 20000
+    maxlen = 20  # the example: 200
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = layers.Embedding(max_features, 128)(inputs)
+    x = layers.Bidirectional(layers.LSTM(64, return_sequences=True))(x)
+    x = layers.Bidirectional(layers.LSTM(64))(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    model.summary()
+    (x_train, y_train), (x_val, y_val) = (imdb_x[:32], imdb_y[:32]), (imdb_x[32:], imdb_y[32:])
+    print(len(x_train), "Training sequences")
+    x_train = keras.utils.pad_sequences(x_train, maxlen=maxlen)
+    x_val = keras.utils.pad_sequences(x_val, maxlen=maxlen)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size=32, epochs=1, validation_data=(x_val, y_val))
+    return model, {"table": table(model), "history": sorted(history.history)}, x_val
+
+
+def test_bidirectional_lstm_imdb():
+    (ours, printed), (theirs, k_printed) = run_both(bidirectional_lstm_imdb)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed) and "Total params: 223,361" in printed
+    same_predictions(ours[0], theirs[0], ours[2])
+
+
+# --- examples/generative/vae.py (fchollet) -------------------------------------------------------
+# The example's train_step uses tf.GradientTape (it sets the TensorFlow backend); here it is the
+# torch idiom that the guide "Customizing what happens in fit() with PyTorch" documents.
+
+
+def vae(keras):
+    ops, layers = keras.ops, keras.layers
+
+    class Sampling(layers.Layer):
+        """Uses (z_mean, z_log_var) to sample z, the vector encoding a digit."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(1337)
+
+        def call(self, inputs):
+            z_mean, z_log_var = inputs
+            batch = ops.shape(z_mean)[0]
+            dim = ops.shape(z_mean)[1]
+            epsilon = keras.random.normal(shape=(batch, dim), seed=self.seed_generator)
+            return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    latent_dim = 2
+
+    encoder_inputs = keras.Input(shape=(28, 28, 1))
+    x = layers.Conv2D(32, 3, activation="relu", strides=2, padding="same")(encoder_inputs)
+    x = layers.Conv2D(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(16, activation="relu")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    z = Sampling()([z_mean, z_log_var])
+    encoder = keras.Model(encoder_inputs, [z_mean, z_log_var, z], name="encoder")
+    encoder.summary()
+
+    latent_inputs = keras.Input(shape=(latent_dim,))
+    x = layers.Dense(7 * 7 * 64, activation="relu")(latent_inputs)
+    x = layers.Reshape((7, 7, 64))(x)
+    x = layers.Conv2DTranspose(64, 3, activation="relu", strides=2, padding="same")(x)
+    x = layers.Conv2DTranspose(32, 3, activation="relu", strides=2, padding="same")(x)
+    decoder_outputs = layers.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(x)
+    decoder = keras.Model(latent_inputs, decoder_outputs, name="decoder")
+    decoder.summary()
+
+    class VAE(keras.Model):
+        def __init__(self, encoder, decoder, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder = encoder
+            self.decoder = decoder
+            self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+            self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+            self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+
+        @property
+        def metrics(self):
+            return [
+                self.total_loss_tracker,
+                self.reconstruction_loss_tracker,
+                self.kl_loss_tracker,
+            ]
+
+        def train_step(self, data):
+            self.zero_grad()
+            z_mean, z_log_var, z = self.encoder(data)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = ops.mean(
+                ops.sum(
+                    keras.losses.binary_crossentropy(data, reconstruction),
+                    axis=(1, 2),
+                )
+            )
+            kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
+            total_loss = reconstruction_loss + kl_loss
+            total_loss.backward()
+            trainable_weights = [v for v in self.trainable_weights]
+            gradients = [v.value.grad for v in trainable_weights]
+            with torch.no_grad():
+                self.optimizer.apply(gradients, trainable_weights)
+            self.total_loss_tracker.update_state(total_loss)
+            self.reconstruction_loss_tracker.update_state(reconstruction_loss)
+            self.kl_loss_tracker.update_state(kl_loss)
+            return {
+                "loss": self.total_loss_tracker.result(),
+                "reconstruction_loss": self.reconstruction_loss_tracker.result(),
+                "kl_loss": self.kl_loss_tracker.result(),
+            }
+
+        def call(self, x):
+            z_mean, z_log_var, z = self.encoder(x)
+            return self.decoder(z)
+
+    x_train, x_test = mnist_x[:48], mnist_x[48:]  # keras.datasets.mnist.load_data()'s images
+    mnist_digits = np.concatenate([x_train, x_test], axis=0)
+    mnist_digits = np.expand_dims(mnist_digits, -1).astype("float32") / 255
+
+    model = VAE(encoder, decoder)
+    model.compile(optimizer=keras.optimizers.Adam())
+    history = model.fit(mnist_digits, epochs=1, batch_size=32)  # the example: 30 epochs, batch 128
+
+    # plot_latent_space / plot_label_clusters: the decoder on a grid, the encoder's means.
+    grid = np.array([[xi, yi] for yi in np.linspace(-1.0, 1.0, 3)[::-1] for xi in np.linspace(-1.0, 1.0, 3)])
+    x_decoded = model.decoder.predict(grid)
+    z_means, _, _ = model.encoder.predict(mnist_digits)
+    out = {
+        "encoder": table(encoder),
+        "decoder": table(decoder),
+        "history": {k: len(v) for k, v in history.history.items()},
+        "decoded": x_decoded.shape,
+        "z_mean": z_means.shape,
+        "finite": bool(np.isfinite(history.history["loss"]).all()),
+    }
+    return model, out, (grid, mnist_digits)
+
+
+def test_vae():
+    (ours, printed), (theirs, k_printed) = run_both(vae)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed)
+    # The VAE's weights are the encoder's then the decoder's, in Keras's order; the sampled z
+    # differs (each library's own random stream), the means and the decoding must not.
+    grid, digits = ours[2]
+    ours[0].set_weights(theirs[0].get_weights())
+    np.testing.assert_allclose(
+        ours[0].decoder.predict(grid, verbose=0), theirs[0].decoder.predict(grid, verbose=0), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        ours[0].encoder.predict(digits, verbose=0)[0], theirs[0].encoder.predict(digits, verbose=0)[0], atol=1e-5
+    )
+
+
+# --- examples/vision/autoencoder.py (Santiago L. Valdarrama) -------------------------------------
+
+
+def autoencoder(keras):
+    Model = keras.models.Model
+    Conv2D, MaxPooling2D, Input, UpSampling2D = (
+        keras.layers.Conv2D,
+        keras.layers.MaxPooling2D,
+        keras.layers.Input,
+        keras.layers.UpSampling2D,
+    )
+
+    def preprocess(array):
+        array = array.astype("float32") / 255.0
+        array = np.reshape(array, (len(array), 28, 28, 1))
+        return array
+
+    def noise(array):
+        noise_factor = 0.4
+        noisy_array = array + noise_factor * np.random.normal(loc=0.0, scale=1.0, size=array.shape)
+        return np.clip(noisy_array, 0.0, 1.0)
+
+    (train_data, _), (test_data, _) = (mnist_x[:32], None), (mnist_x[32:48], None)  # mnist.load_data()
+    train_data = preprocess(train_data)
+    test_data = preprocess(test_data)
+    noisy_train_data = noise(train_data)
+    noisy_test_data = noise(test_data)
+
+    input = Input(shape=(28, 28, 1))
+    # Encoder
+    x = Conv2D(32, (3, 3), activation="relu", padding="same")(input)
+    x = MaxPooling2D((2, 2), padding="same")(x)
+    x = Conv2D(32, (3, 3), activation="relu", padding="same")(x)
+    x = MaxPooling2D((2, 2), padding="same")(x)
+    # Decoder
+    x = keras.layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = keras.layers.Conv2DTranspose(32, (3, 3), strides=2, activation="relu", padding="same")(x)
+    x = Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
+    # Autoencoder
+    autoencoder = Model(input, x)
+    autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+    autoencoder.summary()
+
+    first = autoencoder.fit(
+        x=train_data,
+        y=train_data,
+        epochs=1,  # the example: 50
+        batch_size=16,  # the example: 128
+        shuffle=True,
+        validation_data=(test_data, test_data),
+    )
+    predictions = autoencoder.predict(test_data)
+    second = autoencoder.fit(
+        x=noisy_train_data,
+        y=train_data,
+        epochs=1,  # the example: 100
+        batch_size=16,
+        shuffle=True,
+        validation_data=(noisy_test_data, test_data),
+    )
+    predictions = autoencoder.predict(noisy_test_data)
+    out = {
+        "table": table(autoencoder),
+        "history": [sorted(first.history), sorted(second.history)],
+        "predictions": predictions.shape,
+    }
+    # UpSampling2D: the example's first version; Keras 3's uses Conv2DTranspose (both kept here).
+    up = keras.Sequential([Input(shape=(7, 7, 32)), UpSampling2D((2, 2)), Conv2D(1, (3, 3), padding="same")])
+    return autoencoder, out, (noisy_test_data.astype("float32"), up)
+
+
+def test_autoencoder():
+    (ours, printed), (theirs, k_printed) = run_both(autoencoder)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed)
+    same_predictions(ours[0], theirs[0], ours[2][0])
+    feats = rng.random((2, 7, 7, 32)).astype("float32")
+    same_predictions(ours[2][1], theirs[2][1], feats)
