@@ -523,3 +523,275 @@ def test_autoencoder():
     same_predictions(ours[0], theirs[0], ours[2][0])
     feats = rng.random((2, 7, 7, 32)).astype("float32")
     same_predictions(ours[2][1], theirs[2][1], feats)
+
+
+# --- examples/nlp/addition_rnn.py (Smerity and others) -------------------------------------------
+
+
+def addition_rnn(keras):
+    layers = keras.layers
+    np.random.seed(1)  # the questions are random: the same ones for both libraries
+    TRAINING_SIZE = 200  # the example: 50000
+    DIGITS = 3
+    REVERSE = True
+    MAXLEN = DIGITS + 1 + DIGITS
+
+    class CharacterTable:
+        def __init__(self, chars):
+            self.chars = sorted(set(chars))
+            self.char_indices = dict((c, i) for i, c in enumerate(self.chars))
+            self.indices_char = dict((i, c) for i, c in enumerate(self.chars))
+
+        def encode(self, C, num_rows):
+            x = np.zeros((num_rows, len(self.chars)))
+            for i, c in enumerate(C):
+                x[i, self.char_indices[c]] = 1
+            return x
+
+        def decode(self, x, calc_argmax=True):
+            if calc_argmax:
+                x = x.argmax(axis=-1)
+            return "".join(self.indices_char[x] for x in x)
+
+    chars = "0123456789+ "
+    ctable = CharacterTable(chars)
+    questions = []
+    expected = []
+    seen = set()
+    while len(questions) < TRAINING_SIZE:
+
+        def f():
+            return int("".join(np.random.choice(list("0123456789")) for i in range(np.random.randint(1, DIGITS + 1))))
+
+        a, b = f(), f()
+        key = tuple(sorted((a, b)))
+        if key in seen:
+            continue
+        seen.add(key)
+        q = f"{a}+{b}"
+        query = q + " " * (MAXLEN - len(q))
+        ans = str(a + b)
+        ans += " " * (DIGITS + 1 - len(ans))
+        if REVERSE:
+            query = query[::-1]
+        questions.append(query)
+        expected.append(ans)
+
+    x = np.zeros((len(questions), MAXLEN, len(chars)), dtype="bool")
+    y = np.zeros((len(questions), DIGITS + 1, len(chars)), dtype="bool")
+    for i, sentence in enumerate(questions):
+        x[i] = ctable.encode(sentence, MAXLEN)
+    for i, sentence in enumerate(expected):
+        y[i] = ctable.encode(sentence, DIGITS + 1)
+    indices = np.arange(len(y))
+    np.random.shuffle(indices)
+    x = x[indices]
+    y = y[indices]
+    split_at = len(x) - len(x) // 10
+    (x_train, x_val) = x[:split_at], x[split_at:]
+    (y_train, y_val) = y[:split_at], y[split_at:]
+
+    num_layers = 1
+    model = keras.Sequential()
+    model.add(layers.Input((MAXLEN, len(chars))))
+    model.add(layers.LSTM(128))
+    model.add(layers.RepeatVector(DIGITS + 1))
+    for _ in range(num_layers):
+        model.add(layers.LSTM(128, return_sequences=True))
+    model.add(layers.Dense(len(chars), activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    model.summary()
+
+    epochs = 2  # the example: 30
+    batch_size = 32
+    histories = []
+    for epoch in range(1, epochs):
+        print()
+        print("Iteration", epoch)
+        history = model.fit(x_train, y_train, batch_size=batch_size, epochs=1, validation_data=(x_val, y_val))
+        histories.append(sorted(history.history))
+        for _ in range(10):
+            ind = np.random.randint(0, len(x_val))
+            rowx, rowy = x_val[np.array([ind])], y_val[np.array([ind])]
+            preds = np.argmax(model.predict(rowx, verbose=0), axis=-1)
+            q = ctable.decode(rowx[0])
+            correct = ctable.decode(rowy[0])
+            guess = ctable.decode(preds[0], calc_argmax=False)
+            print("Q", q[::-1] if REVERSE else q, end=" ")
+            print("T", correct, end=" ")
+            if correct == guess:
+                print("☑ " + guess)
+            else:
+                print("☒ " + guess)
+    return model, {"table": table(model), "history": histories}, x_val
+
+
+def test_addition_rnn():
+    (ours, printed), (theirs, k_printed) = run_both(addition_rnn)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed)
+    assert printed.count("Q ") == 10
+    same_predictions(ours[0], theirs[0], ours[2])  # bool inputs, cast as Keras casts them
+
+
+# --- examples/nlp/lstm_seq2seq.py (fchollet) -----------------------------------------------------
+
+ENGLISH = ["Go.", "Hi.", "Run!", "Wow!", "Fire!", "Help!", "Stop!", "Wait!", "I see.", "I try."]
+FRENCH = ["Va !", "Salut !", "Cours !", "Ça alors !", "Au feu !", "À l'aide !", "Arrête !", "Attends !"]
+FRENCH += ["Je comprends.", "J'essaye."]
+FRA_TXT = "".join(f"{en}\t{fr}\tCC-BY 2.0\n" for en, fr in zip(ENGLISH * 3, FRENCH * 3))
+
+
+def lstm_seq2seq(keras, dirpath):
+    with open(os.path.join(dirpath, "fra.txt"), "w", encoding="utf-8") as f:  # keras.utils.get_file(...)
+        f.write(FRA_TXT)
+    batch_size = 8  # the example: 64
+    epochs = 1  # the example: 100
+    latent_dim = 32  # the example: 256
+    num_samples = 10000
+    data_path = os.path.join(dirpath, "fra.txt")
+
+    input_texts = []
+    target_texts = []
+    input_characters = set()
+    target_characters = set()
+    with open(data_path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for line in lines[: min(num_samples, len(lines) - 1)]:
+        input_text, target_text, _ = line.split("\t")
+        target_text = "\t" + target_text + "\n"
+        input_texts.append(input_text)
+        target_texts.append(target_text)
+        for char in input_text:
+            if char not in input_characters:
+                input_characters.add(char)
+        for char in target_text:
+            if char not in target_characters:
+                target_characters.add(char)
+
+    input_characters = sorted(list(input_characters))
+    target_characters = sorted(list(target_characters))
+    num_encoder_tokens = len(input_characters)
+    num_decoder_tokens = len(target_characters)
+    max_encoder_seq_length = max([len(txt) for txt in input_texts])
+    max_decoder_seq_length = max([len(txt) for txt in target_texts])
+
+    input_token_index = dict([(char, i) for i, char in enumerate(input_characters)])
+    target_token_index = dict([(char, i) for i, char in enumerate(target_characters)])
+
+    encoder_input_data = np.zeros((len(input_texts), max_encoder_seq_length, num_encoder_tokens), dtype="float32")
+    decoder_input_data = np.zeros((len(input_texts), max_decoder_seq_length, num_decoder_tokens), dtype="float32")
+    decoder_target_data = np.zeros((len(input_texts), max_decoder_seq_length, num_decoder_tokens), dtype="float32")
+
+    for i, (input_text, target_text) in enumerate(zip(input_texts, target_texts)):
+        for t, char in enumerate(input_text):
+            encoder_input_data[i, t, input_token_index[char]] = 1.0
+        encoder_input_data[i, t + 1 :, input_token_index[" "]] = 1.0
+        for t, char in enumerate(target_text):
+            decoder_input_data[i, t, target_token_index[char]] = 1.0
+            if t > 0:
+                decoder_target_data[i, t - 1, target_token_index[char]] = 1.0
+        decoder_input_data[i, t + 1 :, target_token_index[" "]] = 1.0
+        decoder_target_data[i, t:, target_token_index[" "]] = 1.0
+
+    encoder_inputs = keras.Input(shape=(None, num_encoder_tokens))
+    encoder = keras.layers.LSTM(latent_dim, return_state=True)
+    encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+    encoder_states = [state_h, state_c]
+    decoder_inputs = keras.Input(shape=(None, num_decoder_tokens))
+    decoder_lstm = keras.layers.LSTM(latent_dim, return_sequences=True, return_state=True)
+    decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+    decoder_dense = keras.layers.Dense(num_decoder_tokens, activation="softmax")
+    decoder_outputs = decoder_dense(decoder_outputs)
+    model = keras.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+
+    model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(
+        [encoder_input_data, decoder_input_data],
+        decoder_target_data,
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_split=0.2,
+    )
+    model.save(os.path.join(dirpath, "s2s_model.keras"))
+
+    model = keras.models.load_model(os.path.join(dirpath, "s2s_model.keras"))
+    encoder_inputs = model.input[0]  # input_1
+    encoder_outputs, state_h_enc, state_c_enc = model.layers[2].output  # lstm_1
+    encoder_states = [state_h_enc, state_c_enc]
+    encoder_model = keras.Model(encoder_inputs, encoder_states)
+
+    decoder_inputs = model.input[1]  # input_2
+    decoder_state_input_h = keras.Input(shape=(latent_dim,))
+    decoder_state_input_c = keras.Input(shape=(latent_dim,))
+    decoder_states_inputs = [decoder_state_input_h, decoder_state_input_c]
+    decoder_lstm = model.layers[3]
+    decoder_outputs, state_h_dec, state_c_dec = decoder_lstm(decoder_inputs, initial_state=decoder_states_inputs)
+    decoder_states = [state_h_dec, state_c_dec]
+    decoder_dense = model.layers[4]
+    decoder_outputs = decoder_dense(decoder_outputs)
+    decoder_model = keras.Model([decoder_inputs] + decoder_states_inputs, [decoder_outputs] + decoder_states)
+
+    reverse_target_char_index = dict((i, char) for char, i in target_token_index.items())
+
+    def decode_sequence(input_seq):
+        states_value = encoder_model.predict(input_seq, verbose=0)
+        target_seq = np.zeros((1, 1, num_decoder_tokens))
+        target_seq[0, 0, target_token_index["\t"]] = 1.0
+        stop_condition = False
+        decoded_sentence = ""
+        while not stop_condition:
+            output_tokens, h, c = decoder_model.predict([target_seq] + states_value, verbose=0)
+            sampled_token_index = np.argmax(output_tokens[0, -1, :])
+            sampled_char = reverse_target_char_index[sampled_token_index]
+            decoded_sentence += sampled_char
+            if sampled_char == "\n" or len(decoded_sentence) > max_decoder_seq_length:
+                stop_condition = True
+            target_seq = np.zeros((1, 1, num_decoder_tokens))
+            target_seq[0, 0, sampled_token_index] = 1.0
+            states_value = [h, c]
+        return decoded_sentence
+
+    for seq_index in range(2):  # the example decodes 20
+        input_seq = encoder_input_data[seq_index : seq_index + 1]
+        decoded_sentence = decode_sequence(input_seq)
+        print("-")
+        print("Input sentence:", input_texts[seq_index])
+        print("Decoded sentence:", decoded_sentence)
+    out = {
+        "table": table(model),
+        "history": sorted(history.history),
+        "encoder_model": table(encoder_model),
+        "decoder_model": table(decoder_model),
+    }
+    return (model, encoder_model, decoder_model, decode_sequence), out, encoder_input_data[:2]
+
+
+def test_lstm_seq2seq(tmp_path):
+    (tmp_path / "plait").mkdir()
+    (tmp_path / "keras").mkdir()
+    ours, printed = quiet(lstm_seq2seq, plait, tmp_path / "plait")
+    theirs, _ = quiet(lstm_seq2seq, keras_lib, tmp_path / "keras")
+    assert ours[1] == theirs[1]
+    assert printed.count("Decoded sentence:") == 2
+    # The sampling models share the reloaded model's layers: Keras's weights in the training
+    # model make the greedy decoding the same string.
+    (model, _, _, decode), (k_model, _, _, k_decode) = ours[0], theirs[0]
+    model.set_weights(k_model.get_weights())
+    seq = ours[2][:1]
+    assert decode(seq) == k_decode(seq)
+
+
+# --- Fixes these examples called for ---------------------------------------------------------------
+
+
+def test_categorical_accuracies_take_bool_one_hot_targets():
+    """addition_rnn's targets are a bool one-hot array: Keras's argmax casts it; torch's refuses bool."""
+    y_true = np.eye(4, dtype=bool)[[0, 2, 1, 3, 3]]
+    y_pred = rng.random((5, 4)).astype("float32")
+    for name in ("CategoricalAccuracy", "TopKCategoricalAccuracy"):
+        kwargs = {"k": 2} if name.startswith("TopK") else {}
+        ours, theirs = getattr(plait.metrics, name)(**kwargs), getattr(keras_lib.metrics, name)(**kwargs)
+        ours.update_state(torch.as_tensor(y_true), torch.as_tensor(y_pred))
+        theirs.update_state(y_true, y_pred)
+        assert float(ours.result()) == pytest.approx(float(theirs.result()))

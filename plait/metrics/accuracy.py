@@ -1,5 +1,7 @@
 """Accuracy metrics: per-sample functions and their streaming classes (``BinaryAccuracy``, ...)."""
 
+import torch
+
 from plait.metrics.reduction import mean_metric_class
 
 
@@ -7,6 +9,13 @@ def _labels(y_true, y_pred):
     if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
         y_true = y_true.squeeze(-1)
     return y_true
+
+
+def _class_index(y_true):
+    """The class each one-hot row marks; bool rows (e.g. numpy one-hot masks) too, as Keras's argmax casts them."""
+    if y_true.dtype == torch.bool:
+        y_true = y_true.to(torch.uint8)
+    return y_true.argmax(dim=-1)
 
 
 def accuracy(y_true, y_pred):
@@ -18,7 +27,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
 
 def categorical_accuracy(y_true, y_pred):
-    return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).float()
+    return (_class_index(y_true) == y_pred.argmax(dim=-1)).float()
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
@@ -27,7 +36,7 @@ def sparse_categorical_accuracy(y_true, y_pred):
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     top = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).indices
-    return (top == y_true.argmax(dim=-1, keepdim=True)).any(dim=-1).float()
+    return (top == _class_index(y_true).unsqueeze(-1)).any(dim=-1).float()
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
