@@ -795,3 +795,178 @@ def test_categorical_accuracies_take_bool_one_hot_targets():
         ours.update_state(torch.as_tensor(y_true), torch.as_tensor(y_pred))
         theirs.update_state(y_true, y_pred)
         assert float(ours.result()) == pytest.approx(float(theirs.result()))
+
+
+# --- examples/generative/lstm_character_level_text_generation.py (fchollet) ----------------------
+
+NIETZSCHE = "supposing that truth is a woman--what then? is there not ground for suspecting that all " * 2
+
+
+def lstm_character_level_text_generation(keras):
+    import random
+    import sys
+
+    layers = keras.layers
+    np.random.seed(2)
+    random.seed(2)
+    text = NIETZSCHE.lower()  # keras.utils.get_file("nietzsche.txt", ...)
+    print("corpus length:", len(text))
+    chars = sorted(list(set(text)))
+    print("total chars:", len(chars))
+    char_indices = dict((c, i) for i, c in enumerate(chars))
+    indices_char = dict((i, c) for i, c in enumerate(chars))
+
+    maxlen = 40
+    step = 3
+    sentences = []
+    next_chars = []
+    for i in range(0, len(text) - maxlen, step):
+        sentences.append(text[i : i + maxlen])
+        next_chars.append(text[i + maxlen])
+    print("nb sequences:", len(sentences))
+
+    x = np.zeros((len(sentences), maxlen, len(chars)), dtype="bool")
+    y = np.zeros((len(sentences), len(chars)), dtype="bool")
+    for i, sentence in enumerate(sentences):
+        for t, char in enumerate(sentence):
+            x[i, t, char_indices[char]] = 1
+        y[i, char_indices[next_chars[i]]] = 1
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(maxlen, len(chars))),
+            layers.LSTM(128),
+            layers.Dense(len(chars), activation="softmax"),
+        ]
+    )
+    optimizer = keras.optimizers.RMSprop(learning_rate=0.01)
+    model.compile(loss="categorical_crossentropy", optimizer=optimizer)
+
+    def sample(preds, temperature=1.0):
+        preds = np.asarray(preds).astype("float64")
+        preds = np.log(preds) / temperature
+        exp_preds = np.exp(preds)
+        preds = exp_preds / np.sum(exp_preds)
+        probas = np.random.multinomial(1, preds, 1)
+        return np.argmax(probas)
+
+    epochs = 1  # the example: 40
+    batch_size = 128
+    histories = []
+    for epoch in range(epochs):
+        histories.append(sorted(model.fit(x, y, batch_size=batch_size, epochs=1).history))
+        print(f"Generating text after epoch: {epoch}")
+        start_index = random.randint(0, len(text) - maxlen - 1)
+        for diversity in [0.2, 0.5, 1.0, 1.2]:
+            print("----- diversity:", diversity)
+            generated = ""
+            sentence = text[start_index : start_index + maxlen]
+            generated += sentence
+            print('----- Generating with seed: "' + sentence + '"')
+            sys.stdout.write(generated)
+            for _ in range(5):  # the example generates 400 characters
+                x_pred = np.zeros((1, maxlen, len(chars)))
+                for t, char in enumerate(sentence):
+                    x_pred[0, t, char_indices[char]] = 1.0
+                preds = model.predict(x_pred, verbose=0)[0]
+                next_index = sample(preds, diversity)
+                next_char = indices_char[next_index]
+                sentence = sentence[1:] + next_char
+                sys.stdout.write(next_char)
+                sys.stdout.flush()
+            print()
+    return model, {"table": table(model), "history": histories}, x
+
+
+def test_lstm_character_level_text_generation():
+    (ours, printed), (theirs, _) = run_both(lstm_character_level_text_generation)
+    assert ours[1] == theirs[1]
+    assert printed.count("----- diversity:") == 4
+    same_predictions(ours[0], theirs[0], ours[2])
+
+
+# --- examples/timeseries/timeseries_anomaly_detection.py (pavithrasv) ----------------------------
+
+nab_days = np.sin(np.linspace(0, 8 * np.pi, 96)) * 20 + 40 + rng.normal(0, 1, 96)
+
+
+def timeseries_anomaly_detection(keras):
+    import pandas as pd
+
+    layers = keras.layers
+    stamps = pd.date_range("2014-04-01", periods=96, freq="5min")
+    df_small_noise = pd.DataFrame({"value": nab_days}, index=pd.Index(stamps, name="timestamp"))
+    jumps = nab_days.copy()
+    jumps[60:66] += 60
+    df_daily_jumpsup = pd.DataFrame({"value": jumps}, index=pd.Index(stamps, name="timestamp"))
+
+    training_mean = df_small_noise.mean()
+    training_std = df_small_noise.std()
+    df_training_value = (df_small_noise - training_mean) / training_std
+    print("Number of training samples:", len(df_training_value))
+
+    TIME_STEPS = 24  # the example: 288
+
+    def create_sequences(values, time_steps=TIME_STEPS):
+        output = []
+        for i in range(len(values) - time_steps + 1):
+            output.append(values[i : (i + time_steps)])
+        return np.stack(output)
+
+    x_train = create_sequences(df_training_value.values)
+    print("Training input shape: ", x_train.shape)
+
+    model = keras.Sequential(
+        [
+            layers.Input(shape=(x_train.shape[1], x_train.shape[2])),
+            layers.Conv1D(filters=32, kernel_size=7, padding="same", strides=2, activation="relu"),
+            layers.Dropout(rate=0.2),
+            layers.Conv1D(filters=16, kernel_size=7, padding="same", strides=2, activation="relu"),
+            layers.Conv1DTranspose(filters=16, kernel_size=7, padding="same", strides=2, activation="relu"),
+            layers.Dropout(rate=0.2),
+            layers.Conv1DTranspose(filters=32, kernel_size=7, padding="same", strides=2, activation="relu"),
+            layers.Conv1DTranspose(filters=1, kernel_size=7, padding="same"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001), loss="mse")
+    model.summary()
+    history = model.fit(
+        x_train,
+        x_train,
+        epochs=2,  # the example: 50
+        batch_size=128,
+        validation_split=0.1,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, mode="min")],
+    )
+    x_train_pred = model.predict(x_train)
+    train_mae_loss = np.mean(np.abs(x_train_pred - x_train), axis=1)
+    threshold = np.max(train_mae_loss)
+    print("Reconstruction error threshold: ", threshold)
+
+    df_test_value = (df_daily_jumpsup - training_mean) / training_std
+    x_test = create_sequences(df_test_value.values)
+    print("Test input shape: ", x_test.shape)
+    x_test_pred = model.predict(x_test)
+    test_mae_loss = np.mean(np.abs(x_test_pred - x_test), axis=1)
+    test_mae_loss = test_mae_loss.reshape(-1)
+    anomalies = test_mae_loss > threshold
+    print("Number of anomaly samples: ", np.sum(anomalies))
+    anomalous_data_indices = []
+    for data_idx in range(TIME_STEPS - 1, len(df_test_value) - TIME_STEPS + 1):
+        if np.all(anomalies[data_idx - TIME_STEPS + 1 : data_idx]):
+            anomalous_data_indices.append(data_idx)
+    df_subset = df_daily_jumpsup.iloc[anomalous_data_indices]
+    out = {
+        "table": table(model),
+        "history": {k: len(v) for k, v in history.history.items()},
+        "pred": (x_train_pred.shape, x_train_pred.dtype.name),
+        "subset": type(df_subset).__name__,
+    }
+    return model, out, x_test
+
+
+def test_timeseries_anomaly_detection():
+    (ours, printed), (theirs, k_printed) = run_both(timeseries_anomaly_detection)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed)
+    same_predictions(ours[0], theirs[0], ours[2])  # float64 windows, cast as Keras casts them
