@@ -100,7 +100,11 @@ class WholeStep:
         self._fns = {}  # steps per call -> compiled function
 
     def __call__(self, batches):
-        """Run one step per ``(xs, ys, sws)`` in ``batches``, all in one compiled call."""
+        """Run one step per ``(xs, ys, sws)`` in ``batches``, all in one compiled call.
+
+        Returns a bool tensor of shape ``(steps, 1 + outputs with a loss)``, on the device: per
+        step, whether its loss was finite (a step whose loss is not is not applied), then whether
+        each output's loss was. Reading it is the caller's choice (one host sync)."""
         model = self.model
         for k in range(len(batches)):
             values = model.optimizer.next_step_scalars()
@@ -117,7 +121,7 @@ class WholeStep:
         fn = self._fns.get(len(batches))
         if fn is None:
             fn = self._fns[len(batches)] = self._compile()
-        fn(self._detached, list(self.buffers), self.state, batches, self._scalars[: len(batches)], self._weights)
+        return fn(self._detached, list(self.buffers), self.state, batches, self._scalars[: len(batches)], self._weights)
 
     def _compile(self):
         if self._device.type != "cuda":
@@ -157,8 +161,11 @@ class WholeStep:
         return False
 
     def _steps(self, params, buffers, state, batches, scalars, weights):
-        for (xs, ys, sws), step_scalars in zip(batches, scalars):
+        flags = [
             self._step(params, buffers, state, xs, ys, sws, step_scalars, weights)
+            for (xs, ys, sws), step_scalars in zip(batches, scalars)
+        ]
+        return torch.stack(flags)
 
     def _step(self, params, buffers, state, xs, ys, sws, scalars, weights):
         model, step_fn = self.model, self.step_fn
@@ -179,17 +186,36 @@ class WholeStep:
 
         n_local = batch_size_of(xs)
         scale = collectives.loss_scale(n_local)
+        # The forward pass updates the buffers (moving statistics) in place: keep their values,
+        # to restore them if the step's loss is not finite.
+        kept_buffers = [b.clone() for b in buffers]
         grads, (_, (y_pred, kept_masks, losses, total)) = torch.func.grad_and_value(loss, has_aux=True)(params, buffers)
-        grads = collectives.average_gradients_traced(list(grads), n_local)
+        grads = list(grads)
+        finite = torch.isfinite(total)
+        if grads and collectives.data_parallel() is not None:
+            # One decision on every process: a process whose loss is not finite makes its first
+            # gradient NaN, and the all-reduce below carries the NaN to every process.
+            grads[0] = grads[0] * torch.where(finite, 1.0, float("nan"))
+        grads = collectives.average_gradients_traced(grads, n_local)
+        if grads and collectives.data_parallel() is not None:
+            finite = torch.isfinite(grads[0]).all()
         with torch.no_grad():
             # ``params`` are detached views of the parameters: updating them in place updates
             # the parameters, with no aliased graph inputs (which would cost a copy per call).
-            model.optimizer.apply_rule(params, list(grads), state, scalars)
+            # A step whose loss is not finite keeps the old values of the parameters, optimizer
+            # slots and buffers: the update is computed, then not selected (no graph break, and
+            # Inductor fuses the selection into the update's kernels).
+            slots = [t for ts in state.values() for t in ts]
+            kept = [t.clone() for t in (*params, *slots)]
+            model.optimizer.apply_rule(params, grads, state, scalars)
             for i, spec in self.constrained:
                 spec.constrain_(params[i])
+            for t, old in zip((*params, *slots, *buffers), (*kept, *kept_buffers)):
+                t.copy_(torch.where(finite, t, old))
         masks = [kept_masks.get(i) for i in range(len(y_pred))] if kept_masks else None
         per_output = [losses.get(i) for i in range(len(ys))]
         model.update_step_metrics(StepOutput(total.detach(), per_output, y_pred, masks), xs, ys, sws)
+        return torch.stack([finite, *(torch.isfinite(losses[i]).all() for i in sorted(losses))])
 
 
 def own_code(method):

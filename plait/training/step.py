@@ -18,6 +18,7 @@ log-softmax form of the loss: the same value away from Keras's 1e-7 clipping, nu
 stable, and cheaper. Metrics then see the activation applied to the logits.
 """
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -59,6 +60,7 @@ class StepFunction:
         entries = model.weight_entries()
         self.regularized = [(layer, spec) for layer, spec in entries if spec.regularizer is not None]
         self.constrained = [(layer, spec) for layer, spec in entries if spec.constraint is not None]
+        self.has_buffers = any(True for _ in model.buffers())
         # Layers whose forward may add losses: activity regularizers, and user code (``add_loss``).
         self.activity_layers = [
             m
@@ -147,12 +149,17 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     xs, ys, sws = data
     balancer = model.loss_balancer
     weigh = lambda losses: balancer.combine(losses, True)  # noqa: E731
+    # The forward pass updates moving statistics in place; a skipped step restores them.
+    kept = [(b, b.clone()) for b in model.buffers()] if finite_check and step_fn.has_buffers else None
     if terms is None:
         out = step_fn(xs, ys, sws, weigh)
     else:
         y_pred, masks, per_output, penalty = terms(xs, ys, sws)
         out = StepOutput(step_fn.combine(per_output, penalty, weigh), per_output, y_pred, masks)
-    if finite_check and not collectives.all_finite(out.total.detach()):  # the same decision on every process
+    if finite_check and not loss_is_finite(out.total):
+        if kept:
+            with torch.no_grad():
+                torch._foreach_copy_([b for b, _ in kept], [old for _, old in kept])
         raise NonFiniteLoss(out)
     for p in params:
         p.grad = None
@@ -170,6 +177,15 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
 
 def _user_code(cls):
     """Whether a layer class's ``call`` is a user's (not plait's own layers'), so may ``add_loss``."""
+def loss_is_finite(loss):
+    """Whether ``loss`` (a tensor) is finite, decided alike on every process: one host read
+    (``math.isfinite`` of ``item()`` in one process, about a microsecond), or an all-reduce of
+    the flag under DataParallel."""
+    if collectives.data_parallel() is None and loss.numel() == 1:
+        return math.isfinite(loss.item())
+    return collectives.all_finite(loss.detach())
+
+
     call = getattr(cls, "call", None)
     return call is not None and not getattr(call, "__module__", "plait.").startswith("plait.")
 

@@ -25,7 +25,7 @@ from plait.losses import balancing
 from plait.training import compiled_step, distributed, heads
 from plait.training import data as data_module
 from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
-from plait.training.step import NonFiniteLoss, StepFunction, batch_size_of, eager_train_step
+from plait.training.step import NonFiniteLoss, StepFunction, batch_size_of, eager_train_step, loss_is_finite
 from plait.utils import nest
 from plait.utils.data_utils import unpack_x_y_sample_weight
 from plait.utils.progbar import Progbar
@@ -289,7 +289,7 @@ class Trainer:
         self.zero_grad()
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(nest.flatten(x)))
-        if self._finite_check and not torch.isfinite(loss.detach()).item():
+        if self._finite_check and not loss_is_finite(loss):
             self._nonfinite = (0, ["loss"])  # the update is not applied
             return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         scale_loss = getattr(self.optimizer, "scale_loss", None)
@@ -361,10 +361,11 @@ class Trainer:
         step_fn = self._step_fn
         whole = self._jit.whole_step(self, step_fn, len(batches))
         if whole is not None and whole.accepts(batches):
-            return whole(batches)  # also updates the metrics and applies the constraints
+            flags = whole(batches)  # also updates the metrics and applies the constraints
+            return self._read_compiled_flags(flags, batches, 0)
         for position, data in enumerate(batches):
             if whole is not None and len(batches) > 1 and whole.accepts([data]):
-                whole([data])
+                self._read_compiled_flags(whole([data]), [data], position)
                 continue
             terms = None
             if self._jit.compile_loss:
@@ -377,6 +378,22 @@ class Trainer:
                 out = bad.out
                 self._nonfinite = (position, _nonfinite_outputs(out, self._heads))
             self.update_step_metrics(out, *data)
+
+    def _read_compiled_flags(self, flags, batches, first):
+        """The compiled step never applies a step whose loss is not finite; with the finite
+        check on, read its flags (one host read), count the skipped steps out of the optimizer's
+        iterations and report the first, as the eager step does."""
+        if not self._finite_check:
+            return
+        for k, (ok, *outputs) in enumerate(flags.tolist()):
+            if ok:
+                continue
+            self.optimizer.iterations -= 1  # the step was counted before the call; it was not applied
+            if self._nonfinite is None:
+                ys = batches[k][1]
+                with_loss = [h.name for h, y in zip(self._heads, ys) if h.loss is not None and y is not None]
+                names = [name for name, good in zip(with_loss, outputs) if not good]
+                self._nonfinite = (first + k, names or _no_output_named())
 
     def _test_batch(self, data):
         xs, ys, sws = data
@@ -872,11 +889,15 @@ def _should_validate(epoch, freq):
 
 
 def _wants_finite_check(model, callbacks):
-    """Check each eager step's loss before its update (one host read of the loss): always on
-    the CPU, where the read costs nothing, and with ``TerminateOnNaN`` on an accelerator."""
+    """Check each step's loss before its update (one host read of the loss, or of the compiled
+    step's flags): always on the CPU, where the read costs nothing, and with ``TerminateOnNaN``
+    on an accelerator or under DataParallel (where it costs an all-reduce per eager step)."""
+    terminate = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
     if collectives.data_shards()[0] > 1:
-        return False  # one process skipping its update would leave the others waiting
-    return model.device.type == "cpu" or any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
+        # Every process must decide alike: DataParallel all-reduces the decision; other
+        # distributions do not check (one process skipping would leave the others waiting).
+        return terminate and collectives.data_parallel() is not None
+    return model.device.type == "cpu" or terminate
 
 
 def _nonfinite_outputs(out, output_heads):
@@ -884,7 +905,15 @@ def _nonfinite_outputs(out, output_heads):
     names = [
         h.name for h, v in zip(output_heads, out.per_output) if v is not None and not torch.isfinite(v.detach()).all()
     ]
-    return names or ["regularization penalty"]
+    return names or _no_output_named()
+
+
+def _no_output_named():
+    # Every output's loss was finite here: the regularization penalty was not, or (under
+    # DataParallel) another process's part of the batch was not.
+    if collectives.data_parallel() is not None:
+        return ["regularization penalty, or another process's part of the batch"]
+    return ["regularization penalty"]
 
 
 def _check_batch_size(batch_size, name="batch_size"):
