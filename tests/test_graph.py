@@ -284,3 +284,36 @@ def test_huggingface_block_called_directly():
         reference = block(data)
         reference = reference[0] if isinstance(reference, tuple) else reference
         torch.testing.assert_close(model(data), model.layers[-1](reference))
+
+
+def test_model_layers_leave_out_op_nodes_as_keras_does(tmp_path):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+
+    def build(lib):
+        inputs = lib.Input(shape=(4,), name="x")
+        h = lib.ops.tanh(lib.ops.add(inputs, 1.0))
+        outputs = lib.layers.Dense(2, name="head")(h)
+        return lib.Model(inputs, outputs)
+
+    model, reference = build(plait), build(keras)
+    assert [type(layer).__name__ for layer in model.layers] == [type(layer).__name__ for layer in reference.layers]
+    assert [layer.name for layer in model.layers] == ["x", "head"]
+    assert len(model.operations) == 4 and model.get_layer(index=1).name == "head"
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert any(line.startswith("add (Add)") for line in lines)  # the summary lists the ops, as Keras's
+    # `x + 1` on a symbolic tensor is an op node too.
+    x = Input(shape=(3,))
+    assert [type(layer).__name__ for layer in Model(x, torch.tanh(x + 1)).layers] == ["InputLayer"]
+    # The ops travel in the config and the files (Keras's weights file lists layers only).
+    data = np.random.RandomState(0).rand(5, 4).astype("float32")
+    for name in ("m.plait", "m.keras"):
+        model.save(tmp_path / name)
+        loaded = plait.saving.load_model(tmp_path / name)
+        np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    keras_model = keras.saving.load_model(tmp_path / "m.keras")
+    keras_out = keras_model(data).detach().numpy()  # a torch tensor (the torch backend)
+    np.testing.assert_allclose(keras_out, model.predict(data, verbose=0), rtol=1e-6)

@@ -9,7 +9,7 @@ def map_graph(inputs, outputs):
     Returns ``(nodes, layers)``: ``nodes`` in an order where every node comes after the nodes
     that feed it (for code generation); ``layers`` in Keras's display order (deepest first,
     ties broken by the order a depth-first walk from the outputs first meets them), which is
-    what ``model.layers`` and ``summary()`` show.
+    what ``model.operations`` and ``summary()`` show.
 
     Raises ``ValueError`` when an output needs a tensor that is not among ``inputs`` (graph
     disconnected) or when an input is not used by any output.

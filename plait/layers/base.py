@@ -283,6 +283,9 @@ class Layer(nn.Module):
     output_shape = _NodeAttribute("output", shape=True)
     # Keras's flag: a layer that supports masking passes its input's mask on unchanged.
     supports_masking = False
+    # An op node of a functional graph (a ``plait.ops`` call, ``x + y``): Keras lists it in
+    # ``model.operations`` and the summary, not in ``model.layers``.
+    is_operation = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -94,6 +94,8 @@ class TorchOp(Layer):
         func: the torch function or ``torch.Tensor`` method.
     """
 
+    is_operation = True  # Keras's `x + y` is an op node too: not in `model.layers`
+
     def __init__(self, func, name=None, **kwargs):
         self.func = func
         fname = getattr(func, "__name__", "op").strip("_") or "op"

@@ -153,6 +153,13 @@ class Model(Trainer, Layer):
 
     @property
     def layers(self):
+        """The model's layers, in Keras's order; op nodes (``plait.ops`` calls, ``x + y``) are
+        left out, as Keras leaves them out (they are in :attr:`operations`)."""
+        return [layer for layer in self._sublayers() if not layer.is_operation]
+
+    @property
+    def operations(self):
+        """Every callable of the model: its layers and its op nodes, in the summary's order."""
         return self._sublayers()
 
     def reset_states(self):

@@ -51,7 +51,7 @@ def model_to_config(model):
     return {
         "name": model.name,
         # Each entry carries the layer's name: a custom get_config need not include it (Keras's).
-        "layers": [{**layer_to_config(layer), "name": layer.name} for layer in model.layers],
+        "layers": [{**layer_to_config(layer), "name": layer.name} for layer in model.operations],
         "graph": nodes,
         "inputs": _structure(model._input_struct, ref),
         "outputs": _structure(model._output_struct, ref),

@@ -70,7 +70,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, expand
 
     def print_layers(m, prefix):
         nodes = m._nodes
-        layers = m.layers
+        layers = m.operations
         for i, layer in enumerate(layers):
             mine = [n for n in nodes if n.layer is layer]
             shapes = [t.shape for n in mine[:1] for t in n.output_tensors]

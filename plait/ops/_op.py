@@ -188,6 +188,8 @@ class Operation(Layer):
         ((None, 3), 'Operation')
     """
 
+    is_operation = True  # listed in `model.operations`, not `model.layers` (as Keras)
+
     def __init__(self, op, arguments, name=None, **kwargs):
         if op not in REGISTRY:
             raise ValueError(f"Unknown op '{op}'. Expected the name of a plait.ops function, e.g. 'numpy.add'.")

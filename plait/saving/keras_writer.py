@@ -234,7 +234,7 @@ def sequential_config(model):
     if shape is not None:
         dtype = str(dtype).replace("torch.", "")
         layers.append(layer_spec(InputLayer(batch_shape=shape, dtype=dtype, name=f"{model.name}_input")))
-    for layer in model.layers:
+    for layer in model.operations:
         spec = layer_spec(layer)
         node = layer._inbound_nodes[0] if layer._inbound_nodes else None
         if node is not None and node.input_tensors:
@@ -282,7 +282,7 @@ def functional_config(model):
         return [tensor.node.layer.name, node_index(tensor.node), tensor.index]
 
     layers = []
-    for layer in model.layers:
+    for layer in model.operations:
         spec = layer_spec(layer)
         nodes = [n for n in layer._inbound_nodes if id(n) in own and not isinstance(layer, InputLayer)]
         spec["name"] = layer.name
