@@ -175,8 +175,6 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     return out
 
 
-def _user_code(cls):
-    """Whether a layer class's ``call`` is a user's (not plait's own layers'), so may ``add_loss``."""
 def loss_is_finite(loss):
     """Whether ``loss`` (a tensor) is finite, decided alike on every process: one host read
     (``math.isfinite`` of ``item()`` in one process, about a microsecond), or an all-reduce of
@@ -186,6 +184,8 @@ def loss_is_finite(loss):
     return collectives.all_finite(loss.detach())
 
 
+def _user_code(cls):
+    """Whether a layer class's ``call`` is a user's (not plait's own layers'), so may ``add_loss``."""
     call = getattr(cls, "call", None)
     return call is not None and not getattr(call, "__module__", "plait.").startswith("plait.")
 
