@@ -30,12 +30,13 @@ if keras_lib.backend.backend() != "torch":
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    """The models here are small: a second intra-op thread only waits on a busy machine."""
+    """The models here are small: a second intra-op thread only waits on a busy machine. Keras's
+    automatic names start afresh for the tests after these (without its slow garbage collection)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    keras_lib.utils.clear_session()
+    keras_lib.utils.clear_session(free_memory=False)
     yield
-    keras_lib.utils.clear_session()
+    keras_lib.utils.clear_session(free_memory=False)
     torch.set_num_threads(threads)
 
 
@@ -970,3 +971,241 @@ def test_timeseries_anomaly_detection():
     assert ours[1] == theirs[1]
     assert totals(printed) == totals(k_printed)
     same_predictions(ours[0], theirs[0], ours[2])  # float64 windows, cast as Keras casts them
+
+
+# --- examples/structured_data/imbalanced_classification.py (fchollet) ----------------------------
+
+
+def write_creditcard_csv(path, n=120):
+    """A creditcard.csv of Kaggle's layout: "Time", V1..V28, "Amount", "Class" (quoted), ~10% fraud."""
+    data = np.random.default_rng(3).normal(size=(n, 30)).round(4)
+    labels = (np.arange(n) % 10 == 3).astype(int)
+    header = ",".join(f'"{name}"' for name in ["Time", *[f"V{i}" for i in range(1, 29)], "Amount", "Class"])
+    rows = [",".join([*map(str, row), f'"{label}"']) for row, label in zip(data, labels)]
+    path.write_text("\n".join([header, *rows]) + "\n")
+
+
+def imbalanced_classification(keras, workdir):
+    fname = os.path.join(workdir, "creditcard.csv")
+    all_features = []
+    all_targets = []
+    with open(fname) as f:
+        for i, line in enumerate(f):
+            if i == 0:
+                print("HEADER:", line.strip())
+                continue  # Skip header
+            fields = line.strip().split(",")
+            all_features.append([float(v.replace('"', "")) for v in fields[:-1]])
+            all_targets.append([int(fields[-1].replace('"', ""))])
+            if i == 1:
+                print("EXAMPLE FEATURES:", all_features[-1])
+
+    features = np.array(all_features, dtype="float32")
+    targets = np.array(all_targets, dtype="uint8")
+    num_val_samples = int(len(features) * 0.2)
+    train_features = features[:-num_val_samples]
+    train_targets = targets[:-num_val_samples]
+    val_features = features[-num_val_samples:]
+    val_targets = targets[-num_val_samples:]
+    counts = np.bincount(train_targets[:, 0])
+    print(
+        "Number of positive samples in training data: {} ({:.2f}% of total)".format(  # noqa: UP032
+            counts[1], 100 * float(counts[1]) / len(train_targets)
+        )
+    )
+    weight_for_0 = 1.0 / counts[0]
+    weight_for_1 = 1.0 / counts[1]
+    mean = np.mean(train_features, axis=0)
+    train_features -= mean
+    val_features -= mean
+    std = np.std(train_features, axis=0)
+    train_features /= std
+    val_features /= std
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=train_features.shape[1:]),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.summary()
+    metrics = [
+        keras.metrics.FalseNegatives(name="fn"),
+        keras.metrics.FalsePositives(name="fp"),
+        keras.metrics.TrueNegatives(name="tn"),
+        keras.metrics.TruePositives(name="tp"),
+        keras.metrics.Precision(name="precision"),
+        keras.metrics.Recall(name="recall"),
+    ]
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=metrics)
+    callbacks = [keras.callbacks.ModelCheckpoint(os.path.join(workdir, "fraud_model_at_epoch_{epoch}.keras"))]
+    class_weight = {0: weight_for_0, 1: weight_for_1}
+    history = model.fit(
+        train_features,
+        train_targets,
+        batch_size=2048,
+        epochs=2,  # the example: 30
+        verbose=2,
+        callbacks=callbacks,
+        validation_data=(val_features, val_targets),
+        class_weight=class_weight,
+    )
+    out = {
+        "table": table(model),
+        "history": sorted(history.history),
+        "files": sorted(p for p in os.listdir(workdir) if p.endswith(".keras")),
+    }
+    return model, out, (val_features, val_targets)
+
+
+def test_imbalanced_classification(tmp_path):
+    for lib in ("plait", "keras"):
+        (tmp_path / lib).mkdir()
+        write_creditcard_csv(tmp_path / lib / "creditcard.csv")
+    ours, printed = quiet(imbalanced_classification, plait, tmp_path / "plait")
+    theirs, k_printed = quiet(imbalanced_classification, keras_lib, tmp_path / "keras")
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed)
+    assert "Number of positive samples in training data: 10 (10.42% of total)" in printed
+    # With Keras's weights, the confusion counts, precision and recall agree.
+    x_val, y_val = ours[2]
+    ours[0].set_weights(theirs[0].get_weights())
+    ours_eval = ours[0].evaluate(x_val, y_val, verbose=0, return_dict=True)
+    theirs_eval = theirs[0].evaluate(x_val, y_val, verbose=0, return_dict=True)
+    assert ours_eval.keys() == theirs_eval.keys()
+    for key, value in theirs_eval.items():
+        assert ours_eval[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+
+
+# --- examples/timeseries/timeseries_classification_transformer.py (Theodoros Ntakouris) ----------
+
+
+def timeseries_classification_transformer(keras):
+    layers = keras.layers
+    x_train, y_train = ford_x[:32, :40].copy(), ford_y[:32].copy()  # readucr(... "FordA_TRAIN.tsv")
+    x_test, y_test = ford_x[32:, :40].copy(), ford_y[32:].copy()
+    x_train = x_train.reshape((x_train.shape[0], x_train.shape[1], 1))
+    x_test = x_test.reshape((x_test.shape[0], x_test.shape[1], 1))
+    n_classes = len(np.unique(y_train))
+    idx = np.random.permutation(len(x_train))
+    x_train = x_train[idx]
+    y_train = y_train[idx]
+    y_train[y_train == -1] = 0
+    y_test[y_test == -1] = 0
+
+    def transformer_encoder(inputs, head_size, num_heads, ff_dim, dropout=0):
+        # Attention and Normalization
+        x = layers.MultiHeadAttention(key_dim=head_size, num_heads=num_heads, dropout=dropout)(inputs, inputs)
+        x = layers.Dropout(dropout)(x)
+        x = layers.LayerNormalization(epsilon=1e-6)(x)
+        res = x + inputs
+        # Feed Forward Part
+        x = layers.Conv1D(filters=ff_dim, kernel_size=1, activation="relu")(res)
+        x = layers.Dropout(dropout)(x)
+        x = layers.Conv1D(filters=inputs.shape[-1], kernel_size=1)(x)
+        x = layers.LayerNormalization(epsilon=1e-6)(x)
+        return x + res
+
+    def build_model(
+        input_shape,
+        head_size,
+        num_heads,
+        ff_dim,
+        num_transformer_blocks,
+        mlp_units,
+        dropout=0,
+        mlp_dropout=0,
+    ):
+        inputs = keras.Input(shape=input_shape)
+        x = inputs
+        for _ in range(num_transformer_blocks):
+            x = transformer_encoder(x, head_size, num_heads, ff_dim, dropout)
+        x = layers.GlobalAveragePooling1D(data_format="channels_last")(x)
+        for dim in mlp_units:
+            x = layers.Dense(dim, activation="relu")(x)
+            x = layers.Dropout(mlp_dropout)(x)
+        outputs = layers.Dense(n_classes, activation="softmax")(x)
+        return keras.Model(inputs, outputs)
+
+    input_shape = x_train.shape[1:]
+    model = build_model(
+        input_shape,
+        head_size=16,  # the example: 256
+        num_heads=4,
+        ff_dim=4,
+        num_transformer_blocks=2,  # the example: 4
+        mlp_units=[128],
+        mlp_dropout=0.4,
+        dropout=0.25,
+    )
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(learning_rate=1e-4),
+        metrics=["sparse_categorical_accuracy"],
+    )
+    model.summary()
+    callbacks = [keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)]
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_split=0.2,
+        epochs=2,  # the example: 200
+        batch_size=64,
+        callbacks=callbacks,
+    )
+    result = model.evaluate(x_test, y_test, verbose=1)
+    return model, {"table": table(model), "history": sorted(history.history), "evaluate": len(result)}, x_test
+
+
+def test_timeseries_classification_transformer():
+    (ours, printed), (theirs, k_printed) = run_both(timeseries_classification_transformer)
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed)
+    same_predictions(ours[0], theirs[0], ours[2])
+
+
+@pytest.mark.parametrize("name", ["TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives"])
+@pytest.mark.parametrize("thresholds", [None, 0.3, [0.2, 0.6]])
+def test_confusion_counts_match_keras(name, thresholds):
+    """imbalanced_classification's metrics: weighted counts at thresholds, config, lookup by name."""
+    y_true = rng.integers(0, 2, (12, 1)).astype("float32")
+    y_pred = rng.random((12, 1)).astype("float32")
+    weights = rng.random(12).astype("float32")
+    ours = getattr(plait.metrics, name)(thresholds=thresholds)
+    theirs = getattr(keras_lib.metrics, name)(thresholds=thresholds)
+    ours.update_state(torch.as_tensor(y_true), torch.as_tensor(y_pred), sample_weight=torch.as_tensor(weights))
+    theirs.update_state(y_true, y_pred, sample_weight=weights)
+    np.testing.assert_allclose(np.asarray(ours.result()), np.asarray(theirs.result()), rtol=1e-6)
+    config, k_config = ours.get_config(), theirs.get_config()
+    assert config == {**k_config, "name": config["name"]} and config["name"] == k_config["name"].rstrip("_0123456789")
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    assert type(plait.metrics.get(snake)) is type(ours) and type(plait.metrics.get(name)) is type(ours)
+    assert plait.metrics.Precision(thresholds=thresholds).get_config()["thresholds"] == thresholds
+
+
+# --- What still differs (fixes belong to plait/saving) ----------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="plait/saving/keras_writer.py _compile_spec writes compile_config only for metrics given by name: "
+    "a model compiled with metric objects (imbalanced_classification's FalseNegatives(name='fn'), AUC()) "
+    "loads back uncompiled, where Keras restores the compile",
+)
+def test_model_compiled_with_metric_objects_loads_compiled(tmp_path):
+    x, y = rng.random((8, 3)).astype("float32"), rng.integers(0, 2, (8, 1)).astype("float32")
+    results = []
+    for lib in (plait, keras_lib):
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, activation="sigmoid")])
+        metrics = [lib.metrics.FalseNegatives(name="fn", thresholds=0.3), lib.metrics.Recall(name="recall")]
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=metrics)
+        model.fit(x, y, verbose=0)
+        model.save(tmp_path / f"{lib.__name__}.keras")
+        restored = lib.models.load_model(tmp_path / f"{lib.__name__}.keras")
+        results.append(sorted(restored.evaluate(x, y, verbose=0, return_dict=True)))
+    assert results[0] == results[1]

@@ -25,7 +25,15 @@ from plait.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
-from plait.metrics.confusion import AUC, Precision, Recall
+from plait.metrics.confusion import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from plait.metrics.iou import MeanIoU
 from plait.metrics.lookup import get
 from plait.metrics.metric import Metric
@@ -49,6 +57,8 @@ __all__ = [
     "categorical_accuracy",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
+    "FalseNegatives",
+    "FalsePositives",
     "get",
     "Mean",
     "MeanAbsoluteError",
@@ -68,4 +78,6 @@ __all__ = [
     "SparseTopKCategoricalAccuracy",
     "top_k_categorical_accuracy",
     "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
 ]

@@ -1,4 +1,4 @@
-"""Metrics from confusion counts at thresholds: ``Precision``, ``Recall``, ``AUC``."""
+"""Metrics from confusion counts at thresholds: ``TruePositives`` & co., ``Precision``, ``Recall``, ``AUC``."""
 
 import torch
 
@@ -42,12 +42,67 @@ def _div(a, b):
     return torch.where(b > 0, a / b.clamp(min=1e-12), torch.zeros_like(a))
 
 
+class _ConditionCount(_ConfusionAtThresholds):
+    """The (weighted) count of one confusion cell at ``thresholds`` (default 0.5): a scalar for
+    one threshold, a vector for a list (as Keras's ``TruePositives`` & co.)."""
+
+    _cell = None  # "tp", "fp", "tn" or "fn"
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        self._single = thresholds is None or isinstance(thresholds, (int, float))
+        self._thresholds_arg = thresholds
+        super().__init__([0.5 if thresholds is None else thresholds] if self._single else thresholds, name, dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "thresholds": self._thresholds_arg}
+
+    def result(self):
+        value = getattr(self, self._cell)
+        return value[0] if self._single else value
+
+
+class TruePositives(_ConditionCount):
+    """Weighted count of positives (``y_true`` > 0.5) predicted above the threshold.
+
+    Example:
+        >>> import torch, plait
+        >>> m = plait.metrics.TruePositives()
+        >>> m.update_state(torch.tensor([0.0, 1.0, 1.0, 1.0]), torch.tensor([1.0, 0.0, 1.0, 1.0]))
+        >>> float(m.result())
+        2.0
+    """
+
+    _cell = "tp"
+
+
+class FalsePositives(_ConditionCount):
+    """Weighted count of negatives predicted above the threshold (see :class:`TruePositives`)."""
+
+    _cell = "fp"
+
+
+class TrueNegatives(_ConditionCount):
+    """Weighted count of negatives predicted at or below the threshold (see :class:`TruePositives`)."""
+
+    _cell = "tn"
+
+
+class FalseNegatives(_ConditionCount):
+    """Weighted count of positives predicted at or below the threshold (see :class:`TruePositives`)."""
+
+    _cell = "fn"
+
+
 class Precision(_ConfusionAtThresholds):
     """``tp / (tp + fp)`` at ``thresholds`` (default 0.5)."""
 
     def __init__(self, thresholds=None, name=None, dtype=None):
         self._single = thresholds is None or isinstance(thresholds, (int, float))
+        self._thresholds_arg = thresholds
         super().__init__([0.5 if thresholds is None else thresholds] if self._single else thresholds, name, dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "thresholds": self._thresholds_arg}
 
     def result(self):
         value = _div(self.tp, self.tp + self.fp)

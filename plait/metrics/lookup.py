@@ -8,7 +8,15 @@ from plait.metrics.accuracy import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from plait.metrics.confusion import AUC, Precision, Recall
+from plait.metrics.confusion import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from plait.metrics.metric import Metric
 from plait.metrics.probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from plait.metrics.reduction import MeanMetricWrapper
@@ -43,6 +51,10 @@ _BY_NAME = {
     "auc": AUC,
     "precision": Precision,
     "recall": Recall,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
 }
 with_class_names(_BY_NAME)
 
