@@ -138,24 +138,32 @@ SLOW_FITS = [("mlp", True), ("multi_output", True)]
 N, BATCH, EPOCHS = 70, 16, 2  # the last batch (6 samples) splits 3/3
 
 
-def run_fit(name, jit, source="arrays"):
-    """Build, compile and fit one model; returns ``{key: array}`` of what the test compares."""
+def run_fit(name, jit, source="arrays", epochs=EPOCHS, policy=None, **compile_args):
+    """Build, compile and fit one model; returns ``{key: array}`` of what the test compares.
+    ``policy``: the global dtype policy the model is built under; ``compile_args`` override
+    ``COMPILE[name]``."""
     plait.utils.set_random_seed(7)
-    model = BUILD[name]()
-    model.compile(jit_compile=jit, **COMPILE[name])
+    if policy is not None:
+        plait.mixed_precision.set_global_policy(policy)
+    try:
+        model = BUILD[name]()
+    finally:
+        plait.mixed_precision.set_global_policy("float32")
+    model.compile(jit_compile=jit, **{**COMPILE[name], **compile_args})
     x, y = data(name, N)
     val = data(name, 20)
     if source == "arrays":
-        history = model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, validation_data=val, verbose=0)
+        history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, validation_data=val, verbose=0)
     elif source == "dataset":
         dataset = torch.utils.data.TensorDataset(torch.as_tensor(x), torch.as_tensor(y))
-        history = model.fit(dataset, batch_size=BATCH, epochs=EPOCHS, shuffle=False, validation_data=val, verbose=0)
+        history = model.fit(dataset, batch_size=BATCH, epochs=epochs, shuffle=False, validation_data=val, verbose=0)
     else:  # a generator of global batches, the same on every process
         history = model.fit(
             _batches(x, y), steps_per_epoch=-(-N // BATCH), epochs=EPOCHS, validation_data=val, verbose=0
         )
     out = {f"w{i}": w for i, w in enumerate(model.get_weights())}
     out.update({f"h_{k}": np.array(v) for k, v in history.history.items()})
+    out.update({f"lw_{k}": np.array(v) for k, v in model.loss_weights.items()} if len(model.output_names) > 1 else {})
     out.update(
         {f"e_{k}": np.array(v) for k, v in model.evaluate(*val, batch_size=8, verbose=0, return_dict=True).items()}
     )
@@ -163,6 +171,20 @@ def run_fit(name, jit, source="arrays"):
     for i, p in enumerate(predictions if isinstance(predictions, list) else [predictions]):
         out[f"p{i}"] = p
     return out
+
+
+# Adaptive loss balancers (3 epochs: DWA's weights change from the third) and mixed precision
+# under DataParallel; scenario "extras".
+BALANCED = ["auto", "gradnorm", "famo", "dwa"]
+MIXED = [("mlp", "mixed_bfloat16"), ("multi_output", "mixed_bfloat16"), ("mlp", "mixed_float16")]
+
+
+def run_balanced(spec):
+    return run_fit("multi_output", False, epochs=3, loss_weights=spec)
+
+
+def run_mixed(name, policy):
+    return run_fit(name, False, policy=policy)
 
 
 def _batches(x, y):
@@ -252,6 +274,17 @@ def scenario_fits_slow(rank, outdir):
     with distribution.DataParallel().scope():
         for name, jit in SLOW_FITS:
             out.update({f"{name}_{jit}_{k}": v for k, v in run_fit(name, jit).items()})
+    return out
+
+
+def scenario_extras(rank, outdir):
+    """Adaptive loss balancers and mixed precision under DataParallel."""
+    out = {}
+    with distribution.DataParallel().scope():
+        for spec in BALANCED:
+            out.update({f"{spec}_{k}": v for k, v in run_balanced(spec).items()})
+        for name, policy in MIXED:
+            out.update({f"{name}_{policy}_{k}": v for k, v in run_mixed(name, policy).items()})
     return out
 
 

@@ -4,10 +4,11 @@ Each helper is a no-op (or the identity) in one process, so callers need no ``if
 :class:`~plait.distribution.DataParallel` distribution over N processes:
 
 - every global batch is cut into N contiguous pieces (:func:`shard_bounds`), one per process;
-- the loss each process differentiates is its piece's mean times the piece's size; the
-  gradients, summed over the processes and divided by the global batch size, are those of the
-  global batch's mean (:func:`average_gradients`), also for a last batch that does not split
-  evenly;
+- the loss each process differentiates is its piece's mean divided by N (:func:`loss_scale`),
+  so every sample's gradient has the size it has in one process (what float16 loss scaling's
+  overflow check sees); the gradients, weighted by the pieces' sizes, summed over the processes
+  and divided by the global batch size, are those of the global batch's mean
+  (:func:`average_gradients`), also for a last batch that does not split evenly;
 - BatchNormalization's batch moments are the global batch's (:func:`global_moments`), through
   an all-reduce whose backward is an all-reduce, so the gradients through the moments are exact;
 - the metrics' states (``total``/``count``, true/false positives, confusion matrices) are
@@ -138,19 +139,27 @@ def _channels(inputs, dims):
 
 
 def loss_scale(n_local):
-    """The factor on this process's loss before ``backward``: its number of samples (the sum
-    of the gradients is divided by the global number afterwards); 1 in one process."""
-    return n_local if data_parallel() is not None else 1
+    """The factor on this process's loss before ``backward``: ``1/N`` for N data shards (1 in
+    one process). A global batch split evenly gives each sample's gradient the size it has in
+    one process, ``1/batch_size`` of its loss's: float16's loss scaling overflows on the same
+    steps. :func:`average_gradients` undoes the factor exactly (N is the same on every process)."""
+    return 1.0 / _shards() if data_parallel() is not None else 1
+
+
+def _shards():
+    return max(data_shards()[0], 1)
 
 
 def average_gradients(grads, n_local):
-    """Sum ``grads`` (a list; None entries kept) and the sample counts over the processes in one
-    all-reduce; return the gradients divided by the global count. Eager: in place with
-    ``torch.distributed.all_reduce``."""
+    """The global batch's gradients from each process's gradients of its loss times
+    :func:`loss_scale`: weighted by the processes' sample counts, summed with the counts in one
+    all-reduce, and divided by the global count. Eager, with ``torch.distributed.all_reduce``;
+    None entries are kept."""
     if data_parallel() is None:
         return grads
     present = [g for g in grads if g is not None]
-    flat = torch.cat([g.reshape(-1) for g in present] + [torch.full((1,), float(n_local), device=present[0].device)])
+    weight = float(n_local) * _shards()  # undoes loss_scale's 1/N and weighs by this process's samples
+    flat = torch.cat([g.reshape(-1) * weight for g in present] + [present[0].new_full((1,), float(n_local))])
     dist.all_reduce(flat)
     flat = flat[:-1] / flat[-1]
     out, offset = [], 0
@@ -163,13 +172,25 @@ def average_gradients(grads, n_local):
     return out
 
 
+def global_mean(values, n_local):
+    """The mean of ``values`` (a 1-D tensor of per-sample means, e.g. per-output losses) over the
+    global batch: each process's values weighted by its number of samples ``n_local``, in one
+    all-reduce; ``values`` itself in one process. Every process gets the same numbers."""
+    if data_parallel() is None:
+        return values
+    flat = torch.cat([values.reshape(-1) * float(n_local), values.new_full((1,), float(n_local))])
+    dist.all_reduce(flat)
+    return (flat[:-1] / flat[-1]).view_as(values)
+
+
 def average_gradients_traced(grads, n_local):
     """:func:`average_gradients` with the functional all-reduce, for the compiled whole step."""
     if data_parallel() is None:
         return grads
     import torch.distributed._functional_collectives as funcol
 
-    flat = torch.cat([g.reshape(-1) for g in grads] + [torch.full((1,), float(n_local), device=grads[0].device)])
+    weight = float(n_local) * _shards()
+    flat = torch.cat([g.reshape(-1) * weight for g in grads] + [grads[0].new_full((1,), float(n_local))])
     flat = funcol.all_reduce(flat, "sum", dist.group.WORLD)
     flat = flat[:-1] / flat[-1]
     return [piece.view_as(g) for piece, g in zip(torch.split(flat, [g.numel() for g in grads]), grads)]

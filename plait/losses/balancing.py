@@ -40,6 +40,7 @@ import math
 
 import torch
 
+from plait.distribution import collectives
 from plait.utils.registry import ConfigObject, get_object, serialize_object, with_class_names
 
 
@@ -73,6 +74,7 @@ class LossBalancer(ConfigObject):
         self._last = torch.ones(len(names))
         self.initialized = torch.tensor(0.0)  # a tensor so that it saves; `_ready` mirrors it
         self._ready = False
+        self._batch_size = 1  # the samples of the current step's losses (see combine)
 
     def _mark_ready(self):
         # The flag lives in a tensor for saving, and in Python so the step never reads the device.
@@ -81,13 +83,20 @@ class LossBalancer(ConfigObject):
             self._ready = True
 
     # ---- the step
-    def combine(self, losses, training):
-        """``sum_k w_k * L_k`` for the per-output losses (``None`` where a batch had no target)."""
+    def combine(self, losses, training, batch_size=None):
+        """``sum_k w_k * L_k`` for the per-output losses (``None`` where a batch had no target).
+
+        ``batch_size``: the number of samples the losses are the mean over. Under
+        ``DataParallel`` the balancer's own step sees the global batch's losses (each process's
+        weighted by its ``batch_size``; equal weights if None), so the weights are the same on
+        every process and equal to one process's with the same global batch.
+        """
         present = [i for i, loss in enumerate(losses) if loss is not None]
         stacked = torch.stack([losses[i] for i in present])
         self._to_device(stacked.device)
         if training and len(present) == len(losses):
-            weights = self.step(stacked.detach().float(), losses)
+            self._batch_size = 1 if batch_size is None else int(batch_size)
+            weights = self.step(collectives.global_mean(stacked.detach().float(), self._batch_size), losses)
             self._last = weights
             self._epoch_sum = self._epoch_sum + weights
             self._epoch_steps += 1
@@ -197,7 +206,7 @@ class FixedWeights(LossBalancer):
         self.values = values
         self.changed = False
 
-    def combine(self, losses, training):
+    def combine(self, losses, training, batch_size=None):
         total = 0.0
         for w, loss in zip(self.values, losses):
             if loss is not None:
@@ -345,7 +354,7 @@ class GradNorm(LossBalancer):
             self.initial_losses.copy_(losses)
             self._mark_ready()
         weights = self.weights(losses)
-        norms = torch.stack([_grad_norm(loss, self.shared_params) for loss in graph_losses])
+        norms = _global_grad_norms(graph_losses, self.shared_params, self._batch_size)
         self._optimizer.apply([self.gradient(weights, norms, losses)])
         with torch.no_grad():
             self.loss_weights.clamp_(min=1e-6)
@@ -370,10 +379,26 @@ class GradNorm(LossBalancer):
         self.shared_layer_name = layer.name
 
 
-def _grad_norm(loss, params):
-    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-    squares = [g.pow(2).sum() for g in grads if g is not None]
-    return torch.sqrt(torch.stack(squares).sum()) if squares else loss.new_zeros(())
+def _global_grad_norms(losses, params, batch_size):
+    """``||grad_params L_k||`` for each loss, the gradients those of the global batch under
+    DataParallel (each process's scaled by its ``batch_size``, summed and divided by the global
+    size, in one all-reduce for all the losses)."""
+    grads = []
+    for loss in losses:
+        grads += [
+            torch.zeros_like(p) if g is None else g
+            for p, g in zip(params, torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True))
+        ]
+    if collectives.data_parallel() is not None:
+        scale = collectives.loss_scale(batch_size)
+        grads = collectives.average_gradients([g * scale for g in grads], batch_size)
+    n = len(params)
+    return torch.stack(
+        [
+            torch.sqrt(torch.stack([g.pow(2).sum() for g in grads[k * n : (k + 1) * n]]).sum())
+            for k in range(len(losses))
+        ]
+    )
 
 
 def _last_shared_layer(model, names):

@@ -181,7 +181,7 @@ class WholeStep:
             # The aux outputs of torch.func must be tensors: drop the Nones, put them back below.
             kept_masks = {i: m for i, m in enumerate(out.masks or ()) if m is not None}
             losses = {i: v.detach() for i, v in enumerate(out.per_output) if v is not None}
-            # Under DataParallel: this part's mean times its size (the all-reduce below divides).
+            # Under DataParallel: this part's mean over N processes (the all-reduce below weighs them).
             return out.total * scale, ([y.detach() for y in out.y_pred], kept_masks, losses, out.total.detach())
 
         n_local = batch_size_of(xs)

@@ -148,7 +148,7 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     read of the loss on the host)."""
     xs, ys, sws = data
     balancer = model.loss_balancer
-    weigh = lambda losses: balancer.combine(losses, True)  # noqa: E731
+    weigh = lambda losses: balancer.combine(losses, True, batch_size_of(xs))  # noqa: E731
     # The forward pass updates moving statistics in place; a skipped step restores them.
     kept = [(b, b.clone()) for b in model.buffers()] if finite_check and step_fn.has_buffers else None
     if terms is None:
@@ -164,8 +164,8 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=Fals
     for p in params:
         p.grad = None
     scale_loss = getattr(model.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
-    # Under DataParallel each process differentiates its part's mean times its size; the summed
-    # gradients over the global size are the global batch's (see plait.distribution.collectives).
+    # Under DataParallel each process differentiates its part's mean over N processes; the
+    # all-reduce weighs them into the global batch's gradients (see plait.distribution.collectives).
     n_local = batch_size_of(xs)
     total = out.total * collectives.loss_scale(n_local)
     if total.requires_grad:  # a model without trainable weights (Keras's fit runs it all the same)

@@ -239,7 +239,7 @@ class Trainer:
                 head.tracker.update_state(value.detach(), sample_weight=n)
         balancer = self._balancer
         return step_fn.combine(
-            per_output, penalty, lambda losses: balancer.combine(losses, training and torch.is_grad_enabled())
+            per_output, penalty, lambda losses: balancer.combine(losses, training and torch.is_grad_enabled(), n)
         )
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
