@@ -1209,3 +1209,176 @@ def test_model_compiled_with_metric_objects_loads_compiled(tmp_path):
         restored = lib.models.load_model(tmp_path / f"{lib.__name__}.keras")
         results.append(sorted(restored.evaluate(x, y, verbose=0, return_dict=True)))
     assert results[0] == results[1]
+
+
+# --- examples/timeseries/timeseries_weather_forecasting.py (Prabhanshu Attri et al.) -------------
+# Keras 3 returns timeseries_dataset_from_array's batches as a tf.data.Dataset: without TensorFlow
+# (the torch backend's install) Keras itself cannot run this example; plait runs it, and its model
+# is compared with the same model built on Keras.
+
+JENA_KEYS = [
+    "p (mbar)",
+    "T (degC)",
+    "Tpot (K)",
+    "Tdew (degC)",
+    "rh (%)",
+    "VPmax (mbar)",
+    "VPact (mbar)",
+    "VPdef (mbar)",
+    "sh (g/kg)",
+    "H2OC (mmol/mol)",
+    "rho (g/m**3)",
+    "wv (m/s)",
+    "max. wv (m/s)",
+    "wd (deg)",
+]
+
+
+def jena_climate(n=800):
+    """A jena_climate_2009_2016.csv of the real layout: "Date Time" then 14 float columns."""
+    import pandas as pd
+
+    values = np.random.default_rng(4).normal(size=(n, len(JENA_KEYS))) * 10 + 100
+    stamps = pd.date_range("2009-01-01 00:10:00", periods=n, freq="10min").strftime("%d.%m.%Y %H:%M:%S")
+    return pd.DataFrame({"Date Time": stamps, **{key: values[:, i] for i, key in enumerate(JENA_KEYS)}})
+
+
+def weather_lstm(keras, inputs):
+    """The example's model, on the shape of its first batch."""
+    inputs = keras.layers.Input(shape=(inputs.shape[1], inputs.shape[2]))
+    lstm_out = keras.layers.LSTM(32)(inputs)
+    outputs = keras.layers.Dense(1)(lstm_out)
+    return keras.Model(inputs=inputs, outputs=outputs)
+
+
+def timeseries_weather_forecasting(keras, workdir):
+    import pandas as pd
+
+    csv_path = os.path.join(workdir, "jena_climate_2009_2016.csv")
+    jena_climate().to_csv(csv_path, index=False)  # keras.utils.get_file(...) and its zip file
+    df = pd.read_csv(csv_path)
+    titles = [
+        "Pressure",
+        "Temperature",
+        "Temperature in Kelvin",
+        "Temperature (dew point)",
+        "Relative Humidity",
+        "Saturation vapor pressure",
+        "Vapor pressure",
+        "Vapor pressure deficit",
+        "Specific humidity",
+        "Water vapor concentration",
+        "Airtight",
+        "Wind speed",
+        "Maximum wind speed",
+        "Wind direction in degrees",
+    ]
+    feature_keys = JENA_KEYS
+    date_time_key = "Date Time"
+
+    split_fraction = 0.715
+    train_split = int(split_fraction * int(df.shape[0]))
+    step = 6
+    past = 72  # the example: 720
+    future = 12  # the example: 72
+    learning_rate = 0.001
+    batch_size = 64  # the example: 256
+    epochs = 2  # the example: 10
+
+    def normalize(data, train_split):
+        data_mean = data[:train_split].mean(axis=0)
+        data_std = data[:train_split].std(axis=0)
+        return (data - data_mean) / data_std
+
+    print("The selected parameters are:", ", ".join([titles[i] for i in [0, 1, 5, 7, 8, 10, 11]]))
+    selected_features = [feature_keys[i] for i in [0, 1, 5, 7, 8, 10, 11]]
+    features = df[selected_features]
+    features.index = df[date_time_key]
+    features = normalize(features.values, train_split)
+    features = pd.DataFrame(features)
+    train_data = features.loc[0 : train_split - 1]
+    val_data = features.loc[train_split:]
+
+    start = past + future
+    end = start + train_split
+    x_train = train_data[[i for i in range(7)]].values
+    y_train = features.iloc[start:end][[1]]
+    sequence_length = int(past / step)
+    dataset_train = keras.utils.timeseries_dataset_from_array(
+        x_train,
+        y_train,
+        sequence_length=sequence_length,
+        sampling_rate=step,
+        batch_size=batch_size,
+    )
+    x_end = len(val_data) - past - future
+    label_start = train_split + past + future
+    x_val = val_data.iloc[:x_end][[i for i in range(7)]].values
+    y_val = features.iloc[label_start:][[1]]
+    dataset_val = keras.utils.timeseries_dataset_from_array(
+        x_val,
+        y_val,
+        sequence_length=sequence_length,
+        sampling_rate=step,
+        batch_size=batch_size,
+    )
+
+    for batch in dataset_train.take(1):
+        inputs, targets = batch
+    print("Input shape:", inputs.numpy().shape)
+    print("Target shape:", targets.numpy().shape)
+
+    model = weather_lstm(keras, inputs)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
+    model.summary()
+
+    path_checkpoint = os.path.join(workdir, "model_checkpoint.weights.h5")
+    es_callback = keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=5)
+    modelckpt_callback = keras.callbacks.ModelCheckpoint(
+        monitor="val_loss",
+        filepath=path_checkpoint,
+        verbose=1,
+        save_weights_only=True,
+        save_best_only=True,
+    )
+    history = model.fit(
+        dataset_train,
+        epochs=epochs,
+        validation_data=dataset_val,
+        callbacks=[es_callback, modelckpt_callback],
+    )
+    predictions = []
+    for x, y in dataset_val.take(5):
+        plot_data = [x[0][:, 1].numpy(), y[0].numpy(), model.predict(x)[0]]
+        predictions.append([np.shape(p) for p in plot_data])
+    out = {
+        "history": sorted(history.history),
+        "shapes": (tuple(inputs.shape), tuple(targets.shape)),
+        "plots": predictions,
+        "checkpoint": os.path.exists(path_checkpoint),
+    }
+    return model, out, inputs
+
+
+def test_timeseries_weather_forecasting(tmp_path):
+    (model, out, inputs), printed = quiet(timeseries_weather_forecasting, plait, tmp_path)
+    assert out["history"] == ["loss", "val_loss"] and out["checkpoint"]
+    assert out["shapes"] == ((64, 12, 7), (64, 1))
+    assert out["plots"] == [[(12,), (1,), (1,)]] * 2  # the validation windows make 2 batches here
+    assert "Input shape: (64, 12, 7)" in printed and "val_loss improved from" in printed
+    theirs = weather_lstm(keras_lib, inputs)
+    assert table(model) == table(theirs)
+    same_predictions(model, theirs, np.asarray(inputs))
+
+
+def test_timeseries_dataset_take_and_tensor_batches():
+    """timeseries_weather_forecasting peeks with ``ds.take(1)`` and calls ``.numpy()`` on the batches."""
+    series = np.arange(40, dtype="float64").reshape(20, 2)
+    ds = plait.utils.timeseries_dataset_from_array(series, series[:, 0], sequence_length=4, batch_size=8)
+    (x, y), *rest = ds.take(1)
+    assert not rest and isinstance(x, torch.Tensor) and x.dtype == torch.float64
+    np.testing.assert_array_equal(x.numpy()[1], series[1:5])
+    np.testing.assert_array_equal(y.numpy(), series[:8, 0])
+    assert len(ds.take(-1)) == len(ds) == len(ds.take(10)) == 3
+    with pytest.raises(ValueError, match="`count` must be an integer >= -1"):
+        ds.take(-2)

@@ -11,7 +11,12 @@ from plait.utils.py_dataset import PyDataset
 class TimeseriesDataset(PyDataset):
     """The batches of sliding windows :func:`timeseries_dataset_from_array` returns: a
     :class:`PyDataset` (``fit``/``evaluate``/``predict`` take it; ``len()`` batches; each batch
-    ``(windows, targets)``, or ``windows`` without targets, as numpy arrays)."""
+    ``(windows, targets)``, or ``windows`` without targets, as CPU torch tensors, as Keras's
+    ``tf.data`` batches are tensors: ``batch.numpy()`` works; non-numeric data stays numpy).
+
+    ``take(count)`` gives the first ``count`` batches (all for ``-1``), the ``tf.data`` idiom
+    Keras's examples use to peek at a batch: ``for inputs, targets in ds.take(1): ...``.
+    """
 
     def __init__(self, data, targets, start_positions, sequence_length, sampling_rate, batch_size):
         super().__init__()
@@ -31,13 +36,31 @@ class TimeseriesDataset(PyDataset):
             positions = self.start_positions[index]
         else:
             positions = self.start_positions[index * self.batch_size : (index + 1) * self.batch_size]
-        windows = self.data[np.asarray(positions)[..., None] + self.offsets]
+        windows = _tensor(self.data[np.asarray(positions)[..., None] + self.offsets])
         if self.targets is None:
             return windows
-        return windows, self.targets[positions]
+        return windows, _tensor(self.targets[positions])
+
+    def take(self, count):
+        """The first ``count`` batches (all of them for ``count=-1``), as a list.
+
+        Example:
+            >>> ds = timeseries_dataset_from_array(np.arange(10), None, sequence_length=5, batch_size=4)
+            >>> [tuple(batch.shape) for batch in ds.take(1)], len(ds.take(-1))
+            ([(4, 5)], 2)
+        """
+        if not isinstance(count, int) or count < -1:
+            raise ValueError(f"TimeseriesDataset.take: `count` must be an integer >= -1. Received: count={count!r}")
+        n = len(self) if count == -1 else min(count, len(self))
+        return [self[i] for i in range(n)]
 
     def __repr__(self):
         return f"<TimeseriesDataset: {len(self.start_positions)} windows in {len(self)} batches>"
+
+
+def _tensor(array):
+    """A fresh numeric numpy batch as a torch tensor (sharing its memory); other dtypes as they are."""
+    return torch.from_numpy(array) if array.dtype.kind in "biufc" else array
 
 
 def timeseries_dataset_from_array(
@@ -76,7 +99,7 @@ def timeseries_dataset_from_array(
     Example:
         >>> ds = timeseries_dataset_from_array(np.arange(10), None, sequence_length=5, batch_size=None)
         >>> ds[0], ds[-1]
-        (array([0, 1, 2, 3, 4]), array([5, 6, 7, 8, 9]))
+        (tensor([0, 1, 2, 3, 4]), tensor([5, 6, 7, 8, 9]))
     """
     n = len(data)
     if start_index:
