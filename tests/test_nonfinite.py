@@ -44,6 +44,7 @@ def assert_same_state(before, after):
             assert before[key] == after[key], key
 
 
+@pytest.mark.filterwarnings("error")
 def test_compiled_whole_step_skips_a_nan_batch_without_recompiling(capsys):
     x = X.copy()
     x[9] = np.nan  # batch 2 of batch_size=4
@@ -79,3 +80,55 @@ def test_compiled_whole_step_skips_a_nan_batch_without_recompiling(capsys):
     assert "Batch 2: Invalid loss, terminating training" in out and "['age', 'kind']" in out
     assert len(history.history["loss"]) == 1
     assert all(np.isfinite(w).all() for w in compiled.get_weights())
+
+
+class OwnStep(Model):
+    """Keras's custom ``train_step`` (the guide's): the user applies the update."""
+
+    def train_step(self, data):
+        x, y = data
+        self.zero_grad()
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(y=y, y_pred=y_pred)
+        loss.backward()
+        trainable_weights = list(self.trainable_weights)
+        self.optimizer.apply([v.value.grad for v in trainable_weights], trainable_weights)
+        self._loss_tracker.update_state(loss.detach())
+        return {"loss": self._loss_tracker.result()}
+
+
+def own_step_model():
+    plait.utils.set_random_seed(4)
+    x = Input((4,), name="x")
+    model = OwnStep(x, layers.Dense(1, name="value")(layers.Dense(8, activation="tanh", name="hidden")(x)))
+    model.compile(optimizers.Adam(0.01), "mse")
+    return model
+
+
+def test_custom_train_step_skips_nonfinite_gradients_and_names_the_batch(capsys):
+    model = own_step_model()
+    model.fit(X[:8], Y_AGE[:8], batch_size=4, shuffle=False, verbose=0)
+    weights, state = [w.copy() for w in model.get_weights()], optimizer_state(model)
+    x = X[:8].copy()
+    x[5] = np.nan  # the second batch of 4
+    with pytest.warns(RuntimeWarning, match=r"Batch 0: the gradients of variable\(s\) \['hidden/kernel', .*\] passed"):
+        model.fit(x[4:8], Y_AGE[4:8], batch_size=4, verbose=0)
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(b, a)  # exactly the weights before the bad step
+    assert_same_state(state, optimizer_state(model))  # slots and iterations too
+    # The finite batch trains; TerminateOnNaN stops at the bad one and names it.
+    history = model.fit(
+        x, Y_AGE[:8], batch_size=4, shuffle=False, epochs=2, verbose=0, callbacks=[callbacks.TerminateOnNaN()]
+    )
+    out = capsys.readouterr().out
+    assert "Batch 1: Invalid loss, terminating training. Batch 1: the gradients of variable(s)" in out
+    assert len(history.history["loss"]) == 1 and model.optimizer.iterations == state["iterations"] + 1
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_optimizer_apply_outside_fit_applies_as_keras_does():
+    # Keras's optimizer applies what it is given; the guard is fit's (with its finite check).
+    var = torch.nn.Parameter(torch.ones(2))
+    opt = optimizers.SGD(0.1)
+    opt.apply([torch.tensor([1.0, float("nan")])], [var])
+    assert torch.isnan(var[1]) and opt.iterations == 1

@@ -38,6 +38,21 @@ def scale_addcdiv_(xs, num, den, a):
         torch._foreach_addcdiv_(xs, num, den, value=a)
 
 
+def _all_finite(grads):
+    """Whether every gradient is finite: torch's fused check (``GradScaler``'s, with a scale of
+    1, so the gradients keep their values), one host read per device."""
+    found = {}
+    for g in grads:
+        if g.is_floating_point():
+            found.setdefault(g.device, []).append(g)
+    for device, tensors in found.items():
+        flag = torch.zeros((), device=device)
+        torch._amp_foreach_non_finite_check_and_unscale_(tensors, flag, torch.ones((), device=device))
+        if flag.item():
+            return False
+    return True
+
+
 class Optimizer:
     """Base class. Subclasses define ``_slots`` (state names), ``_update(...)`` and, when the
     rule needs more per-step numbers than the learning rate, ``_step_scalars``.
@@ -82,6 +97,10 @@ class Optimizer:
         self.iterations = 0
         self._params = None
         self._state = {}
+        # ``fit`` sets this around a user's own ``train_step`` when it checks for non-finite
+        # steps: ``apply`` then skips gradients that are not finite (see :meth:`apply`).
+        self.skip_nonfinite = False
+        self.skipped = None  # the names of the variables whose gradients were not finite, last skip
 
     # Keras exposes the current rate; assigning a float replaces a schedule.
     @property
@@ -126,6 +145,13 @@ class Optimizer:
             grads: one gradient (or None: skipped) per parameter.
             params: the parameters (default: those of the last ``build``); a different list
                 builds the optimizer for it, as Keras builds on the first ``apply``.
+
+        With ``skip_nonfinite`` (set by ``fit`` around a custom ``train_step`` when it checks
+        for non-finite steps: always on the CPU, with ``TerminateOnNaN`` on an accelerator),
+        gradients with a NaN or inf are not applied: the parameters, the slots and
+        ``iterations`` stay as they were, and ``skipped`` names the variables. The check is
+        torch's fused non-finite check (``GradScaler``'s): one pass over the gradients, one
+        host read.
         """
         grads = list(grads)
         if params is not None:
@@ -147,6 +173,10 @@ class Optimizer:
         pairs = [(i, g) for i, g in enumerate(grads) if g is not None]
         if not pairs:
             self.iterations += 1
+            return
+        if self.skip_nonfinite and not _all_finite([g for _, g in pairs]):
+            bad = [i for i, g in pairs if not torch.isfinite(g).all()]
+            self.skipped = [getattr(params[i], "path", None) or f"variable {i}" for i in bad]
             return
         index = [i for i, _ in pairs]
         state = self.slots_for(index)

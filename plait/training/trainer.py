@@ -47,7 +47,7 @@ class Trainer:
         self._heads = None
         self._step_fn = None
         self._finite_check = False  # fit sets it: a non-finite loss never updates the weights
-        self._nonfinite = None  # (position in the execution, output names) of a skipped step
+        self._nonfinite = None  # (position in the execution, what was not finite) of a skipped step
         self._built_distribution = distribution_lib.distribution()  # checked by fit (Keras's rule)
 
     # ------------------------------------------------------------------ compile
@@ -239,7 +239,7 @@ class Trainer:
                 head.tracker.update_state(value.detach(), sample_weight=n)
         balancer = self._balancer
         return step_fn.combine(
-            per_output, penalty, lambda losses: balancer.combine(losses, training and torch.is_grad_enabled(), n)
+            per_output, penalty, lambda losses: balancer.combine(losses, training and torch.is_grad_enabled())
         )
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -290,7 +290,7 @@ class Trainer:
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(nest.flatten(x)))
         if self._finite_check and not loss_is_finite(loss):
-            self._nonfinite = (0, ["loss"])  # the update is not applied
+            self._nonfinite = (None, "the loss is not finite (NaN or inf)")  # the update is not applied
             return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         scale_loss = getattr(self.optimizer, "scale_loss", None)
         (loss if scale_loss is None else scale_loss(loss)).backward()
@@ -393,7 +393,7 @@ class Trainer:
                 ys = batches[k][1]
                 with_loss = [h.name for h, y in zip(self._heads, ys) if h.loss is not None and y is not None]
                 names = [name for name, good in zip(with_loss, outputs) if not good]
-                self._nonfinite = (first + k, names or _no_output_named())
+                self._nonfinite = (first + k, _loss_phrase(names or _no_output_named()))
 
     def _test_batch(self, data):
         xs, ys, sws = data
@@ -510,6 +510,7 @@ class Trainer:
                 steps_per_execution=self._execution_size(),
             )
         self._finite_check = _wants_finite_check(self, user)
+        self._nonfinite = self.nonfinite_message = None
         self._fit_iterator = epoch_iterator  # BackupAndRestore saves its epoch random state
         logs = training_logs = {}
         try:
@@ -534,6 +535,7 @@ class Trainer:
                     callback_list.on_train_batch_begin(begin, {})
                     logs = self._run_training_execution(chunk, custom)
                     step = end + 1
+                    self.nonfinite_message = None
                     if self._nonfinite is not None:
                         self._report_nonfinite(begin, user)
                     if callback_list.wants("on_train_batch_end"):
@@ -584,11 +586,11 @@ class Trainer:
     def _report_nonfinite(self, begin, callbacks):
         """A step's loss was not finite and its update was skipped: say which batch and output;
         ``TerminateOnNaN`` stops the fit, otherwise a warning and training goes on."""
-        position, names = self._nonfinite
+        position, what = self._nonfinite
         self._nonfinite = None
         message = (
-            f"Batch {begin + position}: the loss of output(s) {names} is not finite (NaN or inf); the update "
-            "was not applied, so the weights are those of the last finite step."
+            f"Batch {begin + position}: {what}; the update was not applied, so the weights are those of the "
+            "last finite step."
         )
         self.nonfinite_message = message
         if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks):
@@ -612,10 +614,28 @@ class Trainer:
         built-in steps (logs are read from the metrics when needed: None)."""
         if custom is not None:
             logs = None
-            for batch in chunk:
+            # The user's step applies its own update: the optimizer skips gradients that are not
+            # finite (float16 loss scaling already does).
+            optimizer = self.optimizer
+            guard = self._finite_check and optimizer is not None and not hasattr(optimizer, "scale_loss")
+            for position, batch in enumerate(chunk):
                 if self._step_fn is None and self.compiled:
                     self._prepare(batch)
-                logs = custom(batch.data())
+                if guard:
+                    optimizer.skip_nonfinite, optimizer.skipped = True, None
+                try:
+                    logs = custom(batch.data())
+                finally:
+                    if guard:
+                        optimizer.skip_nonfinite = False
+                if guard and optimizer.skipped and self._nonfinite is None:
+                    self._nonfinite = (
+                        position,
+                        f"the gradients of variable(s) {optimizer.skipped} passed to the optimizer are not finite "
+                        "(NaN or inf)",
+                    )
+                if self._nonfinite is not None and self._nonfinite[0] is None:  # from Keras's step
+                    self._nonfinite = (position, self._nonfinite[1])
             return _check_logs(logs, "train_step")
         if self._step_fn is None:
             self._prepare(chunk[0])
@@ -905,7 +925,11 @@ def _nonfinite_outputs(out, output_heads):
     names = [
         h.name for h, v in zip(output_heads, out.per_output) if v is not None and not torch.isfinite(v.detach()).all()
     ]
-    return names or _no_output_named()
+    return _loss_phrase(names or _no_output_named())
+
+
+def _loss_phrase(names):
+    return f"the loss of output(s) {names} is not finite (NaN or inf)"
 
 
 def _no_output_named():
