@@ -288,6 +288,25 @@ def scenario_extras(rank, outdir):
     return out
 
 
+def scenario_fsdp(rank, outdir):
+    """FullyShardedDataParallel: the Embedding/Dense model and the BatchNormalization model."""
+    out = {}
+    with distribution.FullyShardedDataParallel().scope():
+        for name in FSDP_FITS:
+            out.update({f"{name}_{k}": v for k, v in run_fit(name, False).items()})
+        plait.utils.set_random_seed(7)
+        model = build_sharded()
+        model.compile(**COMPILE["sharded"])
+        model.fit(*data("sharded", N), batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        out["shard_shape"] = np.array(model.get_layer(index=1).embeddings.to_local().shape)
+        out["class_name"] = np.array(type(model.get_layer(index=1)).__name__)
+        model.save(os.path.join(outdir, "fsdp.plait"))
+    return out
+
+
+FSDP_FITS = ["sharded", "bn_dict"]
+
+
 def scenario_kill(rank, outdir):
     """Process 1 dies when the third epoch begins (two backups written); process 0 must fail, not hang."""
     from plait.callbacks import LambdaCallback

@@ -154,6 +154,42 @@ def test_mixed_precision_matches_one_process(extras, name, policy):
         _compare(results[rank], refs[(name, policy)], f"{name}_{policy}_", MIXED_TOLERANCE[policy])
 
 
+@pytest.fixture(scope="module")
+def fsdp(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("distribution_fsdp")
+
+    def references():
+        refs = {name: worker.run_fit(name, False) for name in worker.FSDP_FITS}
+        plait.utils.set_random_seed(7)
+        model = worker.build_sharded()
+        model.compile(**worker.COMPILE["sharded"])
+        model.fit(*worker.data("sharded", worker.N), batch_size=worker.BATCH, epochs=1, shuffle=False, verbose=0)
+        refs["sharded_1_epoch"] = model.get_weights()
+        return refs
+
+    results, refs = _results("fsdp", outdir, meanwhile=references)
+    return results, outdir, refs
+
+
+@pytest.mark.parametrize("name", ["sharded", "bn_dict"])
+def test_fully_sharded_matches_one_process(fsdp, name):
+    """FullyShardedDataParallel (torch's FSDP, ``fully_shard`` per layer) on 2 processes: weights,
+    History, evaluate() and predict() of one process; each process holds half of every weight."""
+    results, _, refs = fsdp
+    for rank in (0, 1):
+        _compare(results[rank], refs[name], f"{name}_")
+        assert results[rank]["shard_shape"].tolist() == [10, 8]  # the (20, 8) embeddings, half per process
+        assert str(results[rank]["class_name"]) == "Embedding"  # FSDP's subclass keeps the name
+
+
+def test_fully_sharded_checkpoint_loads_in_one_process(fsdp):
+    """``save`` under FSDP gathers the whole weights: the file loads in one process."""
+    _, outdir, refs = fsdp
+    loaded = plait.models.load_model(outdir / "fsdp.plait")
+    for a, b in zip(loaded.get_weights(), refs["sharded_1_epoch"], strict=True):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) < TOLERANCE
+
+
 def test_bad_input_fails_on_every_process(fits):
     results = fits[0]
     for rank in (0, 1):

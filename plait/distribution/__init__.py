@@ -4,6 +4,7 @@
 from plait.distribution.distribution_lib import DataParallel as DataParallel
 from plait.distribution.distribution_lib import DeviceMesh as DeviceMesh
 from plait.distribution.distribution_lib import Distribution as Distribution
+from plait.distribution.distribution_lib import FullyShardedDataParallel as FullyShardedDataParallel
 from plait.distribution.distribution_lib import LayoutMap as LayoutMap
 from plait.distribution.distribution_lib import ModelParallel as ModelParallel
 from plait.distribution.distribution_lib import TensorLayout as TensorLayout
@@ -17,6 +18,7 @@ __all__ = [
     "DataParallel",
     "DeviceMesh",
     "Distribution",
+    "FullyShardedDataParallel",
     "LayoutMap",
     "ModelParallel",
     "TensorLayout",

@@ -40,6 +40,13 @@ def data_parallel():
     return d if isinstance(d, distribution_lib.DataParallel) else None
 
 
+def fully_sharded():
+    """The active distribution when it is a FullyShardedDataParallel (FSDP reduces the
+    gradients itself); None otherwise."""
+    d = data_parallel()
+    return d if isinstance(d, distribution_lib.FullyShardedDataParallel) else None
+
+
 def data_shards():
     """``(shards, shard_id)``: how many pieces each global batch is cut into and which one this
     process reads; ``(1, 0)`` when nothing is split."""
@@ -143,6 +150,10 @@ def loss_scale(n_local):
     one process). A global batch split evenly gives each sample's gradient the size it has in
     one process, ``1/batch_size`` of its loss's: float16's loss scaling overflows on the same
     steps. :func:`average_gradients` undoes the factor exactly (N is the same on every process)."""
+    if fully_sharded() is not None:  # FSDP averages the gradients: N times this process's share of the batch
+        count = torch.full((1,), float(n_local), device="cuda" if dist.get_backend() == "nccl" else "cpu")
+        dist.all_reduce(count)
+        return (float(n_local) * _shards()) / count
     return 1.0 / _shards() if data_parallel() is not None else 1
 
 
@@ -155,7 +166,7 @@ def average_gradients(grads, n_local):
     :func:`loss_scale`: weighted by the processes' sample counts, summed with the counts in one
     all-reduce, and divided by the global count. Eager, with ``torch.distributed.all_reduce``;
     None entries are kept."""
-    if data_parallel() is None:
+    if data_parallel() is None or fully_sharded() is not None:  # FSDP reduced them in backward
         return grads
     present = [g for g in grads if g is not None]
     weight = float(n_local) * _shards()  # undoes loss_scale's 1/N and weighs by this process's samples

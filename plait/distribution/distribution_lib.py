@@ -7,6 +7,8 @@ weights are laid out over the processes, and ``fit``/``evaluate``/``predict`` fo
 - :class:`DataParallel`: every process holds the whole model; ``batch_size`` is the global
   batch, split across the processes; gradients, BatchNormalization's batch moments and the
   metrics are summed across them, so the numbers are those of one process with the same batch.
+- :class:`FullyShardedDataParallel` (a plait extension): :class:`DataParallel` with every
+  weight sharded over the processes by ``torch.distributed.fsdp.fully_shard`` (FSDP).
 - :class:`ModelParallel`: the weights named by a :class:`LayoutMap` are sharded over the
   mesh's model axis as ``torch.distributed.tensor`` DTensors; the data is split over its batch
   axis (replicated when that axis has size 1).
@@ -336,6 +338,34 @@ class DataParallel(Distribution):
 
     def get_variable_layout(self, variable):
         return TensorLayout([None] * len(getattr(variable, "shape", ())), self._device_mesh)
+
+
+class FullyShardedDataParallel(DataParallel):
+    """Data parallelism with every weight sharded over the processes: PyTorch's FSDP
+    (``torch.distributed.fsdp.fully_shard``) for models whose weights, gradients and optimizer
+    state do not fit one device, without writing a :class:`LayoutMap` (a plait extension;
+    Keras 3 has no such distribution).
+
+    Each layer with weights becomes an FSDP unit: its weights are split along their first
+    dimension (``Shard(0)`` DTensors, 1/N per process), gathered whole just before the layer
+    runs and freed after; the gradients are reduce-scattered, so each process updates its own
+    shard. Everything else is :class:`DataParallel`'s: ``batch_size`` is the global batch,
+    every process reads its part, BatchNormalization uses the global moments, metrics and
+    History are global, and the numbers are those of one process. ``get_weights``, ``save``
+    and ``save_weights`` gather the whole weights.
+
+    Args:
+        device_mesh: a 1-D mesh (default: one over ``devices``).
+        devices: the devices (default: :func:`list_devices`, one per process).
+        auto_shard_dataset: as in :class:`DataParallel`.
+        reshard_after_forward: free the gathered weights after each layer's forward (and
+            gather them again for the backward pass): FSDP's memory-saving default (ZeRO-3);
+            ``False`` keeps them until the backward pass (ZeRO-2, less communication).
+    """
+
+    def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True, reshard_after_forward=True):
+        super().__init__(device_mesh, devices, auto_shard_dataset)
+        self.reshard_after_forward = bool(reshard_after_forward)
 
 
 class ModelParallel(Distribution):

@@ -1,4 +1,5 @@
-"""ModelParallel: a model's weights as DTensors laid out by a ``LayoutMap``.
+"""ModelParallel: a model's weights as DTensors laid out by a ``LayoutMap`` (and
+FullyShardedDataParallel: FSDP units, :func:`fully_shard_model`).
 
 Every weight becomes a ``torch.distributed.tensor.DTensor`` on the mesh: the weights the
 layout map names are sharded (``Shard(dim)`` on the named mesh axis), the others replicated.
@@ -92,6 +93,34 @@ def distribute_model(model, distribution):
     model._plait_mesh = mesh
     model.register_forward_pre_hook(_inputs_hook)
     model.register_forward_hook(_outputs_hook)
+
+
+def fully_shard_model(model, distribution):
+    """FullyShardedDataParallel: make every module of ``model`` that owns weights an FSDP unit
+    (``torch.distributed.fsdp.fully_shard``, innermost first), once.
+
+    The units average their gradients over the N processes (FSDP's default reduction, which
+    gloo also runs): the step scales each process's loss by N times its share of the global
+    batch (``collectives.loss_scale``), so the average is the global batch's gradient. The root is
+    not wrapped unless it owns weights itself: the training step runs the model's generated
+    forward, which calls each layer through ``nn.Module.__call__`` (so FSDP's hooks gather and
+    free the unit's weights), or ``call_logits``, which is registered as an FSDP forward method
+    too. FSDP subclasses each wrapped module (``FSDPDense``); the subclass keeps the layer's
+    class name, so saving writes ``"Dense"``.
+    """
+    if getattr(model, "_plait_sharded", None) is distribution:
+        return
+    from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
+
+    mesh = distribution.device_mesh.backend_mesh
+    units = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    for module in reversed(units):
+        cls = type(module)
+        fully_shard(module, mesh=mesh, reshard_after_forward=distribution.reshard_after_forward)
+        type(module).__name__, type(module).__qualname__ = cls.__name__, cls.__qualname__
+        if callable(getattr(module, "call_logits", None)):
+            register_fsdp_forward_method(module, "call_logits")
+    model._plait_sharded = distribution
 
 
 def _fullmatch(pattern, path):

@@ -95,6 +95,10 @@ def check_model(model):
             for tensor in tensors:
                 dist.broadcast(tensor.data, 0)
         model._plait_synced = current
+    if collectives.fully_sharded() is not None and tensors:  # after the broadcast: shards of process 0's weights
+        from plait.distribution import sharding
+
+        sharding.fully_shard_model(model, current)
     if isinstance(current, distribution_lib.ModelParallel) and collectives.active() is not None:
         from plait.distribution import sharding
 
