@@ -381,3 +381,42 @@ def test_vae_end_to_end():
     mse = float(((np.asarray(recon) - x_train) ** 2).mean())
     assert history.history["loss"][-1] > mse * 0.9
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_layers_held_in_lists_and_dicts_are_tracked_as_keras_tracks_them():
+    """Keras tracks the layers a layer keeps in lists and dicts (`self.blocks = [...]`, or an
+    empty list filled in a loop); their weights are counted, trained and saved."""
+
+    def block_model(lib):
+        class Stack(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.blocks = [lib.layers.Dense(4), lib.layers.Dense(4)]
+                self.heads = []
+                for units in (3, 2):
+                    self.heads.append(lib.layers.Dense(units))
+                self.by_name = {"gate": lib.layers.Dense(2, activation="sigmoid")}
+                self.notes = []
+                self.notes.append("not a layer")
+
+            def call(self, x):
+                for block in self.blocks:
+                    x = block(x)
+                for head in self.heads:
+                    x = head(x)
+                return x * self.by_name["gate"](x)
+
+        inputs = lib.Input(shape=(5,))
+        return lib.Model(inputs, Stack()(inputs))
+
+    model, reference = block_model(plait), block_model(keras)
+    assert model.count_params() == reference.count_params() == 24 + 20 + 15 + 8 + 6
+    assert [w.shape for w in model.get_weights()] == [tuple(w.shape) for w in reference.get_weights()]
+    model.set_weights(reference.get_weights())
+    x = np.random.RandomState(0).rand(6, 5).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), reference.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    model.compile("sgd", "mse")
+    before = model.get_weights()
+    model.fit(x, np.ones((6, 2)), verbose=0)
+    assert all((a != b).any() for a, b in zip(before, model.get_weights()))  # every weight was trained
+    assert model.layers[1].notes == ["not a layer"]

@@ -249,6 +249,73 @@ class _NodeAttribute:
         return values[0] if len(values) == 1 else values
 
 
+def _all_modules(values):
+    return bool(values) and all(isinstance(v, nn.Module) for v in values)
+
+
+class _PendingList(list):
+    """An empty list set as a public attribute of a user's layer (``self.blocks = []``): the
+    first layer appended to it turns the attribute into an ``nn.ModuleList``, so layers built up
+    in a loop are tracked (trained, saved), as a Keras layer tracks its lists."""
+
+    __slots__ = ("_owner", "_name")
+
+    def _grow(self, method, *args):
+        getattr(list, method)(self, *args)
+        owner = self._owner() if self._owner is not None else None
+        if owner is not None and _all_modules(self) and owner.__dict__.get(self._name) is self:
+            del owner.__dict__[self._name]
+            nn.Module.__setattr__(owner, self._name, nn.ModuleList(self))
+
+    def append(self, value):
+        self._grow("append", value)
+
+    def extend(self, values):
+        self._grow("extend", list(values))
+
+    def insert(self, index, value):
+        self._grow("insert", index, value)
+
+    def __iadd__(self, values):
+        self._grow("extend", list(values))
+        return self
+
+
+def child_layers(module):
+    """The layers directly held by ``module``: its ``Layer`` children and the layers in its
+    ``nn.ModuleList``/``nn.ModuleDict`` children (what Keras's lists and dicts of layers become)."""
+    found = []
+    for child in module.children():
+        if isinstance(child, Layer):
+            found.append(child)
+        elif isinstance(child, (nn.ModuleList, nn.ModuleDict)):
+            found += child_layers(child)
+    return found
+
+
+def _tracked(layer, name, value):
+    """What ``layer.<name> = value`` stores. Keras tracks the layers a layer holds in lists and
+    dicts; torch only tracks ``nn.ModuleList``/``nn.ModuleDict``. So a list or tuple made only of
+    modules becomes an ``nn.ModuleList``, a dict of them (str keys) an ``nn.ModuleDict``, and an
+    empty list on a user's layer waits for its first layer; otherwise their weights would be
+    neither trained nor saved. Private names (``_x``) and plait's own layers' lists are left as is.
+    """
+    if name.startswith("_"):
+        return value
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple) and _all_modules(value):
+        return nn.ModuleList(value)
+    if isinstance(value, dict) and type(value) is dict and _all_modules(list(value.values())):
+        if all(isinstance(k, str) and k and "." not in k for k in value):
+            return nn.ModuleDict(value)
+    if type(value) is list and not value and not type(layer).__module__.startswith("plait."):
+        import weakref
+
+        pending = _PendingList()
+        pending._owner, pending._name = weakref.ref(layer), name
+        return pending
+    return value
+
+
 class Layer(nn.Module):
     """Base class of all plait layers (and models).
 
@@ -464,7 +531,7 @@ class Layer(nn.Module):
             if is_buffer:
                 self.register_buffer(name, value)
                 return
-        super().__setattr__(name, value)
+        super().__setattr__(name, _tracked(self, name, value))
 
     def _apply(self, fn, *args, **kwargs):
         # ``.to(device)`` makes buffers plain tensors again: keep Keras-style buffer Variables.
@@ -501,7 +568,7 @@ class Layer(nn.Module):
             self._activity_penalties.append(value)
 
     def _sublayers(self):
-        return [m for m in self.children() if isinstance(m, Layer)]
+        return child_layers(self)
 
     def weight_entries(self):
         """``(layer, spec)`` pairs in Keras 3 order: own trainable weights, own non-trainable

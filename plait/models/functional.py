@@ -12,7 +12,7 @@ from plait.graph.node import SymbolicTensor
 from plait.graph.ops import resolve
 from plait.graph.traverse import map_graph
 from plait.layers import serialization as layer_serialization
-from plait.layers.base import Layer
+from plait.layers.base import Layer, child_layers
 from plait.layers.input_layer import InputLayer
 from plait.models.summary import print_summary
 from plait.training.checks import conform_input
@@ -70,7 +70,7 @@ class Model(Trainer, Layer):
         self.built = True
 
     def _sublayers(self):
-        return [m for m in self.children() if isinstance(m, Layer)]
+        return child_layers(self)
 
     # ---- what the trainer reads (a subclassed model has no graph: its ``call`` is the forward)
     @property
