@@ -1382,3 +1382,239 @@ def test_timeseries_dataset_take_and_tensor_batches():
     assert len(ds.take(-1)) == len(ds) == len(ds.take(10)) == 3
     with pytest.raises(ValueError, match="`count` must be an integer >= -1"):
         ds.take(-2)
+
+
+# --- examples/vision/image_classification_from_scratch.py (fchollet) -----------------------------
+# The images come from image_dataset_from_directory as a tf.data pipeline in the example; here a
+# small array of the same layout (uint8-valued float32 RGB images, 0/1 labels).
+
+pets_x = rng.integers(0, 256, (12, 32, 32, 3)).astype("float32")
+pets_y = rng.integers(0, 2, 12).astype("int32")
+
+
+def image_classification_from_scratch(keras, workdir):
+    layers = keras.layers
+    image_size = (32, 32)  # the example: (180, 180)
+    data_augmentation_layers = [
+        layers.RandomFlip("horizontal"),
+        layers.RandomRotation(0.1),
+    ]
+
+    def data_augmentation(images):
+        for layer in data_augmentation_layers:
+            images = layer(images)
+        return images
+
+    def make_model(input_shape, num_classes):
+        inputs = keras.Input(shape=input_shape)
+
+        # Entry block
+        x = layers.Rescaling(1.0 / 255)(inputs)
+        x = layers.Conv2D(128, 3, strides=2, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+
+        previous_block_activation = x  # Set aside residual
+
+        for size in [256, 512, 728]:
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(size, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(size, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+
+            x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+
+            # Project residual
+            residual = layers.Conv2D(size, 1, strides=2, padding="same")(previous_block_activation)
+            x = layers.add([x, residual])  # Add back residual
+            previous_block_activation = x  # Set aside next residual
+
+        x = layers.SeparableConv2D(1024, 3, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+
+        x = layers.GlobalAveragePooling2D()(x)
+        if num_classes == 2:
+            units = 1
+        else:
+            units = num_classes
+
+        x = layers.Dropout(0.25)(x)
+        # We specify activation=None so as to return logits
+        outputs = layers.Dense(units, activation=None)(x)
+        return keras.Model(inputs, outputs)
+
+    model = make_model(input_shape=image_size + (3,), num_classes=2)
+    # train_ds.map(lambda img, label: (data_augmentation(img), label))
+    augmented = np.asarray(data_augmentation(pets_x[:8]))
+    epochs = 1  # the example: 25
+    callbacks = [keras.callbacks.ModelCheckpoint(os.path.join(workdir, "save_at_{epoch}.keras"))]
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-4),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+    )
+    history = model.fit(
+        augmented,
+        pets_y[:8],
+        batch_size=4,
+        epochs=epochs,
+        callbacks=callbacks,
+        validation_data=(pets_x[8:], pets_y[8:]),
+    )
+    img_array = np.expand_dims(pets_x[8], 0)  # keras.utils.img_to_array(keras.utils.load_img(...)), batched
+    predictions = model.predict(img_array)
+    score = float(keras.ops.sigmoid(predictions[0][0]))
+    print(f"This image is {100 * (1 - score):.2f}% cat and {100 * score:.2f}% dog.")
+    out = {
+        "table": table(model),
+        "history": sorted(history.history),
+        "augmented": (augmented.shape, augmented.dtype.name),
+        "files": sorted(os.listdir(workdir)),
+    }
+    return model, out, pets_x[8:]
+
+
+def test_image_classification_from_scratch(tmp_path):
+    (tmp_path / "plait").mkdir()
+    (tmp_path / "keras").mkdir()
+    ours, printed = quiet(image_classification_from_scratch, plait, tmp_path / "plait")
+    theirs, _ = quiet(image_classification_from_scratch, keras_lib, tmp_path / "keras")
+    assert ours[1] == theirs[1]
+    assert "% cat and " in printed
+    same_predictions(ours[0], theirs[0], ours[2], atol=1e-4)
+
+
+# --- examples/vision/knowledge_distillation.py (Kenneth Borup) -----------------------------------
+
+
+def knowledge_distillation(keras):
+    ops, layers = keras.ops, keras.layers
+
+    class Distiller(keras.Model):
+        def __init__(self, student, teacher):
+            super().__init__()
+            self.teacher = teacher
+            self.student = student
+
+        def compile(
+            self,
+            optimizer,
+            metrics,
+            student_loss_fn,
+            distillation_loss_fn,
+            alpha=0.1,
+            temperature=3,
+        ):
+            super().compile(optimizer=optimizer, metrics=metrics)
+            self.student_loss_fn = student_loss_fn
+            self.distillation_loss_fn = distillation_loss_fn
+            self.alpha = alpha
+            self.temperature = temperature
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, allow_empty=False):
+            teacher_pred = self.teacher(x, training=False)
+            student_loss = self.student_loss_fn(y, y_pred)
+            distillation_loss = self.distillation_loss_fn(
+                ops.softmax(teacher_pred / self.temperature, axis=1),
+                ops.softmax(y_pred / self.temperature, axis=1),
+            ) * (self.temperature**2)
+            loss = self.alpha * student_loss + (1 - self.alpha) * distillation_loss
+            return loss
+
+        def call(self, x):
+            return self.student(x)
+
+    teacher = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(256, (3, 3), strides=(2, 2), padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.MaxPooling2D(pool_size=(2, 2), strides=(1, 1), padding="same"),
+            layers.Conv2D(512, (3, 3), strides=(2, 2), padding="same"),
+            layers.Flatten(),
+            layers.Dense(10),
+        ],
+        name="teacher",
+    )
+    student = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Conv2D(16, (3, 3), strides=(2, 2), padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.MaxPooling2D(pool_size=(2, 2), strides=(1, 1), padding="same"),
+            layers.Conv2D(32, (3, 3), strides=(2, 2), padding="same"),
+            layers.Flatten(),
+            layers.Dense(10),
+        ],
+        name="student",
+    )
+    student_scratch = keras.models.clone_model(student)
+
+    (x_train, y_train), (x_test, y_test) = (mnist_x[:32], mnist_y[:32]), (mnist_x[32:48], mnist_y[32:48])
+    x_train = x_train.astype("float32") / 255.0
+    x_train = np.reshape(x_train, (-1, 28, 28, 1))
+    x_test = x_test.astype("float32") / 255.0
+    x_test = np.reshape(x_test, (-1, 28, 28, 1))
+
+    teacher.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    teacher_history = teacher.fit(x_train, y_train, epochs=1)  # the example: 5
+    teacher.evaluate(x_test, y_test)
+
+    distiller = Distiller(student=student, teacher=teacher)
+    distiller.compile(
+        optimizer=keras.optimizers.Adam(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+        student_loss_fn=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        distillation_loss_fn=keras.losses.KLDivergence(),
+        alpha=0.1,
+        temperature=10,
+    )
+    distiller_history = distiller.fit(x_train, y_train, epochs=1)  # the example: 3
+    distilled = distiller.evaluate(x_test, y_test)
+
+    student_scratch.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    scratch_history = student_scratch.fit(x_train, y_train, epochs=1)  # the example: 3
+    student_scratch.evaluate(x_test, y_test)
+    out = {
+        "teacher": table(teacher),
+        "student": table(student),
+        "scratch": table(student_scratch),
+        "histories": [sorted(h.history) for h in (teacher_history, distiller_history, scratch_history)],
+        "distilled": len(distilled),
+        "clone": [w.shape for w in student_scratch.get_weights()] == [w.shape for w in student.get_weights()],
+    }
+    return (distiller, teacher, student), out, x_test, y_test
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(ValueError, TypeError),
+    reason="plait/training/trainer.py: (1) fit/evaluate run the built-in step for a model that overrides "
+    "compute_loss (only a direct train_step() call checks _keras_step_overrides; _custom_step returns None), "
+    "so fit raises 'Model 'distiller' has no loss to minimize'; (2) _keras_train_step/_keras_test_step call "
+    "compute_loss(..., training=...) where Keras's _compute_loss drops `training` for an override without it "
+    "(this example's compute_loss(self, x, y, y_pred, sample_weight, allow_empty)). With both fixed, it passes.",
+)
+def test_knowledge_distillation():
+    (ours, _), (theirs, _) = run_both(knowledge_distillation)
+    assert ours[1] == theirs[1]
+    # The distiller's loss (compute_loss with the teacher's softened logits) on Keras's weights.
+    (distiller, teacher, student), (k_distiller, k_teacher, k_student) = ours[0], theirs[0]
+    teacher.set_weights(k_teacher.get_weights())
+    student.set_weights(k_student.get_weights())
+    x_test, y_test = ours[2], ours[3]
+    np.testing.assert_allclose(
+        distiller.evaluate(x_test, y_test, verbose=0), k_distiller.evaluate(x_test, y_test, verbose=0), rtol=1e-4
+    )
