@@ -579,6 +579,83 @@ def test_terminate_on_nan_stops_before_the_bad_update(capsys):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+# ---------------------------------------------------------------------- later batches of a generator
+def batches(*later):
+    """A generator: one good batch of the classifier, then ``later`` (x, y) batches."""
+    yield X[:4], Y_CLS[:4]
+    yield from later
+
+
+LABELS = r"Target 'probs' has class label {bad} outside \[0, 3\) for loss 'sparse_categorical_crossentropy'"
+
+
+@pytest.mark.parametrize("bad", [7, 3, -1, -100])  # -100: torch's ignore_index, not Keras's
+def test_a_later_generator_batch_with_labels_out_of_range_is_named(bad):
+    labels = np.array([0, 1, bad, 2])
+    received = rf"Received labels in \[{min(bad, 0)}, {max(bad, 2)}\]"
+    match = rf"Batch 1 of the dataset or generator: {LABELS.format(bad=bad)}.*{received}"
+    with pytest.raises(ValueError, match=match):
+        classifier().fit(batches((X[:4], labels)), verbose=0)
+    with pytest.raises(ValueError, match=match):
+        classifier().evaluate(batches((X[:4], labels)), verbose=0)
+
+
+def test_a_later_pydataset_batch_with_labels_out_of_range_is_named():
+    class Data(plait.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return X[:4], np.array([0, 1, 2, 5 if i == 2 else 0])
+
+    with pytest.raises(ValueError, match=r"Batch 2 of the dataset or generator: " + LABELS.format(bad=5)):
+        classifier().fit(Data(), shuffle=False, verbose=0)  # the batch's position in the pass
+
+
+def test_a_later_generator_batch_of_the_wrong_shape_is_named_and_uint8_is_cast():
+    with pytest.raises(ValueError, match=r"Batch 1 of the dataset or generator: Input 'features'.*\(None, 4\)"):
+        classifier().fit(batches((WIDE[:4], Y_CLS[:4])), verbose=0)
+    model = classifier()
+    model.fit(batches((np.full((4, 4), 3, "uint8"), Y_CLS[:4])), verbose=0)  # cast as the first batch is
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_a_later_batch_with_embedding_indices_out_of_range_names_the_layer():
+    model = Sequential([Input((3,), dtype="int32"), layers.Embedding(10, 2, name="embed"), layers.Flatten()])
+    model.add(layers.Dense(1))
+    model.compile("sgd", "mse")
+    data = ((np.array([[1, 2, i]] * 4), Y_REG[:4]) for i in (3, 12))
+    with pytest.raises(ValueError, match=r"'embed'.*outside \[0, input_dim=10\).*\[1, 12\]"):
+        model.fit(data, verbose=0)
+
+
+def test_labels_the_host_checks_miss_trip_the_kernel_into_a_clear_error():
+    # compute_loss called by a user's own step, and targets that skip the door checks: the kernel's
+    # index error becomes a ValueError naming the output, the loss and the labels.
+    model = classifier()
+    model.predict(X[:2], verbose=0)
+    y_pred = model(torch.as_tensor(X[:4]))
+    for bad in (9, -100):
+        with pytest.raises(ValueError, match=LABELS.format(bad=bad)) as info:
+            model.compute_loss(y=torch.tensor([0, 1, bad, 2]), y_pred=y_pred)
+        assert isinstance(info.value.__cause__, (IndexError, RuntimeError))
+
+
+def test_kernel_index_errors_in_the_compiled_step_name_the_labels(monkeypatch):
+    from plait.training import checks
+
+    model = Sequential([Input((4,), name="features"), layers.Dense(3, activation="softmax", name="probs")])
+    model.compile("adam", "sparse_categorical_crossentropy", jit_compile=True)
+    model.fit(X[:8], Y_CLS[:8], batch_size=4, verbose=0)  # the second step is the compiled one
+    weights = model.get_weights()
+    monkeypatch.setattr(checks, "check_targets", lambda *args, **kwargs: None)  # as if on a device
+    with pytest.raises(ValueError, match=LABELS.format(bad=7)):
+        model.fit(X[:4], np.array([0, 1, 7, 2]), batch_size=4, verbose=0)
+    assert model._jit._phase == "compiled"
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(b, a)
+
+
 # ---------------------------------------------------------------------- fuzzing
 def _arrays(draw, rows):
     dtype = draw(st.sampled_from(["float32", "float64", "int64", "uint8", "bool", "complex64", "str"]))

@@ -1,6 +1,9 @@
 """Keras's public training contract: the step methods' data, compute_loss / compute_metrics,
 model.metrics, the weights' Variable API, and every fit/evaluate/predict argument honoured."""
 
+import os
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +11,8 @@ import torch
 import plait
 from plait import Input, Model, layers
 from plait.utils import unpack_x_y_sample_weight
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # the Keras reference runs on torch
 
 RNG = np.random.RandomState(0)
 X = RNG.randn(40, 4).astype("float32")
@@ -359,3 +364,86 @@ def test_jit_compile_refuses_a_custom_train_step_and_run_eagerly_allows_it():
         model.fit(X, Y_REG, epochs=1, verbose=0)
     model.compile("sgd", "mse")  # "auto": eager
     assert len(model.fit(X, Y_REG, epochs=1, verbose=0).history["loss"]) == 1
+
+
+# ---------------------------------------------------------------------- steps_per_epoch across epochs
+def _epochs_seen(lib, make_data, steps_per_epoch, epochs):
+    """The batches each epoch trains on (each batch's x holds its index) with a PyDataset's
+    on_epoch_begin/on_epoch_end calls ("b", "e"), under ``lib`` (plait or keras), and how many
+    "ran out of data" warnings the fit gave."""
+    events = []
+
+    class Recorder(lib.Model):
+        def train_step(self, data):
+            events.append(int(np.asarray(data[0].detach().cpu())[0, 0]))
+            return super().train_step(data)
+
+    class Callback(lib.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            events.append("E")
+
+    inputs = lib.Input((3,))
+    model = Recorder(inputs, lib.layers.Dense(1)(inputs))
+    model.compile("sgd", "mse")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(
+            **make_data(lib, events),
+            steps_per_epoch=steps_per_epoch,
+            epochs=epochs,
+            shuffle=False,
+            verbose=0,
+            callbacks=[Callback()],
+        )
+    seen = "".join(str(e) for e in events)
+    ran_out = sum("ran out of data" in str(w.message) for w in caught)
+    return seen[seen.index("E") :].split("E")[1:], ran_out
+
+
+def _py_dataset(n):
+    def make(lib, events):
+        class Data(lib.utils.PyDataset):
+            def __len__(self):
+                return n
+
+            def __getitem__(self, i):
+                return np.full((2, 3), i, "float32"), np.zeros((2, 1), "float32")
+
+            def on_epoch_begin(self):
+                events.append("b")
+
+            def on_epoch_end(self):
+                events.append("e")
+
+        return {"x": Data()}
+
+    return make
+
+
+def _generator(n):
+    return lambda lib, events: {"x": ((np.full((2, 3), i, "float32"), np.zeros((2, 1), "float32")) for i in range(n))}
+
+
+def _arrays(n):
+    x = np.repeat(np.arange(n, dtype="float32"), 2)[:, None] * np.ones((1, 3), "float32")
+    return lambda lib, events: {"x": x, "y": np.zeros((2 * n, 1), "float32"), "batch_size": 2}
+
+
+@pytest.mark.parametrize(
+    "make_data, steps_per_epoch, epochs",
+    [
+        (_py_dataset(5), 2, 4),  # epochs carry on through the data: 0 1 | 2 3 | 4 (short) | 0 1
+        (_py_dataset(5), 3, 4),
+        (_py_dataset(4), 2, 3),  # the data ends with an epoch: no warning
+        (_py_dataset(3), 5, 3),  # more steps than data: every epoch is one pass, with a warning
+        (_arrays(5), 2, 4),
+        (_arrays(3), 5, 2),
+        (_generator(5), 2, 3),  # a generator cannot restart: its later epochs are empty
+    ],
+)
+def test_steps_per_epoch_carries_on_through_the_data_as_keras(make_data, steps_per_epoch, epochs):
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras reference runs on its torch backend")
+    expected = _epochs_seen(keras, make_data, steps_per_epoch, epochs)
+    assert _epochs_seen(plait, make_data, steps_per_epoch, epochs) == expected

@@ -67,10 +67,11 @@ def conform_inputs(model, xs, where="Input"):
     return [conform_input(x, s, model.name, where) for x, s in zip(xs, specs)]
 
 
-def check_targets(model, ys, sws, where="Target"):
+def check_targets(model, ys, sws, where="Target", device_labels=True):
     """Targets and sample weights against the outputs and their losses: shapes that cannot
     broadcast against the output, class labels outside ``[0, classes)``, sample weights with
-    more than the target's dimensions. ``ys``/``sws``: lists in output order (None allowed)."""
+    more than the target's dimensions. ``ys``/``sws``: lists in output order (None allowed).
+    ``device_labels=False`` checks the labels only when they are on the host (no device sync)."""
     shapes = model.output_shapes if model.has_graph else None
     output_heads = getattr(model, "_heads", None) or [None] * len(ys)
     names = model.output_names
@@ -79,12 +80,13 @@ def check_targets(model, ys, sws, where="Target"):
         if isinstance(y, torch.Tensor) and y.is_complex():
             raise TypeError(f"{where} '{name}' must be real numbers. Received: dtype={y.dtype}")
         if shapes is not None and isinstance(y, torch.Tensor) and i < len(shapes):
-            _check_target(name, output_heads[i] if i < len(output_heads) else None, y, tuple(shapes[i]), where)
+            head = output_heads[i] if i < len(output_heads) else None
+            _check_target(name, head, y, tuple(shapes[i]), where, device_labels or y.device.type == "cpu")
         if isinstance(sw, torch.Tensor):
             _check_sample_weight(name, y, sw)
 
 
-def _check_target(name, head, y, shape, where):
+def _check_target(name, head, y, shape, where, labels=True):
     loss = None if head is None else head.loss
     if loss is not None:
         heads.check_target(head, y, shape)  # the loss-specific messages (one-hot vs labels)
@@ -97,18 +99,10 @@ def _check_target(name, head, y, shape, where):
                 f"{(None, *shape[1:-1])} (or with a trailing 1), for output shape {shape}. "
                 f"Received: targets of shape {tuple(y.shape)}"
             )
-        classes = shape[-1]
-        ignore = loss.fn_kwargs.get("ignore_class")
-        if classes is not None and y.numel():
-            values = y if ignore is None else y[y != ignore]
-            if values.numel():
-                low, high = values.min().item(), values.max().item()
-                if low < 0 or high >= classes:
-                    bad = low if low < 0 else high
-                    raise ValueError(
-                        f"{where} '{name}' has class label {bad:g} outside [0, {classes}): output '{name}' has "
-                        f"{classes} classes (shape {shape}). Received labels in [{low:g}, {high:g}]."
-                    )
+        if labels:
+            bad = label_range_error(head, y, shape[-1], where)
+            if bad is not None:
+                raise bad
         return
     if loss is None and head is not None:
         return
@@ -128,6 +122,27 @@ def _check_target(name, head, y, shape, where):
             raise ValueError(
                 f"{where} '{name}' has shape {tuple(y.shape)}, which does not fit output '{name}' of shape {shape}."
             )
+
+
+def label_range_error(head, y, classes, where="Target"):
+    """A ValueError naming the output, its loss and the received label range when ``y`` holds
+    class labels outside ``[0, classes)`` for ``head``'s sparse categorical loss (Keras has no
+    ignored label but ``ignore_class``; torch's ``-100`` is an error too); else None."""
+    loss = head.loss
+    if not isinstance(loss, losses_module.SparseCategoricalCrossentropy) or classes is None or not y.numel():
+        return None
+    ignore = loss.fn_kwargs.get("ignore_class")
+    values = y if ignore is None else y[y != ignore]
+    if not values.numel():
+        return None
+    low, high = (v.item() for v in torch.aminmax(values))
+    if low >= 0 and high < classes:
+        return None
+    bad = low if low < 0 else high
+    return ValueError(
+        f"{where} '{head.name}' has class label {bad:g} outside [0, {classes}) for loss '{loss.name}': output "
+        f"'{head.name}' has {classes} classes. Received labels in [{low:g}, {high:g}]."
+    )
 
 
 def _check_sample_weight(name, y, sw):

@@ -260,33 +260,29 @@ class IterableBatches:
     """Batches from a ``DataLoader``, a dataset, a generator, or any iterable of
     ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
 
-    Without ``steps`` an epoch ends when the iterable is exhausted, and the next epoch iterates
-    it anew (a generator, which cannot restart, then yields nothing more). With ``steps``, each
-    epoch reads ``steps`` elements and the iterator carries over between epochs, as in Keras.
+    Each ``iter()`` is one pass over the source (a generator, which cannot restart, yields
+    nothing more after its first). How many batches of a pass an epoch takes is the
+    :class:`~plait.training.epoch_iterator.EpochIterator`'s business (``steps_per_epoch``).
     """
 
-    def __init__(self, model, source, steps=None):
-        self.model, self.source, self.steps = model, source, steps
-        self._iterator = None
+    def __init__(self, model, source):
+        self.model, self.source = model, source
         self._checked = False
+        self._seen = 0  # batches read in the current pass (named in error messages)
 
     @property
     def num_batches(self):
-        """Batches per epoch: ``steps``, else the source's length, else None (unknown)."""
-        if self.steps is not None:
-            return self.steps
+        """Batches per pass: the source's length, or None (unknown)."""
         try:
             return len(self.source)
         except TypeError:
             return None
 
     def __iter__(self):
-        if self._iterator is None or self.steps is None:
-            self._iterator = iter(self.source)
-        for step, element in enumerate(self._iterator):
+        self._seen = 0
+        for element in self.source:
             yield self._unpack(element)
-            if self.steps is not None and step + 1 >= self.steps:
-                return
+            self._seen += 1
 
     def _unpack(self, element):
         if isinstance(element, tuple) and len(element) > 3:
@@ -307,10 +303,17 @@ class IterableBatches:
         model.ensure_built(x)
         kinds = structure_kinds(model, x, y, sw)
         xs, ys, sws = structure_inputs(model, x), structure_targets(model, y), structure_sample_weights(model, sw)
-        if not self._checked:  # the first batch tells whether the source fits the model
+        # Every batch is checked and converted as the first: shapes, Keras's dtype cast, and the
+        # class labels of a sparse loss while they are on the host (a min and a max: a few
+        # microseconds; labels already on an accelerator are checked on the first batch only).
+        try:
             xs = checks.conform_inputs(model, xs, "Input")
-            checks.check_targets(model, ys, sws)
-            self._checked = True
+            checks.check_targets(model, ys, sws, device_labels=not self._checked)
+        except ValueError as error:
+            if not self._checked:
+                raise
+            raise ValueError(f"Batch {self._seen} of the dataset or generator: {error}") from None
+        self._checked = True
         return Batch(xs, ys, sws, kinds, (model.input_names, model.output_names))
 
 

@@ -55,8 +55,9 @@ class EpochIterator:
         self._presharded = self._shards[0] == 1
         self.steps_per_epoch, self.steps_per_execution = steps_per_epoch, steps_per_execution
         self.device = device if device is not None else model.device
-        self.exhausted = False  # the data ran out before ``steps_per_epoch`` batches
         self._class_weight = class_weight
+        self._py_dataset = None  # a PyDataset, whose on_epoch_begin/on_epoch_end run per epoch
+        self._pass, self._pass_seen = None, 0  # the pass over the data that epochs carry on
         if data_module.is_iterable_source(x):
             if y is not None:
                 raise ValueError("`y` must be None when `x` is a dataset, loader or generator (it yields the targets).")
@@ -66,15 +67,15 @@ class EpochIterator:
                     "(it yields (x, y, sample_weight))."
                 )
             source = x
-            if isinstance(x, PyDataset):  # its batches by index, with its epoch hooks (shuffled as Keras does)
-                source = PyDatasetEpochs(x, shuffle)
+            if isinstance(x, PyDataset):  # its batches by index (shuffled as Keras does); its epoch hooks: below
+                source, self._py_dataset = PyDatasetEpochs(_WithoutHooks(x), shuffle), x
             if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.utils.data.IterableDataset):
                 source = torch.utils.data.DataLoader(x, batch_size=batch_size or 32, shuffle=shuffle)
                 if not self._presharded:  # each process loads only its own samples
                     distributed.check_global_batch(batch_size or 32, self._shards[0], len(x))
                     sampler = distributed.ShardedBatchSampler(len(x), batch_size or 32, shuffle, *self._shards)
                     source, self._presharded = torch.utils.data.DataLoader(x, batch_sampler=sampler), True
-            self.batches = data_module.IterableBatches(model, source, steps_per_epoch)
+            self.batches = data_module.IterableBatches(model, source)
             self.num_samples = None
             if not self._presharded:
                 distributed.check_global_batch(getattr(source, "batch_size", None), self._shards[0])
@@ -109,15 +110,55 @@ class EpochIterator:
 
     @property
     def num_batches(self):
-        """Batches per epoch, or None when unknown (a generator without ``steps_per_epoch``)."""
-        n = self.batches.num_batches
+        """Batches per epoch (``steps_per_epoch`` when given, as Keras), or None when unknown (a
+        generator without ``steps_per_epoch``)."""
         if self.steps_per_epoch is not None:
-            return self.steps_per_epoch if n is None else min(n, self.steps_per_epoch)
-        return n
+            return self.steps_per_epoch
+        return self.batches.num_batches
+
+    def _epoch_batches(self):
+        """This epoch's batches. Without ``steps_per_epoch``: one pass over the data. With it,
+        as Keras: each epoch takes ``steps_per_epoch`` batches and the next epoch carries on
+        where it stopped; at the end of the data the epoch ends early, with a warning if short,
+        and the next epoch starts a new pass (reshuffled). A generator cannot start again: its
+        later epochs are empty, with the warning."""
+        steps = self.steps_per_epoch
+        if steps is None:
+            yield from self.batches
+            return
+        n = self.batches.num_batches
+        if self._pass is None:
+            self._pass, self._pass_seen = iter(self.batches), 0
+        for step in range(steps):
+            batch = None if n is not None and self._pass_seen >= n else next(self._pass, None)
+            if batch is None:
+                self._pass = None
+                warnings.warn(
+                    f"Your input ran out of data after {step} of steps_per_epoch={steps} batches in this epoch; "
+                    "the next epoch starts the data again (a generator that cannot restart yields nothing more). "
+                    "Make sure that your dataset or generator can generate at least `steps_per_epoch * epochs` "
+                    "batches.",
+                    stacklevel=4,
+                )
+                return
+            self._pass_seen += 1
+            yield batch
+        if n is not None and self._pass_seen >= n:
+            self._pass = None  # the data ended with the epoch: the next one starts a new pass
 
     def __iter__(self):
+        dataset = self._py_dataset
+        if dataset is not None:
+            dataset.on_epoch_begin()
+        try:
+            yield from self._chunks()
+        finally:
+            if dataset is not None:
+                dataset.on_epoch_end()
+
+    def _chunks(self):
         chunk, begin, step = [], 0, 0
-        for batch in self.batches:
+        for batch in self._epoch_batches():
             if self._class_weight is not None and isinstance(self.batches, data_module.IterableBatches):
                 batch.sws = class_weights_to_sample_weights(self._class_weight, batch.ys, batch.sws)
             if not self._presharded:
@@ -127,17 +168,8 @@ class EpochIterator:
             if len(chunk) == self.steps_per_execution:
                 yield begin, step - 1, chunk
                 chunk, begin = [], step
-            if self.steps_per_epoch is not None and step >= self.steps_per_epoch:
-                break
         if chunk:
             yield begin, step - 1, chunk
-        if self.steps_per_epoch is not None and step < self.steps_per_epoch:
-            self.exhausted = True
-            warnings.warn(
-                f"Your input ran out of data after {step} of steps_per_epoch={self.steps_per_epoch} batches; "
-                "training stops. Make sure the data can generate at least `steps_per_epoch * epochs` batches.",
-                stacklevel=2,
-            )
 
 
 def match_target_rank(model, i, y):
@@ -194,3 +226,26 @@ def train_validation_split(model, x, y, sample_weight, fraction):
     val_sw = part(sw_kind, sws, outs, tail)
     val = (part(x_kind, xs, ins, tail), part(y_kind, ys, outs, tail)) + (() if val_sw is None else (val_sw,))
     return train, val
+
+
+class _WithoutHooks:
+    """A PyDataset's batches without its epoch hooks: the :class:`EpochIterator` calls them once
+    per epoch, while a pass over the batches may span epochs (``steps_per_epoch``)."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.workers, self.use_multiprocessing = dataset.workers, dataset.use_multiprocessing
+        self.max_queue_size = dataset.max_queue_size
+
+    @property
+    def num_batches(self):
+        return self.dataset.num_batches
+
+    def __getitem__(self, index):
+        return self.dataset[index]
+
+    def on_epoch_begin(self):
+        pass
+
+    def on_epoch_end(self):
+        pass

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import torch
 
 from plait.distribution import collectives, sharding
+from plait.training import checks
 
 
 class StepOutput(NamedTuple):
@@ -103,7 +104,13 @@ class StepFunction:
                 continue
             loss_fn = head.train_loss if logits else head.loss
             mask = masks[i] if masks is not None else None
-            per_output.append(loss_fn(ys[i], y_pred[i], None if sws is None else sws[i], mask=mask))
+            try:
+                per_output.append(loss_fn(ys[i], y_pred[i], None if sws is None else sws[i], mask=mask))
+            except (IndexError, RuntimeError) as error:  # a kernel's index check: say which labels
+                bad = checks.label_range_error(head, ys[i], y_pred[i].shape[-1])
+                if bad is None:
+                    raise
+                raise bad from error
         if all(v is None for v in per_output) and (self.loss_indices or not self.activity_layers):
             raise ValueError(
                 f"No output of model '{self.model.name}' has both a loss and a target; nothing to train on. "

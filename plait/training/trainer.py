@@ -22,7 +22,7 @@ from plait import metrics as metrics_module
 from plait import mixed_precision, optimizers
 from plait.distribution import collectives, distribution_lib
 from plait.losses import balancing
-from plait.training import compiled_step, distributed, heads
+from plait.training import checks, compiled_step, distributed, heads
 from plait.training import data as data_module
 from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
 from plait.training.step import NonFiniteLoss, StepFunction, batch_size_of, eager_train_step, loss_is_finite
@@ -361,11 +361,11 @@ class Trainer:
         step_fn = self._step_fn
         whole = self._jit.whole_step(self, step_fn, len(batches))
         if whole is not None and whole.accepts(batches):
-            flags = whole(batches)  # also updates the metrics and applies the constraints
+            flags = self._run_whole_step(whole, batches)  # also updates the metrics and applies the constraints
             return self._read_compiled_flags(flags, batches, 0)
         for position, data in enumerate(batches):
             if whole is not None and len(batches) > 1 and whole.accepts([data]):
-                self._read_compiled_flags(whole([data]), [data], position)
+                self._read_compiled_flags(self._run_whole_step(whole, [data]), [data], position)
                 continue
             terms = None
             if self._jit.compile_loss:
@@ -378,6 +378,18 @@ class Trainer:
                 out = bad.out
                 self._nonfinite = (position, _nonfinite_outputs(out, self._heads))
             self.update_step_metrics(out, *data)
+
+    def _run_whole_step(self, whole, batches):
+        try:
+            return whole(batches)
+        except (IndexError, RuntimeError) as error:  # a kernel's index check: say which labels
+            shapes = self.output_shapes or []
+            for _, ys, _ in batches:
+                for head, y, shape in zip(self._heads, ys, shapes):
+                    bad = None if y is None else checks.label_range_error(head, y, shape[-1])
+                    if bad is not None:
+                        raise bad from error
+            raise
 
     def _read_compiled_flags(self, flags, batches, first):
         """The compiled step never applies a step whose loss is not finite; with the finite
@@ -451,7 +463,9 @@ class Trainer:
             sample_weight: per-sample weights (array, or list/dict per output).
             initial_epoch: the epoch to start from (epochs ``initial_epoch`` to ``epochs - 1``
                 run; resumes a fit).
-            steps_per_epoch: batches per epoch (default: all of the data).
+            steps_per_epoch: batches per epoch (default: all of the data). As in Keras, the
+                next epoch carries on where one stopped; at the end of the data an epoch ends
+                early (with a warning if short) and the next starts the data again.
             validation_steps: batches of the validation data per validation (default: all).
             validation_batch_size: batch size of the validation data (default ``batch_size``).
             validation_freq: validate every N epochs, or at the epochs in a list (1-based).
@@ -568,8 +582,6 @@ class Trainer:
                     progbar.bar_step = step
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 training_logs = epoch_logs
-                if epoch_iterator.exhausted:
-                    self.stop_training = True
                 if self.stop_training:
                     break
         finally:
