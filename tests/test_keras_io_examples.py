@@ -1618,3 +1618,217 @@ def test_knowledge_distillation():
     np.testing.assert_allclose(
         distiller.evaluate(x_test, y_test, verbose=0), k_distiller.evaluate(x_test, y_test, verbose=0), rtol=1e-4
     )
+
+
+# --- examples/vision/image_classification_with_vision_transformer.py (Khalid Salama) -------------
+
+cifar_x = rng.integers(0, 256, (30, 32, 32, 3)).astype("uint8")
+cifar_y = rng.integers(0, 100, (30, 1)).astype("uint8")
+
+
+def image_classification_with_vision_transformer(keras, workdir):
+    layers, ops = keras.layers, keras.ops
+    np.random.seed(5)  # the sample image is picked at random: the same one for both libraries
+    num_classes = 100
+    input_shape = (32, 32, 3)
+    (x_train, y_train), (x_test, y_test) = (cifar_x[:20], cifar_y[:20]), (cifar_x[20:], cifar_y[20:])
+    print(f"x_train shape: {x_train.shape} - y_train shape: {y_train.shape}")
+
+    learning_rate = 0.001
+    weight_decay = 0.0001
+    batch_size = 256
+    num_epochs = 1  # the example: 10
+    image_size = 24  # the example: 72
+    patch_size = 6
+    num_patches = (image_size // patch_size) ** 2
+    projection_dim = 16  # the example: 64
+    num_heads = 2  # the example: 4
+    hidden_dim = projection_dim * num_heads
+    transformer_units = [
+        hidden_dim * 2,
+        hidden_dim,
+    ]
+    transformer_layers = 2  # the example: 8
+    mlp_head_units = [64, 32]  # the example: [2048, 1024]
+
+    data_augmentation = keras.Sequential(
+        [
+            layers.Normalization(),
+            layers.Resizing(image_size, image_size),
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(factor=0.02),
+            layers.RandomZoom(height_factor=0.2, width_factor=0.2),
+        ],
+        name="data_augmentation",
+    )
+    data_augmentation.layers[0].adapt(x_train)
+
+    def mlp(x, hidden_units, dropout_rate):
+        for units in hidden_units:
+            x = layers.Dense(units, activation=keras.activations.gelu)(x)
+            x = layers.Dropout(dropout_rate)(x)
+        return x
+
+    class Patches(layers.Layer):
+        def __init__(self, patch_size):
+            super().__init__()
+            self.patch_size = patch_size
+
+        def call(self, images):
+            input_shape = ops.shape(images)
+            batch_size = input_shape[0]
+            height = input_shape[1]
+            width = input_shape[2]
+            channels = input_shape[3]
+            num_patches_h = height // self.patch_size
+            num_patches_w = width // self.patch_size
+            patches = keras.ops.image.extract_patches(images, size=self.patch_size)
+            patches = ops.reshape(
+                patches,
+                (
+                    batch_size,
+                    num_patches_h * num_patches_w,
+                    self.patch_size * self.patch_size * channels,
+                ),
+            )
+            return patches
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({"patch_size": self.patch_size})
+            return config
+
+    image = x_train[np.random.choice(range(x_train.shape[0]))]
+    resized_image = ops.image.resize(ops.convert_to_tensor([image], dtype="float32"), size=(image_size, image_size))
+    patches = Patches(patch_size)(resized_image)
+    print(f"Patches per image: {patches.shape[1]}")
+    print(f"Elements per patch: {patches.shape[-1]}")
+    patch_imgs = []
+    for patch in patches[0]:
+        patch_img = ops.reshape(patch, (patch_size, patch_size, 3))
+        patch_imgs.append(ops.convert_to_numpy(patch_img).astype("uint8"))
+
+    class PatchEncoder(layers.Layer):
+        def __init__(self, num_patches, projection_dim):
+            super().__init__()
+            self.num_patches = num_patches
+            self.projection = layers.Dense(units=projection_dim)
+            self.position_embedding = layers.Embedding(input_dim=num_patches, output_dim=projection_dim)
+
+        def call(self, patch):
+            positions = ops.expand_dims(ops.arange(start=0, stop=self.num_patches, step=1), axis=0)
+            projected_patches = self.projection(patch)
+            encoded = projected_patches + self.position_embedding(positions)
+            return encoded
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({"num_patches": self.num_patches})
+            return config
+
+    def create_vit_classifier():
+        inputs = keras.Input(shape=input_shape)
+        augmented = data_augmentation(inputs)
+        patches = Patches(patch_size)(augmented)
+        encoded_patches = PatchEncoder(num_patches, hidden_dim)(patches)
+        for _ in range(transformer_layers):
+            x1 = layers.LayerNormalization(epsilon=1e-6)(encoded_patches)
+            attention_output = layers.MultiHeadAttention(num_heads=num_heads, key_dim=projection_dim, dropout=0.1)(
+                x1, x1
+            )
+            x2 = layers.Add()([attention_output, encoded_patches])
+            x3 = layers.LayerNormalization(epsilon=1e-6)(x2)
+            x3 = mlp(x3, hidden_units=transformer_units, dropout_rate=0.1)
+            encoded_patches = layers.Add()([x3, x2])
+        representation = layers.LayerNormalization(epsilon=1e-6)(encoded_patches)
+        representation = layers.Flatten()(representation)
+        representation = layers.Dropout(0.5)(representation)
+        features = mlp(representation, hidden_units=mlp_head_units, dropout_rate=0.5)
+        logits = layers.Dense(num_classes)(features)
+        model = keras.Model(inputs=inputs, outputs=logits)
+        return model
+
+    def run_experiment(model):
+        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                keras.metrics.SparseTopKCategoricalAccuracy(5, name="top-5-accuracy"),
+            ],
+        )
+        checkpoint_filepath = os.path.join(workdir, "checkpoint.weights.h5")
+        checkpoint_callback = keras.callbacks.ModelCheckpoint(
+            checkpoint_filepath,
+            monitor="val_accuracy",
+            save_best_only=True,
+            save_weights_only=True,
+        )
+        history = model.fit(
+            x=x_train,
+            y=y_train,
+            batch_size=batch_size,
+            epochs=num_epochs,
+            validation_split=0.1,
+            callbacks=[checkpoint_callback],
+        )
+        model.load_weights(checkpoint_filepath)
+        _, accuracy, top_5_accuracy = model.evaluate(x_test, y_test)
+        print(f"Test accuracy: {round(accuracy * 100, 2)}%")
+        print(f"Test top 5 accuracy: {round(top_5_accuracy * 100, 2)}%")
+        return history
+
+    vit_classifier = create_vit_classifier()
+    history = run_experiment(vit_classifier)
+    curves = [(history.history[item], history.history["val_" + item]) for item in ("loss", "top-5-accuracy")]
+    out = {
+        "table": table(vit_classifier),
+        "history": sorted(history.history),
+        "patches": (tuple(patches.shape), len(patch_imgs), patch_imgs[0].shape),
+        "curves": [len(c[1]) for c in curves],
+    }
+    return vit_classifier, out, (x_test, patches, resized_image)
+
+
+# Keras's own convert_to_tensor([image]) hands torch a list of arrays (torch warns; plait does not:
+# test_convert_to_tensor_of_a_list_of_arrays).
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
+def test_image_classification_with_vision_transformer(tmp_path):
+    (tmp_path / "plait").mkdir()
+    (tmp_path / "keras").mkdir()
+    ours, printed = quiet(image_classification_with_vision_transformer, plait, tmp_path / "plait")
+    theirs, _ = quiet(image_classification_with_vision_transformer, keras_lib, tmp_path / "keras")
+    assert ours[1] == theirs[1]
+    assert "Patches per image: 16" in printed and "Test top 5 accuracy:" in printed
+    # The patches of one image (ops.image.resize, then extract_patches in a custom layer) agree.
+    x_test, patches, resized = ours[2]
+    np.testing.assert_allclose(np.asarray(resized), theirs[2][2].cpu().numpy(), atol=1e-3)
+    np.testing.assert_allclose(np.asarray(patches), theirs[2][1].cpu().numpy(), atol=1e-3)
+    # Normalization's adapted statistics are among the weights: inference agrees.
+    same_predictions(ours[0], theirs[0], x_test, atol=1e-4)
+
+
+def test_top_k_accuracies_take_k_first():
+    """The ViT example writes SparseTopKCategoricalAccuracy(5, name="top-5-accuracy"): k is Keras's first argument."""
+    y_true = rng.integers(0, 10, 16)
+    y_pred = rng.random((16, 10)).astype("float32")
+    one_hot = np.eye(10, dtype="float32")[y_true]
+    for name, target in (("SparseTopKCategoricalAccuracy", y_true), ("TopKCategoricalAccuracy", one_hot)):
+        ours, theirs = getattr(plait.metrics, name)(3, name="top-3"), getattr(keras_lib.metrics, name)(3, name="top-3")
+        ours.update_state(torch.as_tensor(target), torch.as_tensor(y_pred))
+        theirs.update_state(target, y_pred)
+        assert float(ours.result()) == pytest.approx(float(theirs.result()))
+        assert ours.get_config() == theirs.get_config()
+        assert getattr(plait.metrics, name)().get_config() == {**getattr(keras_lib.metrics, name)().get_config()}
+
+
+def test_convert_to_tensor_of_a_list_of_arrays():
+    """ops.convert_to_tensor([image], dtype="float32") (the ViT example): one numpy block, no torch warning."""
+    image = rng.integers(0, 256, (4, 4, 3)).astype("uint8")
+    for dtype in ("float32", None):
+        ours = plait.ops.convert_to_tensor([image, image], dtype=dtype)
+        theirs = keras_lib.ops.convert_to_tensor(np.stack([image, image]), dtype=dtype)
+        assert ours.dtype == theirs.dtype and ours.shape == (2, 4, 4, 3)
+        np.testing.assert_array_equal(ours.numpy(), theirs.cpu().numpy())
+    assert plait.ops.convert_to_tensor([1, 2]).dtype == torch.int32  # plain lists keep Keras's dtype rules

@@ -2,7 +2,7 @@
 
 import torch
 
-from plait.metrics.reduction import mean_metric_class
+from plait.metrics.reduction import MeanMetricWrapper, mean_metric_class
 
 
 def _labels(y_true, y_pred):
@@ -48,7 +48,34 @@ Accuracy = mean_metric_class("Accuracy", accuracy)
 BinaryAccuracy = mean_metric_class("BinaryAccuracy", binary_accuracy, threshold=0.5)
 CategoricalAccuracy = mean_metric_class("CategoricalAccuracy", categorical_accuracy)
 SparseCategoricalAccuracy = mean_metric_class("SparseCategoricalAccuracy", sparse_categorical_accuracy)
-TopKCategoricalAccuracy = mean_metric_class("TopKCategoricalAccuracy", top_k_categorical_accuracy, k=5)
-SparseTopKCategoricalAccuracy = mean_metric_class(
-    "SparseTopKCategoricalAccuracy", sparse_top_k_categorical_accuracy, k=5
-)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target is among the ``k`` highest predictions. ``k`` comes first,
+    as in Keras (``TopKCategoricalAccuracy(5, name="top-5-accuracy")``).
+
+    Example:
+        >>> import torch, plait
+        >>> m = plait.metrics.TopKCategoricalAccuracy(1)
+        >>> m.update_state(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([[0.2, 0.8], [0.3, 0.7]]))
+        >>> float(m.result())
+        0.5
+    """
+
+    def __init__(self, k=5, name=None, dtype=None):
+        super().__init__(top_k_categorical_accuracy, name=name or "top_k_categorical_accuracy", dtype=dtype, k=k)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self._fn_kwargs["k"]}
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer target is among the ``k`` highest predictions (``k`` first, as in Keras)."""
+
+    def __init__(self, k=5, name=None, dtype=None):
+        super().__init__(
+            sparse_top_k_categorical_accuracy, name=name or "sparse_top_k_categorical_accuracy", dtype=dtype, k=k
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "k": self._fn_kwargs["k"]}

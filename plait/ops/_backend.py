@@ -338,6 +338,10 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         dtype = dtype or x.dtype
     if dtype is None:
         dtype = result_type(*[getattr(v, "dtype", type(v)) for v in _flatten(x)])
+    if isinstance(x, (list, tuple)) and any(isinstance(v, np.ndarray) for v in _flatten(x)):
+        # A list of arrays (``convert_to_tensor([image])``) in one numpy block: torch would
+        # copy it element by element, and warns that this is slow.
+        x = np.asarray(x)
     return torch.as_tensor(x, dtype=to_torch_dtype(dtype), device=get_device())
 
 
