@@ -1832,3 +1832,86 @@ def test_convert_to_tensor_of_a_list_of_arrays():
         assert ours.dtype == theirs.dtype and ours.shape == (2, 4, 4, 3)
         np.testing.assert_array_equal(ours.numpy(), theirs.cpu().numpy())
     assert plait.ops.convert_to_tensor([1, 2]).dtype == torch.int32  # plain lists keep Keras's dtype rules
+
+
+# --- examples/keras_recipes/antirectifier.py (fchollet) ------------------------------------------
+
+
+def antirectifier(keras):
+    layers, ops = keras.layers, keras.ops
+
+    class Antirectifier(layers.Layer):
+        def __init__(self, initializer="he_normal", **kwargs):
+            super().__init__(**kwargs)
+            self.initializer = keras.initializers.get(initializer)
+
+        def build(self, input_shape):
+            output_dim = input_shape[-1]
+            self.kernel = self.add_weight(
+                shape=(output_dim * 2, output_dim),
+                initializer=self.initializer,
+                name="kernel",
+                trainable=True,
+            )
+
+        def call(self, inputs):
+            inputs -= ops.mean(inputs, axis=-1, keepdims=True)
+            pos = ops.relu(inputs)
+            neg = ops.relu(-inputs)
+            concatenated = ops.concatenate([pos, neg], axis=-1)
+            mixed = ops.matmul(concatenated, self.kernel)
+            return mixed
+
+        def get_config(self):
+            # Implement get_config to enable serialization. This is optional.
+            base_config = super().get_config()
+            config = {"initializer": keras.initializers.serialize(self.initializer)}
+            return dict(list(base_config.items()) + list(config.items()))
+
+    batch_size = 128
+    epochs = 1  # the example: 20
+    (x_train, y_train), (x_test, y_test) = (mnist_x[:64], mnist_y[:64]), (mnist_x[64:], mnist_y[64:])
+    x_train = x_train.reshape(-1, 784)
+    x_test = x_test.reshape(-1, 784)
+    x_train = x_train.astype("float32")
+    x_test = x_test.astype("float32")
+    x_train /= 255
+    x_test /= 255
+    print(x_train.shape[0], "train samples")
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            layers.Dense(256),
+            Antirectifier(),
+            layers.Dense(256),
+            Antirectifier(),
+            layers.Dropout(0.5),
+            layers.Dense(10),
+        ]
+    )
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.RMSprop(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_split=0.15)
+    model.evaluate(x_test, y_test)
+    layer = model.layers[1]
+    config = layer.get_config()
+    clone = Antirectifier.from_config(config)
+    out = {
+        "table": table(model),
+        "history": sorted(history.history),
+        # Keras's initializers.serialize also writes "module", "registered_name" and HeNormal's
+        # input_axes/output_axes; plait's writes class_name and config only (round trips alike).
+        "config": (config["trainable"], config["initializer"]["class_name"], config["initializer"]["config"]["seed"]),
+        "clone": type(clone.initializer).__name__,
+    }
+    return model, out, x_test
+
+
+def test_antirectifier():
+    (ours, _), (theirs, _) = run_both(antirectifier)
+    assert ours[1] == theirs[1]
+    same_predictions(ours[0], theirs[0], ours[2])
