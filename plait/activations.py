@@ -133,6 +133,8 @@ def get(identifier):
         return linear
     if isinstance(identifier, str):
         return by_name(_ACTIVATIONS, identifier, "activation function")
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        return get(identifier.get("config"))  # Keras's form of a (custom) function in a file
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret activation function identifier: {identifier!r}")

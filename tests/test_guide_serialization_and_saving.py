@@ -100,7 +100,7 @@ def test_registered_custom_objects(tmp_path):
     CustomLayer, custom_fn, get_model, train_model = custom_objects_model()
     test_input = np.random.random((4, 4))
     model = train_model(get_model())
-    path = tmp_path / "custom_model.plait"
+    path = tmp_path / "custom_model.keras"  # the guide's own file name and format
     model.save(path)
     # Now, we can simply load without worrying about our custom objects.
     reconstructed_model = plait.models.load_model(path)
@@ -113,7 +113,7 @@ def test_custom_objects_argument_and_scope(tmp_path):
     CustomLayer, custom_fn, get_model, train_model = custom_objects_model()
     test_input = np.random.random((4, 4))
     model = train_model(get_model())
-    path = tmp_path / "custom_model.plait"
+    path = tmp_path / "custom_model.keras"  # the guide's own file name and format
     model.save(path)
     plait.saving.get_custom_objects().clear()  # only what the loader is given is known now
     with pytest.raises(ValueError, match="CustomLayer"):
@@ -422,3 +422,53 @@ def test_custom_layer_without_get_config_saves(tmp_path):
     model.save(tmp_path / "m.plait")
     loaded = plait.models.load_model(tmp_path / "m.plait", custom_objects={"Scale": Scale})
     np.testing.assert_allclose(loaded.predict(np.ones((1, 3)), verbose=0), [[3.0, 3.0, 3.0]])
+
+
+def test_custom_layers_with_weights_cross_between_plait_and_keras_in_keras_files(tmp_path):
+    """A registered custom layer with its own weight, a sublayer and a list of sublayers, and a
+    registered activation, written as Keras writes them: each library loads the other's file
+    (with its own class registered under the same name) and predicts the same."""
+
+    def define(lib):
+        @lib.saving.register_keras_serializable(package="Guide")
+        class Gated(lib.layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.units = units
+                self.inner = lib.layers.Dense(units, name="inner")
+                self.stages = [lib.layers.Dense(units), lib.layers.Dense(units, activation="tanh")]
+
+            def build(self, input_shape):
+                self.gate = self.add_weight(shape=(self.units,), initializer="random_normal", name="gate")
+
+            def call(self, x):
+                x = self.inner(x)
+                for stage in self.stages:
+                    x = stage(x)
+                return x * self.gate
+
+            def get_config(self):
+                return {**super().get_config(), "units": self.units}
+
+        @lib.saving.register_keras_serializable(package="Guide", name="cube")
+        def cube(x):
+            return x**3
+
+        inputs = lib.Input(shape=(5,))
+        outputs = lib.layers.Dense(2, activation=cube)(Gated(4)(inputs))
+        return lib.Model(inputs, outputs)
+
+    x = np.random.RandomState(0).rand(6, 5).astype("float32")
+    model, reference = define(plait), define(keras)
+    assert [w.shape for w in model.get_weights()] == [tuple(w.shape) for w in reference.get_weights()]
+    model.save(tmp_path / "plait.keras")
+    from_plait = keras.saving.load_model(tmp_path / "plait.keras")
+    np.testing.assert_allclose(
+        from_plait(x).detach().numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )  # Keras read plait's layout
+    reference.save(tmp_path / "keras.keras")
+    from_keras = plait.saving.load_model(tmp_path / "keras.keras")
+    np.testing.assert_allclose(
+        from_keras.predict(x, verbose=0), reference(x).detach().numpy(), rtol=1e-5, atol=1e-6
+    )  # and plait Keras's
+    assert type(from_keras.layers[1]).__name__ == "Gated" and from_keras.layers[1].units == 4

@@ -133,7 +133,17 @@ def test_plait_only_content_is_refused(tmp_path):
     inputs = plait.Input(shape=(4,))
     wrapped = plait.Model(inputs, torch.nn.Linear(4, 2)(inputs))
     lam = plait.Model(inputs, plait.layers.Lambda(torch.tanh)(inputs))
-    for model in (wrapped, lam):
+
+    class Holder(plait.layers.Layer):  # a custom layer holding a plain torch module with weights
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+
+        def call(self, x):
+            return self.linear(x)
+
+    held = plait.Model(inputs, Holder()(inputs))
+    for model in (wrapped, lam, held):
         with pytest.raises(ValueError, match=r"Keras \.keras file.*'\.plait'"):
             model.save(tmp_path / "x.keras")
         assert not (tmp_path / "x.keras").exists()

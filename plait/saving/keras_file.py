@@ -23,6 +23,7 @@ import numpy as np
 
 from plait import layers as layers_module
 from plait.layers.serialization import builtin_classes
+from plait.saving.keras_writer import custom_children, is_custom_layer
 from plait.utils.naming import to_snake_case
 
 # Keras config keys that carry no meaning for plait when they hold their default value.
@@ -142,7 +143,7 @@ def layer_from_keras(spec):
         return model_from_keras(spec)
     if class_name == "Sequential":
         return sequential_from_keras(config)
-    if spec.get("module", "").startswith("keras.src.ops."):
+    if (spec.get("module") or "").startswith("keras.src.ops."):
         return _KerasOperation(spec)
     if class_name in ("Lambda", "TorchOp", "TorchModuleWrapper"):
         # Keras stores a Lambda's code (and a torch module as a pickle); plait runs neither from a file.
@@ -291,6 +292,29 @@ def _datasets(group):
     return values
 
 
+def _layer_values(layer, group):
+    """A layer's values from its group, in ``layer.get_weights()`` order. A user's layer is read as
+    Keras wrote it: its own ``vars``, then each sublayer from the group named by its attribute."""
+    if not is_custom_layer(layer):
+        return _datasets(group)
+    values = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
+    for key, child in custom_children(layer):
+        if key not in group:
+            if child.weights:
+                raise ValueError(
+                    f"The file has no weights for '{child.name}', sublayer '{key}' of layer '{layer.name}' "
+                    f"(looked for '{group.name}/{key}'); it holds {sorted(group)}."
+                )
+            continue
+        if hasattr(child, "_nodes"):  # a model inside the layer: its layers in its order
+            inner = group[key]["layers"] if "layers" in group[key] else group[key]
+            for sub, name in zip(child.layers, _keras_group_names(child)):
+                values += _layer_values(sub, inner[name]) if name in inner else []
+        else:
+            values += _layer_values(child, group[key])
+    return values
+
+
 def _keras_group_names(model):
     counts, names = Counter(), []
     for layer in model.layers:
@@ -364,7 +388,7 @@ def _weights_plan(model, h5file, where, skip_mismatch):
         if hasattr(layer, "_nodes"):  # a nested model: its own layers/... tree
             plan += _weights_plan(layer, group[key], where, skip_mismatch)
             continue
-        values = _numeric(_datasets(group[key]), layer, key, where)
+        values = _numeric(_layer_values(layer, group[key]), layer, key, where)
         problem = _misfit(layer, values)
         if problem is None:
             plan.append((layer, values))

@@ -11,8 +11,16 @@ where ``<name>`` is the layer's class in snake case with a counter (``dense``, `
 ``forward_layer/cell``, MultiHeadAttention's ``query_dense``). Values are in Keras's shapes
 (``get_weights``), whatever layout plait stores them in.
 
+A custom layer (a user's ``Layer`` subclass) is written as Keras writes one: its module, class
+and registered name (``@register_keras_serializable``) with its ``get_config()``, its own weights in
+``vars`` and its sublayers' below the attributes that hold them (``layers/custom/inner/vars``; a
+list of layers as ``<attr>/<class>_<i>``); loading it needs the class (registered, or in
+``custom_objects``), as in Keras. A registered custom function (an activation) is written as
+Keras's ``{"class_name": "function", "config": "<package>><name>"}``.
+
 Only what Keras can rebuild is written: a torch module, a ``Lambda`` (Keras would store its
-code), a custom layer or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``.
+code), a subclassed model or an adaptive loss balancer is a ``ValueError`` that says to use
+``.plait``.
 (A plait class that mirrors a Keras class defined outside ``keras.layers``, such as ConvNeXt's
 ``LayerScale``, names Keras's module in a ``keras_module`` class attribute and is written.)
 
@@ -30,8 +38,10 @@ import zipfile
 from collections import Counter
 
 import numpy as np
+import torch
 
 from plait import layers as layers_module
+from plait.layers.base import child_layers
 from plait.layers.input_layer import InputLayer
 from plait.layers.serialization import builtin_classes
 from plait.saving.weights_io import atomic_write
@@ -152,12 +162,40 @@ def _layer_class(layer):
     if isinstance(layer, Functional):
         return "Functional"
     name = type(layer).__name__
-    if getattr(type(layer), "keras_module", None):  # a twin of a class Keras defines elsewhere
+    if getattr(type(layer), "keras_module", None) or is_custom_layer(layer):
         return name
     if name in _NOT_KERAS or getattr(layers_module, name, None) is not type(layer):
-        what = "a custom or plait-only layer" if name not in _NOT_KERAS else f"a {name} layer"
-        raise _not_writable(f"layer '{layer.name}'", f"it is {what} ({type(layer).__module__}.{name})")
+        raise _not_writable(f"layer '{layer.name}'", f"it is a {name} layer ({type(layer).__module__}.{name})")
     return name
+
+
+def is_custom_layer(layer):
+    """Whether ``layer`` is a user's ``Layer`` subclass (not a plait layer, not a model)."""
+    if hasattr(layer, "_nodes") or hasattr(layer, "train_step") or getattr(type(layer), "keras_module", None):
+        return False  # models are written as graphs (or refused); a Keras twin by Keras's module
+    return isinstance(layer, layers_module.Layer) and not type(layer).__module__.startswith("plait.")
+
+
+def _custom_spec(layer):
+    """A user's layer as Keras's ``serialize_keras_object`` writes it."""
+    from plait.saving.serialization import get_registered_name
+
+    module = type(layer).__module__
+    spec = {
+        "module": None if module == "__main__" else module,
+        "class_name": type(layer).__name__,
+        "config": layer_config(layer),
+        "registered_name": get_registered_name(type(layer)),
+    }
+    node = layer._inbound_nodes[0] if layer._inbound_nodes else None
+    if node is not None and len(node.input_tensors) == 1:
+        spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
+    return spec
+
+
+def _function(value):
+    """A registered custom function's name (``"pkg>fn"``) as Keras writes the function."""
+    return {"module": "builtins", "class_name": "function", "config": value, "registered_name": "function"}
 
 
 def layer_config(layer):
@@ -166,8 +204,11 @@ def layer_config(layer):
     config.pop("batch_input_shape", None)  # Keras 3 takes an InputLayer (Sequential writes one)
     if type(layer).__name__ in _NO_TRAINABLE:
         config.pop("trainable", None)
-    config["dtype"] = _policy(config.get("dtype") or "float32")
+    if "dtype" in config or not is_custom_layer(layer):  # a user's get_config decides its keys, as in Keras
+        config["dtype"] = _policy(config.get("dtype") or "float32")
     for key, value in config.items():
+        if key == "activation" and isinstance(value, str) and ">" in value:
+            config[key] = _function(value)
         for suffix, module in _MODULES.items():
             if key.endswith(suffix):
                 config[key] = _object(value, module)
@@ -210,6 +251,8 @@ def layer_spec(layer):
     if isinstance(layer, InputLayer):
         config = {**layer.get_config(), "sparse": False, "ragged": False, "optional": False}
         return {"module": "keras.layers", "class_name": "InputLayer", "config": config, "registered_name": None}
+    if is_custom_layer(layer):
+        return _custom_spec(layer)
     module = getattr(type(layer), "keras_module", None)
     if module:  # e.g. ConvNeXt's LayerScale: keras.src.applications.convnext, registered by name
         return {
@@ -286,7 +329,7 @@ def functional_config(model):
         spec = layer_spec(layer)
         nodes = [n for n in layer._inbound_nodes if id(n) in own and not isinstance(layer, InputLayer)]
         spec["name"] = layer.name
-        if spec["module"].startswith("keras.src.ops."):
+        if (spec["module"] or "").startswith("keras.src.ops."):
             spec["inbound_nodes"] = [{"args": encode(_operation_args(layer, n)), "kwargs": {}} for n in nodes]
             layers.append(spec)
             continue
@@ -480,12 +523,44 @@ def write_weights(model, h5, path=""):
     layers = model.layers
     for layer, key in zip(layers, group_names(layers)):
         where = f"{path}/layers/{key}" if path else f"layers/{key}"
-        if hasattr(layer, "_nodes") or type(layer).__name__ == "Sequential":
-            write_weights(layer, h5, where)
-            continue
-        _write_vars(h5, where, layer.name, [])
-        for sub, values in _parts(layer, layer.get_weights()):
-            _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
+        _write_layer(layer, h5, where)
+
+
+def _write_layer(layer, h5, where):
+    if hasattr(layer, "_nodes") or type(layer).__name__ == "Sequential":
+        write_weights(layer, h5, where)
+        return
+    if is_custom_layer(layer):
+        _write_custom(layer, h5, where)
+        return
+    _write_vars(h5, where, layer.name, [])
+    for sub, values in _parts(layer, layer.get_weights()):
+        _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
+
+
+def custom_children(layer):
+    """``[(group, sublayer)]`` of a user's layer, as Keras's saving walks it: a layer attribute
+    by its name, a list or dict of layers by ``<attr>/<class in snake case, counted>``. Raises a
+    ValueError for a plain torch module holding weights (Keras could not rebuild it)."""
+    found = []
+    for attr, child in layer.named_children():
+        if isinstance(child, layers_module.Layer):
+            found.append((attr, child))
+        elif isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            inner = child_layers(child)
+            found += [(f"{attr}/{key}", sub) for sub, key in zip(inner, group_names(inner))]
+        elif any(True for _ in child.parameters()) or any(True for _ in child.buffers()):
+            raise _not_writable(
+                f"layer '{layer.name}'", f"its attribute '{attr}' is a torch module ({type(child).__name__})"
+            )
+    return found
+
+
+def _write_custom(layer, h5, where):
+    own = [spec for owner, spec in layer.weight_entries() if owner is layer]
+    _write_vars(h5, where, layer.name, layer.get_weights()[: len(own)])
+    for attr, child in custom_children(layer):
+        _write_layer(child, h5, f"{where}/{attr}")
 
 
 def _h5_bytes(model, with_optimizer=False):

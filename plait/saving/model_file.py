@@ -29,6 +29,7 @@ from plait.losses import balancing
 from plait.saving import serialization
 from plait.saving.weights_io import atomic_write
 from plait.utils import custom_objects
+from plait.utils.custom_objects import CustomObjectScope
 from plait.version import __version__
 
 FORMAT = "plait-model"
@@ -180,7 +181,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"No model file at '{filepath}'.")
     try:
-        with serialization.loading(custom_objects, safe_mode):
+        # As Keras's load_model: the given custom objects are in scope while the file is read.
+        with serialization.loading(custom_objects, safe_mode), CustomObjectScope(custom_objects):
             if not zipfile.is_zipfile(filepath) and _is_hdf5(filepath):
                 from plait.saving.keras_file import load_tf_keras_h5
 
