@@ -1915,3 +1915,117 @@ def test_antirectifier():
     (ours, _), (theirs, _) = run_both(antirectifier)
     assert ours[1] == theirs[1]
     same_predictions(ours[0], theirs[0], ours[2])
+
+
+# --- examples/vision/oxford_pets_image_segmentation.py (fchollet) --------------------------------
+# The images and trimaps come from files through tf.data in the example; here arrays of the same
+# layout: float32 RGB images and (H, W, 1) uint8 masks of classes 0, 1, 2.
+
+seg_x = rng.integers(0, 256, (10, 32, 32, 3)).astype("float32")
+seg_y = rng.integers(0, 3, (10, 32, 32, 1)).astype("uint8")
+
+
+def oxford_pets_image_segmentation(keras, workdir, epochs=1):
+    layers = keras.layers
+    img_size = (32, 32)  # the example: (160, 160)
+    num_classes = 3
+    batch_size = 4  # the example: 32
+
+    def get_model(img_size, num_classes):
+        inputs = keras.Input(shape=img_size + (3,))
+
+        # Entry block
+        x = layers.Conv2D(32, 3, strides=2, padding="same")(inputs)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+
+        previous_block_activation = x  # Set aside residual
+
+        # Blocks 1, 2, 3 are identical apart from the feature depth.
+        for filters in [64, 128, 256]:
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(filters, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+
+            x = layers.Activation("relu")(x)
+            x = layers.SeparableConv2D(filters, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+
+            x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+
+            # Project residual
+            residual = layers.Conv2D(filters, 1, strides=2, padding="same")(previous_block_activation)
+            x = layers.add([x, residual])  # Add back residual
+            previous_block_activation = x  # Set aside next residual
+
+        for filters in [256, 128, 64, 32]:
+            x = layers.Activation("relu")(x)
+            x = layers.Conv2DTranspose(filters, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+
+            x = layers.Activation("relu")(x)
+            x = layers.Conv2DTranspose(filters, 3, padding="same")(x)
+            x = layers.BatchNormalization()(x)
+
+            x = layers.UpSampling2D(2)(x)
+
+            # Project residual
+            residual = layers.UpSampling2D(2)(previous_block_activation)
+            residual = layers.Conv2D(filters, 1, padding="same")(residual)
+            x = layers.add([x, residual])  # Add back residual
+            previous_block_activation = x  # Set aside next residual
+
+        # Add a per-pixel classification layer
+        outputs = layers.Conv2D(num_classes, 3, activation="softmax", padding="same")(x)
+
+        # Define the model
+        model = keras.Model(inputs, outputs)
+        return model
+
+    model = get_model(img_size, num_classes)
+    model.summary()
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(os.path.join(workdir, "oxford_segmentation.keras"), save_best_only=True)
+    ]
+    # epochs: the example trains 50
+    history = model.fit(
+        seg_x[:8],
+        seg_y[:8],
+        batch_size=batch_size,
+        epochs=epochs,
+        validation_data=(seg_x[8:], seg_y[8:]),
+        callbacks=callbacks,
+        verbose=2,
+    )
+    val_preds = model.predict(seg_x[8:])
+    mask = np.argmax(val_preds[0], axis=-1)
+    mask = np.expand_dims(mask, axis=-1)
+    out = {
+        "table": table(model),
+        "history": sorted(history.history),
+        "mask": mask.shape,
+        "saved": os.listdir(workdir),
+    }
+    return model, out, seg_x[8:]
+
+
+def test_oxford_pets_image_segmentation(tmp_path):
+    (tmp_path / "plait").mkdir()
+    (tmp_path / "keras").mkdir()
+    ours, printed = quiet(oxford_pets_image_segmentation, plait, tmp_path / "plait")
+    # Keras 3.15 itself cannot train this model on the torch backend (CPU): its backward pass
+    # raises "RuntimeError: grad_input must be contiguous". It builds, summarises and predicts.
+    theirs, k_printed = quiet(oxford_pets_image_segmentation, keras_lib, tmp_path / "keras", epochs=0)
+    assert ours[1]["table"] == theirs[1]["table"] and ours[1]["mask"] == theirs[1]["mask"] == (32, 32, 1)
+    assert ours[1]["history"] == ["loss", "val_loss"] and ours[1]["saved"] == ["oxford_segmentation.keras"]
+    assert totals(printed) == totals(k_printed)
+    same_predictions(ours[0], theirs[0], ours[2], atol=1e-4)
+
+
+def test_embedding_checks_symbolic_inputs_by_their_torch_dtype():
+    """bidirectional_lstm_imdb's Input(dtype="int32") into Embedding; a complex Input is still refused."""
+    ids = plait.Input(shape=(None,), dtype="int32")
+    assert tuple(plait.layers.Embedding(10, 4)(ids).shape) == (None, None, 4)
+    with pytest.raises(TypeError, match="expects integer indices"):
+        plait.layers.Embedding(10, 4)(plait.Input(shape=(3,), dtype="complex64"))

@@ -192,10 +192,12 @@ class Embedding(Layer):
         )
 
     def _check_inputs(self, inputs):
-        dtype = getattr(inputs, "dtype", None)
+        # A symbolic tensor's ``dtype`` may read as Keras's name ("int32"): its torch dtype is
+        # ``torch_dtype``; a real tensor's is ``dtype``.
+        dtype = getattr(inputs, "torch_dtype", getattr(inputs, "dtype", None))
         # Float, bool and uint8 indices are cast in call(), as Keras casts them (an Input is
         # float32 unless declared otherwise); complex ones cannot be indices.
-        if dtype is not None and dtype.is_complex:
+        if isinstance(dtype, torch.dtype) and dtype.is_complex:
             raise TypeError(
                 f"Layer '{self.name}' (Embedding) expects integer indices. Received: dtype={dtype}. "
                 "Declare the Input with dtype='int32', or cast the data to integers."
