@@ -71,6 +71,7 @@ class WholeStep:
     """
 
     max_shapes = 4
+    guard_nonfinite = True  # skip steps whose loss is not finite (benchmarks/check_overhead.py measures it off)
 
     def __init__(self, model, step_fn, dynamic=False, names=None):
         self.model, self.step_fn, self.dynamic = model, step_fn, dynamic
@@ -188,16 +189,16 @@ class WholeStep:
         scale = collectives.loss_scale(n_local)
         # The forward pass updates the buffers (moving statistics) in place: keep their values,
         # to restore them if the step's loss is not finite.
-        kept_buffers = [b.clone() for b in buffers]
+        kept_buffers = [b.clone() for b in buffers] if self.guard_nonfinite else ()
         grads, (_, (y_pred, kept_masks, losses, total)) = torch.func.grad_and_value(loss, has_aux=True)(params, buffers)
         grads = list(grads)
-        finite = torch.isfinite(total)
-        if grads and collectives.data_parallel() is not None:
+        finite = torch.isfinite(total) if self.guard_nonfinite else None
+        if finite is not None and grads and collectives.data_parallel() is not None:
             # One decision on every process: a process whose loss is not finite makes its first
             # gradient NaN, and the all-reduce below carries the NaN to every process.
             grads[0] = grads[0] * torch.where(finite, 1.0, float("nan"))
         grads = collectives.average_gradients_traced(grads, n_local)
-        if grads and collectives.data_parallel() is not None:
+        if finite is not None and grads and collectives.data_parallel() is not None:
             finite = torch.isfinite(grads[0]).all()
         with torch.no_grad():
             # ``params`` are detached views of the parameters: updating them in place updates
@@ -206,12 +207,14 @@ class WholeStep:
             # slots and buffers: the update is computed, then not selected (no graph break, and
             # Inductor fuses the selection into the update's kernels).
             slots = [t for ts in state.values() for t in ts]
-            kept = [t.clone() for t in (*params, *slots)]
+            kept = [t.clone() for t in (*params, *slots)] if finite is not None else ()
             model.optimizer.apply_rule(params, grads, state, scalars)
             for i, spec in self.constrained:
                 spec.constrain_(params[i])
             for t, old in zip((*params, *slots, *buffers), (*kept, *kept_buffers)):
                 t.copy_(torch.where(finite, t, old))
+        if finite is None:
+            finite = torch.ones((), dtype=torch.bool, device=total.device)
         masks = [kept_masks.get(i) for i in range(len(y_pred))] if kept_masks else None
         per_output = [losses.get(i) for i in range(len(ys))]
         model.update_step_metrics(StepOutput(total.detach(), per_output, y_pred, masks), xs, ys, sws)

@@ -46,7 +46,7 @@ class Trainer:
         self.history = None
         self._heads = None
         self._step_fn = None
-        self._finite_check = False  # fit sets it: a non-finite loss never updates the weights
+        self._finite_check = None  # fit sets it (loss -> bool): a non-finite loss never updates the weights
         self._nonfinite = None  # (position in the execution, what was not finite) of a skipped step
         self._built_distribution = distribution_lib.distribution()  # checked by fit (Keras's rule)
 
@@ -289,7 +289,7 @@ class Trainer:
         self.zero_grad()
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(nest.flatten(x)))
-        if self._finite_check and not loss_is_finite(loss):
+        if self._finite_check is not None and not self._finite_check(loss.detach()):
             self._nonfinite = (None, "the loss is not finite (NaN or inf)")  # the update is not applied
             return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         scale_loss = getattr(self.optimizer, "scale_loss", None)
@@ -395,7 +395,7 @@ class Trainer:
         """The compiled step never applies a step whose loss is not finite; with the finite
         check on, read its flags (one host read), count the skipped steps out of the optimizer's
         iterations and report the first, as the eager step does."""
-        if not self._finite_check:
+        if self._finite_check is None:
             return
         for k, (ok, *outputs) in enumerate(flags.tolist()):
             if ok:
@@ -629,7 +629,7 @@ class Trainer:
             # The user's step applies its own update: the optimizer skips gradients that are not
             # finite (float16 loss scaling already does).
             optimizer = self.optimizer
-            guard = self._finite_check and optimizer is not None and not hasattr(optimizer, "scale_loss")
+            guard = self._finite_check is not None and optimizer is not None and not hasattr(optimizer, "scale_loss")
             for position, batch in enumerate(chunk):
                 if self._step_fn is None and self.compiled:
                     self._prepare(batch)
@@ -921,15 +921,16 @@ def _should_validate(epoch, freq):
 
 
 def _wants_finite_check(model, callbacks):
-    """Check each step's loss before its update (one host read of the loss, or of the compiled
-    step's flags): always on the CPU, where the read costs nothing, and with ``TerminateOnNaN``
-    on an accelerator or under DataParallel (where it costs an all-reduce per eager step)."""
+    """How ``fit`` checks each step's loss before its update (``loss -> bool``), or None: one
+    host read of the loss (or of the compiled step's flags) always on the CPU, where it costs
+    a few microseconds, and with ``TerminateOnNaN`` on an accelerator or under DataParallel
+    (where it costs an all-reduce per eager step)."""
     terminate = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
     if collectives.data_shards()[0] > 1:
         # Every process must decide alike: DataParallel all-reduces the decision; other
         # distributions do not check (one process skipping would leave the others waiting).
-        return terminate and collectives.data_parallel() is not None
-    return model.device.type == "cpu" or terminate
+        return collectives.all_finite if terminate and collectives.data_parallel() is not None else None
+    return loss_is_finite if model.device.type == "cpu" or terminate else None
 
 
 def _nonfinite_outputs(out, output_heads):
