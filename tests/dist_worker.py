@@ -193,8 +193,8 @@ def _batches(x, y):
             yield x[start : start + BATCH], y[start : start + BATCH]
 
 
-def layout_map():
-    mesh = distribution.DeviceMesh(shape=(1, 2), axis_names=("batch", "model"))
+def layout_map(shape=(1, 2)):
+    mesh = distribution.DeviceMesh(shape=shape, axis_names=("batch", "model"))
     layouts = distribution.LayoutMap(mesh)
     layouts[".*embedding.*/embeddings"] = (None, "model")
     layouts[".*dense.*/kernel"] = (None, "model")
@@ -278,13 +278,14 @@ def scenario_fits_slow(rank, outdir):
 
 
 def scenario_extras(rank, outdir):
-    """Adaptive loss balancers and mixed precision under DataParallel."""
+    """Adaptive loss balancers and mixed precision under DataParallel, then FullyShardedDataParallel."""
     out = {}
     with distribution.DataParallel().scope():
         for spec in BALANCED:
             out.update({f"{spec}_{k}": v for k, v in run_balanced(spec).items()})
         for name, policy in MIXED:
             out.update({f"{name}_{policy}_{k}": v for k, v in run_mixed(name, policy).items()})
+    out.update(scenario_fsdp(rank, outdir))
     return out
 
 
@@ -293,7 +294,7 @@ def scenario_fsdp(rank, outdir):
     out = {}
     with distribution.FullyShardedDataParallel().scope():
         for name in FSDP_FITS:
-            out.update({f"{name}_{k}": v for k, v in run_fit(name, False).items()})
+            out.update({f"fsdp_{name}_{k}": v for k, v in run_fit(name, False).items()})
         plait.utils.set_random_seed(7)
         model = build_sharded()
         model.compile(**COMPILE["sharded"])
@@ -305,6 +306,31 @@ def scenario_fsdp(rank, outdir):
 
 
 FSDP_FITS = ["sharded", "bn_dict"]
+
+
+def scenario_mesh(rank, outdir):
+    """ModelParallel on a (2, 2) mesh of 4 processes: the batch split over "batch", the weights
+    sharded over "model"."""
+    out = {}
+    with distribution.ModelParallel(layout_map=layout_map((2, 2)), batch_dim_name="batch").scope():
+        out.update({f"sharded_{k}": v for k, v in run_fit("sharded", False).items()})
+        plait.utils.set_random_seed(7)
+        model = build_sharded()
+        model.compile(**COMPILE["sharded"])
+        model.fit(*data("sharded", N), batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+        out["shard_shape"] = np.array(model.get_layer(index=3).kernel.to_local().shape)
+        model.save(os.path.join(outdir, "mesh.plait"))
+    bn_layouts = distribution.LayoutMap(distribution.DeviceMesh(shape=(2, 2), axis_names=("batch", "model")))
+    bn_layouts[".*batch_normalization.*/(gamma|beta)"] = ("model",)
+    with distribution.ModelParallel(layout_map=bn_layouts, batch_dim_name="batch").scope():
+        out.update({f"bn_dict_{k}": v for k, v in run_fit("bn_dict", False).items()})
+    bad = distribution.LayoutMap(distribution.DeviceMesh(shape=(2, 2), axis_names=("batch", "model")))
+    bad[".*embedding.*/embeddings"] = ("batch", None)
+    with distribution.ModelParallel(layout_map=bad, batch_dim_name="batch").scope():
+        model = build_sharded()
+        model.compile("sgd", "mse")
+        out["err_batch_axis"] = error_of(lambda: model.fit(*data("sharded", N), batch_size=16, verbose=0))
+    return out
 
 
 def scenario_kill(rank, outdir):

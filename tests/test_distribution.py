@@ -45,9 +45,9 @@ def _launch(scenario, outdir, world=2):
     ]
 
 
-def _results(scenario, outdir, timeout=600, meanwhile=None):
-    """Run a scenario on 2 processes; ``meanwhile()`` (the reference fits) runs here while they do."""
-    procs = _launch(scenario, outdir)
+def _results(scenario, outdir, timeout=600, meanwhile=None, world=2):
+    """Run a scenario on ``world`` processes; ``meanwhile()`` (the reference fits) runs here while they do."""
+    procs = _launch(scenario, outdir, world)
     extra = meanwhile() if meanwhile is not None else None
     logs = [p.communicate(timeout=timeout)[0] for p in procs]
     for rank, (p, log) in enumerate(zip(procs, logs)):
@@ -120,14 +120,28 @@ def test_data_parallel_sources(fits):
         _compare(results[rank], want, "generator_")
 
 
+def _sharded_one_epoch():
+    plait.utils.set_random_seed(7)
+    model = worker.build_sharded()
+    model.compile(**worker.COMPILE["sharded"])
+    model.fit(*worker.data("sharded", worker.N), batch_size=worker.BATCH, epochs=1, shuffle=False, verbose=0)
+    return model.get_weights()
+
+
 @pytest.fixture(scope="module")
 def extras(tmp_path_factory):
+    """One 2-process run: balancers, mixed precision, FullyShardedDataParallel."""
+    outdir = tmp_path_factory.mktemp("distribution_extras")
+
     def references():
         refs = {spec: worker.run_balanced(spec) for spec in worker.BALANCED}
         refs.update({key: worker.run_mixed(*key) for key in worker.MIXED})
+        refs.update({f"fsdp_{name}": worker.run_fit(name, False) for name in worker.FSDP_FITS})
+        refs["sharded_1_epoch"] = _sharded_one_epoch()
         return refs
 
-    return _results("extras", tmp_path_factory.mktemp("distribution_extras"), meanwhile=references)
+    results, refs = _results("extras", outdir, meanwhile=references)
+    return results, refs, outdir
 
 
 @pytest.mark.parametrize("spec", worker.BALANCED)
@@ -135,7 +149,7 @@ def test_adaptive_loss_balancer_matches_one_process(extras, spec):
     """A balancer's own step sees the global batch's losses (and GradNorm the global gradient
     norms): the loss weights, logged in History as ``<output>_loss_weight``, and the trained
     weights are those of one process, on both processes."""
-    results, refs = extras
+    results, refs, _ = extras
     want = refs[spec]
     assert {"h_age_loss_weight", "lw_age", "lw_income"} <= set(want)
     if spec != "dwa":  # the weights move every step (DWA's from the third epoch)
@@ -149,43 +163,55 @@ def test_mixed_precision_matches_one_process(extras, name, policy):
     """A model built under a mixed policy trains under DataParallel as in one process: each
     process computes its rows in the low precision, so only the rounding of different-sized
     matmuls and the order of the gradient sums differ (measured: see MIXED_TOLERANCE)."""
-    results, refs = extras
+    results, refs, _ = extras
     for rank in (0, 1):
         _compare(results[rank], refs[(name, policy)], f"{name}_{policy}_", MIXED_TOLERANCE[policy])
 
 
-@pytest.fixture(scope="module")
-def fsdp(tmp_path_factory):
-    outdir = tmp_path_factory.mktemp("distribution_fsdp")
-
-    def references():
-        refs = {name: worker.run_fit(name, False) for name in worker.FSDP_FITS}
-        plait.utils.set_random_seed(7)
-        model = worker.build_sharded()
-        model.compile(**worker.COMPILE["sharded"])
-        model.fit(*worker.data("sharded", worker.N), batch_size=worker.BATCH, epochs=1, shuffle=False, verbose=0)
-        refs["sharded_1_epoch"] = model.get_weights()
-        return refs
-
-    results, refs = _results("fsdp", outdir, meanwhile=references)
-    return results, outdir, refs
-
-
 @pytest.mark.parametrize("name", ["sharded", "bn_dict"])
-def test_fully_sharded_matches_one_process(fsdp, name):
+def test_fully_sharded_matches_one_process(extras, name):
     """FullyShardedDataParallel (torch's FSDP, ``fully_shard`` per layer) on 2 processes: weights,
     History, evaluate() and predict() of one process; each process holds half of every weight."""
-    results, _, refs = fsdp
+    results, refs, _ = extras
     for rank in (0, 1):
-        _compare(results[rank], refs[name], f"{name}_")
+        _compare(results[rank], refs[f"fsdp_{name}"], f"fsdp_{name}_")
         assert results[rank]["shard_shape"].tolist() == [10, 8]  # the (20, 8) embeddings, half per process
         assert str(results[rank]["class_name"]) == "Embedding"  # FSDP's subclass keeps the name
 
 
-def test_fully_sharded_checkpoint_loads_in_one_process(fsdp):
+def test_fully_sharded_checkpoint_loads_in_one_process(extras):
     """``save`` under FSDP gathers the whole weights: the file loads in one process."""
-    _, outdir, refs = fsdp
+    _, refs, outdir = extras
     loaded = plait.models.load_model(outdir / "fsdp.plait")
+    for a, b in zip(loaded.get_weights(), refs["sharded_1_epoch"], strict=True):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) < TOLERANCE
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("distribution_mesh")
+
+    def references():
+        refs = {name: worker.run_fit(name, False) for name in ("sharded", "bn_dict")}
+        refs["sharded_1_epoch"] = _sharded_one_epoch()
+        return refs
+
+    results, refs = _results("mesh", outdir, meanwhile=references, world=4)
+    return results, refs, outdir
+
+
+def test_data_and_model_parallel_mesh_matches_one_process(mesh):
+    """ModelParallel on a (batch 2, model 2) mesh of 4 processes: each pair along "model" holds
+    half of every sharded weight and reads half of each global batch; the numbers are one
+    process's on all four (BatchNormalization, its gamma and beta sharded, with the global
+    batch's moments), and the saved file holds the whole weights."""
+    results, refs, outdir = mesh
+    for rank in range(4):
+        _compare(results[rank], refs["sharded"], "sharded_")
+        _compare(results[rank], refs["bn_dict"], "bn_dict_")
+        assert results[rank]["shard_shape"].tolist() == [4, 8]
+        assert "shard a weight over the batch axis 'batch'" in str(results[rank]["err_batch_axis"])
+    loaded = plait.models.load_model(outdir / "mesh.plait")
     for a, b in zip(loaded.get_weights(), refs["sharded_1_epoch"], strict=True):
         assert a.shape == b.shape and np.max(np.abs(a - b)) < TOLERANCE
 

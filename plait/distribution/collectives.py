@@ -40,6 +40,19 @@ def data_parallel():
     return d if isinstance(d, distribution_lib.DataParallel) else None
 
 
+def data_group():
+    """``(group,)`` of the processes that split each batch and sum their gradients and metrics:
+    ``(None,)`` (the default group, all processes) under DataParallel, the mesh's batch-axis
+    group under a ModelParallel whose batch axis has size > 1 (the processes that hold the
+    same weight shards); None when nothing is split."""
+    d = active()
+    if isinstance(d, distribution_lib.DataParallel):
+        return (None,)
+    if isinstance(d, distribution_lib.ModelParallel) and d.num_model_replicas > 1:
+        return (d.device_mesh.backend_mesh.get_group(d.batch_dim_name),)
+    return None
+
+
 def fully_sharded():
     """The active distribution when it is a FullyShardedDataParallel (FSDP reduces the
     gradients itself); None otherwise."""
@@ -102,29 +115,38 @@ def check_same(value, what):
 
 # ---------------------------------------------------------------------- gradients and moments
 class _AllSum(torch.autograd.Function):
-    """Sum over the processes; its backward sums the gradients the same way. Written with
-    ``setup_context`` and the functional collective so it also runs under ``torch.func.grad``
-    inside a compiled whole step."""
+    """Sum over the processes of ``group`` (None: all); its backward sums the gradients the same
+    way. Written with ``setup_context`` and the functional collective so it also runs under
+    ``torch.func.grad`` inside a compiled whole step."""
 
     @staticmethod
-    def forward(x):
+    def forward(x, group):
         import torch.distributed._functional_collectives as funcol
 
         with torch.no_grad():  # the functional op's own autograd does not support torch.func
-            return funcol.all_reduce(x, "sum", dist.group.WORLD)
+            return funcol.all_reduce(x, "sum", dist.group.WORLD if group is None else group)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        pass
+        ctx.group = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
-        return _AllSum.apply(grad)
+        return _AllSum.apply(grad, ctx.group), None
 
 
 def all_sum(x):
-    """``x`` summed over the processes (differentiable; the identity in one process)."""
-    return _AllSum.apply(x) if data_parallel() is not None else x
+    """``x`` summed over the processes that split the batch (:func:`data_group`; differentiable;
+    the identity in one process). A DTensor (ModelParallel) sums its local values."""
+    group = data_group()
+    if group is None:
+        return x
+    if hasattr(x, "to_local"):
+        from torch.distributed.tensor import DTensor
+
+        summed = _AllSum.apply(x.to_local(), group[0])
+        return DTensor.from_local(summed, x.device_mesh, x.placements, run_check=False)
+    return _AllSum.apply(x, group[0])
 
 
 def global_moments(inputs, dims):
@@ -154,7 +176,7 @@ def loss_scale(n_local):
         count = torch.full((1,), float(n_local), device="cuda" if dist.get_backend() == "nccl" else "cpu")
         dist.all_reduce(count)
         return (float(n_local) * _shards()) / count
-    return 1.0 / _shards() if data_parallel() is not None else 1
+    return 1.0 / _shards() if data_group() is not None else 1
 
 
 def _shards():
@@ -166,31 +188,54 @@ def average_gradients(grads, n_local):
     :func:`loss_scale`: weighted by the processes' sample counts, summed with the counts in one
     all-reduce, and divided by the global count. Eager, with ``torch.distributed.all_reduce``;
     None entries are kept."""
-    if data_parallel() is None or fully_sharded() is not None:  # FSDP reduced them in backward
+    group = data_group()
+    if group is None or fully_sharded() is not None:  # FSDP reduced them in backward
         return grads
-    present = [g for g in grads if g is not None]
+    # Under ModelParallel the gradients are DTensors: each process sums its own shards with the
+    # processes holding the same shards (the batch-axis group).
+    present = [_local(g) for g in grads if g is not None]
     weight = float(n_local) * _shards()  # undoes loss_scale's 1/N and weighs by this process's samples
     flat = torch.cat([g.reshape(-1) * weight for g in present] + [present[0].new_full((1,), float(n_local))])
-    dist.all_reduce(flat)
+    dist.all_reduce(flat, group=group[0])
     flat = flat[:-1] / flat[-1]
     out, offset = [], 0
     for g in grads:
         if g is None:
             out.append(None)
             continue
-        out.append(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
+        piece = flat[offset : offset + g.numel() // _replication(g)]
+        out.append(_like(piece, g))
+        offset += piece.numel()
     return out
+
+
+def _local(g):
+    return g.to_local() if hasattr(g, "to_local") else g
+
+
+def _replication(g):
+    """How many times larger a DTensor's global size is than its local shard (1 for a tensor)."""
+    return g.numel() // g.to_local().numel() if hasattr(g, "to_local") else 1
+
+
+def _like(piece, g):
+    if not hasattr(g, "to_local"):
+        return piece.view_as(g)
+    from torch.distributed.tensor import DTensor
+
+    local = g.to_local()
+    return DTensor.from_local(piece.view_as(local), g.device_mesh, g.placements, run_check=False)
 
 
 def global_mean(values, n_local):
     """The mean of ``values`` (a 1-D tensor of per-sample means, e.g. per-output losses) over the
     global batch: each process's values weighted by its number of samples ``n_local``, in one
     all-reduce; ``values`` itself in one process. Every process gets the same numbers."""
-    if data_parallel() is None:
+    group = data_group()
+    if group is None:
         return values
     flat = torch.cat([values.reshape(-1) * float(n_local), values.new_full((1,), float(n_local))])
-    dist.all_reduce(flat)
+    dist.all_reduce(flat, group=group[0])
     return (flat[:-1] / flat[-1]).view_as(values)
 
 
@@ -224,30 +269,34 @@ def reduce_metrics(metrics):
     """Sum the metrics' states over the processes, in place: every process then reads the
     global result. Call at the same point on every process (the end of an epoch or of an
     evaluation), once per accumulation."""
-    if data_parallel() is None:
+    group = data_group()
+    if group is None:
         return
     for state in metric_states(metrics):
         if state.is_floating_point():
-            dist.all_reduce(state)
+            dist.all_reduce(state, group=group[0])
         else:
             as_float = state.double()
-            dist.all_reduce(as_float)
+            dist.all_reduce(as_float, group=group[0])
             state.copy_(as_float.round().to(state.dtype))
 
 
 def gather_rows(local, sizes):
     """Outputs of all processes in the global order: ``local`` is this process's outputs of
     every batch concatenated, ``sizes`` its rows per batch; batch ``j`` of the result is
-    process 0's rows of batch ``j``, then process 1's, ... (the order of the data)."""
-    world = dist.get_world_size()
+    process 0's rows of batch ``j``, then process 1's, ... (the order of the data). Gathered
+    over :func:`data_group` (under a data x model mesh, the processes of one model replica's
+    shard index hold the data shards in order)."""
+    group = (data_group() or (None,))[0]
+    world = dist.get_world_size(group)
     mine = torch.tensor(sizes, dtype=torch.int64)
     all_sizes = [torch.zeros_like(mine) for _ in range(world)]
-    dist.all_gather(all_sizes, mine)
+    dist.all_gather(all_sizes, mine, group=group)
     longest = max(int(s.sum()) for s in all_sizes)
     padded = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=local.device)
     padded[: len(local)] = local
     pieces = [torch.zeros_like(padded) for _ in range(world)]
-    dist.all_gather(pieces, padded.contiguous())
+    dist.all_gather(pieces, padded.contiguous(), group=group)
     starts = [torch.cat([torch.zeros(1, dtype=torch.int64), s.cumsum(0)]) for s in all_sizes]
     rows = []
     for j in range(len(sizes)):

@@ -10,8 +10,9 @@ weights are laid out over the processes, and ``fit``/``evaluate``/``predict`` fo
 - :class:`FullyShardedDataParallel` (a plait extension): :class:`DataParallel` with every
   weight sharded over the processes by ``torch.distributed.fsdp.fully_shard`` (FSDP).
 - :class:`ModelParallel`: the weights named by a :class:`LayoutMap` are sharded over the
-  mesh's model axis as ``torch.distributed.tensor`` DTensors; the data is split over its batch
-  axis (replicated when that axis has size 1).
+  mesh's model axes as ``torch.distributed.tensor`` DTensors; the data is split over its batch
+  axis (replicated when that axis has size 1; otherwise each model replica's gradients are
+  averaged over the batch axis, as under :class:`DataParallel`).
 
 The names and checks follow Keras's ``keras/src/distribution/distribution_lib.py``.
 
@@ -285,11 +286,15 @@ class Distribution:
 
     @property
     def data_shard_id(self):
-        """Which shard of each global batch this process reads."""
+        """Which shard of each global batch this process reads: its coordinate on the mesh's
+        batch axis (process ``i`` is device ``i`` of the mesh, in row-major order)."""
         replicas = self.num_model_replicas
         if replicas >= self._num_processes:
             return self._process_id
-        return self._process_id // (self._num_processes // replicas)
+        if self._batch_dim_name not in self._device_mesh.axis_names:
+            return 0
+        coordinates = np.unravel_index(self._process_id, self._device_mesh.shape)
+        return int(coordinates[self._device_mesh.axis_names.index(self._batch_dim_name)])
 
     def get_data_layout(self, data_shape):
         axes = [None] * len(data_shape)

@@ -28,12 +28,13 @@ def _placements(layout, spec, mesh_axes, where):
             f"The layout {axes} of weight '{where}' has {len(axes)} axes, but the weight has shape "
             f"{spec.keras_shape} ({len(spec.keras_shape)} axes)."
         )
-    mesh_shape = layout.device_mesh.shape
+    mesh = layout.device_mesh
     for axis, size in zip(axes, spec.keras_shape):
-        if axis is not None and size % mesh_shape[mesh_axes.index(axis)]:
+        devices = mesh.shape[mesh.axis_names.index(axis)] if axis is not None else 1
+        if size % devices:
             raise ValueError(
                 f"Weight '{where}' of shape {spec.keras_shape} cannot be sharded as {axes}: its dimension of size "
-                f"{size} does not divide over the {mesh_shape[mesh_axes.index(axis)]} devices of mesh axis '{axis}'."
+                f"{size} does not divide over the {devices} devices of mesh axis '{axis}'."
             )
     # The layout is in Keras's shape; the weight may be stored permuted (stored dim d = Keras dim perm[d]).
     stored_axes = axes if spec.perm is None else [axes[spec.perm[d]] for d in range(len(axes))]
@@ -50,15 +51,23 @@ def distribute_model(model, distribution):
         return
     from torch.distributed.tensor import Replicate, distribute_tensor
 
-    if distribution.num_model_replicas != 1:
-        raise NotImplementedError(
-            "ModelParallel with a batch axis of size > 1 (data and model parallel at once) is not supported yet; "
-            f"give the mesh's batch axis '{distribution.batch_dim_name}' size 1. "
-            f"Received mesh {distribution.device_mesh}."
-        )
     layout_map = distribution.layout_map
     mesh = distribution.device_mesh.backend_mesh
     mesh_axes = list(distribution.device_mesh.axis_names)
+    if distribution.num_model_replicas > 1:
+        # Data and model parallel: the weights live on the sub-mesh of the model axes (each
+        # replica along the batch axis holds its own copy of the shards); the batch is split
+        # over the batch axis and the gradients summed over it (collectives.average_gradients).
+        batch_axis = distribution.batch_dim_name
+        named = sorted({k for k in layout_map if batch_axis in layout_map._layout_map[k].axes})
+        if named:
+            raise ValueError(
+                f"LayoutMap key(s) {named} shard a weight over the batch axis '{batch_axis}', whose size is "
+                f"{distribution.num_model_replicas}: weights are sharded over the model axes only (the batch axis "
+                "splits the data). Use FullyShardedDataParallel to shard every weight over the data processes."
+            )
+        mesh_axes = [a for a in mesh_axes if a != batch_axis]
+        mesh = mesh[tuple(mesh_axes)]
     entries = model.weight_entries()
     paths = [f"{layer.name}/{spec.name}" for layer, spec in entries]
     unused = [key for key in layout_map if not any(key == p or _fullmatch(key, p) for p in paths)]

@@ -121,7 +121,7 @@ class BatchNormalization(Layer):
     def call(self, inputs):
         if self.training and self.trainable:
             dims = [d for d in range(inputs.dim()) if d != self.axis % inputs.dim()]
-            if collectives.data_parallel() is not None:  # the global batch's moments, as Keras's
+            if collectives.data_group() is not None:  # the global batch's moments, as Keras's
                 var, mean = collectives.global_moments(inputs, dims)
             else:
                 var, mean = torch.var_mean(inputs, dim=dims, correction=0)

@@ -89,7 +89,7 @@ def check_model(model):
             "first (plait.distribution.set_distribution(...) or `with distribution.scope():`), then build the model."
         )
     tensors = [*model.parameters(), *model.buffers()]  # none yet: a Sequential built by its first batch
-    if collectives.data_parallel() is not None and tensors and getattr(model, "_plait_synced", None) is not current:
+    if collectives.data_group() is not None and tensors and getattr(model, "_plait_synced", None) is not current:
         # Replicas start from process 0's weights (Keras lays out each variable from one value).
         with torch.no_grad():
             for tensor in tensors:
