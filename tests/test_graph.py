@@ -21,8 +21,9 @@ def mlp():
 
 def test_symbolic_tensor_is_immutable_and_readable():
     x = Input(shape=(None,), dtype="int32", name="text")
-    assert x.shape == (None, None) and x.dtype == torch.int32 and x.name == "text"
-    assert repr(x) == "<SymbolicTensor name=text shape=(None, None) dtype=torch.int32>"
+    # Keras's dtype names (a KerasTensor's); the torch dtype is there for torch code.
+    assert x.shape == (None, None) and x.dtype == "int32" and x.torch_dtype == torch.int32 and x.name == "text"
+    assert repr(x) == "<SymbolicTensor name=text shape=(None, None) dtype=int32>"
     with pytest.raises(AttributeError):
         x.shape = (1,)
     with pytest.raises(TypeError, match="no value"):

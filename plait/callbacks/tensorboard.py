@@ -262,7 +262,7 @@ class TensorBoard(Callback):
         inputs = getattr(self.model, "inputs", None)
         if not inputs:
             return None
-        return tuple(torch.zeros([2 if d is None else d for d in t.shape], dtype=t.dtype) for t in inputs)
+        return tuple(torch.zeros([2 if d is None else d for d in t.shape], dtype=t.torch_dtype) for t in inputs)
 
     def _write_model_graph(self):
         writer = self._writer("train")

@@ -57,7 +57,10 @@ class SymbolicTensor:
 
     Attributes:
         shape: tuple of ints, ``None`` for the batch dim and any dim unknown until run time.
-        dtype: a ``torch.dtype``.
+        dtype: Keras's name of the dtype (``"float32"``), as a Keras tensor's; inside the forward
+            of a plain torch module called on this tensor it reads as the ``torch.dtype``, which
+            torch code there passes on to torch functions.
+        torch_dtype: the ``torch.dtype`` (what the graph code reads).
         name: a readable name (the producing layer's name, with an index for multi-output).
         node: the :class:`Node` that produced this tensor.
         index: position of this tensor among ``node.outputs``.
@@ -68,15 +71,17 @@ class SymbolicTensor:
         >>> import plait
         >>> x = plait.Input(shape=(None,), dtype="int32", name="text")
         >>> x
-        <SymbolicTensor name=text shape=(None, None) dtype=torch.int32>
+        <SymbolicTensor name=text shape=(None, None) dtype=int32>
+        >>> x.dtype, x.torch_dtype
+        ('int32', torch.int32)
     """
 
-    __slots__ = ("_shape", "dtype", "name", "node", "index", "has_mask")
+    __slots__ = ("_shape", "torch_dtype", "name", "node", "index", "has_mask")
 
     def __init__(self, shape, dtype, name, node=None, index=0, has_mask=False):
         for attr, value in (
             ("_shape", tuple(None if d is None else int(d) for d in shape)),
-            ("dtype", dtype),
+            ("torch_dtype", torch_dtype(dtype)),
             ("name", name),
             ("node", node),
             ("index", index),
@@ -89,7 +94,7 @@ class SymbolicTensor:
 
     def __reduce__(self):
         # copy/deepcopy/pickle rebuild through the constructor (the object is immutable).
-        return (SymbolicTensor, (self._shape, self.dtype, self.name, self.node, self.index, self.has_mask))
+        return (SymbolicTensor, (self._shape, self.torch_dtype, self.name, self.node, self.index, self.has_mask))
 
     @property
     def shape(self):
@@ -104,6 +109,13 @@ class SymbolicTensor:
         return self._shape
 
     @property
+    def dtype(self):
+        """Keras's dtype name (``"float32"``); the ``torch.dtype`` inside a plain module's forward."""
+        if _handlers["unknown_dim_size"] is not None and _handlers["unknown_dim_size"]() is not None:
+            return self.torch_dtype
+        return keras_dtype(self.torch_dtype)
+
+    @property
     def ndim(self):
         return len(self.shape)
 
@@ -112,7 +124,7 @@ class SymbolicTensor:
         return self.node.layer
 
     def __repr__(self):
-        return f"<SymbolicTensor name={self.name} shape={self.shape} dtype={self.dtype}>"
+        return f"<SymbolicTensor name={self.name} shape={self.shape} dtype={keras_dtype(self.torch_dtype)}>"
 
     # --- torch interop: `x + y`, `torch.cat([x, y])`, `x.transpose(1, 2)` and plain
     # `torch.nn.Module`s called on symbolic tensors all become graph nodes, made by the handler
@@ -140,7 +152,7 @@ class SymbolicTensor:
         if not callable(method):
             # A tensor property (is_nested, requires_grad, device, ...): answer as a meta
             # tensor of this shape would, unknown dims standing in as 1.
-            meta = torch.empty([1 if d is None else d for d in self._shape], dtype=self.dtype, device="meta")
+            meta = torch.empty([1 if d is None else d for d in self._shape], dtype=self.torch_dtype, device="meta")
             return getattr(meta, name)
         return lambda *args, **kwargs: SymbolicTensor.__torch_function__(method, (), (self, *args), kwargs)
 
@@ -269,6 +281,11 @@ class Node:
 
     def __repr__(self):
         return f"<Node layer={getattr(self.layer, 'name', type(self.layer).__name__)}>"
+
+
+def keras_dtype(dtype):
+    """Keras's name of a torch dtype: ``torch.float32`` -> ``"float32"``."""
+    return str(dtype).replace("torch.", "")
 
 
 def torch_dtype(dtype):

@@ -221,8 +221,8 @@ _FUNCTIONAL_SUBCLASSES = {}
 def cast_input(x, t):
     """Input ``x`` in the dtype of the model input ``t`` (Keras converts inputs to the Input's
     dtype: integer, ``uint8`` and ``bool`` arrays become floats)."""
-    if x.dtype != t.dtype and not x.is_complex():
-        return x.to(t.dtype)
+    if x.dtype != t.torch_dtype and not x.is_complex():
+        return x.to(t.torch_dtype)
     return x
 
 

@@ -141,7 +141,7 @@ class Sequential(Functional):
             dtype = data.dtype if not data.is_floating_point() else torch.float32
             self._build_graph((None, *data.shape[1:]), self._input_dtype(dtype))
         if not self.built and args and isinstance(args[0], SymbolicTensor):
-            self._build_graph((None, *args[0].shape[1:]), args[0].dtype)
+            self._build_graph((None, *args[0].shape[1:]), args[0].torch_dtype)
         return super().__call__(*args, **kwargs)
 
     @property

@@ -256,13 +256,14 @@ def _placeholder(value, size, random):
         return value
     shape = [size if d is None else d for d in value.shape]
     generator = torch.Generator().manual_seed(size)
-    if value.dtype == torch.bool:
+    dtype = value.torch_dtype
+    if dtype == torch.bool:
         return torch.rand(shape, generator=generator) > 0.5 if random else torch.zeros(shape, dtype=torch.bool)
     if not random:
-        return torch.zeros(shape, dtype=value.dtype)
-    if value.dtype.is_floating_point or value.dtype.is_complex:
-        return torch.rand(shape, generator=generator).to(value.dtype)
-    return torch.randint(0, 3, shape, generator=generator).to(value.dtype)  # small: valid as indices, counts
+        return torch.zeros(shape, dtype=dtype)
+    if dtype.is_floating_point or dtype.is_complex:
+        return torch.rand(shape, generator=generator).to(dtype)
+    return torch.randint(0, 3, shape, generator=generator).to(dtype)  # small: valid as indices, counts
 
 
 def _merge_specs(runs):

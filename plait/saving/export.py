@@ -38,8 +38,8 @@ def _example_inputs(model):
         examples = []
         for t in model.inputs:
             shape = [3 if i == 0 and d is None else (size if d is None else d) for i, d in enumerate(t.shape)]
-            maker = torch.randn if t.dtype.is_floating_point else torch.zeros
-            examples.append(maker(shape, dtype=t.dtype))
+            maker = torch.randn if t.torch_dtype.is_floating_point else torch.zeros
+            examples.append(maker(shape, dtype=t.torch_dtype))
         try:
             with torch.no_grad():
                 model._graph_fn(model._graph_calls, model._graph_consts, *examples)

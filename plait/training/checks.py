@@ -30,12 +30,12 @@ def conform_input(value, spec, model_name, where="Input"):
     or a ValueError naming the input, its expected and the received shape."""
     if not isinstance(value, torch.Tensor):
         return value
-    if value.is_complex() and not spec.dtype.is_complex:
+    if value.is_complex() and not spec.torch_dtype.is_complex:
         raise TypeError(
             f"{where} '{spec.name}' of model '{model_name}' expects {spec.dtype} data. Received: dtype={value.dtype}"
         )
-    if value.dtype != spec.dtype:
-        value = value.to(spec.dtype)
+    if value.dtype != spec.torch_dtype:
+        value = value.to(spec.torch_dtype)
     shape = tuple(spec.shape)
     if value.dim() == len(shape) + 1 and value.shape[-1] == 1 and len(shape) > 1:
         value = value.squeeze(-1)
