@@ -23,32 +23,61 @@ def _float(y):
     return y if y.is_floating_point() else y.float()
 
 
+def same_rank(y_true, y_pred):
+    """Keras's ``squeeze_or_expand_to_same_rank``: when the ranks differ by one and the longer
+    one ends in a dimension of 1, squeeze it (or, against a rank-1 tensor, expand that one), so
+    ``(batch,)`` targets meet ``(batch, 1)`` predictions sample by sample instead of broadcasting
+    to ``(batch, batch)``.
+
+    Example:
+        >>> import torch
+        >>> [tuple(t.shape) for t in same_rank(torch.zeros(4), torch.zeros(4, 1))]
+        [(4, 1), (4, 1)]
+    """
+    r1, r2 = y_true.dim(), y_pred.dim()
+    if r1 == r2 + 1 and y_true.shape[-1] == 1:
+        if r2 == 1:
+            return y_true, y_pred.unsqueeze(-1)
+        return y_true.squeeze(-1), y_pred
+    if r2 == r1 + 1 and y_pred.shape[-1] == 1:
+        if r1 == 1:
+            return y_true.unsqueeze(-1), y_pred
+        return y_true, y_pred.squeeze(-1)
+    return y_true, y_pred
+
+
 def mean_squared_error(y_true, y_pred):
+    y_true, y_pred = same_rank(y_true, y_pred)
     return torch.mean(torch.square(y_pred - _float(y_true)), dim=-1)
 
 
 def mean_absolute_error(y_true, y_pred):
+    y_true, y_pred = same_rank(y_true, y_pred)
     return torch.mean(torch.abs(y_pred - _float(y_true)), dim=-1)
 
 
 def mean_absolute_percentage_error(y_true, y_pred):
+    y_true, y_pred = same_rank(y_true, y_pred)
     y_true = _float(y_true)
     diff = torch.abs((y_true - y_pred) / torch.clamp(torch.abs(y_true), min=EPSILON))
     return 100.0 * torch.mean(diff, dim=-1)
 
 
 def mean_squared_logarithmic_error(y_true, y_pred):
+    y_true, y_pred = same_rank(y_true, y_pred)
     first = torch.log(torch.clamp(y_pred, min=EPSILON) + 1.0)
     second = torch.log(torch.clamp(_float(y_true), min=EPSILON) + 1.0)
     return torch.mean(torch.square(first - second), dim=-1)
 
 
 def huber(y_true, y_pred, delta=1.0):
+    y_true, y_pred = same_rank(y_true, y_pred)
     error = torch.abs(y_pred - _float(y_true))
     return torch.mean(torch.where(error <= delta, 0.5 * error**2, delta * error - 0.5 * delta**2), dim=-1)
 
 
 def log_cosh(y_true, y_pred):
+    y_true, y_pred = same_rank(y_true, y_pred)
     x = y_pred - _float(y_true)
     return torch.mean(x + F.softplus(-2.0 * x) - math.log(2.0), dim=-1)
 
@@ -127,6 +156,7 @@ def categorical_hinge(y_true, y_pred):
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
+    y_true, y_pred = same_rank(y_true, y_pred)
     y_true = F.normalize(_float(y_true), dim=axis, eps=1e-12)
     y_pred = F.normalize(y_pred, dim=axis, eps=1e-12)
     return -torch.sum(y_true * y_pred, dim=axis)

@@ -1,7 +1,7 @@
 """The ``Loss`` base class and Keras's reduction: weight the per-sample values, then sum
 (``"sum"``) or divide the sum by the number of values (``"sum_over_batch_size"``, the default)."""
 
-from plait.losses.functions import EPSILON
+from plait.losses.functions import EPSILON, same_rank
 from plait.utils.naming import to_snake_case
 
 
@@ -59,6 +59,8 @@ class Loss:
         self.fn_kwargs = fn_kwargs
 
     def call(self, y_true, y_pred):
+        # Keras's LossFunctionWrapper.call: (batch,) targets meet (batch, 1) predictions.
+        y_true, y_pred = same_rank(y_true, y_pred)
         return type(self).fn(y_true, y_pred, **self.fn_kwargs)
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
@@ -90,4 +92,5 @@ class LossFunctionWrapper(Loss):
         self._fn = fn
 
     def call(self, y_true, y_pred):
+        y_true, y_pred = same_rank(y_true, y_pred)
         return self._fn(y_true, y_pred, **self.fn_kwargs)
