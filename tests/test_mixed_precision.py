@@ -136,3 +136,14 @@ def test_subclassed_model_computes_in_the_policy_dtype():
         results[policy] = model.predict(x, verbose=0)
     assert results["mixed_bfloat16"].dtype == np.float32
     np.testing.assert_allclose(results["mixed_bfloat16"], results["float32"], atol=3e-2)
+
+
+def test_layer_dtype_names_read_as_keras_names():
+    plait.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = layers.Dense(2)
+    finally:
+        plait.mixed_precision.set_global_policy("float32")
+    plain = layers.Dense(2, dtype="float64")
+    assert (mixed.compute_dtype, mixed.variable_dtype) == ("bfloat16", "float32")
+    assert (plain.compute_dtype, plain.variable_dtype) == ("float64", "float64")

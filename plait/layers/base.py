@@ -25,7 +25,7 @@ from torch import nn
 
 from plait import initializers
 from plait.distribution import sharding
-from plait.graph.node import Node, SymbolicTensor, torch_dtype
+from plait.graph.node import Node, SymbolicTensor, keras_dtype, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers.interop import infer_outputs
 from plait.layers.variables import Variable
@@ -569,6 +569,17 @@ class Layer(nn.Module):
 
     def _sublayers(self):
         return child_layers(self)
+
+    @property
+    def compute_dtype(self):
+        """Keras's name of the dtype the layer computes in (``"bfloat16"`` under ``mixed_bfloat16``)."""
+        policy = self.dtype_policy
+        return keras_dtype(policy.compute_dtype if policy.is_mixed else self.dtype)
+
+    @property
+    def variable_dtype(self):
+        """Keras's name of the dtype of the layer's weights (``"float32"``)."""
+        return keras_dtype(self.dtype)
 
     def weight_entries(self):
         """``(layer, spec)`` pairs in Keras 3 order: own trainable weights, own non-trainable
