@@ -447,3 +447,30 @@ def test_steps_per_epoch_carries_on_through_the_data_as_keras(make_data, steps_p
         pytest.skip("the Keras reference runs on its torch backend")
     expected = _epochs_seen(keras, make_data, steps_per_epoch, epochs)
     assert _epochs_seen(plait, make_data, steps_per_epoch, epochs) == expected
+
+
+def test_fit_and_evaluate_call_an_overridden_compute_loss_as_keras():
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("the Keras reference runs on its torch backend")
+
+    def run(lib):
+        class Doubled(lib.Model):
+            def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+                return 2.0 * super().compute_loss(x, y, y_pred, sample_weight, training)
+
+        inputs = lib.Input((4,))
+        model = Doubled(inputs, lib.layers.Dense(1)(inputs))
+        model.set_weights([np.full((4, 1), 0.1, "float32"), np.zeros(1, "float32")])
+        model.compile(lib.optimizers.SGD(0.05), "mse")
+        history = model.fit(X[:16], Y_REG[:16], batch_size=4, epochs=2, shuffle=False, verbose=0).history
+        return history["loss"], model.evaluate(X[16:24], Y_REG[16:24], verbose=0), model.get_weights()
+
+    plait_loss, plait_eval, plait_w = run(plait)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Keras's own numpy 2 copy= notice
+        keras_loss, keras_eval, keras_w = run(keras)
+    np.testing.assert_allclose(plait_loss, keras_loss, rtol=1e-5)
+    np.testing.assert_allclose(plait_eval, keras_eval, rtol=1e-5)
+    for a, b in zip(plait_w, keras_w):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

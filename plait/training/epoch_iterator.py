@@ -116,6 +116,11 @@ class EpochIterator:
             return self.steps_per_epoch
         return self.batches.num_batches
 
+    def reset(self):
+        """Start the data again at the next epoch (Keras's ``reset``: every evaluation starts at
+        the first batch, also with ``validation_steps``)."""
+        self._pass, self._pass_seen = None, 0
+
     def _epoch_batches(self):
         """This epoch's batches. Without ``steps_per_epoch``: one pass over the data. With it,
         as Keras: each epoch takes ``steps_per_epoch`` batches and the next epoch carries on

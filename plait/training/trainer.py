@@ -609,9 +609,11 @@ class Trainer:
             warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     def _custom_step(self, name):
-        """The user's override of ``train_step``/``test_step``/``predict_step``, or None."""
+        """The user's override of ``train_step``/``test_step``/``predict_step``, or None. A model
+        that overrides ``compute_loss`` or ``compute_metrics`` only runs Keras's own steps, which
+        call them (``train_step``/``test_step``)."""
         if getattr(type(self), name) is getattr(Trainer, name):
-            return None
+            return getattr(self, name) if name != "predict_step" and self._keras_step_overrides() else None
         if name == "train_step" and self._jit.mode is True:
             raise ValueError(
                 f"Model '{self.name}' was compiled with jit_compile=True, which compiles plait's built-in "
@@ -716,6 +718,7 @@ class Trainer:
         bar = Progbar(iterator.num_batches, verbose=verbose) if verbose else None
         custom = self._custom_step("test_step")
         logs = None
+        iterator.reset()  # as Keras: an evaluation starts at the first batch
         try:
             callback_list.on_test_begin({})
             self.reset_metrics()
