@@ -2471,3 +2471,209 @@ def test_text_generation_with_miniature_gpt():
     x = ours[2]
     for a, b in zip(model.predict(x, verbose=0), k_model.predict(x, verbose=0)):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+# --- examples/vision/attention_mil_classification.py (Mohamad Jaber) -----------------------------
+
+
+def attention_mil_classification(keras, workdir):
+    layers, ops = keras.layers, keras.ops
+    np.random.seed(8)  # the bags are drawn at random: the same ones for both libraries
+    POSITIVE_CLASS = 1
+    BAG_COUNT = 16  # the example: 1000
+    VAL_BAG_COUNT = 6  # the example: 300
+    BAG_SIZE = 3
+    ENSEMBLE_AVG_COUNT = 1
+
+    def create_bags(input_data, input_labels, positive_class, bag_count, instance_count):
+        bags = []
+        bag_labels = []
+        input_data = np.divide(input_data, 255.0)
+        count = 0
+        for _ in range(bag_count):
+            index = np.random.choice(input_data.shape[0], instance_count, replace=False)
+            instances_data = input_data[index]
+            instances_labels = input_labels[index]
+            bag_label = 0
+            if positive_class in instances_labels:
+                bag_label = 1
+                count += 1
+            bags.append(instances_data)
+            bag_labels.append(np.array([bag_label]))
+        print(f"Positive bags: {count}")
+        print(f"Negative bags: {bag_count - count}")
+        return (list(np.swapaxes(bags, 0, 1)), np.array(bag_labels))
+
+    (x_train, y_train), (x_val, y_val) = (mnist_x[:60], mnist_y[:60] % 3), (mnist_x[60:], mnist_y[60:] % 3)
+    train_data, train_labels = create_bags(x_train, y_train, POSITIVE_CLASS, BAG_COUNT, BAG_SIZE)
+    val_data, val_labels = create_bags(x_val, y_val, POSITIVE_CLASS, VAL_BAG_COUNT, BAG_SIZE)
+
+    class MILAttentionLayer(layers.Layer):
+        def __init__(
+            self,
+            weight_params_dim,
+            kernel_initializer="glorot_uniform",
+            kernel_regularizer=None,
+            use_gated=False,
+            **kwargs,
+        ):
+            super().__init__(**kwargs)
+            self.weight_params_dim = weight_params_dim
+            self.use_gated = use_gated
+            self.kernel_initializer = keras.initializers.get(kernel_initializer)
+            self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+            self.v_init = self.kernel_initializer
+            self.w_init = self.kernel_initializer
+            self.u_init = self.kernel_initializer
+            self.v_regularizer = self.kernel_regularizer
+            self.w_regularizer = self.kernel_regularizer
+            self.u_regularizer = self.kernel_regularizer
+
+        def build(self, input_shape):
+            input_dim = input_shape[0][1]
+            self.v_weight_params = self.add_weight(
+                shape=(input_dim, self.weight_params_dim),
+                initializer=self.v_init,
+                name="v",
+                regularizer=self.v_regularizer,
+                trainable=True,
+            )
+            self.w_weight_params = self.add_weight(
+                shape=(self.weight_params_dim, 1),
+                initializer=self.w_init,
+                name="w",
+                regularizer=self.w_regularizer,
+                trainable=True,
+            )
+            if self.use_gated:
+                self.u_weight_params = self.add_weight(
+                    shape=(input_dim, self.weight_params_dim),
+                    initializer=self.u_init,
+                    name="u",
+                    regularizer=self.u_regularizer,
+                    trainable=True,
+                )
+            else:
+                self.u_weight_params = None
+            self.input_built = True
+
+        def call(self, inputs):
+            instances = [self.compute_attention_scores(instance) for instance in inputs]
+            instances = ops.stack(instances)
+            alpha = ops.softmax(instances, axis=0)
+            return [alpha[i] for i in range(alpha.shape[0])]
+
+        def compute_attention_scores(self, instance):
+            original_instance = instance
+            instance = ops.tanh(ops.tensordot(instance, self.v_weight_params, axes=1))
+            if self.use_gated:
+                instance = instance * ops.sigmoid(ops.tensordot(original_instance, self.u_weight_params, axes=1))
+            return ops.tensordot(instance, self.w_weight_params, axes=1)
+
+    def create_model(instance_shape):
+        inputs, embeddings = [], []
+        shared_dense_layer_1 = layers.Dense(128, activation="relu")
+        shared_dense_layer_2 = layers.Dense(64, activation="relu")
+        for _ in range(BAG_SIZE):
+            inp = layers.Input(instance_shape)
+            flatten = layers.Flatten()(inp)
+            dense_1 = shared_dense_layer_1(flatten)
+            dense_2 = shared_dense_layer_2(dense_1)
+            inputs.append(inp)
+            embeddings.append(dense_2)
+        alpha = MILAttentionLayer(
+            weight_params_dim=256,
+            kernel_regularizer=keras.regularizers.L2(0.01),
+            use_gated=True,
+            name="alpha",
+        )(embeddings)
+        multiply_layers = [layers.multiply([alpha[i], embeddings[i]]) for i in range(len(alpha))]
+        concat = layers.concatenate(multiply_layers, axis=1)
+        output = layers.Dense(2, activation="softmax")(concat)
+        return keras.Model(inputs, output)
+
+    def compute_class_weights(labels):
+        negative_count = len(np.where(labels == 0)[0])
+        positive_count = len(np.where(labels == 1)[0])
+        total_count = negative_count + positive_count
+        return {
+            0: (1 / negative_count) * (total_count / 2),
+            1: (1 / positive_count) * (total_count / 2),
+        }
+
+    histories = []
+
+    def train(train_data, train_labels, val_data, val_labels, model):
+        file_path = os.path.join(workdir, "best_model.weights.h5")
+        model_checkpoint = keras.callbacks.ModelCheckpoint(
+            file_path,
+            monitor="val_loss",
+            verbose=0,
+            mode="min",
+            save_best_only=True,
+            save_weights_only=True,
+        )
+        early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, mode="min")
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(
+            train_data,
+            train_labels,
+            validation_data=(val_data, val_labels),
+            epochs=2,  # the example: 20
+            class_weight=compute_class_weights(train_labels),
+            batch_size=1,
+            callbacks=[early_stopping, model_checkpoint],
+            verbose=0,
+        )
+        histories.append(sorted(history.history))
+        model.load_weights(file_path)
+        return model
+
+    instance_shape = train_data[0][0].shape
+    models = [create_model(instance_shape) for _ in range(ENSEMBLE_AVG_COUNT)]
+    print(models[0].summary())
+    trained_models = [train(train_data, train_labels, val_data, val_labels, model) for model in models]  # tqdm(models)
+
+    def predict(data, labels, trained_models):
+        models_predictions = []
+        models_attention_weights = []
+        models_losses = []
+        models_accuracies = []
+        for model in trained_models:
+            predictions = model.predict(data)
+            models_predictions.append(predictions)
+            intermediate_model = keras.Model(model.input, model.get_layer("alpha").output)
+            intermediate_predictions = intermediate_model.predict(data)
+            attention_weights = np.squeeze(np.swapaxes(intermediate_predictions, 1, 0))
+            models_attention_weights.append(attention_weights)
+            loss, accuracy = model.evaluate(data, labels, verbose=0)
+            models_losses.append(loss)
+            models_accuracies.append(accuracy)
+        print(
+            f"The average loss and accuracy are {np.sum(models_losses, axis=0) / ENSEMBLE_AVG_COUNT:.2f}"
+            f" and {100 * np.sum(models_accuracies, axis=0) / ENSEMBLE_AVG_COUNT:.2f} % resp."
+        )
+        return (
+            np.sum(models_predictions, axis=0) / ENSEMBLE_AVG_COUNT,
+            np.sum(models_attention_weights, axis=0) / ENSEMBLE_AVG_COUNT,
+        )
+
+    class_predictions, attention_params = predict(val_data, val_labels, trained_models)
+    out = {
+        "table": table(models[0]),
+        "history": histories,
+        "predictions": class_predictions.shape,
+        "attention": attention_params.shape,
+        "sums": np.allclose(attention_params.sum(axis=1), 1.0, atol=1e-5),
+    }
+    return models[0], out, val_data
+
+
+def test_attention_mil_classification(tmp_path):
+    (tmp_path / "plait").mkdir()
+    (tmp_path / "keras").mkdir()
+    ours, printed = quiet(attention_mil_classification, plait, tmp_path / "plait")
+    theirs, k_printed = quiet(attention_mil_classification, keras_lib, tmp_path / "keras")
+    assert ours[1] == theirs[1]
+    assert totals(printed) == totals(k_printed) and "The average loss and accuracy are" in printed
+    same_predictions(ours[0], theirs[0], ours[2])
