@@ -72,6 +72,30 @@ class Model(Trainer, Layer):
     def _sublayers(self):
         return child_layers(self)
 
+    def _build_for_call(self, args, kwargs):
+        # A subclassed model remembers the shapes of its first call: Keras's build config.
+        if not self.has_graph and self.__dict__.get("_first_call_shapes") is None and args:
+            if all(isinstance(t, torch.Tensor) for t in nest.flatten(args[0])):
+                self._first_call_shapes = nest.map_structure(lambda t: list(t.shape), args[0])
+        Layer._build_for_call(self, args, kwargs)
+
+    def get_build_config(self):
+        """Keras's build config of a subclassed model: ``{"input_shape": ...}``, the shapes of its
+        first call (None before it); a graph model's inputs say it already."""
+        shapes = self.__dict__.get("_first_call_shapes")
+        return None if shapes is None or self.has_graph else {"input_shape": shapes}
+
+    def build_from_config(self, config):
+        """Build a subclassed model from :meth:`get_build_config`'s dict, as Keras does when it
+        loads one: a call on zeros of those shapes (creates the weights the call creates)."""
+        shapes = (config or {}).get("input_shape")
+        if shapes is None or self.has_graph:
+            return
+        is_shape = lambda s: isinstance(s, (list, tuple)) and all(d is None or isinstance(d, int) for d in s)  # noqa: E731
+        zeros = _map_shapes(lambda s: torch.zeros([1 if d is None else d for d in s]), shapes, is_shape)
+        with torch.no_grad():
+            self(zeros)
+
     # ---- what the trainer reads (a subclassed model has no graph: its ``call`` is the forward)
     @property
     def has_graph(self):
@@ -216,6 +240,15 @@ class Model(Trainer, Layer):
 
 
 _FUNCTIONAL_SUBCLASSES = {}
+
+
+def _map_shapes(fn, shapes, is_shape):
+    """``fn`` over the shapes in a structure of shapes (a dict, or a list of shapes)."""
+    if is_shape(shapes):
+        return fn(shapes)
+    if isinstance(shapes, dict):
+        return {k: _map_shapes(fn, v, is_shape) for k, v in shapes.items()}
+    return [_map_shapes(fn, v, is_shape) for v in shapes]
 
 
 def cast_input(x, t):

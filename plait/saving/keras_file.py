@@ -23,7 +23,7 @@ import numpy as np
 
 from plait import layers as layers_module
 from plait.layers.serialization import builtin_classes
-from plait.saving.keras_writer import custom_children, is_custom_layer
+from plait.saving.keras_writer import custom_children, is_custom_layer, is_subclassed_model
 from plait.utils.naming import to_snake_case
 
 # Keras config keys that carry no meaning for plait when they hold their default value.
@@ -295,7 +295,7 @@ def _datasets(group):
 def _layer_values(layer, group):
     """A layer's values from its group, in ``layer.get_weights()`` order. A user's layer is read as
     Keras wrote it: its own ``vars``, then each sublayer from the group named by its attribute."""
-    if not is_custom_layer(layer):
+    if not (is_custom_layer(layer) or is_subclassed_model(layer)):
         return _datasets(group)
     values = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
     for key, child in custom_children(layer):
@@ -366,6 +366,14 @@ def _weights_plan(model, h5file, where, skip_mismatch):
         if not skip_mismatch:
             raise ValueError(message)
         warnings.warn(f"Skipping: {message}", stacklevel=3)
+
+    if is_subclassed_model(model):  # its weights by attribute from the root, as a custom layer's
+        values = _numeric(_layer_values(model, h5file), model, "/", where)
+        problem = _misfit(model, values)
+        if problem is not None:
+            mismatch(f"{where}: {problem} The file is for another model.")
+            return []
+        return [(model, values)]
 
     group = h5file["layers"] if "layers" in h5file else h5file
     used = set()
@@ -456,6 +464,8 @@ def load_keras_model(filepath, compile=True):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"'{filepath}': config.json does not describe a Keras model.")
     model = layer_from_keras(config)
+    if is_subclassed_model(model):  # Keras builds it from the first call's shapes
+        model.build_from_config(config.get("build_config"))
     load_keras_weights_bytes(model, data, filepath)
     if compile and config.get("compile_config"):
         with _open_h5(io.BytesIO(data), filepath) as h5:

@@ -19,8 +19,9 @@ list of layers as ``<attr>/<class>_<i>``); loading it needs the class (registere
 Keras's ``{"class_name": "function", "config": "<package>><name>"}``.
 
 Only what Keras can rebuild is written: a torch module, a ``Lambda`` (Keras would store its
-code), a subclassed model or an adaptive loss balancer is a ``ValueError`` that says to use
-``.plait``.
+code) or an adaptive loss balancer is a ``ValueError`` that says to use ``.plait``. A subclassed
+model is written as Keras writes one: its class, ``get_config()``, the input shape of its first
+call (``build_config``) and its weights by attribute from the file's root.
 (A plait class that mirrors a Keras class defined outside ``keras.layers``, such as ConvNeXt's
 ``LayerScale``, names Keras's module in a ``keras_module`` class attribute and is written.)
 
@@ -169,6 +170,11 @@ def _layer_class(layer):
     return name
 
 
+def is_subclassed_model(model):
+    """Whether ``model`` is a subclassed model (its own ``call``, no graph of layers)."""
+    return hasattr(model, "train_step") and not getattr(model, "has_graph", True)
+
+
 def is_custom_layer(layer):
     """Whether ``layer`` is a user's ``Layer`` subclass (not a plait layer, not a model)."""
     if hasattr(layer, "_nodes") or hasattr(layer, "train_step") or getattr(type(layer), "keras_module", None):
@@ -204,7 +210,8 @@ def layer_config(layer):
     config.pop("batch_input_shape", None)  # Keras 3 takes an InputLayer (Sequential writes one)
     if type(layer).__name__ in _NO_TRAINABLE:
         config.pop("trainable", None)
-    if "dtype" in config or not is_custom_layer(layer):  # a user's get_config decides its keys, as in Keras
+    users = is_custom_layer(layer) or is_subclassed_model(layer)
+    if "dtype" in config or not users:  # a user's get_config decides its keys, as in Keras
         config["dtype"] = _policy(config.get("dtype") or "float32")
     for key, value in config.items():
         if key == "activation" and isinstance(value, str) and ">" in value:
@@ -366,11 +373,21 @@ def model_spec(model):
         builtin_classes()["Sequential"],
     )  # saving never imports models
 
-    if not isinstance(model, (Functional, Sequential)):
-        raise _not_writable(f"model '{model.name}'", "it is a subclassed model (its code is not a config)")
     balancer = getattr(model, "loss_balancer", None)
     if getattr(model, "compiled", False) and balancer is not None and balancer.adaptive:
         raise _not_writable(f"model '{model.name}'", "it is compiled with an adaptive loss balancer, plait's own")
+    if not isinstance(model, (Functional, Sequential)):  # a subclassed model: its class and get_config
+        build = model.get_build_config()
+        if build is None:
+            raise ValueError(
+                f"Model '{model.name}' is not built yet: call it on data before saving it (Keras's build config "
+                "records the input shape of the first call)."
+            )
+        spec = {**_custom_spec(model), "build_config": build}
+        compile_config = _compile_spec(model)
+        if compile_config is not None:
+            spec["compile_config"] = compile_config
+        return spec
     spec = layer_spec(model)
     if isinstance(model, Sequential):
         spec["build_config"] = {"input_shape": spec["config"]["build_input_shape"]}
@@ -519,6 +536,9 @@ def group_names(layers):
 
 def write_weights(model, h5, path=""):
     """Write ``model``'s weights (and its nested models') into ``h5`` at ``path``, Keras's layout."""
+    if is_subclassed_model(model):  # its weights by attribute, as a custom layer's
+        _write_custom(model, h5, path)
+        return
     _write_vars(h5, path, model.name, [])
     layers = model.layers
     for layer, key in zip(layers, group_names(layers)):
@@ -527,7 +547,7 @@ def write_weights(model, h5, path=""):
 
 
 def _write_layer(layer, h5, where):
-    if hasattr(layer, "_nodes") or type(layer).__name__ == "Sequential":
+    if hasattr(layer, "_nodes") or type(layer).__name__ == "Sequential" or is_subclassed_model(layer):
         write_weights(layer, h5, where)
         return
     if is_custom_layer(layer):
