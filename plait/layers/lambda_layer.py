@@ -4,6 +4,13 @@ from plait.layers.base import Layer
 from plait.layers.serialization import function_reference, resolve_function
 
 
+def _shapes(inputs):
+    """The shapes of ``inputs`` (a tensor, or a list/tuple of them), in the same structure."""
+    if isinstance(inputs, (list, tuple)):
+        return [_shapes(x) for x in inputs]
+    return tuple(inputs.shape)
+
+
 class Lambda(Layer):
     """Wraps ``function(inputs, **arguments)`` as a layer.
 
@@ -34,10 +41,19 @@ class Lambda(Layer):
         return self.function(inputs, **self.arguments)
 
     def compute_output_spec(self, *args, **kwargs):
-        if self.output_shape is None:
+        nested = not callable(self.output_shape) and any(isinstance(d, (list, tuple)) for d in self.output_shape or ())
+        if self.output_shape is None or nested:  # several outputs: inferred
             return super().compute_output_spec(*args, **kwargs)
-        shape = args[0].shape
-        out = self.output_shape(shape) if callable(self.output_shape) else (shape[0], *self.output_shape)
+        # The inputs may be a list of tensors (Lambda(fn, output_shape=(1,))([a, b])): a callable
+        # gets their shapes in the same structure, and the batch size is the first input's (Keras).
+        shapes = _shapes(args[0])
+        if callable(self.output_shape):
+            out = self.output_shape(shapes)
+        else:
+            first = shapes
+            while isinstance(first, list):
+                first = first[0]
+            out = (first[0], *self.output_shape)
         return (tuple(out), self.dtype)
 
     def get_config(self):
