@@ -589,3 +589,30 @@ def test_python_arithmetic_on_symbolic_tensors(tmp_path):
     other = plait.Model(inputs, torch.tanh(inputs))
     with pytest.raises(ValueError, match=r"torch function .*tanh.*'\.plait'"):
         other.save(tmp_path / "tanh.keras")
+
+
+def test_compile_with_loss_and_metric_objects_crosses_both_ways(tmp_path):
+    """Loss and metric objects in the compile config, as Keras writes them: each library
+    reloads the other's file compiled, with the same evaluate results."""
+    rng = np.random.default_rng(3)
+    x, y = rng.random((16, 3)).astype("float32"), rng.integers(0, 2, (16, 1)).astype("float32")
+    results = {}
+    for lib in (plait, keras):
+        model = lib.Sequential([lib.Input((3,)), lib.layers.Dense(1, activation="sigmoid")])
+        model.compile(
+            optimizer="adam",
+            loss=lib.losses.BinaryCrossentropy(label_smoothing=0.1),
+            metrics=[lib.metrics.FalseNegatives(name="fn", thresholds=0.3), lib.metrics.AUC(name="auc"), "accuracy"],
+        )
+        model.fit(x, y, verbose=0)
+        model.save(tmp_path / f"{lib.__name__}.keras")
+        results[lib] = model.evaluate(x, y, verbose=0, return_dict=True)
+    from_keras = plait.models.load_model(tmp_path / "keras.keras")
+    from_plait = keras.models.load_model(tmp_path / "plait.keras")
+    loss = from_keras.get_compile_config()["loss"]
+    assert isinstance(loss, plait.losses.BinaryCrossentropy) and loss.get_config()["label_smoothing"] == 0.1
+    for got, expected in ((from_keras, results[keras]), (from_plait, results[plait])):
+        values = got.evaluate(x, y, verbose=0, return_dict=True)
+        assert sorted(values) == sorted(expected)
+        for key in expected:
+            assert values[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-6), key

@@ -123,17 +123,71 @@ class AUC(_ConfusionAtThresholds):
     Args:
         num_thresholds: default 200. curve: ``"ROC"`` or ``"PR"``.
         summation_method: ``"interpolation"`` (default), ``"minoring"`` or ``"majoring"``.
+        name, dtype: as every metric's.
+        thresholds: explicit thresholds in ``(0, 1)`` (Keras adds ``0 - eps`` and ``1 + eps``);
+            they replace ``num_thresholds``.
+        multi_label, num_labels, label_weights: Keras's per-label AUC; only the default (one
+            AUC over all labels) is supported, anything else is a ValueError.
+        from_logits: ``y_pred`` are logits (a sigmoid is applied first).
+
+    Example:
+        >>> import torch, plait
+        >>> m = plait.metrics.AUC(num_thresholds=3)
+        >>> m.update_state(torch.tensor([0.0, 0.0, 1.0, 1.0]), torch.tensor([0.0, 0.5, 0.3, 0.9]))
+        >>> round(float(m.result()), 4)
+        0.75
     """
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None):
-        if num_thresholds <= 1:
+    def __init__(
+        self,
+        num_thresholds=200,
+        curve="ROC",
+        summation_method="interpolation",
+        name=None,
+        dtype=None,
+        thresholds=None,
+        multi_label=False,
+        num_labels=None,
+        label_weights=None,
+        from_logits=False,
+    ):
+        if multi_label or label_weights is not None:
             raise ValueError(
-                f"Argument `num_thresholds` must be an integer > 1. Received: num_thresholds={num_thresholds}"
+                "plait's AUC computes one AUC over all labels; `multi_label=True` and `label_weights` are not "
+                f"supported. Received: multi_label={multi_label}, label_weights={label_weights}"
             )
         eps = 1e-7
-        thresholds = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        if thresholds is not None:
+            inner = sorted(float(t) for t in thresholds)
+            num_thresholds = len(inner) + 2
+        else:
+            if num_thresholds <= 1:
+                raise ValueError(
+                    f"Argument `num_thresholds` must be an integer > 1. Received: num_thresholds={num_thresholds}"
+                )
+            inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        self.num_thresholds, self._thresholds_arg = num_thresholds, thresholds
         self.curve, self.summation_method = curve.upper(), summation_method
-        super().__init__([0.0 - eps] + thresholds + [1.0 + eps], name, dtype)
+        self.num_labels, self.from_logits = num_labels, bool(from_logits)
+        super().__init__([0.0 - eps] + inner + [1.0 + eps], name, dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.from_logits:
+            y_pred = torch.sigmoid(y_pred)
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_thresholds": self.num_thresholds,
+            "curve": self.curve,
+            "summation_method": self.summation_method,
+            "multi_label": False,
+            "num_labels": self.num_labels,
+            "label_weights": None,
+            "from_logits": self.from_logits,
+            **({"thresholds": self._thresholds_arg} if self._thresholds_arg is not None else {}),
+        }
 
     def result(self):
         tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn

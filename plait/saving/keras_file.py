@@ -23,7 +23,7 @@ import numpy as np
 
 from plait import layers as layers_module
 from plait.layers.serialization import builtin_classes
-from plait.saving.keras_writer import custom_children, is_custom_layer, is_subclassed_model
+from plait.saving.keras_writer import SLOT_PASSES, custom_children, is_custom_layer, is_subclassed_model, names_only
 from plait.utils.naming import to_snake_case
 
 # Keras config keys that carry no meaning for plait when they hold their default value.
@@ -507,13 +507,44 @@ def _keras_optimizer_from(spec, where):
     return cls(**config)
 
 
+def _objects(value):
+    """Whether a compile argument is names and plait loss/metric objects only."""
+    from plait import losses, metrics
+
+    if isinstance(value, (list, tuple)):
+        return all(_objects(v) for v in value)
+    if isinstance(value, dict):
+        return all(_objects(v) for v in value.values())
+    return names_only(value) or isinstance(value, (losses.Loss, metrics.Metric))
+
+
+def _compile_objects(value):
+    """Keras's loss and metric objects in a compile config (``{"module": "keras.metrics",
+    "class_name": "AUC", "config": ...}``, or a registered custom class) as plait objects; names
+    stay names. Other objects stay dicts (the model is then returned uncompiled, with a warning)."""
+    from plait.saving.serialization import deserialize_keras_object
+
+    if isinstance(value, list):
+        return [_compile_objects(v) for v in value]
+    if isinstance(value, dict) and "class_name" in value and "config" in value:
+        if value.get("module") in ("keras.losses", "keras.metrics") or value.get("registered_name"):
+            try:
+                return deserialize_keras_object(value)
+            except (ValueError, TypeError):
+                return value
+        return value
+    if isinstance(value, dict):
+        return {k: _compile_objects(v) for k, v in value.items()}
+    return value
+
+
 def _compile_from_keras(model, compile_config, h5, where):
     """Compile as the file says (optimizer, losses and metrics by name) and restore Keras's
     optimizer variables, so ``fit`` continues where Keras stopped."""
-    from plait.saving.keras_writer import _SLOT_PASSES, _plain
-
-    args = {k: compile_config.get(k) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")}
-    if not all(_plain(v) for v in args.values()) or not isinstance(compile_config.get("optimizer"), (str, dict)):
+    args = {k: _compile_objects(compile_config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")}
+    if not all(names_only(v) or _objects(v) for v in args.values()) or not isinstance(
+        compile_config.get("optimizer"), (str, dict)
+    ):
         warnings.warn(
             f"{where}: its compile arguments are Keras objects, not names; the model is returned uncompiled.",
             stacklevel=4,
@@ -529,7 +560,7 @@ def _compile_from_keras(model, compile_config, h5, where):
     position = {id(p): i for i, p in enumerate(optimizer.params)}
     entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
     head = 1 if callable(optimizer._learning_rate) else 2  # iterations, and the rate when it is a float
-    passes = _SLOT_PASSES[type(optimizer).__name__](optimizer)
+    passes = SLOT_PASSES[type(optimizer).__name__](optimizer)
     expected = head + sum(len(slots) for slots in passes) * len(entries)
     if len(values) != expected:
         warnings.warn(

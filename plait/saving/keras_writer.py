@@ -402,7 +402,7 @@ def model_spec(model):
 # ---------------------------------------------------------------- compile config and optimizer
 # Keras's optimizer variables per weight, in the order Keras creates them: slots created together
 # interleave per weight (Adam's momentum and velocity), later ones follow as separate passes.
-_SLOT_PASSES = {
+SLOT_PASSES = {
     "SGD": lambda o: [("momentum",)] if o.momentum else [],
     "RMSprop": lambda o: (
         [("velocity",)] + ([("momentum",)] if o.momentum else []) + ([("average_gradient",)] if o.centered else [])
@@ -416,22 +416,55 @@ _SLOT_PASSES = {
 }
 
 
-def _plain(value):
+def names_only(value):
     """Whether a compile argument is names only (what Keras reads back without code)."""
     if value is None or isinstance(value, (str, int, float, bool)):
         return True
     if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
+        return all(names_only(v) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+        return all(isinstance(k, str) and names_only(v) for k, v in value.items())
     return False
+
+
+def _compile_value(value):
+    """A compile argument as Keras writes it: names stay names; a loss or metric object becomes
+    Keras's ``{"module": "keras.losses" | "keras.metrics", "class_name", "config"}`` (a
+    registered custom class by its registered name); anything else is left for ``names_only`` to
+    refuse (the compile config is then not written)."""
+    from plait import losses, metrics
+    from plait.saving.serialization import get_registered_name
+
+    if isinstance(value, (list, tuple)):
+        return [_compile_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _compile_value(v) for k, v in value.items()}
+    for base, module in ((losses.Loss, "keras.losses"), (metrics.Metric, "keras.metrics")):
+        if not isinstance(value, base):
+            continue
+        cls = type(value)
+        builtin = getattr(losses if base is losses.Loss else metrics, cls.__name__, None) is cls
+        if not builtin and get_registered_name(cls) == cls.__name__:
+            return value  # an unregistered custom object: Keras could not find it
+        config = value.get_config()
+        if not builtin and cls.__module__ != "__main__":
+            module = cls.__module__
+        elif not builtin:
+            module = None
+        return {
+            "module": module,
+            "class_name": cls.__name__,
+            "config": config,
+            "registered_name": None if builtin else get_registered_name(cls),
+        }
+    return value
 
 
 def _keras_optimizer(model):
     optimizer = getattr(model, "optimizer", None)
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     name = type(optimizer).__name__
-    return (optimizer, name) if name in _SLOT_PASSES else (None, None)
+    return (optimizer, name) if name in SLOT_PASSES else (None, None)
 
 
 def _compile_spec(model):
@@ -439,9 +472,9 @@ def _compile_spec(model):
     if not getattr(model, "compiled", False):
         return None
     optimizer, name = _keras_optimizer(model)
-    config = model.get_compile_config()
+    config = {k: _compile_value(v) for k, v in model.get_compile_config().items()}
     if optimizer is None or not all(
-        _plain(config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
+        names_only(config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
     ):
         return None
     opt_config = dict(optimizer.get_config())
@@ -478,7 +511,7 @@ def optimizer_variables(model):
     values = [np.asarray(optimizer.iterations, dtype="int64")]
     if not callable(optimizer._learning_rate):
         values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
-    for slots in _SLOT_PASSES[name](optimizer):
+    for slots in SLOT_PASSES[name](optimizer):
         for layer, spec in entries:
             for slot in slots:
                 state = optimizer._state[slot][position[id(spec.get(layer))]]
