@@ -13,6 +13,7 @@ Example:
 from plait import (
     activations,
     applications,
+    backend,
     callbacks,
     constraints,
     datasets,
@@ -51,6 +52,7 @@ __all__ = [
     "Sequential",
     "activations",
     "applications",
+    "backend",
     "initializers",
     "layers",
     "models",

@@ -2781,13 +2781,6 @@ def siamese_contrastive(keras):
     return siamese, out, ([x_test_1, x_test_2], labels_test)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="No plait.backend: the example's euclidean_distance calls keras.backend.epsilon() (Keras 3's "
-    "keras.backend also has floatx, image_data_format, standardize_dtype, is_keras_tensor, ...). "
-    "With that one call given 1e-7, the example agrees with Keras (summary, History keys, evaluate).",
-)
 def test_siamese_contrastive():
     (ours, printed), (theirs, k_printed) = run_both(siamese_contrastive)
     assert ours[1] == theirs[1]
@@ -2811,3 +2804,15 @@ def test_lambda_output_shape_on_a_list_of_inputs():
         by_fn = lib.layers.Lambda(distance, output_shape=lambda s: (s[0][0], 1))([a, b])
         shapes[lib] = (tuple(fixed.shape), tuple(by_fn.shape))
     assert shapes[plait] == shapes[keras_lib] == ((None, 1), (None, 1))
+
+
+def test_backend_queries_match_keras():
+    """siamese_contrastive reads keras.backend.epsilon(); plait.backend answers Keras's queries."""
+    for name in ("backend", "epsilon", "floatx", "image_data_format"):
+        assert getattr(plait.backend, name)() == getattr(keras_lib.backend, name)()
+    for dtype in (None, float, int, bool, "int32", np.float64, torch.float16, torch.uint8):
+        assert plait.backend.standardize_dtype(dtype) == keras_lib.backend.standardize_dtype(dtype)
+    for pair in (("int32", "float16"), ("uint8", "int8"), ("bool", "int64")):
+        assert plait.backend.result_type(*pair) == keras_lib.backend.result_type(*pair)
+    assert plait.backend.is_keras_tensor(plait.Input((2,))) and not plait.backend.is_keras_tensor(torch.zeros(1))
+    assert plait.backend.is_float_dtype("bfloat16") and plait.backend.is_int_dtype("uint8")

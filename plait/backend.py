@@ -1,0 +1,72 @@
+"""``plait.backend``: Keras 3's ``keras.backend`` queries, answered for plait's one backend.
+
+Keras programs read these while building models (``keras.backend.epsilon()`` inside a loss or
+a ``Lambda``, ``image_data_format()`` to pick an axis); plait runs on torch, channels last, in
+float32, as Keras's torch backend does by default.
+
+Example:
+    >>> import plait
+    >>> plait.backend.backend(), plait.backend.floatx(), plait.backend.epsilon()
+    ('torch', 'float32', 1e-07)
+    >>> plait.backend.image_data_format(), plait.backend.standardize_dtype(float)
+    ('channels_last', 'float32')
+"""
+
+import gc
+
+from plait.graph.ops import is_symbolic
+from plait.ops import _backend
+from plait.utils.naming import clear_session as _reset_names
+
+
+def backend():
+    """The name of the backend: ``"torch"``."""
+    return "torch"
+
+
+def epsilon():
+    """The fuzz factor numeric expressions use (``1e-7``, Keras's default)."""
+    return _backend.epsilon()
+
+
+def floatx():
+    """The default float dtype: ``"float32"``."""
+    return _backend.floatx()
+
+
+def image_data_format():
+    """Where image layers expect channels: ``"channels_last"`` (Keras's default)."""
+    return "channels_last"
+
+
+def standardize_dtype(dtype):
+    """A dtype's Keras name (``"float32"`` for ``torch.float32``, ``np.float32``, ``float``...)."""
+    return _backend.standardize_dtype(dtype)
+
+
+def result_type(*dtypes):
+    """The dtype Keras's type promotion gives for ``dtypes``, by name."""
+    return _backend.result_type(*dtypes)
+
+
+def is_float_dtype(dtype):
+    """Whether ``dtype`` is a floating-point dtype."""
+    return _backend.is_float_dtype(dtype)
+
+
+def is_int_dtype(dtype):
+    """Whether ``dtype`` is an integer dtype."""
+    return _backend.is_int_dtype(dtype)
+
+
+def is_keras_tensor(x):
+    """Whether ``x`` is a symbolic tensor of the functional API (``plait.Input(...)`` and what
+    layers return on it), as Keras's ``is_keras_tensor``."""
+    return is_symbolic(x)
+
+
+def clear_session(free_memory=True):
+    """Reset automatic layer names (and, with ``free_memory``, collect garbage), as Keras's."""
+    _reset_names()
+    if free_memory:
+        gc.collect()
