@@ -16,7 +16,11 @@ import torch
 def full(tensor):
     """The whole tensor of a DTensor (a collective: every process must call it); a plain tensor
     as it is."""
-    return tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
+    from torch.distributed.tensor import DTensor
+
+    # isinstance, not hasattr: torch.compile (the compiled forward under jit_compile=True)
+    # answers hasattr(<DTensor>, "full_tensor") with False while tracing.
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
 
 
 def _placements(layout, spec, mesh_axes, where):
