@@ -290,8 +290,15 @@ class JitPolicy:
         return self._whole if phase == "compiled" else None
 
     def _build(self, model, step_fn, explicit):
+        if getattr(model, "_plait_mesh", None) is not None:
+            # ModelParallel's DTensor weights: torch.func's transforms reject DTensor's own autograd
+            # Functions (from_local/to_local define no setup_context), so only the forward pass and
+            # losses compile; backward and the optimizer run eagerly on the shards.
+            self.reason = "its weights are sharded DTensors (ModelParallel): torch.func cannot differentiate them"
+            self.compile_loss = explicit
+            return False
         if getattr(model, "_plait_sharded", None) is not None:
-            self.reason = "its weights are sharded DTensors (ModelParallel), which the compiled step does not take yet"
+            self.reason = "its weights are sharded by FSDP (FullyShardedDataParallel), which the compiled step lacks"
             if explicit:
                 warnings.warn(f"jit_compile=True: model '{model.name}' trains eagerly: {self.reason}.", stacklevel=5)
             return False
