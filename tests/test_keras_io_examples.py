@@ -1188,16 +1188,12 @@ def test_confusion_counts_match_keras(name, thresholds):
     assert plait.metrics.Precision(thresholds=thresholds).get_config()["thresholds"] == thresholds
 
 
-# --- What still differs (fixes belong to plait/saving, plait/models, plait/training) ----------------
+# --- A compile with metric objects saves (imbalanced_classification's metrics) -----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plait/saving/keras_writer.py _compile_spec writes compile_config only for metrics given by name: "
-    "a model compiled with metric objects (imbalanced_classification's FalseNegatives(name='fn'), AUC()) "
-    "loads back uncompiled, where Keras restores the compile",
-)
 def test_model_compiled_with_metric_objects_loads_compiled(tmp_path):
+    """imbalanced_classification compiles with metric objects (FalseNegatives(name="fn"), ...): the
+    saved model loads back compiled, as Keras's does."""
     x, y = rng.random((8, 3)).astype("float32"), rng.integers(0, 2, (8, 1)).astype("float32")
     results = []
     for lib in (plait, keras_lib):
