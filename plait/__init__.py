@@ -15,6 +15,7 @@ from plait import (
     applications,
     backend,
     callbacks,
+    config,
     constraints,
     datasets,
     distribution,
@@ -31,11 +32,34 @@ from plait import (
     saving,
     utils,
 )
+from plait.graph.node import SymbolicTensor as KerasTensor
+from plait.initializers import Initializer
+from plait.layers import InputSpec, Layer
 from plait.layers.input_layer import Input
+from plait.layers.variables import Variable
+from plait.losses import Loss
+from plait.metrics import Metric
+from plait.mixed_precision import DTypePolicy
 from plait.models import Model, Sequential
+from plait.ops import Operation
+from plait.optimizers import Optimizer
+from plait.regularizers import Regularizer
 from plait.version import __version__ as __version__
 
 __all__ = [
+    # Keras 3's top-level names (``keras.Layer``, ``keras.KerasTensor``, ...).
+    "DTypePolicy",
+    "Initializer",
+    "InputSpec",
+    "KerasTensor",
+    "Layer",
+    "Loss",
+    "Metric",
+    "Operation",
+    "Optimizer",
+    "Regularizer",
+    "Variable",
+    "config",
     "callbacks",
     "constraints",
     "regularizers",

@@ -31,7 +31,16 @@ from torch import nn
 class Variable(nn.Parameter):
     """A trainable weight: an ``nn.Parameter`` with Keras's Variable API.
 
-    Created by :meth:`plait.layers.Layer.add_weight`; not meant to be built by hand.
+    Made by :meth:`plait.layers.Layer.add_weight`, or by hand as Keras's ``keras.Variable``:
+
+    Args:
+        initializer: the initial value (a tensor, an array, a number) or an initializer (a name
+            such as ``"zeros"``, an instance or a callable ``(shape, dtype)``), which then needs
+            ``shape``.
+        requires_grad: torch's name for ``trainable`` (``nn.Parameter``'s second argument).
+        name: the weight's name.
+        shape, dtype, trainable: as Keras's (``dtype`` defaults to ``"float32"`` for float
+            values and initializers).
 
     Attributes:
         name: the weight's name in its layer (``"kernel"``, ``"bias"``).
@@ -39,11 +48,34 @@ class Variable(nn.Parameter):
         keras_shape: the weight's shape in Keras's layout.
     """
 
-    def __new__(cls, data, requires_grad=True, name=None, layer_name=None, spec=None):
-        return super().__new__(cls, data, requires_grad)
+    def __new__(
+        cls,
+        initializer=None,
+        requires_grad=True,
+        name=None,
+        layer_name=None,
+        spec=None,
+        *,
+        shape=None,
+        dtype=None,
+        trainable=None,
+    ):
+        data = _initial_value(initializer, shape, dtype)
+        return super().__new__(cls, data, requires_grad if trainable is None else bool(trainable))
 
-    def __init__(self, data, requires_grad=True, name=None, layer_name=None, spec=None):
-        self._keras_name = name
+    def __init__(
+        self,
+        initializer=None,
+        requires_grad=True,
+        name=None,
+        layer_name=None,
+        spec=None,
+        *,
+        shape=None,
+        dtype=None,
+        trainable=None,
+    ):
+        self._keras_name = name if name is not None else "variable"  # Keras's default name
         self._layer_name = layer_name
         self._spec = spec
 
@@ -132,6 +164,33 @@ class Variable(nn.Parameter):
                 self._spec,
             )
         return memo[id(self)]
+
+
+def _initial_value(initializer, shape, dtype):
+    """The tensor a Variable starts from: a value as given, or an initializer's draw."""
+    from plait import initializers
+    from plait.graph.node import torch_dtype
+
+    if isinstance(initializer, torch.Tensor):
+        value = initializer.detach()
+        return value if dtype is None else value.to(torch_dtype(dtype))
+    if isinstance(initializer, str) or (callable(initializer) and not isinstance(initializer, np.ndarray)):
+        if shape is None:
+            raise ValueError(
+                f"A Variable made from an initializer ({initializer!r}) needs `shape`. Received: shape=None"
+            )
+        value = initializers.get(initializer)(tuple(shape), dtype=torch_dtype(dtype or "float32"))
+        return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+    if initializer is None:
+        raise ValueError("A Variable needs an initial value or an initializer. Received: initializer=None")
+    array = np.asarray(initializer)
+    if dtype is None and array.dtype.kind == "f":
+        dtype = "float32"  # Keras's floatx, as keras.Variable(np.zeros(3)) gives
+    value = torch.as_tensor(array)
+    value = value if dtype is None else value.to(torch_dtype(dtype))
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise ValueError(f"The Variable's value has shape {tuple(value.shape)}, but shape={tuple(shape)} was given.")
+    return value
 
 
 def _as_tensor(value):
