@@ -162,10 +162,16 @@ class WholeStep:
         return False
 
     def _steps(self, params, buffers, state, batches, scalars, weights):
-        flags = [
-            self._step(params, buffers, state, xs, ys, sws, step_scalars, weights)
-            for (xs, ys, sws), step_scalars in zip(batches, scalars)
-        ]
+        flags, applied = [], None
+        for k, ((xs, ys, sws), step_scalars) in enumerate(zip(batches, scalars)):
+            if applied is not None:
+                # A skipped step does not count (as in the eager step): this one takes the numbers
+                # (learning rate, bias corrections) of the step after the ones applied so far.
+                step_scalars = {key: torch.stack([s[key] for s in scalars[: k + 1]])[applied] for key in step_scalars}
+            flags.append(self._step(params, buffers, state, xs, ys, sws, step_scalars, weights))
+            if self.guard_nonfinite:
+                ok = flags[-1][0].long()
+                applied = ok if applied is None else applied + ok
         return torch.stack(flags)
 
     def _step(self, params, buffers, state, xs, ys, sws, scalars, weights):
