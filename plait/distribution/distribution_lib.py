@@ -366,6 +366,13 @@ class FullyShardedDataParallel(DataParallel):
         reshard_after_forward: free the gathered weights after each layer's forward (and
             gather them again for the backward pass): FSDP's memory-saving default (ZeRO-3);
             ``False`` keeps them until the backward pass (ZeRO-2, less communication).
+
+    Example (under ``torchrun``, every process runs the same script; in one process nothing
+    is sharded):
+        >>> from plait import distribution
+        >>> fsdp = distribution.FullyShardedDataParallel(devices=["cpu:0"])
+        >>> fsdp.num_model_replicas, fsdp.reshard_after_forward
+        (1, True)
     """
 
     def __init__(self, device_mesh=None, devices=None, auto_shard_dataset=True, reshard_after_forward=True):
