@@ -2888,3 +2888,194 @@ def test_a_layer_built_by_hand_keeps_its_weights():
         kernel = np.asarray(lib.ops.convert_to_numpy(dense.kernel)).copy()
         dense(lib.Input((4,)))
         np.testing.assert_array_equal(np.asarray(lib.ops.convert_to_numpy(dense.kernel)), kernel)
+
+
+# --- examples/vision/mlp_image_classification.py (Khalid Salama) ---------------------------------
+# MLP-Mixer, FNet (ops.fft2) and gMLP blocks on CIFAR-100-shaped images.
+
+
+def mlp_image_classification(keras, blocks_kind):
+    layers = keras.layers
+    num_classes = 100
+    input_shape = (32, 32, 3)
+    (x_train, y_train), (x_test, y_test) = (cifar_x[:20], cifar_y[:20]), (cifar_x[20:], cifar_y[20:])
+    weight_decay = 0.0001
+    batch_size = 128
+    num_epochs = 1  # the example: 50
+    dropout_rate = 0.2
+    image_size = 16  # the example: 64
+    patch_size = 8
+    num_patches = (image_size // patch_size) ** 2
+    embedding_dim = 32  # the example: 256
+    num_blocks = 2  # the example: 4
+
+    data_augmentation = keras.Sequential(
+        [
+            layers.Normalization(),
+            layers.Resizing(image_size, image_size),
+            layers.RandomFlip("horizontal"),
+            layers.RandomZoom(height_factor=0.2, width_factor=0.2),
+        ],
+        name="data_augmentation",
+    )
+    data_augmentation.layers[0].adapt(x_train)
+
+    class Patches(layers.Layer):
+        def __init__(self, patch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.patch_size = patch_size
+
+        def call(self, x):
+            patches = keras.ops.image.extract_patches(x, self.patch_size)
+            batch_size = keras.ops.shape(patches)[0]
+            num_patches = keras.ops.shape(patches)[1] * keras.ops.shape(patches)[2]
+            patch_dim = keras.ops.shape(patches)[3]
+            out = keras.ops.reshape(patches, (batch_size, num_patches, patch_dim))
+            return out
+
+    def build_classifier(blocks, positional_encoding=False):
+        inputs = layers.Input(shape=input_shape)
+        augmented = data_augmentation(inputs)
+        patches = Patches(patch_size)(augmented)
+        x = layers.Dense(units=embedding_dim)(patches)
+        if positional_encoding:
+            x = x + PositionEmbedding(sequence_length=num_patches)(x)
+        x = blocks(x)
+        representation = layers.GlobalAveragePooling1D()(x)
+        representation = layers.Dropout(rate=dropout_rate)(representation)
+        logits = layers.Dense(num_classes)(representation)
+        return keras.Model(inputs=inputs, outputs=logits)
+
+    def run_experiment(model):
+        optimizer = keras.optimizers.AdamW(learning_rate=0.005, weight_decay=weight_decay)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                keras.metrics.SparseCategoricalAccuracy(name="acc"),
+                keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5-acc"),
+            ],
+        )
+        reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=5)
+        early_stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=10, restore_best_weights=True)
+        history = model.fit(
+            x=x_train,
+            y=y_train,
+            batch_size=batch_size,
+            epochs=num_epochs,
+            validation_split=0.1,
+            callbacks=[early_stopping, reduce_lr],
+            verbose=0,
+        )
+        _, accuracy, top_5_accuracy = model.evaluate(x_test, y_test)
+        print(f"Test accuracy: {round(accuracy * 100, 2)}%")
+        return history
+
+    class MLPMixerLayer(layers.Layer):
+        def __init__(self, num_patches, hidden_units, dropout_rate, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.mlp1 = keras.Sequential(
+                [
+                    layers.Dense(units=num_patches, activation="gelu"),
+                    layers.Dense(units=num_patches),
+                    layers.Dropout(rate=dropout_rate),
+                ]
+            )
+            self.mlp2 = keras.Sequential(
+                [
+                    layers.Dense(units=num_patches, activation="gelu"),
+                    layers.Dense(units=hidden_units),
+                    layers.Dropout(rate=dropout_rate),
+                ]
+            )
+            self.normalize = layers.LayerNormalization(epsilon=1e-6)
+
+        def build(self, input_shape):
+            return super().build(input_shape)
+
+        def call(self, inputs):
+            x = self.normalize(inputs)
+            x_channels = keras.ops.transpose(x, axes=(0, 2, 1))
+            mlp1_outputs = self.mlp1(x_channels)
+            mlp1_outputs = keras.ops.transpose(mlp1_outputs, axes=(0, 2, 1))
+            x = mlp1_outputs + inputs
+            x_patches = self.normalize(x)
+            mlp2_outputs = self.mlp2(x_patches)
+            x = x + mlp2_outputs
+            return x
+
+    class FNetLayer(layers.Layer):
+        def __init__(self, embedding_dim, dropout_rate, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.ffn = keras.Sequential(
+                [
+                    layers.Dense(units=embedding_dim, activation="gelu"),
+                    layers.Dropout(rate=dropout_rate),
+                    layers.Dense(units=embedding_dim),
+                ]
+            )
+            self.normalize1 = layers.LayerNormalization(epsilon=1e-6)
+            self.normalize2 = layers.LayerNormalization(epsilon=1e-6)
+
+        def call(self, inputs):
+            real_part = inputs
+            im_part = keras.ops.zeros_like(inputs)
+            x = keras.ops.fft2((real_part, im_part))[0]
+            x = x + inputs
+            x = self.normalize1(x)
+            x_ffn = self.ffn(x)
+            x = x + x_ffn
+            return self.normalize2(x)
+
+    class gMLPLayer(layers.Layer):
+        def __init__(self, num_patches, embedding_dim, dropout_rate, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.channel_projection1 = keras.Sequential(
+                [
+                    layers.Dense(units=embedding_dim * 2, activation="gelu"),
+                    layers.Dropout(rate=dropout_rate),
+                ]
+            )
+            self.channel_projection2 = layers.Dense(units=embedding_dim)
+            self.spatial_projection = layers.Dense(units=num_patches, bias_initializer="Ones")
+            self.normalize1 = layers.LayerNormalization(epsilon=1e-6)
+            self.normalize2 = layers.LayerNormalization(epsilon=1e-6)
+
+        def spatial_gating_unit(self, x):
+            u, v = keras.ops.split(x, indices_or_sections=2, axis=2)
+            v = self.normalize2(v)
+            v_channels = keras.ops.transpose(v, axes=(0, 2, 1))
+            v_projected = self.spatial_projection(v_channels)
+            v_projected = keras.ops.transpose(v_projected, axes=(0, 2, 1))
+            return u * v_projected
+
+        def call(self, inputs):
+            x = self.normalize1(inputs)
+            x_projected = self.channel_projection1(x)
+            x_spatial = self.spatial_gating_unit(x_projected)
+            x_projected = self.channel_projection2(x_spatial)
+            return x + x_projected
+
+    PositionEmbedding = None  # keras_hub's, used by the example's FNet only with positional_encoding=True
+    if blocks_kind == "mlpmixer":
+        blocks = keras.Sequential([MLPMixerLayer(num_patches, embedding_dim, dropout_rate) for _ in range(num_blocks)])
+    elif blocks_kind == "fnet":
+        blocks = keras.Sequential([FNetLayer(embedding_dim, dropout_rate) for _ in range(num_blocks)])
+    else:
+        blocks = keras.Sequential([gMLPLayer(num_patches, embedding_dim, dropout_rate) for _ in range(num_blocks)])
+    classifier = build_classifier(blocks)
+    history = run_experiment(classifier)
+    out = {
+        "table": table(classifier),
+        "history": sorted(history.history),
+        "weights": [tuple(w.shape) for w in classifier.get_weights()],
+    }
+    return classifier, out, x_test
+
+
+@pytest.mark.parametrize("blocks_kind", ["mlpmixer", "fnet", "gmlp"])
+def test_mlp_image_classification(blocks_kind):
+    (ours, printed), (theirs, _) = run_both(mlp_image_classification, blocks_kind)
+    assert ours[1] == theirs[1]
+    assert "Test accuracy:" in printed
+    same_predictions(ours[0], theirs[0], ours[2], atol=1e-4)
