@@ -164,8 +164,9 @@ class MultiHeadAttention(Layer):
     def compute_output_spec(self, query, value, key=None, **kwargs):
         out = (*query.shape[:-1], self.output_dim or query.shape[-1])
         if kwargs.get("return_attention_scores"):
-            return [(out, self.dtype), ((query.shape[0], self.num_heads, query.shape[1], value.shape[1]), self.dtype)]
-        return (out, self.dtype)
+            scores = (query.shape[0], self.num_heads, query.shape[1], value.shape[1])
+            return [(out, self.torch_dtype), (scores, self.torch_dtype)]
+        return (out, self.torch_dtype)
 
     def get_config(self):
         return {
@@ -256,8 +257,8 @@ class Attention(Layer):
         q, v = inputs[0], inputs[1]
         out = (*q.shape[:-1], v.shape[-1])
         if kwargs.get("return_attention_scores"):
-            return [(out, self.dtype), ((q.shape[0], q.shape[1], v.shape[1]), self.dtype)]
-        return (out, self.dtype)
+            return [(out, self.torch_dtype), ((q.shape[0], q.shape[1], v.shape[1]), self.torch_dtype)]
+        return (out, self.torch_dtype)
 
     def get_config(self):
         return {

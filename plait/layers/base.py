@@ -397,9 +397,9 @@ class Layer(nn.Module):
         if dtype is None or isinstance(dtype, mixed_precision.DTypePolicy) or str(dtype).startswith("mixed_"):
             # A policy (the global one by default): float32 weights, maybe low-precision compute.
             self.dtype_policy = mixed_precision.DTypePolicy(dtype or mixed_precision.global_policy())
-            self.dtype = self.dtype_policy.variable_dtype
+            self.torch_dtype = self.dtype_policy.variable_dtype
         else:
-            self.dtype, self.dtype_policy = torch_dtype(dtype), mixed_precision.DTypePolicy("float32")
+            self.torch_dtype, self.dtype_policy = torch_dtype(dtype), mixed_precision.DTypePolicy("float32")
         self._trainable = bool(trainable)
         self._weight_specs = []
         self._auto_named = {}  # id(weight) -> attribute, for weights added without a name
@@ -468,7 +468,7 @@ class Layer(nn.Module):
         from plait import constraints, regularizers
 
         shape = tuple(shape) if shape is not None else ()
-        weight_dtype = torch_dtype(dtype) if dtype is not None else self.dtype
+        weight_dtype = torch_dtype(dtype) if dtype is not None else self.torch_dtype
         if initializer is None:
             is_float = weight_dtype.is_floating_point or weight_dtype.is_complex
             initializer = "glorot_uniform" if is_float else "zeros"
@@ -574,12 +574,22 @@ class Layer(nn.Module):
     def compute_dtype(self):
         """Keras's name of the dtype the layer computes in (``"bfloat16"`` under ``mixed_bfloat16``)."""
         policy = self.dtype_policy
-        return keras_dtype(policy.compute_dtype if policy.is_mixed else self.dtype)
+        return keras_dtype(policy.compute_dtype if policy.is_mixed else self.torch_dtype)
 
     @property
     def variable_dtype(self):
         """Keras's name of the dtype of the layer's weights (``"float32"``)."""
-        return keras_dtype(self.dtype)
+        return keras_dtype(self.torch_dtype)
+
+    @property
+    def dtype(self):
+        """Keras's name of the weights' dtype (``"float32"``, Keras's ``layer.dtype``); the
+        ``torch.dtype`` is ``layer.torch_dtype``."""
+        return keras_dtype(self.torch_dtype)
+
+    @dtype.setter
+    def dtype(self, value):
+        self.torch_dtype = torch_dtype(value)
 
     def weight_entries(self):
         """``(layer, spec)`` pairs in Keras 3 order: own trainable weights, own non-trainable
@@ -695,8 +705,8 @@ class Layer(nn.Module):
         if type(self).compute_output_shape is not Layer.compute_output_shape:
             shape = self.compute_output_shape(_shapes(args[0]))
             if isinstance(shape, list):
-                return [(s, self.dtype) for s in shape]
-            return (shape, self.dtype)
+                return [(s, self.torch_dtype) for s in shape]
+            return (shape, self.torch_dtype)
         return infer_outputs(self, args, kwargs)
 
     # ----------------------------------------------------------------- calling
@@ -821,7 +831,7 @@ class Layer(nn.Module):
         """The constructor arguments, JSON-serialisable (Keras's ``get_config``)."""
         from plait import regularizers
 
-        dtype = self.dtype_policy.name if self.dtype_policy.is_mixed else str(self.dtype).replace("torch.", "")
+        dtype = self.dtype_policy.name if self.dtype_policy.is_mixed else self.dtype
         config = {"name": self.name, "trainable": self.trainable, "dtype": dtype}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)

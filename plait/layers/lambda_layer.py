@@ -54,7 +54,7 @@ class Lambda(Layer):
             while isinstance(first, list):
                 first = first[0]
             out = (first[0], *self.output_shape)
-        return (tuple(out), self.dtype)
+        return (tuple(out), self.torch_dtype)
 
     def get_config(self):
         if callable(self.output_shape):

@@ -197,7 +197,7 @@ class SimpleRNN(_RNN):
         if self.use_bias:
             self.add_weight("bias", (u,), self.bias_initializer, **self.weight_options("bias"))
             # The fused kernel takes two biases; Keras has one. The second stays zero.
-            self.register_buffer("_zero_bias", torch.zeros(u, dtype=self.dtype), persistent=False)
+            self.register_buffer("_zero_bias", torch.zeros(u, dtype=self.torch_dtype), persistent=False)
 
     def _fused(self, x, states):
         fused = {activations.tanh: torch.rnn_tanh, activations.relu: torch.rnn_relu}.get(self.activation)
@@ -359,7 +359,7 @@ class LSTM(_RNN):
             else:
                 self.add_weight("bias", (4 * u,), self.bias_initializer, **self.weight_options("bias"))
             # The fused kernel takes two biases; Keras has one. The second stays zero.
-            self.register_buffer("_zero_bias", torch.zeros(4 * u, dtype=self.dtype), persistent=False)
+            self.register_buffer("_zero_bias", torch.zeros(4 * u, dtype=self.torch_dtype), persistent=False)
 
     def _fused(self, x, states):
         if not (self.activation is activations.tanh and self.recurrent_activation is activations.sigmoid):
