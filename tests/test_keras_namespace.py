@@ -104,3 +104,10 @@ def test_config_reads_and_sets_what_plait_honours():
         assert plait.layers.Dense(2).compute_dtype == "bfloat16"
     finally:
         plait.config.set_dtype_policy("float32")
+
+
+def test_layer_dtype_names_equal_keras():
+    for dtype in (None, "float64", "mixed_bfloat16"):
+        ours, theirs = plait.layers.Dense(2, dtype=dtype), keras.layers.Dense(2, dtype=dtype)
+        names = ("dtype", "compute_dtype", "variable_dtype")
+        assert [getattr(ours, n) for n in names] == [getattr(theirs, n) for n in names], dtype
