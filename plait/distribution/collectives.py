@@ -4,11 +4,11 @@ Each helper is a no-op (or the identity) in one process, so callers need no ``if
 :class:`~plait.distribution.DataParallel` distribution over N processes:
 
 - every global batch is cut into N contiguous pieces (:func:`shard_bounds`), one per process;
-- the loss each process differentiates is its piece's mean divided by N (:func:`loss_scale`),
-  so every sample's gradient has the size it has in one process (what float16 loss scaling's
-  overflow check sees); the gradients, weighted by the pieces' sizes, summed over the processes
-  and divided by the global batch size, are those of the global batch's mean
-  (:func:`average_gradients`), also for a last batch that does not split evenly;
+- the loss each process differentiates is its piece's mean times the piece's share of the
+  global batch (:func:`loss_scale`), so every sample's gradient has the size it has in one
+  process (what float16 loss scaling's overflow check sees); the gradients, summed over the
+  processes, are those of the global batch's mean (:func:`average_gradients`), also for a last
+  batch that does not split evenly;
 - BatchNormalization's batch moments are the global batch's (:func:`global_moments`), through
   an all-reduce whose backward is an all-reduce, so the gradients through the moments are exact;
 - the metrics' states (``total``/``count``, true/false positives, confusion matrices) are
@@ -168,36 +168,52 @@ def _channels(inputs, dims):
 
 
 def loss_scale(n_local):
-    """The factor on this process's loss before ``backward``: ``1/N`` for N data shards (1 in
-    one process). A global batch split evenly gives each sample's gradient the size it has in
-    one process, ``1/batch_size`` of its loss's: float16's loss scaling overflows on the same
-    steps. :func:`average_gradients` undoes the factor exactly (N is the same on every process)."""
-    if fully_sharded() is not None:  # FSDP averages the gradients: N times this process's share of the batch
-        count = torch.full((1,), float(n_local), device="cuda" if dist.get_backend() == "nccl" else "cpu")
-        dist.all_reduce(count)
-        return (float(n_local) * _shards()) / count
-    return 1.0 / _shards() if data_group() is not None else 1
+    """The factor on this process's loss before ``backward``: its share of the global batch,
+    ``n_local / n_global`` (1 in one process; the global count is one all-reduce of a number,
+    traceable in the compiled whole step). Every sample's gradient then has the size it has in
+    one process, ``1/n_global`` of its loss's (float16's loss scaling overflows on the same
+    steps), and the gradients of all processes just add up (:func:`average_gradients`), also
+    through BatchNormalization's cross-process moments and for a last batch that does not split
+    evenly. FSDP averages over the N processes instead of adding: N times the share."""
+    group = data_group()
+    if group is None:
+        return 1
+    import torch.distributed._functional_collectives as funcol
+
+    mine = torch.full((1,), float(n_local), device=_count_device())
+    count = funcol.all_reduce(mine, "sum", dist.group.WORLD if group[0] is None else group[0]).reshape(())
+    share = float(n_local) / count
+    return share * _shards() if fully_sharded() is not None else share
+
+
+def _count_device():
+    # Read once, outside any traced step (the eager first step comes before the compiled ones).
+    if "device" not in _CACHE:
+        nccl = dist.get_backend() == "nccl"
+        _CACHE["device"] = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    return _CACHE["device"]
+
+
+_CACHE = {}
 
 
 def _shards():
     return max(data_shards()[0], 1)
 
 
-def average_gradients(grads, n_local):
+def average_gradients(grads, n_local=None):
     """The global batch's gradients from each process's gradients of its loss times
-    :func:`loss_scale`: weighted by the processes' sample counts, summed with the counts in one
-    all-reduce, and divided by the global count. Eager, with ``torch.distributed.all_reduce``;
-    None entries are kept."""
+    :func:`loss_scale`: summed over the processes in one all-reduce (eager, in place with
+    ``torch.distributed.all_reduce``); None entries are kept. ``n_local`` is not needed (the
+    weighting is in :func:`loss_scale`)."""
     group = data_group()
     if group is None or fully_sharded() is not None:  # FSDP reduced them in backward
         return grads
     # Under ModelParallel the gradients are DTensors: each process sums its own shards with the
     # processes holding the same shards (the batch-axis group).
     present = [_local(g) for g in grads if g is not None]
-    weight = float(n_local) * _shards()  # undoes loss_scale's 1/N and weighs by this process's samples
-    flat = torch.cat([g.reshape(-1) * weight for g in present] + [present[0].new_full((1,), float(n_local))])
+    flat = torch.cat([g.reshape(-1) for g in present])
     dist.all_reduce(flat, group=group[0])
-    flat = flat[:-1] / flat[-1]
     out, offset = [], 0
     for g in grads:
         if g is None:
@@ -239,16 +255,13 @@ def global_mean(values, n_local):
     return (flat[:-1] / flat[-1]).view_as(values)
 
 
-def average_gradients_traced(grads, n_local):
+def average_gradients_traced(grads, n_local=None):
     """:func:`average_gradients` with the functional all-reduce, for the compiled whole step."""
     if data_parallel() is None:
         return grads
     import torch.distributed._functional_collectives as funcol
 
-    weight = float(n_local) * _shards()
-    flat = torch.cat([g.reshape(-1) * weight for g in grads] + [grads[0].new_full((1,), float(n_local))])
-    flat = funcol.all_reduce(flat, "sum", dist.group.WORLD)
-    flat = flat[:-1] / flat[-1]
+    flat = funcol.all_reduce(torch.cat([g.reshape(-1) for g in grads]), "sum", dist.group.WORLD)
     return [piece.view_as(g) for piece, g in zip(torch.split(flat, [g.numel() for g in grads]), grads)]
 
 

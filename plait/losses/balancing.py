@@ -395,8 +395,8 @@ def _global_grad_norms(losses, params, batch_size):
             for p, g in zip(params, torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True))
         ]
     if collectives.data_parallel() is not None:
-        scale = collectives.loss_scale(batch_size)
-        grads = collectives.average_gradients([g * scale for g in grads], batch_size)
+        scale = collectives.loss_scale(batch_size)  # this process's share of the global batch
+        grads = collectives.average_gradients([g * scale for g in grads])
     n = len(params)
     return torch.stack(
         [
