@@ -131,27 +131,54 @@ class _Conv(Layer):
         self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
 
     def call_logits(self, inputs):
+        if type(self).convolution_op is not _Conv.convolution_op:  # a subclass's own convolution
+            y = self.convolution_op(inputs, self.kernel.permute(*range(2, self.rank + 2), 1, 0))
+            if self.bias is None:
+                return y
+            return y + (self.bias if self.data_format == "channels_last" else self.bias.view(-1, *[1] * self.rank))
+        return self._convolve(inputs, self.kernel, self.bias)
+
+    def convolution_op(self, inputs, kernel):
+        """Keras's ``convolution_op``: ``inputs`` convolved with ``kernel`` in Keras's layout
+        ``(*kernel_size, in_channels // groups, filters)``, with the layer's strides, padding,
+        dilation and groups, without bias or activation. A subclass that overrides it changes
+        the layer's convolution (the layer adds its bias and activation), as in Keras.
+
+        Example:
+            >>> import torch, plait
+            >>> conv = plait.layers.Conv2D(2, 3)
+            >>> x = torch.randn(1, 5, 5, 4)
+            >>> keras_kernel = conv(x) is not None and conv.get_weights()[0]
+            >>> y = conv.convolution_op(x, torch.as_tensor(keras_kernel))
+            >>> torch.allclose(y + conv.bias, conv(x), atol=1e-6), tuple(y.shape)
+            (True, (1, 3, 3, 2))
+        """
+        n = self.rank
+        return self._convolve(inputs, kernel.permute(n + 1, n, *range(n)), None)
+
+    def _convolve(self, inputs, kernel, bias):
+        """The convolution with a kernel in torch's layout ``(filters, in // groups, *kernel_size)``."""
         x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
         x, pad = spatial_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
         if self.data_format == "channels_last" and self.rank < 3 and x.device.type == "cpu":
-            return self._conv_channels_last(x, pad)
+            return self._conv_channels_last(x, pad, kernel, bias)
         conv = (F.conv1d, F.conv2d, F.conv3d)[self.rank - 1]
-        y = conv(x, self.kernel, self.bias, self.strides, pad, self.dilation_rate, self.groups)
+        y = conv(x, kernel, bias, self.strides, pad, self.dilation_rate, self.groups)
         return y.movedim(1, -1) if self.data_format == "channels_last" else y
 
-    def _conv_channels_last(self, x, pad):
+    def _conv_channels_last(self, x, pad, kernel, bias):
         """Keras's (batch, *spatial, channels) layout *is* torch's channels_last memory format:
         ``x`` (a channels-first view of it) goes to the kernel without a transposing copy, and
         the output comes back in the same layout. A 1D conv runs as a 2D conv of height 1.
         On the seed's first Conv1D this cut forward + backward from 142 to 97 ms (2 cores). CPU
         only: on an H100, cuDNN ran the float32 height-1 case 2x slower in this layout."""
-        kernel, strides, dilation = self.kernel, self.strides, self.dilation_rate
+        strides, dilation = self.strides, self.dilation_rate
         if self.rank == 1:
             x, kernel = x.unsqueeze(2), kernel.unsqueeze(2)
             strides, dilation = (1, *strides), (1, *dilation)
             pad = (0, *pad) if isinstance(pad, tuple) else 0
         kernel = kernel.contiguous(memory_format=torch.channels_last)
-        y = F.conv2d(x, kernel, self.bias, strides, pad, dilation, self.groups).permute(0, 2, 3, 1)
+        y = F.conv2d(x, kernel, bias, strides, pad, dilation, self.groups).permute(0, 2, 3, 1)
         return y.squeeze(1) if self.rank == 1 else y
 
     def call(self, inputs):
