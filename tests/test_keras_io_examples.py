@@ -2864,13 +2864,6 @@ def pretrained_word_embeddings(keras):
     return model, out, x_val
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plait/layers/base.py: a direct layer.build(shape) call does not set layer.built (only _maybe_build "
-    "does; Keras wraps every build so it does), so the example's embedding_layer.build((1,)); "
-    "set_weights([embedding_matrix]) is undone: calling the layer on the Input builds it again with fresh "
-    "random weights. With build() marking the layer built, this example agrees with Keras.",
-)
 def test_pretrained_word_embeddings():
     (ours, printed), (theirs, k_printed) = run_both(pretrained_word_embeddings)
     assert ours[1] == theirs[1]
@@ -2879,8 +2872,8 @@ def test_pretrained_word_embeddings():
     same_predictions(ours[0], theirs[0], ours[2], atol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="plait/layers/base.py: a direct build() call leaves layer.built False")
 def test_a_layer_built_by_hand_keeps_its_weights():
+    """pretrained_word_embeddings builds its Embedding by hand, sets GloVe weights, then calls it."""
     for lib in (plait, keras_lib):
         dense = lib.layers.Dense(3)
         dense.build((None, 4))
@@ -3148,7 +3141,7 @@ def test_conv_layer_convolution_op_override_matches_keras():
     for lib in (plait, keras_lib):
         override, _ = conv_layer_classes(lib)
         layer = override(4, kernel_size=(3, 3), activation="relu")
-        layer(x)  # built by a call (a direct build() call is test_a_layer_built_by_hand_keeps_its_weights)
+        layer(x)
         layers_.append(layer)
     layers_[0].set_weights(layers_[1].get_weights())
     for layer in layers_:
