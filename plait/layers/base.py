@@ -281,6 +281,17 @@ class _PendingList(list):
         return self
 
 
+def _marking_built(build):
+    @functools.wraps(build)
+    def build_and_mark(self, *args, **kwargs):
+        result = build(self, *args, **kwargs)
+        self.built = True
+        return result
+
+    build_and_mark._marks_built = True
+    return build_and_mark
+
+
 def child_layers(module):
     """The layers directly held by ``module``: its ``Layer`` children and the layers in its
     ``nn.ModuleList``/``nn.ModuleDict`` children (what Keras's lists and dicts of layers become)."""
@@ -367,6 +378,11 @@ class Layer(nn.Module):
                 # A user's `call(..., training=None)` gets the mode (fit: True, predict: False), as
                 # Keras passes it, also when a functional graph calls the layer as a module.
                 cls.forward = _forward_with_training(call, params.index("training") - 1) if takes else call
+        # As Keras's: `layer.build(shape)` called by hand leaves the layer built, so its first
+        # call keeps the weights that build made.
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_marks_built", False):
+            cls.build = _marking_built(build)
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
