@@ -138,7 +138,7 @@ SLOW_FITS = [("mlp", True), ("multi_output", True)]
 N, BATCH, EPOCHS = 70, 16, 2  # the last batch (6 samples) splits 3/3
 
 
-def run_fit(name, jit, source="arrays", epochs=EPOCHS, policy=None, **compile_args):
+def run_fit(name, jit, source="arrays", epochs=EPOCHS, policy=None, n=None, **compile_args):
     """Build, compile and fit one model; returns ``{key: array}`` of what the test compares.
     ``policy``: the global dtype policy the model is built under; ``compile_args`` override
     ``COMPILE[name]``."""
@@ -150,7 +150,7 @@ def run_fit(name, jit, source="arrays", epochs=EPOCHS, policy=None, **compile_ar
     finally:
         plait.mixed_precision.set_global_policy("float32")
     model.compile(jit_compile=jit, **{**COMPILE[name], **compile_args})
-    x, y = data(name, N)
+    x, y = data(name, n or N)
     val = data(name, 20)
     if source == "arrays":
         history = model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, validation_data=val, verbose=0)
@@ -284,6 +284,8 @@ def scenario_extras(rank, outdir):
             out.update({f"{spec}_{k}": v for k, v in run_balanced(spec).items()})
         for name, policy in MIXED:
             out.update({f"{name}_{policy}_{k}": v for k, v in run_mixed(name, policy).items()})
+        # 69 samples: the last batch of 5 splits 3/2, through BatchNormalization's global moments
+        out.update({f"uneven_{k}": v for k, v in run_fit("bn_dict", False, n=69).items()})
     out.update(scenario_fsdp(rank, outdir))
     return out
 

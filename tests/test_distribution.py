@@ -154,6 +154,7 @@ def extras(tmp_path_factory):
         refs.update({key: worker.run_mixed(*key) for key in worker.MIXED})
         refs.update({f"fsdp_{name}": worker.run_fit(name, False) for name in worker.FSDP_FITS})
         refs["sharded_1_epoch"] = _sharded_one_epoch()
+        refs["uneven"] = worker.run_fit("bn_dict", False, n=69)
         return refs
 
     results, refs = _results("extras", outdir, meanwhile=references)
@@ -172,6 +173,14 @@ def test_adaptive_loss_balancer_matches_one_process(extras, spec):
         assert np.ptp(want["h_sex_loss_weight"]) > 1e-4
     for rank in (0, 1):
         _compare(results[rank], want, f"{spec}_")
+
+
+def test_uneven_last_batch_matches_one_process(extras):
+    """A last batch of 5 split 3/2: each process's loss counts by its share of the global batch,
+    also through BatchNormalization's cross-process moments."""
+    results, refs, _ = extras
+    for rank in (0, 1):
+        _compare(results[rank], refs["uneven"], "uneven_")
 
 
 @pytest.mark.parametrize("name,policy", worker.MIXED, ids=[f"{n}-{p}" for n, p in worker.MIXED])

@@ -350,10 +350,11 @@ class GradNorm(LossBalancer):
     def step(self, losses, graph_losses):
         if self.shared_params is None:
             raise ValueError("GradNorm needs the model's shared layer; call `attach(model)` first.")
-        if collectives.fully_sharded() is not None:
+        if collectives.fully_sharded() is not None or any(hasattr(p, "to_local") for p in self.shared_params):
             raise ValueError(
-                "GradNorm is not supported under FullyShardedDataParallel (its gradient norms would be those of "
-                "weight shards); use DataParallel, or another balancer (loss_weights='auto', 'famo' or 'dwa')."
+                "GradNorm does not support sharded weights (FullyShardedDataParallel, ModelParallel): its gradient "
+                "norms would be those of weight shards. Use DataParallel, or another balancer (loss_weights='auto', "
+                "'famo' or 'dwa')."
             )
         if not self._ready:
             self.initial_losses.copy_(losses)
