@@ -1594,15 +1594,6 @@ def knowledge_distillation(keras):
     return (distiller, teacher, student), out, x_test, y_test
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, TypeError),
-    reason="plait/training/trainer.py: (1) fit/evaluate run the built-in step for a model that overrides "
-    "compute_loss (only a direct train_step() call checks _keras_step_overrides; _custom_step returns None), "
-    "so fit raises 'Model 'distiller' has no loss to minimize'; (2) _keras_train_step/_keras_test_step call "
-    "compute_loss(..., training=...) where Keras's _compute_loss drops `training` for an override without it "
-    "(this example's compute_loss(self, x, y, y_pred, sample_weight, allow_empty)). With both fixed, it passes.",
-)
 def test_knowledge_distillation():
     (ours, _), (theirs, _) = run_both(knowledge_distillation)
     assert ours[1] == theirs[1]
@@ -2279,13 +2270,6 @@ def regularized_net(lib):
     return Net()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="A subclassed model first built inside fit (collaborative_filtering_movielens' RecommenderNet) trains "
-    "and evaluates without its weight regularizers: Model.ensure_built (plait/models/functional.py) does not build "
-    "a subclassed model, so StepFunction.__init__ (plait/training/step.py) snapshots model.weight_entries() before "
-    "the sublayers exist: no regularized (nor constrained) weights for the rest of the model's life",
-)
 def test_subclassed_model_built_in_fit_keeps_its_regularizers():
     x = rng.integers(0, 5, (16, 2))
     y = rng.random(16).astype("float32")
@@ -2450,14 +2434,6 @@ def text_generation_with_miniature_gpt(keras):
     return model, out, x
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="plait/training/data.py (targets per output) refuses one target array for a model with outputs "
-    "[logits, embeddings] compiled with loss=[loss_fn, None]: 'Model 'functional' has 2 outputs [...]; pass "
-    "targets as a list in output order'. Keras matches the single y to the one output that has a loss "
-    "(History keys: ['loss']). Given fit(x, [y, None]) instead, plait's run agrees with Keras's throughout.",
-)
 def test_text_generation_with_miniature_gpt():
     (ours, printed), (theirs, _) = run_both(text_generation_with_miniature_gpt)
     assert ours[1] == theirs[1]

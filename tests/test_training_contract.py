@@ -474,3 +474,18 @@ def test_fit_and_evaluate_call_an_overridden_compute_loss_as_keras():
     np.testing.assert_allclose(plait_eval, keras_eval, rtol=1e-5)
     for a, b in zip(plait_w, keras_w):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_model_loss_and_targets_for_the_outputs_that_have_a_loss():
+    """Keras's ``model.loss``; one target for a two-output model whose second output has no
+    loss goes to the first (Keras's CompileLoss matches targets to the outputs with a loss)."""
+    inputs = plait.Input(shape=(4,))
+    hidden = plait.layers.Dense(3, name="hidden")(inputs)
+    model = plait.Model(inputs, [plait.layers.Dense(2, name="head")(hidden), hidden])
+    assert model.loss is None and model.loss_output_names == ["head", "hidden"]
+    model.compile("sgd", loss=["mse", None])
+    assert model.loss == ["mse", None] and model.loss_output_names == ["head"]
+    x, y = np.ones((8, 4), "float32"), np.zeros((8, 2), "float32")
+    single = model.fit(x, y, epochs=1, verbose=0, shuffle=False).history
+    assert sorted(single) == ["loss"]
+    assert model.evaluate(x, [y], verbose=0) == pytest.approx(model.evaluate(x, [y, None], verbose=0))

@@ -121,12 +121,19 @@ def structure_targets(model, y):
                 f"Target data keys {unknown} match no output of model '{model.name}'. Valid output names: {names}"
             )
         return [to_tensor(y[n], f"Target '{n}'") if n in y else None for n in names]
+    # As Keras: fewer targets than outputs go, in order, to the outputs that have a loss.
+    trained = list(getattr(model, "loss_output_names", names))
     if isinstance(y, (list, tuple)) and not _is_array_like_row(y):
+        if len(y) != len(names) and len(y) == len(trained):
+            given = dict(zip(trained, y))
+            return [None if given.get(n) is None else to_tensor(given[n], f"Target '{n}'") for n in names]
         if len(y) != len(names):
             raise ValueError(
                 f"Model '{model.name}' has {len(names)} output(s) {names}, but {len(y)} target arrays were given."
             )
         return [None if v is None else to_tensor(v, f"Target '{n}'") for v, n in zip(y, names)]
+    if len(names) != 1 and len(trained) == 1:
+        return [to_tensor(y, f"Target '{n}'") if n == trained[0] else None for n in names]
     if len(names) != 1:
         raise ValueError(
             f"Model '{model.name}' has {len(names)} outputs {names}; pass targets as a list in output "

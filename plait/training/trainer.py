@@ -13,6 +13,7 @@ per-output loss trackers. A model that overrides none of these runs the built-in
 compilable as one graph (:mod:`plait.training.compiled_step`).
 """
 
+import inspect
 import warnings
 
 import torch
@@ -145,6 +146,26 @@ class Trainer:
         """``compile``'s arguments as given (Keras's ``get_compile_config``; None before it)."""
         return dict(self._compile_config) if self.compiled else None
 
+    @property
+    def loss(self):
+        """The ``loss`` given to ``compile`` (Keras's ``model.loss``; None before it)."""
+        if "_assigned_loss" in self.__dict__:
+            return self.__dict__["_assigned_loss"]
+        return self._compile_config.get("loss") if self.compiled else None
+
+    @loss.setter
+    def loss(self, value):
+        # A subclass may keep its own `self.loss` (a plain attribute on a Keras model).
+        self.__dict__["_assigned_loss"] = value
+
+    @property
+    def loss_output_names(self):
+        """The names of the outputs that have a loss (every output before ``compile``): where
+        targets go when fewer are given than there are outputs, as Keras matches them."""
+        if not self.compiled:
+            return list(self.output_names)
+        return [name for name, head in zip(self.output_names, self._heads) if head.loss is not None]
+
     # ------------------------------------------------------------------ metrics
     @property
     def metrics(self):
@@ -239,7 +260,7 @@ class Trainer:
                 head.tracker.update_state(value.detach(), sample_weight=n)
         balancer = self._balancer
         return step_fn.combine(
-            per_output, penalty, lambda losses: balancer.combine(losses, training and torch.is_grad_enabled())
+            per_output, penalty, lambda losses: balancer.combine(losses, training and torch.is_grad_enabled(), n)
         )
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -287,7 +308,7 @@ class Trainer:
         self._clear_activity_losses()
         y_pred = self(x, training=True)
         self.zero_grad()
-        loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(nest.flatten(x)))
         if self._finite_check is not None and not self._finite_check(loss.detach()):
             self._nonfinite = (None, "the loss is not finite (NaN or inf)")  # the update is not applied
@@ -305,7 +326,7 @@ class Trainer:
         self._clear_activity_losses()
         with torch.no_grad():
             y_pred = self(x, training=False)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+            loss = self._compute_loss(x, y, y_pred, sample_weight, training=False)
         self._loss_tracker.update_state(loss, sample_weight=batch_size_of(nest.flatten(x)))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
@@ -314,11 +335,33 @@ class Trainer:
         """Set up the step on the first batch: the graph (a Sequential without an input shape
         is built from it), the metrics that depend on the targets' shapes, the step function."""
         self.ensure_built(batch.xs)
+        if not self.has_graph and self.get_build_config() is None and type(self).forward is not torch.nn.Module.forward:
+            self._build_by_call(batch.xs)
         distributed.check_model(self)
         if not self._compile_metrics.built and self.has_graph:
             self._compile_metrics.build([self._match_target(i, y) for i, y in enumerate(batch.ys)], self.output_shapes)
         self._ensure_step_fn()
         self.prepare_optimizer()
+
+    def _compute_loss(self, x, y, y_pred, sample_weight, training):
+        # As Keras's: an override of compute_loss without a `training` argument is called without it.
+        if "training" in inspect.signature(self.compute_loss).parameters:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    def _build_by_call(self, xs):
+        """A subclassed model makes its sublayers' weights on its first call. Make them before
+        the step function lists the weights (their regularizers and constraints), as Keras builds
+        a model on the first batch: one call on it in inference mode, without gradients, every
+        layer's mode restored after."""
+        modes = [(module, module.training) for module in self.modules()]
+        self.eval()
+        try:
+            with torch.no_grad():
+                self.training_forward()(xs)
+        finally:
+            for module, mode in modes:
+                module.training = mode
 
     def _ensure_step_fn(self):
         if self._step_fn is None:
