@@ -112,3 +112,45 @@ def test_a_killed_checkpoint_save_keeps_the_previous_file_and_the_next_save_clea
     assert model.predict(np.zeros((2, 6), "float32"), verbose=0).shape == (2, 3)
     run(context, "checkpoint-once", tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+
+
+class _Crash(Exception):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")
+def test_resume_with_steps_per_epoch_shorter_than_the_data_carries_the_pass_on(tmp_path):
+    """Epochs that carry a pass over the data on (steps_per_epoch shorter than the data, as
+    Keras 3.15): a fit interrupted mid-epoch and between epochs, then resumed with
+    BackupAndRestore, ends with the uninterrupted weights and History, shuffling included."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(40, 5)).astype("float32"), rng.normal(size=(40, 1)).astype("float32")
+
+    def fit(crash_at=None, backup=None):
+        plait.utils.set_random_seed(3)
+        model = plait.Sequential([plait.Input((5,)), plait.layers.Dense(4), plait.layers.Dense(1)])
+        model.compile("adam", "mse")
+        seen = []
+
+        class Stop(plait.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                seen.append(batch)
+                if len(seen) == crash_at:
+                    raise _Crash
+
+        extra = [plait.callbacks.BackupAndRestore(backup, save_freq=1)] if backup else []
+        # 5 batches of 8 per pass, 3 steps per epoch: the passes straddle the epochs.
+        history = model.fit(
+            x, y, batch_size=8, epochs=4, steps_per_epoch=3, shuffle=True, verbose=0, callbacks=extra + [Stop()]
+        )
+        return model.get_weights(), history.history
+
+    expected_weights, expected_history = fit()
+    for crash_at in (4, 6):  # mid-epoch (one batch into epoch 2), and at an epoch's last batch
+        backup = tmp_path / f"backup_{crash_at}"
+        with pytest.raises(_Crash):
+            fit(crash_at, backup)
+        weights, history = fit(backup=backup)
+        assert history == expected_history, crash_at
+        for a, b in zip(weights, expected_weights):
+            np.testing.assert_array_equal(a, b)

@@ -127,8 +127,12 @@ class BackupAndRestore(Callback):
                     if torch.is_tensor(value):
                         tensors[f"metric.{i}.{name}"] = value
         iterator = getattr(model, "_fit_iterator", None)
-        if step and getattr(iterator, "epoch_rng_state", None) is not None:
-            tensors["rng.epoch_torch"] = iterator.epoch_rng_state  # to redraw this epoch's shuffled order
+        # The state this epoch's pass drew its shuffled order from, and how far into that pass
+        # the epoch to resume starts (steps_per_epoch shorter than the data: epochs carry on a pass).
+        offset = (iterator.epoch_offset if step else iterator.carried_batches) if iterator is not None else 0
+        if (step or offset) and getattr(iterator, "epoch_rng_state", None) is not None:
+            tensors["rng.epoch_torch"] = iterator.epoch_rng_state
+            meta["epoch_offset"] = int(offset)
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
@@ -198,10 +202,15 @@ class _Resume:
         if model.history is not None:
             model.history.history = {k: list(v) for k, v in self.meta["history"].items()}
             model.history.epoch = list(self.meta["history_epochs"])
-        if self.step and "rng.epoch_torch" in self.tensors:
-            # Mid-epoch: the state before this epoch drew its order; the state at the backup
-            # comes back once the batches that already ran are skipped (restore_epoch_state).
+        offset = self.meta.get("epoch_offset", 0)
+        if (self.step or offset) and "rng.epoch_torch" in self.tensors:
+            # The state the epoch's pass drew its order from; the state at the backup comes back
+            # once the batches that already ran are skipped (restore_epoch_state, or at once
+            # when the backup was taken between epochs).
             torch.set_rng_state(self.tensors["rng.epoch_torch"])
+            epoch_iterator.resume(offset)
+            if not self.step:
+                self._restore_rng()
         else:
             self._restore_rng()
 

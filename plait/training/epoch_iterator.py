@@ -58,6 +58,7 @@ class EpochIterator:
         self._class_weight = class_weight
         self._py_dataset = None  # a PyDataset, whose on_epoch_begin/on_epoch_end run per epoch
         self._pass, self._pass_seen = None, 0  # the pass over the data that epochs carry on
+        self.epoch_rng_state, self.epoch_offset = None, 0
         if data_module.is_iterable_source(x):
             if y is not None:
                 raise ValueError("`y` must be None when `x` is a dataset, loader or generator (it yields the targets).")
@@ -102,11 +103,32 @@ class EpochIterator:
                 distributed.check_global_batch(batch_size or 32, self._shards[0], self.num_samples)
 
     def set_epoch(self, epoch):
-        """Called before each epoch's pass: keeps torch's random state as it is before the pass
-        draws its shuffled order (``BackupAndRestore`` saves it to redraw the same order when it
-        resumes a fit mid-epoch)."""
+        """Called before each epoch: keeps torch's random state as it is before the epoch's pass
+        draws its shuffled order, and how far into that pass the epoch starts (``epoch_offset``:
+        0, unless ``steps_per_epoch`` is shorter than the data and the epoch carries on a pass).
+        ``BackupAndRestore`` saves both to redraw the same order when it resumes a fit."""
         self.epoch = epoch
+        if self._pass is None:  # a new pass draws its order in this epoch
+            self.epoch_rng_state, self.epoch_offset = torch.get_rng_state(), 0
+        else:  # the pass goes on from the last epoch
+            self.epoch_offset = self._pass_seen
+
+    @property
+    def carried_batches(self):
+        """How many batches of an unfinished pass the next epoch starts after (0 when it starts
+        a new pass)."""
+        return self._pass_seen if self._pass is not None else 0
+
+    def resume(self, offset):
+        """Resume a fit whose epoch started ``offset`` batches into a pass (``steps_per_epoch``
+        shorter than the data): redraw the pass from torch's random state now (the state the pass
+        was drawn from, restored by ``BackupAndRestore``) and skip those batches."""
+        if not offset or self.steps_per_epoch is None:
+            return
         self.epoch_rng_state = torch.get_rng_state()
+        self._pass, self._pass_seen = iter(self.batches), 0
+        while self._pass_seen < offset and next(self._pass, None) is not None:
+            self._pass_seen += 1
 
     @property
     def num_batches(self):
