@@ -27,6 +27,7 @@ from plait import (
     models,
     ops,
     optimizers,
+    preprocessing,
     random,
     regularizers,
     saving,
@@ -80,6 +81,7 @@ __all__ = [
     "initializers",
     "layers",
     "models",
+    "preprocessing",
     "saving",
     "utils",
 ]

@@ -13,6 +13,8 @@ from plait.utils.custom_objects import (
 )
 from plait.utils.data_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from plait.utils.dataset_utils import split_dataset, timeseries_dataset_from_array
+from plait.utils.directory_datasets import image_dataset_from_directory, text_dataset_from_directory
+from plait.utils.image_utils import array_to_img, img_to_array, load_img, save_img
 from plait.utils.model_visualization import model_to_dot, plot_model
 from plait.utils.naming import clear_session
 from plait.utils.numerical_utils import normalize
@@ -73,6 +75,12 @@ def set_random_seed(seed):
 __all__ = [
     "CustomObjectScope",
     "PyDataset",
+    "array_to_img",
+    "image_dataset_from_directory",
+    "img_to_array",
+    "load_img",
+    "save_img",
+    "text_dataset_from_directory",
     "custom_object_scope",
     "get_custom_objects",
     "register_keras_serializable",
