@@ -9,6 +9,7 @@ with the ``tf.data`` idioms Keras programs use on it (``take``, ``map``, ``prefe
 ``class_names``, ``file_paths``).
 """
 
+import functools
 import math
 import os
 
@@ -280,22 +281,9 @@ def _check_split(validation_split, subset, shuffle, seed):
         )
 
 
-def _datasets(
-    directory,
-    labels,
-    label_mode,
-    class_names,
-    formats,
-    batch_size,
-    shuffle,
-    seed,
-    validation_split,
-    subset,
-    follow_links,
-    verbose,
-    load,
-    kind,
-):
+def _datasets(directory, formats, load, *, labels, label_mode, class_names, batch_size, shuffle, seed,
+              validation_split, subset, follow_links, verbose):  # fmt: skip
+    # Index (and shuffle) the files once, split them, and wrap each subset in a DirectoryDataset.
     if seed is None:
         seed = np.random.randint(1e6)
     paths, labels, class_names = index_directory(
@@ -317,7 +305,8 @@ def _datasets(
     def dataset(subset_name, training_shuffle, empty):
         subset_paths, subset_labels = training_or_validation_split(paths, labels, validation_split, subset_name)
         if not subset_paths:
-            raise ValueError(f"No {empty} found in directory {directory}. Allowed {kind}")
+            allowed = "format: .txt" if formats == (".txt",) else f"formats: {formats}"
+            raise ValueError(f"No {empty} found in directory {directory}. Allowed {allowed}")
         return DirectoryDataset(
             subset_paths, subset_labels, label_mode, class_names, batch_size, load, shuffle=training_shuffle, seed=seed
         )
@@ -355,6 +344,14 @@ def image_dataset_from_directory(
     0 and 1. Files ending in ``.bmp``, ``.gif`` (first frame), ``.jpeg``, ``.jpg`` or ``.png``
     are read with Pillow (``pip install pillow``), converted to ``color_mode`` and resized to
     ``image_size`` with torch (as Keras's torch backend resizes).
+
+    The files, their labels, the seeded shuffle and the split are Keras's; the pixels are those
+    of Keras's TensorFlow-free loader (its ``format="grain"`` path on torch). Keras's default
+    ``tf.data`` pipeline decodes with TensorFlow instead, which can differ slightly: JPEGs by a
+    unit or so (another IDCT), RGB to grayscale (other weights), ``pad_to_aspect_ratio`` (it
+    resizes then pads), and it also shuffles within a buffer, so with ``shuffle=True`` the
+    order of the files differs from Keras's while the training and validation files are the
+    same.
 
     Args:
         directory: the folder.
@@ -422,38 +419,24 @@ def image_dataset_from_directory(
     _check_split(validation_split, subset, shuffle, seed)
     data_format = image_utils.standardize_data_format(data_format)
 
-    def load(paths):
-        return torch.stack(
-            [
-                load_image(
-                    path,
-                    tuple(image_size),
-                    color_mode,
-                    interpolation,
-                    data_format,
-                    crop_to_aspect_ratio,
-                    pad_to_aspect_ratio,
-                )
-                for path in paths
-            ]
-        )
-
-    return _datasets(
-        directory,
-        labels,
-        label_mode,
-        class_names,
-        IMAGE_FORMATS,
-        batch_size,
-        shuffle,
-        seed,
-        validation_split,
-        subset,
-        follow_links,
-        verbose,
-        load,
-        f"formats: {IMAGE_FORMATS}",
+    load = functools.partial(
+        _load_images,
+        image_size=tuple(image_size),
+        color_mode=color_mode,
+        interpolation=interpolation,
+        data_format=data_format,
+        crop_to_aspect_ratio=crop_to_aspect_ratio,
+        pad_to_aspect_ratio=pad_to_aspect_ratio,
     )
+    return _datasets(
+        directory, IMAGE_FORMATS, load, labels=labels, label_mode=label_mode, class_names=class_names,
+        batch_size=batch_size, shuffle=shuffle, seed=seed, validation_split=validation_split, subset=subset,
+        follow_links=follow_links, verbose=verbose,
+    )  # fmt: skip
+
+
+def _load_images(paths, **options):
+    return torch.stack([load_image(path, **options) for path in paths])
 
 
 def load_image(
@@ -520,26 +503,17 @@ def text_dataset_from_directory(
         labels = label_mode = None
     _check_split(validation_split, subset, shuffle, seed)
 
-    def load(paths):
-        texts = np.empty(len(paths), dtype=object)
-        for i, path in enumerate(paths):
-            with open(path, "rb") as f:  # bytes, as tf.io.read_file; max_length counts bytes (tf.strings.substr)
-                texts[i] = f.read() if max_length is None else f.read(max_length)
-        return texts.view(StringBatch)
-
     return _datasets(
-        directory,
-        labels,
-        label_mode,
-        class_names,
-        (".txt",),
-        batch_size,
-        shuffle,
-        seed,
-        validation_split,
-        subset,
-        follow_links,
-        verbose,
-        load,
-        "format: .txt",
-    )
+        directory, (".txt",), functools.partial(_read_texts, max_length=max_length), labels=labels,
+        label_mode=label_mode, class_names=class_names, batch_size=batch_size, shuffle=shuffle, seed=seed,
+        validation_split=validation_split, subset=subset, follow_links=follow_links, verbose=verbose,
+    )  # fmt: skip
+
+
+def _read_texts(paths, max_length=None):
+    # Bytes, as tf.io.read_file gives them; max_length counts bytes, as tf.strings.substr does.
+    texts = np.empty(len(paths), dtype=object)
+    for i, path in enumerate(paths):
+        with open(path, "rb") as f:
+            texts[i] = f.read() if max_length is None else f.read(max_length)
+    return texts.view(StringBatch)
