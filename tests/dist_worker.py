@@ -179,6 +179,21 @@ BALANCED = ["auto", "gradnorm", "famo", "dwa"]
 MIXED = [("mlp", "mixed_bfloat16"), ("multi_output", "mixed_bfloat16"), ("mlp", "mixed_float16")]
 
 
+def run_nan():
+    """The MLP with a NaN sample in its second batch, in process 1's part under DataParallel:
+    that step is skipped (eager, no TerminateOnNaN), by every process alike."""
+    plait.utils.set_random_seed(7)
+    model = build_mlp()
+    model.compile(**COMPILE["mlp"])
+    x, y = data("mlp", N)
+    x = x.copy()
+    x[BATCH + 12] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fit's warning naming the skipped batch
+        model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    return {f"w{i}": w for i, w in enumerate(model.get_weights())}
+
+
 def run_balanced(spec):
     return run_fit("multi_output", False, epochs=3, loss_weights=spec)
 
@@ -286,6 +301,7 @@ def scenario_extras(rank, outdir):
             out.update({f"{name}_{policy}_{k}": v for k, v in run_mixed(name, policy).items()})
         # 69 samples: the last batch of 5 splits 3/2, through BatchNormalization's global moments
         out.update({f"uneven_{k}": v for k, v in run_fit("bn_dict", False, n=69).items()})
+        out.update({f"nan_{k}": v for k, v in run_nan().items()})
     out.update(scenario_fsdp(rank, outdir))
     return out
 

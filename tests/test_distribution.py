@@ -155,6 +155,7 @@ def extras(tmp_path_factory):
         refs.update({f"fsdp_{name}": worker.run_fit(name, False) for name in worker.FSDP_FITS})
         refs["sharded_1_epoch"] = _sharded_one_epoch()
         refs["uneven"] = worker.run_fit("bn_dict", False, n=69)
+        refs["nan"] = worker.run_nan()
         return refs
 
     results, refs = _results("extras", outdir, meanwhile=references)
@@ -181,6 +182,15 @@ def test_uneven_last_batch_matches_one_process(extras):
     results, refs, _ = extras
     for rank in (0, 1):
         _compare(results[rank], refs["uneven"], "uneven_")
+
+
+def test_a_nan_batch_on_one_process_is_skipped_by_all(extras):
+    """A NaN sample in process 1's part of a batch (eager, no TerminateOnNaN): the all-reduced
+    gradients are NaN on both processes, so both skip that step, as one process skips it."""
+    results, refs, _ = extras
+    assert all(np.isfinite(w).all() for k, w in refs["nan"].items())
+    for rank in (0, 1):
+        _compare(results[rank], refs["nan"], "nan_")
 
 
 @pytest.mark.parametrize("name,policy", worker.MIXED, ids=[f"{n}-{p}" for n, p in worker.MIXED])

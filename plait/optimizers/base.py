@@ -38,7 +38,7 @@ def scale_addcdiv_(xs, num, den, a):
         torch._foreach_addcdiv_(xs, num, den, value=a)
 
 
-def _all_finite(grads):
+def gradients_finite(grads):
     """Whether every gradient is finite: torch's fused check (``GradScaler``'s, with a scale of
     1, so the gradients keep their values), one host read per device."""
     found = {}
@@ -174,7 +174,7 @@ class Optimizer:
         if not pairs:
             self.iterations += 1
             return
-        if self.skip_nonfinite and not _all_finite([g for _, g in pairs]):
+        if self.skip_nonfinite and not gradients_finite([g for _, g in pairs]):
             bad = [i for i, g in pairs if not torch.isfinite(g).all()]
             self.skipped = [getattr(params[i], "path", None) or f"variable {i}" for i in bad]
             return

@@ -177,9 +177,36 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
     total = out.total * collectives.loss_scale(n_local)
     if total.requires_grad:  # a model without trainable weights (Keras's fit runs it all the same)
         (total if scale_loss is None else scale_loss(total)).backward()
-    model.optimizer.apply(collectives.average_gradients([p.grad for p in params], n_local))
+    grads = [p.grad for p in params]
+    # (float16 loss scaling skips steps with overflowing gradients itself, and lowers its scale.)
+    if getattr(finite_check, "on_gradients", False) and scale_loss is None:
+        if not math.isfinite(out.total.item()):  # the reduced gradients must say so on every process
+            first = next((g for g in grads if g is not None), None)
+            if first is not None:
+                first.fill_(float("nan"))
+        grads, finite = collectives.average_gradients(grads, n_local, check_finite=True)
+    else:
+        grads, finite = collectives.average_gradients(grads, n_local), True
+    if not finite:
+        if kept:
+            with torch.no_grad():
+                torch._foreach_copy_([b for b, _ in kept], [old for _, old in kept])
+        raise NonFiniteLoss(out)
+    model.optimizer.apply(grads)
     step_fn.apply_constraints()
     return out
+
+
+class ReducedGradientCheck:
+    """DataParallel's finite check in the eager step, decided on the all-reduced gradients: they
+    are the same on every process, so every process skips the same steps without a collective of
+    its own (a process whose loss is not finite makes its gradients NaN before the all-reduce).
+    Called on a loss (as the other checks are) it answers True: nothing is read before backward."""
+
+    on_gradients = True
+
+    def __call__(self, loss):
+        return True
 
 
 def loss_is_finite(loss):

@@ -26,7 +26,14 @@ from plait.losses import balancing
 from plait.training import checks, compiled_step, distributed, heads
 from plait.training import data as data_module
 from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
-from plait.training.step import NonFiniteLoss, StepFunction, batch_size_of, eager_train_step, loss_is_finite
+from plait.training.step import (
+    NonFiniteLoss,
+    ReducedGradientCheck,
+    StepFunction,
+    batch_size_of,
+    eager_train_step,
+    loss_is_finite,
+)
 from plait.utils import nest
 from plait.utils.data_utils import unpack_x_y_sample_weight
 from plait.utils.progbar import Progbar
@@ -674,7 +681,12 @@ class Trainer:
             # The user's step applies its own update: the optimizer skips gradients that are not
             # finite (float16 loss scaling already does).
             optimizer = self.optimizer
-            guard = self._finite_check is not None and optimizer is not None and not hasattr(optimizer, "scale_loss")
+            guard = (
+                self._finite_check is not None
+                and not getattr(self._finite_check, "on_gradients", False)  # the built-in step's, under DataParallel
+                and optimizer is not None
+                and not hasattr(optimizer, "scale_loss")
+            )
             for position, batch in enumerate(chunk):
                 if self._step_fn is None and self.compiled:
                     self._prepare(batch)
@@ -973,9 +985,15 @@ def _wants_finite_check(model, callbacks):
     (where it costs an all-reduce per eager step)."""
     terminate = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
     if collectives.data_shards()[0] > 1:
-        # Every process must decide alike: DataParallel all-reduces the decision; other
-        # distributions do not check (one process skipping would leave the others waiting).
-        return collectives.all_finite if terminate and collectives.data_parallel() is not None else None
+        # Every process must decide alike. DataParallel's eager step on the CPU decides on the
+        # all-reduced gradients (no collective of its own); on accelerators, with TerminateOnNaN,
+        # it all-reduces the decision. Other distributions (FSDP's sharded gradients, model
+        # parallel meshes) do not check: one process skipping would leave the others waiting.
+        if collectives.data_parallel() is None or collectives.fully_sharded() is not None:
+            return None
+        if model.device.type == "cpu":
+            return ReducedGradientCheck()
+        return collectives.all_finite if terminate else None
     return loss_is_finite if model.device.type == "cpu" or terminate else None
 
 
