@@ -343,15 +343,15 @@ def image_dataset_from_directory(
     ``main_directory/class_a/*.jpg`` and ``main_directory/class_b/*.jpg`` give images labelled
     0 and 1. Files ending in ``.bmp``, ``.gif`` (first frame), ``.jpeg``, ``.jpg`` or ``.png``
     are read with Pillow (``pip install pillow``), converted to ``color_mode`` and resized to
-    ``image_size`` with torch (as Keras's torch backend resizes).
+    ``image_size`` with torch.
 
-    The files, their labels, the seeded shuffle and the split are Keras's; the pixels are those
-    of Keras's TensorFlow-free loader (its ``format="grain"`` path on torch). Keras's default
-    ``tf.data`` pipeline decodes with TensorFlow instead, which can differ slightly: JPEGs by a
-    unit or so (another IDCT), RGB to grayscale (other weights), ``pad_to_aspect_ratio`` (it
-    resizes then pads), and it also shuffles within a buffer, so with ``shuffle=True`` the
-    order of the files differs from Keras's while the training and validation files are the
-    same.
+    The files, their labels, the seeded shuffle and the split are Keras's, and so are the
+    pixels of Keras's default ``tf.data`` pipeline: TensorFlow's grayscale conversions,
+    ``tf.image.resize``'s bilinear, nearest, bicubic and area kernels, ``resize_with_pad``'s
+    padding. Two differences: TensorFlow decodes JPEGs with libjpeg's fast integer IDCT and
+    Pillow with the accurate one (a few units apart on noisy images), and ``tf.data`` also
+    shuffles within a buffer, so with ``shuffle=True`` the order of the files differs from
+    Keras's while the training and validation files are the same.
 
     Args:
         directory: the folder.
@@ -411,7 +411,7 @@ def image_dataset_from_directory(
         raise ValueError(
             f"Argument `interpolation` should be one of {_INTERPOLATIONS}. Received: interpolation={interpolation}"
         )
-    image_utils.resize_images(torch.zeros(1, 1, 1, 1), (1, 1), interpolation)  # torch's modes only: fail now
+    image_utils.tf_resize_images(torch.zeros(1, 1, 1, 1), (1, 1), interpolation)  # plait's methods only: fail now
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
     if format not in ("tf", "grain"):
@@ -450,10 +450,22 @@ def load_image(
 ):
     """One image file as a float32 tensor of ``image_size``, as ``image_dataset_from_directory``
     reads it (Pillow's decoding and color conversion, torch's resize)."""
-    pixels = np.asarray(image_utils.open_image(path, color_mode), dtype="float32")
+    pixels = _decode(path, color_mode)
     image = torch.from_numpy(pixels.reshape(*pixels.shape[:2], -1)).permute(2, 0, 1)[None]
-    image = image_utils.resize_images(image, image_size, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio)[0]
+    image = image_utils.tf_resize_images(image, image_size, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio)[0]
     return image if data_format == "channels_first" else image.permute(1, 2, 0).contiguous()
+
+
+def _decode(path, color_mode):
+    # Pillow decodes; to grayscale as TensorFlow's decoders (Keras's tf.data pipeline) convert: a
+    # JPEG's own luma (libjpeg's grayscale output), a color PNG with libpng's fixed-point weights.
+    img = image_utils.open_image(path, color_mode=None)
+    if color_mode == "grayscale" and img.format == "JPEG" and img.mode != "L":
+        img.draft("L", img.size)
+    elif color_mode == "grayscale" and img.format == "PNG" and img.mode not in ("L", "LA", "I;16", "I"):
+        rgb = np.asarray(img.convert("RGB"), dtype="int32")
+        return ((rgb @ np.array([9797, 19234, 3737], dtype="int32")) >> 15).astype("float32")
+    return np.asarray(image_utils.convert_image(img, color_mode), dtype="float32")
 
 
 def text_dataset_from_directory(

@@ -162,7 +162,8 @@ def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
 
 
 def open_image(path, color_mode="rgb"):
-    """Decode an image file into a PIL Image of ``color_mode`` (the first frame of an animation)."""
+    """Decode an image file into a PIL Image of ``color_mode`` (the first frame of an animation;
+    ``color_mode=None``: as the file has it)."""
     Image = _pil()
     if isinstance(path, io.BytesIO):
         img = Image.open(path)
@@ -173,6 +174,14 @@ def open_image(path, color_mode="rgb"):
             img = Image.open(io.BytesIO(f.read()))
     else:
         raise TypeError(f"path should be path-like or io.BytesIO, not {type(path)}")
+    if color_mode is None:
+        return img
+    return convert_image(img, color_mode)
+
+
+def convert_image(img, color_mode):
+    """A PIL Image in ``color_mode`` (``"rgb"``, ``"rgba"`` or ``"grayscale"``), as Keras's
+    ``load_img`` converts it."""
     if color_mode == "grayscale":
         # 8-, 16- and 32-bit grayscale images stay as they are; others become 8-bit grayscale.
         if img.mode not in ("L", "I;16", "I"):
@@ -237,6 +246,16 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
 _TORCH_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic", "area": "area"}
 
 
+def crop_to_aspect(images, size):
+    """The largest centered crop of ``images`` (``(..., height, width)``) with ``size``'s aspect ratio."""
+    height, width = images.shape[-2:]
+    target_height, target_width = size
+    crop_height = max(min(height, int(float(width * target_height) / target_width)), 1)
+    crop_width = max(min(width, int(float(height * target_width) / target_height)), 1)
+    top, left = int(float(height - crop_height) / 2), int(float(width - crop_width) / 2)
+    return images[..., top : top + crop_height, left : left + crop_width]
+
+
 def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False):
     """Resize a channels-first ``(batch, channels, height, width)`` float tensor to ``size``
     (Keras's torch backend's ``ops.image.resize``: the crop or the zero padding to the target's
@@ -251,10 +270,7 @@ def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=F
     height, width = images.shape[-2:]
     target_height, target_width = size
     if crop_to_aspect_ratio:
-        crop_height = max(min(height, int(float(width * target_height) / target_width)), 1)
-        crop_width = max(min(width, int(float(height * target_width) / target_height)), 1)
-        top, left = int(float(height - crop_height) / 2), int(float(width - crop_width) / 2)
-        images = images[..., top : top + crop_height, left : left + crop_width]
+        images = crop_to_aspect(images, size)
     elif pad_to_aspect_ratio:
         pad_height = max(height, int(float(width * target_height) / target_width))
         pad_width = max(width, int(float(height * target_width) / target_height))
@@ -264,6 +280,68 @@ def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=F
         return images.clone()
     align_corners = False if interpolation in ("bilinear", "bicubic") else None
     return F.interpolate(images, size=tuple(size), mode=_TORCH_MODES[interpolation], align_corners=align_corners)
+
+
+def _keys_cubic(x, a=-0.5):
+    x = x.abs()
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return torch.where(x <= 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+def _tf_resize_weights(n_in, n_out, interpolation):
+    """The ``(n_out, n_in)`` float64 matrix of one axis of ``tf.image.resize``'s ``bicubic``
+    (Keys' cubic, a=-0.5, at half-pixel centers, TF's 1024-step coefficient table; taps outside
+    the image dropped and the rest renormalized) or ``area`` (each output pixel the exact
+    average of the input it covers) resize."""
+    scale = torch.tensor(n_in, dtype=torch.float32) / n_out
+    out = torch.arange(n_out, dtype=torch.float32)
+    weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+    if interpolation == "bicubic":
+        centers = (out + 0.5) * scale - 0.5
+        first = centers.floor()
+        t = (torch.round((centers - first) * 1024) / 1024).double()[:, None]
+        taps = first.long()[:, None] + torch.arange(-1, 3)
+        w = _keys_cubic(torch.cat([t + 1, t, 1 - t, 2 - t], dim=1))
+        w = torch.where((taps >= 0) & (taps < n_in), w, 0.0)
+        weights.scatter_add_(1, taps.clamp(0, n_in - 1), w / w.sum(1, keepdim=True))
+        return weights
+    start, end = (out * scale).double(), ((out + 1) * scale).double()
+    pixels = torch.arange(n_in, dtype=torch.float64)
+    overlap = torch.minimum(pixels + 1, end[:, None]) - torch.maximum(pixels, start[:, None])
+    return overlap.clamp(min=0) / scale.double()
+
+
+def tf_resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False):
+    """Resize a ``(batch, channels, height, width)`` float tensor as Keras's ``tf.data`` image
+    pipeline does with ``tf.image.resize``: ``bilinear`` and ``nearest`` are torch's (the same
+    numbers), ``bicubic`` and ``area`` TensorFlow's kernels as separable weight matrices; the crop
+    is :func:`smart_resize`'s, the padding ``tf.image.resize_with_pad``'s (resize to fit, then
+    zero-pad, centered)."""
+    if interpolation not in _TORCH_MODES:
+        raise ValueError(
+            f"Argument `interpolation` must be one of {tuple(_TORCH_MODES)} in plait (no Lanczos, Gaussian or "
+            f"Mitchell-cubic resizing, as Keras's torch backend). Received: interpolation={interpolation!r}"
+        )
+    if crop_to_aspect_ratio and pad_to_aspect_ratio:
+        raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
+    target_height, target_width = size
+    if crop_to_aspect_ratio:
+        images = crop_to_aspect(images, size)
+    elif pad_to_aspect_ratio:
+        height, width = (torch.tensor(float(n)) for n in images.shape[-2:])  # TF's float32 arithmetic
+        ratio = torch.maximum(width / target_width, height / target_height)
+        fit_height, fit_width = height / ratio, width / ratio
+        top = max(0, int(torch.floor((target_height - fit_height) / 2)))
+        left = max(0, int(torch.floor((target_width - fit_width) / 2)))
+        fitted = tf_resize_images(images, (int(fit_height.floor()), int(fit_width.floor())), interpolation)
+        bottom, right = target_height - top - fitted.shape[-2], target_width - left - fitted.shape[-1]
+        return F.pad(fitted, (left, right, top, bottom))
+    if interpolation in ("bilinear", "nearest"):
+        return resize_images(images, size, interpolation)
+    rows = _tf_resize_weights(images.shape[-2], target_height, interpolation)
+    cols = _tf_resize_weights(images.shape[-1], target_width, interpolation)
+    return torch.einsum("oh,nchw,pw->ncop", rows, images.double(), cols).to(images.dtype)
 
 
 def smart_resize(x, size, interpolation="bilinear", data_format="channels_last", **kwargs):
