@@ -368,7 +368,8 @@ def image_dataset_from_directory(
         seed: the shuffle's (and the split's) seed.
         validation_split: the fraction of files kept for validation (the last ones).
         subset: ``"training"``, ``"validation"`` or ``"both"`` (a list of the two datasets).
-        interpolation: ``"bilinear"`` (default), ``"nearest"``, ``"bicubic"`` or ``"area"``.
+        interpolation: ``"bilinear"`` (default), ``"nearest"``, ``"bicubic"``, ``"area"``,
+            ``"lanczos3"``, ``"lanczos5"``, ``"gaussian"`` or ``"mitchellcubic"`` (TensorFlow's).
         follow_links: visit subfolders that are symbolic links.
         crop_to_aspect_ratio: resize the largest centered crop of ``image_size``'s aspect ratio.
         pad_to_aspect_ratio: zero-pad to ``image_size``'s aspect ratio before resizing.
@@ -411,7 +412,6 @@ def image_dataset_from_directory(
         raise ValueError(
             f"Argument `interpolation` should be one of {_INTERPOLATIONS}. Received: interpolation={interpolation}"
         )
-    image_utils.tf_resize_images(torch.zeros(1, 1, 1, 1), (1, 1), interpolation)  # plait's methods only: fail now
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
     if format not in ("tf", "grain"):

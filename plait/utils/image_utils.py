@@ -289,14 +289,45 @@ def _keys_cubic(x, a=-0.5):
     return torch.where(x <= 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
 
 
+def _lanczos(radius):
+    def kernel(x):
+        x = x.abs()
+        value = radius * torch.sin(torch.pi * x) * torch.sin(torch.pi * x / radius) / (torch.pi**2 * x * x)
+        return torch.where(x > radius, 0.0, torch.where(x < 1e-3, 1.0, value))
+
+    return kernel, radius
+
+
+def _gaussian(x):
+    return torch.where(x.abs() >= 1.5, 0.0, torch.exp(-2 * x * x))  # sigma 0.5, radius 1.5
+
+
+def _mitchell_cubic(x):  # B = C = 1/3
+    x = x.abs()
+    near = (7 / 6 * x - 2) * x * x + 8 / 9
+    far = ((-7 / 18 * x + 2) * x - 10 / 3) * x + 16 / 9
+    return torch.where(x >= 2, 0.0, torch.where(x >= 1, far, near))
+
+
+# tf.image.resize's scale_and_translate kernels (no antialiasing): (kernel, radius).
+_TF_KERNELS = {
+    "lanczos3": _lanczos(3),
+    "lanczos5": _lanczos(5),
+    "gaussian": (_gaussian, 1.5),
+    "mitchellcubic": (_mitchell_cubic, 2),
+}
+TF_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", *_TF_KERNELS)
+
+
 def _tf_resize_weights(n_in, n_out, interpolation):
-    """The ``(n_out, n_in)`` float64 matrix of one axis of ``tf.image.resize``'s ``bicubic``
+    """The ``(n_out, n_in)`` float64 matrix of one axis of ``tf.image.resize``: ``bicubic``
     (Keys' cubic, a=-0.5, at half-pixel centers, TF's 1024-step coefficient table; taps outside
-    the image dropped and the rest renormalized) or ``area`` (each output pixel the exact
-    average of the input it covers) resize."""
+    the image dropped and the rest renormalized), ``area`` (each output pixel the exact average of
+    the input it covers), or a ``scale_and_translate`` kernel (the taps within its radius of the
+    sample's center, normalized)."""
     scale = torch.tensor(n_in, dtype=torch.float32) / n_out
     out = torch.arange(n_out, dtype=torch.float32)
-    weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+    pixels = torch.arange(n_in, dtype=torch.float64)
     if interpolation == "bicubic":
         centers = (out + 0.5) * scale - 0.5
         first = centers.floor()
@@ -304,24 +335,28 @@ def _tf_resize_weights(n_in, n_out, interpolation):
         taps = first.long()[:, None] + torch.arange(-1, 3)
         w = _keys_cubic(torch.cat([t + 1, t, 1 - t, 2 - t], dim=1))
         w = torch.where((taps >= 0) & (taps < n_in), w, 0.0)
-        weights.scatter_add_(1, taps.clamp(0, n_in - 1), w / w.sum(1, keepdim=True))
-        return weights
-    start, end = (out * scale).double(), ((out + 1) * scale).double()
-    pixels = torch.arange(n_in, dtype=torch.float64)
-    overlap = torch.minimum(pixels + 1, end[:, None]) - torch.maximum(pixels, start[:, None])
-    return overlap.clamp(min=0) / scale.double()
+        weights = torch.zeros(n_out, n_in, dtype=torch.float64)
+        return weights.scatter_add_(1, taps.clamp(0, n_in - 1), w / w.sum(1, keepdim=True))
+    if interpolation == "area":
+        start, end = (out * scale).double(), ((out + 1) * scale).double()
+        overlap = torch.minimum(pixels + 1, end[:, None]) - torch.maximum(pixels, start[:, None])
+        return overlap.clamp(min=0) / scale.double()
+    kernel, radius = _TF_KERNELS[interpolation]
+    centers = ((out + 0.5) * scale).double()[:, None]
+    first, last = torch.floor(centers - radius + 0.5), torch.floor(centers + radius + 0.5)
+    w = torch.where((pixels >= first) & (pixels < last), kernel(pixels + 0.5 - centers), 0.0)
+    return w / w.sum(1, keepdim=True)
 
 
 def tf_resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False):
     """Resize a ``(batch, channels, height, width)`` float tensor as Keras's ``tf.data`` image
     pipeline does with ``tf.image.resize``: ``bilinear`` and ``nearest`` are torch's (the same
-    numbers), ``bicubic`` and ``area`` TensorFlow's kernels as separable weight matrices; the crop
+    numbers), the others TensorFlow's kernels as separable weight matrices; the crop
     is :func:`smart_resize`'s, the padding ``tf.image.resize_with_pad``'s (resize to fit, then
     zero-pad, centered)."""
-    if interpolation not in _TORCH_MODES:
+    if interpolation not in TF_INTERPOLATIONS:
         raise ValueError(
-            f"Argument `interpolation` must be one of {tuple(_TORCH_MODES)} in plait (no Lanczos, Gaussian or "
-            f"Mitchell-cubic resizing, as Keras's torch backend). Received: interpolation={interpolation!r}"
+            f"Argument `interpolation` should be one of {TF_INTERPOLATIONS}. Received: interpolation={interpolation}"
         )
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
