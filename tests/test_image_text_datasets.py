@@ -218,6 +218,9 @@ def test_label_modes_and_unbatched(image_dir):
     assert len(single) == 8 and image.shape == (4, 4, 3) and label.dtype == torch.int32 and label.ndim == 0
     torch.testing.assert_close(image, plait.utils.image_dataset_from_directory(image_dir, **kw)[0][0][2])
     assert len(single.take(3)) == 3 and len(single.take(-1)) == 8
+    assert int(single.cardinality()) == 8 and single.map(lambda x, y: x).cardinality().numpy() == 8
+    first_images, first_labels = next(plait.utils.image_dataset_from_directory(image_dir, **kw).as_numpy_iterator())
+    assert isinstance(first_images, np.ndarray) and first_labels.tolist() == ints[:8].tolist()
 
 
 def test_shuffle_and_split_match_keras(image_dir, capsys):

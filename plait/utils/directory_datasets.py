@@ -5,7 +5,7 @@ The files are found, labelled, shuffled and split as Keras's ``index_directory``
 ``get_training_or_validation_split`` do (keras/src/utils/dataset_utils.py), so a seed picks the
 same training and validation files as in Keras. Keras returns a ``tf.data.Dataset``; plait
 returns a :class:`PyDataset` of CPU torch batches, which ``fit``/``evaluate``/``predict`` take,
-with the ``tf.data`` idioms Keras programs use on it (``take``, ``map``, ``prefetch``,
+with the ``tf.data`` idioms Keras programs use on it (``take``, ``map``, ``cardinality``, ``prefetch``,
 ``class_names``, ``file_paths``).
 """
 
@@ -35,7 +35,41 @@ class StringBatch(np.ndarray):
         return self.view(np.ndarray)
 
 
-class DirectoryDataset(PyDataset):
+class _TfDataIdioms(PyDataset):
+    """The ``tf.data.Dataset`` methods Keras programs call on these datasets."""
+
+    def take(self, count):
+        """The first ``count`` batches (all of them for ``count=-1``), as a list: the ``tf.data``
+        idiom ``for images, labels in ds.take(1): ...``."""
+        if not isinstance(count, int) or count < -1:
+            raise ValueError(f"take: `count` must be an integer >= -1. Received: count={count!r}")
+        n = len(self) if count == -1 else min(count, len(self))
+        return [self[i] for i in range(n)]
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
+        """Apply ``map_func`` to every batch (``map_func(images, labels)`` for a tuple batch, as
+        ``tf.data.Dataset.map`` calls it); returns a new dataset."""
+        return _MappedDataset(self, map_func)
+
+    def cardinality(self):
+        """The number of batches, as a scalar int64 tensor (``tf.data``'s ``cardinality()``)."""
+        return torch.tensor(len(self), dtype=torch.int64)
+
+    def as_numpy_iterator(self):
+        """The batches with numpy arrays in place of tensors (``tf.data``'s ``as_numpy_iterator()``)."""
+        for batch in self:
+            yield tuple(_numpy(b) for b in batch) if isinstance(batch, tuple) else _numpy(batch)
+
+    def prefetch(self, buffer_size=None, name=None):
+        """The dataset itself (``tf.data``'s prefetch idiom; use ``fit(workers=...)`` to load ahead)."""
+        return self
+
+    def cache(self, filename="", name=None):
+        """The dataset itself (``tf.data``'s cache idiom)."""
+        return self
+
+
+class DirectoryDataset(_TfDataIdioms):
     """The batches of files :func:`image_dataset_from_directory` and
     :func:`text_dataset_from_directory` return: a :class:`PyDataset` (``fit``/``evaluate``/
     ``predict`` take it; ``len()`` batches; each batch ``(inputs, labels)``, or ``inputs`` without
@@ -90,32 +124,11 @@ class DirectoryDataset(PyDataset):
         if self._rng is not None:
             self._rng.shuffle(self._order)
 
-    def take(self, count):
-        """The first ``count`` batches (all of them for ``count=-1``), as a list: the ``tf.data``
-        idiom ``for images, labels in ds.take(1): ...``."""
-        if not isinstance(count, int) or count < -1:
-            raise ValueError(f"take: `count` must be an integer >= -1. Received: count={count!r}")
-        n = len(self) if count == -1 else min(count, len(self))
-        return [self[i] for i in range(n)]
-
-    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
-        """Apply ``map_func`` to every batch (``map_func(images, labels)`` for a tuple batch, as
-        ``tf.data.Dataset.map`` calls it); returns a new dataset."""
-        return _MappedDataset(self, map_func)
-
-    def prefetch(self, buffer_size=None, name=None):
-        """The dataset itself (``tf.data``'s prefetch idiom; use ``fit(workers=...)`` to load ahead)."""
-        return self
-
-    def cache(self, filename="", name=None):
-        """The dataset itself (``tf.data``'s cache idiom)."""
-        return self
-
     def __repr__(self):
         return f"<{type(self).__name__}: {len(self.file_paths)} files in {len(self)} batches>"
 
 
-class _MappedDataset(PyDataset):
+class _MappedDataset(_TfDataIdioms):
     """A :class:`DirectoryDataset` with a function applied to each batch."""
 
     def __init__(self, dataset, map_func):
@@ -133,12 +146,9 @@ class _MappedDataset(PyDataset):
     def on_epoch_end(self):
         self.dataset.on_epoch_end()
 
-    take, map, prefetch, cache = (
-        DirectoryDataset.take,
-        DirectoryDataset.map,
-        DirectoryDataset.prefetch,
-        DirectoryDataset.cache,
-    )
+
+def _numpy(value):
+    return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 def index_directory(
