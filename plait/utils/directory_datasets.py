@@ -498,9 +498,19 @@ def text_dataset_from_directory(
 
     Args:
         directory: the folder.
-        labels, label_mode, class_names, batch_size, shuffle, seed, validation_split, subset,
-            follow_links, format, verbose: as :func:`image_dataset_from_directory`'s.
+        labels: ``"inferred"`` (from the subfolders), None, or a list of integer labels.
+        label_mode: ``"int"``, ``"categorical"``, ``"binary"`` or None (as
+            :func:`image_dataset_from_directory`'s).
+        class_names: the subfolders to use, in their label order.
+        batch_size: texts per batch (default 32); None: one text per element.
         max_length: keep at most this many bytes of each text.
+        shuffle: shuffle the files (default True).
+        seed: the shuffle's (and the split's) seed.
+        validation_split: the fraction of files kept for validation.
+        subset: ``"training"``, ``"validation"`` or ``"both"``.
+        follow_links: visit subfolders that are symbolic links.
+        format: ``"tf"`` or ``"grain"``: both give plait's dataset.
+        verbose: print how many files and classes were found.
 
     Returns:
         a :class:`DirectoryDataset` of ``(texts, labels)`` batches (``texts`` only without
