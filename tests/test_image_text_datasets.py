@@ -174,9 +174,10 @@ def test_image_batches_match_keras(image_dir, capsys, color_mode, interpolation,
 
 
 def test_image_batches_match_keras_on_tensorflow(tmp_path):
-    # tests/data/tf_image_dataset_expected.npz: Keras 3.15.1's image_dataset_from_directory on
-    # TensorFlow 2.21 (its default tf.data pipeline), on PNGs of the stored `input_*` arrays
-    # (a/0.png, a/1.png, b/0.png, b/1.png), image_size=(12, 10), shuffle=False; one entry per run below.
+    # tests/data/tf_image_dataset_expected.npz (written by tests/data/make_tf_image_dataset_expected.py):
+    # Keras 3.15.1's image_dataset_from_directory on TensorFlow 2.21 (its default tf.data pipeline), on
+    # PNGs of the stored `input_*` arrays (a/0.png, a/1.png, b/0.png, b/1.png), image_size=(12, 10),
+    # shuffle=False; one entry per run below.
     # The resize kernels, the padding and the grayscale conversion are TensorFlow's there.
     expected = np.load(os.path.join(os.path.dirname(__file__), "data", "tf_image_dataset_expected.npz"))
     for i, rel in enumerate(expected["paths"]):
