@@ -378,3 +378,22 @@ def test_hashing_as_documented():
     # Hashed OOV buckets of the lookups, as Keras's docstrings show.
     lookup = P.StringLookup(vocabulary=["a", "b", "c", "d"], num_oov_indices=2)
     assert lookup(np.array([["a", "c", "d"], ["m", "z", "b"]])).tolist() == [[2, 4, 5], [0, 1, 3]]
+
+
+def test_text_vectorization_adapts_from_a_dataset_of_batches(tmp_path):
+    """keras-io's text_classification_from_scratch: ``adapt(text_ds.map(lambda x, y: x))`` on a
+    dataset of string batches (uneven lengths) learns the same vocabulary as the whole array."""
+    texts = []
+    for label in ("neg", "pos"):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            text = f"this movie is {'great' if label == 'pos' else 'bad'} " + "and longer text " * i
+            (tmp_path / label / f"{i}.txt").write_text(text)
+            texts.append(text)
+    dataset = plait.utils.text_dataset_from_directory(tmp_path, batch_size=2, shuffle=False, verbose=False)
+    from_batches = plait.layers.TextVectorization(max_tokens=20)
+    from_batches.adapt(dataset.map(lambda x, y: x))
+    whole = plait.layers.TextVectorization(max_tokens=20)
+    whole.adapt(np.array(texts))
+    assert from_batches.get_vocabulary() == whole.get_vocabulary()
+    assert "great" in whole.get_vocabulary()

@@ -112,12 +112,24 @@ class TextVectorization(Layer):
             tokens = [[" ".join(ts[i : i + n]) for n in self.ngrams for i in range(len(ts) - n + 1)] for ts in tokens]
         return tokens
 
-    def adapt(self, data):
-        """Learn the vocabulary (and IDF weights) from texts."""
+    def adapt(self, data, batch_size=None, steps=None):
+        """Learn the vocabulary (and IDF weights) from texts: an array or list of strings, or an
+        iterable of such batches (a dataset, as in Keras's ``adapt(text_ds.map(lambda x, y: x))``;
+        ``steps`` limits how many batches are read). ``batch_size`` is Keras's, unused here."""
+        if isinstance(data, (np.ndarray, list, tuple, str, bytes)):
+            tokens = self._tokens(data)
+        else:
+            tokens = []
+            for i, batch in enumerate(data):
+                if steps is not None and i >= steps:
+                    break
+                if hasattr(batch, "numpy") and not isinstance(batch, np.ndarray):
+                    batch = batch.numpy()  # a batch of a dataset of strings, as a tf.string batch gives
+                tokens += self._tokens(batch)
         self.lookup.adapt(
-            [np.array(ts, dtype=object) for ts in self._tokens(data)]
+            [np.array(ts, dtype=object) for ts in tokens]
             if self.output_mode == "tf_idf"
-            else np.array([t for ts in self._tokens(data) for t in ts], dtype=object)
+            else np.array([t for ts in tokens for t in ts], dtype=object)
         )
 
     def get_vocabulary(self, include_special_tokens=True):
