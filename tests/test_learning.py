@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_digits
 
 import plait
@@ -50,6 +51,7 @@ def test_seed_qa_model_answers_fresh_questions():
     assert (predicted == answers).mean() >= 0.9
 
 
+@pytest.mark.slow  # 4-5 minutes (564 steps of the seed's 12.8M-weight model): `pytest -m slow`; the demo runs it too
 def test_seed_multi_output_model_learns_all_three_heads():
     plait.utils.set_random_seed(0)
     h = seed_demo.multi_output()  # the seed's architecture, 12 epochs on 3,000 generated posts
