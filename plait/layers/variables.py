@@ -63,18 +63,8 @@ class Variable(nn.Parameter):
         data = _initial_value(initializer, shape, dtype)
         return super().__new__(cls, data, requires_grad if trainable is None else bool(trainable))
 
-    def __init__(
-        self,
-        initializer=None,
-        requires_grad=True,
-        name=None,
-        layer_name=None,
-        spec=None,
-        *,
-        shape=None,
-        dtype=None,
-        trainable=None,
-    ):
+    def __init__(self, initializer=None, requires_grad=True, name=None, layer_name=None, spec=None, **keras_args):
+        # (``__new__`` made the tensor from ``initializer`` and Keras's ``shape``/``dtype``/``trainable``.)
         self._keras_name = name if name is not None else "variable"  # Keras's default name
         self._layer_name = layer_name
         self._spec = spec

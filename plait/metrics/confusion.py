@@ -42,11 +42,9 @@ def _div(a, b):
     return torch.where(b > 0, a / b.clamp(min=1e-12), torch.zeros_like(a))
 
 
-class _ConditionCount(_ConfusionAtThresholds):
-    """The (weighted) count of one confusion cell at ``thresholds`` (default 0.5): a scalar for
-    one threshold, a vector for a list (as Keras's ``TruePositives`` & co.)."""
-
-    _cell = None  # "tp", "fp", "tn" or "fn"
+class _AtGivenThresholds(_ConfusionAtThresholds):
+    """Keras's ``thresholds`` argument (default 0.5): one threshold gives a scalar result, a list
+    a vector."""
 
     def __init__(self, thresholds=None, name=None, dtype=None):
         self._single = thresholds is None or isinstance(thresholds, (int, float))
@@ -55,6 +53,13 @@ class _ConditionCount(_ConfusionAtThresholds):
 
     def get_config(self):
         return {**super().get_config(), "thresholds": self._thresholds_arg}
+
+
+class _ConditionCount(_AtGivenThresholds):
+    """The (weighted) count of one confusion cell at ``thresholds`` (default 0.5): a scalar for
+    one threshold, a vector for a list (as Keras's ``TruePositives`` & co.)."""
+
+    _cell = None  # "tp", "fp", "tn" or "fn"
 
     def result(self):
         value = getattr(self, self._cell)
@@ -93,16 +98,8 @@ class FalseNegatives(_ConditionCount):
     _cell = "fn"
 
 
-class Precision(_ConfusionAtThresholds):
+class Precision(_AtGivenThresholds):
     """``tp / (tp + fp)`` at ``thresholds`` (default 0.5)."""
-
-    def __init__(self, thresholds=None, name=None, dtype=None):
-        self._single = thresholds is None or isinstance(thresholds, (int, float))
-        self._thresholds_arg = thresholds
-        super().__init__([0.5 if thresholds is None else thresholds] if self._single else thresholds, name, dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "thresholds": self._thresholds_arg}
 
     def result(self):
         value = _div(self.tp, self.tp + self.fp)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from plait.graph.infer import infer_outputs
+from plait.utils.image_utils import standardize_data_format as standardize_data_format
 
 FLOATX = "float32"
 EPSILON = 1e-7
@@ -451,18 +452,6 @@ def standardize_tuple(value, n, name, allow_zero=False):
             f"including values {unqualified} that do not satisfy `value {req}`"
         )
     return value_tuple
-
-
-def standardize_data_format(data_format):
-    if data_format is None:
-        return "channels_last"
-    data_format = str(data_format).lower()
-    if data_format not in ("channels_first", "channels_last"):
-        raise ValueError(
-            "The `data_format` argument must be one of {'channels_first', 'channels_last'}. "
-            f"Received: data_format={data_format}"
-        )
-    return data_format
 
 
 def slice_along_axis(x, start=0, stop=None, step=1, axis=0):
