@@ -111,6 +111,14 @@ DATA_CASES = [
     ("fit_empty", lambda: classifier().fit(np.zeros((0, 4)), np.zeros(0), verbose=0), ValueError, "empty.*0, 4"),
     ("evaluate_empty", lambda: classifier().evaluate(np.zeros((0, 4)), np.zeros(0), verbose=0), ValueError, "empty"),
     ("predict_empty", lambda: classifier().predict(np.zeros((0, 4)), verbose=0), ValueError, "empty"),
+    (
+        "validation_data_empty",  # Keras warns "ran out of data" and silently drops validation
+        lambda: classifier().fit(
+            np.zeros((8, 4)), np.zeros(8), validation_data=(np.zeros((0, 4)), np.zeros(0)), verbose=0
+        ),
+        ValueError,
+        "`validation_data` input is empty",
+    ),
     # Multi-input models.
     ("dict_missing_input", lambda: two_inputs().fit({"a": X}, Y_REG, verbose=0), ValueError, r"missing.*\['b'\]"),
     (

@@ -32,6 +32,8 @@ class EpochIterator:
         class_weight: ``{class: weight}``, turned into sample weights of the one output.
         steps_per_execution: batches per execution.
         device: where batches go (default: the model's device).
+        distribute: split global batches across processes (False for data already a part).
+        source_name: what error messages call the data (``"validation_data"``'s for validation).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class EpochIterator:
         steps_per_execution=1,
         device=None,
         distribute=True,
+        source_name="The input data",
     ):
         self.model = model
         # Under a distribution each process keeps its part of every global batch (see
@@ -87,7 +90,7 @@ class EpochIterator:
             ys = data_module.structure_targets(model, y)
             sws = data_module.structure_sample_weights(model, sample_weight)
             self.num_samples = data_module.check_sample_counts(xs, ys, sws, model.input_names, model.output_names)
-            checks.check_not_empty(xs, "The input data")
+            checks.check_not_empty(xs, source_name)
             xs = checks.conform_inputs(model, xs)  # once, here: Keras's dtype cast and a clear shape error
             ys = [match_target_rank(model, i, t) for i, t in enumerate(ys)]
             checks.check_targets(model, ys, sws)

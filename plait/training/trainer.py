@@ -572,6 +572,7 @@ class Trainer:
                 validation_steps,
                 False,
                 steps_per_execution=self._execution_size(),
+                source_name="The `validation_data` input",
             )
         self._finite_check = _wants_finite_check(self, user)
         self._nonfinite = self.nonfinite_message = None
