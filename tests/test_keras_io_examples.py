@@ -1484,6 +1484,58 @@ def test_image_classification_from_scratch(tmp_path):
     same_predictions(ours[0], theirs[0], ours[2], atol=1e-4)
 
 
+def test_image_classification_from_scratch_data_pipeline_from_a_folder(tmp_path):
+    """The example's own data code on plait: image_dataset_from_directory on a PetImages-like
+    folder (Cat/, Dog/), the augmentation mapped over the batches, fit on the datasets, and one
+    image through load_img/img_to_array. (Keras's image_dataset_from_directory needs TensorFlow,
+    so this part runs on plait only; the model itself is compared with Keras above.)"""
+    Image = pytest.importorskip("PIL.Image")
+    keras = plait
+    layers = keras.layers
+    for folder in ("Cat", "Dog"):
+        (tmp_path / "PetImages" / folder).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 256, (40 + 4 * i, 36, 3)).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "PetImages" / folder / f"{i}.jpg")
+    image_size = (32, 32)  # the example: (180, 180)
+    batch_size = 4  # the example: 128
+    train_ds, val_ds = keras.utils.image_dataset_from_directory(
+        str(tmp_path / "PetImages"),
+        validation_split=0.2,
+        subset="both",
+        seed=1337,
+        image_size=image_size,
+        batch_size=batch_size,
+        verbose=False,
+    )
+    data_augmentation_layers = [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)]
+
+    def data_augmentation(images):
+        for layer in data_augmentation_layers:
+            images = layer(images)
+        return images
+
+    train_ds = train_ds.map(lambda img, label: (data_augmentation(img), label))
+    inputs = keras.Input(shape=image_size + (3,))
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(1, activation=None)(x))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-4),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(name="acc")],
+    )
+    history = model.fit(train_ds, epochs=2, validation_data=val_ds, verbose=0)
+    assert sorted(history.history) == ["acc", "loss", "val_acc", "val_loss"]
+    assert len(history.history["loss"]) == 2
+    img = keras.utils.load_img(str(tmp_path / "PetImages" / "Cat" / "0.jpg"), target_size=image_size)
+    img_array = keras.utils.img_to_array(img)
+    img_array = keras.ops.expand_dims(img_array, 0)  # Create batch axis
+    predictions = model.predict(img_array, verbose=0)
+    assert predictions.shape == (1, 1) and np.isfinite(predictions).all()
+
+
 # --- examples/vision/knowledge_distillation.py (Kenneth Borup) -----------------------------------
 
 
