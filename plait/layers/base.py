@@ -260,6 +260,10 @@ class _PendingList(list):
 
     __slots__ = ("_owner", "_name")
 
+    def __reduce__(self):
+        # Pickled and copied as the plain list it is (its owner is a weak reference).
+        return (list, (list(self),))
+
     def _grow(self, method, *args):
         getattr(list, method)(self, *args)
         owner = self._owner() if self._owner is not None else None
