@@ -17,6 +17,7 @@ calling it on torch tensors or numpy arrays computes.
 
 import functools
 import inspect
+import weakref
 from functools import reduce
 
 import numpy as np
@@ -323,8 +324,6 @@ def _tracked(layer, name, value):
         if all(isinstance(k, str) and k and "." not in k for k in value):
             return nn.ModuleDict(value)
     if type(value) is list and not value and not type(layer).__module__.startswith("plait."):
-        import weakref
-
         pending = _PendingList()
         pending._owner, pending._name = weakref.ref(layer), name
         return pending

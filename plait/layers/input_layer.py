@@ -1,6 +1,6 @@
 """``Input`` and ``InputLayer``: where a functional graph starts."""
 
-from plait.graph.node import Node, SymbolicTensor, torch_dtype
+from plait.graph.node import Node, SymbolicTensor, keras_dtype, torch_dtype
 from plait.layers.base import Layer
 
 
@@ -44,7 +44,7 @@ class InputLayer(Layer):
     def get_config(self):
         return {
             "batch_shape": list(self.batch_shape),
-            "dtype": str(self.input_dtype).replace("torch.", ""),
+            "dtype": keras_dtype(self.input_dtype),
             "name": self.name,
         }
 

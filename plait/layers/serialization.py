@@ -25,6 +25,7 @@ import sys
 import numpy as np
 import torch
 
+from plait.graph.node import keras_dtype
 from plait.layers.base import Layer
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
 from plait.utils import custom_objects as _custom
@@ -290,7 +291,7 @@ def serialize_value(value, owner="layer"):
     if isinstance(value, (np.ndarray, torch.Tensor)):
         return np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value).tolist()
     if isinstance(value, torch.dtype):
-        return str(value).replace("torch.", "")
+        return keras_dtype(value)
     if isinstance(value, Layer):
         return serialize_layer(value)
     if not isinstance(value, type) and hasattr(value, "get_config"):

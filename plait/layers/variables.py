@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from plait.graph.node import keras_dtype, torch_dtype
+
 
 class Variable(nn.Parameter):
     """A trainable weight: an ``nn.Parameter`` with Keras's Variable API.
@@ -99,7 +101,7 @@ class Variable(nn.Parameter):
     @property
     def dtype_name(self):
         """The dtype as Keras spells it (``"float32"``)."""
-        return str(self.dtype).replace("torch.", "")
+        return keras_dtype(self.dtype)
 
     def _keras_view(self):
         data = self.detach()
@@ -159,7 +161,6 @@ class Variable(nn.Parameter):
 def _initial_value(initializer, shape, dtype):
     """The tensor a Variable starts from: a value as given, or an initializer's draw."""
     from plait import initializers
-    from plait.graph.node import torch_dtype
 
     if isinstance(initializer, torch.Tensor):
         value = initializer.detach()

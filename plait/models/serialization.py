@@ -10,7 +10,7 @@ layer and its arguments, where a tensor is ``{"node": i, "index": k}`` (output `
 
 import json
 
-from plait.graph.node import SymbolicTensor
+from plait.graph.node import SymbolicTensor, keras_dtype
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.serialization import (
     layer_from_config,
@@ -31,7 +31,9 @@ def model_to_config(model):
         return {
             "name": model.name,
             "layers": [layer_to_config(layer) for layer in model.layers],
-            "input": None if shape is None else {"batch_shape": list(shape), "dtype": str(model._input_dtype())[6:]},
+            "input": (
+                None if shape is None else {"batch_shape": list(shape), "dtype": keras_dtype(model._input_dtype())}
+            ),
         }
     position = {id(node): i for i, node in enumerate(model._nodes)}
 
@@ -158,7 +160,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         if input_tensors is not None:
             layers = [nest.flatten(input_tensors)[0], *layers]
         elif shape is not None:
-            layers = [InputLayer(batch_shape=shape, dtype=str(model._input_dtype())[6:]), *layers]
+            layers = [InputLayer(batch_shape=shape, dtype=keras_dtype(model._input_dtype())), *layers]
         return Sequential(layers, name=model.name)
     if not model.has_graph:
         return type(model).from_config(model.get_config())

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from plait import layers as layers_module
+from plait.graph.node import keras_dtype
 from plait.layers.base import child_layers
 from plait.layers.input_layer import InputLayer
 from plait.layers.serialization import builtin_classes
@@ -282,8 +283,7 @@ def sequential_config(model):
         shape, dtype = model.inputs[0].shape, model.inputs[0].dtype
     layers = []
     if shape is not None:
-        dtype = str(dtype).replace("torch.", "")
-        layers.append(layer_spec(InputLayer(batch_shape=shape, dtype=dtype, name=f"{model.name}_input")))
+        layers.append(layer_spec(InputLayer(batch_shape=shape, dtype=keras_dtype(dtype), name=f"{model.name}_input")))
     for layer in model.operations:
         spec = layer_spec(layer)
         node = layer._inbound_nodes[0] if layer._inbound_nodes else None
@@ -312,7 +312,7 @@ def functional_config(model):
             "class_name": "__keras_tensor__",
             "config": {
                 "shape": _shape(tensor.shape),
-                "dtype": str(tensor.dtype).replace("torch.", ""),
+                "dtype": keras_dtype(tensor.torch_dtype),
                 "keras_history": [tensor.node.layer.name, node_index(tensor.node), tensor.index],
             },
         }
