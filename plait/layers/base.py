@@ -192,17 +192,7 @@ def _constructor_arguments(cls, args, kwargs):
             arguments.update(arguments.pop(name, {}))
         elif param.kind is param.VAR_POSITIONAL:
             arguments.pop(name, None)
-    return arguments if _plain(arguments) else None
-
-
-def _plain(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
+    return arguments if nest.is_plain(arguments) else None
 
 
 def _on_meta(inputs):

@@ -23,7 +23,8 @@ import numpy as np
 
 from plait import layers as layers_module
 from plait.layers.serialization import builtin_classes
-from plait.saving.keras_writer import SLOT_PASSES, custom_children, is_custom_layer, is_subclassed_model, names_only
+from plait.saving.keras_writer import SLOT_PASSES, custom_children, is_custom_layer, is_subclassed_model
+from plait.utils import nest
 from plait.utils.naming import to_snake_case
 
 # Keras config keys that carry no meaning for plait when they hold their default value.
@@ -514,8 +515,8 @@ def _objects(value):
     if isinstance(value, (list, tuple)):
         return all(_objects(v) for v in value)
     if isinstance(value, dict):
-        return all(_objects(v) for v in value.values())
-    return names_only(value) or isinstance(value, (losses.Loss, metrics.Metric))
+        return all(isinstance(k, str) and _objects(v) for k, v in value.items())
+    return nest.is_plain(value) or isinstance(value, (losses.Loss, metrics.Metric))
 
 
 def _compile_objects(value):
@@ -542,9 +543,7 @@ def _compile_from_keras(model, compile_config, h5, where):
     """Compile as the file says (optimizer, losses and metrics by name) and restore Keras's
     optimizer variables, so ``fit`` continues where Keras stopped."""
     args = {k: _compile_objects(compile_config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")}
-    if not all(names_only(v) or _objects(v) for v in args.values()) or not isinstance(
-        compile_config.get("optimizer"), (str, dict)
-    ):
+    if not all(_objects(v) for v in args.values()) or not isinstance(compile_config.get("optimizer"), (str, dict)):
         warnings.warn(
             f"{where}: its compile arguments are Keras objects, not names; the model is returned uncompiled.",
             stacklevel=4,

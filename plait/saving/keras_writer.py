@@ -47,6 +47,7 @@ from plait.layers.base import child_layers
 from plait.layers.input_layer import InputLayer
 from plait.layers.serialization import builtin_classes
 from plait.saving.weights_io import atomic_write
+from plait.utils import nest
 from plait.utils.naming import to_snake_case
 
 KERAS_VERSION = "3.15.1"  # the Keras release whose format this writes
@@ -187,9 +188,8 @@ def _custom_spec(layer):
     """A user's layer as Keras's ``serialize_keras_object`` writes it."""
     from plait.saving.serialization import get_registered_name
 
-    module = type(layer).__module__
     spec = {
-        "module": None if module == "__main__" else module,
+        "module": _user_module(type(layer)),
         "class_name": type(layer).__name__,
         "config": layer_config(layer),
         "registered_name": get_registered_name(type(layer)),
@@ -198,6 +198,11 @@ def _custom_spec(layer):
     if node is not None and len(node.input_tensors) == 1:
         spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
     return spec
+
+
+def _user_module(cls):
+    """The module Keras writes for a user's class: its own, None for ``__main__`` (Keras's rule)."""
+    return None if cls.__module__ == "__main__" else cls.__module__
 
 
 def _function(value):
@@ -416,22 +421,11 @@ SLOT_PASSES = {
 }
 
 
-def names_only(value):
-    """Whether a compile argument is names only (what Keras reads back without code)."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(names_only(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and names_only(v) for k, v in value.items())
-    return False
-
-
 def _compile_value(value):
     """A compile argument as Keras writes it: names stay names; a loss or metric object becomes
     Keras's ``{"module": "keras.losses" | "keras.metrics", "class_name", "config"}`` (a
-    registered custom class by its registered name); anything else is left for ``names_only`` to
-    refuse (the compile config is then not written)."""
+    registered custom class by its registered name); anything else is left for ``nest.is_plain``
+    to refuse (the compile config is then not written)."""
     from plait import losses, metrics
     from plait.saving.serialization import get_registered_name
 
@@ -446,15 +440,10 @@ def _compile_value(value):
         builtin = getattr(losses if base is losses.Loss else metrics, cls.__name__, None) is cls
         if not builtin and get_registered_name(cls) == cls.__name__:
             return value  # an unregistered custom object: Keras could not find it
-        config = value.get_config()
-        if not builtin and cls.__module__ != "__main__":
-            module = cls.__module__
-        elif not builtin:
-            module = None
         return {
-            "module": module,
+            "module": module if builtin else _user_module(cls),
             "class_name": cls.__name__,
-            "config": config,
+            "config": value.get_config(),
             "registered_name": None if builtin else get_registered_name(cls),
         }
     return value
@@ -474,7 +463,7 @@ def _compile_spec(model):
     optimizer, name = _keras_optimizer(model)
     config = {k: _compile_value(v) for k, v in model.get_compile_config().items()}
     if optimizer is None or not all(
-        names_only(config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
+        nest.is_plain(config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
     ):
         return None
     opt_config = dict(optimizer.get_config())

@@ -23,3 +23,20 @@ def map_structure(fn, obj):
     if isinstance(obj, dict):
         return {key: map_structure(fn, value) for key, value in obj.items()}
     return fn(obj)
+
+
+def is_plain(obj):
+    """Whether ``obj`` is plain data, what JSON holds as is: None, bools, numbers, strings, and
+    lists, tuples and string-keyed dicts of them (a config, compile arguments given by name).
+
+    Example:
+        >>> is_plain({"units": 3, "axes": [1, 2]}), is_plain({"fn": len})
+        (True, False)
+    """
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return True
+    if isinstance(obj, (list, tuple)):
+        return all(is_plain(item) for item in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(key, str) and is_plain(value) for key, value in obj.items())
+    return False
