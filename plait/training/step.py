@@ -152,7 +152,9 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
     ``step_fn.terms`` (the compiled forward of ``jit_compile`` models that cannot compile the
     whole step). Returns the :class:`StepOutput`. Nothing is applied if any part raises; with
     ``finite_check`` (``loss -> bool``: :func:`loss_is_finite`, or ``collectives.all_finite``
-    under DataParallel), a non-finite loss raises :class:`NonFiniteLoss` before the update."""
+    under DataParallel; a :class:`ReducedGradientCheck` decides on the all-reduced gradients
+    instead), a non-finite step raises :class:`NonFiniteLoss` before the update, with the
+    moving statistics its forward pass changed put back."""
     xs, ys, sws = data
     balancer = model.loss_balancer
     weigh = lambda losses: balancer.combine(losses, True, batch_size_of(xs))  # noqa: E731
@@ -164,10 +166,7 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
         y_pred, masks, per_output, penalty = terms(xs, ys, sws)
         out = StepOutput(step_fn.combine(per_output, penalty, weigh), per_output, y_pred, masks)
     if finite_check is not None and not finite_check(out.total):
-        if kept:
-            with torch.no_grad():
-                torch._foreach_copy_([b for b, _ in kept], [old for _, old in kept])
-        raise NonFiniteLoss(out)
+        _skip(out, kept)
     for p in params:
         p.grad = None
     scale_loss = getattr(model.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
@@ -188,13 +187,18 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
     else:
         grads, finite = collectives.average_gradients(grads, n_local), True
     if not finite:
-        if kept:
-            with torch.no_grad():
-                torch._foreach_copy_([b for b, _ in kept], [old for _, old in kept])
-        raise NonFiniteLoss(out)
+        _skip(out, kept)
     model.optimizer.apply(grads)
     step_fn.apply_constraints()
     return out
+
+
+def _skip(out, kept):
+    """Skip a non-finite step: the buffers its forward pass changed get their values back."""
+    if kept:
+        with torch.no_grad():
+            torch._foreach_copy_([b for b, _ in kept], [old for _, old in kept])
+    raise NonFiniteLoss(out)
 
 
 class ReducedGradientCheck:

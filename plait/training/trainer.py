@@ -13,6 +13,7 @@ per-output loss trackers. A model that overrides none of these runs the built-in
 compilable as one graph (:mod:`plait.training.compiled_step`).
 """
 
+import functools
 import inspect
 import warnings
 
@@ -352,7 +353,7 @@ class Trainer:
 
     def _compute_loss(self, x, y, y_pred, sample_weight, training):
         # As Keras's: an override of compute_loss without a `training` argument is called without it.
-        if "training" in inspect.signature(self.compute_loss).parameters:
+        if _takes_training(type(self).compute_loss):
             return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
@@ -980,10 +981,11 @@ def _should_validate(epoch, freq):
 
 
 def _wants_finite_check(model, callbacks):
-    """How ``fit`` checks each step's loss before its update (``loss -> bool``), or None: one
-    host read of the loss (or of the compiled step's flags) always on the CPU, where it costs
-    a few microseconds, and with ``TerminateOnNaN`` on an accelerator or under DataParallel
-    (where it costs an all-reduce per eager step)."""
+    """How ``fit`` checks each step before its update (``loss -> bool``), or None: one host read
+    of the loss (or of the compiled step's flags) always on the CPU, where it costs a few
+    microseconds, and with ``TerminateOnNaN`` on an accelerator (where it is a sync per step).
+    Under DataParallel on the CPU the eager step decides on the all-reduced gradients instead
+    (:class:`~plait.training.step.ReducedGradientCheck`)."""
     terminate = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
     if collectives.data_shards()[0] > 1:
         # Every process must decide alike. DataParallel's eager step on the CPU decides on the
@@ -1004,6 +1006,12 @@ def _nonfinite_outputs(out, output_heads):
         h.name for h, v in zip(output_heads, out.per_output) if v is not None and not torch.isfinite(v.detach()).all()
     ]
     return _loss_phrase(names or _no_output_named())
+
+
+@functools.cache
+def _takes_training(compute_loss):
+    """Whether a ``compute_loss`` takes ``training`` (read once per function, not per step)."""
+    return "training" in inspect.signature(compute_loss).parameters
 
 
 def _loss_phrase(names):
