@@ -243,43 +243,71 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
 
 # Keras's torch backend's modes (keras/src/backend/torch/image.py); "area" is torch's (exact for
 # whole-number ratios), which Keras's torch backend lacks but tf.image.resize has.
-_TORCH_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic", "area": "area"}
+TORCH_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic", "area": "area"}
+
+
+def aspect_crop_box(height, width, target_height, target_width):
+    """Keras's largest centred box of the target's aspect ratio: ``(top, left, height, width)``."""
+    crop_height = max(min(height, int(float(width * target_height) / target_width)), 1)
+    crop_width = max(min(width, int(float(height * target_width) / target_height)), 1)
+    return int(float(height - crop_height) / 2), int(float(width - crop_width) / 2), crop_height, crop_width
 
 
 def crop_to_aspect(images, size):
     """The largest centered crop of ``images`` (``(..., height, width)``) with ``size``'s aspect ratio."""
-    height, width = images.shape[-2:]
-    target_height, target_width = size
-    crop_height = max(min(height, int(float(width * target_height) / target_width)), 1)
-    crop_width = max(min(width, int(float(height * target_width) / target_height)), 1)
-    top, left = int(float(height - crop_height) / 2), int(float(width - crop_width) / 2)
-    return images[..., top : top + crop_height, left : left + crop_width]
+    top, left, height, width = aspect_crop_box(*images.shape[-2:], *size)
+    return images[..., top : top + height, left : left + width]
+
+
+def fit_to_aspect(images, size, crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_value=0.0):
+    """Keras's step before resizing ``(..., height, width)`` images to ``size``: the centred crop,
+    or the padding with ``fill_value`` (the same amount on both sides, an odd remainder dropped)
+    to the target's aspect ratio; the images as they are otherwise."""
+    if crop_to_aspect_ratio:
+        return crop_to_aspect(images, size)
+    if pad_to_aspect_ratio:
+        height, width = images.shape[-2:]
+        pad_height = max(height, int(float(width * size[0]) / size[1]))
+        pad_width = max(width, int(float(height * size[1]) / size[0]))
+        top, left = int(float(pad_height - height) / 2), int(float(pad_width - width) / 2)
+        return F.pad(images, (left, left, top, top), value=float(fill_value))
+    return images
+
+
+def resize_nchw(
+    x,
+    size,
+    interpolation="bilinear",
+    antialias=False,
+    crop_to_aspect_ratio=False,
+    pad_to_aspect_ratio=False,
+    fill_value=0.0,
+):
+    """Keras's ``ops.image.resize`` on ``(batch, channels, height, width)`` float images: the crop
+    or padding to the target's aspect ratio, then torch's ``interpolate``."""
+    x = fit_to_aspect(x, size, crop_to_aspect_ratio, pad_to_aspect_ratio, fill_value)
+    antialias = antialias and interpolation in ("bilinear", "bicubic")
+    align_corners = False if interpolation in ("bilinear", "bicubic") else None
+    return F.interpolate(
+        x, size=tuple(size), mode=TORCH_MODES[interpolation], align_corners=align_corners, antialias=antialias
+    )
 
 
 def resize_images(images, size, interpolation="bilinear", crop_to_aspect_ratio=False, pad_to_aspect_ratio=False):
     """Resize a channels-first ``(batch, channels, height, width)`` float tensor to ``size``
     (Keras's torch backend's ``ops.image.resize``: the crop or the zero padding to the target's
     aspect ratio comes first, then torch's ``interpolate``, without antialiasing)."""
-    if interpolation not in _TORCH_MODES:
+    if interpolation not in TORCH_MODES:
         raise ValueError(
-            f"Argument `interpolation` must be one of {tuple(_TORCH_MODES)} on torch (Keras's torch backend has "
+            f"Argument `interpolation` must be one of {tuple(TORCH_MODES)} on torch (Keras's torch backend has "
             f"no Lanczos, Gaussian or Mitchell-cubic resizing). Received: interpolation={interpolation!r}"
         )
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
         raise ValueError("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
-    height, width = images.shape[-2:]
-    target_height, target_width = size
-    if crop_to_aspect_ratio:
-        images = crop_to_aspect(images, size)
-    elif pad_to_aspect_ratio:
-        pad_height = max(height, int(float(width * target_height) / target_width))
-        pad_width = max(width, int(float(height * target_width) / target_height))
-        top, left = int(float(pad_height - height) / 2), int(float(pad_width - width) / 2)
-        images = F.pad(images, (left, left, top, top))  # Keras pads the same amount on both sides
+    images = fit_to_aspect(images, size, crop_to_aspect_ratio, pad_to_aspect_ratio)
     if tuple(images.shape[-2:]) == tuple(size) and interpolation != "area":
         return images.clone()
-    align_corners = False if interpolation in ("bilinear", "bicubic") else None
-    return F.interpolate(images, size=tuple(size), mode=_TORCH_MODES[interpolation], align_corners=align_corners)
+    return resize_nchw(images, size, interpolation)
 
 
 def _keys_cubic(x, a=-0.5):

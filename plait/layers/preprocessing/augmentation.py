@@ -17,8 +17,9 @@ import math
 
 import torch
 
-from plait.layers.preprocessing.image import ImageLayer, aspect_crop_box, resize_nchw
+from plait.layers.preprocessing.image import ImageLayer
 from plait.layers.validation import one_of, positive_int
+from plait.utils.image_utils import aspect_crop_box, resize_nchw
 
 _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 _INTERPOLATIONS = ("nearest", "bilinear")

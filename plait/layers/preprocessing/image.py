@@ -4,14 +4,14 @@ or ``(batch, channels, height, width)``; a single image without the batch axis w
 """
 
 import torch
-import torch.nn.functional as F
 
 from plait.layers.base import Layer
 from plait.layers.validation import data_format as check_data_format
 from plait.layers.validation import one_of, positive_int
+from plait.utils.image_utils import resize_nchw
 
-# Keras's torch backend's names for F.interpolate's modes (keras/src/backend/torch/image.py).
-_INTERPOLATIONS = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic"}
+# The interpolations Keras's torch backend offers the resizing layers.
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 
 
 class ImageLayer(Layer):
@@ -53,40 +53,6 @@ class ImageLayer(Layer):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
-
-
-def aspect_crop_box(height, width, target_height, target_width):
-    """Keras's largest centred box of the target's aspect ratio: ``(top, left, height, width)``."""
-    crop_height = max(min(height, int(float(width * target_height) / target_width)), 1)
-    crop_width = max(min(width, int(float(height * target_width) / target_height)), 1)
-    return int(float(height - crop_height) / 2), int(float(width - crop_width) / 2), crop_height, crop_width
-
-
-def resize_nchw(
-    x,
-    size,
-    interpolation="bilinear",
-    antialias=False,
-    crop_to_aspect_ratio=False,
-    pad_to_aspect_ratio=False,
-    fill_value=0.0,
-):
-    """Keras's ``ops.image.resize`` on ``(batch, channels, height, width)`` float images."""
-    height, width = x.shape[-2:]
-    if crop_to_aspect_ratio:
-        top, left, h, w = aspect_crop_box(height, width, *size)
-        x = x[:, :, top : top + h, left : left + w]
-    elif pad_to_aspect_ratio:
-        pad_h = max(height, int(float(width * size[0]) / size[1]))
-        pad_w = max(width, int(float(height * size[1]) / size[0]))
-        top, left = int(float(pad_h - height) / 2), int(float(pad_w - width) / 2)
-        # Keras pads the same amount on both sides (an odd remainder is dropped).
-        x = F.pad(x, (left, left, top, top), value=float(fill_value))
-    antialias = antialias and interpolation in ("bilinear", "bicubic")
-    align_corners = False if interpolation in ("bilinear", "bicubic") else None
-    return F.interpolate(
-        x, size=tuple(size), mode=_INTERPOLATIONS[interpolation], align_corners=align_corners, antialias=antialias
-    )
 
 
 class Resizing(ImageLayer):
