@@ -11,6 +11,7 @@ import inspect
 import numpy as np
 import torch
 
+from plait.utils import nest
 from plait.utils.naming import to_snake_case
 
 
@@ -75,16 +76,6 @@ class MetricVariable(torch.Tensor):
         return memo[id(self)]
 
 
-def _basic(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_basic(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _basic(v) for k, v in value.items())
-    return False
-
-
 class Metric:
     """Base class of streaming metrics (Keras 3's signature: ``Metric(dtype=None, name=None)``).
 
@@ -118,7 +109,7 @@ class Metric:
             arguments.pop(next(iter(arguments)))  # self
             extra = arguments.pop("kwargs", {}) if "kwargs" in inspect.signature(cls.__init__).parameters else {}
             arguments.update(extra)
-            self._auto_config = arguments if _basic(arguments) else None
+            self._auto_config = arguments if nest.is_plain(arguments) else None
         except TypeError:
             self._auto_config = None
         return self
