@@ -61,88 +61,76 @@ class ModelCheckpoint(Callback):
         self.mode, self.save_freq = mode, save_freq
         self.better = is_better(mode, monitor)
         self.best = initial_value_threshold
-        self._batches_seen_since_last_saving = 0
-        self._last_batch_seen = None
-        self._current_epoch = 0
+        self._epoch = 0
+        self._index = -1  # the last training batch index seen this epoch
+        self._pending = 0  # training batches run since the last save (an integer save_freq)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._current_epoch = epoch
+        self._epoch, self._index = epoch, -1
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._should_save_on_batch(batch):
-            self._save_model(self._current_epoch, batch, logs)
+        if self.save_freq == "epoch":
+            return
+        # The loop reports the last batch of each execution (indices step by steps_per_execution),
+        # so the batches run are the distance from the previous index; as in Keras the count
+        # restarts at zero after a save rather than carrying the excess over.
+        self._pending += batch - self._index
+        self._index = batch
+        if self._pending >= self.save_freq:
+            self._pending = 0
+            self._checkpoint(self._epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
-            self._save_model(epoch, None, logs)
+            self._checkpoint(epoch, None, logs or {})
 
-    def _should_save_on_batch(self, batch):
-        # Batch indices restart each epoch and advance by steps_per_execution (Keras's count).
-        if self.save_freq == "epoch":
-            return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:
-            added = batch + 1
-        else:
-            added = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += added
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
-
-    def _save_model(self, epoch, batch, logs):
-        logs = logs or {}
-        path = self._get_file_path(epoch, batch, logs)
-        if not self._should_save(epoch, logs, path):
+    def _checkpoint(self, epoch, batch, logs):
+        path = self._format_path(epoch, batch, logs)
+        if not self._worth_saving(epoch, logs, path):
             return
-        dirname = os.path.dirname(path)
-        if dirname:
-            os.makedirs(dirname, exist_ok=True)
         if os.path.isdir(path):
             raise OSError(
                 "Please specify a non-directory filepath for ModelCheckpoint. "
                 f"Filepath used is an existing directory: {path}"
             )
-        if self.save_weights_only:
-            self.model.save_weights(path, overwrite=True)
-        else:
-            self.model.save(path, overwrite=True)
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        write = self.model.save_weights if self.save_weights_only else self.model.save
+        write(path, overwrite=True)
 
-    def _should_save(self, epoch, logs, path):
+    def _worth_saving(self, epoch, logs, path):
+        say = print if self.verbose > 0 else (lambda *_: None)
         if not self.save_best_only:
-            if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {path}")
+            say(f"\nEpoch {epoch + 1}: saving model to {path}")
             return True
-        current = logs.get(self.monitor)
-        if current is None:
+        value = logs.get(self.monitor)
+        if value is None:
             warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=3)
             return True
-        if isinstance(current, (np.ndarray, torch.Tensor)) and current.ndim > 0:
+        if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim > 0:
             warnings.warn(
-                f"Can save best model only when `monitor` is a scalar value. Received: {current}. "
+                f"Can save best model only when `monitor` is a scalar value. Received: {value}. "
                 "Falling back to `save_best_only=False`.",
                 stacklevel=3,
             )
             return True
-        best_str = "None" if self.best is None else f"{self.best:.5f}"
-        if self.best is None or self.better(current, self.best, 0):
-            if self.verbose > 0:
-                print(
-                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_str} to {current:.5f}, "
-                    f"saving model to {path}"
-                )
-            self.best = current
-            return True
-        if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_str}")
-        return False
+        previous = "None" if self.best is None else f"{self.best:.5f}"
+        if self.best is not None and not self.better(value, self.best, 0):
+            say(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {previous}")
+            return False
+        say(f"\nEpoch {epoch + 1}: {self.monitor} improved from {previous} to {value:.5f}, saving model to {path}")
+        self.best = value
+        return True
 
-    def _get_file_path(self, epoch, batch, logs):
+    def _format_path(self, epoch, batch, logs):
+        # epoch and batch are 1-based in file names; a "batch" key in the logs wins over ours.
+        fields = {"epoch": epoch + 1}
+        if batch is not None:
+            fields["batch"] = batch + 1
+        fields.update(logs)
         try:
-            if batch is None or "batch" in logs:
-                return self.filepath.format(epoch=epoch + 1, **logs)
-            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
+            return self.filepath.format(**fields)
         except KeyError as e:
             raise KeyError(
                 f'Failed to format this callback filepath: "{self.filepath}". Reason: {e} is not in the logs. '
