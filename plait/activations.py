@@ -100,6 +100,75 @@ def log_sigmoid(x):
     return F.logsigmoid(x)
 
 
+def celu(x, alpha=1.0):
+    return F.celu(x, alpha)
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: the first half along ``axis`` times the sigmoid of the second half."""
+    if x.shape[axis] % 2:
+        raise ValueError(
+            f"glu: the size of axis {axis} must be even (it is split in two halves). Received: shape={tuple(x.shape)}"
+        )
+    return F.glu(x, dim=axis)
+
+
+def hard_tanh(x):
+    return F.hardtanh(x)
+
+
+def hard_shrink(x, threshold=0.5):
+    return F.hardshrink(x, threshold)
+
+
+def soft_shrink(x, threshold=0.5):
+    return F.softshrink(x, threshold)
+
+
+def tanh_shrink(x):
+    return F.tanhshrink(x)
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    return F.threshold(x, threshold, default_value)
+
+
+def sparse_plus(x):
+    """0 below -1, ``x`` above 1 and the parabola ``(x + 1)**2 / 4`` joining them smoothly."""
+    middle = torch.square(x + 1.0) / 4.0
+    return torch.where(x >= 1.0, x, torch.where(x <= -1.0, torch.zeros_like(x), middle))
+
+
+def sparse_sigmoid(x):
+    """The line ``(x + 1) / 2`` clipped to ``[0, 1]``."""
+    return torch.clamp((x + 1.0) * 0.5, 0.0, 1.0)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x**2 + b)) / 2``, a smooth ReLU (``b >= 0``)."""
+    return 0.5 * (x + torch.sqrt(torch.square(x) + b))
+
+
+def sparsemax(x, axis=-1):
+    """The Euclidean projection of ``x`` onto the probability simplex along ``axis``
+    (Martins and Astudillo, 2016): like softmax, but exact zeros for low scores.
+
+    Example:
+        >>> import torch
+        >>> sparsemax(torch.tensor([0.0, 1.0, 3.0]))
+        tensor([0., 0., 1.])
+    """
+    z = x.movedim(axis, -1)
+    ranked = torch.sort(z, dim=-1, descending=True).values
+    k = torch.arange(1, z.shape[-1] + 1, device=z.device, dtype=z.dtype)
+    partial = ranked.cumsum(-1)
+    # The support is the largest k with 1 + k * z_(k) > sum of the k largest scores.
+    support = (1.0 + k * ranked > partial).sum(-1, keepdim=True)
+    tau = (partial.gather(-1, support - 1) - 1.0) / support.to(z.dtype)
+    return torch.clamp(z - tau, min=0.0).movedim(-1, axis)
+
+
 _ACTIVATIONS = {
     f.__name__: f
     for f in (
@@ -122,6 +191,17 @@ _ACTIVATIONS = {
         hard_silu,
         mish,
         log_sigmoid,
+        celu,
+        glu,
+        hard_tanh,
+        hard_shrink,
+        soft_shrink,
+        tanh_shrink,
+        threshold,
+        sparse_plus,
+        sparse_sigmoid,
+        squareplus,
+        sparsemax,
     )
 }
 _ACTIVATIONS.update({"swish": silu, "hard_swish": hard_silu})
@@ -156,3 +236,19 @@ def serialize(activation):
         f"Activation {activation!r} is not a built-in; register it with "
         "@plait.saving.register_keras_serializable() to save the model."
     )
+
+
+def deserialize(config, custom_objects=None):
+    """The activation function a saved config names (a name, or Keras's ``{"class_name":
+    "function", "config": name}`` form); ``custom_objects`` maps extra names to functions.
+
+    Example:
+        >>> deserialize("celu").__name__
+        'celu'
+    """
+    name = config.get("config") if isinstance(config, dict) else config
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if isinstance(config, dict) and config.get("class_name") not in ("function", None):
+        raise ValueError(f"Could not deserialize activation: expected a function's config. Received: {config!r}")
+    return get(name)
