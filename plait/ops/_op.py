@@ -72,7 +72,8 @@ def op(fn, family, symbolic=True):
             if token is not None:
                 reset_device(token)
 
-    wrapper.__doc__ = (
+    # An op's own docstring says what it does; the generic sentence is for those without one.
+    wrapper.__doc__ = fn.__doc__ or (
         f"Keras's ``keras.ops.{name}`` on torch tensors (same arguments, defaults and numbers).\n\n"
         "Inputs may be tensors, numpy arrays or Python values; called on symbolic tensors it becomes a\n"
         "node of the functional model being built."
