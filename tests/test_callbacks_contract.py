@@ -210,3 +210,37 @@ def test_model_checkpoint_errors_and_warnings(tmp_path):
     with pytest.warns(UserWarning, match="Can save best model only with val_loss available"):
         small_model(plait).fit(X, Y, epochs=1, callbacks=[best], verbose=0)
     assert (tmp_path / "b.weights.h5").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(patience=1),
+        dict(patience=2, min_delta=0.05),
+        dict(patience=1, mode="max", monitor="val_score"),
+        dict(patience=2, baseline=0.5),
+        dict(patience=1, baseline=0.1),
+        dict(patience=0, start_from_epoch=3),
+        dict(patience=2, restore_best_weights=True),
+    ],
+)
+def test_early_stopping_decisions_match_keras(kwargs):
+    # The same monitored numbers for both libraries: the epoch it stops at and its public state
+    # (wait, best, best_epoch, stopped_epoch) must agree, and restore_best_weights must bring back
+    # the best epoch's weights.
+    values = [0.9, 0.45, 0.6, 0.44, 0.3, 0.5, 0.7, 0.8, 0.2, 0.9]
+    state = {}
+    for lib in (plait, keras):
+        monitor = kwargs.get("monitor", "val_loss")
+        stopper = lib.callbacks.EarlyStopping(**kwargs)
+        weights = []
+        keep = lib.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: weights.append(model.get_weights()))
+        model = small_model(lib)
+        history = model.fit(
+            X, Y, epochs=len(values), callbacks=[Inject(lib, monitor, values), keep, stopper], verbose=0
+        )
+        state[lib] = (len(history.epoch), stopper.wait, stopper.best, stopper.best_epoch, stopper.stopped_epoch)
+        if kwargs.get("restore_best_weights"):
+            for now, best in zip(model.get_weights(), weights[stopper.best_epoch]):
+                np.testing.assert_array_equal(np.asarray(now), np.asarray(best))
+    assert state[plait] == state[keras]

@@ -37,39 +37,41 @@ class EarlyStopping(Callback):
         self.better = is_better(mode, monitor)
 
     def on_train_begin(self, logs=None):
-        self.wait, self.stopped_epoch, self.best_epoch, self.best_weights = 0, 0, 0, None
-        self.best = None
+        # Keras's public state: epochs waited, where it stopped, the best value, epoch and weights.
+        self.wait, self.stopped_epoch = 0, 0
+        self.best, self.best_epoch, self.best_weights = None, 0, None
 
     def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None:  # Keras's warning: the callback cannot act
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:  # Keras warns and does nothing: the callback cannot act
             warnings.warn(
                 f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
-                f"Available metrics are: {','.join(logs or {})}",
+                f"Available metrics are: {','.join(logs)}",
                 stacklevel=2,
             )
             return
         if epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = copy.deepcopy(self.model.state_dict())
         self.wait += 1
-        reference = self.best if self.best is not None else self.baseline
-        if reference is None or self.better(current, reference, self.min_delta):
-            self.best, self.best_epoch = current, epoch
+        # As in Keras the baseline is not a first "best": the first watched epoch always improves
+        # (so its weights are kept), and only beating the baseline too restarts the patience count.
+        improved = self.best is None or self.better(value, self.best, self.min_delta)
+        if improved:
+            self.best, self.best_epoch = value, epoch
+            if self.baseline is None or self.better(value, self.baseline, 0):
+                self.wait = 0
             if self.restore_best_weights:
                 self.best_weights = copy.deepcopy(self.model.state_dict())
-            if self.baseline is None or self.better(current, self.baseline, 0):
-                self.wait = 0
-            return
-        if self.wait >= self.patience and epoch > 0:
+        if not improved and epoch > 0 and self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch and self.verbose:
+        restore = self.restore_best_weights and self.best_weights is not None
+        if self.verbose and self.stopped_epoch:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
-        if self.restore_best_weights and self.best_weights is not None:
-            if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+        if self.verbose and restore:
+            print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+        if restore:
             self.model.load_state_dict(self.best_weights)
