@@ -233,9 +233,10 @@ def test_early_stopping_decisions_match_keras(kwargs):
     for lib in (plait, keras):
         monitor = kwargs.get("monitor", "val_loss")
         stopper = lib.callbacks.EarlyStopping(**kwargs)
-        weights = []
-        keep = lib.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: weights.append(model.get_weights()))
-        model = small_model(lib)
+        weights, model = [], small_model(lib)
+        keep = lib.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs, w=weights, m=model: w.append(m.get_weights())
+        )
         history = model.fit(
             X, Y, epochs=len(values), callbacks=[Inject(lib, monitor, values), keep, stopper], verbose=0
         )
