@@ -4,25 +4,42 @@ Keras calls this ``tree``; plait only needs flatten and map, so it keeps its own
 twenty lines rather than depend on ``optree`` or torch's private ``_pytree``.
 """
 
+_SEQUENCES = (list, tuple)
+_SCALARS = (type(None), bool, int, float, str)
+
+
+def _children(node):
+    """A container's items (a dict's values, in key order), or None for a leaf."""
+    if isinstance(node, dict):
+        return node.values()
+    return node if isinstance(node, _SEQUENCES) else None
+
 
 def flatten(obj):
-    """Return the leaves of ``obj`` (nested list / tuple / dict) in order."""
-    if isinstance(obj, (list, tuple)):
-        return [leaf for item in obj for leaf in flatten(item)]
-    if isinstance(obj, dict):
-        return [leaf for key in obj for leaf in flatten(obj[key])]
-    return [obj]
+    """Return the leaves of ``obj`` (nested list / tuple / dict) in order.
+
+    Example:
+        >>> flatten({"a": [1, (2, 3)], "b": 4})
+        [1, 2, 3, 4]
+    """
+    children = _children(obj)
+    return [obj] if children is None else [leaf for child in children for leaf in flatten(child)]
 
 
 def map_structure(fn, obj):
-    """Apply ``fn`` to every leaf of ``obj``, keeping the structure."""
-    if isinstance(obj, list):
-        return [map_structure(fn, item) for item in obj]
-    if isinstance(obj, tuple):
-        return tuple(map_structure(fn, item) for item in obj)
+    """Apply ``fn`` to every leaf of ``obj``, keeping the structure (a tuple subclass comes back
+    as a plain tuple).
+
+    Example:
+        >>> map_structure(len, {"a": ["xy", ("z",)]})
+        {'a': [2, (1,)]}
+    """
     if isinstance(obj, dict):
         return {key: map_structure(fn, value) for key, value in obj.items()}
-    return fn(obj)
+    if not isinstance(obj, _SEQUENCES):
+        return fn(obj)
+    mapped = [map_structure(fn, item) for item in obj]
+    return mapped if isinstance(obj, list) else tuple(mapped)
 
 
 def is_plain(obj):
@@ -33,10 +50,7 @@ def is_plain(obj):
         >>> is_plain({"units": 3, "axes": [1, 2]}), is_plain({"fn": len})
         (True, False)
     """
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return True
-    if isinstance(obj, (list, tuple)):
-        return all(is_plain(item) for item in obj)
-    if isinstance(obj, dict):
-        return all(isinstance(key, str) and is_plain(value) for key, value in obj.items())
-    return False
+    if isinstance(obj, dict) and not all(isinstance(key, str) for key in obj):
+        return False
+    children = _children(obj)
+    return isinstance(obj, _SCALARS) if children is None else all(is_plain(child) for child in children)
