@@ -9,33 +9,6 @@ Example:
 from plait.ops import _math as _impl
 from plait.ops._op import op as _op
 
-
-def _math(fn):
-    return _op(fn, "math")
-
-
-cdist = _math(_impl.cdist)
-erf = _math(_impl.erf)
-erfc = _math(_impl.erfc)
-erfinv = _math(_impl.erfinv)
-extract_sequences = _math(_impl.extract_sequences)
-fft = _math(_impl.fft)
-fft2 = _math(_impl.fft2)
-ifft2 = _math(_impl.ifft2)
-in_top_k = _math(_impl.in_top_k)
-irfft = _math(_impl.irfft)
-istft = _math(_impl.istft)
-logdet = _math(_impl.logdet)
-logsumexp = _math(_impl.logsumexp)
-rfft = _math(_impl.rfft)
-rsqrt = _math(_impl.rsqrt)
-segment_max = _math(_impl.segment_max)
-segment_min = _math(_impl.segment_min)
-segment_prod = _math(_impl.segment_prod)
-segment_sum = _math(_impl.segment_sum)
-stft = _math(_impl.stft)
-top_k = _math(_impl.top_k)
-
 __all__ = [
     "cdist",
     "erf",
@@ -62,19 +35,26 @@ __all__ = [
     "view_as_real",
 ]
 
-
-# ---- front ends (keras/src/ops/math.py)
-@_math
-def view_as_complex(x):
-    x = _impl.convert_to_tensor(x)
-    if x.ndim < 1 or x.shape[-1] != 2:
-        raise ValueError(
-            f"Last dimension of input must be size 2 (real and imaginary). Received shape: {tuple(x.shape)}"
-        )
-    return x[..., 0].to(_impl.torch.complex64) + 1j * x[..., 1].to(_impl.torch.complex64)
-
-
-@_math
-def view_as_real(x):
-    x = _impl.convert_to_tensor(x)
-    return _impl.torch.stack((_impl.torch.real(x), _impl.torch.imag(x)), dim=-1)
+cdist = _op(_impl.cdist, "math")
+erf = _op(_impl.erf, "math")
+erfc = _op(_impl.erfc, "math")
+erfinv = _op(_impl.erfinv, "math")
+extract_sequences = _op(_impl.extract_sequences, "math")
+fft = _op(_impl.fft, "math")
+fft2 = _op(_impl.fft2, "math")
+ifft2 = _op(_impl.ifft2, "math")
+in_top_k = _op(_impl.in_top_k, "math")
+irfft = _op(_impl.irfft, "math")
+istft = _op(_impl.istft, "math")
+logdet = _op(_impl.logdet, "math")
+logsumexp = _op(_impl.logsumexp, "math")
+rfft = _op(_impl.rfft, "math")
+rsqrt = _op(_impl.rsqrt, "math")
+segment_max = _op(_impl.segment_max, "math")
+segment_min = _op(_impl.segment_min, "math")
+segment_prod = _op(_impl.segment_prod, "math")
+segment_sum = _op(_impl.segment_sum, "math")
+stft = _op(_impl.stft, "math")
+top_k = _op(_impl.top_k, "math")
+view_as_complex = _op(_impl.view_as_complex, "math")
+view_as_real = _op(_impl.view_as_real, "math")
