@@ -27,6 +27,9 @@ CLASS_INDEX = None
 CLASS_INDEX_PATH = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
 CLASS_INDEX_HASH = "c2c37ea517e94d9795004a39431a14cb"
 
+# Where Keras's published weight files live (most families keep a folder here).
+WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
 _MEANS = {"caffe": [103.939, 116.779, 123.68], "torch": [0.485, 0.456, 0.406]}
 _STDS = {"torch": [0.229, 0.224, 0.225]}
 

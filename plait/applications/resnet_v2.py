@@ -1,21 +1,10 @@
 """ResNet50V2/101V2/152V2 (He et al., 2016): `Identity Mappings in Deep Residual Networks
-<https://arxiv.org/abs/1603.05027>`_.
-
-Ported from Keras 3.15 (``keras/src/applications/resnet_v2.py``, Apache-2.0).
+<https://arxiv.org/abs/1603.05027>`_: ResNet with pre-activation blocks (built by
+:func:`plait.applications.resnet.residual_network`).
 """
 
-from plait.applications import imagenet_utils
-from plait.applications.resnet import ResNet, stack_residual_blocks_v2
-
-
-def _v2(blocks, weights_name, **kwargs):
-    def stack_fn(x):
-        x = stack_residual_blocks_v2(x, 64, blocks[0], name="conv2")
-        x = stack_residual_blocks_v2(x, 128, blocks[1], name="conv3")
-        x = stack_residual_blocks_v2(x, 256, blocks[2], name="conv4")
-        return stack_residual_blocks_v2(x, 512, blocks[3], stride1=1, name="conv5")
-
-    return ResNet(stack_fn, preact=True, use_bias=True, weights_name=weights_name, **kwargs)
+from plait.applications import _build, imagenet_utils
+from plait.applications.resnet import residual_network
 
 
 def ResNet50V2(
@@ -30,7 +19,7 @@ def ResNet50V2(
 ):
     """Instantiates the ResNet50V2 architecture (Keras's ``keras.applications.ResNet50V2``);
     inputs preprocessed by :func:`preprocess_input` (scaled to [-1, 1])."""
-    return _v2((3, 4, 6, 3), "resnet50v2", **dict(locals()))
+    return residual_network(_build.Options(**locals()), 50, True, "resnet50v2")
 
 
 def ResNet101V2(
@@ -44,7 +33,7 @@ def ResNet101V2(
     name="resnet101v2",
 ):
     """Instantiates the ResNet101V2 architecture (Keras's ``keras.applications.ResNet101V2``)."""
-    return _v2((3, 4, 23, 3), "resnet101v2", **dict(locals()))
+    return residual_network(_build.Options(**locals()), 101, True, "resnet101v2")
 
 
 def ResNet152V2(
@@ -58,7 +47,7 @@ def ResNet152V2(
     name="resnet152v2",
 ):
     """Instantiates the ResNet152V2 architecture (Keras's ``keras.applications.ResNet152V2``)."""
-    return _v2((3, 8, 36, 3), "resnet152v2", **dict(locals()))
+    return residual_network(_build.Options(**locals()), 152, True, "resnet152v2")
 
 
 for _fn in (ResNet50V2, ResNet101V2, ResNet152V2):

@@ -1,8 +1,8 @@
 """VGG16 (Simonyan & Zisserman, 2015): `Very Deep Convolutional Networks for Large-Scale Image
-Recognition <https://arxiv.org/abs/1409.1556>`_.
+Recognition <https://arxiv.org/abs/1409.1556>`_, and the VGG builder shared with VGG19.
 
-Ported from Keras 3.15 (``keras/src/applications/vgg16.py``, Apache-2.0) with the same layer
-calls and names, so Keras's weight files load by name.
+A VGG is five blocks of 3x3 ReLU convolutions (64, 128, 256, 512, 512 filters), each closed by
+2x2 max pooling, under two 4096-unit dense layers and the classifier.
 
 Example:
     >>> import torch
@@ -14,59 +14,37 @@ Example:
 """
 
 from plait import layers
-from plait.applications import imagenet_utils
-from plait.models import Model
+from plait.applications import _build, imagenet_utils
 
-WEIGHTS_PATH = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-)
-WEIGHTS_PATH_NO_TOP = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
-)
-_HASHES = ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc")
+_FILTERS = (64, 128, 256, 512, 512)
+# Convolutions per block, and the published weights' hashes (with top, without top).
+_VARIANTS = {
+    "vgg16": ((2, 2, 3, 3, 3), ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc")),
+    "vgg19": ((2, 2, 4, 4, 4), ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6")),
+}
 
 
-def VGG(
-    convs_per_block,
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg16",
-    weight_files=None,
-):
-    """A VGG network with ``convs_per_block`` convolutions in its five blocks (VGG16, VGG19)."""
-    imagenet_utils.check_weights(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=224, min_size=32, data_format=None, require_flatten=include_top, weights=weights
+def _fully_connected_top(x, options):
+    x = layers.Flatten(name="flatten")(x)
+    for name in ("fc1", "fc2"):
+        x = layers.Dense(4096, activation="relu", name=name)(x)
+    return layers.Dense(options.classes, activation=options.classifier_activation, name="predictions")(x)
+
+
+def vgg(options, key):
+    """The VGG network ``key`` (``"vgg16"`` or ``"vgg19"``)."""
+    depths, hashes = _VARIANTS[key]
+
+    def body(x, shape):
+        for block, (filters, convs) in enumerate(zip(_FILTERS, depths), start=1):
+            for i in range(1, convs + 1):
+                x = layers.Conv2D(filters, 3, activation="relu", padding="same", name=f"block{block}_conv{i}")(x)
+            x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+        return x
+
+    return _build.application(
+        options, body, default_size=224, head=_fully_connected_top, weight_file=_build.tf_kernels_file(key, key, hashes)
     )
-    img_input = imagenet_utils.image_input(input_tensor, input_shape)
-    x = img_input
-    for block, (filters, convs) in enumerate(zip((64, 128, 256, 512, 512), convs_per_block), start=1):
-        for i in range(1, convs + 1):
-            x = layers.Conv2D(filters, (3, 3), activation="relu", padding="same", name=f"block{block}_conv{i}")(x)
-        x = layers.MaxPooling2D((2, 2), strides=(2, 2), name=f"block{block}_pool")(x)
-
-    if include_top:
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc1")(x)
-        x = layers.Dense(4096, activation="relu", name="fc2")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-
-    model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
-    (top, top_hash), (no_top, no_top_hash) = weight_files
-    url, file_hash = (top, top_hash) if include_top else (no_top, no_top_hash)
-    imagenet_utils.load_weights(model, weights, url.rsplit("/", 1)[-1], url, file_hash)
-    return model
 
 
 def VGG16(
@@ -79,37 +57,12 @@ def VGG16(
     classifier_activation="softmax",
     name="vgg16",
 ):
-    """Instantiates the VGG16 model (Keras's ``keras.applications.VGG16``).
+    """Instantiates the VGG16 model (Keras's ``keras.applications.VGG16``); inputs preprocessed by
+    :func:`preprocess_input` (caffe mode), at least 32x32; with the top, 224x224."""
+    return vgg(_build.Options(**locals()), "vgg16")
 
-    Args:
-        include_top: whether to include the 3 fully-connected layers at the top (default True).
-        weights: None (random initialization), ``"imagenet"`` (Keras's published file, read from
-            Keras's cache folder), or the path to a Keras weights file (``.h5`` / ``.weights.h5``).
-        input_tensor: optional plait symbolic tensor to use as the image input.
-        input_shape: optional ``(H, W, 3)``; only with ``include_top=False`` may it differ from
-            ``(224, 224, 3)``. At least 32 px.
-        pooling: with ``include_top=False``: None (4D output), ``"avg"`` or ``"max"`` (2D output).
-        classes: number of classes with ``include_top=True`` (1000 with ImageNet weights).
-        classifier_activation: activation of the top layer (``"softmax"``; None for logits).
-        name: the model's name.
 
-    Input: images ``(N, H, W, 3)`` preprocessed by :func:`preprocess_input` (caffe mode).
-
-    Returns:
-        a :class:`plait.Model`.
-    """
-    return VGG(
-        (2, 2, 3, 3, 3),
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        ((WEIGHTS_PATH, _HASHES[0]), (WEIGHTS_PATH_NO_TOP, _HASHES[1])),
-    )
+VGG16.__doc__ += imagenet_utils.ARGS_DOC
 
 
 def preprocess_input(x, data_format=None):
