@@ -11,20 +11,15 @@ def unpack_x_y_sample_weight(data):
         >>> unpack_x_y_sample_weight(("x", "y"))
         ('x', 'y', None)
     """
-    if isinstance(data, list):
-        data = tuple(data)
-    if not isinstance(data, tuple):
+    if not isinstance(data, (tuple, list)):
         return data, None, None
-    if len(data) == 1:
-        return data[0], None, None
-    if len(data) == 2:
-        return data[0], data[1], None
-    if len(data) == 3:
-        return data
-    raise ValueError(
-        "Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`. "
-        f"Received a tuple of {len(data)} elements."
-    )
+    if not 1 <= len(data) <= 3:
+        raise ValueError(
+            "Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`. "
+            f"Received a tuple of {len(data)} elements."
+        )
+    x, y, sample_weight = (*data, None, None)[:3]  # the missing entries are None
+    return x, y, sample_weight
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
@@ -34,8 +29,6 @@ def pack_x_y_sample_weight(x, y=None, sample_weight=None):
         >>> pack_x_y_sample_weight("x", "y")
         ('x', 'y')
     """
-    if y is None:
+    if y is None:  # x alone; a tuple or list x is wrapped so it is not read as (x, y)
         return (x,) if isinstance(x, (tuple, list)) else x
-    if sample_weight is None:
-        return (x, y)
-    return (x, y, sample_weight)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
