@@ -1050,7 +1050,7 @@ def ldexp(x1, x2):
     x2 = convert_to_tensor(x2)
     dtype = dtypes.result_type(x1.dtype, x2.dtype, float)
 
-    if standardize_dtype(x2.dtype) not in dtypes.INT_TYPES:
+    if not dtypes.is_int_dtype(x2.dtype):
         raise TypeError(f"ldexp exponent must be an integer type. Received: x2 dtype={x2.dtype}")
 
     return cast(torch.ldexp(x1, x2), dtype)
