@@ -126,6 +126,7 @@ def application(
     pool_names=(None, None),
     weight_file=None,
     shape=None,
+    headless=None,
 ):
     """Build an application model around ``body``.
 
@@ -142,6 +143,8 @@ def application(
             published ImageNet weights file, or None where there is none.
         shape: the input shape when the family resolved it by its own rules (else Keras's
             common rules resolve ``options.input_shape``).
+        headless: ``headless(x, options) -> x`` without the top (default: the global pooling
+            that ``options.pooling`` asks for, named ``pool_names``).
 
     Returns:
         the :class:`plait.Model`, with weights loaded as ``options.weights`` asks.
@@ -161,6 +164,8 @@ def application(
     if options.include_top:
         imagenet_utils.validate_activation(options.classifier_activation, options.weights)
         x = (head or dense_classifier())(x, options)
+    elif headless is not None:
+        x = headless(x, options)
     else:
         x = global_pool(x, options.pooling, pool_names)
     model = Model(imagenet_utils.model_inputs(options.input_tensor, image), x, name=options.name)
@@ -182,13 +187,13 @@ def tf_kernels_file(folder, key, hashes):
     return weight_file
 
 
-def round_to(value, divisor=8, minimum=None):
+def round_to(value, divisor=8, minimum=None, keep=0.9):
     """``value`` rounded to the nearest multiple of ``divisor`` (at least ``minimum``, default
-    ``divisor``) and never more than 10% below it: the channel rule of MobileNet and
-    EfficientNet."""
+    ``divisor``), one ``divisor`` more if that lost more than ``1 - keep`` of it: the channel
+    rule of MobileNet and EfficientNet (EfficientNetV2 passes ``keep=0``)."""
     floor = divisor if minimum is None else minimum
     rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
+    return rounded + divisor if rounded < keep * value else rounded
 
 
 # ---------------------------------------------------------------- inverted residual blocks

@@ -1,23 +1,108 @@
 """InceptionV3 (Szegedy et al., 2016): `Rethinking the Inception Architecture for Computer
-Vision <https://arxiv.org/abs/1512.00567>`_.
+Vision <https://arxiv.org/abs/1512.00567>`_, and the branch tables shared with
+InceptionResNetV2.
 
-Ported from Keras 3.15 (``keras/src/applications/inception_v3.py``, Apache-2.0) with the same
-layer calls, in the same order, so automatic names (``conv2d_12``...) and weights match Keras's.
+An Inception module runs parallel branches on one input and concatenates them. Here a branch is
+a list of steps read by :func:`branch`: ``(filters, kernel)`` is a convolution (no bias) with
+BatchNormalization (no scale) and ReLU, ``"same"`` padded; a third entry ``2`` makes it stride 2
+and a third entry ``"valid"`` makes it unpadded (stride 2 is always unpadded); ``"avg"`` is 3x3
+average pooling (stride 1, padded), ``"max"`` 3x3 max pooling (stride 2); a :class:`Split`
+forks the branch into sub-branches and concatenates them. The layers are created in table
+order, so their automatic names (``conv2d_12``) are Keras's.
+
+Example:
+    >>> import torch
+    >>> from plait.applications import InceptionV3
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3), pooling="avg")
+    >>> model.output.shape, model.count_params()
+    ((None, 2048), 21802784)
 """
 
-from plait import layers
-from plait.applications import imagenet_utils
-from plait.models import Model
+import dataclasses
 
-WEIGHTS_PATH = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/"
-    "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
-)
-WEIGHTS_PATH_NO_TOP = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/"
-    "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
-)
-CHANNEL_AXIS = 3
+from plait import layers
+from plait.applications import _build, imagenet_utils
+
+_NORM = {"axis": 3, "scale": False}
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """A fork inside a branch: the sub-branches run on the same tensor and a concatenation
+    (named ``name``, or automatically) joins them."""
+
+    branches: tuple
+    name: str = None
+
+
+# The 35x35 stem shared by InceptionV3 and InceptionResNetV2.
+STEM = [(32, 3, 2), (32, 3, "valid"), (64, 3), "max", (80, 1, "valid"), (192, 3, "valid"), "max"]
+_ONE_BY_SEVEN, _SEVEN_BY_ONE = (1, 7), (7, 1)
+_ONE_BY_THREE, _THREE_BY_ONE = (1, 3), (3, 1)
+
+
+def _mixed_35(pool_filters):
+    return [[(64, 1)], [(48, 1), (64, 5)], [(64, 1), (96, 3), (96, 3)], ["avg", (pool_filters, 1)]]
+
+
+def _mixed_17(width):
+    seven = [(width, 1), (width, _ONE_BY_SEVEN), (192, _SEVEN_BY_ONE)]
+    double = [(width, 1), (width, _SEVEN_BY_ONE), (width, _ONE_BY_SEVEN), (width, _SEVEN_BY_ONE)]
+    return [[(192, 1)], seven, double + [(192, _ONE_BY_SEVEN)], ["avg", (192, 1)]]
+
+
+def _mixed_8(index):
+    fork = ([(384, _ONE_BY_THREE)], [(384, _THREE_BY_ONE)])
+    return [
+        [(320, 1)],
+        [(384, 1), Split(fork, f"mixed9_{index}")],
+        [(448, 1), (384, 3), Split(fork)],
+        ["avg", (192, 1)],
+    ]
+
+
+# (name, branches) of InceptionV3's eleven modules, 35x35 -> 17x17 -> 8x8.
+MODULES = [
+    ("mixed0", _mixed_35(32)),
+    ("mixed1", _mixed_35(64)),
+    ("mixed2", _mixed_35(64)),
+    ("mixed3", [[(384, 3, 2)], [(64, 1), (96, 3), (96, 3, 2)], ["max"]]),
+    *((f"mixed{4 + i}", _mixed_17(width)) for i, width in enumerate((128, 160, 160, 192))),
+    ("mixed8", [[(192, 1), (320, 3, 2)], [(192, 1), (192, _ONE_BY_SEVEN), (192, _SEVEN_BY_ONE), (192, 3, 2)], ["max"]]),
+    ("mixed9", _mixed_8(0)),
+    ("mixed10", _mixed_8(1)),
+]
+
+
+def conv_bn_relu(x, step, unit_names=(None, None, None)):
+    """The convolution step ``(filters, kernel[, 2 | "valid"])`` of a branch table."""
+    filters, kernel, *mode = step
+    strides = 2 if mode == [2] else 1
+    padding = "same" if not mode else "valid"
+    return _build.conv_unit(
+        x, filters, kernel, unit_names, strides=strides, padding=padding, use_bias=False, norm=_NORM, act="relu"
+    )
+
+
+def branch(x, steps):
+    """Run one branch of a table on ``x``."""
+    for step in steps:
+        if step == "avg":
+            x = layers.AveragePooling2D(3, strides=1, padding="same")(x)
+        elif step == "max":
+            x = layers.MaxPooling2D(3, strides=2)(x)
+        elif isinstance(step, Split):
+            x = module(x, step.branches, step.name)
+        else:
+            x = conv_bn_relu(x, step)
+    return x
+
+
+def module(x, branches, name=None):
+    """An Inception module: the branches on ``x``, concatenated along the channels."""
+    outputs = [branch(x, steps) for steps in branches]
+    return layers.Concatenate(axis=3, name=name)(outputs)
 
 
 def InceptionV3(
@@ -32,113 +117,25 @@ def InceptionV3(
 ):
     """Instantiates the Inception v3 architecture (Keras's ``keras.applications.InceptionV3``);
     default input 299x299 (at least 75), preprocessed by :func:`preprocess_input` ([-1, 1])."""
-    imagenet_utils.check_weights(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=75, data_format=None, require_flatten=include_top, weights=weights
+    options = _build.Options(**locals())
+
+    def body(x, shape):
+        x = branch(x, STEM)
+        for module_name, branches in MODULES:
+            x = module(x, branches, module_name)
+        return x
+
+    hashes = ("9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63")
+    return _build.application(
+        options,
+        body,
+        default_size=299,
+        min_size=75,
+        weight_file=_build.tf_kernels_file("inception_v3", "inception_v3", hashes),
     )
-    img_input = imagenet_utils.image_input(input_tensor, input_shape)
-
-    x = conv2d_bn(img_input, 32, 3, 3, strides=(2, 2), padding="valid")
-    x = conv2d_bn(x, 32, 3, 3, padding="valid")
-    x = conv2d_bn(x, 64, 3, 3)
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    x = conv2d_bn(x, 80, 1, 1, padding="valid")
-    x = conv2d_bn(x, 192, 3, 3, padding="valid")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-
-    # mixed 0, 1, 2: 35 x 35 x 256 / 288
-    for i, pool_filters in enumerate((32, 64, 64)):
-        branch1x1 = conv2d_bn(x, 64, 1, 1)
-        branch5x5 = conv2d_bn(x, 48, 1, 1)
-        branch5x5 = conv2d_bn(branch5x5, 64, 5, 5)
-        branch3x3dbl = conv2d_bn(x, 64, 1, 1)
-        branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
-        branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
-        branch_pool = layers.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x)
-        branch_pool = conv2d_bn(branch_pool, pool_filters, 1, 1)
-        x = layers.concatenate([branch1x1, branch5x5, branch3x3dbl, branch_pool], axis=CHANNEL_AXIS, name=f"mixed{i}")
-
-    # mixed 3: 17 x 17 x 768
-    branch3x3 = conv2d_bn(x, 384, 3, 3, strides=(2, 2), padding="valid")
-    branch3x3dbl = conv2d_bn(x, 64, 1, 1)
-    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3)
-    branch3x3dbl = conv2d_bn(branch3x3dbl, 96, 3, 3, strides=(2, 2), padding="valid")
-    branch_pool = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    x = layers.concatenate([branch3x3, branch3x3dbl, branch_pool], axis=CHANNEL_AXIS, name="mixed3")
-
-    # mixed 4, 5, 6, 7: 17 x 17 x 768
-    for i, width in enumerate((128, 160, 160, 192)):
-        branch1x1 = conv2d_bn(x, 192, 1, 1)
-        branch7x7 = conv2d_bn(x, width, 1, 1)
-        branch7x7 = conv2d_bn(branch7x7, width, 1, 7)
-        branch7x7 = conv2d_bn(branch7x7, 192, 7, 1)
-        branch7x7dbl = conv2d_bn(x, width, 1, 1)
-        branch7x7dbl = conv2d_bn(branch7x7dbl, width, 7, 1)
-        branch7x7dbl = conv2d_bn(branch7x7dbl, width, 1, 7)
-        branch7x7dbl = conv2d_bn(branch7x7dbl, width, 7, 1)
-        branch7x7dbl = conv2d_bn(branch7x7dbl, 192, 1, 7)
-        branch_pool = layers.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x)
-        branch_pool = conv2d_bn(branch_pool, 192, 1, 1)
-        x = layers.concatenate(
-            [branch1x1, branch7x7, branch7x7dbl, branch_pool], axis=CHANNEL_AXIS, name=f"mixed{4 + i}"
-        )
-
-    # mixed 8: 8 x 8 x 1280
-    branch3x3 = conv2d_bn(x, 192, 1, 1)
-    branch3x3 = conv2d_bn(branch3x3, 320, 3, 3, strides=(2, 2), padding="valid")
-    branch7x7x3 = conv2d_bn(x, 192, 1, 1)
-    branch7x7x3 = conv2d_bn(branch7x7x3, 192, 1, 7)
-    branch7x7x3 = conv2d_bn(branch7x7x3, 192, 7, 1)
-    branch7x7x3 = conv2d_bn(branch7x7x3, 192, 3, 3, strides=(2, 2), padding="valid")
-    branch_pool = layers.MaxPooling2D((3, 3), strides=(2, 2))(x)
-    x = layers.concatenate([branch3x3, branch7x7x3, branch_pool], axis=CHANNEL_AXIS, name="mixed8")
-
-    # mixed 9, 10: 8 x 8 x 2048
-    for i in range(2):
-        branch1x1 = conv2d_bn(x, 320, 1, 1)
-        branch3x3 = conv2d_bn(x, 384, 1, 1)
-        branch3x3_1 = conv2d_bn(branch3x3, 384, 1, 3)
-        branch3x3_2 = conv2d_bn(branch3x3, 384, 3, 1)
-        branch3x3 = layers.concatenate([branch3x3_1, branch3x3_2], axis=CHANNEL_AXIS, name=f"mixed9_{i}")
-        branch3x3dbl = conv2d_bn(x, 448, 1, 1)
-        branch3x3dbl = conv2d_bn(branch3x3dbl, 384, 3, 3)
-        branch3x3dbl_1 = conv2d_bn(branch3x3dbl, 384, 1, 3)
-        branch3x3dbl_2 = conv2d_bn(branch3x3dbl, 384, 3, 1)
-        branch3x3dbl = layers.concatenate([branch3x3dbl_1, branch3x3dbl_2], axis=CHANNEL_AXIS)
-        branch_pool = layers.AveragePooling2D((3, 3), strides=(1, 1), padding="same")(x)
-        branch_pool = conv2d_bn(branch_pool, 192, 1, 1)
-        x = layers.concatenate(
-            [branch1x1, branch3x3, branch3x3dbl, branch_pool], axis=CHANNEL_AXIS, name=f"mixed{9 + i}"
-        )
-
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-
-    model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
-    if include_top:
-        url, file_hash = WEIGHTS_PATH, "9a0d58056eeedaa3f26cb7ebd46da564"
-    else:
-        url, file_hash = WEIGHTS_PATH_NO_TOP, "bcbd6486424b2319ff4ef7d526e38f63"
-    imagenet_utils.load_weights(model, weights, url.rsplit("/", 1)[-1], url, file_hash)
-    return model
 
 
 InceptionV3.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def conv2d_bn(x, filters, num_row, num_col, padding="same", strides=(1, 1), name=None):
-    """Conv2D (no bias) + BatchNormalization (no scale) + ReLU."""
-    bn_name = f"{name}_bn" if name is not None else None
-    conv_name = f"{name}_conv" if name is not None else None
-    x = layers.Conv2D(filters, (num_row, num_col), strides=strides, padding=padding, use_bias=False, name=conv_name)(x)
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, scale=False, name=bn_name)(x)
-    return layers.Activation("relu", name=name)(x)
 
 
 def preprocess_input(x, data_format=None):

@@ -1,8 +1,9 @@
 """MobileNetV2 (Sandler et al., 2018): `MobileNetV2: Inverted Residuals and Linear Bottlenecks
 <https://arxiv.org/abs/1801.04381>`_.
 
-Ported from Keras 3.15 (``keras/src/applications/mobilenet_v2.py``, Apache-2.0) with the same
-layer calls and names, so Keras's weight files load by name.
+A 3x3 convolution, seventeen inverted residual blocks (:func:`plait.applications._build.inverted_residual`:
+1x1 expansion by 6, 3x3 depthwise, linear 1x1 projection, ReLU6 activations), a 1x1 convolution
+to 1280 channels; widths scaled by ``alpha``.
 
 Example:
     >>> from plait.applications import MobileNetV2
@@ -11,20 +12,37 @@ Example:
     ((None, 1280), 410208)
 """
 
-import warnings
-
-from plait import layers
-from plait.applications import imagenet_utils
+from plait.applications import _build, imagenet_utils
+from plait.applications.mobilenet import published_rows, relu6, square_size
 from plait.graph.node import SymbolicTensor
-from plait.models import Model
 
-BASE_WEIGHT_PATH = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
-CHANNEL_AXIS = -1
-_SIZES = [96, 128, 160, 192, 224]
-# (filters, stride, expansion) of blocks 0..16
-_BLOCKS = [(16, 1, 1), (24, 2, 6), (24, 1, 6), (32, 2, 6), (32, 1, 6), (32, 1, 6), (64, 2, 6), (64, 1, 6)]
-_BLOCKS += [(64, 1, 6), (64, 1, 6), (96, 1, 6), (96, 1, 6), (96, 1, 6), (160, 2, 6), (160, 1, 6), (160, 1, 6)]
-_BLOCKS += [(320, 1, 6)]
+_NORM = {"axis": -1, "epsilon": 1e-3, "momentum": 0.999}
+_STYLE = _build.BlockStyle(
+    names={
+        "expand": "expand",
+        "expand_bn": "expand_BN",
+        "expand_act": "expand_relu",
+        "pad": "pad",
+        "dw": "depthwise",
+        "dw_bn": "depthwise_BN",
+        "dw_act": "depthwise_relu",
+        "project": "project",
+        "project_bn": "project_BN",
+        "add": "add",
+    },
+    norm=_NORM,
+)
+# (output filters, stride, repeats) of the seven stages; every block but the first expands by 6.
+_STAGES = [(16, 1, 1), (24, 2, 2), (32, 2, 3), (64, 2, 4), (96, 1, 3), (160, 2, 3), (320, 1, 1)]
+_SIZES = (96, 128, 160, 192, 224)
+_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+
+
+def _blocks():
+    """``(filters, stride)`` of the seventeen blocks."""
+    for filters, stride, repeats in _STAGES:
+        for i in range(repeats):
+            yield filters, stride if i == 0 else 1
 
 
 def MobileNetV2(
@@ -46,6 +64,7 @@ def MobileNetV2(
         name: default ``mobilenetv2_{alpha:.2f}_{rows}`` with ``_`` for
             Keras's ``.`` (``1_00`` for ``1.00``), as plait's names cannot hold dots.
     """
+    options, _ = _build.Options.split(locals())
     imagenet_utils.check_weights(weights, include_top, classes)
     if input_tensor is not None and not isinstance(input_tensor, SymbolicTensor):
         raise ValueError(f"input_tensor is not a plait symbolic tensor; Received `input_tensor={input_tensor}`")
@@ -54,123 +73,57 @@ def MobileNetV2(
             "input_tensor.shape[2] must equal input_shape[1]; "
             f"Received `input_tensor.shape={input_tensor.shape}`, `input_shape={input_shape}`"
         )
-    if input_shape is None and input_tensor is not None:
-        rows, cols = input_tensor.shape[1], input_tensor.shape[2]
-    elif input_shape is not None:
-        rows, cols = input_shape[0], input_shape[1]
-    else:
-        rows = cols = None
-    default_size = rows if rows == cols and rows in _SIZES else 224
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape,
-        default_size=default_size,
-        min_size=32,
-        data_format=None,
-        require_flatten=include_top,
-        weights=weights,
-    )
-    rows, cols = input_shape[0], input_shape[1]
+    # The default side follows the input (the given shape, else the given tensor's).
+    given = input_shape or (input_tensor.shape[1:3] if input_tensor is not None else (None, None))
+    default_size = square_size(given[0], given[1], _SIZES)
+    shape = imagenet_utils.obtain_input_shape(input_shape, default_size, 32, None, include_top, weights)
+    rows = shape[0]
     if weights == "imagenet":
-        if alpha not in [0.35, 0.50, 0.75, 1.0, 1.3, 1.4]:
+        if alpha not in _ALPHAS:
             raise ValueError(
                 "If imagenet weights are being loaded, alpha must be one of `0.35`, `0.50`, `0.75`, "
                 f"`1.0`, `1.3` or `1.4` only; Received `alpha={alpha}`"
             )
-        if rows != cols or rows not in _SIZES:
-            rows = 224
-            warnings.warn(
-                "`input_shape` is undefined or non-square, or `rows` is not in [96, 128, 160, 192, 224]. "
-                "Weights for input shape (224, 224) will be loaded as the default.",
-                stacklevel=2,
+        rows = published_rows(shape, _SIZES)
+    # Keras's name has a '.' (mobilenetv2_1.00_224); plait's names cannot (they are module paths).
+    options.name = name or f"mobilenetv2_{alpha:0.2f}_{rows}".replace(".", "_")
+
+    def body(x, _):
+        x = _build.conv_unit(
+            x, _build.round_to(32 * alpha), 3, ("Conv1", "bn_Conv1", "Conv1_relu"), strides=2, padding="same",
+            use_bias=False, norm=_NORM, act=relu6,
+        )  # fmt: skip
+        for index, (filters, stride) in enumerate(_blocks()):
+            x = _build.inverted_residual(
+                x,
+                _STYLE,
+                f"block_{index}_" if index else "expanded_conv_",
+                filters=_build.round_to(int(filters * alpha)),
+                stride=stride,
+                expanded=6 * x.shape[-1] if index else None,
+                act=relu6,
             )
-    img_input = imagenet_utils.image_input(input_tensor, input_shape)
+        # The last convolution keeps 1280 channels unless alpha widens the network.
+        width = _build.round_to(1280 * alpha) if alpha > 1.0 else 1280
+        return _build.conv_unit(x, width, 1, ("Conv_1", "Conv_1_bn", "out_relu"), use_bias=False, norm=_NORM, act=relu6)
 
-    first_block_filters = _make_divisible(32 * alpha, 8)
-    x = layers.Conv2D(first_block_filters, kernel_size=3, strides=(2, 2), padding="same", use_bias=False, name="Conv1")(
-        img_input
+    def weight_file(top):
+        file_name = (
+            f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}{'' if top else '_no_top'}.h5"
+        )
+        return file_name, f"{imagenet_utils.WEIGHTS_URL}mobilenet_v2/{file_name}", None
+
+    return _build.application(
+        options,
+        body,
+        default_size=224,
+        head=_build.dense_classifier(pool_name=None),
+        weight_file=weight_file,
+        shape=shape,
     )
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, epsilon=1e-3, momentum=0.999, name="bn_Conv1")(x)
-    x = layers.ReLU(6.0, name="Conv1_relu")(x)
-    for block_id, (filters, stride, expansion) in enumerate(_BLOCKS):
-        x = _inverted_res_block(x, filters=filters, alpha=alpha, stride=stride, expansion=expansion, block_id=block_id)
-
-    # No width multiplier on the last convolution when alpha <= 1 (the paper's choice).
-    last_block_filters = _make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
-    x = layers.Conv2D(last_block_filters, kernel_size=1, use_bias=False, name="Conv_1")(x)
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, epsilon=1e-3, momentum=0.999, name="Conv_1_bn")(x)
-    x = layers.ReLU(6.0, name="out_relu")(x)
-
-    if include_top:
-        x = layers.GlobalAveragePooling2D()(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-
-    if name is None:
-        # Keras's name has a '.' (mobilenet_1.00_224); plait's names cannot (they are module paths).
-        name = f"mobilenetv2_{alpha:0.2f}_{rows}".replace(".", "_")
-    model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
-    model_name = (
-        f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{rows}{'' if include_top else '_no_top'}.h5"
-    )
-    imagenet_utils.load_weights(model, weights, model_name, f"{BASE_WEIGHT_PATH}{model_name}")
-    return model
 
 
 MobileNetV2.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def _inverted_res_block(inputs, expansion, stride, alpha, filters, block_id):
-    """Inverted residual block: expand (1x1), depthwise 3x3, project (1x1), add when shapes allow."""
-    in_channels = inputs.shape[CHANNEL_AXIS]
-    pointwise_filters = _make_divisible(int(filters * alpha), 8)
-    x = inputs
-    prefix = f"block_{block_id}_"
-    if block_id:
-        x = layers.Conv2D(
-            expansion * in_channels,
-            kernel_size=1,
-            padding="same",
-            use_bias=False,
-            activation=None,
-            name=f"{prefix}expand",
-        )(x)
-        x = layers.BatchNormalization(axis=CHANNEL_AXIS, epsilon=1e-3, momentum=0.999, name=f"{prefix}expand_BN")(x)
-        x = layers.ReLU(6.0, name=f"{prefix}expand_relu")(x)
-    else:
-        prefix = "expanded_conv_"
-    if stride == 2:
-        x = layers.ZeroPadding2D(padding=imagenet_utils.correct_pad(x, 3), name=f"{prefix}pad")(x)
-    x = layers.DepthwiseConv2D(
-        kernel_size=3,
-        strides=stride,
-        activation=None,
-        use_bias=False,
-        padding="same" if stride == 1 else "valid",
-        name=f"{prefix}depthwise",
-    )(x)
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, epsilon=1e-3, momentum=0.999, name=f"{prefix}depthwise_BN")(x)
-    x = layers.ReLU(6.0, name=f"{prefix}depthwise_relu")(x)
-    x = layers.Conv2D(
-        pointwise_filters, kernel_size=1, padding="same", use_bias=False, activation=None, name=f"{prefix}project"
-    )(x)
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, epsilon=1e-3, momentum=0.999, name=f"{prefix}project_BN")(x)
-    if in_channels == pointwise_filters and stride == 1:
-        return layers.Add(name=f"{prefix}add")([inputs, x])
-    return x
-
-
-def _make_divisible(v, divisor, min_value=None):
-    """``v`` rounded to a multiple of ``divisor``, never down by more than 10%."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
 
 
 def preprocess_input(x, data_format=None):

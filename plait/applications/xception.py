@@ -1,33 +1,54 @@
 """Xception (Chollet, 2017): `Xception: Deep Learning with Depthwise Separable Convolutions
 <https://arxiv.org/abs/1610.02357>`_.
 
-Ported from Keras 3.15 (``keras/src/applications/xception.py``, Apache-2.0) with the same
-layer calls, in the same order, so names and weights match Keras's.
+Two plain convolutions, then residual blocks of ReLU -> 3x3 separable convolution -> BN units:
+entry and exit blocks halve the size with max pooling and project the shortcut with a strided
+1x1 convolution; the eight middle blocks keep shape and add their input. Two separable units
+with ReLU after them close the network.
+
+Example:
+    >>> import torch
+    >>> from plait.applications import Xception
+    >>> with torch.device("meta"):  # shapes and counts without allocating or initialising weights
+    ...     model = Xception(weights=None, include_top=False, input_shape=(71, 71, 3), pooling="avg")
+    >>> model.output.shape, model.count_params()
+    ((None, 2048), 20861480)
 """
 
 from plait import layers
-from plait.applications import imagenet_utils
-from plait.models import Model
+from plait.applications import _build, imagenet_utils
 
-WEIGHTS_PATH = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/"
-    "xception/xception_weights_tf_dim_ordering_tf_kernels.h5"
-)
-WEIGHTS_PATH_NO_TOP = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/"
-    "xception/xception_weights_tf_dim_ordering_tf_kernels_notop.h5"
-)
-CHANNEL_AXIS = -1
-
-
-def _sepconv_bn(x, filters, name):
-    x = layers.SeparableConv2D(filters, (3, 3), padding="same", use_bias=False, name=name)(x)
-    return layers.BatchNormalization(axis=CHANNEL_AXIS, name=f"{name}_bn")(x)
+_NORM = {"axis": -1}
+# (block number, widths of its separable units, whether it downsamples). Block 2's first unit
+# takes the stem's activated output, so it has no ReLU of its own.
+_BLOCKS = [
+    (2, (128, 128), True),
+    (3, (256, 256), True),
+    (4, (728, 728), True),
+    *((number, (728, 728, 728), False) for number in range(5, 13)),
+    (13, (728, 1024), True),
+]
 
 
-def _residual(x, filters):
-    residual = layers.Conv2D(filters, (1, 1), strides=(2, 2), padding="same", use_bias=False)(x)
-    return layers.BatchNormalization(axis=CHANNEL_AXIS)(residual)
+def _separable(x, filters, prefix, act=None):
+    return _build.conv_unit(
+        x, filters, 3, (prefix, f"{prefix}_bn", f"{prefix}_act"), kind="separable", padding="same",
+        use_bias=False, norm=_NORM, act=act,
+    )  # fmt: skip
+
+
+def _residual_block(x, number, widths, downsample):
+    shortcut = x
+    if downsample:
+        shortcut = _build.conv_unit(x, widths[-1], 1, strides=2, padding="same", use_bias=False, norm=_NORM)
+    for unit, filters in enumerate(widths, start=1):
+        prefix = f"block{number}_sepconv{unit}"
+        if number > 2 or unit > 1:
+            x = layers.Activation("relu", name=f"{prefix}_act")(x)
+        x = _separable(x, filters, prefix)
+    if downsample:
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{number}_pool")(x)
+    return layers.Add()([x, shortcut])
 
 
 def Xception(
@@ -42,72 +63,21 @@ def Xception(
 ):
     """Instantiates the Xception architecture (Keras's ``keras.applications.Xception``);
     default input 299x299 (at least 71), preprocessed by :func:`preprocess_input` ([-1, 1])."""
-    imagenet_utils.check_weights(weights, include_top, classes)
-    input_shape = imagenet_utils.obtain_input_shape(
-        input_shape, default_size=299, min_size=71, data_format=None, require_flatten=include_top, weights=weights
+    options = _build.Options(**locals())
+
+    def body(x, shape):
+        for unit, (filters, strides) in enumerate(((32, 2), (64, 1)), start=1):
+            unit_names = _build.names(f"block1_conv{unit}", "", "_bn", "_act")
+            x = _build.conv_unit(x, filters, 3, unit_names, strides=strides, use_bias=False, norm=_NORM, act="relu")
+        for number, widths, downsample in _BLOCKS:
+            x = _residual_block(x, number, widths, downsample)
+        x = _separable(x, 1536, "block14_sepconv1", act="relu")
+        return _separable(x, 2048, "block14_sepconv2", act="relu")
+
+    hashes = ("0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97")
+    return _build.application(
+        options, body, default_size=299, min_size=71, weight_file=_build.tf_kernels_file("xception", "xception", hashes)
     )
-    img_input = imagenet_utils.image_input(input_tensor, input_shape)
-
-    x = layers.Conv2D(32, (3, 3), strides=(2, 2), use_bias=False, name="block1_conv1")(img_input)
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, name="block1_conv1_bn")(x)
-    x = layers.Activation("relu", name="block1_conv1_act")(x)
-    x = layers.Conv2D(64, (3, 3), use_bias=False, name="block1_conv2")(x)
-    x = layers.BatchNormalization(axis=CHANNEL_AXIS, name="block1_conv2_bn")(x)
-    x = layers.Activation("relu", name="block1_conv2_act")(x)
-
-    residual = _residual(x, 128)
-    x = _sepconv_bn(x, 128, "block2_sepconv1")
-    x = layers.Activation("relu", name="block2_sepconv2_act")(x)
-    x = _sepconv_bn(x, 128, "block2_sepconv2")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="block2_pool")(x)
-    x = layers.add([x, residual])
-
-    for block, filters in ((3, 256), (4, 728)):
-        residual = _residual(x, filters)
-        x = layers.Activation("relu", name=f"block{block}_sepconv1_act")(x)
-        x = _sepconv_bn(x, filters, f"block{block}_sepconv1")
-        x = layers.Activation("relu", name=f"block{block}_sepconv2_act")(x)
-        x = _sepconv_bn(x, filters, f"block{block}_sepconv2")
-        x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name=f"block{block}_pool")(x)
-        x = layers.add([x, residual])
-
-    for i in range(8):
-        residual = x
-        prefix = f"block{i + 5}"
-        for j in (1, 2, 3):
-            x = layers.Activation("relu", name=f"{prefix}_sepconv{j}_act")(x)
-            x = _sepconv_bn(x, 728, f"{prefix}_sepconv{j}")
-        x = layers.add([x, residual])
-
-    residual = _residual(x, 1024)
-    x = layers.Activation("relu", name="block13_sepconv1_act")(x)
-    x = _sepconv_bn(x, 728, "block13_sepconv1")
-    x = layers.Activation("relu", name="block13_sepconv2_act")(x)
-    x = _sepconv_bn(x, 1024, "block13_sepconv2")
-    x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding="same", name="block13_pool")(x)
-    x = layers.add([x, residual])
-
-    x = _sepconv_bn(x, 1536, "block14_sepconv1")
-    x = layers.Activation("relu", name="block14_sepconv1_act")(x)
-    x = _sepconv_bn(x, 2048, "block14_sepconv2")
-    x = layers.Activation("relu", name="block14_sepconv2_act")(x)
-
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        imagenet_utils.validate_activation(classifier_activation, weights)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D()(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D()(x)
-
-    model = Model(imagenet_utils.model_inputs(input_tensor, img_input), x, name=name)
-    if include_top:
-        url, file_hash = WEIGHTS_PATH, "0a58e3b7378bc2990ea3b43d5981f1f6"
-    else:
-        url, file_hash = WEIGHTS_PATH_NO_TOP, "b0042744bf5b25fce3cb969f33bebb97"
-    imagenet_utils.load_weights(model, weights, url.rsplit("/", 1)[-1], url, file_hash)
-    return model
 
 
 Xception.__doc__ += imagenet_utils.ARGS_DOC
