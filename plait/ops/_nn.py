@@ -237,8 +237,7 @@ def moments(x, axes, keepdims=False, synchronized=False):
     z = _in_float32(x)
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
     if synchronized and torch.distributed.is_available() and torch.distributed.is_initialized():
-        from torch.distributed.nn.functional import all_reduce
-
+        all_reduce = _SumOverProcesses.apply
         local_count = math.prod(z.shape[a] for a in axes)
         count = all_reduce(torch.tensor(float(local_count), dtype=z.dtype, device=z.device))
         sums = all_reduce(torch.stack([z.sum(axes, keepdim=True), (z * z).sum(axes, keepdim=True)]))
@@ -249,6 +248,20 @@ def moments(x, axes, keepdims=False, synchronized=False):
     else:
         variance, mean = torch.var_mean(z, dim=axes, correction=0, keepdim=keepdims)
     return _back_to(mean, x.dtype), _back_to(variance, x.dtype)
+
+
+class _SumOverProcesses(torch.autograd.Function):
+    """``all_reduce`` (sum) over the default process group; the gradient is summed likewise."""
+
+    @staticmethod
+    def forward(ctx, x):
+        total = x.clone()
+        torch.distributed.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _SumOverProcesses.apply(grad)
 
 
 @_nn_op
