@@ -7,10 +7,9 @@
 * ``None`` draws a fresh seed from torch's global generator, so
   ``plait.utils.set_random_seed(s)`` makes a whole program's draws repeat.
 
-Seeds become a ``torch.Generator`` the way Keras's torch backend makes them
-(``manual_seed((seed + counter) & 0xFFFFFFFF)``), so an int seed gives the same numbers as Keras
-on the torch backend. Ported from Keras 3.15 (``keras/src/random/`` and
-``keras/src/backend/torch/random.py``; Apache-2.0, the Keras authors).
+A seed becomes a ``torch.Generator`` seeded with ``(seed + counter) & 0xFFFFFFFF``, as Keras's
+torch backend seeds one, and each op draws with the same torch sampler Keras uses, so an int
+seed gives the same numbers as Keras on the torch backend (``tests/test_random.py`` checks).
 
 Example:
     >>> import plait
@@ -77,13 +76,14 @@ class SeedGenerator:
         self.state = torch.tensor([_as_int32(seed), 0], dtype=torch.int32)
 
     def next(self, ordered=True):
-        """The current ``[seed, counter]``; the state then advances."""
-        current = self.state.clone()
+        """The current ``[seed, counter]``; the state then advances (the counter by one, or
+        Keras's unordered scramble)."""
+        drawn = self.state.clone()
         if ordered:
             self.state = self.state + torch.tensor([0, 1], dtype=torch.int32)
         else:
             self.state = (self.state + 1) * 5387 % 933199
-        return current
+        return drawn
 
     def get_config(self):
         return {"seed": self._initial_seed, "name": self.name}
@@ -96,35 +96,37 @@ class SeedGenerator:
         return f"<SeedGenerator name={self.name} state={self.state.tolist()}>"
 
 
-def _generator(seed):
-    return torch_generator(seed, get_device())
+def _sampling(seed, dtype):
+    """The keywords every torch sampler below takes: a generator seeded from ``seed`` (None on
+    the meta device: nothing is drawn), the dtype and the current device."""
+    device = get_device()
+    return {"generator": torch_generator(seed, device), "dtype": _to_torch_dtype(dtype), "device": device}
 
 
 def _random_op(fn):
     """Put new tensors on the device of the tensor arguments (else torch's default)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def on_device(*args, **kwargs):
         leaves = nest.flatten((args, kwargs))
-        if not any(isinstance(v, torch.Tensor) for v in leaves) and _in_shape_inference():
+        if _in_shape_inference() and not any(isinstance(v, torch.Tensor) for v in leaves):
             # Drawn inside a layer's call while the graph infers shapes (a VAE's sampling
             # layer): answer on the meta device, without drawing or advancing a SeedGenerator.
             leaves = [torch.empty(0, device="meta")]
         with device_of(leaves):
             return fn(*args, **kwargs)
 
-    return wrapper
+    return on_device
 
 
 def _shape(shape):
-    return tuple(int(d) for d in shape) if not isinstance(shape, int) else (shape,)
+    return (shape,) if isinstance(shape, int) else tuple(int(d) for d in shape)
 
 
 @_random_op
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Samples from a normal distribution: ``shape``, float ``dtype`` (default float32)."""
-    dtype = _to_torch_dtype(dtype or floatx())
-    return torch.normal(mean, stddev, size=_shape(shape), generator=_generator(seed), dtype=dtype, device=get_device())
+    return torch.normal(mean, stddev, size=_shape(shape), **_sampling(seed, dtype or floatx()))
 
 
 @_random_op
@@ -132,12 +134,11 @@ def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Samples uniformly from ``[minval, maxval)``."""
     if dtype and not is_float_dtype(dtype):
         raise ValueError(f"`plait.random.uniform` requires a floating point `dtype`. Received: dtype={dtype} ")
-    dtype = _to_torch_dtype(dtype or floatx())
-    requested = _shape(shape)
-    # Keras draws one value for a scalar shape and takes it (same numbers as Keras).
-    rand = torch.rand(size=requested or (1,), generator=_generator(seed), dtype=dtype, device=get_device())
-    output = (maxval - minval) * rand + minval
-    return output if requested else output[0]
+    size = _shape(shape)
+    # A scalar is the first of one drawn value, so its number is Keras's too.
+    unit = torch.rand(size or (1,), **_sampling(seed, dtype or floatx()))
+    scaled = minval + (maxval - minval) * unit
+    return scaled if size else scaled[0]
 
 
 @_random_op
@@ -145,26 +146,17 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
     """Samples integers uniformly from ``[minval, maxval)``."""
     if dtype and not is_int_dtype(dtype):
         raise ValueError(f"`plait.random.randint` requires an integer `dtype`. Received: dtype={dtype} ")
-    return torch.randint(
-        low=minval,
-        high=maxval,
-        size=_shape(shape),
-        generator=_generator(seed),
-        dtype=_to_torch_dtype(dtype),
-        device=get_device(),
-    )
+    return torch.randint(minval, maxval, _shape(shape), **_sampling(seed, dtype))
 
 
 @_random_op
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Samples from a normal distribution, values more than 2 stddevs from the mean redrawn."""
-    dtype = _to_torch_dtype(dtype)
-    shape = _shape(shape)
-    # Keras's way: draw 4 candidates per value, keep the first within (-2, 2).
-    x = normal(shape + (4,), mean=0, stddev=1, dtype=dtype, seed=seed)
-    valid = (x > -2) & (x < 2)
-    indexes = valid.max(-1, keepdim=True)[1]
-    return x.gather(-1, indexes).squeeze(-1) * stddev + mean
+    # Four standard-normal candidates per value; the first one inside (-2, 2) is kept (Keras's
+    # rule, so the numbers match; a value with none inside keeps its first candidate).
+    candidates = normal((*_shape(shape), 4), dtype=dtype, seed=seed)
+    first_inside = (candidates.abs() < 2).to(torch.uint8).argmax(-1, keepdim=True)
+    return candidates.gather(-1, first_inside).squeeze(-1) * stddev + mean
 
 
 @_random_op
@@ -175,9 +167,9 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
         raise ValueError(
             f"`logits` should be a 2-D tensor with shape [batch_size, num_classes]. Received: logits={logits}"
         )
-    probs = torch.softmax(logits, dim=-1)
-    samples = torch.multinomial(probs, num_samples, replacement=True, generator=_generator(seed))
-    return samples.type(_to_torch_dtype(dtype))
+    generator = torch_generator(seed, get_device())
+    drawn = torch.multinomial(logits.softmax(-1), num_samples, replacement=True, generator=generator)
+    return drawn.to(_to_torch_dtype(dtype))
 
 
 @_random_op
@@ -187,81 +179,77 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     ``noise_shape`` broadcasts one mask over some axes (``None`` entries take ``inputs``' size).
     """
     inputs = convert_to_tensor(inputs)
-    if rate == 1.0:
-        return torch.zeros_like(inputs)
-    if rate == 0.0:
-        return inputs
-    seeded = seed is not None and not (isinstance(seed, SeedGenerator) and seed._initial_seed is None)
-    if seeded or noise_shape is not None:
-        keep_prob = 1.0 - rate
-        shape = (
-            inputs.shape if noise_shape is None else [s if n is None else n for s, n in zip(inputs.shape, noise_shape)]
-        )
-        keep = torch.full(tuple(shape), keep_prob, device=inputs.device)
-        generator = _generator(seed)
-        mask = (torch.bernoulli(keep, generator=generator) if generator is not None else torch.bernoulli(keep)).bool()
-        mask = torch.broadcast_to(mask, inputs.shape)
-        return torch.where(mask, inputs / keep_prob, torch.zeros_like(inputs))
-    # Unseeded: torch's fused dropout, on the global generator (as Keras's torch backend does).
-    return torch.nn.functional.dropout(inputs, p=rate, training=True)
+    if rate in (0.0, 1.0):
+        return inputs if rate == 0.0 else torch.zeros_like(inputs)
+    # A SeedGenerator made without a seed counts as unseeded, as in Keras.
+    unseeded = seed is None or (isinstance(seed, SeedGenerator) and seed.get_config()["seed"] is None)
+    if unseeded and noise_shape is None:
+        # torch's fused dropout, on the global generator (as Keras's torch backend does).
+        return torch.nn.functional.dropout(inputs, p=rate, training=True)
+    keep = 1.0 - rate
+    size = tuple(inputs.shape) if noise_shape is None else tuple(noise_shape)
+    size = tuple(d if n is None else n for d, n in zip(inputs.shape, size))  # None: the input's size
+    odds = torch.full(size, keep, device=inputs.device)
+    kept = torch.bernoulli(odds, generator=torch_generator(seed, get_device())).bool().expand(inputs.shape)
+    return torch.where(kept, inputs / keep, torch.zeros_like(inputs))
 
 
 @_random_op
 def shuffle(x, axis=0, seed=None):
     """``x`` with its entries permuted along ``axis`` (one permutation per leading index)."""
     x = convert_to_tensor(x)
-    # Ref: https://github.com/pytorch/pytorch/issues/71409 (as Keras does it).
-    perm = torch.rand(x.shape[: axis + 1], generator=_generator(seed), device=x.device).argsort(axis)
-    for _ in range(x.ndim - axis - 1):
-        perm.unsqueeze_(-1)
-    perm = perm.repeat(*[1] * (axis + 1), *x.shape[axis + 1 :])
-    return x.gather(axis, perm)
+    axis = axis % x.ndim
+    # Sorting uniform noise gives a random permutation along ``axis`` for each leading index;
+    # the same permutation then moves every trailing entry.
+    noise = torch.rand(x.shape[: axis + 1], generator=torch_generator(seed, get_device()), device=x.device)
+    order = noise.argsort(axis)
+    order = order.reshape(*order.shape, *[1] * (x.ndim - axis - 1)).expand(x.shape)
+    return x.gather(axis, order)
 
 
-def _with_seeded_global_rng(seed, sample):
-    """Run ``sample()`` with torch's global RNG seeded from ``seed``, then restore it (Keras's
-    way for distributions that take no generator)."""
+def _under_global_seed(seed, sample):
+    """``sample()`` with torch's global RNG seeded as a generator would be from ``seed``, then
+    restored: torch's gamma, binomial and beta samplers take no generator."""
     if torch.device(get_device()).type == "meta":
         return sample()  # shape inference: nothing is drawn, the seed's state stays put
     first, second = draw_seed(seed)
-    state = torch.random.get_rng_state()
+    saved = torch.random.get_rng_state()
     torch.manual_seed(int(first + second) & 0xFFFFFFFF)
     try:
         return sample()
     finally:
-        torch.random.set_rng_state(state)
+        torch.random.set_rng_state(saved)
+
+
+def _filled(value, shape):
+    return torch.broadcast_to(convert_to_tensor(value, "float32"), shape)
+
+
+def _sample(distribution, seed, dtype):
+    return _under_global_seed(seed, distribution.sample).to(_to_torch_dtype(dtype or floatx()))
 
 
 @_random_op
 def gamma(shape, alpha, dtype=None, seed=None):
     """Samples from a gamma distribution of concentration ``alpha`` (rate 1)."""
-    dtype = _to_torch_dtype(dtype or floatx())
-    shape = _shape(shape)
-    alpha = torch.broadcast_to(convert_to_tensor(alpha, "float32"), shape)
-    dist = torch.distributions.Gamma(alpha, torch.ones(shape, device=alpha.device))
-    return _with_seeded_global_rng(seed, dist.sample).type(dtype)
+    concentration = _filled(alpha, _shape(shape))
+    rate = torch.ones_like(concentration)
+    return _sample(torch.distributions.Gamma(concentration, rate), seed, dtype)
 
 
 @_random_op
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     """Samples the number of successes in ``counts`` trials of probability ``probabilities``."""
-    dtype = _to_torch_dtype(dtype or floatx())
-    shape = _shape(shape)
-    counts = torch.broadcast_to(convert_to_tensor(counts, "float32"), shape)
-    probabilities = torch.broadcast_to(convert_to_tensor(probabilities, "float32"), shape)
-    dist = torch.distributions.Binomial(total_count=counts, probs=probabilities)
-    return _with_seeded_global_rng(seed, dist.sample).type(dtype)
+    size = _shape(shape)
+    distribution = torch.distributions.Binomial(_filled(counts, size), probs=_filled(probabilities, size))
+    return _sample(distribution, seed, dtype)
 
 
 @_random_op
 def beta(shape, alpha, beta, dtype=None, seed=None):
     """Samples from a beta distribution with concentrations ``alpha`` and ``beta``."""
-    dtype = _to_torch_dtype(dtype or floatx())
-    shape = _shape(shape)
-    alpha = torch.broadcast_to(convert_to_tensor(alpha, "float32"), shape)
-    beta = torch.broadcast_to(convert_to_tensor(beta, "float32"), shape)
-    dist = torch.distributions.Beta(concentration1=alpha, concentration0=beta)
-    return _with_seeded_global_rng(seed, dist.sample).type(dtype)
+    size = _shape(shape)
+    return _sample(torch.distributions.Beta(_filled(alpha, size), _filled(beta, size)), seed, dtype)
 
 
 __all__ = [
