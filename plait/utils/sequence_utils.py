@@ -1,8 +1,5 @@
-"""``pad_sequences``: Keras's padding of variable-length sequences into one array.
-
-Ported from Keras 3 (``keras/src/utils/sequence_utils.py``, Apache 2.0): the same rules,
-defaults and messages, so its numbers and dtypes are Keras's.
-"""
+"""``pad_sequences``: variable-length sequences into one padded numpy array, with Keras's
+arguments, defaults, dtypes and messages."""
 
 import numpy as np
 
@@ -34,43 +31,38 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     """
     if not hasattr(sequences, "__len__"):
         raise ValueError("`sequences` must be iterable.")
-    num_samples = len(sequences)
-    lengths, sample_shape, found = [], (), False
-    for x in sequences:  # the step shape comes from the first non-empty sequence
-        try:
-            lengths.append(len(x))
-            if not found and len(x):
-                sample_shape, found = np.asarray(x).shape[1:], True
-        except TypeError as e:
-            raise ValueError(f"`sequences` must be a list of iterables. Found non-iterable: {x}") from e
-    if maxlen is None:
-        maxlen = np.max(lengths)
-    is_dtype_str = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
-    if isinstance(value, str) and dtype is not object and not is_dtype_str:
+    if truncating not in ("pre", "post"):
+        raise ValueError(f'Truncating type "{truncating}" not understood')
+    if padding not in ("pre", "post"):
+        raise ValueError(f'Padding type "{padding}" not understood')
+    lengths = []
+    for seq in sequences:
+        if not hasattr(seq, "__len__"):
+            raise ValueError(f"`sequences` must be a list of iterables. Found non-iterable: {seq}")
+        lengths.append(len(seq))
+    width = max(lengths, default=0) if maxlen is None else maxlen
+    # Each step may itself be an array: its shape comes from the first non-empty sequence.
+    first = next((np.asarray(seq) for seq in sequences if len(seq)), None)
+    step_shape = () if first is None else first.shape[1:]
+    text_dtype = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
+    if isinstance(value, str) and dtype is not object and not text_dtype:
         raise ValueError(
             f"`dtype` {dtype} is not compatible with `value`'s type: {type(value)}\n"
             "You should set `dtype=object` for variable length strings."
         )
-    out = np.full((num_samples, maxlen) + sample_shape, value, dtype=dtype)
-    for idx, s in enumerate(sequences):
-        if not len(s):
+    out = np.full((len(sequences), width, *step_shape), value, dtype=dtype)
+    for row, (seq, length) in enumerate(zip(sequences, lengths)):
+        kept = min(length, width)
+        if not kept:
             continue
-        if truncating == "pre":
-            trunc = s[-maxlen:]
-        elif truncating == "post":
-            trunc = s[:maxlen]
-        else:
-            raise ValueError(f'Truncating type "{truncating}" not understood')
-        trunc = np.asarray(trunc, dtype=dtype)
-        if trunc.shape[1:] != sample_shape:
+        # truncating="pre" drops a long sequence's start, "post" its end
+        steps = np.asarray(seq[length - kept :] if truncating == "pre" else seq[:kept], dtype=dtype)
+        if steps.shape[1:] != step_shape:
             raise ValueError(
-                f"Shape of sample {trunc.shape[1:]} of sequence at position {idx} is different from expected "
-                f"shape {sample_shape}"
+                f"Shape of sample {steps.shape[1:]} of sequence at position {row} is different from expected "
+                f"shape {step_shape}"
             )
-        if padding == "post":
-            out[idx, : len(trunc)] = trunc
-        elif padding == "pre":
-            out[idx, -len(trunc) :] = trunc
-        else:
-            raise ValueError(f'Padding type "{padding}" not understood')
+        # padding="pre" puts the values at the row's end, "post" at its start
+        target = slice(width - kept, width) if padding == "pre" else slice(0, kept)
+        out[row, target] = steps
     return out
