@@ -1,6 +1,9 @@
 """``get``: a metric from a Keras name (``"accuracy"``, ``"mae"``, ...), an instance or a function."""
 
-from plait.metrics.accuracy import (
+import re
+
+from plait.metrics import confusion, probabilistic, regression
+from plait.metrics.accuracy import (  # (plait.metrics.accuracy is also the name of a function)
     Accuracy,
     BinaryAccuracy,
     CategoricalAccuracy,
@@ -8,55 +11,49 @@ from plait.metrics.accuracy import (
     SparseTopKCategoricalAccuracy,
     TopKCategoricalAccuracy,
 )
-from plait.metrics.confusion import (
-    AUC,
-    FalseNegatives,
-    FalsePositives,
-    Precision,
-    Recall,
-    TrueNegatives,
-    TruePositives,
-)
 from plait.metrics.metric import Metric
-from plait.metrics.probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 from plait.metrics.reduction import MeanMetricWrapper
-from plait.metrics.regression import (
-    MeanAbsoluteError,
-    MeanAbsolutePercentageError,
-    MeanSquaredError,
-    MeanSquaredLogarithmicError,
-    RootMeanSquaredError,
-)
 from plait.utils.registry import by_name, with_class_names
 
-_BY_NAME = {
-    "accuracy": Accuracy,
-    "binary_accuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError,
-    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError,
-    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
-    "binary_crossentropy": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "root_mean_squared_error": RootMeanSquaredError,
-    "auc": AUC,
-    "precision": Precision,
-    "recall": Recall,
-    "true_positives": TruePositives,
-    "false_positives": FalsePositives,
-    "true_negatives": TrueNegatives,
-    "false_negatives": FalseNegatives,
+
+def _snake(class_name):
+    """``"SparseTopKCategoricalAccuracy"`` -> ``"sparse_top_k_categorical_accuracy"``; an
+    acronym stays one word (``"AUC"`` -> ``"auc"``)."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
+
+
+# The metrics compile() accepts by name: each under its class name in snake case (Keras's
+# string names), plus Keras's short aliases.
+_CLASSES = (
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    regression.MeanSquaredError,
+    regression.MeanAbsoluteError,
+    regression.MeanAbsolutePercentageError,
+    regression.MeanSquaredLogarithmicError,
+    regression.RootMeanSquaredError,
+    probabilistic.BinaryCrossentropy,
+    probabilistic.CategoricalCrossentropy,
+    probabilistic.SparseCategoricalCrossentropy,
+    confusion.AUC,
+    confusion.Precision,
+    confusion.Recall,
+    confusion.TruePositives,
+    confusion.FalsePositives,
+    confusion.TrueNegatives,
+    confusion.FalseNegatives,
+)
+_SHORT = {
+    "mse": regression.MeanSquaredError,
+    "mae": regression.MeanAbsoluteError,
+    "mape": regression.MeanAbsolutePercentageError,
+    "msle": regression.MeanSquaredLogarithmicError,
 }
-with_class_names(_BY_NAME)
+_BY_NAME = with_class_names({**{_snake(cls.__name__): cls for cls in _CLASSES}, **_SHORT})
 
 
 def get(identifier):
