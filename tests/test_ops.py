@@ -467,7 +467,13 @@ IMAGE_CASES = {
     "extract_patches_3d": [((rng.normal(size=(1, 4, 4, 4, 2)).astype("float32"), 2), {})],
     "pad_images": [((IMG, 1, 2), {"target_height": 12, "target_width": 12}), ((IMG[0], 0, 1, 2, 3), {})],
     "ssim": [((IMG, IMG * 0.9 + 0.05), {"filter_size": 7}), ((IMG[0], IMG[1]), {"filter_size": 5, "max_val": 2.0})],
-    "gaussian_blur": [((IMG,), {}), ((IMG,), {"kernel_size": (5, 5), "sigma": (2.0, 2.0)})],
+    # Keras's torch backend reads data_format=None as channels first here (its other backends, and its
+    # docs, as channels last, which plait follows): the layout is given explicitly to compare.
+    "gaussian_blur": [
+        ((IMG,), {"data_format": "channels_last"}),
+        ((IMG,), {"kernel_size": (5, 5), "sigma": (2.0, 2.0), "data_format": "channels_last"}),
+        ((IMG.transpose(0, 3, 1, 2),), {"kernel_size": (5, 5), "sigma": (1.0, 2.0), "data_format": "channels_first"}),
+    ],
     "hsv_to_rgb": [((IMG,), {})],
     "map_coordinates": [
         ((IMG[0, :, :, 0], np.stack(np.meshgrid(np.linspace(0, 7, 5), np.linspace(0, 7, 5))).astype("float32"), 1), {})

@@ -1,196 +1,142 @@
-"""Image ops (resize, affine and perspective transforms, colour spaces, ...): the implementations
-behind :mod:`plait.ops.image`.
+"""Image ops on torch: the implementations behind :mod:`plait.ops.image` (resampling ones are in
+:mod:`plait.ops._image_warp`).
 
-Ported from Keras 3.15's torch backend (``keras/src/backend/torch/image.py``; Apache-2.0, the Keras
-authors): names, defaults, dtypes and numbers are Keras's; imports point at plait.
+Keras's images are ``channels_last`` by default, torch's kernels want ``(batch, channels, height,
+width)``: :func:`to_nchw` brings any ``(height, width, channels)`` image or batch into torch's
+layout and hands back the way out, so each op is written once, on NCHW, around one torch kernel
+(``F.interpolate``, a grouped ``F.conv2d``, ``Tensor.unfold``).
 """
 
-import functools
-import itertools
-import operator
+import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from plait.ops import _backend as backend
-from plait.ops._backend import cast, convert_to_tensor, to_torch_dtype, torch_generator
+from plait.ops._backend import cast, convert_to_tensor, result_type, standardize_dtype
+from plait.utils.image_utils import TORCH_MODES, resize_nchw, standardize_data_format
 
-RESIZE_INTERPOLATIONS = {
-    "bilinear": "bilinear",
-    "nearest": "nearest-exact",
-    "bicubic": "bicubic",
-}
-UNSUPPORTED_INTERPOLATIONS = (
-    "lanczos3",
-    "lanczos5",
-)
-AFFINE_TRANSFORM_INTERPOLATIONS = {
-    "nearest": 0,
-    "bilinear": 1,
-}
-AFFINE_TRANSFORM_FILL_MODES = {
-    "constant",
-    "nearest",
-    "wrap",
-    "mirror",
-    "reflect",
-}
-SCALE_AND_TRANSLATE_METHODS = {
-    "linear",
-    "bilinear",
-    "trilinear",
-    "cubic",
-    "bicubic",
-    "tricubic",
-    "lanczos3",
-    "lanczos5",
-}
+
+# ----------------------------------------------------------------------------- layout
+def images_of(images, name, ranks=(3, 4)):
+    """``images`` as a tensor of rank 3 (one image) or 4 (a batch), or a ValueError naming ``name``."""
+    images = convert_to_tensor(images)
+    if images.ndim not in ranks:
+        raise ValueError(
+            f"ops.image.{name}: expected rank 3 (one image) or 4 (a batch of images). "
+            f"Received images of shape {tuple(images.shape)}."
+        )
+    return images
+
+
+def to_nchw(images, data_format):
+    """``(x, back)``: ``images`` as an NCHW batch, and the function that restores the caller's
+    layout (channels last or first, batched or not) on a result of the same kind."""
+    channels_last = standardize_data_format(data_format) == "channels_last"
+    single = images.ndim == 3
+    x = images.unsqueeze(0) if single else images
+    if channels_last:
+        x = x.permute(0, 3, 1, 2)
+
+    def back(y):
+        if channels_last:
+            y = y.movedim(1, -1)
+        return y.squeeze(0) if single else y
+
+    return x, back
+
+
+def channel_axis(data_format):
+    return -1 if standardize_data_format(data_format) == "channels_last" else -3
+
+
+# ----------------------------------------------------------------------------- colour
+_LUMA = (0.2989, 0.587, 0.114)  # ITU-R 601 weights, as Keras and torchvision use
 
 
 def rgb_to_grayscale(images, data_format=None):
-    images = convert_to_tensor(images)
-    data_format = backend.standardize_data_format(data_format)
-    if images.ndim not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-    channel_axis = -3 if data_format == "channels_first" else -1
-    if images.shape[channel_axis] not in (1, 3):
-        raise ValueError(
-            "Invalid channel size: expected 3 (RGB) or 1 (Grayscale). "
-            f"Received input with shape: images.shape={images.shape}"
-        )
+    """Luma of RGB images (``0.2989 R + 0.587 G + 0.114 B``), one channel kept.
 
-    # This implementation is based on
-    # https://github.com/pytorch/vision/blob/main/torchvision/transforms/_functional_tensor.py
-    if images.shape[channel_axis] == 3:
-        r, g, b = images.unbind(dim=channel_axis)
-        images = (0.2989 * r + 0.587 * g + 0.114 * b).to(images.dtype)
-        images = images.unsqueeze(dim=channel_axis)
-    else:
-        images = images.clone()
+    Args:
+        images: ``(..., height, width, 3)`` (or 1 channel, returned as it is), channels first
+            with ``data_format="channels_first"``.
+
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.rgb_to_grayscale(torch.ones(2, 2, 3)).shape
+        torch.Size([2, 2, 1])
+    """
+    images = images_of(images, "rgb_to_grayscale")
+    axis = channel_axis(data_format)
+    if images.shape[axis] == 1:
+        return images.clone()
+    if images.shape[axis] != 3:
+        raise ValueError(
+            "ops.image.rgb_to_grayscale: expected 3 (RGB) or 1 channel. "
+            f"Received images of shape {tuple(images.shape)}."
+        )
+    weights = torch.tensor(_LUMA, dtype=torch.promote_types(images.dtype, torch.float32), device=images.device)
+    gray = torch.tensordot(images.movedim(axis, -1).to(weights.dtype), weights, dims=1)
+    return gray.to(images.dtype).unsqueeze(axis)
+
+
+def _float_images(images, name):
+    images = images_of(images, name)
+    if not images.is_floating_point():
+        raise ValueError(
+            f"ops.image.{name}: expected float images (values in [0, 1]). Received {standardize_dtype(images.dtype)}."
+        )
     return images
 
 
 def rgb_to_hsv(images, data_format=None):
-    # Ref: dm_pix
-    images = convert_to_tensor(images)
-    dtype = images.dtype
-    data_format = backend.standardize_data_format(data_format)
-    channels_axis = -1 if data_format == "channels_last" else -3
-    if len(images.shape) not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-    if not backend.is_float_dtype(dtype):
-        raise ValueError(
-            f"Invalid images dtype: expected float dtype. Received: images.dtype={backend.standardize_dtype(dtype)}"
-        )
-    eps = torch.finfo(dtype).eps
-    images = torch.where(torch.abs(images) < eps, 0.0, images)
-    red, green, blue = torch.split(images, [1, 1, 1], channels_axis)
-    red = torch.squeeze(red, channels_axis)
-    green = torch.squeeze(green, channels_axis)
-    blue = torch.squeeze(blue, channels_axis)
+    """RGB to hue, saturation, value; all channels in ``[0, 1]`` (float images only).
 
-    def rgb_planes_to_hsv_planes(r, g, b):
-        value = torch.maximum(torch.maximum(r, g), b)
-        minimum = torch.minimum(torch.minimum(r, g), b)
-        range_ = value - minimum
-
-        safe_value = torch.where(value > 0, value, 1.0)
-        safe_range = torch.where(range_ > 0, range_, 1.0)
-
-        saturation = torch.where(value > 0, range_ / safe_value, 0.0)
-        norm = 1.0 / (6.0 * safe_range)
-
-        hue = torch.where(
-            value == g,
-            norm * (b - r) + 2.0 / 6.0,
-            norm * (r - g) + 4.0 / 6.0,
-        )
-        hue = torch.where(value == r, norm * (g - b), hue)
-        hue = torch.where(range_ > 0, hue, 0.0) + (hue < 0.0).to(hue.dtype)
-        return hue, saturation, value
-
-    images = torch.stack(rgb_planes_to_hsv_planes(red, green, blue), axis=channels_axis)
-    return images
+    Example:
+        >>> from plait.ops import image
+        >>> image.rgb_to_hsv([[[0.0, 0.5, 1.0]]])
+        tensor([[[0.5833, 1.0000, 1.0000]]])
+    """
+    images = _float_images(images, "rgb_to_hsv")
+    axis = channel_axis(data_format)
+    # Values within eps of zero count as zero (Keras's rule: keeps the hue of near-black stable).
+    images = torch.where(images.abs() < torch.finfo(images.dtype).eps, 0.0, images)
+    r, g, b = images.unbind(axis)
+    value = torch.maximum(torch.maximum(r, g), b)
+    chroma = value - torch.minimum(torch.minimum(r, g), b)
+    saturation = torch.where(value > 0, chroma / torch.where(value > 0, value, 1.0), 0.0)
+    sixth = 1.0 / (6.0 * torch.where(chroma > 0, chroma, 1.0))  # hue in turns: each sector is 1/6
+    hue = torch.where(
+        value == r, (g - b) * sixth, torch.where(value == g, (b - r) * sixth + 1 / 3, (r - g) * sixth + 2 / 3)
+    )
+    hue = torch.where(chroma > 0, hue, 0.0)
+    hue = hue + (hue < 0).to(hue.dtype)  # red's sector wraps around 0
+    return torch.stack((hue, saturation, value), axis)
 
 
 def hsv_to_rgb(images, data_format=None):
-    # Ref: dm_pix
-    images = convert_to_tensor(images)
-    dtype = images.dtype
-    data_format = backend.standardize_data_format(data_format)
-    channels_axis = -1 if data_format == "channels_last" else -3
-    if len(images.shape) not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-    if not backend.is_float_dtype(dtype):
-        raise ValueError(
-            f"Invalid images dtype: expected float dtype. Received: images.dtype={backend.standardize_dtype(dtype)}"
-        )
-    hue, saturation, value = torch.split(images, [1, 1, 1], channels_axis)
-    hue = torch.squeeze(hue, channels_axis)
-    saturation = torch.squeeze(saturation, channels_axis)
-    value = torch.squeeze(value, channels_axis)
+    """Hue, saturation, value to RGB (float images only; hue in turns, wrapping at 1).
 
-    def hsv_planes_to_rgb_planes(hue, saturation, value):
-        dh = torch.remainder(hue, 1.0) * 6.0
-        dr = torch.clip(torch.abs(dh - 3.0) - 1.0, 0.0, 1.0)
-        dg = torch.clip(2.0 - torch.abs(dh - 2.0), 0.0, 1.0)
-        db = torch.clip(2.0 - torch.abs(dh - 4.0), 0.0, 1.0)
-        one_minus_s = 1.0 - saturation
-
-        red = value * (one_minus_s + saturation * dr)
-        green = value * (one_minus_s + saturation * dg)
-        blue = value * (one_minus_s + saturation * db)
-        return red, green, blue
-
-    images = torch.stack(hsv_planes_to_rgb_planes(hue, saturation, value), axis=channels_axis)
-    return images
+    Example:
+        >>> from plait.ops import image
+        >>> image.hsv_to_rgb([[[0.5, 1.0, 1.0]]])
+        tensor([[[0., 1., 1.]]])
+    """
+    images = _float_images(images, "hsv_to_rgb")
+    axis = channel_axis(data_format)
+    hue, saturation, value = images.unbind(axis)
+    sector = torch.remainder(hue, 1.0) * 6.0
+    # Each primary's share as a piecewise-linear function of the hue sector (0..6).
+    shares = (
+        (torch.abs(sector - 3.0) - 1.0).clamp(0.0, 1.0),
+        (2.0 - torch.abs(sector - 2.0)).clamp(0.0, 1.0),
+        (2.0 - torch.abs(sector - 4.0)).clamp(0.0, 1.0),
+    )
+    return torch.stack([value * (1.0 - saturation + saturation * share) for share in shares], axis)
 
 
-def _cast_squeeze_in(image, req_dtypes):
-    need_squeeze = False
-    # make image NCHW
-    if image.ndim < 4:
-        image = image.unsqueeze(dim=0)
-        need_squeeze = True
-
-    out_dtype = image.dtype
-    need_cast = False
-    if out_dtype not in req_dtypes:
-        need_cast = True
-        req_dtype = req_dtypes[0]
-        image = image.to(req_dtype)
-    return image, need_cast, need_squeeze, out_dtype
-
-
-def _cast_squeeze_out(image, need_cast, need_squeeze, out_dtype):
-    if need_squeeze:
-        image = image.squeeze(dim=0)
-
-    if need_cast:
-        if out_dtype in (
-            torch.uint8,
-            torch.int8,
-            torch.int16,
-            torch.int32,
-            torch.int64,
-        ):
-            # it is better to round before cast
-            image = torch.round(image)
-        image = image.to(out_dtype)
-    return image
+# ----------------------------------------------------------------------------- resize
+_WORK_DTYPES = (torch.float32, torch.float64)
 
 
 def resize(
@@ -204,968 +150,300 @@ def resize(
     fill_value=0.0,
     data_format=None,
 ):
-    data_format = backend.standardize_data_format(data_format)
-    if interpolation in UNSUPPORTED_INTERPOLATIONS:
+    """Resize images to ``size`` (``F.interpolate`` with half-pixel centers, Keras's numbers).
+
+    Args:
+        images: ``(height, width, channels)`` or a batch of them (channels first with
+            ``data_format="channels_first"``); integer images are rounded back to their dtype.
+        size: ``(height, width)`` of the output.
+        interpolation: ``"bilinear"`` (default), ``"nearest"``, ``"bicubic"`` or ``"area"``.
+        antialias: low-pass filter when downsampling (bilinear and bicubic).
+        crop_to_aspect_ratio: first crop the largest centered box of ``size``'s aspect ratio.
+        pad_to_aspect_ratio: first pad (centered) to ``size``'s aspect ratio with ``fill_value``.
+        fill_mode: ``"constant"``, the only mode.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.resize(torch.ones(2, 8, 8, 3), (4, 6)).shape
+        torch.Size([2, 4, 6, 3])
+    """
+    if len(size) != 2 or size[0] <= 0 or size[1] <= 0:
+        raise ValueError(f"ops.image.resize: `size` must be two positive ints (height, width). Received: size={size}")
+    if interpolation not in TORCH_MODES:
         raise ValueError(
-            "Resizing with Lanczos interpolation is "
-            "not supported by the PyTorch backend. "
-            f"Received: interpolation={interpolation}."
-        )
-    if interpolation not in RESIZE_INTERPOLATIONS:
-        raise ValueError(
-            "Invalid value for argument `interpolation`. Expected of one "
-            f"{RESIZE_INTERPOLATIONS}. Received: interpolation={interpolation}"
+            f"ops.image.resize: `interpolation` must be one of {tuple(TORCH_MODES)} on torch (Keras's torch backend "
+            f"has no Lanczos kernels). Received: interpolation={interpolation!r}"
         )
     if fill_mode != "constant":
+        raise ValueError(f"ops.image.resize: `fill_mode` must be 'constant'. Received: fill_mode={fill_mode!r}")
+    if crop_to_aspect_ratio and pad_to_aspect_ratio:
+        raise ValueError("ops.image.resize: only one of `crop_to_aspect_ratio` and `pad_to_aspect_ratio` can be True.")
+    images = images_of(images, "resize")
+    x, back = to_nchw(images, data_format)
+    # interpolate computes in float32 / float64; other dtypes go through float32 and back.
+    x = x if x.dtype in _WORK_DTYPES else x.float()
+    x = resize_nchw(x, tuple(size), interpolation, antialias, crop_to_aspect_ratio, pad_to_aspect_ratio, fill_value)
+    if not images.is_floating_point():
+        # Cubic kernels overshoot: round, then clip to the integer dtype's range.
+        info = torch.iinfo(images.dtype)
+        x = x.round().clamp(info.min, info.max)
+    return back(x.to(images.dtype))
+
+
+# ----------------------------------------------------------------------------- crop and pad
+def _margins(name, kind, before, after, target, size):
+    """``(before, after)`` of one axis from two of the three: ``before + size + after = target``
+    for padding, ``before + target + after = size`` for cropping."""
+    names = (f"{('top', 'left')[kind[1]]}_{kind[0]}", f"{('bottom', 'right')[kind[1]]}_{kind[0]}")
+    names += (("target_height", "target_width")[kind[1]],)
+    given = dict(zip(names, (before, after, target)))
+    if sum(v is not None for v in given.values()) != 2:
+        raise ValueError(f"ops.image.{name}: give exactly two of {', '.join(names)}. Received {given}.")
+    for key, value in given.items():
+        if value is not None and value < 0:
+            raise ValueError(f"ops.image.{name}: {key} must be >= 0. Received {key}={value}.")
+    free = (target - size if kind[0] == "padding" else size - target) if target is not None else None
+    before = free - after if before is None else before
+    after = free - before if after is None else after
+    if before < 0 or after < 0:
         raise ValueError(
-            f"Invalid value for argument `fill_mode`. Only `'constant'` is supported. Received: fill_mode={fill_mode}"
+            f"ops.image.{name}: {given} do not fit an image axis of size {size} "
+            f"(the margins would be {before} and {after})."
         )
-    if pad_to_aspect_ratio and crop_to_aspect_ratio:
-        raise ValueError("Only one of `pad_to_aspect_ratio` & `crop_to_aspect_ratio` can be `True`.")
-    if not len(size) == 2:
-        raise ValueError(f"Argument `size` must be a tuple of two elements (height, width). Received: size={size}")
-    size = tuple(size)
-    images = convert_to_tensor(images)
-    if images.ndim not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-    images, need_cast, need_squeeze, out_dtype = _cast_squeeze_in(images, [torch.float32, torch.float64])
-    if data_format == "channels_last":
-        images = images.permute((0, 3, 1, 2))
-
-    if crop_to_aspect_ratio:
-        shape = images.shape
-        height, width = shape[-2], shape[-1]
-        target_height, target_width = size
-        crop_height = int(float(width * target_height) / target_width)
-        crop_height = max(min(height, crop_height), 1)
-        crop_width = int(float(height * target_width) / target_height)
-        crop_width = max(min(width, crop_width), 1)
-        crop_box_hstart = int(float(height - crop_height) / 2)
-        crop_box_wstart = int(float(width - crop_width) / 2)
-        images = images[
-            :,
-            :,
-            crop_box_hstart : crop_box_hstart + crop_height,
-            crop_box_wstart : crop_box_wstart + crop_width,
-        ]
-    elif pad_to_aspect_ratio:
-        shape = images.shape
-        height, width = shape[-2], shape[-1]
-        target_height, target_width = size
-        pad_height = int(float(width * target_height) / target_width)
-        pad_height = max(height, pad_height)
-        pad_width = int(float(height * target_width) / target_height)
-        pad_width = max(width, pad_width)
-        img_box_hstart = int(float(pad_height - height) / 2)
-        img_box_wstart = int(float(pad_width - width) / 2)
-
-        batch_size = images.shape[0]
-        channels = images.shape[1]
-        if img_box_hstart > 0:
-            padded_img = torch.cat(
-                [
-                    torch.ones(
-                        (batch_size, channels, img_box_hstart, width),
-                        dtype=images.dtype,
-                        device=images.device,
-                    )
-                    * fill_value,
-                    images,
-                    torch.ones(
-                        (batch_size, channels, img_box_hstart, width),
-                        dtype=images.dtype,
-                        device=images.device,
-                    )
-                    * fill_value,
-                ],
-                axis=2,
-            )
-        else:
-            padded_img = images
-        if img_box_wstart > 0:
-            padded_img = torch.cat(
-                [
-                    torch.ones(
-                        (batch_size, channels, height, img_box_wstart),
-                        dtype=images.dtype,
-                        device=images.device,
-                    )
-                    * fill_value,
-                    padded_img,
-                    torch.ones(
-                        (batch_size, channels, height, img_box_wstart),
-                        dtype=images.dtype,
-                        device=images.device,
-                    )
-                    * fill_value,
-                ],
-                axis=3,
-            )
-        images = padded_img
-
-    # This implementation is based on
-    # https://github.com/pytorch/vision/blob/main/torchvision/transforms/_functional_tensor.py
-    if antialias and interpolation not in ("bilinear", "bicubic"):
-        # We manually set it to False to avoid an error downstream in
-        # interpolate(). This behaviour is documented: the parameter is
-        # irrelevant for modes that are not bilinear or bicubic. We used to
-        # raise an error here, but now we don't use True as the default.
-        antialias = False
-    # Define align_corners to avoid warnings
-    align_corners = False if interpolation in ("bilinear", "bicubic") else None
-    resized = F.interpolate(
-        images,
-        size=size,
-        mode=RESIZE_INTERPOLATIONS[interpolation],
-        align_corners=align_corners,
-        antialias=antialias,
-    )
-    if interpolation == "bicubic" and out_dtype == torch.uint8:
-        resized = resized.clamp(min=0, max=255)
-    if data_format == "channels_last":
-        resized = resized.permute((0, 2, 3, 1))
-    resized = _cast_squeeze_out(
-        resized,
-        need_cast=need_cast,
-        need_squeeze=need_squeeze,
-        out_dtype=out_dtype,
-    )
-    return resized
+    return before, after
 
 
-def affine_transform(
+def pad_images(
     images,
-    transform,
-    interpolation="bilinear",
-    fill_mode="constant",
-    fill_value=0,
+    top_padding=None,
+    left_padding=None,
+    bottom_padding=None,
+    right_padding=None,
+    target_height=None,
+    target_width=None,
     data_format=None,
 ):
-    data_format = backend.standardize_data_format(data_format)
-    if interpolation not in AFFINE_TRANSFORM_INTERPOLATIONS.keys():
-        raise ValueError(
-            "Invalid value for argument `interpolation`. Expected of one "
-            f"{set(AFFINE_TRANSFORM_INTERPOLATIONS.keys())}. Received: "
-            f"interpolation={interpolation}"
-        )
-    if fill_mode not in AFFINE_TRANSFORM_FILL_MODES:
-        raise ValueError(
-            "Invalid value for argument `fill_mode`. Expected of one "
-            f"{AFFINE_TRANSFORM_FILL_MODES}. Received: fill_mode={fill_mode}"
-        )
+    """Zero-pad images; per axis give two of (before, after, target size).
 
-    images = convert_to_tensor(images)
-    transform = convert_to_tensor(transform)
-
-    if images.ndim not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-    if transform.ndim not in (1, 2):
-        raise ValueError(
-            "Invalid transform rank: expected rank 1 (single transform) "
-            "or rank 2 (batch of transforms). Received input with shape: "
-            f"transform.shape={transform.shape}"
-        )
-
-    # unbatched case
-    need_squeeze = False
-    if images.ndim == 3:
-        images = images.unsqueeze(dim=0)
-        need_squeeze = True
-    if transform.ndim == 1:
-        transform = transform.unsqueeze(dim=0)
-
-    if data_format == "channels_first":
-        images = images.permute((0, 2, 3, 1))
-
-    batch_size = images.shape[0]
-
-    # get indices
-    meshgrid = torch.meshgrid(
-        *[torch.arange(size, dtype=transform.dtype, device=transform.device) for size in images.shape[1:]],
-        indexing="ij",
-    )
-    indices = torch.concatenate([torch.unsqueeze(x, dim=-1) for x in meshgrid], dim=-1)
-    indices = torch.tile(indices, (batch_size, 1, 1, 1, 1))
-
-    # swap the values (on a copy: Keras writes into the caller's transform tensor here)
-    transform = transform.clone()
-    a0 = transform[:, 0].clone()
-    a2 = transform[:, 2].clone()
-    b1 = transform[:, 4].clone()
-    b2 = transform[:, 5].clone()
-    transform[:, 0] = b1
-    transform[:, 2] = b2
-    transform[:, 4] = a0
-    transform[:, 5] = a2
-
-    # deal with transform
-    transform = torch.nn.functional.pad(transform, pad=[0, 1, 0, 0], mode="constant", value=1)
-    transform = torch.reshape(transform, (batch_size, 3, 3))
-    offset = transform[:, 0:2, 2].clone()
-    offset = torch.nn.functional.pad(offset, pad=[0, 1, 0, 0])
-    transform[:, 0:2, 2] = 0
-
-    # transform the indices
-    coordinates = torch.einsum("Bhwij, Bjk -> Bhwik", indices, transform)
-    coordinates = torch.moveaxis(coordinates, source=-1, destination=1)
-    coordinates += torch.reshape(offset, shape=(*offset.shape, 1, 1, 1))
-
-    # Note: torch.stack is faster than torch.vmap when the batch size is small.
-    affined = torch.stack(
-        [
-            map_coordinates(
-                images[i],
-                coordinates[i],
-                order=AFFINE_TRANSFORM_INTERPOLATIONS[interpolation],
-                fill_mode=fill_mode,
-                fill_value=fill_value,
-            )
-            for i in range(len(images))
-        ],
-    )
-
-    if data_format == "channels_first":
-        affined = affined.permute((0, 3, 1, 2))
-    if need_squeeze:
-        affined = affined.squeeze(dim=0)
-    return affined
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.pad_images(torch.ones(4, 4, 3), 1, 2, target_height=8, target_width=8).shape
+        torch.Size([8, 8, 3])
+    """
+    x, back = to_nchw(images_of(images, "pad_images"), data_format)
+    top, bottom = _margins("pad_images", ("padding", 0), top_padding, bottom_padding, target_height, x.shape[2])
+    left, right = _margins("pad_images", ("padding", 1), left_padding, right_padding, target_width, x.shape[3])
+    return back(F.pad(x, (left, right, top, bottom)))
 
 
-def perspective_transform(
+def crop_images(
     images,
-    start_points,
-    end_points,
-    interpolation="bilinear",
-    fill_value=0,
+    top_cropping=None,
+    left_cropping=None,
+    bottom_cropping=None,
+    right_cropping=None,
+    target_height=None,
+    target_width=None,
     data_format=None,
 ):
-    data_format = backend.standardize_data_format(data_format)
+    """Crop images; per axis give two of (cut before, cut after, target size).
 
-    images = convert_to_tensor(images)
-    dtype = backend.standardize_dtype(images.dtype)
-    start_points = convert_to_tensor(start_points, dtype=dtype)
-    end_points = convert_to_tensor(end_points, dtype=dtype)
-
-    if interpolation not in AFFINE_TRANSFORM_INTERPOLATIONS.keys():
-        raise ValueError(
-            "Invalid value for argument `interpolation`. Expected of one "
-            f"{set(AFFINE_TRANSFORM_INTERPOLATIONS.keys())}. Received: "
-            f"interpolation={interpolation}"
-        )
-
-    if images.ndim not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-
-    if start_points.shape[-2:] != (4, 2) or start_points.dim() not in (2, 3):
-        raise ValueError(
-            "Invalid start_points shape: expected (4,2) for a single image"
-            f" or (N,4,2) for a batch. Received shape: {start_points.shape}"
-        )
-    if end_points.shape[-2:] != (4, 2) or end_points.dim() not in (2, 3):
-        raise ValueError(
-            "Invalid end_points shape: expected (4,2) for a single image"
-            f" or (N,4,2) for a batch. Received shape: {end_points.shape}"
-        )
-    if start_points.shape != end_points.shape:
-        raise ValueError(
-            "start_points and end_points must have the same shape."
-            f" Received start_points.shape={start_points.shape}, "
-            f"end_points.shape={end_points.shape}"
-        )
-
-    need_squeeze = False
-    if images.ndim == 3:
-        images = images.unsqueeze(dim=0)
-        need_squeeze = True
-
-    if start_points.ndim == 2:
-        start_points = start_points.unsqueeze(dim=0)
-    if end_points.ndim == 2:
-        end_points = end_points.unsqueeze(dim=0)
-
-    if data_format == "channels_first":
-        images = images.permute((0, 2, 3, 1))
-
-    batch_size, height, width, channels = images.shape
-
-    transforms = compute_homography_matrix(start_points, end_points)
-
-    if transforms.dim() == 1:
-        transforms = transforms.unsqueeze(0)
-    if transforms.shape[0] == 1 and batch_size > 1:
-        transforms = transforms.repeat(batch_size, 1)
-
-    grid_x, grid_y = torch.meshgrid(
-        torch.arange(width, dtype=to_torch_dtype(dtype), device=images.device),
-        torch.arange(height, dtype=to_torch_dtype(dtype), device=images.device),
-        indexing="xy",
-    )
-
-    output = torch.empty(
-        [batch_size, height, width, channels],
-        dtype=to_torch_dtype(dtype),
-        device=images.device,
-    )
-
-    for i in range(batch_size):
-        a0, a1, a2, a3, a4, a5, a6, a7 = transforms[i]
-        denom = a6 * grid_x + a7 * grid_y + 1.0
-        x_in = (a0 * grid_x + a1 * grid_y + a2) / denom
-        y_in = (a3 * grid_x + a4 * grid_y + a5) / denom
-
-        coords = torch.stack([y_in.flatten(), x_in.flatten()], dim=0)
-        mapped_channels = []
-        for channel in range(channels):
-            channel_img = images[i, :, :, channel]
-            mapped_channel = map_coordinates(
-                channel_img,
-                coords,
-                order=AFFINE_TRANSFORM_INTERPOLATIONS[interpolation],
-                fill_mode="constant",
-                fill_value=fill_value,
-            )
-            mapped_channels.append(mapped_channel.reshape(height, width))
-        output[i] = torch.stack(mapped_channels, dim=-1)
-
-    if data_format == "channels_first":
-        output = output.permute((0, 3, 1, 2))
-    if need_squeeze:
-        output = output.squeeze(dim=0)
-
-    return output
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.crop_images(torch.ones(8, 8, 3), 1, 2, target_height=4, target_width=5).shape
+        torch.Size([4, 5, 3])
+    """
+    x, back = to_nchw(images_of(images, "crop_images"), data_format)
+    top, bottom = _margins("crop_images", ("cropping", 0), top_cropping, bottom_cropping, target_height, x.shape[2])
+    left, right = _margins("crop_images", ("cropping", 1), left_cropping, right_cropping, target_width, x.shape[3])
+    return back(x[:, :, top : x.shape[2] - bottom, left : x.shape[3] - right])
 
 
-def compute_homography_matrix(start_points, end_points):
-    start_points = convert_to_tensor(start_points)
-    end_points = convert_to_tensor(end_points)
-    dtype = backend.result_type(start_points.dtype, end_points.dtype, float)
-    # `torch.linalg.solve` requires float32.
-    compute_dtype = backend.result_type(dtype, "float32")
-    start_points = cast(start_points, dtype)
-    end_points = cast(end_points, dtype)
-
-    start_x1, start_y1 = start_points[:, 0, 0], start_points[:, 0, 1]
-    start_x2, start_y2 = start_points[:, 1, 0], start_points[:, 1, 1]
-    start_x3, start_y3 = start_points[:, 2, 0], start_points[:, 2, 1]
-    start_x4, start_y4 = start_points[:, 3, 0], start_points[:, 3, 1]
-
-    end_x1, end_y1 = end_points[:, 0, 0], end_points[:, 0, 1]
-    end_x2, end_y2 = end_points[:, 1, 0], end_points[:, 1, 1]
-    end_x3, end_y3 = end_points[:, 2, 0], end_points[:, 2, 1]
-    end_x4, end_y4 = end_points[:, 3, 0], end_points[:, 3, 1]
-
-    coefficient_matrix = torch.stack(
-        [
-            torch.stack(
-                [
-                    end_x1,
-                    end_y1,
-                    torch.ones_like(end_x1),
-                    torch.zeros_like(end_x1),
-                    torch.zeros_like(end_x1),
-                    torch.zeros_like(end_x1),
-                    -start_x1 * end_x1,
-                    -start_x1 * end_y1,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    torch.zeros_like(end_x1),
-                    torch.zeros_like(end_x1),
-                    torch.zeros_like(end_x1),
-                    end_x1,
-                    end_y1,
-                    torch.ones_like(end_x1),
-                    -start_y1 * end_x1,
-                    -start_y1 * end_y1,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    end_x2,
-                    end_y2,
-                    torch.ones_like(end_x2),
-                    torch.zeros_like(end_x2),
-                    torch.zeros_like(end_x2),
-                    torch.zeros_like(end_x2),
-                    -start_x2 * end_x2,
-                    -start_x2 * end_y2,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    torch.zeros_like(end_x2),
-                    torch.zeros_like(end_x2),
-                    torch.zeros_like(end_x2),
-                    end_x2,
-                    end_y2,
-                    torch.ones_like(end_x2),
-                    -start_y2 * end_x2,
-                    -start_y2 * end_y2,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    end_x3,
-                    end_y3,
-                    torch.ones_like(end_x3),
-                    torch.zeros_like(end_x3),
-                    torch.zeros_like(end_x3),
-                    torch.zeros_like(end_x3),
-                    -start_x3 * end_x3,
-                    -start_x3 * end_y3,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    torch.zeros_like(end_x3),
-                    torch.zeros_like(end_x3),
-                    torch.zeros_like(end_x3),
-                    end_x3,
-                    end_y3,
-                    torch.ones_like(end_x3),
-                    -start_y3 * end_x3,
-                    -start_y3 * end_y3,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    end_x4,
-                    end_y4,
-                    torch.ones_like(end_x4),
-                    torch.zeros_like(end_x4),
-                    torch.zeros_like(end_x4),
-                    torch.zeros_like(end_x4),
-                    -start_x4 * end_x4,
-                    -start_x4 * end_y4,
-                ],
-                dim=-1,
-            ),
-            torch.stack(
-                [
-                    torch.zeros_like(end_x4),
-                    torch.zeros_like(end_x4),
-                    torch.zeros_like(end_x4),
-                    end_x4,
-                    end_y4,
-                    torch.ones_like(end_x4),
-                    -start_y4 * end_x4,
-                    -start_y4 * end_y4,
-                ],
-                dim=-1,
-            ),
-        ],
-        dim=1,
-    )
-
-    target_vector = torch.stack(
-        [
-            start_x1,
-            start_y1,
-            start_x2,
-            start_y2,
-            start_x3,
-            start_y3,
-            start_x4,
-            start_y4,
-        ],
-        dim=-1,
-    ).unsqueeze(-1)
-
-    coefficient_matrix = cast(coefficient_matrix, compute_dtype)
-    target_vector = cast(target_vector, compute_dtype)
-    homography_matrix = torch.linalg.solve(coefficient_matrix, target_vector)
-    homography_matrix = homography_matrix.reshape(-1, 8)
-    homography_matrix = cast(homography_matrix, dtype)
-    return homography_matrix
+# ----------------------------------------------------------------------------- filters
+def _depthwise(x, kernels, padding):
+    """Each channel of NCHW ``x`` convolved with each ``(k, kh, kw)`` kernel: ``(n, c * k, h', w')``,
+    the ``k`` results of a channel side by side; ``padding`` is ``(left, right, top, bottom)`` of zeros."""
+    channels = x.shape[1]
+    weight = kernels.to(x.dtype).unsqueeze(1).repeat(channels, 1, 1, 1)
+    return F.conv2d(F.pad(x, padding), weight, groups=channels)
 
 
-def _mirror_index_fixer(index, size):
-    s = size - 1  # Half-wavelength of triangular wave
-    # Scaled, integer-valued version of the triangular wave |x - round(x)|
-    return torch.abs((index + s) % (2 * s) - s)
+def _same(k):
+    return (k - 1) // 2, k // 2  # TensorFlow's "same": the odd pixel after
 
 
-def _reflect_index_fixer(index, size):
-    return torch.floor_divide(_mirror_index_fixer(2 * index + 1, 2 * size + 1) - 1, 2)
-
-
-_INDEX_FIXERS = {
-    # we need to take care of out-of-bound indices in torch
-    "constant": lambda index, size: torch.clip(index, 0, size - 1),
-    "nearest": lambda index, size: torch.clip(index, 0, size - 1),
-    "wrap": lambda index, size: index % size,
-    "mirror": _mirror_index_fixer,
-    "reflect": _reflect_index_fixer,
-}
-
-
-def _is_integer(a):
-    if not torch.is_floating_point(a) and not torch.is_complex(a):
-        return True
-    return False
-
-
-def _nearest_indices_and_weights(coordinate):
-    coordinate = coordinate if _is_integer(coordinate) else torch.round(coordinate)
-    index = coordinate.to(torch.int32)
-    return [(index, 1)]
-
-
-def _linear_indices_and_weights(coordinate):
-    lower = torch.floor(coordinate)
-    upper_weight = coordinate - lower
-    lower_weight = 1 - upper_weight
-    index = lower.to(torch.int32)
-    return [(index, lower_weight), (index + 1, upper_weight)]
-
-
-def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0.0):
-    input_arr = convert_to_tensor(inputs)
-    coordinate_arrs = [convert_to_tensor(c) for c in coordinates]
-
-    if len(coordinate_arrs) != len(input_arr.shape):
-        raise ValueError(
-            "First dim of `coordinates` must be the same as the rank of "
-            "`inputs`. "
-            f"Received inputs with shape: {input_arr.shape} and coordinate "
-            f"leading dim of {len(coordinate_arrs)}"
-        )
-    if len(coordinate_arrs[0].shape) < 1:
-        dim = len(coordinate_arrs)
-        shape = (dim,) + coordinate_arrs[0].shape
-        raise ValueError(f"Invalid coordinates rank: expected at least rank 2. Received input with shape: {shape}")
-
-    # skip tensor creation as possible
-    if isinstance(fill_value, (int, float)) and _is_integer(input_arr):
-        fill_value = int(fill_value)
-
-    if len(coordinates) != len(input_arr.shape):
-        raise ValueError(
-            f"coordinates must be a sequence of length inputs.shape, but {len(coordinates)} != {len(input_arr.shape)}"
-        )
-
-    index_fixer = _INDEX_FIXERS.get(fill_mode)
-    if index_fixer is None:
-        raise ValueError(
-            "Invalid value for argument `fill_mode`. Expected one of "
-            f"{set(_INDEX_FIXERS.keys())}. Received: fill_mode={fill_mode}"
-        )
-
-    if order == 0:
-        interp_fun = _nearest_indices_and_weights
-    elif order == 1:
-        interp_fun = _linear_indices_and_weights
-    else:
-        raise NotImplementedError("map_coordinates currently requires order<=1")
-
-    if fill_mode == "constant":
-
-        def is_valid(index, size):
-            return (0 <= index) & (index < size)
-
-    else:
-
-        def is_valid(index, size):
-            return True
-
-    valid_1d_interpolations = []
-    for coordinate, size in zip(coordinate_arrs, input_arr.shape):
-        interp_nodes = interp_fun(coordinate)
-        valid_interp = []
-        for index, weight in interp_nodes:
-            fixed_index = index_fixer(index, size)
-            valid = is_valid(index, size)
-            valid_interp.append((fixed_index, valid, weight))
-        valid_1d_interpolations.append(valid_interp)
-
-    outputs = []
-    for items in itertools.product(*valid_1d_interpolations):
-        indices, validities, weights = zip(*items)
-        if all(valid is True for valid in validities):
-            # fast path
-            contribution = input_arr[indices]
-        else:
-            all_valid = functools.reduce(operator.and_, validities)
-            contribution = torch.where(all_valid, input_arr[indices], fill_value)
-        outputs.append(functools.reduce(operator.mul, weights) * contribution)
-    result = functools.reduce(operator.add, outputs)
-    if _is_integer(input_arr):
-        result = result if _is_integer(result) else torch.round(result)
-    return result.to(input_arr.dtype)
+def _gaussian_1d(size, sigma, dtype, device):
+    offsets = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return kernel / kernel.sum()
 
 
 def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
-    def _create_gaussian_kernel(kernel_size, sigma, dtype):
-        def _get_gaussian_kernel1d(size, sigma):
-            x = torch.arange(size, dtype=dtype, device=sigma.device) - (size - 1) / 2
-            kernel1d = torch.exp(-0.5 * (x / sigma) ** 2)
-            return kernel1d / torch.sum(kernel1d)
+    """Blur each channel with a Gaussian kernel (zero padding, output the input's size).
 
-        def _get_gaussian_kernel2d(size, sigma):
-            kernel1d_x = _get_gaussian_kernel1d(size[0], sigma[0])
-            kernel1d_y = _get_gaussian_kernel1d(size[1], sigma[1])
-            return torch.outer(kernel1d_y, kernel1d_x)
+    Args:
+        images: image or batch, float.
+        kernel_size: ``(size_x, size_y)``: the kernel's width and height, in pixels.
+        sigma: ``(sigma_x, sigma_y)``: standard deviations along the width and the height.
 
-        kernel = _get_gaussian_kernel2d(kernel_size, sigma)
-
-        kernel = kernel.view(1, 1, kernel_size[0], kernel_size[1])
-        return kernel
-
-    images = convert_to_tensor(images)
-    kernel_size = convert_to_tensor(kernel_size)
-    sigma = convert_to_tensor(sigma)
-    dtype = images.dtype
-
-    if len(images.shape) not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-
-    need_squeeze = False
-    if images.ndim == 3:
-        images = images.unsqueeze(dim=0)
-        need_squeeze = True
-
-    if data_format == "channels_last":
-        images = images.permute(0, 3, 1, 2)
-
-    num_channels = images.shape[1]
-    kernel = _create_gaussian_kernel(kernel_size, sigma, dtype)
-
-    kernel = kernel.expand(num_channels, 1, kernel_size[0], kernel_size[1])
-
-    blurred_images = torch.nn.functional.conv2d(
-        images,
-        kernel,
-        stride=1,
-        padding=int(kernel_size[0] // 2),
-        groups=num_channels,
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.gaussian_blur(torch.ones(1, 5, 5, 1))[0, 2, 2, 0]
+        tensor(1.)
+    """
+    x, back = to_nchw(images_of(images, "gaussian_blur"), data_format)
+    (size_x, size_y), (sigma_x, sigma_y) = (int(k) for k in kernel_size), sigma
+    kernel = torch.outer(
+        _gaussian_1d(size_y, convert_to_tensor(sigma_y), x.dtype, x.device),
+        _gaussian_1d(size_x, convert_to_tensor(sigma_x), x.dtype, x.device),
     )
-
-    if data_format == "channels_last":
-        blurred_images = blurred_images.permute(0, 2, 3, 1)
-
-    if need_squeeze:
-        blurred_images = blurred_images.squeeze(dim=0)
-
-    return blurred_images
+    return back(_depthwise(x, kernel[None], (*_same(size_x), *_same(size_y))))
 
 
-def _fill_triangle_kernel(x):
-    return torch.maximum(torch.tensor(0, dtype=x.dtype), 1 - torch.abs(x))
-
-
-def _fill_keys_cubic_kernel(x):
-    out = ((1.5 * x - 2.5) * x) * x + 1.0
-    out = torch.where(x >= 1.0, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0, out)
-    return torch.where(x >= 2.0, 0.0, out)
-
-
-def _fill_lanczos_kernel(radius, x):
-    y = radius * torch.sin(np.pi * x) * torch.sin(np.pi * x / radius)
-    out = torch.where(x > 1e-3, torch.divide(y, torch.where(x != 0, np.pi**2 * x**2, 1)), 1)
-    return torch.where(x > radius, 0.0, out)
-
-
-_kernels = {
-    "linear": _fill_triangle_kernel,
-    "cubic": _fill_keys_cubic_kernel,
-    "lanczos3": lambda x: _fill_lanczos_kernel(3.0, x),
-    "lanczos5": lambda x: _fill_lanczos_kernel(5.0, x),
-}
-
-
-def _compute_weight_mat(input_size, output_size, scale, translation, kernel, antialias):
-    dtype = to_torch_dtype(backend.result_type(scale.dtype, translation.dtype))
-    inv_scale = 1.0 / scale
-    kernel_scale = (
-        torch.maximum(
-            inv_scale,
-            torch.tensor(1.0, dtype=inv_scale.dtype, device=inv_scale.device),
-        )
-        if antialias
-        else 1.0
-    )
-    sample_f = (
-        (torch.arange(output_size, dtype=dtype, device=inv_scale.device) + 0.5) * inv_scale
-        - translation * inv_scale
-        - 0.5
-    )
-    x = (
-        torch.abs(
-            sample_f[torch.newaxis, :] - torch.arange(input_size, dtype=dtype, device=sample_f.device)[:, torch.newaxis]
-        )
-        / kernel_scale
-    )
-    weights = kernel(x)
-    total_weight_sum = torch.sum(weights, dim=0, keepdims=True)
-    weights = torch.where(
-        torch.abs(total_weight_sum) > 1000.0 * float(np.finfo(np.float32).eps),
-        torch.divide(weights, torch.where(total_weight_sum != 0, total_weight_sum, 1)),
-        0,
-    )
-    input_size_minus_0_5 = input_size - 0.5
-    return torch.where(
-        torch.logical_and(sample_f >= -0.5, sample_f <= input_size_minus_0_5)[torch.newaxis, :],
-        weights,
-        0,
-    )
-
-
-def _scale_and_translate(x, output_shape, spatial_dims, scale, translation, kernel, antialias):
-    x = convert_to_tensor(x)
-    input_shape = x.shape
-    if len(spatial_dims) == 0:
-        return x
-    if backend.is_int_dtype(x.dtype):
-        output = cast(x, "float32")
-        use_rounding = True
-    else:
-        output = torch.clone(x)
-        use_rounding = False
-    for i, d in enumerate(spatial_dims):
-        d = d % x.ndim
-        m, n = input_shape[d], output_shape[d]
-        w = cast(
-            _compute_weight_mat(m, n, scale[i], translation[i], kernel, antialias),
-            output.dtype,
-        )
-        output = torch.tensordot(output, w, dims=((d,), (0,)))
-        output = torch.moveaxis(output, -1, d)
-    if use_rounding:
-        output = torch.clip(torch.round(output), torch.min(x), torch.max(x))
-        output = cast(output, x.dtype)
-    return output
-
-
-def scale_and_translate(
-    images,
-    output_shape,
-    scale,
-    translation,
-    spatial_dims,
-    method,
-    antialias=True,
-):
-    if method not in SCALE_AND_TRANSLATE_METHODS:
-        raise ValueError(
-            "Invalid value for argument `method`. Expected of one "
-            f"{SCALE_AND_TRANSLATE_METHODS}. Received: method={method}"
-        )
-    if method in ("linear", "bilinear", "trilinear", "triangle"):
-        method = "linear"
-    elif method in ("cubic", "bicubic", "tricubic"):
-        method = "cubic"
-
-    images = convert_to_tensor(images)
-    scale = convert_to_tensor(scale)
-    translation = convert_to_tensor(translation)
-    kernel = _kernels[method]
-    dtype = backend.result_type(scale.dtype, translation.dtype)
-    scale = cast(scale, dtype)
-    translation = cast(translation, dtype)
-    return _scale_and_translate(
-        images,
-        output_shape,
-        spatial_dims,
-        scale,
-        translation,
-        kernel,
-        antialias,
-    )
+_SOBEL = torch.tensor([[[-1, -2, -1], [0, 0, 0], [1, 2, 1]], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]])  # d/dy, d/dx
 
 
 def sobel_edges(images, data_format=None):
-    images = convert_to_tensor(images)
+    """Sobel gradients of each channel: ``(..., 2)`` holding d/dy then d/dx (zero padding).
 
-    # Ensure images are in NCHW format for convolution
-    if data_format == "channels_last":
-        images_nchw = images.permute(0, 3, 1, 2)
-    else:
-        images_nchw = images
+    Returns:
+        ``(batch, height, width, channels, 2)`` (``(batch, channels, height, width, 2)`` channels first).
 
-    channels = images_nchw.shape[1]
-    device = images.device
-
-    # Sobel kernels
-    sobel_x = torch.tensor(
-        [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
-        dtype=images.dtype,
-        device=device,
-    )
-    sobel_y = torch.tensor(
-        [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
-        dtype=images.dtype,
-        device=device,
-    )
-
-    # Reshape for depthwise conv: (out_channels, in_channels/groups, H, W)
-    kernel_x = sobel_x.view(1, 1, 3, 3).repeat(channels, 1, 1, 1)
-    kernel_y = sobel_y.view(1, 1, 3, 3).repeat(channels, 1, 1, 1)
-
-    # Apply depthwise convolutions
-    edges_x = F.conv2d(images_nchw, kernel_x, padding=1, groups=channels)
-    edges_y = F.conv2d(images_nchw, kernel_y, padding=1, groups=channels)
-
-    # Stack to get (N, C, H, W, 2)
-    edges = torch.stack([edges_y, edges_x], dim=-1)
-
-    if data_format == "channels_last":
-        # Convert to NHWC format: (N, C, H, W, 2) -> (N, H, W, C, 2)
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.sobel_edges(torch.ones(1, 4, 4, 3)).shape
+        torch.Size([1, 4, 4, 3, 2])
+    """
+    images = images_of(images, "sobel_edges")
+    x, back = to_nchw(images, data_format)
+    edges = _depthwise(x, _SOBEL.to(x.device), (1, 1, 1, 1))
+    edges = edges.unflatten(1, (x.shape[1], 2)).movedim(2, -1)  # (n, c, h, w, 2)
+    if standardize_data_format(data_format) == "channels_last":
         edges = edges.permute(0, 2, 3, 1, 4)
+    return edges.squeeze(0) if images.ndim == 3 else edges
 
-    return edges
 
-
-def elastic_transform(
-    images,
-    alpha=20.0,
-    sigma=5.0,
-    interpolation="bilinear",
-    fill_mode="reflect",
-    fill_value=0.0,
-    seed=None,
-    data_format=None,
-):
-    data_format = backend.standardize_data_format(data_format)
-    if interpolation not in AFFINE_TRANSFORM_INTERPOLATIONS.keys():
-        raise ValueError(
-            "Invalid value for argument `interpolation`. Expected of one "
-            f"{set(AFFINE_TRANSFORM_INTERPOLATIONS.keys())}. Received: "
-            f"interpolation={interpolation}"
-        )
-    if fill_mode not in AFFINE_TRANSFORM_FILL_MODES:
-        raise ValueError(
-            "Invalid value for argument `fill_mode`. Expected of one "
-            f"{AFFINE_TRANSFORM_FILL_MODES}. Received: fill_mode={fill_mode}"
-        )
-    if len(images.shape) not in (3, 4):
-        raise ValueError(
-            "Invalid images rank: expected rank 3 (single image) "
-            "or rank 4 (batch of images). Received input with shape: "
-            f"images.shape={images.shape}"
-        )
-
+# ----------------------------------------------------------------------------- patches
+def _patches(images, size, strides, dilation_rate, padding, data_format, name):
+    """Patches of a ``len(size)``-D image (or batch): each patch's values, in (position...,
+    channel) order, along the channel axis (what Keras's identity-kernel convolution gives)."""
     images = convert_to_tensor(images)
-    alpha = convert_to_tensor(alpha)
-    sigma = convert_to_tensor(sigma)
-    input_dtype = images.dtype
-    kernel_size = (int(6 * sigma) | 1, int(6 * sigma) | 1)
-
-    need_squeeze = False
-    if images.ndim == 3:
-        images = images.unsqueeze(dim=0)
-        need_squeeze = True
-
-    if data_format == "channels_last":
-        batch_size, height, width, channels = images.shape
-        channel_axis = -1
-    else:
-        batch_size, channels, height, width = images.shape
-        channel_axis = 1
-
-    # Keras passes the generator only on the meta device (so its seed has no effect); plait uses it.
-    generator = torch_generator(seed, images.device)
-    dx = (
-        torch.normal(
-            0.0,
-            1.0,
-            size=(batch_size, height, width),
-            generator=generator,
-            dtype=input_dtype,
-            device=images.device,
+    spatial = len(size)
+    if images.ndim not in (spatial + 1, spatial + 2):
+        raise ValueError(
+            f"ops.image.{name}: expected a {spatial}-D image with channels, batched or not. "
+            f"Received shape {tuple(images.shape)}."
         )
-        * sigma
-    )
+    if padding not in ("valid", "same"):
+        raise ValueError(f"ops.image.{name}: `padding` must be 'valid' or 'same'. Received: padding={padding!r}")
+    strides = _tuple(size if strides is None else strides, spatial, "strides", name)
+    dilation = _tuple(dilation_rate, spatial, "dilation_rate", name)
+    channels_last = standardize_data_format(data_format) == "channels_last"
+    single = images.ndim == spatial + 1
+    x = images.unsqueeze(0) if single else images
+    x = x.movedim(-1, 1) if channels_last else x
+    if padding == "same":
+        pads = []
+        for n, k, s, d in zip(x.shape[2:], size, strides, dilation):
+            total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads = [total // 2, total - total // 2] + pads  # F.pad lists the last axis first
+        x = F.pad(x, pads)
+    # One unfold per spatial axis: a window of (k - 1) * d + 1 pixels, every d-th kept.
+    for axis, (k, s, d) in enumerate(zip(size, strides, dilation), start=2):
+        x = x.unfold(axis, (k - 1) * d + 1, s)[..., ::d]
+    # (n, c, out..., k...) -> (n, out..., k..., c) -> (n, out..., prod(k) * c)
+    x = x.movedim(1, -1).flatten(1 + spatial)
+    x = x if channels_last else x.movedim(-1, 1)
+    return x.squeeze(0) if single else x
 
-    dy = (
-        torch.normal(
-            0.0,
-            1.0,
-            size=(batch_size, height, width),
-            generator=generator,
-            dtype=input_dtype,
-            device=images.device,
-        )
-        * sigma
-    )
 
-    dx = gaussian_blur(
-        dx.unsqueeze(dim=channel_axis),
-        kernel_size=kernel_size,
-        sigma=(sigma, sigma),
-        data_format=data_format,
-    )
-    dy = gaussian_blur(
-        dy.unsqueeze(dim=channel_axis),
-        kernel_size=kernel_size,
-        sigma=(sigma, sigma),
-        data_format=data_format,
-    )
+def _tuple(value, n, arg, name):
+    value = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(value) != n:
+        raise ValueError(f"ops.image.{name}: `{arg}` must be an int or {n} ints. Received: {arg}={value}")
+    return value
 
-    dx = dx.squeeze()
-    dy = dy.squeeze()
 
-    x, y = torch.meshgrid(torch.arange(width), torch.arange(height), indexing="xy")
-    x, y = x.unsqueeze(0).to(images.device), y.unsqueeze(0).to(images.device)
+def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+    """Patches of images, each flattened into the channel axis.
 
-    distorted_x = x + alpha * dx
-    distorted_y = y + alpha * dy
+    Args:
+        images: ``(batch, height, width, channels)`` or one image; with a 3-tuple ``size``, volumes
+            (as :func:`extract_patches_3d`).
+        size: patch size, an int or ``(height, width)``.
+        strides: step between patches (default: ``size``, no overlap).
+        dilation_rate: spacing of a patch's pixels.
+        padding: ``"valid"`` (whole patches only) or ``"same"`` (zero-padded, ``ceil(n / stride)``
+            patches per axis).
 
-    transformed_images = torch.zeros_like(images)
+    Returns:
+        ``(batch, rows, cols, size_h * size_w * channels)``, a patch's values in (row, col,
+        channel) order (channels first: that axis second).
 
-    if data_format == "channels_last":
-        for i in range(channels):
-            transformed_images[..., i] = torch.stack(
-                [
-                    map_coordinates(
-                        images[b, ..., i],
-                        [distorted_y[b], distorted_x[b]],
-                        order=AFFINE_TRANSFORM_INTERPOLATIONS[interpolation],
-                        fill_mode=fill_mode,
-                        fill_value=fill_value,
-                    )
-                    for b in range(batch_size)
-                ]
-            )
-    else:
-        for i in range(channels):
-            transformed_images[:, i, :, :] = torch.stack(
-                [
-                    map_coordinates(
-                        images[b, i, ...],
-                        [distorted_y[b], distorted_x[b]],
-                        order=AFFINE_TRANSFORM_INTERPOLATIONS[interpolation],
-                        fill_mode=fill_mode,
-                        fill_value=fill_value,
-                    )
-                    for b in range(batch_size)
-                ]
-            )
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.extract_patches(torch.ones(2, 8, 8, 3), 2).shape
+        torch.Size([2, 4, 4, 12])
+    """
+    if not isinstance(size, (int, tuple, list)):
+        raise TypeError(f"ops.image.extract_patches: `size` must be an int or a tuple. Received: {size!r}")
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if len(size) not in (2, 3):
+        raise ValueError(f"ops.image.extract_patches: `size` must have 2 or 3 entries. Received: size={size}")
+    return _patches(images, size, strides, dilation_rate, padding, data_format, "extract_patches")
 
-    if need_squeeze:
-        transformed_images = transformed_images.squeeze(0)
-    transformed_images = transformed_images.to(input_dtype)
 
-    return transformed_images
+def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+    """Patches of volumes ``(batch, depth, height, width, channels)``, each flattened into the
+    channel axis (arguments as :func:`extract_patches`, with three sizes).
+
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> image.extract_patches_3d(torch.ones(1, 4, 4, 4, 2), 2).shape
+        torch.Size([1, 2, 2, 2, 16])
+    """
+    size = _tuple(size, 3, "size", "extract_patches_3d")
+    return _patches(volumes, size, strides, dilation_rate, padding, data_format, "extract_patches_3d")
+
+
+# ----------------------------------------------------------------------------- similarity
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
+    """Structural similarity of two images (or batches), averaged over pixels and channels.
+
+    Local means, variances and covariance come from a ``filter_size`` Gaussian window (valid
+    positions only); ``c1 = (k1 max_val)^2`` and ``c2 = (k2 max_val)^2`` stabilize the ratio.
+
+    Returns:
+        One value per image: ``(batch,)``, or a scalar for single images.
+
+    Example:
+        >>> import torch
+        >>> from plait.ops import image
+        >>> x = torch.rand(1, 16, 16, 3)
+        >>> image.ssim(x, x, filter_size=5)
+        tensor([1.])
+    """
+    a, b = images_of(image1, "ssim"), images_of(image2, "ssim")
+    single, out_dtype = a.ndim == 3, a.dtype
+    dtype = result_type(a.dtype, float)
+    (a, _), (b, _) = to_nchw(cast(a, dtype), data_format), to_nchw(cast(b, dtype), data_format)
+    g = _gaussian_1d(filter_size, filter_sigma, a.dtype, a.device)
+    window = torch.outer(g, g)[None]
+
+    def blur(t):
+        return _depthwise(t, window, (0, 0, 0, 0))
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    index = (2 * mu_a * mu_b + c1) * (2 * cov + c2) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    score = index.mean(dim=(1, 2, 3))
+    return cast(score[0] if single else score, out_dtype)
