@@ -1,7 +1,7 @@
 """Numerical preprocessing layers: ``Rescaling``, ``Normalization``, ``Discretization``.
 
-They follow Keras 3's ``keras/src/layers/preprocessing`` (arguments, defaults, numbers) and
-compute with torch ops, so they run inside a model on any device.
+They take Keras 3's arguments and defaults and give its numbers, computing with torch ops, so
+they run inside a model on any device.
 """
 
 import itertools
@@ -291,13 +291,10 @@ class Discretization(Layer):
         if self._boundaries_given:
             raise ValueError(f"Discretization layer '{self.name}' was given `bin_boundaries`; it cannot adapt.")
         batches = [data] if isinstance(data, (np.ndarray, torch.Tensor)) or np.isscalar(data) else data
-        summary = np.array([[], []], dtype="float32")
+        sketch = _QuantileSketch(self.epsilon)
         for batch in batches:
-            batch = batch.cpu().numpy() if isinstance(batch, torch.Tensor) else batch
-            summary = _merge_summaries(
-                _summarize(np.asarray(batch, dtype="float32"), self.epsilon), summary, self.epsilon
-            )
-        self.bin_boundaries = _compress_summary(summary, 1.0 / self.num_bins)[0, :-1].tolist()
+            sketch.add(batch.cpu().numpy() if isinstance(batch, torch.Tensor) else batch)
+        self.bin_boundaries = sketch.boundaries(self.num_bins)
 
     def call(self, inputs):
         if self.bin_boundaries is None:
@@ -331,28 +328,40 @@ class Discretization(Layer):
         }
 
 
-# Keras's approximate quantiles (keras/src/layers/preprocessing/discretization.py), ported as is.
-def _summarize(values, epsilon):
-    """Sorted values at ``1 / epsilon`` even steps, each weighted by its step."""
-    values = np.sort(np.reshape(values, [-1]))
-    step = max(np.size(values) / (1.0 / epsilon), 1)
-    boundaries = values[int(step - 1) :: int(step)]
-    return np.stack([boundaries, np.ones_like(boundaries) * step])
+class _QuantileSketch:
+    """Approximate quantiles of a stream of batches, computed as Keras computes them, so
+    ``Discretization.adapt`` learns Keras's boundaries.
 
+    The sketch is a ``(2, n)`` array: sorted sample values and the count each one stands for.
+    A batch becomes about ``1 / epsilon`` evenly spaced values of its sorted data, each weighing
+    the size of its step; it is merged with the points so far, and the merged points are read
+    again at ``epsilon`` steps of their cumulative weight (linear interpolation), which keeps
+    the sketch small. The boundaries are the sketch read at ``1 / num_bins`` steps.
+    """
 
-def _merge_summaries(prev_summary, next_summary, epsilon):
-    merged = np.concatenate((prev_summary, next_summary), axis=1)
-    return _compress_summary(np.take(merged, np.argsort(merged[0]), axis=1), epsilon)
+    def __init__(self, epsilon):
+        self.epsilon = epsilon
+        self.points = np.zeros((2, 0), dtype="float32")
 
+    def add(self, batch):
+        ordered = np.sort(np.asarray(batch, dtype="float32").ravel())
+        weight = max(ordered.size / (1.0 / self.epsilon), 1)
+        picked = ordered[int(weight - 1) :: int(weight)]
+        # The new points go first: argsort's order among equal values then matches Keras's.
+        merged = np.concatenate((np.stack([picked, np.full_like(picked, weight)]), self.points), axis=1)
+        self.points = self._read_at_steps(merged[:, np.argsort(merged[0])], self.epsilon)
 
-def _compress_summary(summary, epsilon):
-    """Interpolate the summary at ``epsilon`` steps of its cumulative weight."""
-    if summary.shape[1] * epsilon < 1:
-        return summary
-    percents = epsilon + np.arange(0.0, 1.0, epsilon)
-    cum_weights = summary[1].cumsum()
-    cum_percents = cum_weights / cum_weights[-1]
-    new_bins = np.interp(percents, cum_percents, summary[0])
-    cum_weights = np.interp(percents, cum_percents, cum_weights)
-    new_weights = cum_weights - np.concatenate((np.array([0]), cum_weights[:-1]))
-    return np.stack((new_bins, new_weights)).astype("float32")
+    def boundaries(self, num_bins):
+        """The ``num_bins - 1`` inner boundaries, as a list of floats."""
+        return self._read_at_steps(self.points, 1.0 / num_bins)[0, :-1].tolist()
+
+    @staticmethod
+    def _read_at_steps(points, step):
+        if points.shape[1] * step < 1:  # already no more points than steps
+            return points
+        targets = step + np.arange(0.0, 1.0, step)
+        cumulative = points[1].cumsum()
+        share = cumulative / cumulative[-1]
+        values = np.interp(targets, share, points[0])
+        weights = np.diff(np.interp(targets, share, cumulative), prepend=0)
+        return np.stack((values, weights)).astype("float32")
