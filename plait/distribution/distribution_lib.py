@@ -14,7 +14,7 @@ weights are laid out over the processes, and ``fit``/``evaluate``/``predict`` fo
   axis (replicated when that axis has size 1; otherwise each model replica's gradients are
   averaged over the batch axis, as under :class:`DataParallel`).
 
-The names and checks follow Keras's ``keras/src/distribution/distribution_lib.py``.
+The names, arguments and checks are those of Keras's ``keras.distribution``.
 
 Example:
     >>> from plait import distribution

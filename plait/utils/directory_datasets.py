@@ -1,9 +1,8 @@
 """Keras's datasets of files in a folder: ``image_dataset_from_directory`` and
 ``text_dataset_from_directory`` (``keras.utils`` / ``keras.preprocessing``).
 
-The files are found, labelled, shuffled and split as Keras's ``index_directory`` and
-``get_training_or_validation_split`` do (keras/src/utils/dataset_utils.py), so a seed picks the
-same training and validation files as in Keras. Keras returns a ``tf.data.Dataset``; plait
+The files are found, labelled, shuffled and split in Keras's order, so a seed picks the same
+training and validation files as in Keras. Keras returns a ``tf.data.Dataset``; plait
 returns a :class:`PyDataset` of CPU torch batches, which ``fit``/``evaluate``/``predict`` take,
 with the ``tf.data`` idioms Keras programs use on it (``take``, ``map``, ``cardinality``, ``prefetch``,
 ``class_names``, ``file_paths``).

@@ -241,8 +241,8 @@ def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", 
     return img
 
 
-# Keras's torch backend's modes (keras/src/backend/torch/image.py); "area" is torch's (exact for
-# whole-number ratios), which Keras's torch backend lacks but tf.image.resize has.
+# Keras's interpolation names as torch's modes, as Keras on torch resizes; "area" is torch's
+# (exact for whole-number ratios), which Keras's torch backend lacks but tf.image.resize has.
 TORCH_MODES = {"bilinear": "bilinear", "nearest": "nearest-exact", "bicubic": "bicubic", "area": "area"}
 
 

@@ -26,8 +26,8 @@ _INTERPOLATIONS = ("nearest", "bilinear")
 
 
 def _fixed_index(index, size, fill_mode):
-    """Keras's index fixers (keras/src/backend/torch/image.py): where a neighbour outside the
-    image reads from."""
+    """Where a neighbour outside the image reads from, for Keras's fill modes ("wrap",
+    "reflect", "nearest"; "constant" reads the nearest and is masked by the caller)."""
     if fill_mode == "wrap":
         return index % size
     if fill_mode == "reflect":  # (d c b a | a b c d | d c b a)
