@@ -1,7 +1,7 @@
 """``plot_model``: draw a model's graph as Keras does (one box per layer, an arrow per connection).
 
-The graph is written as Graphviz DOT text (Keras's labels, colours and layout settings, ported
-from ``keras/src/utils/model_visualization.py``) and laid out by Graphviz's ``dot``. pygraphviz's
+The graph is written as Graphviz DOT text, with the labels, colours and layout settings of
+Keras's ``plot_model`` (so a plot looks the same), and laid out by Graphviz's ``dot``. pygraphviz's
 wheels bundle Graphviz, so ``pip install pygraphviz`` (or ``pip install "plait[viz]"``) is all a
 machine needs; a ``dot`` program on the PATH works too.
 
