@@ -65,12 +65,21 @@ class NonNeg(Constraint):
         return w.clamp(min=0)
 
 
+# Keras's lowercase aliases (``keras.constraints.max_norm(3)``).
+max_norm, min_max_norm, unit_norm, non_neg = MaxNorm, MinMaxNorm, UnitNorm, NonNeg
+
 _BY_NAME = with_class_names({"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "unit_norm": UnitNorm, "non_neg": NonNeg})
 
 
 def get(identifier):
     """A constraint from a name (``"max_norm"``), a config dict, an instance/callable, or None."""
     return get_object(identifier, _BY_NAME, "constraint", Constraint)
+
+
+def deserialize(config, custom_objects=None):
+    """A constraint from Keras's ``{"class_name", "config"}`` dict or a name; ``custom_objects``
+    maps extra class names to classes."""
+    return get_object(config, {**_BY_NAME, **(custom_objects or {})}, "constraint", Constraint)
 
 
 def serialize(constraint):

@@ -6,6 +6,9 @@ Example:
     tensor(2.5000)
 """
 
+import torch
+import torch.nn.functional as F
+
 from plait.utils.registry import ConfigObject, get_object, serialize_object, with_class_names
 
 
@@ -54,16 +57,58 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-# Keras's lowercase aliases (``keras.regularizers.l2(1e-3)``).
-l1, l2, l1_l2 = L1, L2, L1L2
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (or columns) of a 2D weight towards mutual orthogonality.
 
-_BY_NAME = with_class_names({"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01)})
+    The penalty is ``factor`` times the mean absolute cosine similarity over all pairs of
+    distinct rows (``mode="rows"``) or columns (``mode="columns"``).
+
+    Args:
+        factor: the penalty's scale (default 0.01).
+        mode: ``"rows"`` (default) or ``"columns"``.
+
+    Example:
+        >>> import torch
+        >>> float(OrthogonalRegularizer(1.0)(torch.tensor([[1.0, 0.0], [1.0, 0.0]])))
+        1.0
+    """
+
+    def __init__(self, factor=0.01, mode="rows"):
+        if not isinstance(factor, (int, float)) or not 0 <= factor < float("inf"):
+            raise ValueError(f"Invalid value for argument factor: expected a non-negative float. Received: {factor}")
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"Invalid value for argument mode: expected 'rows' or 'columns'. Received: mode={mode!r}")
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, x):
+        if x.dim() != 2:
+            raise ValueError(f"OrthogonalRegularizer takes a rank-2 weight. Received: shape={tuple(x.shape)}")
+        vectors = F.normalize(x if self.mode == "rows" else x.T, dim=1, eps=1e-7)
+        n = vectors.shape[0]
+        cosines = vectors @ vectors.T
+        off_diagonal = cosines.abs().sum() - torch.diagonal(cosines).abs().sum()
+        # Each unordered pair appears twice off the Gram matrix's diagonal.
+        return self.factor * off_diagonal / (n * (n - 1))
+
+
+# Keras's lowercase aliases (``keras.regularizers.l2(1e-3)``).
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+
+_BY_NAME = with_class_names(
+    {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "orthogonal_regularizer": OrthogonalRegularizer}
+)
 _BY_NAME["L1L2"] = L1L2
 
 
 def get(identifier):
     """A regularizer from a name (``"l2"``), a config dict, an instance/callable, or None."""
     return get_object(identifier, _BY_NAME, "regularizer", Regularizer)
+
+
+def deserialize(config, custom_objects=None):
+    """A regularizer from Keras's ``{"class_name", "config"}`` dict or a name; ``custom_objects``
+    maps extra class names to classes."""
+    return get_object(config, {**_BY_NAME, **(custom_objects or {})}, "regularizer", Regularizer)
 
 
 def serialize(regularizer):
