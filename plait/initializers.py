@@ -73,7 +73,8 @@ class _RandomInitializer(Initializer):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"`seed` of {type(self).__name__} must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
-        self._seed = int(torch.randint(1, 10**9, ())) if seed is None else seed
+        # Drawn on the CPU: a model built under `with torch.device("meta")` creates initializers too.
+        self._seed = int(torch.randint(1, 10**9, (), device="cpu")) if seed is None else seed
 
     def _sample(self, shape, dtype, fill):
         """``fill(tensor, generator)`` on a new tensor of the default device, the numbers drawn
