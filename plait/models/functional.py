@@ -231,9 +231,28 @@ class Model(Trainer, Layer):
         ``kwargs`` go to ``json.dumps``."""
         return json.dumps(layer_serialization.serialize_layer(self), **kwargs)
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False):
-        """Print the classic Keras table: layers, output shapes, parameter counts."""
-        print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable)
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        expand_nested=False,
+        show_trainable=False,
+        layer_range=None,
+    ):
+        """Print the classic Keras table: layers, output shapes, parameter counts, then Keras 3's
+        totals with their memory (and the optimizer's state once it has any).
+
+        Args:
+            line_length: total width (default 65, or 98 with the "Connected to" column).
+            positions: column ends, as fractions of ``line_length`` or absolute positions.
+            print_fn: function taking one line (default ``print``).
+            expand_nested: also list the layers inside nested models.
+            show_trainable: add a column saying whether each layer is trainable.
+            layer_range: two layer names (or ``re.match`` patterns), the first and the last
+                layer to list; default all.
+        """
+        print_summary(self, line_length, positions, print_fn, expand_nested, show_trainable, layer_range)
 
     def _get_name(self):
         return type(self).__name__
