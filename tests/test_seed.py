@@ -27,7 +27,7 @@ def test_sequential_and_functional_mlp():
     assert row(lines, "dense") == "dense (Dense)                (None, 32)                2080      "
     assert row(lines, "dense_1") == "dense_1 (Dense)              (None, 32)                1056      "
     assert row(lines, "dense_2") == "dense_2 (Dense)              (None, 10)                330       "
-    assert "Total params: 3,466" in lines and "Non-trainable params: 0" in lines
+    assert "Total params: 3,466 (13.54 KB)" in lines and "Non-trainable params: 0 (0.00 B)" in lines
     assert not any("InputLayer" in line for line in lines)
 
     input_tensor = Input(shape=(64,))
@@ -38,7 +38,7 @@ def test_sequential_and_functional_mlp():
     lines = lines_of(functional_model)
     # The Sequential above made its own InputLayer first, so this one is input_layer_1 (as in Keras 3).
     assert row(lines, "input_layer_1") == "input_layer_1 (InputLayer)   (None, 64)                0         "
-    assert "Total params: 3,466" in lines and "Trainable params: 3,466" in lines
+    assert "Total params: 3,466 (13.54 KB)" in lines and "Trainable params: 3,466 (13.54 KB)" in lines
 
 
 def build_qa():
@@ -76,7 +76,7 @@ def test_question_answering_model():
     assert row(lines, "dense").startswith(
         "dense (Dense)                   (None, 500)          24500       concatenate[0][0]"
     )
-    assert "Total params: 1,000,052" in lines
+    assert "Total params: 1,000,052 (3.81 MB)" in lines
     names = [line.split(" ")[0] for line in lines if "(" in line and "[" in line or "InputLayer" in line]
     assert names == ["text", "question", "embedding", "embedding_1", "lstm", "lstm_1", "concatenate", "dense"]
     out = model.predict([np.random.randint(1, 10000, (3, 100)), np.random.randint(1, 10000, (3, 100))])
@@ -130,6 +130,6 @@ def test_multi_output_model():
         if line and line[0].isalpha() and not line.startswith(("Layer", "Model", "Total", "Trainable", "Non-"))
     ]
     assert [tuple(r[a:b].strip() for a, b in ((0, 32), (32, 53), (53, 65), (65, 98))) for r in rows] == expected
-    assert "Total params: 14,146,316" in lines
+    assert "Total params: 14,146,316 (53.96 MB)" in lines
     outputs = model.predict(np.random.randint(1, 50000, (2, 500)))
     assert [o.shape for o in outputs] == [(2, 1), (2, 1), (2, 10)]
