@@ -17,45 +17,52 @@ EPSILON = 1e-7
 
 
 class Constraint(ConfigObject):
+    """Base class: a callable ``w -> constrained w``, saved and loaded through its config."""
+
     def __call__(self, w):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define __call__(w), returning the constrained weight")
 
 
-def _norms(w, axis):
-    return torch.sqrt(torch.sum(w.square(), dim=axis, keepdim=True))
+class _NormConstraint(Constraint):
+    """Rescales ``w`` so that its L2 norms along ``self.axis`` become ``self.norm_after(norms)``
+    (``EPSILON`` keeps an all-zero slice at zero)."""
+
+    def norms(self, w):
+        return torch.sqrt(torch.sum(w.square(), dim=self.axis, keepdim=True))
+
+    def __call__(self, w):
+        norms = self.norms(w)
+        return w * (self.norm_after(norms) / (EPSILON + norms))
 
 
-class MaxNorm(Constraint):
+class MaxNorm(_NormConstraint):
     """Rescale so the norm along ``axis`` is at most ``max_value`` (default 2, axis 0)."""
 
     def __init__(self, max_value=2, axis=0):
         self.max_value, self.axis = max_value, axis
 
-    def __call__(self, w):
-        norms = _norms(w, self.axis)
-        return w * (norms.clamp(0, self.max_value) / (EPSILON + norms))
+    def norm_after(self, norms):
+        return norms.clamp(0, self.max_value)
 
 
-class MinMaxNorm(Constraint):
-    """Move the norm along ``axis`` towards ``[min_value, max_value]`` at ``rate``."""
+class MinMaxNorm(_NormConstraint):
+    """Move the norm along ``axis`` towards ``[min_value, max_value]`` at ``rate`` (1: all the way)."""
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
         self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
 
-    def __call__(self, w):
-        norms = _norms(w, self.axis)
-        desired = self.rate * norms.clamp(self.min_value, self.max_value) + (1 - self.rate) * norms
-        return w * (desired / (EPSILON + norms))
+    def norm_after(self, norms):
+        return self.rate * norms.clamp(self.min_value, self.max_value) + (1 - self.rate) * norms
 
 
-class UnitNorm(Constraint):
+class UnitNorm(_NormConstraint):
     """Rescale to unit norm along ``axis`` (default 0)."""
 
     def __init__(self, axis=0):
         self.axis = axis
 
     def __call__(self, w):
-        return w / (EPSILON + _norms(w, self.axis))
+        return w / (EPSILON + self.norms(w))  # a division, not w * (1 / norms): Keras's rounding
 
 
 class NonNeg(Constraint):
