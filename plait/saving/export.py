@@ -31,6 +31,20 @@ def _quiet_exporter():
                 logger.setLevel(level)
 
 
+def _require_onnx_exporter():
+    """torch's ONNX exporter imports ``onnx`` and ``onnxscript`` on first use; without them it
+    fails with a bare ``No module named 'onnxscript'``. Name the extra that installs them."""
+    import importlib.util
+
+    missing = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"Exporting to ONNX needs {' and '.join(missing)}, which are not installed: "
+            '`pip install "plait[onnx]"` (onnx, onnxscript and onnxruntime), or export a '
+            "torch.export program instead: model.export('model.pt2')."
+        )
+
+
 def _example_inputs(model):
     """Example tensors: batch 3, other unknown dims the smallest of 8, 64, 512, 4096 that the model
     accepts (a conv/pool stack needs long sequences); sizes >= 2 so torch does not specialise."""
@@ -103,6 +117,7 @@ def export_model(model, filepath, format=None, example_inputs=None):
                 program = torch.export.export(module, args, dynamic_shapes={"inputs": dynamic})
                 torch.export.save(program, filepath)
             else:
+                _require_onnx_exporter()
                 torch.onnx.export(
                     module,
                     args,

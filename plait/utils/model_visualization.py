@@ -10,10 +10,13 @@ Models are recognised by what they have, not by class, so this module imports no
 a ``layer_stack``; any other model is drawn as one box, as Keras draws a subclassed model.
 """
 
+import contextlib
 import html
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 
 _NOT_AVAILABLE = (
     "plot_model needs Graphviz to lay out the graph. Install pygraphviz, whose wheels include "
@@ -198,6 +201,33 @@ def model_to_dot(
     return "\n".join(lines + edges + ["}"]) + "\n"
 
 
+@contextlib.contextmanager
+def _without_fontconfig_warnings():
+    """Hide the ``Fontconfig warning: ... unknown element "reset-dirs"`` lines that the older
+    Fontconfig bundled in pygraphviz's wheels writes to the process's stderr (file descriptor 2,
+    below Python) when it reads a newer system's font configuration; the drawing is unaffected.
+    Any other line written there meanwhile is passed on."""
+    try:
+        saved = os.dup(2)  # Fontconfig (C) writes to descriptor 2 whatever sys.stderr is
+    except OSError:  # no descriptor 2 to redirect
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            rest = "".join(line for line in lines if not line.startswith("Fontconfig warning"))
+            if rest:
+                sys.stderr.write(rest)
+                sys.stderr.flush()
+
+
 def render_dot(source, format):
     """Lay out DOT ``source`` with Graphviz and return the ``format`` (``png``, ``svg``, ``pdf``,
     ...) file's bytes: with pygraphviz's bundled Graphviz, else a ``dot`` program on the PATH."""
@@ -207,7 +237,8 @@ def render_dot(source, format):
         pygraphviz = None
     if pygraphviz is not None:
         try:
-            return pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
+            with _without_fontconfig_warnings():
+                return pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
         except Exception as error:  # pygraphviz reports Graphviz's failures in several types
             raise RuntimeError(f"Graphviz could not render the model graph as {format!r}: {error}") from error
     dot = shutil.which("dot")
