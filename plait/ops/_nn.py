@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 from plait.ops._backend import convert_to_tensor, floatx, result_type, standardize_dtype, to_torch_dtype
 from plait.ops._backend import epsilon as default_epsilon
-from plait.ops._conv import conv as conv  # the image ops build their patch and filter ops on it
 from plait.ops._op import op
 
 _nn_op = functools.partial(op, family="nn")
@@ -237,12 +236,11 @@ def moments(x, axes, keepdims=False, synchronized=False):
     z = _in_float32(x)
     axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
     if synchronized and torch.distributed.is_available() and torch.distributed.is_initialized():
-        all_reduce = _SumOverProcesses.apply
-        local_count = math.prod(z.shape[a] for a in axes)
-        count = all_reduce(torch.tensor(float(local_count), dtype=z.dtype, device=z.device))
-        sums = all_reduce(torch.stack([z.sum(axes, keepdim=True), (z * z).sum(axes, keepdim=True)]))
+        count = torch.tensor(float(math.prod(z.shape[a] for a in axes)), dtype=z.dtype, device=z.device)
+        torch.distributed.all_reduce(count)  # processes may hold batches of different sizes
+        sums = _SumOverProcesses.apply(torch.stack([z.sum(axes, keepdim=True), (z * z).sum(axes, keepdim=True)]))
         mean = sums[0] / count
-        variance = sums[1] / count - mean * mean
+        variance = (sums[1] / count - mean * mean).clamp(min=0)
         if not keepdims:
             mean, variance = mean.squeeze(axes), variance.squeeze(axes)
     else:
@@ -347,10 +345,11 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
         return y.to(original)
     # Parameters shaped like the normalised axes broadcast against x through singleton axes.
     shape = [x.shape[d] if d in axes else 1 for d in range(x.ndim)]
-    spread = [
-        None if v is None or v.ndim == x.ndim or axes == [x.ndim - 1] else v.reshape(shape) for v in (gamma, beta)
-    ]
-    gamma, beta = [v if s is None else s for v, s in zip((gamma, beta), spread)]
+
+    def spread(v):
+        return v if v is None or v.ndim == x.ndim else v.reshape(shape)
+
+    gamma, beta = spread(gamma), spread(beta)
     variance, mean = torch.var_mean(x, dim=axes, correction=0, keepdim=True)
     inv = torch.rsqrt(variance + eps)
     if rms_scaling:
