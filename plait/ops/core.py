@@ -10,29 +10,6 @@ from plait.graph.ops import is_symbolic as _is_symbolic
 from plait.ops import _core as _impl
 from plait.ops._op import op as _op
 
-
-def _core(fn):
-    return _op(fn, "core")
-
-
-associative_scan = _core(_impl.associative_scan)
-cast = _core(_impl.cast)
-cond = _core(_impl.cond)
-convert_to_tensor = _core(_impl.convert_to_tensor)
-fori_loop = _core(_impl.fori_loop)
-map = _core(_impl.map)
-saturate_cast = _core(_impl.saturate_cast)
-scan = _core(_impl.scan)
-scatter = _core(_impl.scatter)
-scatter_update = _core(_impl.scatter_update)
-slice = _core(_impl.slice)
-slice_update = _core(_impl.slice_update)
-stop_gradient = _core(_impl.stop_gradient)
-switch = _core(_impl.switch)
-unstack = _core(_impl.unstack)
-vectorized_map = _core(_impl.vectorized_map)
-while_loop = _core(_impl.while_loop)
-
 __all__ = [
     "associative_scan",
     "cast",
@@ -58,28 +35,58 @@ __all__ = [
     "while_loop",
 ]
 
+associative_scan = _op(_impl.associative_scan, "core")
+cast = _op(_impl.cast, "core")
+cond = _op(_impl.cond, "core")
+convert_to_tensor = _op(_impl.convert_to_tensor, "core")
+fori_loop = _op(_impl.fori_loop, "core")
+map = _op(_impl.map, "core")
+saturate_cast = _op(_impl.saturate_cast, "core")
+scan = _op(_impl.scan, "core")
+scatter = _op(_impl.scatter, "core")
+scatter_update = _op(_impl.scatter_update, "core")
+slice = _op(_impl.slice, "core")
+slice_update = _op(_impl.slice_update, "core")
+stop_gradient = _op(_impl.stop_gradient, "core")
+switch = _op(_impl.switch, "core")
+unstack = _op(_impl.unstack, "core")
+vectorized_map = _op(_impl.vectorized_map, "core")
+while_loop = _op(_impl.while_loop, "core")
 # Questions about a tensor, answered directly (for a symbolic tensor too), and a decorator.
 is_tensor = _op(_impl.is_tensor, "core", symbolic=False)
-
-
-def custom_gradient(f):
-    """Decorator: ``f(*args)`` returns ``(output, grad_fn)``; ``grad_fn(*args, upstream=g)`` returns
-    the gradients of ``args`` (Keras's ``ops.custom_gradient``)."""
-    return _impl.custom_gradient(f)
+custom_gradient = _impl.custom_gradient
 
 
 def shape(x):
-    """``x``'s shape as a tuple (``None`` for a symbolic tensor's unknown dims)."""
+    """``x``'s shape as a tuple (``None`` for a symbolic tensor's unknown dims).
+
+    Example:
+        >>> import plait
+        >>> plait.ops.core.shape(plait.Input(shape=(3,)))
+        (None, 3)
+    """
     return tuple(x.shape)
 
 
 def dtype(x):
-    """``x``'s dtype as Keras names it (``"float32"``)."""
+    """``x``'s dtype as Keras names it (``"float32"``).
+
+    Example:
+        >>> import torch, plait
+        >>> plait.ops.core.dtype(torch.ones(2))
+        'float32'
+    """
     return _impl.standardize_dtype(x.dtype)
 
 
 def convert_to_numpy(x):
-    """``x`` as a numpy array (moved to the CPU, detached)."""
+    """``x`` as a numpy array (moved to the CPU, detached); a symbolic tensor has no value.
+
+    Example:
+        >>> import plait
+        >>> plait.ops.core.convert_to_numpy([1.0, 2.0])
+        array([1., 2.])
+    """
     if _is_symbolic(x):
         raise TypeError(
             "A symbolic tensor has no value: convert_to_numpy needs real data. Call the model on data first."
