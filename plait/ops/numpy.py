@@ -1,4 +1,9 @@
-"""NumPy-style ops (Keras 3's ``keras.ops.numpy``) on torch.
+"""NumPy-style ops (Keras 3's ``keras.ops.numpy``) on torch: the public table.
+
+Each name below is an implementation (see :mod:`plait.ops._numpy` for where they live) wrapped
+by :func:`plait.ops._op.op`, which runs it on tensors and records it as a graph node on symbolic
+tensors. A few ops check their arguments here first, as Keras's front ends do, so that bad input
+fails with Keras's message before any torch call.
 
 Example:
     >>> import plait
@@ -6,8 +11,13 @@ Example:
     tensor(1.5000)
 """
 
+import builtins as _builtins
+
+import torch as _torch
+
 from plait.ops import _extra
 from plait.ops import _numpy as _impl
+from plait.ops._backend import canonicalize_axis, convert_to_tensor
 from plait.ops._op import op as _op
 
 
@@ -446,14 +456,17 @@ __all__ = [
 ]
 
 
-# ---- front ends with Keras's argument checks (keras/src/ops/numpy.py)
+# ---- ops that check their arguments first (as Keras's front ends in keras.ops.numpy)
 @_numpy
 def get_item(x, key):
-    return _impl.convert_to_tensor(x)[key]
+    """``x[key]``: NumPy-style indexing with ints, slices, ``None``, ``...`` and index tensors."""
+    return convert_to_tensor(x)[key]
 
 
 @_numpy
 def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, ``x2`` elsewhere; with neither, the indices (one row per
+    axis) of the elements where it holds."""
     if (x1 is None) != (x2 is None):
         raise ValueError("`x1` and `x2` either both should be `None` or both should have non-None value.")
     return _impl.where(condition, x1, x2)
@@ -461,48 +474,49 @@ def where(condition, x1=None, x2=None):
 
 @_numpy
 def array_split(x, indices_or_sections, axis=0):
-    if not isinstance(indices_or_sections, int):
-        raise TypeError(
-            f"Argument `indices_or_sections` must be of type `int`. Received: indices_or_sections={indices_or_sections}"
-        )
-    if indices_or_sections <= 0:
+    """``x`` split along ``axis`` into ``indices_or_sections`` (a positive int) parts whose sizes
+    differ by at most one, the first ones larger."""
+    for name, value in (("indices_or_sections", indices_or_sections), ("axis", axis)):
+        if not isinstance(value, int):
+            raise TypeError(f"Argument `{name}` must be of type `int`. Received: {name}={value}")
+    if indices_or_sections < 1:
         raise ValueError(
             f"Argument `indices_or_sections` must be a positive integer. Received: indices_or_sections="
             f"{indices_or_sections}"
         )
-    if not isinstance(axis, int):
-        raise TypeError(f"Argument `axis` must be of type `int`. Received: {axis}")
-    return _impl.array_split(x, indices_or_sections=indices_or_sections, axis=axis)
+    return _impl.array_split(x, indices_or_sections, axis=axis)
 
 
 @_numpy
 def diagonal(x, offset=0, axis1=0, axis2=1):
-    x = _impl.convert_to_tensor(x)
-    if _impl.canonicalize_axis(axis1, x.ndim) == _impl.canonicalize_axis(axis2, x.ndim):
+    """The diagonal (offset ``offset``) of ``x`` in the plane of ``axis1`` and ``axis2`` (which
+    must differ), as a last axis."""
+    x = convert_to_tensor(x)
+    if canonicalize_axis(axis1, x.ndim) == canonicalize_axis(axis2, x.ndim):
         raise ValueError(f"`axis1` and `axis2` cannot be the same. Received: axis1={axis1}, axis2={axis2}")
     return _impl.diagonal(x, offset=offset, axis1=axis1, axis2=axis2)
 
 
 @_numpy
 def reshape(x, newshape):
-    if not _impl.is_tensor(newshape):
-        try:
-            newshape = tuple(newshape)
-        except TypeError:
-            newshape = (newshape,)
-        if list(newshape).count(-1) > 1:
+    """``x``'s elements in shape ``newshape`` (an int or a tuple; at most one -1, inferred)."""
+    if not isinstance(newshape, _torch.Tensor):
+        newshape = tuple(newshape) if isinstance(newshape, (list, tuple)) else (newshape,)
+        if newshape.count(-1) > 1:
             raise ValueError(f"There must be at most one unknown dimension (-1) in newshape. Received: {newshape}")
     return _impl.reshape(x, newshape)
 
 
 @_numpy
 def select(condlist, choicelist, default=0):
-    if not isinstance(condlist, (list, tuple)) or not isinstance(choicelist, (list, tuple)):
+    """Elements from the first of ``choicelist`` whose condition in ``condlist`` holds (two
+    non-empty lists of the same length); ``default`` where none does."""
+    if not (isinstance(condlist, (list, tuple)) and isinstance(choicelist, (list, tuple))):
         raise ValueError(
-            "condlist and choicelist must be lists. Received: "
-            f"type(condlist) = {type(condlist)}, type(choicelist) = {type(choicelist)}"
+            f"condlist and choicelist must be lists. Received: type(condlist) = {type(condlist)}, "
+            f"type(choicelist) = {type(choicelist)}"
         )
-    if not condlist or not choicelist:
+    if len(condlist) == 0 or len(choicelist) == 0:
         raise ValueError(
             f"condlist and choicelist must not be empty. Received: condlist = {condlist}, choicelist = {choicelist}"
         )
@@ -511,16 +525,18 @@ def select(condlist, choicelist, default=0):
 
 @_numpy
 def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
+    """The counts of 1-D ``x`` in ``bins`` equal bins over ``range`` (a ``(low, high)`` tuple;
+    default: x's min to max), and the ``bins + 1`` bin edges."""
     if not isinstance(bins, int):
         raise TypeError(f"Argument `bins` must be of type `int`. Received: bins={bins}")
     if bins < 0:
         raise ValueError(f"Argument `bins` should be a non-negative integer. Received: bins={bins}")
     if range:
-        if len(range) < 2 or not isinstance(range, tuple):
+        if not isinstance(range, tuple) or len(range) < 2:
             raise ValueError(f"Argument `range` must be a tuple of two elements. Received: range={range}")
         if range[1] < range[0]:
             raise ValueError(f"The second element of `range` must be greater than the first. Received: range={range}")
-    x = _impl.convert_to_tensor(x)
+    x = convert_to_tensor(x)
     if x.ndim > 1:
         raise ValueError(f"Input tensor must be 1-dimensional. Received: input.shape={tuple(x.shape)}")
     return _impl.histogram(x, bins=bins, range=range)
@@ -528,7 +544,8 @@ def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
 
 @_numpy
 def fabs(x):
-    x = _impl.convert_to_tensor(x)
+    """The absolute value of real ``x``, as a float (integers become float32)."""
+    x = convert_to_tensor(x)
     if x.is_complex():
         raise TypeError(f"fabs does not support complex inputs. Received: x.dtype={x.dtype}")
     return _impl.fabs(x)
@@ -536,41 +553,43 @@ def fabs(x):
 
 @_numpy
 def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
-    def is_float(v):
-        return isinstance(v, float) or (_impl.is_tensor(v) and v.is_floating_point())
-
-    if is_float(N):
-        raise TypeError("Argument `N` must be an integer or an integer tensor.")
-    if is_float(M):
-        raise TypeError("Argument `M` must be an integer, an integer tensor, or `None`.")
+    """An ``N`` x ``M`` matrix (``M`` defaults to ``N``; both ints) with ones on diagonal ``k``."""
+    for name, value in (("N", N), ("M", M)):
+        if isinstance(value, float) or (isinstance(value, _torch.Tensor) and value.is_floating_point()):
+            expected = "an integer or an integer tensor" + (", or `None`" if name == "M" else "")
+            raise TypeError(f"Argument `{name}` must be {expected}.")
     return _impl.eye(N, M=M, k=k, dtype=dtype)
 
 
 @_numpy
 def pad(x, pad_width, mode="constant", constant_values=None):
-    # Keras's Pad operation: an int or one (before, after) pair applies to every axis.
+    """``x`` padded by ``pad_width``: one ``(before, after)`` pair per axis, or one pair (or an
+    int, for both sides) which, as on Keras's torch backend, pads the last axis.
+
+    Args:
+        mode: ``"constant"`` (``constant_values``, default 0), ``"reflect"`` or ``"symmetric"``.
+    """
+    x = convert_to_tensor(x)
     if isinstance(pad_width, int):
-        pad_width = ((pad_width, pad_width),)
-    elif isinstance(pad_width, (tuple, list)) and isinstance(pad_width[0], int):
-        pad_width = (pad_width,)
-    else:
-        pad_width = [tuple(pw) * (2 if len(pw) == 1 else 1) for pw in pad_width]
-        if len({len(pw) for pw in pad_width}) > 1:
-            raise ValueError(
-                f"`pad_width` should be a list of tuples of length 1 or 2. Received: pad_width={pad_width}"
-            )
-    x = _impl.convert_to_tensor(x)
-    if len(pad_width) > 1 and len(pad_width) != x.ndim:
+        pad_width = [(pad_width, pad_width)]
+    elif isinstance(pad_width[0], int):
+        pad_width = [pad_width]
+    pairs = [tuple(p) * (2 // len(p)) if len(p) in (1, 2) else tuple(p) for p in pad_width]
+    if len({len(p) for p in pad_width}) > 1 or _builtins.any(len(p) != 2 for p in pairs):
+        raise ValueError(f"`pad_width` should be a list of tuples of length 1 or 2. Received: pad_width={pad_width}")
+    if len(pairs) > 1 and len(pairs) != x.ndim:
         raise ValueError(
             f"`pad_width` must have the same length as `x.shape`. Received: pad_width={pad_width} "
-            f"(of length {len(pad_width)}) and x.shape={tuple(x.shape)} (of length {x.ndim})"
+            f"(of length {len(pairs)}) and x.shape={tuple(x.shape)} (of length {x.ndim})"
         )
-    return _impl.pad(x, pad_width=pad_width, mode=mode, constant_values=constant_values)
+    return _impl.pad(x, pairs, mode=mode, constant_values=constant_values)
 
 
 @_numpy
 def searchsorted(sorted_sequence, values, side="left"):
-    return _impl.searchsorted(_impl.convert_to_tensor(sorted_sequence), _impl.convert_to_tensor(values), side=side)
+    """Where ``values`` would be inserted into 1-D ``sorted_sequence`` to keep it sorted (``side``:
+    ``"left"`` the first such index, ``"right"`` the last)."""
+    return _impl.searchsorted(convert_to_tensor(sorted_sequence), convert_to_tensor(values), side=side)
 
 
 # Returns a function, not a tensor: never a graph node.

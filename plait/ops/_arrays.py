@@ -1,0 +1,578 @@
+"""Ops that rearrange, index, sort, split and pad tensors, and the remaining NumPy ops.
+
+Most are one torch call with Keras's argument names; the code here is where NumPy's conventions
+and torch's differ: ``axis=None`` meaning "flattened", negative indices, splitting at indices
+rather than into sizes, padding given per axis from the first.
+
+Example:
+    >>> from plait.ops import _arrays as a
+    >>> a.take([[1, 2], [3, 4]], [-1]), a.split([0.0, 1.0, 2.0, 3.0], [1])
+    (tensor([4], dtype=torch.int32), [tensor([0.]), tensor([1., 2., 3.])])
+"""
+
+import builtins
+
+import numpy as np
+import torch
+
+from plait.ops._backend import (
+    FLOATX,
+    canonicalize_axis,
+    cast,
+    convert_to_tensor,
+    get_device,
+    is_tensor,
+    result_type,
+    to_torch_dtype,
+)
+from plait.ops._dtypes import float_or_wide
+
+
+def _tensors(xs):
+    return [convert_to_tensor(x) for x in xs]
+
+
+# ----------------------------------------------------------------------------- shapes
+def reshape(x, newshape):
+    """``x``'s elements in shape ``newshape`` (one dim may be -1: inferred)."""
+    return torch.reshape(convert_to_tensor(x), newshape if isinstance(newshape, (list, tuple)) else (newshape,))
+
+
+def expand_dims(x, axis):
+    """``x`` with new size-1 axes at ``axis`` (an int or several, as positions in the result)."""
+    x = convert_to_tensor(x)
+    axes = (axis,) if isinstance(axis, int) else axis
+    rank = x.ndim + len(axes)
+    for a in sorted(canonicalize_axis(a, rank) for a in axes):
+        x = x.unsqueeze(a)
+    return x
+
+
+def squeeze(x, axis=None):
+    """``x`` without its size-1 axes (only those in ``axis`` when given)."""
+    x = convert_to_tensor(x)
+    return torch.squeeze(x) if axis is None else torch.squeeze(x, dim=axis)
+
+
+def transpose(x, axes=None):
+    """``x`` with its axes permuted to ``axes`` (reversed by default)."""
+    x = convert_to_tensor(x)
+    return x.permute(tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
+
+
+def swapaxes(x, axis1, axis2):
+    """``x`` with ``axis1`` and ``axis2`` exchanged."""
+    return torch.swapaxes(convert_to_tensor(x), axis1, axis2)
+
+
+def moveaxis(x, source, destination):
+    """``x`` with the axes ``source`` moved to positions ``destination``."""
+    return torch.moveaxis(convert_to_tensor(x), source, destination)
+
+
+def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (a view, no copy)."""
+    return torch.broadcast_to(convert_to_tensor(x), shape)
+
+
+def flip(x, axis=None):
+    """``x`` with the order of elements reversed along ``axis`` (all axes by default)."""
+    x = convert_to_tensor(x)
+    dims = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    return torch.flip(x, dims)
+
+
+def roll(x, shift, axis=None):
+    """``x``'s elements shifted by ``shift`` along ``axis``, wrapping around (flattened when None)."""
+    return torch.roll(convert_to_tensor(x), shift, dims=axis)
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    """``array`` rotated by 90 degrees ``k`` times, from the first of ``axes`` toward the second.
+
+    Args:
+        array: a tensor of at least 2 dimensions.
+        k: how many quarter turns (negative: the other way).
+        axes: the two axes of the plane of rotation.
+    """
+    array = convert_to_tensor(array)
+    if array.ndim < 2:
+        raise ValueError(f"Input array must have at least 2 dimensions. Received: array.ndim={array.ndim}")
+    if len(axes) != 2 or axes[0] == axes[1]:
+        raise ValueError(f"Invalid axes: {axes}. Axes must be a tuple of two different dimensions.")
+    if not builtins.all(-array.ndim <= a < array.ndim for a in axes):
+        raise ValueError(f"Invalid axes {axes} for tensor with {array.ndim} dimensions")
+    return torch.rot90(array, k=k, dims=tuple(a % array.ndim for a in axes))
+
+
+def tile(x, repeats):
+    """``x`` repeated ``repeats`` times along each axis (an int: along the last)."""
+    if is_tensor(repeats):
+        repeats = tuple(int(r) for r in repeats.tolist())
+    return torch.tile(convert_to_tensor(x), (repeats,) if isinstance(repeats, int) else tuple(repeats))
+
+
+def repeat(x, repeats, axis=None):
+    """Each element of ``x`` repeated ``repeats`` times along ``axis`` (of the flattened ``x``
+    when None); ``repeats`` is an int or one count per element."""
+    x = convert_to_tensor(x)
+    if isinstance(repeats, int):
+        # unsqueeze, expand, reshape: static shapes for torch.export and meta tensors, which
+        # repeat_interleave's data-dependent output size would lose
+        if axis is None:
+            x, axis = x.reshape(-1), 0
+        axis %= x.ndim
+        shape = list(x.shape)
+        expanded = [-1] * (x.ndim + 1)
+        expanded[axis + 1] = repeats
+        shape[axis] *= repeats
+        return x.unsqueeze(axis + 1).expand(expanded).reshape(shape)
+    if not (isinstance(repeats, (list, tuple)) and builtins.all(isinstance(r, int) for r in repeats)):
+        repeats = convert_to_tensor(repeats, dtype="int64")
+    return torch.repeat_interleave(x, repeats, dim=axis)
+
+
+def concatenate(xs, axis=0):
+    """The tensors ``xs`` joined along existing ``axis``."""
+    return torch.cat(_tensors(xs), dim=axis)
+
+
+def stack(x, axis=0):
+    """The tensors ``x`` joined along a new ``axis``."""
+    return torch.stack(_tensors(x), dim=axis)
+
+
+def append(x1, x2, axis=None):
+    """``x2`` joined after ``x1`` along ``axis`` (both flattened when None)."""
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    return torch.cat((x1.flatten(), x2.flatten())) if axis is None else torch.cat((x1, x2), dim=axis)
+
+
+def hstack(xs):
+    """The tensors ``xs`` joined column-wise (axis 1; axis 0 for 1-D)."""
+    return torch.hstack(_tensors(xs))
+
+
+def vstack(xs):
+    """The tensors ``xs`` joined row-wise (axis 0, 1-D inputs as rows)."""
+    return torch.vstack(_tensors(xs))
+
+
+def dstack(xs):
+    """The tensors ``xs`` joined depth-wise (axis 2)."""
+    return torch.dstack(_tensors(xs))
+
+
+def _sections(indices_or_sections):
+    # torch's splits take a Python int or a list of ints
+    if isinstance(indices_or_sections, int):
+        return indices_or_sections
+    return convert_to_tensor(indices_or_sections).tolist()
+
+
+def hsplit(x, indices_or_sections):
+    """``x`` split column-wise: into that many equal parts, or at those indices."""
+    return list(torch.hsplit(convert_to_tensor(x), _sections(indices_or_sections)))
+
+
+def vsplit(x, indices_or_sections):
+    """``x`` split row-wise: into that many equal parts, or at those indices."""
+    return list(torch.vsplit(convert_to_tensor(x), _sections(indices_or_sections)))
+
+
+def dsplit(x, indices_or_sections):
+    """``x`` split depth-wise (axis 2): into that many equal parts, or at those indices."""
+    return list(torch.dsplit(convert_to_tensor(x), _sections(indices_or_sections)))
+
+
+def split(x, indices_or_sections, axis=0):
+    """``x`` split along ``axis`` into ``indices_or_sections`` equal parts (an int, which must
+    divide the axis), or at the given indices."""
+    x = convert_to_tensor(x)
+    size = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if size % indices_or_sections:
+            raise ValueError(
+                f"Received indices_or_sections={indices_or_sections} (interpreted as a number of sections) and "
+                f"axis={axis}, but input dimension x.shape[{axis}]={size} is not divisible by "
+                f"{indices_or_sections}. Full input shape: x.shape={tuple(x.shape)}"
+            )
+        if size == 0:
+            return [x.clone() for _ in range(indices_or_sections)]
+        return list(torch.split(x, size // indices_or_sections, dim=axis))
+    # indices -> chunk sizes, from Python values: no tensor is read (a meta one has no values)
+    bounds = [0, *_sections(indices_or_sections), size]
+    sizes = [builtins.max(0, builtins.min(b, size) - builtins.min(a, size)) for a, b in zip(bounds, bounds[1:])]
+    return list(torch.split(x, sizes, dim=axis))
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """``x`` split along ``axis`` into ``indices_or_sections`` parts of sizes differing by at most
+    one (the first ones larger)."""
+    return list(torch.tensor_split(convert_to_tensor(x), indices_or_sections, dim=axis))
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """``x`` padded by ``pad_width`` (one ``(before, after)`` pair per axis).
+
+    Args:
+        mode: ``"constant"`` (``constant_values``, default 0), ``"reflect"`` or ``"symmetric"``
+            (which, as on Keras's torch backend, repeats the edge value).
+    """
+    if constant_values is not None and mode != "constant":
+        raise ValueError(
+            f"Argument `constant_values` can only be provided when `mode == 'constant'`. Received: mode={mode}"
+        )
+    x = convert_to_tensor(x)
+    pairs = [tuple(p) for p in pad_width]
+    # torch pads from the last axis; leading axes without padding are left out, since torch's
+    # reflect and replicate modes pad at most the last three axes
+    while len(pairs) > 1 and pairs[0] == (0, 0):
+        pairs.pop(0)
+    flat = [n for pair in reversed(pairs) for n in pair]
+    if mode == "constant":
+        value = 0 if constant_values is None else constant_values
+        return torch.nn.functional.pad(x, flat, mode="constant", value=value)
+    mode = "replicate" if mode == "symmetric" else mode
+    # torch's other modes want a batch dim or two and float32/64 values
+    rank, dtype = x.ndim, x.dtype
+    y = x.reshape((1,) * builtins.max(0, 3 - rank) + tuple(x.shape))
+    if dtype not in (torch.float32, torch.float64):
+        y = y.float()
+    y = torch.nn.functional.pad(y, flat, mode=mode)
+    return y.reshape(y.shape[builtins.max(0, 3 - rank) :]).to(dtype)
+
+
+def diag(x, k=0):
+    """The ``k``-th diagonal of 2-D ``x``, or a 2-D matrix with 1-D ``x`` on that diagonal."""
+    return torch.diag(convert_to_tensor(x), diagonal=k)
+
+
+def diagflat(x, k=0):
+    """A 2-D matrix with the flattened ``x`` on its ``k``-th diagonal."""
+    return torch.diagflat(convert_to_tensor(x), offset=k)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The diagonal (offset ``offset``) of ``x`` in the plane of ``axis1`` and ``axis2``, as a last
+    axis."""
+    return torch.diagonal(convert_to_tensor(x), offset=offset, dim1=axis1, dim2=axis2)
+
+
+def tril(x, k=0):
+    """``x`` with the elements above diagonal ``k`` zeroed (over the last two axes)."""
+    return torch.tril(convert_to_tensor(x), diagonal=k)
+
+
+def triu(x, k=0):
+    """``x`` with the elements below diagonal ``k`` zeroed (over the last two axes)."""
+    return torch.triu(convert_to_tensor(x), diagonal=k)
+
+
+def diff(a, n=1, axis=-1):
+    """The ``n``-th discrete difference along ``axis`` (``a[i+1] - a[i]``, applied ``n`` times)."""
+    return torch.diff(convert_to_tensor(a), n=n, dim=axis)
+
+
+# ----------------------------------------------------------------------------- indexing
+def _wrapped(indices, size):
+    # NumPy's negative indices count from the end; torch's gathers want them non-negative
+    indices = convert_to_tensor(indices).long()
+    return torch.where(indices < 0, indices + size, indices)
+
+
+def take(x, indices, axis=None):
+    """The elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None)."""
+    x = convert_to_tensor(x)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    axis = canonicalize_axis(axis, x.ndim)
+    indices = _wrapped(indices, x.shape[axis])
+    if x.ndim == 2 and axis == 0:
+        return torch.nn.functional.embedding(indices, x)  # a row lookup: torch's fastest kernel
+    picked = torch.index_select(x, axis, indices.reshape(-1))
+    return picked.reshape(x.shape[:axis] + indices.shape + x.shape[axis + 1 :])
+
+
+def take_along_axis(x, indices, axis=None):
+    """The elements of ``x`` at ``indices``, matched position by position along ``axis``."""
+    x = convert_to_tensor(x)
+    size = x.shape[axis] if axis is not None else x.shape[0]
+    return torch.take_along_dim(x, _wrapped(indices, size), dim=axis)
+
+
+def where(condition, x1=None, x2=None):
+    """``x1`` where ``condition`` holds, ``x2`` elsewhere; with neither, the indices (one row per
+    axis) of the elements where it holds."""
+    condition = convert_to_tensor(condition, dtype="bool")
+    if x1 is None or x2 is None:
+        return torch.stack(torch.where(condition))
+    return torch.where(condition, convert_to_tensor(x1), convert_to_tensor(x2))
+
+
+def select(condlist, choicelist, default=0):
+    """Elements from the first of ``choicelist`` whose condition in ``condlist`` holds; ``default``
+    where none does."""
+    out = convert_to_tensor(default)
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        out = torch.where(convert_to_tensor(condition), convert_to_tensor(choice), out)
+    return out
+
+
+def nonzero(x):
+    """The indices of ``x``'s non-zero elements: an int32 tensor with one row per axis."""
+    return torch.nonzero(convert_to_tensor(x)).T.int()
+
+
+def unravel_index(indices, shape):
+    """The coordinates in ``shape`` of flat ``indices``: a tuple of one tensor per axis."""
+    indices = convert_to_tensor(indices)
+    dtype = to_torch_dtype(result_type(indices.dtype))
+    return tuple(i.to(dtype) for i in torch.unravel_index(indices, shape))
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    """Where ``values`` would be inserted into 1-D ``sorted_sequence`` to keep it sorted.
+
+    Args:
+        side: ``"left"``: the first such index; ``"right"``: the last.
+    """
+    if sorted_sequence.ndim != 1:
+        raise ValueError(
+            "`searchsorted` only supports 1-D sorted sequences. You can use `keras.ops.vectorized_map` to extend "
+            f"it to N-D sequences. Received: sorted_sequence.shape={tuple(sorted_sequence.shape)}"
+        )
+    small = sorted_sequence.shape[0] <= np.iinfo(np.int32).max
+    return torch.searchsorted(sorted_sequence, values, side=side, out_int32=small)
+
+
+def digitize(x, bins):
+    """The index (int32) of the bin of ``bins`` (increasing edges) each element falls in."""
+    x, bins = convert_to_tensor(x), convert_to_tensor(bins)
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    return torch.bucketize(x, bins, right=True).int()
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    """How often each value ``0..max(x)`` occurs in non-negative ints ``x`` (per row for 2-D
+    ``x``), summing ``weights`` instead of ones when given; at least ``minlength`` bins."""
+    if sparse:
+        raise ValueError("Unsupported value `sparse=True` with torch backend")
+    x = convert_to_tensor(x)
+    if weights is None:
+        dtype, rows = "int32", [(row, None) for row in x] if x.ndim == 2 else None
+    else:
+        weights = convert_to_tensor(weights)
+        dtype, rows = result_type(x.dtype, weights.dtype), list(zip(x, weights)) if x.ndim == 2 else None
+    if rows is None:
+        return cast(torch.bincount(x, weights, minlength), dtype)
+    return cast(torch.stack([torch.bincount(r, w, minlength) for r, w in rows]), dtype)
+
+
+def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
+    """The counts of 1-D ``x`` in ``bins`` equal bins over ``range`` (default: x's min to max),
+    and the ``bins + 1`` bin edges."""
+    result = torch.histogram(x, bins=bins, range=range)
+    return result.hist, result.bin_edges
+
+
+# ----------------------------------------------------------------------------- sorting
+def sort(x, axis=-1):
+    """``x`` sorted along ``axis`` (flattened when None)."""
+    x = convert_to_tensor(x)
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    if x.dtype == torch.bool and get_device().type == "cuda":  # no bool sort on CUDA
+        return torch.sort(x.to(torch.uint8), dim=axis)[0].bool()
+    # [0], not .values: on the meta ghosts of shape inference torch's named tuple is a plain one
+    return torch.sort(x, dim=axis)[0]
+
+
+def argsort(x, axis=-1):
+    """The indices (int32) that sort ``x`` along ``axis`` (ties keep their order)."""
+    x = convert_to_tensor(x)
+    if x.dtype == torch.bool:
+        x = x.to(torch.uint8)
+    if axis is None:
+        x, axis = x.reshape(-1), -1
+    return torch.argsort(x, dim=axis, stable=True).int()
+
+
+def argpartition(x, kth, axis=-1):
+    """Indices (int32) that partition ``x`` along ``axis``: the ``kth + 1`` smallest first (in
+    order), then the others."""
+    # Keras's torch backend compares the values as int32 (floats truncated): kept, so the
+    # indices are Keras's.
+    x = convert_to_tensor(x, "int32")
+    if axis is None:
+        x, axis = x.flatten(), -1
+    x = x.movedim(axis, -1)
+    smallest = torch.topk(-x, kth + 1).indices
+    taken = torch.zeros_like(x, dtype=torch.bool).scatter(-1, smallest, True)
+    # the rest in index order: a stable sort puts the untaken (False) first
+    rest = torch.argsort(taken.to(torch.uint8), dim=-1, stable=True)[..., : x.shape[-1] - kth - 1]
+    return torch.cat([smallest, rest], dim=-1).movedim(-1, axis).int()
+
+
+def unique(
+    x,
+    sorted=True,  # noqa: A002 - NumPy's name
+    return_index=False,
+    return_inverse=False,
+    return_counts=False,
+    axis=None,
+    size=None,
+    fill_value=None,
+):
+    """The distinct values of ``x`` (along ``axis``: distinct slices).
+
+    Args:
+        sorted: return them sorted.
+        return_index: also return where each first occurs in ``x``.
+        return_inverse: also return, for each element of ``x``, the index of its value.
+        return_counts: also return how often each occurs.
+        axis: compare slices along this axis; None: the flattened elements.
+        size: pad (with ``fill_value``, default 0) or truncate the result to this many values.
+    """
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    found = torch.unique(
+        x, sorted=sorted, return_inverse=return_inverse or return_index, return_counts=return_counts, dim=axis
+    )
+    found = list(found) if isinstance(found, tuple) else [found]
+    values, dim = found[0], 0 if axis is None else canonicalize_axis(axis, x.ndim)
+    inverse = found[1] if (return_inverse or return_index) else None
+    counts = found[-1] if return_counts else None
+    first = None
+    if return_index:
+        # the smallest position holding each value
+        positions = torch.arange(inverse.numel(), dtype=inverse.dtype, device=inverse.device)
+        first = inverse.new_empty(values.shape[dim]).scatter_reduce_(
+            0, inverse.reshape(-1), positions, reduce="min", include_self=False
+        )
+    if size is not None:
+        count = values.shape[dim]
+        if count > size:
+            values = values.narrow(dim, 0, size)
+            counts = None if counts is None else counts[:size]
+            first = None if first is None else first[:size]
+        elif count < size:
+            missing = size - count
+            widths = [0, 0] * (values.ndim - 1 - dim) + [0, missing]
+            values = torch.nn.functional.pad(values, widths, value=0 if fill_value is None else fill_value)
+            counts = None if counts is None else torch.nn.functional.pad(counts, (0, missing), value=0)
+            first = None if first is None else torch.nn.functional.pad(first, (0, missing), value=1)
+    out = [values]
+    if return_index:
+        out.append(first)
+    if return_inverse:
+        out.append(inverse)
+    if return_counts:
+        out.append(counts)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+# ----------------------------------------------------------------------------- the rest
+def clip(x, x_min, x_max):
+    """``x`` limited to ``[x_min, x_max]``; bool counts as int32."""
+    x, low, high = convert_to_tensor(x), convert_to_tensor(x_min), convert_to_tensor(x_max)
+    if x.dtype == torch.float16 and get_device().type == "cpu":
+        return torch.clip(x.float(), min=low, max=high).half()
+    if x.dtype == torch.bool:
+        x = x.int()
+    return torch.clip(x, min=low, max=high)
+
+
+def round(x, decimals=0):  # noqa: A001 - NumPy's name
+    """``x`` rounded to ``decimals`` decimals (halves to even); integers keep their dtype."""
+    x = convert_to_tensor(x)
+    if x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
+        return torch.round(x.to(to_torch_dtype(FLOATX)), decimals=decimals).to(x.dtype)
+    return torch.round(x, decimals=decimals)
+
+
+def fabs(x):
+    """The absolute value of real ``x``, as a float (integers become float32)."""
+    x = convert_to_tensor(x)
+    if not x.is_floating_point():
+        x = x.to(to_torch_dtype(FLOATX))
+    return torch.abs(x)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """``x`` with NaN replaced by ``nan``, and infinities by ``posinf``/``neginf`` (default: the
+    largest finite values of the dtype)."""
+    return torch.nan_to_num(convert_to_tensor(x), nan=nan, posinf=posinf, neginf=neginf)
+
+
+def corrcoef(x):
+    """The Pearson correlation coefficients of ``x``'s rows (variables) over its columns."""
+    x = convert_to_tensor(x)
+    return torch.corrcoef(cast(x, float_or_wide(x.dtype)))
+
+
+def correlate(x1, x2, mode="valid"):
+    """The cross-correlation of 1-D sequences ``x1`` and ``x2`` (batched over leading dims).
+
+    Args:
+        mode: ``"valid"`` (only where they fully overlap), ``"same"`` (``len(x1)`` values) or
+            ``"full"`` (every overlap).
+    """
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    dtype = result_type(x1.dtype, x2.dtype)
+    dtype = dtype if dtype in ("bfloat16", "float16", "float64") else "float32"
+    x1, x2 = cast(x1, dtype), cast(x2, dtype)
+    n, m = x1.shape[-1], x2.shape[-1]
+    batch = torch.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+    a = x1.expand(*batch, n).reshape(-1, n)
+    v = x2.expand(*batch, m).reshape(-1, m)
+    # conv1d is a cross-correlation; one group per signal, padded to every overlap ("full")
+    full = torch.nn.functional.conv1d(a, v[:, None], groups=a.shape[0], padding=m - 1).reshape(*batch, -1)
+    length = {"full": full.shape[-1], "same": n, "valid": builtins.max(n, m) - builtins.min(n, m) + 1}[mode]
+    start = (full.shape[-1] - length) // 2
+    return torch.squeeze(full[..., start : start + length])
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The integral of ``y`` along ``axis`` by the trapezoidal rule, at points ``x`` (or ``dx``
+    apart)."""
+    y = convert_to_tensor(y)
+    if y.dtype == torch.bool:
+        y = y.to(to_torch_dtype(FLOATX))
+    if x is not None:
+        return torch.trapezoid(y, convert_to_tensor(x), dim=axis)
+    dx = dx if isinstance(dx, (int, float)) else convert_to_tensor(dx).item()
+    return torch.trapezoid(y, dx=dx, dim=axis)
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    """Whether each element of ``x1`` is among the elements of ``x2`` (the opposite with
+    ``invert``)."""
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    if x1.dtype == torch.bool and x2.dtype == torch.bool:
+        x1, x2 = x1.int(), x2.int()
+    elif x1.dtype == torch.bool:
+        x1 = x1.to(x2.dtype)
+    elif x2.dtype == torch.bool:
+        x2 = x2.to(x1.dtype)
+    return torch.isin(x1, x2, assume_unique=assume_unique, invert=invert)
+
+
+def view(x, dtype=None):
+    """``x``'s bytes read as ``dtype`` (same memory; the last axis scales with the item size)."""
+    return convert_to_tensor(x).view(to_torch_dtype(dtype))
+
+
+def slogdet(x):
+    """The sign and the log of the absolute value of the determinant of square ``x``."""
+    return tuple(torch.linalg.slogdet(convert_to_tensor(x)))
+
+
+def ndim(x):
+    """The number of dimensions of ``x``."""
+    return convert_to_tensor(x).ndim
+
+
+def size(x):
+    """The number of elements of ``x``, as an int32 tensor."""
+    return torch.prod(convert_to_tensor(tuple(x.shape)))

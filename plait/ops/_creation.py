@@ -1,0 +1,211 @@
+"""Ops that make tensors: filled, ranges, identity-like matrices, windows.
+
+New tensors go to :func:`get_device` (the inputs' device, or meta during shape inference); the
+default dtype is float32, or what Keras's promotion gives the arguments (``arange(5)`` is int32).
+
+Example:
+    >>> from plait.ops import _creation as c
+    >>> c.arange(3), c.eye(2, 3, k=1), c.linspace(0, 1, 3)
+    (tensor([0, 1, 2], dtype=torch.int32), tensor([[0., 1., 0.],
+            [0., 0., 1.]]), tensor([0.0000, 0.5000, 1.0000]))
+"""
+
+import torch
+
+from plait.ops._backend import FLOATX, cast, convert_to_tensor, get_device, result_type, to_torch_dtype
+
+
+def _shape(shape):
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _dtype(dtype):
+    return to_torch_dtype(dtype or FLOATX)
+
+
+def zeros(shape, dtype=None):
+    """A tensor of ``shape`` filled with zeros (float32 unless ``dtype``)."""
+    return torch.zeros(_shape(shape), dtype=_dtype(dtype), device=get_device())
+
+
+def ones(shape, dtype=None):
+    """A tensor of ``shape`` filled with ones (float32 unless ``dtype``)."""
+    return torch.ones(_shape(shape), dtype=_dtype(dtype), device=get_device())
+
+
+def empty(shape, dtype=None):
+    """A tensor of ``shape`` whose values are unspecified (float32 unless ``dtype``)."""
+    return torch.empty(_shape(shape), dtype=_dtype(dtype), device=get_device())
+
+
+def full(shape, fill_value, dtype=None):
+    """A tensor of ``shape`` filled with ``fill_value`` (a scalar, or a tensor repeated over the
+    leading dims), of ``dtype`` (float32 by default, whatever the fill value's type)."""
+    fill = convert_to_tensor(fill_value, dtype=dtype or FLOATX)
+    shape = _shape(shape)
+    if fill.ndim:
+        return torch.tile(fill, shape[: len(shape) - fill.ndim] + (1,) * fill.ndim)
+    # expand, not torch.full: full reads the fill's value, which a meta tensor has not
+    return fill.expand(shape).contiguous()
+
+
+def _like(make, x, dtype):
+    x = convert_to_tensor(x)
+    return make(x, dtype=to_torch_dtype(dtype or x.dtype))
+
+
+def zeros_like(x, dtype=None):
+    """Zeros of ``x``'s shape, and its dtype unless ``dtype``."""
+    return _like(torch.zeros_like, x, dtype)
+
+
+def ones_like(x, dtype=None):
+    """Ones of ``x``'s shape, and its dtype unless ``dtype``."""
+    return _like(torch.ones_like, x, dtype)
+
+
+def empty_like(x, dtype=None):
+    """An unfilled tensor of ``x``'s shape, and its dtype unless ``dtype``."""
+    return _like(torch.empty_like, x, dtype)
+
+
+def full_like(x, fill_value, dtype=None):
+    """``fill_value`` in ``x``'s shape, and its dtype unless ``dtype``."""
+    x = convert_to_tensor(x)
+    return full(x.shape, fill_value, dtype=dtype or x.dtype)
+
+
+def array(x, dtype=None):
+    """``x`` as a tensor (as :func:`plait.ops.convert_to_tensor`)."""
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def _promoted(*values):
+    # Python numbers count as weak; `float` itself (a type) stands for one
+    return result_type(*(v if isinstance(v, type) else getattr(v, "dtype", type(v)) for v in values if v is not None))
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    """Evenly spaced values in ``[start, stop)`` (``[0, start)`` when ``stop`` is None), ``step``
+    apart; ints give int32, floats float32, unless ``dtype``."""
+    dtype = to_torch_dtype(dtype or _promoted(start, stop, step))
+    if stop is None:
+        start, stop = 0, start
+    return torch.arange(start, stop, 1 if step is None else step, dtype=dtype, device=get_device())
+
+
+def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
+    """An ``N`` x ``M`` matrix with ones on diagonal ``k`` (above the main one when positive)."""
+    M = N if M is None else M
+    rows = torch.arange(N, device=get_device())[:, None]
+    cols = torch.arange(M, device=get_device())
+    return (cols - rows == (k or 0)).to(_dtype(dtype))
+
+
+def identity(n, dtype=None):
+    """The ``n`` x ``n`` identity matrix."""
+    return eye(n, dtype=dtype)
+
+
+def tri(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
+    """An ``N`` x ``M`` matrix with ones at and below diagonal ``k``, zeros above."""
+    return torch.tril(torch.ones((N, M or N), dtype=_dtype(dtype), device=get_device()), diagonal=k)
+
+
+def _check_axis(name, axis):
+    if axis != 0:
+        raise ValueError(f"torch does not support an `axis` argument for {name}. Received axis={axis}")
+
+
+def _interpolated(start, stop, num, dtype):
+    # Array endpoints: each element has its own line from start to stop (stacked on axis 0).
+    start, stop = convert_to_tensor(start, dtype=dtype), convert_to_tensor(stop, dtype=dtype)
+    fractions = torch.arange(num, dtype=dtype, device=get_device()) / (num - 1)
+    return start[None] + fractions.reshape((num,) + (1,) * start.ndim) * (stop - start)[None]
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (included unless ``endpoint`` is
+    False).
+
+    Args:
+        retstep: also return the spacing between values.
+        axis: must be 0 (torch places the values on the first axis).
+    """
+    _check_axis("linspace", axis)
+    dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
+    step = convert_to_tensor(float("nan"))
+    if endpoint and num > 1:
+        step = (stop - start) / (num - 1)
+    if not endpoint:
+        if num > 0:
+            step = (stop - start) / num
+        if num > 1:
+            stop = stop - step
+    if hasattr(start, "__len__") and hasattr(stop, "__len__"):
+        values = _interpolated(start, stop, num, dtype)
+    else:
+        values = torch.linspace(start, stop, num, dtype=dtype, device=get_device())
+    return (values, step) if retstep is True else values
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    """``num`` values from ``base ** start`` to ``base ** stop``, evenly spaced in log scale."""
+    _check_axis("logspace", axis)
+    dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
+    if not endpoint:
+        stop = stop - (stop - start) / num
+    if hasattr(start, "__len__") and hasattr(stop, "__len__"):
+        return base ** _interpolated(start, stop, num, dtype)
+    # torch has no float16 logspace on CPU: float32, then rounded
+    compute = torch.float32 if dtype == torch.float16 and get_device().type == "cpu" else dtype
+    return torch.logspace(start, stop, num, base=base, dtype=compute, device=get_device()).to(dtype)
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """``num`` values from ``start`` to ``stop``, evenly spaced in log scale (a geometric
+    progression; the sign follows ``start``)."""
+    _check_axis("geomspace", axis)
+    dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
+    start, stop = convert_to_tensor(start, dtype=dtype), convert_to_tensor(stop, dtype=dtype)
+    exponents = torch.log10(start.abs()), torch.log10(stop.abs())
+    return logspace(*exponents, num=num, endpoint=endpoint, base=10, dtype=dtype) * torch.sign(start)
+
+
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D coordinate vectors (``indexing``: ``"xy"`` Cartesian or ``"ij"``
+    matrix)."""
+    return torch.meshgrid([convert_to_tensor(v) for v in x], indexing=indexing)
+
+
+def vander(x, N=None, increasing=False):  # noqa: N803 - NumPy's name
+    """The Vandermonde matrix of 1-D ``x``: columns are powers of ``x``, highest first unless
+    ``increasing``; ``N`` columns (``len(x)`` by default)."""
+    x = convert_to_tensor(x)
+    return cast(torch.vander(x, N=N, increasing=increasing), result_type(x.dtype))
+
+
+# The window functions: name -> (torch window, what it is).
+WINDOWS = {
+    "bartlett": (torch.signal.windows.bartlett, "The Bartlett (triangular) window of ``x`` points."),
+    "blackman": (torch.signal.windows.blackman, "The Blackman window of ``x`` points."),
+    "hamming": (torch.signal.windows.hamming, "The Hamming window of ``x`` points."),
+    "hanning": (torch.signal.windows.hann, "The Hann (Hanning) window of ``x`` points."),
+}
+
+
+def _window(name, fn, summary):
+    def window(x):
+        return fn(int(x), device=get_device())
+
+    window.__name__ = window.__qualname__ = name
+    window.__doc__ = f"{summary}\n\nArgs:\n    x: the number of points (an int)."
+    return window
+
+
+bartlett, blackman, hamming, hanning = (_window(name, *spec) for name, spec in WINDOWS.items())
+
+
+def kaiser(x, beta):
+    """The Kaiser window of ``x`` points, shaped by ``beta`` (0: rectangular; larger: narrower)."""
+    return torch.signal.windows.kaiser(int(x), beta=beta, device=get_device())

@@ -1,0 +1,170 @@
+"""Products (matmul, dot, tensordot, einsum...) and the divisions whose dtypes Keras fixes.
+
+torch multiplies matrices of floats; Keras multiplies any dtype and gives the promoted one. So
+a product computes in a float (float32 for integers, float32 for float16 on CPU, which has no
+half matmul) and casts back to Keras's result dtype.
+
+Example:
+    >>> from plait.ops import _linear as lin
+    >>> lin.matmul([[1, 2]], [[3], [4]]), lin.divide(7, 2.0), lin.floor_divide([7, -7], 2)
+    (tensor([[11]], dtype=torch.int32), tensor(3.5000), tensor([ 3, -4], dtype=torch.int32))
+"""
+
+import torch
+
+from plait.ops._backend import FLOATX, cast, convert_to_tensor, float_type, get_device, result_type
+from plait.ops._elementwise import weak_dtype
+
+
+def _compute_dtype(result, on_gpu_ints=False):
+    """The dtype a product of ``result`` dtype is computed in."""
+    device = get_device().type
+    if result == "float16" and device == "cpu":
+        return "float32"
+    if result == "bool" or (on_gpu_ints and device == "cuda" and "int" in result):
+        return FLOATX
+    return result
+
+
+def _product(fn, x1, x2, through_float=True):
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    result = result_type(x1.dtype, x2.dtype)
+    compute = _compute_dtype(float_type(result) if through_float else result)
+    return cast(fn(cast(x1, compute), cast(x2, compute)), result)
+
+
+def matmul(x1, x2):
+    """The matrix product of ``x1`` and ``x2`` (batched over leading dims, as NumPy's ``@``).
+    Two int8 operands give int32."""
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    int8 = x1.dtype == x2.dtype == torch.int8
+    result = "int32" if int8 else result_type(x1.dtype, x2.dtype)
+    compute = _compute_dtype(result, on_gpu_ints=True)
+    return cast(torch.matmul(cast(x1, compute), cast(x2, compute)), result)
+
+
+def _dot(a, b):
+    return a * b if a.ndim == 0 or b.ndim == 0 else torch.matmul(a, b)
+
+
+def dot(x1, x2):
+    """The dot product: a product of scalars, vectors' inner product, or a matrix product."""
+    return _product(_dot, x1, x2)
+
+
+def inner(x1, x2):
+    """The inner product over the last axes of ``x1`` and ``x2``."""
+    return _product(torch.inner, x1, x2)
+
+
+def vdot(x1, x2):
+    """The dot product of two 1-D vectors, conjugating the first."""
+    return _product(torch.vdot, x1, x2)
+
+
+def tensordot(x1, x2, axes=2):
+    """The sum of products over ``axes``: an int (the last ``axes`` of ``x1`` with the first of
+    ``x2``) or two lists of axes, one per operand."""
+    if isinstance(axes, (list, tuple)):
+        axes = tuple((a,) if isinstance(a, int) else tuple(a) for a in axes)
+    return _product(lambda a, b: torch.tensordot(a, b, dims=axes), x1, x2)
+
+
+def einsum(subscripts, *operands, **kwargs):
+    """Einstein summation of ``operands`` as ``subscripts`` spells it (``"ij,jk->ik"``). int8
+    operands give int32 (computed wider, so sums do not overflow)."""
+    operands = [convert_to_tensor(x) for x in operands]
+    if operands and all(x.dtype == torch.int8 for x in operands):
+        compute = FLOATX if get_device().type == "cuda" else "int32"  # no integer einsum on CUDA
+        return cast(torch.einsum(subscripts, *(cast(x, compute) for x in operands)), "int32")
+    return torch.einsum(subscripts, *operands)
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The cross product of 3-vectors along ``axis`` (default: the last).
+
+    Args:
+        axisa, axisb, axisc: must stay -1 on torch; ``axis`` picks the axis of all three.
+    """
+    if (axisa, axisb, axisc) != (-1, -1, -1):
+        raise ValueError(
+            "Torch backend does not support `axisa`, `axisb`, or `axisc`. "
+            f"Received: axisa={axisa}, axisb={axisb}, axisc={axisc}. Use `axis` instead."
+        )
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    result = result_type(x1.dtype, x2.dtype)
+    compute = _compute_dtype(result)
+    if compute == "bfloat16" and get_device().type == "cuda":
+        compute = "float32"
+    dim = -1 if axis is None else axis
+    return cast(torch.linalg.cross(cast(x1, compute), cast(x2, compute), dim=dim), result)
+
+
+# ----------------------------------------------------------------------------- divisions
+def _scalar_or_tensor(x):
+    # Python numbers stay numbers: torch then treats them as weak scalars.
+    return x if isinstance(x, (int, float)) else convert_to_tensor(x)
+
+
+def divide(x1, x2):
+    """True division ``x1 / x2``: integers divide to float32."""
+    return torch.divide(_scalar_or_tensor(x1), _scalar_or_tensor(x2))
+
+
+def true_divide(x1, x2):
+    """True division ``x1 / x2`` (same as ``divide``)."""
+    return divide(x1, x2)
+
+
+def floor_divide(x1, x2):
+    """``x1 // x2``: the largest integer at or below the quotient, in the operands' promoted
+    dtype (Python numbers weak)."""
+    a, b = _scalar_or_tensor(x1), _scalar_or_tensor(x2)
+    dtype = result_type(*(type(v) if isinstance(v, (int, float)) else v.dtype for v in (a, b)))
+    return cast(torch.floor_divide(a, b), dtype)
+
+
+def divide_no_nan(x1, x2):
+    """``x1 / x2``, with 0 where ``x2`` is 0 (instead of inf or NaN)."""
+    t1, t2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    dtype = result_type(weak_dtype(x1, t1), weak_dtype(x2, t2), float)
+    t1, t2 = cast(t1, dtype), cast(t2, dtype)
+    zero = t2 == 0
+    return torch.where(zero, 0, t1 / torch.where(zero, torch.ones_like(t2), t2))
+
+
+def ldexp(x1, x2):
+    """``x1 * 2 ** x2``, with integer exponents ``x2``."""
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    if x2.is_floating_point() or x2.is_complex() or x2.dtype == torch.bool:
+        raise TypeError(f"ldexp exponent must be an integer type. Received: x2 dtype={x2.dtype}")
+    return cast(torch.ldexp(x1, x2), float_type(x1.dtype, x2.dtype))
+
+
+def nextafter(x1, x2):
+    """The next float after ``x1`` in the direction of ``x2`` (in float64, then Keras's dtype)."""
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    return cast(torch.nextafter(x1.double(), x2.double()), float_type(x1.dtype, x2.dtype))
+
+
+def _close(x1, x2, rtol, atol, equal_nan):
+    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    dtype = result_type(x1.dtype, x2.dtype)
+    x1, x2 = cast(x1, dtype), cast(x2, dtype)
+    if "float" in dtype:
+        return torch.isclose(x1, x2, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    return x1 == x2
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether ``|x1 - x2| <= atol + rtol * |x2|``, element-wise (equality for integers).
+
+    Args:
+        equal_nan: count two NaNs as close.
+    """
+    return _close(x1, x2, rtol, atol, equal_nan)
+
+
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether every element of ``x1`` and ``x2`` is close (see :func:`isclose`)."""
+    return torch.all(_close(x1, x2, rtol, atol, equal_nan))
