@@ -24,6 +24,7 @@ Example:
 """
 
 from plait import activations, constraints, initializers, regularizers
+from plait.layers.base import WeightOptions
 
 
 def _kind(name):
@@ -56,3 +57,12 @@ def config(layer):
         value, module = getattr(layer, name), _kind(name)
         entries[name] = value if module is None else module.serialize(value)
     return entries
+
+
+def per_weight(**pairs):
+    """Keras's ``<weight>_regularizer`` / ``<weight>_constraint`` arguments as ``WeightOptions``,
+    given per weight: ``per_weight(kernel=(kernel_regularizer, kernel_constraint), ...)``."""
+    options = {}
+    for weight, (regularizer, constraint) in pairs.items():
+        options[f"{weight}_regularizer"], options[f"{weight}_constraint"] = regularizer, constraint
+    return WeightOptions(**options)
