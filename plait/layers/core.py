@@ -3,8 +3,8 @@
 import torch
 import torch.nn.functional as F
 
-from plait import activations, initializers
-from plait.layers.base import InputSpec, Layer, WeightOptions
+from plait.layers import settings
+from plait.layers.base import InputSpec, Layer
 from plait.layers.validation import positive_int
 
 
@@ -49,17 +49,12 @@ class Dense(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.weight_options = WeightOptions(
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
+        units = positive_int(f"Dense layer '{self.name}'", "units", units)
+        settings.keep(self, units=units, activation=activation, use_bias=bool(use_bias))
+        settings.keep(self, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer)
+        self.weight_options = settings.per_weight(
+            kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint)
         )
-        self.units = positive_int(f"Dense layer '{self.name}'", "units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -86,15 +81,7 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            **self.weight_options.get_config(),
-        }
+        return {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
 
 
 class Activation(Layer):
@@ -113,7 +100,7 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        settings.keep(self, activation=activation)
 
     def call(self, inputs):
         return self.activation(inputs)
@@ -125,7 +112,7 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+        return {**super().get_config(), **settings.config(self)}
 
 
 class Identity(Layer):
@@ -173,15 +160,13 @@ class Embedding(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.weight_options = WeightOptions(
-            embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint
-        )
-        self.mask_zero = bool(mask_zero)
-        self.input_dim = positive_int(f"Embedding layer '{self.name}'", "input_dim", input_dim)
-        self.output_dim = positive_int(f"Embedding layer '{self.name}'", "output_dim", output_dim)
-        self.embeddings_initializer = initializers.get(
-            "random_uniform" if embeddings_initializer == "uniform" else embeddings_initializer
-        )
+        who = f"Embedding layer '{self.name}'"
+        sizes = {"input_dim": input_dim, "output_dim": output_dim}
+        settings.keep(self, **{name: positive_int(who, name, value) for name, value in sizes.items()})
+        # Keras's "uniform" here is its RandomUniform initializer (in [-0.05, 0.05]).
+        initializer = "random_uniform" if embeddings_initializer == "uniform" else embeddings_initializer
+        settings.keep(self, mask_zero=bool(mask_zero), embeddings_initializer=initializer)
+        self.weight_options = settings.per_weight(embeddings=(embeddings_regularizer, embeddings_constraint))
 
     def build(self, input_shape):
         self.add_weight(
@@ -224,14 +209,7 @@ class Embedding(Layer):
         return (*input_shape, self.output_dim)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "input_dim": self.input_dim,
-            "output_dim": self.output_dim,
-            "mask_zero": self.mask_zero,
-            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-            **self.weight_options.get_config(),
-        }
+        return {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
 
 
 class Masking(Layer):
@@ -248,7 +226,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.mask_value = float(mask_value)
+        settings.keep(self, mask_value=float(mask_value))
 
     def compute_mask(self, inputs, mask=None):
         return torch.any(inputs != self.mask_value, dim=-1)
@@ -263,4 +241,4 @@ class Masking(Layer):
         return tuple(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "mask_value": self.mask_value}
+        return {**super().get_config(), **settings.config(self)}
