@@ -95,14 +95,15 @@ def rot90(array, k=1, axes=(0, 1)):
         k: how many quarter turns (negative: the other way).
         axes: the two axes of the plane of rotation.
     """
-    array = convert_to_tensor(array)
-    if array.ndim < 2:
-        raise ValueError(f"Input array must have at least 2 dimensions. Received: array.ndim={array.ndim}")
-    if len(axes) != 2 or axes[0] == axes[1]:
-        raise ValueError(f"Invalid axes: {axes}. Axes must be a tuple of two different dimensions.")
-    if not builtins.all(-array.ndim <= a < array.ndim for a in axes):
-        raise ValueError(f"Invalid axes {axes} for tensor with {array.ndim} dimensions")
-    return torch.rot90(array, k=k, dims=tuple(a % array.ndim for a in axes))
+    x = convert_to_tensor(array)
+    if x.ndim < 2:
+        raise ValueError(f"rot90: `array` must have at least 2 dimensions. Received: array.ndim={x.ndim}")
+    if len(axes) != 2 or not builtins.all(-x.ndim <= a < x.ndim for a in axes):
+        raise ValueError(f"rot90: `axes` must be two axes of the {x.ndim}-D array. Received: axes={axes}")
+    plane = tuple(a % x.ndim for a in axes)
+    if plane[0] == plane[1]:
+        raise ValueError(f"rot90: `axes` must be two different axes. Received: axes={axes}")
+    return torch.rot90(x, k=k, dims=plane)
 
 
 def tile(x, repeats):
@@ -116,7 +117,7 @@ def repeat(x, repeats, axis=None):
     """Each element of ``x`` repeated ``repeats`` times along ``axis`` (of the flattened ``x``
     when None); ``repeats`` is an int or one count per element."""
     x = convert_to_tensor(x)
-    if isinstance(repeats, int):
+    if type(repeats) is int:
         # unsqueeze, expand, reshape: static shapes for torch.export and meta tensors, which
         # repeat_interleave's data-dependent output size would lose
         if axis is None:
@@ -129,7 +130,7 @@ def repeat(x, repeats, axis=None):
         return x.unsqueeze(axis + 1).expand(expanded).reshape(shape)
     if not (isinstance(repeats, (list, tuple)) and builtins.all(isinstance(r, int) for r in repeats)):
         repeats = convert_to_tensor(repeats, dtype="int64")
-    return torch.repeat_interleave(x, repeats, dim=axis)
+    return x.repeat_interleave(repeats, dim=axis)
 
 
 def concatenate(xs, axis=0):
@@ -144,62 +145,66 @@ def stack(x, axis=0):
 
 def append(x1, x2, axis=None):
     """``x2`` joined after ``x1`` along ``axis`` (both flattened when None)."""
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
-    return torch.cat((x1.flatten(), x2.flatten())) if axis is None else torch.cat((x1, x2), dim=axis)
-
-
-def hstack(xs):
-    """The tensors ``xs`` joined column-wise (axis 1; axis 0 for 1-D)."""
-    return torch.hstack(_tensors(xs))
-
-
-def vstack(xs):
-    """The tensors ``xs`` joined row-wise (axis 0, 1-D inputs as rows)."""
-    return torch.vstack(_tensors(xs))
-
-
-def dstack(xs):
-    """The tensors ``xs`` joined depth-wise (axis 2)."""
-    return torch.dstack(_tensors(xs))
+    pair = _tensors((x1, x2))
+    return torch.cat([t.flatten() for t in pair]) if axis is None else torch.cat(pair, dim=axis)
 
 
 def _sections(indices_or_sections):
     # torch's splits take a Python int or a list of ints
-    if isinstance(indices_or_sections, int):
-        return indices_or_sections
-    return convert_to_tensor(indices_or_sections).tolist()
+    is_count = isinstance(indices_or_sections, int)
+    return indices_or_sections if is_count else convert_to_tensor(indices_or_sections).tolist()
 
 
-def hsplit(x, indices_or_sections):
-    """``x`` split column-wise: into that many equal parts, or at those indices."""
-    return list(torch.hsplit(convert_to_tensor(x), _sections(indices_or_sections)))
+# Stacking and splitting along a fixed axis: name -> (torch function, the axis, in words).
+STACKS = {
+    "hstack": (torch.hstack, "column-wise (axis 1; axis 0 for 1-D tensors)"),
+    "vstack": (torch.vstack, "row-wise (axis 0; 1-D tensors as rows)"),
+    "dstack": (torch.dstack, "depth-wise (axis 2)"),
+}
+SPLITS = {
+    "hsplit": (torch.hsplit, "column-wise (axis 1; axis 0 for 1-D)"),
+    "vsplit": (torch.vsplit, "row-wise (axis 0)"),
+    "dsplit": (torch.dsplit, "depth-wise (axis 2)"),
+}
 
 
-def vsplit(x, indices_or_sections):
-    """``x`` split row-wise: into that many equal parts, or at those indices."""
-    return list(torch.vsplit(convert_to_tensor(x), _sections(indices_or_sections)))
+def _stack_op(name, fn, where):
+    def op(xs):
+        return fn(_tensors(xs))
+
+    op.__doc__ = f"The tensors ``xs`` joined {where}."
+    op.__name__ = op.__qualname__ = name
+    return op
 
 
-def dsplit(x, indices_or_sections):
-    """``x`` split depth-wise (axis 2): into that many equal parts, or at those indices."""
-    return list(torch.dsplit(convert_to_tensor(x), _sections(indices_or_sections)))
+def _split_op(name, fn, where):
+    def op(x, indices_or_sections):
+        return list(fn(convert_to_tensor(x), _sections(indices_or_sections)))
+
+    op.__doc__ = f"``x`` split {where}: into ``indices_or_sections`` equal parts (an int), or at those indices."
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+hstack, vstack, dstack = (_stack_op(name, *spec) for name, spec in STACKS.items())
+hsplit, vsplit, dsplit = (_split_op(name, *spec) for name, spec in SPLITS.items())
 
 
 def split(x, indices_or_sections, axis=0):
     """``x`` split along ``axis`` into ``indices_or_sections`` equal parts (an int, which must
     divide the axis), or at the given indices."""
     x = convert_to_tensor(x)
-    size = x.shape[axis]
-    if isinstance(indices_or_sections, int):
-        if size % indices_or_sections:
+    size, sections = x.shape[axis], indices_or_sections
+    if type(sections) is int:
+        if size % sections:
             raise ValueError(
                 f"Received indices_or_sections={indices_or_sections} (interpreted as a number of sections) and "
                 f"axis={axis}, but input dimension x.shape[{axis}]={size} is not divisible by "
                 f"{indices_or_sections}. Full input shape: x.shape={tuple(x.shape)}"
             )
         if size == 0:
-            return [x.clone() for _ in range(indices_or_sections)]
-        return list(torch.split(x, size // indices_or_sections, dim=axis))
+            return [x.clone() for _ in range(sections)]
+        return list(torch.split(x, size // sections, dim=axis))
     # indices -> chunk sizes, from Python values: no tensor is read (a meta one has no values)
     bounds = [0, *_sections(indices_or_sections), size]
     sizes = [builtins.max(0, builtins.min(b, size) - builtins.min(a, size)) for a, b in zip(bounds, bounds[1:])]
@@ -277,8 +282,8 @@ def diff(a, n=1, axis=-1):
 # ----------------------------------------------------------------------------- indexing
 def _wrapped(indices, size):
     # NumPy's negative indices count from the end; torch's gathers want them non-negative
-    indices = convert_to_tensor(indices).long()
-    return torch.where(indices < 0, indices + size, indices)
+    index = convert_to_tensor(indices).long()
+    return torch.where(index < 0, index + size, index)
 
 
 def take(x, indices, axis=None):
@@ -286,12 +291,12 @@ def take(x, indices, axis=None):
     x = convert_to_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
-    axis = canonicalize_axis(axis, x.ndim)
-    indices = _wrapped(indices, x.shape[axis])
-    if x.ndim == 2 and axis == 0:
-        return torch.nn.functional.embedding(indices, x)  # a row lookup: torch's fastest kernel
-    picked = torch.index_select(x, axis, indices.reshape(-1))
-    return picked.reshape(x.shape[:axis] + indices.shape + x.shape[axis + 1 :])
+    dim = canonicalize_axis(axis, x.ndim)
+    index = _wrapped(indices, x.shape[dim])
+    if dim == 0 and x.ndim == 2:
+        return torch.nn.functional.embedding(index, x)  # a row lookup: torch's fastest kernel
+    picked = torch.index_select(x, dim, index.reshape(-1))
+    return picked.reshape(x.shape[:dim] + index.shape + x.shape[dim + 1 :])
 
 
 def take_along_axis(x, indices, axis=None):
@@ -313,10 +318,11 @@ def where(condition, x1=None, x2=None):
 def select(condlist, choicelist, default=0):
     """Elements from the first of ``choicelist`` whose condition in ``condlist`` holds; ``default``
     where none does."""
-    out = convert_to_tensor(default)
+    chosen = convert_to_tensor(default)
+    # from the last pair to the first, so the first condition that holds has the last word
     for condition, choice in reversed(list(zip(condlist, choicelist))):
-        out = torch.where(convert_to_tensor(condition), convert_to_tensor(choice), out)
-    return out
+        chosen = torch.where(convert_to_tensor(condition), convert_to_tensor(choice), chosen)
+    return chosen
 
 
 def nonzero(x):
@@ -326,9 +332,9 @@ def nonzero(x):
 
 def unravel_index(indices, shape):
     """The coordinates in ``shape`` of flat ``indices``: a tuple of one tensor per axis."""
-    indices = convert_to_tensor(indices)
-    dtype = to_torch_dtype(result_type(indices.dtype))
-    return tuple(i.to(dtype) for i in torch.unravel_index(indices, shape))
+    flat = convert_to_tensor(indices)
+    dtype = to_torch_dtype(result_type(flat.dtype))
+    return tuple(i.to(dtype) for i in torch.unravel_index(flat, shape))
 
 
 def searchsorted(sorted_sequence, values, side="left"):
@@ -358,16 +364,14 @@ def bincount(x, weights=None, minlength=0, sparse=False):
     """How often each value ``0..max(x)`` occurs in non-negative ints ``x`` (per row for 2-D
     ``x``), summing ``weights`` instead of ones when given; at least ``minlength`` bins."""
     if sparse:
-        raise ValueError("Unsupported value `sparse=True` with torch backend")
+        raise ValueError("bincount: `sparse=True` is not supported (torch tensors are dense).")
     x = convert_to_tensor(x)
-    if weights is None:
-        dtype, rows = "int32", [(row, None) for row in x] if x.ndim == 2 else None
-    else:
-        weights = convert_to_tensor(weights)
-        dtype, rows = result_type(x.dtype, weights.dtype), list(zip(x, weights)) if x.ndim == 2 else None
-    if rows is None:
-        return cast(torch.bincount(x, weights, minlength), dtype)
-    return cast(torch.stack([torch.bincount(r, w, minlength) for r, w in rows]), dtype)
+    w = None if weights is None else convert_to_tensor(weights)
+    dtype = "int32" if w is None else result_type(x.dtype, w.dtype)
+    if x.ndim == 2:  # one count per row
+        counts = [torch.bincount(row, None if w is None else w[i], minlength) for i, row in enumerate(x)]
+        return cast(torch.stack(counts), dtype)
+    return cast(torch.bincount(x, w, minlength), dtype)
 
 
 def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
@@ -404,14 +408,14 @@ def argpartition(x, kth, axis=-1):
     order), then the others."""
     # Keras's torch backend compares the values as int32 (floats truncated): kept, so the
     # indices are Keras's.
-    x = convert_to_tensor(x, "int32")
+    values = convert_to_tensor(x, "int32")
     if axis is None:
-        x, axis = x.flatten(), -1
-    x = x.movedim(axis, -1)
-    smallest = torch.topk(-x, kth + 1).indices
-    taken = torch.zeros_like(x, dtype=torch.bool).scatter(-1, smallest, True)
+        values, axis = values.flatten(), -1
+    values = values.movedim(axis, -1)
+    smallest = torch.topk(-values, kth + 1).indices
+    taken = torch.zeros_like(values, dtype=torch.bool).scatter(-1, smallest, True)
     # the rest in index order: a stable sort puts the untaken (False) first
-    rest = torch.argsort(taken.to(torch.uint8), dim=-1, stable=True)[..., : x.shape[-1] - kth - 1]
+    rest = torch.argsort(taken.to(torch.uint8), dim=-1, stable=True)[..., : values.shape[-1] - kth - 1]
     return torch.cat([smallest, rest], dim=-1).movedim(-1, axis).int()
 
 
@@ -487,8 +491,8 @@ def round(x, decimals=0):  # noqa: A001 - NumPy's name
     """``x`` rounded to ``decimals`` decimals (halves to even); integers keep their dtype."""
     x = convert_to_tensor(x)
     if x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
-        return torch.round(x.to(to_torch_dtype(FLOATX)), decimals=decimals).to(x.dtype)
-    return torch.round(x, decimals=decimals)
+        return x.to(to_torch_dtype(FLOATX)).round(decimals=decimals).to(x.dtype)
+    return x.round(decimals=decimals)
 
 
 def fabs(x):
@@ -518,7 +522,7 @@ def correlate(x1, x2, mode="valid"):
         mode: ``"valid"`` (only where they fully overlap), ``"same"`` (``len(x1)`` values) or
             ``"full"`` (every overlap).
     """
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _tensors((x1, x2))
     dtype = result_type(x1.dtype, x2.dtype)
     dtype = dtype if dtype in ("bfloat16", "float16", "float64") else "float32"
     x1, x2 = cast(x1, dtype), cast(x2, dtype)
@@ -548,14 +552,14 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
 def isin(x1, x2, assume_unique=False, invert=False):
     """Whether each element of ``x1`` is among the elements of ``x2`` (the opposite with
     ``invert``)."""
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _tensors((x1, x2))
     if x1.dtype == torch.bool and x2.dtype == torch.bool:
         x1, x2 = x1.int(), x2.int()
     elif x1.dtype == torch.bool:
         x1 = x1.to(x2.dtype)
     elif x2.dtype == torch.bool:
         x2 = x2.to(x1.dtype)
-    return torch.isin(x1, x2, assume_unique=assume_unique, invert=invert)
+    return torch.isin(x1, x2, invert=invert, assume_unique=assume_unique)
 
 
 def view(x, dtype=None):

@@ -112,9 +112,8 @@ def device_of(values):
 
 
 # ----------------------------------------------------------------------------- tensors
-def is_tensor(x):
-    """Whether ``x`` is a torch tensor."""
-    return isinstance(x, torch.Tensor)
+is_tensor = torch.is_tensor  # whether a value is a torch tensor
+_SEQUENCES = (list, tuple)
 
 
 _INT32_RANGE = range(-(2**31), 2**31)
@@ -152,7 +151,7 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         return x if target is None else x.to(target)
     if isinstance(x, (bool, int, float, complex)):
         return torch.as_tensor(x, dtype=target or _scalar_dtype(x), device=get_device())
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, _SEQUENCES):
         leaves = _flatten(x)
         if any(isinstance(v, torch.Tensor) for v in leaves):
             return torch.stack([convert_to_tensor(v) for v in x])
@@ -169,28 +168,25 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
 
 
 def _flatten(x):
-    if isinstance(x, (list, tuple)):
-        return [leaf for item in x for leaf in _flatten(item)]
-    return [x]
+    return [leaf for item in x for leaf in _flatten(item)] if isinstance(x, _SEQUENCES) else [x]
 
 
 def convert_to_numpy(x):
     """``x`` as a numpy array (bfloat16 tensors as float32, which numpy has)."""
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, _SEQUENCES):
         return np.array([convert_to_numpy(v) for v in x])
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()
-        if x.dtype == torch.bfloat16:
-            x = x.float()
+        x = x.float() if x.dtype is torch.bfloat16 else x
     return np.array(x)
 
 
 def cast(x, dtype):
     """``x`` as a tensor of ``dtype`` (unchanged when it already has it)."""
     target = to_torch_dtype(dtype)
-    if not isinstance(x, torch.Tensor):
-        return convert_to_tensor(x, target)
-    return x if x.dtype == target else x.to(target)
+    if isinstance(x, torch.Tensor):
+        return x if x.dtype == target else x.to(target)
+    return convert_to_tensor(x, target)
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -200,12 +196,12 @@ def outside_graph(fn):
     disabled = []
 
     @functools.wraps(fn)
-    def call(*args, **kwargs):
+    def run_outside_graph(*args, **kwargs):
         if not disabled:
             disabled.append(torch.compiler.disable(fn))
         return disabled[0](*args, **kwargs)
 
-    return call
+    return run_outside_graph
 
 
 def _as_int32(seed):
@@ -226,7 +222,7 @@ def draw_seed(seed):
         return int(torch.randint(1, 2**31 - 1, (), device="cpu")), 0
     raise ValueError(
         "Argument `seed` must be either an integer or an instance of `SeedGenerator`. "
-        f"Received: seed={seed} (of type {type(seed)})"
+        f"Received: seed={seed!r} of type {type(seed).__name__}"
     )
 
 
@@ -245,15 +241,15 @@ def torch_generator(seed, device):
 # ----------------------------------------------------------------------------- arguments
 def canonicalize_axis(axis, num_dims):
     """``axis`` (in ``[-num_dims, num_dims)``) counted from the front: in ``[0, num_dims)``."""
-    axis = operator.index(axis)
-    if axis < -num_dims or axis >= num_dims:
-        raise ValueError(f"axis {axis} is out of bounds for an array with dimension {num_dims}.")
-    return axis % num_dims
+    index = operator.index(axis)
+    if not -num_dims <= index < num_dims:
+        raise ValueError(f"axis {index} is out of bounds for an array with dimension {num_dims}.")
+    return index % num_dims
 
 
 def to_tuple_or_list(value):
     """An int as a 1-tuple; None, tuples and lists as they are."""
-    if value is None or isinstance(value, (tuple, list)):
+    if value is None or isinstance(value, _SEQUENCES):
         return value
     if isinstance(value, int):
         return (value,)
@@ -264,15 +260,15 @@ def standardize_tuple(value, n, name, allow_zero=False):
     """``value`` (an int, or ``n`` ints) as a tuple of ``n`` positive ints (or non-negative, with
     ``allow_zero``); a ValueError naming argument ``name`` otherwise."""
     expected = f"The `{name}` argument must be a tuple of {n} integers. Received {name}={value}"
-    if isinstance(value, int):
-        values = (value,) * n
-    else:
+    if not isinstance(value, int):
         try:
             values = tuple(int(v) for v in value)
         except (TypeError, ValueError):
             raise ValueError(expected) from None
         if len(values) != n:
             raise ValueError(expected)
+    else:
+        values = (value,) * n
     low = 0 if allow_zero else 1
     bad = {v for v in values if v < low}
     if bad:

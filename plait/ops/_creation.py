@@ -23,21 +23,6 @@ def _dtype(dtype):
     return to_torch_dtype(dtype or FLOATX)
 
 
-def zeros(shape, dtype=None):
-    """A tensor of ``shape`` filled with zeros (float32 unless ``dtype``)."""
-    return torch.zeros(_shape(shape), dtype=_dtype(dtype), device=get_device())
-
-
-def ones(shape, dtype=None):
-    """A tensor of ``shape`` filled with ones (float32 unless ``dtype``)."""
-    return torch.ones(_shape(shape), dtype=_dtype(dtype), device=get_device())
-
-
-def empty(shape, dtype=None):
-    """A tensor of ``shape`` whose values are unspecified (float32 unless ``dtype``)."""
-    return torch.empty(_shape(shape), dtype=_dtype(dtype), device=get_device())
-
-
 def full(shape, fill_value, dtype=None):
     """A tensor of ``shape`` filled with ``fill_value`` (a scalar, or a tensor repeated over the
     leading dims), of ``dtype`` (float32 by default, whatever the fill value's type)."""
@@ -47,26 +32,6 @@ def full(shape, fill_value, dtype=None):
         return torch.tile(fill, shape[: len(shape) - fill.ndim] + (1,) * fill.ndim)
     # expand, not torch.full: full reads the fill's value, which a meta tensor has not
     return fill.expand(shape).contiguous()
-
-
-def _like(make, x, dtype):
-    x = convert_to_tensor(x)
-    return make(x, dtype=to_torch_dtype(dtype or x.dtype))
-
-
-def zeros_like(x, dtype=None):
-    """Zeros of ``x``'s shape, and its dtype unless ``dtype``."""
-    return _like(torch.zeros_like, x, dtype)
-
-
-def ones_like(x, dtype=None):
-    """Ones of ``x``'s shape, and its dtype unless ``dtype``."""
-    return _like(torch.ones_like, x, dtype)
-
-
-def empty_like(x, dtype=None):
-    """An unfilled tensor of ``x``'s shape, and its dtype unless ``dtype``."""
-    return _like(torch.empty_like, x, dtype)
 
 
 def full_like(x, fill_value, dtype=None):
@@ -96,9 +61,8 @@ def arange(start, stop=None, step=None, dtype=None):
 
 def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
     """An ``N`` x ``M`` matrix with ones on diagonal ``k`` (above the main one when positive)."""
-    M = N if M is None else M
     rows = torch.arange(N, device=get_device())[:, None]
-    cols = torch.arange(M, device=get_device())
+    cols = torch.arange(N if M is None else M, device=get_device())
     return (cols - rows == (k or 0)).to(_dtype(dtype))
 
 
@@ -115,6 +79,10 @@ def tri(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
 def _check_axis(name, axis):
     if axis != 0:
         raise ValueError(f"torch does not support an `axis` argument for {name}. Received axis={axis}")
+
+
+def _per_element(start, stop):
+    return hasattr(start, "__len__") and hasattr(stop, "__len__")
 
 
 def _interpolated(start, stop, num, dtype):
@@ -134,15 +102,12 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     """
     _check_axis("linspace", axis)
     dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
-    step = convert_to_tensor(float("nan"))
-    if endpoint and num > 1:
-        step = (stop - start) / (num - 1)
-    if not endpoint:
-        if num > 0:
-            step = (stop - start) / num
-        if num > 1:
-            stop = stop - step
-    if hasattr(start, "__len__") and hasattr(stop, "__len__"):
+    # NumPy's spacing: the span over the gaps between values (one more without the endpoint)
+    gaps = num - 1 if endpoint else num
+    step = (stop - start) / gaps if gaps > 0 else convert_to_tensor(float("nan"))
+    if not endpoint and num > 1:
+        stop = stop - step
+    if _per_element(start, stop):
         values = _interpolated(start, stop, num, dtype)
     else:
         values = torch.linspace(start, stop, num, dtype=dtype, device=get_device())
@@ -155,7 +120,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
     if not endpoint:
         stop = stop - (stop - start) / num
-    if hasattr(start, "__len__") and hasattr(stop, "__len__"):
+    if _per_element(start, stop):
         return base ** _interpolated(start, stop, num, dtype)
     # torch has no float16 logspace on CPU: float32, then rounded
     compute = torch.float32 if dtype == torch.float16 and get_device().type == "cpu" else dtype
@@ -209,3 +174,40 @@ bartlett, blackman, hamming, hanning = (_window(name, *spec) for name, spec in W
 def kaiser(x, beta):
     """The Kaiser window of ``x`` points, shaped by ``beta`` (0: rectangular; larger: narrower)."""
     return torch.signal.windows.kaiser(int(x), beta=beta, device=get_device())
+
+
+# The ops that make a tensor from a shape, or from another tensor's shape: name -> (torch
+# function, what is in it).
+FILLED = {
+    "zeros": (torch.zeros, "zeros"),
+    "ones": (torch.ones, "ones"),
+    "empty": (torch.empty, "unspecified values"),
+}
+LIKE = {
+    "zeros_like": (torch.zeros_like, "zeros"),
+    "ones_like": (torch.ones_like, "ones"),
+    "empty_like": (torch.empty_like, "unspecified values"),
+}
+
+
+def _filled(name, make, content):
+    def op(shape, dtype=None):
+        return make(_shape(shape), dtype=_dtype(dtype), device=get_device())
+
+    op.__doc__ = f"A tensor of ``shape`` (an int or a tuple) holding {content}; float32 unless ``dtype``."
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+def _like(name, make, content):
+    def op(x, dtype=None):
+        x = convert_to_tensor(x)
+        return make(x, dtype=to_torch_dtype(dtype or x.dtype))
+
+    op.__doc__ = f"A tensor of ``x``'s shape holding {content}, of ``x``'s dtype unless ``dtype``."
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+zeros, ones, empty = (_filled(name, *spec) for name, spec in FILLED.items())
+zeros_like, ones_like, empty_like = (_like(name, *spec) for name, spec in LIKE.items())

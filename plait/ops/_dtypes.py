@@ -22,25 +22,12 @@ EPSILON = 1e-7
 
 # Keras's name -> the torch dtype that holds it. torch computes with no unsigned type wider than
 # 8 bits, so uint16 and uint32 live in the next signed type (as on Keras's torch backend).
-TORCH_DTYPES = {
-    "bool": torch.bool,
-    "uint8": torch.uint8,
-    "uint16": torch.int32,
-    "uint32": torch.int64,
-    "int8": torch.int8,
-    "int16": torch.int16,
-    "int32": torch.int32,
-    "int64": torch.int64,
-    "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "complex32": torch.complex32,
-    "complex64": torch.complex64,
-    "complex128": torch.complex128,
-    "float8_e4m3fn": torch.float8_e4m3fn,
-    "float8_e5m2": torch.float8_e5m2,
-}
+_SAME_NAME = (
+    "bool", "uint8", "int8", "int16", "int32", "int64", "bfloat16", "float16", "float32", "float64",
+    "complex32", "complex64", "complex128", "float8_e4m3fn", "float8_e5m2",
+)  # fmt: skip
+TORCH_DTYPES = {name: getattr(torch, name) for name in _SAME_NAME}
+TORCH_DTYPES.update(uint16=torch.int32, uint32=torch.int64)
 # Names Keras accepts but cannot promote (float8) or compute with (string).
 _UNPROMOTED = ("float8_e4m3fn", "float8_e5m2")
 KNOWN = frozenset(TORCH_DTYPES) - {"complex32"} | {"uint64", "string"}

@@ -26,8 +26,12 @@ def _compute_dtype(result, on_gpu_ints=False):
     return result
 
 
+def _pair(x1, x2):
+    return convert_to_tensor(x1), convert_to_tensor(x2)
+
+
 def _product(fn, x1, x2, through_float=True):
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _pair(x1, x2)
     result = result_type(x1.dtype, x2.dtype)
     compute = _compute_dtype(float_type(result) if through_float else result)
     return cast(fn(cast(x1, compute), cast(x2, compute)), result)
@@ -36,7 +40,7 @@ def _product(fn, x1, x2, through_float=True):
 def matmul(x1, x2):
     """The matrix product of ``x1`` and ``x2`` (batched over leading dims, as NumPy's ``@``).
     Two int8 operands give int32."""
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _pair(x1, x2)
     int8 = x1.dtype == x2.dtype == torch.int8
     result = "int32" if int8 else result_type(x1.dtype, x2.dtype)
     compute = _compute_dtype(result, on_gpu_ints=True)
@@ -47,37 +51,42 @@ def _dot(a, b):
     return a * b if a.ndim == 0 or b.ndim == 0 else torch.matmul(a, b)
 
 
-def dot(x1, x2):
-    """The dot product: a product of scalars, vectors' inner product, or a matrix product."""
-    return _product(_dot, x1, x2)
+# The products that differ only in their torch function: name -> (function, what it computes).
+PRODUCTS = {
+    "dot": (_dot, "The dot product: a product with a scalar, vectors' inner product, or a matrix product."),
+    "inner": (torch.inner, "The inner product over the last axes of ``x1`` and ``x2``."),
+    "vdot": (torch.vdot, "The dot product of two 1-D vectors, conjugating the first."),
+}
 
 
-def inner(x1, x2):
-    """The inner product over the last axes of ``x1`` and ``x2``."""
-    return _product(torch.inner, x1, x2)
+def _product_op(name, fn, summary):
+    def op(x1, x2):
+        return _product(fn, x1, x2)
+
+    op.__doc__ = f"{summary}\n\nIntegers and bool give Keras's promoted dtype (computed in float32)."
+    op.__name__ = op.__qualname__ = name
+    return op
 
 
-def vdot(x1, x2):
-    """The dot product of two 1-D vectors, conjugating the first."""
-    return _product(torch.vdot, x1, x2)
+dot, inner, vdot = (_product_op(name, *spec) for name, spec in PRODUCTS.items())
 
 
 def tensordot(x1, x2, axes=2):
     """The sum of products over ``axes``: an int (the last ``axes`` of ``x1`` with the first of
     ``x2``) or two lists of axes, one per operand."""
-    if isinstance(axes, (list, tuple)):
-        axes = tuple((a,) if isinstance(a, int) else tuple(a) for a in axes)
-    return _product(lambda a, b: torch.tensordot(a, b, dims=axes), x1, x2)
+    # torch wants each side's axes as a sequence; NumPy also takes a bare int per side
+    dims = axes if isinstance(axes, int) else tuple((a,) if isinstance(a, int) else tuple(a) for a in axes)
+    return _product(lambda a, b: torch.tensordot(a, b, dims=dims), x1, x2)
 
 
 def einsum(subscripts, *operands, **kwargs):
     """Einstein summation of ``operands`` as ``subscripts`` spells it (``"ij,jk->ik"``). int8
     operands give int32 (computed wider, so sums do not overflow)."""
-    operands = [convert_to_tensor(x) for x in operands]
-    if operands and all(x.dtype == torch.int8 for x in operands):
+    tensors = [convert_to_tensor(x) for x in operands]
+    if tensors and all(x.dtype == torch.int8 for x in tensors):
         compute = FLOATX if get_device().type == "cuda" else "int32"  # no integer einsum on CUDA
-        return cast(torch.einsum(subscripts, *(cast(x, compute) for x in operands)), "int32")
-    return torch.einsum(subscripts, *operands)
+        return cast(torch.einsum(subscripts, *(cast(x, compute) for x in tensors)), "int32")
+    return torch.einsum(subscripts, *tensors)
 
 
 def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -88,10 +97,10 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """
     if (axisa, axisb, axisc) != (-1, -1, -1):
         raise ValueError(
-            "Torch backend does not support `axisa`, `axisb`, or `axisc`. "
-            f"Received: axisa={axisa}, axisb={axisb}, axisc={axisc}. Use `axis` instead."
+            f"cross: on torch, `axisa`, `axisb` and `axisc` must be -1 (use `axis` for all three). "
+            f"Received: axisa={axisa}, axisb={axisb}, axisc={axisc}."
         )
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _pair(x1, x2)
     result = result_type(x1.dtype, x2.dtype)
     compute = _compute_dtype(result)
     if compute == "bfloat16" and get_device().type == "cuda":
@@ -135,7 +144,7 @@ def divide_no_nan(x1, x2):
 
 def ldexp(x1, x2):
     """``x1 * 2 ** x2``, with integer exponents ``x2``."""
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _pair(x1, x2)
     if x2.is_floating_point() or x2.is_complex() or x2.dtype == torch.bool:
         raise TypeError(f"ldexp exponent must be an integer type. Received: x2 dtype={x2.dtype}")
     return cast(torch.ldexp(x1, x2), float_type(x1.dtype, x2.dtype))
@@ -143,17 +152,16 @@ def ldexp(x1, x2):
 
 def nextafter(x1, x2):
     """The next float after ``x1`` in the direction of ``x2`` (in float64, then Keras's dtype)."""
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _pair(x1, x2)
     return cast(torch.nextafter(x1.double(), x2.double()), float_type(x1.dtype, x2.dtype))
 
 
 def _close(x1, x2, rtol, atol, equal_nan):
-    x1, x2 = convert_to_tensor(x1), convert_to_tensor(x2)
+    x1, x2 = _pair(x1, x2)
     dtype = result_type(x1.dtype, x2.dtype)
     x1, x2 = cast(x1, dtype), cast(x2, dtype)
-    if "float" in dtype:
-        return torch.isclose(x1, x2, rtol=rtol, atol=atol, equal_nan=equal_nan)
-    return x1 == x2
+    # integers are close when equal; floats within the tolerances
+    return torch.isclose(x1, x2, rtol, atol, equal_nan) if "float" in dtype else x1 == x2
 
 
 def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):

@@ -139,16 +139,6 @@ def _extreme(reduce, x, axis, keepdims):
     return reduce(x, dim=_dims(axis), keepdim=keepdims)
 
 
-def amax(x, axis=None, keepdims=False):
-    """The largest element over ``axis``."""
-    return _extreme(torch.amax, convert_to_tensor(x), axis, keepdims)
-
-
-def amin(x, axis=None, keepdims=False):
-    """The smallest element over ``axis``."""
-    return _extreme(torch.amin, convert_to_tensor(x), axis, keepdims)
-
-
 def _extreme_with_initial(reduce, combine, name, x, axis, keepdims, initial):
     x = convert_to_tensor(x)
     if x.numel() == 0:
@@ -190,32 +180,6 @@ def _index_of(pick, x, axis, keepdims):
     return pick(x, dim=axis, keepdim=keepdims).int()
 
 
-def argmax(x, axis=None, keepdims=False):
-    """The index (int32) of the largest element along ``axis``; of the flattened ``x`` when None."""
-    return _index_of(torch.argmax, x, axis, keepdims)
-
-
-def argmin(x, axis=None, keepdims=False):
-    """The index (int32) of the smallest element along ``axis``; of the flattened ``x`` when None."""
-    return _index_of(torch.argmin, x, axis, keepdims)
-
-
-def all(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """Whether every element over ``axis`` is true (non-zero)."""
-    x = convert_to_tensor(x)
-    if _no_axes(axis):
-        return x.bool()
-    return torch.all(x, dim=_dims(axis), keepdim=keepdims).bool()
-
-
-def any(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """Whether any element over ``axis`` is true (non-zero)."""
-    x = convert_to_tensor(x)
-    if _no_axes(axis):
-        return x.bool()
-    return torch.any(x, dim=_dims(axis), keepdim=keepdims).bool()
-
-
 def count_nonzero(x, axis=None):
     """How many elements over ``axis`` are non-zero (int32)."""
     x = convert_to_tensor(x)
@@ -243,16 +207,6 @@ def _cumulative(fn, x, axis, dtype):
     return cast(fn(x, dim=axis, dtype=to_torch_dtype(_cpu_half(dtype))), dtype)
 
 
-def cumsum(x, axis=None, dtype=None):
-    """Running sums along ``axis`` (of the flattened ``x`` when None); bool counts in int32."""
-    return _cumulative(torch.cumsum, x, axis, dtype)
-
-
-def cumprod(x, axis=None, dtype=None):
-    """Running products along ``axis`` (of the flattened ``x`` when None)."""
-    return _cumulative(torch.cumprod, x, axis, dtype)
-
-
 # ----------------------------------------------------------------------------- quantiles
 def _quantile(fn, x, q, axis, method, keepdims):
     x = convert_to_tensor(x)
@@ -276,34 +230,9 @@ def _quantile(fn, x, q, axis, method, keepdims):
     return cast(out, out_dtype)
 
 
-def quantile(x, q, axis=None, method="linear", keepdims=False):
-    """The ``q``-th quantiles (``q`` in [0, 1], a scalar or a vector) of ``x`` over ``axis``.
-
-    Args:
-        method: how to interpolate between data points: ``"linear"``, ``"lower"``,
-            ``"higher"``, ``"midpoint"`` or ``"nearest"``.
-    """
-    return _quantile(torch.quantile, x, q, axis, method, keepdims)
-
-
-def nanquantile(x, q, axis=None, method="linear", keepdims=False):
-    """:func:`quantile` ignoring NaNs."""
-    return _quantile(torch.nanquantile, x, q, axis, method, keepdims)
-
-
-def percentile(x, q, axis=None, method="linear", keepdims=False):
-    """The ``q``-th percentiles (``q`` in [0, 100]) of ``x`` over ``axis`` (see :func:`quantile`)."""
-    return quantile(x, convert_to_tensor(q, dtype="float32") / 100.0, axis, method, keepdims)
-
-
-def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
-    """:func:`percentile` ignoring NaNs."""
-    return nanquantile(x, convert_to_tensor(q, dtype="float32") / 100.0, axis, method, keepdims)
-
-
 def median(x, axis=None, keepdims=False):
     """The median over ``axis``; of an even count, the mean of the middle two (as NumPy)."""
-    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+    return _quantile(torch.quantile, x, 0.5, axis, "linear", keepdims)
 
 
 # ----------------------------------------------------------------------------- NaN-skipping
@@ -354,7 +283,7 @@ def nanstd(x, axis=None, keepdims=False):
 def nanmedian(x, axis=None, keepdims=False):
     """:func:`median` of the elements that are not NaN."""
     x = convert_to_tensor(x)
-    return x if _no_axes(axis) else nanquantile(x, 0.5, axis=axis, keepdims=keepdims)
+    return x if _no_axes(axis) else _quantile(torch.nanquantile, x, 0.5, axis, "linear", keepdims)
 
 
 def _nan_extreme(reduce, fill, x, axis, keepdims):
@@ -369,16 +298,6 @@ def _nan_extreme(reduce, fill, x, axis, keepdims):
     return torch.where(nan.all(dim=_dims(axis), keepdim=keepdims), torch.nan, out)
 
 
-def nanmax(x, axis=None, keepdims=False):
-    """:func:`max` ignoring NaNs (NaN where a slice holds only NaNs)."""
-    return _nan_extreme(torch.amax, -torch.inf, x, axis, keepdims)
-
-
-def nanmin(x, axis=None, keepdims=False):
-    """:func:`min` ignoring NaNs (NaN where a slice holds only NaNs)."""
-    return _nan_extreme(torch.amin, torch.inf, x, axis, keepdims)
-
-
 def _nan_index(pick, fill, x, axis, keepdims):
     x = convert_to_tensor(x)
     if not x.is_floating_point():
@@ -388,21 +307,114 @@ def _nan_index(pick, fill, x, axis, keepdims):
     return torch.where(nan.all(dim=axis, keepdim=keepdims), -1, index)  # -1: only NaNs
 
 
-def nanargmax(x, axis=None, keepdims=False):
-    """:func:`argmax` ignoring NaNs; -1 where a slice holds only NaNs."""
-    return _nan_index(torch.argmax, -torch.inf, x, axis, keepdims)
+# ----------------------------------------------------------------------------- tables
+# The reductions that differ only in their torch function (and, for the NaN-skipping ones, the
+# value NaNs stand in as): name -> (torch function, NaN stand-in or None, summary).
+EXTREMES = {
+    "amax": (torch.amax, None, "The largest element over ``axis``."),
+    "amin": (torch.amin, None, "The smallest element over ``axis``."),
+    "nanmax": (torch.amax, -torch.inf, "The largest element over ``axis`` ignoring NaNs (NaN if all are)."),
+    "nanmin": (torch.amin, torch.inf, "The smallest element over ``axis`` ignoring NaNs (NaN if all are)."),
+}
+INDICES = {
+    "argmax": (torch.argmax, None, "The index (int32) of the largest element along ``axis`` (flattened if None)."),
+    "argmin": (torch.argmin, None, "The index (int32) of the smallest element along ``axis`` (flattened if None)."),
+    "nanargmax": (torch.argmax, -torch.inf, "``argmax`` ignoring NaNs; -1 where a slice holds only NaNs."),
+    "nanargmin": (torch.argmin, torch.inf, "``argmin`` ignoring NaNs; -1 where a slice holds only NaNs."),
+}
+TRUTHS = {
+    "all": (torch.all, "Whether every element over ``axis`` is true (non-zero)."),
+    "any": (torch.any, "Whether any element over ``axis`` is true (non-zero)."),
+}
+CUMULATIVE = {
+    "cumsum": (
+        torch.cumsum,
+        None,
+        "Running sums along ``axis`` (flattened ``x`` if None); bool counts as int32.",
+    ),
+    "cumprod": (torch.cumprod, None, "Running products along ``axis`` (of the flattened ``x`` if None)."),
+    "nancumsum": (torch.cumsum, 0.0, "Running sums along ``axis``, NaNs counted as zero."),
+    "nancumprod": (torch.cumprod, 1.0, "Running products along ``axis``, NaNs counted as one."),
+}
+# name -> (torch function, what q is divided by, summary)
+QUANTILES = {
+    "quantile": (torch.quantile, 1, "The ``q``-th quantiles (``q`` in [0, 1], a scalar or a vector) over ``axis``."),
+    "nanquantile": (torch.nanquantile, 1, "``quantile`` of the elements that are not NaN."),
+    "percentile": (torch.quantile, 100, "The ``q``-th percentiles (``q`` in [0, 100]) over ``axis``."),
+    "nanpercentile": (torch.nanquantile, 100, "``percentile`` of the elements that are not NaN."),
+}
+_REDUCE_ARGS = """
+
+Args:
+    x: a tensor, array or Python value.
+    axis: an axis or a tuple of axes; None: all of them.
+    keepdims: keep the reduced axes, with size 1."""
 
 
-def nanargmin(x, axis=None, keepdims=False):
-    """:func:`argmin` ignoring NaNs; -1 where a slice holds only NaNs."""
-    return _nan_index(torch.argmin, torch.inf, x, axis, keepdims)
+def _extreme_op(reduce, nan, summary):
+    def op(x, axis=None, keepdims=False):
+        if nan is None:
+            return _extreme(reduce, convert_to_tensor(x), axis, keepdims)
+        return _nan_extreme(reduce, nan, x, axis, keepdims)
+
+    op.__doc__ = summary + _REDUCE_ARGS
+    return op
 
 
-def nancumsum(x, axis=None, dtype=None):
-    """:func:`cumsum` counting NaNs as zero."""
-    return cumsum(torch.nan_to_num(convert_to_tensor(x), nan=0.0), axis=axis, dtype=dtype)
+def _index_op(pick, nan, summary):
+    def op(x, axis=None, keepdims=False):
+        return _index_of(pick, x, axis, keepdims) if nan is None else _nan_index(pick, nan, x, axis, keepdims)
+
+    op.__doc__ = summary + _REDUCE_ARGS
+    return op
 
 
-def nancumprod(x, axis=None, dtype=None):
-    """:func:`cumprod` counting NaNs as one."""
-    return cumprod(torch.nan_to_num(convert_to_tensor(x), nan=1.0), axis=axis, dtype=dtype)
+def _truth_op(reduce, summary):
+    def op(x, axis=None, keepdims=False):
+        x = convert_to_tensor(x)
+        return x.bool() if _no_axes(axis) else reduce(x, dim=_dims(axis), keepdim=keepdims).bool()
+
+    op.__doc__ = summary + _REDUCE_ARGS
+    return op
+
+
+def _cumulative_op(fn, nan, summary):
+    def op(x, axis=None, dtype=None):
+        if nan is not None:
+            x = torch.nan_to_num(convert_to_tensor(x), nan=nan)
+        return _cumulative(fn, x, axis, dtype)
+
+    op.__doc__ = f"{summary}\n\nArgs:\n    dtype: the dtype to accumulate in; default: ``x``'s (bool as int32)."
+    return op
+
+
+def _quantile_op(fn, scale, summary):
+    def op(x, q, axis=None, method="linear", keepdims=False):
+        if scale != 1:
+            q = convert_to_tensor(q, dtype="float32") / scale
+        return _quantile(fn, x, q, axis, method, keepdims)
+
+    op.__doc__ = f"""{summary}
+
+Args:
+    method: how to interpolate between data points: ``"linear"``, ``"lower"``, ``"higher"``,
+        ``"midpoint"`` or ``"nearest"``."""
+    return op
+
+
+def _build(table, make):
+    built = {}
+    for name, spec in table.items():
+        built[name] = fn = make(*spec)
+        fn.__name__ = fn.__qualname__ = name
+    return built
+
+
+OPS = {
+    **_build(EXTREMES, _extreme_op),
+    **_build(INDICES, _index_op),
+    **_build(TRUTHS, _truth_op),
+    **_build(CUMULATIVE, _cumulative_op),
+    **_build(QUANTILES, _quantile_op),
+}
+globals().update(OPS)
