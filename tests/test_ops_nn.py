@@ -278,6 +278,21 @@ def test_nn_ops_as_graph_nodes_save_and_load(tmp_path):
     torch.testing.assert_close(loaded(data), model(data))
 
 
+def test_nn_ops_in_a_model_export_with_torch_export():
+    x = plait.Input(shape=(8, 8, 3))
+    h = ops.nn.conv(x, np.ones((3, 3, 3, 4), "float32") * 0.1, strides=2, padding="same")
+    h = ops.nn.average_pool(ops.nn.max_pool(h, 3, strides=2, padding="same"), 3, strides=2, padding="same")
+    h = ops.nn.conv_transpose(h, np.ones((3, 3, 2, 4), "float32") * 0.1, strides=2, padding="same")
+    h = ops.nn.layer_normalization(h, axis=(1, 2))
+    q = ops.reshape(h, (-1, 4, 1, 2))
+    outputs = [ops.nn.dot_product_attention(q, q, q, is_causal=True), ops.nn.one_hot(ops.argmax(h, axis=-1), 3)]
+    model = plait.Model(x, outputs)
+    data = torch.tensor(normal(2, 8, 8, 3))
+    exported = torch.export.export(model, (data,)).module()
+    for ours, reference in zip(exported(data), model(data)):
+        torch.testing.assert_close(ours, reference)
+
+
 def test_docstrings_are_the_ops_own():
     docs = [getattr(ops.nn, name).__doc__ for name in ops.nn.__all__]
     assert all(doc and "Example:" in doc for doc in docs)
