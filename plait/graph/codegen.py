@@ -47,7 +47,7 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
             the function then returns ``(outputs, masks)``, for masked losses.
 
     Masks: a tensor that carries one (``tensor.has_mask``) gets a second variable ``mN``; a layer
-    whose ``call`` takes ``mask`` receives it, and a layer whose output carries one computes it
+    receives the masks its ``mask_sources`` names (``mask``, ``query_mask``, ...), and a layer whose output carries one computes it
     with its ``compute_mask`` right after the call.
 
     Returns:
@@ -96,8 +96,11 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         mask_expr = "None"
         if masked:
             mask_expr = render_mask(node.args[0]) if len(tensor_args) <= 1 else render_mask(tensor_args)
-        if masked and getattr(node.layer, "_call_takes_mask", False) and "mask" not in node.kwargs:
-            args += f", mask={mask_expr}"
+        sources = node.layer.mask_sources(node.args, node.kwargs) if masked and hasattr(node.layer, "mask_sources") else {}
+        for param, source in sources.items():
+            # `mask` gets the one mask (or one per positional input, for attention); `<arg>_mask`
+            # gets that argument's (Keras's rule, which the layer states).
+            args += f", {param}={mask_expr if param == 'mask' else render_mask(source)}"
         expr = f"call[{len(calls) - 1}]({args})"
         for t in node.output_tensors:
             var[id(t)] = f"v{counter}"

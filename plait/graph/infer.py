@@ -27,7 +27,11 @@ def symbolic_to_meta(tensor, placeholder):
     return torch.empty(shape, dtype=tensor.torch_dtype, device="meta")
 
 
-def infer_outputs(module, args, kwargs, to_meta=symbolic_to_meta):
+def _empty_meta(weight):
+    return torch.empty_like(weight, device="meta")
+
+
+def infer_outputs(module, args, kwargs, to_meta=symbolic_to_meta, weight_to_meta=_empty_meta):
     """Return a structure of ``(shape, dtype)`` pairs for ``module(*args, **kwargs)``.
 
     Args:
@@ -36,6 +40,8 @@ def infer_outputs(module, args, kwargs, to_meta=symbolic_to_meta):
         to_meta: ``(symbolic_tensor, placeholder) -> meta tensor``, how a symbolic argument
             enters the meta run (plait's layers pass meta tensors that convert parameters
             met on the way, see :mod:`plait.layers.interop`).
+        weight_to_meta: ``(parameter or buffer) -> meta tensor`` that stands in for it during the
+            run (plait's layers keep their Variable class, so ``self.kernel.assign`` still works).
 
     The result mirrors the module's output structure (a tensor, or a list/tuple/dict of tensors).
 
@@ -46,8 +52,7 @@ def infer_outputs(module, args, kwargs, to_meta=symbolic_to_meta):
         ((None, 5), torch.float32)
     """
     state = {
-        name: torch.empty_like(value, device="meta")
-        for name, value in list(module.named_parameters()) + list(module.named_buffers())
+        name: weight_to_meta(value) for name, value in list(module.named_parameters()) + list(module.named_buffers())
     }
     runs = []
     for placeholder in PLACEHOLDERS:

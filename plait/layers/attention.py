@@ -15,25 +15,34 @@ _LARGE_NEGATIVE = -1e9  # Keras's masked-softmax filler for float32
 class MultiHeadAttention(Layer):
     """Multi-head attention (Vaswani et al. 2017), Keras 3's math and weights.
 
-    ``layer(query, value, key=None)``: queries attend to keys/values. Masks carried by ``query``
-    and ``value`` (``Embedding(mask_zero=True)``, ``Masking``) are combined with
-    ``attention_mask`` and ``use_causal_mask`` as Keras does. Without dropout or returned
-    scores, torch's ``scaled_dot_product_attention`` runs.
+    ``layer(query, value, key=None, ...)``: queries attend to keys/values over the attention
+    axes. Masks carried by ``query``/``value``/``key`` (``Embedding(mask_zero=True)``,
+    ``Masking``) or given as ``query_mask``/``value_mask``/``key_mask`` combine with
+    ``attention_mask``, ``use_causal_mask`` and ``sliding_window`` as Keras combines them.
+    Without dropout or returned scores, torch's ``scaled_dot_product_attention`` runs.
 
     Args:
         num_heads: number of heads. key_dim: size of each query/key head.
         value_dim: size of each value head (default ``key_dim``).
         dropout: dropout on the attention probabilities. use_bias: default True.
-        output_shape: last dim of the output (default: the query's).
+        output_shape: the output's trailing shape (an int or a tuple; default: the query's
+            last dim).
+        attention_axes: the axes attended over (default: every axis between the batch and the
+            features); the others are batch-like.
+        sliding_window: attend only to keys within ``sliding_window - 1`` steps (a band).
+        flash_attention: accepted as Keras's; torch's SDPA picks its kernel itself.
+        use_gate: a sigmoid gate from the query on each head's output (Keras's ``use_gate``).
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
-        kernel_constraint, bias_constraint: as in ``Dense``, for all four projections.
+        kernel_constraint, bias_constraint: as in ``Dense``, for every projection.
 
     Call arguments:
-        query ``(B, T, dim)``, value ``(B, S, dim)``, key (default ``value``), attention_mask
-        ``(B, T, S)`` (True = attend), return_attention_scores, use_causal_mask.
+        query ``(B, T, dim)``, value ``(B, S, dim)``, key (default ``value``), query_mask
+        ``(B, T)``, value_mask / key_mask ``(B, S)``, attention_mask ``(B, T, S)`` (True =
+        attend), return_attention_scores, training, use_causal_mask.
 
     Weights (Keras order and shapes): query kernel ``(dim, heads, key_dim)`` and bias
-    ``(heads, key_dim)``, then key, value, and output kernel ``(heads, value_dim, out)``, bias.
+    ``(heads, key_dim)``; key; gate (with ``use_gate``); value; output kernel
+    ``(heads, value_dim, *output_shape)`` and bias.
 
     Example:
         >>> import plait
@@ -52,14 +61,17 @@ class MultiHeadAttention(Layer):
         dropout=0.0,
         use_bias=True,
         output_shape=None,
+        attention_axes=None,
+        sliding_window=None,
+        flash_attention=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        use_gate=False,
         seed=None,
-        attention_axes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -70,90 +82,150 @@ class MultiHeadAttention(Layer):
             bias_constraint=bias_constraint,
         )
         who = f"MultiHeadAttention layer '{self.name}'"
-        if attention_axes not in (None, 1, [1], (1,)):
-            raise ValueError(
-                f"{who}: plait attends over the sequence axis (1) of (batch, steps, features) inputs. "
-                f"Received: attention_axes={attention_axes}"
-            )
         self.num_heads, self.key_dim = positive_int(who, "num_heads", num_heads), positive_int(who, "key_dim", key_dim)
         self.value_dim = positive_int(who, "value_dim", value_dim) if value_dim is not None else self.key_dim
         self.dropout, self.use_bias = rate(who, "dropout", dropout), bool(use_bias)
-        self.output_dim = output_shape if output_shape is None or isinstance(output_shape, int) else output_shape[-1]
+        if output_shape is not None and not isinstance(output_shape, int):
+            output_shape = tuple(output_shape)
+        self._output_shape = output_shape
+        if isinstance(attention_axes, int):
+            attention_axes = (attention_axes,)
+        self.attention_axes = tuple(attention_axes) if attention_axes is not None else None
+        if sliding_window is not None:
+            sliding_window = positive_int(who, "sliding_window", sliding_window)
+        self.sliding_window, self.use_gate = sliding_window, bool(use_gate)
+        if flash_attention and self.dropout > 0:
+            raise ValueError(f"{who}: flash attention does not support dropout. Received: dropout={dropout}")
+        self.flash_attention = flash_attention
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.seed = seed
 
-    def _build_for_call(self, args, kwargs):
-        query = args[0]
-        value = args[1] if len(args) > 1 else kwargs["value"]
-        key = args[2] if len(args) > 2 else kwargs.get("key")
-        if self.built:
-            return
+    @property
+    def output_dim(self):
+        """The output's trailing shape as given (an int, a tuple, or None for the query's dim)."""
+        return self._output_shape
+
+    def build(self, query_shape, value_shape, key_shape=None):
         heads, kd, vd = self.num_heads, self.key_dim, self.value_dim
-        dims = {
-            "query": query.shape[-1],
-            "key": (key if key is not None else value).shape[-1],
-            "value": value.shape[-1],
-        }
+        key_shape = key_shape if key_shape is not None else value_shape
+        rank = len(query_shape)
+        axes = self.attention_axes if self.attention_axes is not None else tuple(range(1, rank - 1))
+        self._axes = tuple(a % rank for a in axes)
+        dims = {"query": query_shape[-1], "key": key_shape[-1], "gate": query_shape[-1], "value": value_shape[-1]}
         kernel, bias = self.weight_options("kernel"), self.weight_options("bias")
-        for name, size in (("query", kd), ("key", kd), ("value", vd)):
+        projections = (("query", kd), ("key", kd), *((("gate", vd),) if self.use_gate else ()), ("value", vd))
+        for name, size in projections:
             self.add_weight(f"{name}_kernel", (dims[name], heads, size), self.kernel_initializer, **kernel)
             if self.use_bias:
                 self.add_weight(f"{name}_bias", (heads, size), self.bias_initializer, **bias)
-        out = self.output_dim or dims["query"]
-        self.add_weight("output_kernel", (heads, vd, out), self.kernel_initializer, **kernel)
+        out = self._trailing_output(query_shape)
+        self.add_weight("output_kernel", (heads, vd, *out), self.kernel_initializer, **kernel)
         if self.use_bias:
-            self.add_weight("output_bias", (out,), self.bias_initializer, **bias)
-        self.built = True
+            self.add_weight("output_bias", out, self.bias_initializer, **bias)
+
+    def _trailing_output(self, query_shape):
+        if self._output_shape is None:
+            return (query_shape[-1],)
+        return (self._output_shape,) if isinstance(self._output_shape, int) else self._output_shape
 
     def _project(self, x, name):
-        y = torch.einsum("btd,dhk->bthk", x, getattr(self, f"{name}_kernel"))
+        y = torch.tensordot(x, getattr(self, f"{name}_kernel"), dims=1)  # (..., heads, size)
         return y + getattr(self, f"{name}_bias") if self.use_bias else y
+
+    def _attention_mask(self, query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask):
+        """Keras's combined boolean mask ``(B, T, S)`` (None when nothing is masked)."""
+        full = None
+
+        def both(mask, extra):
+            return extra if mask is None else mask & extra
+
+        if query_mask is not None:
+            full = both(full, query_mask.bool()[:, :, None])
+        for mask in (value_mask, key_mask):
+            if mask is not None:
+                full = both(full, mask.bool()[:, None, :])
+        steps_q, steps_v = query.shape[1], value.shape[1]
+        if use_causal_mask:
+            full = both(full, torch.ones(steps_q, steps_v, dtype=torch.bool, device=query.device).tril()[None])
+        if self.sliding_window is not None:
+            rows = torch.arange(steps_q, device=query.device)[:, None]
+            cols = torch.arange(steps_v, device=query.device)[None, :]
+            full = both(full, ((rows - cols).abs() < self.sliding_window)[None])
+        if attention_mask is not None:
+            full = attention_mask.bool() if full is None else attention_mask.bool() & full
+        return full
 
     def call(
         self,
         query,
         value,
         key=None,
-        mask=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
         attention_mask=None,
         return_attention_scores=False,
+        training=None,
         use_causal_mask=False,
     ):
+        if return_attention_scores and self.flash_attention:
+            raise ValueError(
+                f"MultiHeadAttention layer '{self.name}': attention scores cannot be returned with flash attention "
+                "enabled. Received: flash_attention=True, return_attention_scores=True"
+            )
         key = value if key is None else key
-        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
-        query_mask, value_mask = masks[0], (masks[1] if len(masks) > 1 else None)
-        key_mask = masks[2] if len(masks) > 2 else None
-        full = attention_mask.bool() if attention_mask is not None else None
-        for m in (
-            query_mask[:, :, None] if query_mask is not None else None,
-            value_mask[:, None, :] if value_mask is not None else None,
-            key_mask[:, None, :] if key_mask is not None else None,
-        ):
-            if m is not None:
-                full = m if full is None else full & m
-        if use_causal_mask:
-            causal = torch.ones(query.shape[1], value.shape[1], dtype=torch.bool, device=query.device).tril()
-            full = causal if full is None else full & causal
-        q = self._project(query, "query").transpose(1, 2)  # (B, heads, T, key_dim)
-        k = self._project(key, "key").transpose(1, 2)
-        v = self._project(value, "value").transpose(1, 2)
-        adder = None
-        if full is not None:
-            adder = (1.0 - full.to(q.dtype)).unsqueeze(1) * _LARGE_NEGATIVE  # (B, 1, T, S)
+        mask = self._attention_mask(query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask)
+        gate = torch.sigmoid(self._project(query, "gate")) if self.use_gate else None
+        q, k, v = self._project(query, "query"), self._project(key, "key"), self._project(value, "value")
+        # Attention runs on (batch..., heads, steps, size): the attention axes flattened into one
+        # step axis, the other axes (batch and any axis not attended over) in front.
+        q_flat, batch_dims, q_steps = self._to_heads(q)
+        k_flat, _, k_steps = self._to_heads(k)
+        v_flat, _, _ = self._to_heads(v)
+        training = self.training if training is None else bool(training)
+        dropout = self.dropout if training else 0.0
+        if mask is not None:
+            mask = mask.reshape(*mask.shape[: mask.dim() - 2 * len(self._axes)], 1, q_flat.shape[-2], -1)
         scale = 1.0 / math.sqrt(self.key_dim)
         scores = None
-        if return_attention_scores or (self.training and self.dropout > 0):
-            logits = torch.matmul(q * scale, k.transpose(-1, -2))
-            scores = torch.softmax(logits + adder if adder is not None else logits, dim=-1)
-            probs = F.dropout(scores, self.dropout, True) if self.training and self.dropout > 0 else scores
-            attended = torch.matmul(probs, v)
+        if return_attention_scores or dropout > 0:
+            logits = torch.matmul(q_flat * scale, k_flat.transpose(-1, -2))
+            if mask is not None:
+                logits = logits.masked_fill(~mask, _LARGE_NEGATIVE)
+            scores = torch.softmax(logits, dim=-1)
+            attended = torch.matmul(F.dropout(scores, dropout, True) if dropout > 0 else scores, v_flat)
         else:
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=adder, scale=scale)
-        out = torch.einsum("bthv,hvo->bto", attended.transpose(1, 2), self.output_kernel)
+            # A boolean mask as Keras's -1e9 filler (a fully masked row stays uniform, not NaN).
+            bias = None if mask is None else (~mask).to(q_flat.dtype) * _LARGE_NEGATIVE
+            attended = F.scaled_dot_product_attention(q_flat, k_flat, v_flat, attn_mask=bias, scale=scale)
+        attended = self._from_heads(attended, q, batch_dims, q_steps)  # (..., heads, value_dim) in query's layout
+        if gate is not None:
+            attended = attended * gate
+        out = torch.tensordot(attended, self.output_kernel, dims=2)
         if self.use_bias:
             out = out + self.output_bias
-        return [out, scores] if return_attention_scores else out
+        if return_attention_scores:
+            scores = scores.reshape(*batch_dims, self.num_heads, *q_steps, *k_steps)
+            return out, scores
+        return out
+
+    def _order(self, rank):
+        """Axes of a projected ``(B, ..., heads, size)`` tensor: batch-like ones, heads, attended, size."""
+        batch = [a for a in range(rank - 2) if a not in self._axes]
+        return batch + [rank - 2] + list(self._axes) + [rank - 1]
+
+    def _to_heads(self, x):
+        order = self._order(x.dim())
+        x = x.permute(order)  # (batch..., heads, attended..., size)
+        n_batch = x.dim() - 2 - len(self._axes)
+        batch_dims, steps = tuple(x.shape[:n_batch]), tuple(x.shape[n_batch + 1 : -1])
+        return x.reshape(*x.shape[: n_batch + 1], -1, x.shape[-1]), batch_dims, steps
+
+    def _from_heads(self, attended, like, batch_dims, steps):
+        order = self._order(like.dim())
+        attended = attended.reshape(*batch_dims, self.num_heads, *steps, attended.shape[-1])
+        return attended.permute([order.index(i) for i in range(like.dim())])
 
     def produces_mask(self, input_masks):
         return bool(input_masks) and input_masks[0]
@@ -162,9 +234,12 @@ class MultiHeadAttention(Layer):
         return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def compute_output_spec(self, query, value, key=None, **kwargs):
-        out = (*query.shape[:-1], self.output_dim or query.shape[-1])
+        out = (*query.shape[:-1], *self._trailing_output(query.shape))
         if kwargs.get("return_attention_scores"):
-            scores = (query.shape[0], self.num_heads, query.shape[1], value.shape[1])
+            rank = len(query.shape)
+            axes = [a % rank for a in (self.attention_axes or range(1, rank - 1))]
+            batch = [query.shape[a] for a in range(rank - 1) if a not in axes]
+            scores = (*batch, self.num_heads, *(query.shape[a] for a in axes), *(value.shape[a] for a in axes))
             return [(out, self.torch_dtype), (scores, self.torch_dtype)]
         return (out, self.torch_dtype)
 
@@ -176,7 +251,11 @@ class MultiHeadAttention(Layer):
             "value_dim": self.value_dim,
             "dropout": self.dropout,
             "use_bias": self.use_bias,
-            "output_shape": self.output_dim,
+            "output_shape": self._output_shape,
+            "attention_axes": self.attention_axes,
+            "sliding_window": self.sliding_window,
+            "flash_attention": self.flash_attention,
+            "use_gate": self.use_gate,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             **self.weight_options.get_config(),

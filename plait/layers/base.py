@@ -28,7 +28,8 @@ from plait import initializers
 from plait.distribution import sharding
 from plait.graph.node import Node, SymbolicTensor, keras_dtype, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
-from plait.layers.interop import infer_outputs
+from plait.layers import call_args, keras_config
+from plait.layers.interop import infer_outputs, meta_weight
 from plait.layers.variables import Variable
 from plait.utils import array_to_tensor, nest
 from plait.utils.naming import to_snake_case, unique_name, validate_name
@@ -136,6 +137,11 @@ class BufferVariable(torch.Tensor):
     assign_sub = Variable.assign_sub
     __repr__ = Variable.__repr__
 
+    def meta_copy(self):
+        """This variable on the ``meta`` device, same name and layout (see ``Variable.meta_copy``)."""
+        meta = torch.empty_like(self, device="meta").as_subclass(torch.Tensor)
+        return BufferVariable.wrap(meta, self._keras_name, self._layer_name, self._spec)
+
     def __deepcopy__(self, memo):
         if id(self) not in memo:
             memo[id(self)] = BufferVariable.wrap(self.detach().clone(), self._keras_name, self._layer_name, self._spec)
@@ -197,6 +203,28 @@ def _constructor_arguments(cls, args, kwargs):
 
 def _on_meta(inputs):
     return any(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in nest.flatten(inputs))
+
+
+def _keras_masks(inputs):
+    """The masks that ``inputs`` carry as ``_keras_mask`` (Keras's eager mask): one mask, or a
+    list for a list of inputs; None when none carries one."""
+    if isinstance(inputs, torch.Tensor):
+        return getattr(inputs, "_keras_mask", None)
+    if isinstance(inputs, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) if isinstance(t, torch.Tensor) else None for t in inputs]
+        return masks if any(m is not None for m in masks) else None
+    return None
+
+
+def _attach_masks(outputs, mask):
+    """Set ``_keras_mask`` on the outputs that have none (one mask, or one per output)."""
+    if mask is None:
+        return
+    outs = nest.flatten(outputs)
+    masks = list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(outs)
+    for out, m in zip(outs, masks):
+        if isinstance(out, torch.Tensor) and m is not None and getattr(out, "_keras_mask", None) is None:
+            out._keras_mask = m
 
 
 def _check_tensor_leaves(layer, inputs):
@@ -348,6 +376,7 @@ class Layer(nn.Module):
 
     _call_takes_training = False
     _call_takes_mask = False
+    _call_signature = None  # inspect.Signature of the class's ``call`` (self included)
     input = _NodeAttribute("input")
     output = _NodeAttribute("output")
     input_shape = _NodeAttribute("input", shape=True)
@@ -366,6 +395,7 @@ class Layer(nn.Module):
             params = list(inspect.signature(call).parameters)
             cls._call_takes_training = "training" in params
             cls._call_takes_mask = "mask" in params
+            cls._call_signature = inspect.signature(call)
             if "forward" not in cls.__dict__:
                 takes = cls._call_takes_training and not cls.__module__.startswith("plait.")
                 # A user's `call(..., training=None)` gets the mode (fit: True, predict: False), as
@@ -403,6 +433,8 @@ class Layer(nn.Module):
         self.built = False
         from plait import mixed_precision
 
+        if isinstance(dtype, dict):  # a DTypePolicy as Keras serializes it
+            dtype = keras_config.plain_dtype(dtype, f"Layer '{self.name}'")
         if dtype is None or isinstance(dtype, mixed_precision.DTypePolicy) or str(dtype).startswith("mixed_"):
             # A policy (the global one by default): float32 weights, maybe low-precision compute.
             self.dtype_policy = mixed_precision.DTypePolicy(dtype or mixed_precision.global_policy())
@@ -694,16 +726,47 @@ class Layer(nn.Module):
         """Create weights for inputs of ``input_shape`` (batch dim included, may be None)."""
 
     def _build_for_call(self, args, kwargs):
-        """Build from a call's arguments (the first one's shape by default; a layer with several
-        inputs, such as MultiHeadAttention, reads them all)."""
-        if not self.built:
-            first = args[0] if args else next(iter(kwargs.values()))
-            self._maybe_build(_shapes(first))
+        """Build from a call's arguments, by Keras's rules (:mod:`plait.layers.call_args`):
+        ``build()``, ``build(input_shape)`` or ``build(query_shape, value_shape, ...)``."""
+        if self.built:
+            return
+        signature = self._call_signature
+        shapes = {k: _shapes(v) for k, v in call_args.tensor_arguments(signature, args, kwargs).items()}
+        names = list(signature.parameters)[1:] if signature is not None else None
+        build_args, build_kwargs = call_args.build_arguments(self.build, shapes, names, self)
+        self._build_shapes = shapes
+        self.build(*build_args, **build_kwargs)
+        self.built = True
 
     def _maybe_build(self, input_shape):
         if not self.built:
-            self.build(input_shape)
+            self._build_shapes = {"input_shape": input_shape}
+            self.build(*call_args.build_arguments(self.build, {"input": input_shape}, None, self)[0])
             self.built = True
+
+    def get_build_config(self):
+        """Keras's build config: the input shapes the layer was built for (``{"input_shape": ...}``,
+        or one ``<arg>_shape`` per tensor argument of ``call``), None before it was built."""
+        shapes = self.__dict__.get("_build_shapes")
+        if not self.built or shapes is None:
+            return None
+        if len(shapes) == 1:
+            return {"input_shape": _as_lists(next(iter(shapes.values())))}
+        return {f"{name}_shape": _as_lists(shape) for name, shape in shapes.items()}
+
+    def build_from_config(self, config):
+        """Build from :meth:`get_build_config`'s dict (what Keras does when it loads a layer)."""
+        if not config or self.built:
+            return
+        if "input_shape" in config:
+            self._maybe_build(_as_tuples(config["input_shape"]))
+            return
+        shapes = {k[: -len("_shape")]: _as_tuples(v) for k, v in config.items() if k.endswith("_shape")}
+        names = list(self._call_signature.parameters)[1:] if self._call_signature is not None else None
+        build_args, build_kwargs = call_args.build_arguments(self.build, shapes, names, self)
+        self._build_shapes = shapes
+        self.build(*build_args, **build_kwargs)
+        self.built = True
 
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; layers override this for free shape inference."""
@@ -720,13 +783,21 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
+        # Keras's rule: the inputs are call()'s first argument, by position or by its name.
+        args, kwargs = call_args.inputs_first(self._call_signature, args, kwargs)
         if _has_symbolic(args, kwargs):
             if args:
                 _check_tensor_leaves(self, args[0])
             return self._symbolic_call(*resolve((args, kwargs)))
         if not args:
-            raise TypeError(f"Layer '{self.name}' was called without inputs.")
-        args = (nest.map_structure(_to_tensor, args[0]),) + args[1:]
+            raise TypeError(
+                f"Layer '{self.name}' was called without inputs: pass them first, or by the name of call()'s "
+                f"first argument. Received keyword arguments {sorted(kwargs)}."
+            )
+        # NumPy arrays anywhere among the arguments become tensors, as Keras converts them.
+        args = nest.map_structure(_to_tensor, args)
+        if kwargs:
+            kwargs = {k: nest.map_structure(_to_tensor, v) for k, v in kwargs.items()}
         _check_tensor_leaves(self, args[0])
         self._build_for_call(args, kwargs)
         self._check_inputs(args[0])
@@ -734,6 +805,47 @@ class Layer(nn.Module):
             # A layer built inside another layer's shape inference: its new weights are real, the
             # inputs meta stand-ins; compute with meta copies of the weights.
             return self._meta_call(args, kwargs)
+        masks = _keras_masks(args[0])
+        if masks is not None or len(args) + len(kwargs) > 1:
+            kwargs = self._fill_masks(args, kwargs, masks)
+        outputs = self._call_with_mode(args, kwargs)
+        if self._makes_masks or (masks is not None and self.supports_masking):
+            # As Keras: the mask goes on through layers that support masking; others drop it.
+            _attach_masks(outputs, self.compute_mask(args[0], masks))
+        return outputs
+
+    def _fill_masks(self, args, kwargs, masks):
+        """The eager call's arguments with the masks the inputs carry (``tensor._keras_mask``)
+        filled in by :meth:`mask_sources`."""
+        for param, source in self.mask_sources(args, kwargs).items():
+            found = masks if param == "mask" else _keras_masks(source)
+            if found is not None:
+                kwargs = {**kwargs, param: found}
+        return kwargs
+
+    def mask_sources(self, args, kwargs):
+        """Which inputs' masks a call receives, by Keras's rule: ``{parameter: inputs}``. A ``call``
+        that takes ``mask`` gets the first argument's masks; one that takes ``<arg>_mask`` gets
+        those of its argument ``<arg>`` (MultiHeadAttention's ``query_mask``, ``value_mask``);
+        masks the caller gave are kept. Used for eager calls and by the graph's generated code."""
+        sources = {}
+        if self._call_takes_mask and kwargs.get("mask") is None and args:
+            sources["mask"] = args[0]
+        signature = self._call_signature
+        if signature is None or not any(p.endswith("_mask") and p != "mask" for p in signature.parameters):
+            return sources
+        for name, value in call_args.tensor_arguments(signature, args, kwargs).items():
+            param = f"{name}_mask"
+            if param in signature.parameters and kwargs.get(param) is None:
+                sources[param] = value
+        return sources
+
+    @property
+    def _makes_masks(self):
+        # A layer whose compute_mask is its own may make a mask from unmasked inputs (Embedding).
+        return type(self).compute_mask is not Layer.compute_mask
+
+    def _call_with_mode(self, args, kwargs):
         training = kwargs.get("training") if self._call_takes_training else kwargs.pop("training", None)
         # Plain try/finally rather than generator context managers: torch.compile traces a
         # compiled custom train_step through this call, and dynamo loses generator-based
@@ -763,7 +875,7 @@ class Layer(nn.Module):
 
     def _meta_call(self, args, kwargs):
         state = {
-            name: value.to("meta")
+            name: meta_weight(value)
             for name, value in [*self.named_parameters(), *self.named_buffers()]
             if value.device.type != "meta"
         }
@@ -774,6 +886,11 @@ class Layer(nn.Module):
             return torch.func.functional_call(self, state, args, kwargs, strict=False)
         finally:
             self.__dict__["_meta_running"] = False
+
+    def check_input_shape(self, inputs):
+        """Raise Keras's ValueError when ``inputs`` (tensors or symbolic tensors) do not fit the
+        layer's ``input_spec`` (rank, fixed sizes); nothing when they do or it has none."""
+        self._check_inputs(inputs)
 
     def _check_inputs(self, inputs):
         if self.input_spec is None:
@@ -858,7 +975,9 @@ class Layer(nn.Module):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        """The layer a config describes (plait's, or one Keras wrote: see
+        :func:`plait.layers.keras_config.layer_arguments`)."""
+        config = keras_config.layer_arguments(cls, config)
         params = inspect.signature(cls.__init__).parameters
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             # A custom __init__ without **kwargs: the base keys it cannot take are left out (Keras's).
@@ -923,6 +1042,28 @@ def _shapes(structure):
         return t
 
     return nest.map_structure(shape_of, structure)
+
+
+def _as_lists(shape):
+    """A shape (or structure of shapes) as JSON lists, as Keras writes build configs."""
+    if isinstance(shape, dict):
+        return {k: _as_lists(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and all(d is None or isinstance(d, int) for d in shape):
+        return list(shape)
+    if isinstance(shape, (list, tuple)):
+        return [_as_lists(s) for s in shape]
+    return shape
+
+
+def _as_tuples(shape):
+    """A build config's shape (JSON lists) as tuples: one shape, or a list/dict of them."""
+    if isinstance(shape, dict):
+        return {k: _as_tuples(v) for k, v in shape.items()}
+    if isinstance(shape, (list, tuple)) and all(d is None or isinstance(d, int) for d in shape):
+        return tuple(shape)
+    if isinstance(shape, (list, tuple)):
+        return [_as_tuples(s) for s in shape]
+    return shape
 
 
 def shape_str(shape):

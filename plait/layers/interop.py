@@ -175,7 +175,14 @@ def _ghost_meta(tensor, placeholder):
     return GhostTensor(symbolic_to_meta(tensor, placeholder))
 
 
+def meta_weight(weight):
+    """The meta stand-in of a weight during shape inference: of the weight's own class where it
+    has one (a Keras-style Variable keeps ``assign``, ``value``, ``name``), else a plain meta tensor."""
+    copy = getattr(weight, "meta_copy", None)
+    return copy() if copy is not None else torch.empty_like(weight, device="meta")
+
+
 def infer_outputs(module, args, kwargs):
-    """:func:`plait.graph.infer.infer_outputs` with stand-ins resolved and symbolic arguments
-    entering the meta run as ghosts."""
-    return _infer_outputs(module, *resolve((args, kwargs)), to_meta=_ghost_meta)
+    """:func:`plait.graph.infer.infer_outputs` with stand-ins resolved, symbolic arguments
+    entering the meta run as ghosts and weights keeping their Variable API."""
+    return _infer_outputs(module, *resolve((args, kwargs)), to_meta=_ghost_meta, weight_to_meta=meta_weight)

@@ -144,6 +144,13 @@ class Variable(nn.Parameter):
     def __repr__(self):
         return f"<Variable path={self.path}, shape={tuple(self.keras_shape)}, dtype={self.dtype_name}>"
 
+    def meta_copy(self):
+        """This variable on the ``meta`` device (no storage), with the same name and layout: what a
+        layer's ``call`` sees while plait infers its output shape, so ``self.kernel.assign(...)``
+        and ``self.kernel.value`` work there as they do on real data."""
+        meta = torch.empty_like(self, device="meta").as_subclass(torch.Tensor)
+        return Variable(meta, self.requires_grad, self._keras_name, self._layer_name, self._spec)
+
     def __deepcopy__(self, memo):
         # copy.deepcopy (clone_model, EarlyStopping's best weights): nn.Parameter's own copy
         # would drop the Keras attributes.

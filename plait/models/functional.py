@@ -51,6 +51,10 @@ class Model(Trainer, Layer):
         2410
     """
 
+    # Data given to the model must match its Inputs' sizes (Keras's functional check); a
+    # Sequential sets this to a method that asks its layers instead.
+    accepts_input_shape = None
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             return super().__new__(Functional)
@@ -448,7 +452,7 @@ class Functional(Model):
                         f"Input '{t.name}' of model '{self.name}' must be a tensor or an array of numbers. "
                         f"Received: {type(value).__name__} {value!r:.80}"
                     ) from None
-            out.append(conform_input(value, t, self.name))
+            out.append(conform_input(value, t, self.name, accepts=self.accepts_input_shape))
         return out
 
     def _pack_outputs(self, outputs):
@@ -470,6 +474,18 @@ class Functional(Model):
             return fn(calls, consts, *inputs)
         with torch.autocast(inputs[0].device.type, dtype=self._autocast):
             return fn(calls, consts, *inputs)
+
+    @property
+    def input_shape(self):
+        """The inputs' shapes (Keras's ``model.input_shape``): one tuple, or a list of them."""
+        shapes = [tuple(t.shape) for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """The outputs' shapes (Keras's ``model.output_shape``): one tuple, or a list of them."""
+        shapes = [tuple(t.shape) for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     def _symbolic_call(self, args, kwargs):
         flat = self._flatten_inputs_symbolic(args)

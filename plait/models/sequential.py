@@ -144,6 +144,23 @@ class Sequential(Functional):
             self._build_graph((None, *args[0].shape[1:]), args[0].torch_dtype)
         return super().__call__(*args, **kwargs)
 
+    def accepts_input_shape(self, shape):
+        """Check data of ``shape`` (batch first) against the layers, not the Input: as Keras's
+        Sequential, data of other sizes than the model was built for (a later sequence length)
+        passes where every layer accepts it. Raises the first layer's ValueError otherwise. The
+        layers' shape inference runs once per shape (no compute, no new nodes)."""
+        shape = (None, *tuple(shape)[1:])
+        accepted = self.__dict__.setdefault("_accepted_shapes", set())
+        if shape in accepted:
+            return
+        x = SymbolicTensor(shape, self.inputs[0].torch_dtype, "data")
+        for layer in self._stack:
+            if isinstance(layer, Layer):
+                layer.check_input_shape(x)
+            spec = layer.compute_output_spec(x)
+            x = SymbolicTensor(spec[0], spec[1], "data") if isinstance(spec, tuple) else x
+        accepted.add(shape)
+
     @property
     def layers(self):
         return list(self._stack)

@@ -12,7 +12,6 @@ silently, and no code from the file runs. Weights are matched the way Keras matc
 model's ``compile_config`` and optimizer variables are restored, so ``fit`` continues.
 """
 
-import inspect
 import io
 import json
 import warnings
@@ -22,83 +21,11 @@ from collections import Counter
 import numpy as np
 
 from plait import layers as layers_module
+from plait.layers import keras_config
 from plait.layers.serialization import builtin_classes
 from plait.saving.keras_writer import SLOT_PASSES, custom_children, is_custom_layer, is_subclassed_model
 from plait.utils import nest
 from plait.utils.naming import to_snake_case
-
-# Keras config keys that carry no meaning for plait when they hold their default value.
-_IGNORED_DEFAULTS = {
-    "kernel_regularizer": None,
-    "bias_regularizer": None,
-    "activity_regularizer": None,
-    "recurrent_regularizer": None,
-    "embeddings_regularizer": None,
-    "kernel_constraint": None,
-    "bias_constraint": None,
-    "recurrent_constraint": None,
-    "embeddings_constraint": None,
-    "mask_zero": False,
-    "quantization_config": None,
-    "lora_rank": None,
-    "lora_alpha": None,
-    "sparse": False,
-    "ragged": False,
-    "optional": False,
-    "use_cudnn": "auto",
-    "input_length": None,
-    "autocast": True,
-    "time_major": False,
-    "use_gate": False,
-    "sliding_window": None,
-    "flash_attention": None,
-}
-
-
-_DTYPES = ("float32", "int32", "int64", "float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16", None)
-
-
-def _plain_dtype(value, where="A Keras layer"):
-    """A Keras dtype or DTypePolicy as the name plait takes; quantized policies are refused."""
-    if isinstance(value, dict):  # a DTypePolicy
-        if value.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy", None):
-            raise ValueError(
-                f"{where} uses `dtype={value.get('class_name')}({value.get('config')})`; plait has no quantized "
-                "dtype policies."
-            )
-        value = value.get("config", {}).get("name", "float32")
-    if value not in _DTYPES:
-        raise ValueError(
-            f"{where} uses `dtype={value!r}`, which plait does not support. Supported: {list(_DTYPES[:-1])}"
-        )
-    return value
-
-
-def _layer_args(class_name, config, cls):
-    # Arguments may be declared by a base class (the recurrent layers share theirs).
-    accepted = {"name", "trainable", "dtype"}
-    for base in cls.__mro__:
-        if "__init__" in vars(base) and issubclass(base, layers_module.Layer):
-            accepted |= set(inspect.signature(base.__init__).parameters)
-    args = {}
-    for key, value in config.items():
-        if key == "dtype":
-            value = _plain_dtype(value, f"Keras layer '{config.get('name')}' ({class_name})")
-        if key == "batch_input_shape" and value is not None:
-            args["input_shape"] = tuple(value[1:])  # tf-keras 2 puts it on a model's first layers
-        elif key in accepted:
-            args[key] = value
-        elif key in _IGNORED_DEFAULTS and value == _IGNORED_DEFAULTS[key]:
-            continue
-        elif key in ("seed",):
-            continue
-        else:
-            raise ValueError(
-                f"Keras layer '{config.get('name')}' ({class_name}) uses `{key}={value!r}`, which plait does not "
-                "support yet."
-            )
-    return args
-
 
 class _KerasOperation:
     """A Keras op node (``module: keras.src.ops.numpy``, ``class_name: Add``, e.g. ``x + 3.0`` in
@@ -154,18 +81,18 @@ def layer_from_keras(spec):
         )
     cls = getattr(layers_module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)):
-        custom = _custom_class(class_name, spec)
-        return custom(**_layer_args(class_name, config, custom))
+        return _custom_class(class_name, spec).from_config(config)
     if class_name in ("Bidirectional", "TimeDistributed"):  # wrappers hold a layer spec
         config = dict(config)
         for key in ("layer", "backward_layer"):
             if isinstance(config.get(key), dict):
                 config[key] = layer_from_keras(config[key])
+        return cls(**keras_config.layer_arguments(cls, config))
     if class_name == "InputLayer":
         return layers_module.InputLayer(
-            batch_shape=config["batch_shape"], dtype=_plain_dtype(config.get("dtype")), name=config.get("name")
+            batch_shape=config["batch_shape"], dtype=keras_config.plain_dtype(config.get("dtype")), name=config.get("name")
         )
-    return cls(**_layer_args(class_name, config, cls))
+    return cls.from_config(config)
 
 
 def _model_name(config):
@@ -276,7 +203,9 @@ def model_from_keras(spec):
 
 
 # ---------------------------------------------------------------- weights
-_SUBLAYER_ORDER = ["forward_layer", "backward_layer", "query_dense", "key_dense", "value_dense", "output_dense"]
+_SUBLAYER_ORDER = [
+    "forward_layer", "backward_layer", "query_dense", "key_dense", "gate_dense", "value_dense", "output_dense"
+]  # fmt: skip
 
 
 def _datasets(group):

@@ -523,7 +523,7 @@ def _parts(layer, values):
         return [("layer/" + p if p else "layer", v) for p, v in _parts(layer.layer, values)]
     if name == "MultiHeadAttention":
         per = 2 if layer.use_bias else 1
-        keys = ("query_dense", "key_dense", "value_dense", "output_dense")
+        keys = ("query_dense", "key_dense", *(("gate_dense",) if layer.use_gate else ()), "value_dense", "output_dense")
         return [(key, values[i * per : (i + 1) * per]) for i, key in enumerate(keys)]
     return [("", values)]
 

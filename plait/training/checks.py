@@ -11,11 +11,12 @@ dimension of size 1 is squeezed or expanded (Keras's ``_adjust_input_rank``).
 
 Example:
     >>> import numpy as np, plait
-    >>> model = plait.Sequential([plait.Input((4,)), plait.layers.Dense(2)])
+    >>> inputs = plait.Input((4,))
+    >>> model = plait.Model(inputs, plait.layers.Dense(2)(inputs))
     >>> model.predict(np.zeros((3, 5)), verbose=0)
     Traceback (most recent call last):
     ...
-    ValueError: Input 'input_layer...' of model 'sequential...' is incompatible ... (axis -1 is 5, expected 4).
+    ValueError: Input 'input_layer...' of model 'functional...' is incompatible ... (axis -1 is 5, expected 4).
 """
 
 import torch
@@ -25,9 +26,12 @@ from plait.training import heads
 from plait.utils import nest
 
 
-def conform_input(value, spec, model_name, where="Input"):
+def conform_input(value, spec, model_name, where="Input", accepts=None):
     """``value`` (a tensor) in the dtype and rank of the model input ``spec`` (a symbolic tensor),
-    or a ValueError naming the input, its expected and the received shape."""
+    or a ValueError naming the input, its expected and the received shape. ``accepts``: the
+    model's ``accepts_input_shape`` where sizes other than the Input's may still fit its layers (a
+    Sequential's, as Keras's Sequential leaves the sizes to its layers): it raises ValueError
+    when they do not."""
     if not isinstance(value, torch.Tensor):
         return value
     if value.is_complex() and not spec.torch_dtype.is_complex:
@@ -50,6 +54,12 @@ def conform_input(value, spec, model_name, where="Input"):
             if want is not None and want != have:
                 bad = f"axis {axis - len(shape)} is {have}, expected {want}"
                 break
+        if bad is not None and accepts is not None:
+            try:
+                accepts(got)
+                bad = None
+            except ValueError as error:
+                bad = f"{bad}: {error}"
     if bad is not None:
         raise ValueError(
             f"{where} '{spec.name}' of model '{model_name}' is incompatible with the data: expected shape "
@@ -64,7 +74,8 @@ def conform_inputs(model, xs, where="Input"):
     specs = getattr(model, "inputs", None) if model.has_graph else None
     if not specs or len(specs) != len(xs):
         return xs
-    return [conform_input(x, s, model.name, where) for x, s in zip(xs, specs)]
+    accepts = model.accepts_input_shape
+    return [conform_input(x, s, model.name, where, accepts) for x, s in zip(xs, specs)]
 
 
 def check_targets(model, ys, sws, where="Target", device_labels=True):
