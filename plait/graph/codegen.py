@@ -47,8 +47,8 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
             the function then returns ``(outputs, masks)``, for masked losses.
 
     Masks: a tensor that carries one (``tensor.has_mask``) gets a second variable ``mN``; a layer
-    receives the masks its ``mask_sources`` names (``mask``, ``query_mask``, ...), and a layer whose output carries one computes it
-    with its ``compute_mask`` right after the call.
+    receives the masks its ``mask_sources`` names (``mask``, ``query_mask``, ...), and a layer
+    whose output carries one computes it with its ``compute_mask`` right after the call.
 
     Returns:
         ``(fn, source, calls, consts)``: call it as ``fn(calls, consts, *inputs)``.
@@ -96,7 +96,9 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
         mask_expr = "None"
         if masked:
             mask_expr = render_mask(node.args[0]) if len(tensor_args) <= 1 else render_mask(tensor_args)
-        sources = node.layer.mask_sources(node.args, node.kwargs) if masked and hasattr(node.layer, "mask_sources") else {}
+        sources = {}
+        if masked and hasattr(node.layer, "mask_sources"):
+            sources = node.layer.mask_sources(node.args, node.kwargs)
         for param, source in sources.items():
             # `mask` gets the one mask (or one per positional input, for attention); `<arg>_mask`
             # gets that argument's (Keras's rule, which the layer states).

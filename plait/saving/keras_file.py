@@ -27,6 +27,7 @@ from plait.saving.keras_writer import SLOT_PASSES, custom_children, is_custom_la
 from plait.utils import nest
 from plait.utils.naming import to_snake_case
 
+
 class _KerasOperation:
     """A Keras op node (``module: keras.src.ops.numpy``, ``class_name: Add``, e.g. ``x + 3.0`` in
     Keras's MobileNetV3): calling it applies ``plait.ops``' function of that name (with the
@@ -89,9 +90,8 @@ def layer_from_keras(spec):
                 config[key] = layer_from_keras(config[key])
         return cls(**keras_config.layer_arguments(cls, config))
     if class_name == "InputLayer":
-        return layers_module.InputLayer(
-            batch_shape=config["batch_shape"], dtype=keras_config.plain_dtype(config.get("dtype")), name=config.get("name")
-        )
+        dtype = keras_config.plain_dtype(config.get("dtype"))
+        return layers_module.InputLayer(batch_shape=config["batch_shape"], dtype=dtype, name=config.get("name"))
     return cls.from_config(config)
 
 
