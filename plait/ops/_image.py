@@ -298,11 +298,12 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
     """
     x, back = to_nchw(images_of(images, "gaussian_blur"), data_format)
     (size_x, size_y), (sigma_x, sigma_y) = (int(k) for k in kernel_size), sigma
-    kernel = torch.outer(
-        _gaussian_1d(size_y, convert_to_tensor(sigma_y), x.dtype, x.device),
-        _gaussian_1d(size_x, convert_to_tensor(sigma_x), x.dtype, x.device),
-    )
-    return back(_depthwise(x, kernel[None], (*_same(size_x), *_same(size_y))))
+    column = _gaussian_1d(size_y, convert_to_tensor(sigma_y), x.dtype, x.device).reshape(1, -1, 1)
+    row = _gaussian_1d(size_x, convert_to_tensor(sigma_x), x.dtype, x.device).reshape(1, 1, -1)
+    # The kernel is separable: a column pass then a row pass over the zero-padded images give the
+    # 2-D convolution's sums with size_x + size_y taps a pixel instead of size_x * size_y.
+    x = F.pad(x, (*_same(size_x), *_same(size_y)))
+    return back(_depthwise(_depthwise(x, column, (0, 0, 0, 0)), row, (0, 0, 0, 0)))
 
 
 _SOBEL = torch.tensor([[[-1, -2, -1], [0, 0, 0], [1, 2, 1]], [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]])  # d/dy, d/dx
