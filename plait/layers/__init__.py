@@ -9,11 +9,13 @@ from plait.layers.convolutional import (
     Conv2D,
     Conv2DTranspose,
     Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
     DepthwiseConv2D,
     SeparableConv1D,
     SeparableConv2D,
 )
-from plait.layers.core import Activation, Dense, Embedding, Identity, Masking
+from plait.layers.core import Activation, Dense, EinsumDense, Embedding, Identity, Masking, ReversibleEmbedding
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
 from plait.layers.merging import (
@@ -34,15 +36,30 @@ from plait.layers.merging import (
     multiply,
     subtract,
 )
-from plait.layers.normalization import BatchNormalization, GroupNormalization, LayerNormalization, UnitNormalization
+from plait.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    RMSNormalization,
+    SpectralNormalization,
+    UnitNormalization,
+)
 from plait.layers.pooling import (
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
     AveragePooling1D,
     AveragePooling2D,
     AveragePooling3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPooling1D,
     MaxPooling2D,
     MaxPooling3D,
@@ -68,27 +85,33 @@ from plait.layers.preprocessing import (
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
+    AlphaDropout,
     Dropout,
     GaussianDropout,
     GaussianNoise,
     SpatialDropout1D,
     SpatialDropout2D,
+    SpatialDropout3D,
 )
 from plait.layers.reshaping import (
     Cropping1D,
     Cropping2D,
+    Cropping3D,
     Flatten,
     Permute,
     RepeatVector,
     Reshape,
     UpSampling1D,
     UpSampling2D,
+    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
+    ZeroPadding3D,
 )
+from plait.layers.rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from plait.layers.serialization import deserialize, serialize
 from plait.layers.torch_module import TorchModuleWrapper, TorchOp
-from plait.layers.wrappers import Bidirectional, TimeDistributed
+from plait.layers.wrappers import Bidirectional, TimeDistributed, Wrapper
 
 Convolution1D = Conv1D
 MaxPool1D = MaxPooling1D
@@ -99,8 +122,56 @@ Convolution2D = Conv2D
 GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
+# Keras's other short names, the same classes.
+MaxPool3D = MaxPooling3D
+AvgPool3D = AveragePooling3D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalMaxPool3D = GlobalMaxPooling3D
+Convolution3D = Conv3D
+Convolution1DTranspose = Conv1DTranspose
+Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D = SeparableConv1D
+SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "GRUCell",
+    "LSTMCell",
+    "RNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+    "AdaptiveAveragePooling1D",
+    "AdaptiveAveragePooling2D",
+    "AdaptiveAveragePooling3D",
+    "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D",
+    "AdaptiveMaxPooling3D",
+    "AlphaDropout",
+    "AvgPool3D",
+    "Conv3DTranspose",
+    "Convolution1DTranspose",
+    "Convolution2DTranspose",
+    "Convolution3D",
+    "Convolution3DTranspose",
+    "Cropping3D",
+    "DepthwiseConv1D",
+    "EinsumDense",
+    "GlobalAvgPool3D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
+    "GlobalMaxPooling3D",
+    "MaxPool3D",
+    "RMSNormalization",
+    "ReversibleEmbedding",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
+    "SpatialDropout3D",
+    "SpectralNormalization",
+    "UpSampling3D",
+    "Wrapper",
+    "ZeroPadding3D",
     "deserialize",
     "serialize",
     "CategoryEncoding",

@@ -1,4 +1,5 @@
-"""Convolution layers (channels_last by default, as in Keras): ``Conv1D``, ``Conv2D``, ``Conv3D``."""
+"""Convolution layers (channels_last by default, as in Keras): ``Conv1D/2D/3D``, their transposed,
+depthwise and separable forms."""
 
 import math
 
@@ -367,13 +368,24 @@ class Conv2DTranspose(_ConvTranspose):
     rank = 2
 
 
-class DepthwiseConv2D(_Conv):
-    """Per-channel 2D convolution: ``depth_multiplier`` filters for each input channel.
+class Conv3DTranspose(_ConvTranspose):
+    """Transposed 3D convolution over ``(batch, d1, d2, d3, channels)`` (Keras's shapes).
 
-    Weights: ``kernel (kh, kw, channels, depth_multiplier)``, ``bias (channels * depth_multiplier,)``.
+    Example:
+        >>> import plait
+        >>> plait.layers.Conv3DTranspose(4, 2, strides=2)(plait.Input(shape=(3, 3, 3, 2))).shape
+        (None, 6, 6, 6, 4)
     """
 
-    rank = 2
+    rank = 3
+
+
+class _DepthwiseConv(_Conv):
+    """Per-channel convolution (Keras's DepthwiseConv1D/2D): ``depth_multiplier`` filters for each
+    input channel, run as torch's grouped convolution with ``groups = channels``.
+
+    Weights: ``kernel (*kernel_size, channels, depth_multiplier)``, ``bias (channels * depth_multiplier,)``.
+    """
 
     def __init__(
         self,
@@ -388,9 +400,13 @@ class DepthwiseConv2D(_Conv):
         depthwise_initializer="glorot_uniform",
         bias_initializer="zeros",
         depthwise_regularizer=None,
+        bias_regularizer=None,
         depthwise_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
+        # Keras refuses 'causal' here, also in 1D.
+        one_of(f"{type(self).__name__}", "padding", padding, ("valid", "same"))
         super().__init__(
             1,
             kernel_size,
@@ -404,21 +420,26 @@ class DepthwiseConv2D(_Conv):
             depthwise_initializer,
             bias_initializer,
             kernel_regularizer=depthwise_regularizer,
+            bias_regularizer=bias_regularizer,
             kernel_constraint=depthwise_constraint,
+            bias_constraint=bias_constraint,
             **kwargs,
         )
-        self.depth_multiplier = positive_int(f"DepthwiseConv2D '{self.name}'", "depth_multiplier", depth_multiplier)
+        self.depth_multiplier = positive_int(
+            f"{type(self).__name__} '{self.name}'", "depth_multiplier", depth_multiplier
+        )
 
     def build(self, input_shape):
-        channels = input_shape[self._channel_axis]
-        m = self.depth_multiplier
+        channels, m, n = input_shape[self._channel_axis], self.depth_multiplier, self.rank
+        if channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known channel dim. Received: input_shape={input_shape}")
         self.groups, self.filters = channels, channels * m
-        # Keras (kh, kw, C, m); torch's grouped conv wants (C*m, 1, kh, kw): flatten (C, m) first.
+        # Keras (*k, C, m); torch's grouped conv wants (C*m, 1, *k): store (C, m, *k) and flatten.
         self.add_weight(
             "kernel",
             (*self.kernel_size, channels, m),
             self.kernel_initializer,
-            perm=(2, 3, 0, 1),
+            perm=(n, n + 1, *range(n)),
             **self.weight_options("kernel"),
         )
         self.bias = (
@@ -426,15 +447,11 @@ class DepthwiseConv2D(_Conv):
             if self.use_bias
             else None
         )
-        self.input_spec = InputSpec(ndim=4, axes={self._channel_axis: channels})
+        self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
 
     def call_logits(self, inputs):
-        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
-        x, pad = spatial_padding(x, self.kernel_size, self.strides, self.dilation_rate, self.padding)
-        c, m = self.groups, self.depth_multiplier
-        weight = self.kernel.reshape(c * m, 1, *self.kernel_size)  # stored (C, m, kh, kw)
-        y = F.conv2d(x, weight, self.bias, self.strides, pad, self.dilation_rate, c)
-        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+        weight = self.kernel.reshape(self.groups * self.depth_multiplier, 1, *self.kernel_size)
+        return self._convolve(inputs, weight, self.bias)
 
     def compute_output_shape(self, input_shape):
         channels = input_shape[self._channel_axis]
@@ -449,6 +466,39 @@ class DepthwiseConv2D(_Conv):
         for kind in ("regularizer", "constraint"):
             config[f"depthwise_{kind}"] = config.pop(f"kernel_{kind}")
         return {**config, "depth_multiplier": self.depth_multiplier}
+
+
+class DepthwiseConv1D(_DepthwiseConv):
+    """Per-channel 1D convolution over ``(batch, steps, channels)`` (arguments as ``DepthwiseConv2D``).
+
+    Example:
+        >>> import plait
+        >>> plait.layers.DepthwiseConv1D(3, depth_multiplier=2)(plait.Input(shape=(None, 4))).shape
+        (None, None, 8)
+    """
+
+    rank = 1
+
+
+class DepthwiseConv2D(_DepthwiseConv):
+    """Per-channel 2D convolution: ``depth_multiplier`` filters for each input channel.
+
+    Args:
+        kernel_size: int or pair; strides, padding (``"valid"``/``"same"``), data_format,
+            dilation_rate, activation, use_bias: as in ``Conv2D``.
+        depth_multiplier: filters per input channel (default 1).
+        depthwise_initializer (default ``"glorot_uniform"``), bias_initializer,
+        depthwise_regularizer, bias_regularizer, depthwise_constraint, bias_constraint.
+
+    Weights: ``kernel (kh, kw, channels, depth_multiplier)``, ``bias (channels * depth_multiplier,)``.
+
+    Example:
+        >>> import plait
+        >>> plait.layers.DepthwiseConv2D(3)(plait.Input(shape=(8, 8, 3))).shape
+        (None, 6, 6, 3)
+    """
+
+    rank = 2
 
 
 class _SeparableConv(_Conv):

@@ -1,8 +1,14 @@
-"""Core layers: ``Dense``, ``Activation``, ``Embedding``, ``Identity``."""
+"""Core layers: ``Dense``, ``EinsumDense``, ``Activation``, ``Embedding``, ``ReversibleEmbedding``,
+``Identity``, ``Masking``."""
+
+import math
+import re
 
 import torch
 import torch.nn.functional as F
 
+from plait import initializers
+from plait.graph.node import torch_dtype
 from plait.layers import settings
 from plait.layers.base import InputSpec, Layer
 from plait.layers.validation import positive_int
@@ -242,3 +248,266 @@ class Masking(Layer):
 
     def get_config(self):
         return {**super().get_config(), **settings.config(self)}
+
+
+def _no_lora_or_quantization(who, lora_rank, quantization_config):
+    if lora_rank or quantization_config is not None:
+        raise ValueError(
+            f"{who}: LoRA and quantized weights are not supported by plait yet. "
+            f"Received: lora_rank={lora_rank!r}, quantization_config={quantization_config!r}"
+        )
+
+
+def einsum_shapes(equation, bias_axes, input_shape, partial_output_shape, who="EinsumDense"):
+    """Kernel shape, bias shape (or None), full output shape and the kernel's input and output
+    axes of an ``EinsumDense`` with ``equation`` on inputs of ``input_shape``.
+
+    The equation is ``in,kernel->out``, with an ellipsis on the left of both ``in`` and ``out``
+    (``...b,bc->...c``), on their right (``ab...,bc->ac...``) or nowhere; ``partial_output_shape``
+    gives the output's sizes without the batch axis and without the ellipsis' axes. A kernel
+    letter takes its size from the output where it appears there, else from the input.
+    """
+    parts = re.fullmatch(r"(\.\.\.)?([a-zA-Z]+)(\.\.\.)?,([a-zA-Z]+)->(\.\.\.)?([a-zA-Z]+)(\.\.\.)?", equation)
+    if parts is None or (parts[1], parts[3]) != (parts[5], parts[7]) or (parts[1] and parts[3]):
+        raise ValueError(
+            f"{who}: invalid einsum equation {equation!r}. "
+            "Expected 'ab,bc->ac', '...ab,bc->...ac' or 'ab...,bc->ac...'."
+        )
+    left, right, in_spec, w_spec, out_spec = bool(parts[1]), bool(parts[3]), parts[2], parts[4], parts[6]
+    rank = len(input_shape)
+    elided = rank - len(in_spec)
+    if elided < 0 or (elided and not (left or right)):
+        raise ValueError(f"{who}: equation {equation!r} does not fit inputs of rank {rank}: {tuple(input_shape)}.")
+    partial = list(partial_output_shape)
+    # The output: batch, the left ellipsis' axes, the given sizes, the right ellipsis' axes.
+    if left:
+        output = [input_shape[0], *input_shape[1:elided], *partial]
+        in_sizes = dict(zip(in_spec, input_shape[elided:]))
+        out_sizes = dict(zip(out_spec, output[elided:]))
+    else:
+        output = [input_shape[0], *partial, *(input_shape[rank - elided :] if elided else ())]
+        in_sizes, out_sizes = dict(zip(in_spec, input_shape)), dict(zip(out_spec, output))
+    for letter, size in in_sizes.items():
+        if letter in out_sizes and out_sizes[letter] is not None and out_sizes[letter] != size:
+            raise ValueError(
+                f"{who}: input and output sizes differ on the shared axis '{letter}': {size} vs {out_sizes[letter]}."
+            )
+    for letter in out_spec:
+        if letter not in in_spec and letter not in w_spec:
+            raise ValueError(f"{who}: output axis '{letter}' of {equation!r} is neither in the input nor the kernel.")
+    kernel, input_axes, output_axes = [], [], []
+    for i, letter in enumerate(w_spec):
+        if letter in out_sizes:
+            kernel.append(out_sizes[letter])
+            output_axes.append(i)
+        elif letter in in_sizes:
+            kernel.append(in_sizes[letter])
+            input_axes.append(i)
+        else:
+            raise ValueError(f"{who}: kernel axis '{letter}' of {equation!r} is neither in the input nor the output.")
+    bias = None
+    if bias_axes is not None:
+        missing = [c for c in bias_axes if c not in out_spec]
+        if missing:
+            raise ValueError(f"{who}: bias axes {missing} are not in the output spec '{out_spec}'.")
+        # The bias spans the output axes from the first biased one on (1 where not biased),
+        # so that it broadcasts against the output's trailing axes.
+        first = min(out_spec.index(c) for c in bias_axes)
+        bias = [out_sizes[c] if c in bias_axes else 1 for c in out_spec[first:]]
+        bias += [1] * (elided if right else 0)
+    return kernel, bias, tuple(output), input_axes, output_axes
+
+
+class EinsumDense(Layer):
+    """A dense layer written as an einsum between the inputs and a kernel of any rank
+    (``torch.einsum``), as in Keras: e.g. ``"abc,cde->abde"`` projects each step's features to
+    ``(heads, head_dim)``.
+
+    Args:
+        equation: ``"in,kernel->out"``; ``...`` may stand for leading or trailing input axes.
+        output_shape: the output's sizes without the batch axis (and without the ellipsis'
+            axes); an int for a single axis. ``None`` entries take the input's size.
+        activation: default None (linear).
+        bias_axes: letters of the output axes that get a bias (default None: no bias).
+        kernel_initializer: default ``"glorot_uniform"``, with fans counted over the kernel's
+            input and output axes as Keras counts them; bias_initializer: default ``"zeros"``.
+        kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint.
+
+    Weights: ``kernel`` (shape read from the equation), ``bias`` when ``bias_axes`` is given.
+
+    Example:
+        >>> import plait
+        >>> x = plait.Input(shape=(None, 16))
+        >>> layer = plait.layers.EinsumDense("abc,cde->abde", (None, 4, 8), bias_axes="de")
+        >>> layer(x).shape, layer.kernel.shape
+        ((None, None, 4, 8), torch.Size([16, 4, 8]))
+    """
+
+    def __init__(
+        self,
+        equation,
+        output_shape,
+        activation=None,
+        bias_axes=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
+        quantization_config=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _no_lora_or_quantization(f"EinsumDense '{self.name}'", lora_rank, quantization_config)
+        if not isinstance(equation, str):
+            raise TypeError(f"EinsumDense '{self.name}': `equation` must be a string. Received: {equation!r}")
+        self.equation = equation.replace(" ", "")
+        self.partial_output_shape = (output_shape,) if isinstance(output_shape, int) else tuple(output_shape)
+        settings.keep(
+            self,
+            activation=activation,
+            bias_axes=bias_axes,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+        )
+        self.weight_options = settings.per_weight(
+            kernel=(kernel_regularizer, kernel_constraint), bias=(bias_regularizer, bias_constraint)
+        )
+
+    def _shapes(self, input_shape):
+        return einsum_shapes(
+            self.equation, self.bias_axes, input_shape, self.partial_output_shape, f"EinsumDense '{self.name}'"
+        )
+
+    def build(self, input_shape):
+        kernel_shape, bias_shape, _, input_axes, output_axes = self._shapes(input_shape)
+        if None in kernel_shape or (bias_shape and None in bias_shape):
+            raise ValueError(
+                f"EinsumDense '{self.name}': the kernel's axes need known sizes. Received: input_shape={input_shape}"
+            )
+        init = self.kernel_initializer
+        if isinstance(init, initializers.VarianceScaling):
+            # Keras counts the fans over the kernel's input and output axes: draw as a
+            # (fan_in, fan_out) matrix (i.i.d., so only the fans matter), then reshape.
+            fans = (math.prod(kernel_shape[i] for i in input_axes), math.prod(kernel_shape[i] for i in output_axes))
+            base = init
+
+            def init(shape, dtype=torch.float32):
+                return base(fans, dtype).reshape(shape)
+
+        self.add_weight("kernel", tuple(kernel_shape), init, **self.weight_options("kernel"))
+        self.bias = None
+        if bias_shape is not None:
+            self.add_weight("bias", tuple(bias_shape), self.bias_initializer, **self.weight_options("bias"))
+        self.input_spec = InputSpec(ndim=len(input_shape))
+
+    def call(self, inputs):
+        x = torch.einsum(self.equation, inputs, self.kernel)
+        if self.bias is not None:
+            x = x + self.bias
+        return self.activation(x)
+
+    def compute_output_shape(self, input_shape):
+        return self._shapes(input_shape)[2]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "output_shape": list(self.partial_output_shape),
+            "equation": self.equation,
+            **settings.config(self),
+            **self.weight_options.get_config(),
+        }
+
+
+class ReversibleEmbedding(Embedding):
+    """An ``Embedding`` that can also map vectors back to logits over the vocabulary: with
+    ``reverse=True`` the call multiplies its inputs by the transposed embeddings (tied weights,
+    as language models share their input and output tables) or by its own
+    ``reverse_embeddings``.
+
+    Args:
+        input_dim, output_dim, embeddings_initializer, embeddings_regularizer,
+            embeddings_constraint, mask_zero: as in ``Embedding``.
+        tie_weights: reuse the embeddings for the reverse direction (default True); if False a
+            separate ``reverse_embeddings (output_dim, input_dim)`` is learned.
+        reverse_dtype: dtype the reverse matmul runs in (default: the layer's).
+        logit_soft_cap: if set, logits become ``cap * tanh(logits / cap)``.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.ReversibleEmbedding(100, 8)
+        >>> h = layer(torch.tensor([[1, 2, 3]]))
+        >>> tuple(h.shape), tuple(layer(h, reverse=True).shape)
+        ((1, 3, 8), (1, 3, 100))
+    """
+
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        tie_weights=True,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        reverse_dtype=None,
+        logit_soft_cap=None,
+        quantization_config=None,
+        **kwargs,
+    ):
+        super().__init__(
+            input_dim,
+            output_dim,
+            embeddings_initializer=embeddings_initializer,
+            mask_zero=mask_zero,
+            embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
+            **kwargs,
+        )
+        _no_lora_or_quantization(f"ReversibleEmbedding '{self.name}'", None, quantization_config)
+        self.tie_weights, self.reverse_dtype = bool(tie_weights), reverse_dtype
+        self.logit_soft_cap = logit_soft_cap
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        if not self.tie_weights:
+            self.add_weight("reverse_embeddings", (self.output_dim, self.input_dim), self.embeddings_initializer)
+
+    def call(self, inputs, reverse=False):
+        if not reverse:
+            return super().call(inputs)
+        kernel = self.embeddings.T if self.tie_weights else self.reverse_embeddings
+        if self.reverse_dtype is not None:
+            dtype = torch_dtype(self.reverse_dtype)
+            inputs, kernel = inputs.to(dtype), kernel.to(dtype)
+        logits = inputs @ kernel
+        if self.logit_soft_cap is not None:
+            logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+        return logits
+
+    def compute_output_spec(self, inputs, reverse=False):
+        shape = tuple(inputs.shape)
+        if reverse:
+            return (*shape[:-1], self.input_dim), self.torch_dtype
+        return (*shape, self.output_dim), self.torch_dtype
+
+    def produces_mask(self, input_masks):
+        return False
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        return (*input_shape[:-1], self.input_dim) if reverse else (*input_shape, self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "tie_weights": self.tie_weights,
+            "reverse_dtype": self.reverse_dtype,
+            "logit_soft_cap": self.logit_soft_cap,
+        }

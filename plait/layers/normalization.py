@@ -1,5 +1,7 @@
 """Normalization layers: ``BatchNormalization`` (Keras's momentum convention), ``LayerNormalization``,
-``GroupNormalization``, ``UnitNormalization``."""
+``GroupNormalization``, ``UnitNormalization``, ``RMSNormalization``, ``SpectralNormalization``."""
+
+import copy
 
 import torch
 import torch.nn.functional as F
@@ -8,6 +10,7 @@ from plait import initializers
 from plait.distribution import collectives
 from plait.layers.base import Layer, WeightOptions
 from plait.layers.validation import positive_int
+from plait.layers.wrappers import Wrapper
 
 
 def _scale_and_shift(y, gamma, beta, shape):
@@ -326,3 +329,133 @@ class UnitNormalization(_SameShape):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(_SameShape):
+    """Root-mean-square normalization (Zhang & Sennrich 2019): ``x / sqrt(mean(x**2) + epsilon) *
+    scale`` over ``axis``, on torch's ``rms_norm`` (no centering, unlike ``LayerNormalization``).
+
+    Args:
+        axis: int or list of ints, the axes normalized together (default -1).
+        epsilon: added to the mean square (default 1e-6, Keras's).
+
+    Weights: ``scale`` of the normalized axes' sizes, initialized to ones.
+
+    Example:
+        >>> import torch, plait
+        >>> y = plait.layers.RMSNormalization()(torch.tensor([[3.0, 4.0]]))
+        >>> [round(v, 4) for v in y[0].tolist()]  # 3 and 4 over sqrt((9 + 16) / 2)
+        [0.8485, 1.1314]
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.epsilon = axis, float(epsilon)
+
+    def _axes(self, rank):
+        axes = self.axis if isinstance(self.axis, (list, tuple)) else [self.axis]
+        for a in axes:
+            if not -rank <= a < rank:
+                raise ValueError(f"Layer '{self.name}': axis {a} is out of bounds for inputs of rank {rank}.")
+        return sorted(a % rank for a in axes)
+
+    def build(self, input_shape):
+        sizes = tuple(input_shape[a] for a in self._axes(len(input_shape)))
+        if None in sizes:
+            raise ValueError(f"Layer '{self.name}' needs known sizes on axis={self.axis}. Received: {input_shape}")
+        self.add_weight("scale", sizes, "ones")
+
+    def call(self, inputs):
+        axes, rank = self._axes(inputs.dim()), inputs.dim()
+        trailing = list(range(rank - len(axes), rank))
+        if axes == trailing:
+            return F.rms_norm(inputs, tuple(inputs.shape[rank - len(axes) :]), self.scale, self.epsilon)
+        # torch's rms_norm normalizes the trailing axes: move the chosen ones there (and back).
+        moved = inputs.movedim(axes, trailing)
+        return F.rms_norm(moved, tuple(moved.shape[rank - len(axes) :]), self.scale, self.epsilon).movedim(
+            trailing, axes
+        )
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+class SpectralNormalization(Wrapper):
+    """Divides the wrapped layer's ``kernel`` (or ``embeddings``) by its largest singular value
+    (Miyato et al. 2018), estimated by power iteration, as Keras does it: in training, each call
+    runs ``power_iterations`` steps from the stored vector ``u``, then writes the normalized
+    kernel into the layer (the gradient flows to the kernel as used, not through the estimate).
+    At inference the layer runs with its kernel as it stands.
+
+    (``torch.nn.utils.parametrizations.spectral_norm`` keeps the raw weight and differentiates
+    through the estimate: other numbers, so it is not used.)
+
+    Args:
+        layer: a layer with a ``kernel`` or ``embeddings`` weight (``Dense``, ``Conv2D``, ...).
+        power_iterations: power-iteration steps per training call (default 1).
+
+    Weights: the layer's kernel, then ``vector_u (1, kernel_shape[-1])`` (non-trainable,
+    truncated normal with stddev 0.02), then the layer's other weights (Keras's order).
+
+    Example:
+        >>> import torch, plait
+        >>> sn = plait.layers.SpectralNormalization(plait.layers.Dense(4), power_iterations=50)
+        >>> _ = sn(torch.randn(3, 5), training=True)  # the kernel's largest singular value is now 1
+        >>> round(float(torch.linalg.matrix_norm(sn.layer.kernel.detach(), ord=2)), 3)
+        1.0
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        self.power_iterations = positive_int(
+            f"SpectralNormalization '{self.name}'", "power_iterations", power_iterations
+        )
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        entries = {spec.name: spec for layer, spec in self.layer.weight_entries() if layer is self.layer}
+        spec = entries.get("kernel") or entries.get("embeddings")
+        if spec is None:
+            raise ValueError(
+                f"SpectralNormalization '{self.name}': the wrapped {type(self.layer).__name__} has no 'kernel' "
+                "nor 'embeddings' weight."
+            )
+        # The kernel is listed as the wrapper's own first weight, as Keras lists it.
+        own = copy.copy(spec)
+        own.attr = f"layer.{spec.attr}"
+        self._weight_specs.append(own)
+        self._kernel_spec = own
+        self.add_weight(
+            "vector_u", (1, spec.keras_shape[-1]), initializers.TruncatedNormal(stddev=0.02), trainable=False
+        )
+
+    def _normalize_kernel(self):
+        """One update of ``u`` and the kernel, in place (Keras's ``normalized_weights``)."""
+        stored = self._kernel_spec.get(self)
+        kernel = self._kernel_spec.keras_view(stored)
+        w, u = kernel.reshape(-1, kernel.shape[-1]), self.vector_u
+        for _ in range(self.power_iterations):
+            v = F.normalize((u @ w.T).flatten(), dim=0, eps=1e-12)[None]
+            u = F.normalize((v @ w).flatten(), dim=0, eps=1e-12)[None]
+        sigma = v @ w @ u.T
+        # An all-zero kernel has no direction to estimate: both stay as they are (Keras's rule),
+        # chosen with `where` rather than a branch so that compiled graphs do not break.
+        nonzero = kernel.any()
+        self.vector_u.copy_(torch.where(nonzero, u, self.vector_u))
+        kernel.copy_(torch.where(nonzero, kernel / sigma, kernel))
+
+    def call(self, inputs):
+        if self.training:
+            with torch.no_grad():
+                self._normalize_kernel()
+        return self.layer(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "power_iterations": self.power_iterations}

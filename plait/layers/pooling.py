@@ -1,5 +1,5 @@
 """Pooling layers (channels_last by default): max and average pooling in 1, 2 and 3 dimensions,
-and their global forms."""
+their global and adaptive (fixed output size) forms."""
 
 import torch
 import torch.nn.functional as F
@@ -204,3 +204,103 @@ class GlobalAveragePooling2D(_GlobalPooling):
     """Mean over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``."""
 
     rank, mode = 2, "avg"
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over the three spatial axes: ``(batch, d1, d2, d3, channels) -> (batch, channels)``."""
+
+    rank = 3
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over the three spatial axes: ``(batch, d1, d2, d3, channels) -> (batch, channels)``."""
+
+    rank, mode = 3, "avg"
+
+
+class _AdaptivePooling(Layer):
+    """Pool to a fixed spatial size ``output_size`` whatever the input's (torch's adaptive pools,
+    whose bins Keras's torch backend uses too: bin ``i`` spans ``floor(i*L/n)`` to
+    ``ceil((i+1)*L/n)``).
+
+    Args:
+        output_size: int or one int per spatial axis.
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+    """
+
+    rank, mode = 1, "max"
+
+    def __init__(self, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        who = f"{type(self).__name__} layer '{self.name}'"
+        if isinstance(output_size, (int, list, tuple)) and not isinstance(output_size, bool):
+            self.output_size = int_tuple(who, "output_size", output_size, self.rank)
+        else:
+            raise TypeError(
+                f"{who}: `output_size` must be an int or a tuple of {self.rank} ints. Received: {output_size!r}"
+            )
+        self.data_format = check_data_format(who, data_format)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs):
+        x = inputs.movedim(-1, 1) if self.data_format == "channels_last" else inputs
+        pools = {
+            "max": (F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d),
+            "avg": (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d),
+        }
+        y = pools[self.mode][self.rank - 1](x, self.output_size)
+        return y.movedim(1, -1) if self.data_format == "channels_last" else y
+
+    def compute_output_shape(self, input_shape):
+        if self.data_format == "channels_last":
+            return (input_shape[0], *self.output_size, input_shape[-1])
+        return (input_shape[0], input_shape[1], *self.output_size)
+
+    def get_config(self):
+        return {**super().get_config(), "output_size": self.output_size, "data_format": self.data_format}
+
+
+class AdaptiveMaxPooling1D(_AdaptivePooling):
+    """Max over ``output_size`` adaptive bins of the steps axis.
+
+    Example:
+        >>> import plait
+        >>> plait.layers.AdaptiveMaxPooling1D(4)(plait.Input(shape=(None, 3))).shape
+        (None, 4, 3)
+    """
+
+
+class AdaptiveMaxPooling2D(_AdaptivePooling):
+    """Max over an ``output_size`` grid of adaptive bins of rows and columns."""
+
+    rank = 2
+
+
+class AdaptiveMaxPooling3D(_AdaptivePooling):
+    """Max over an ``output_size`` grid of adaptive bins of three spatial axes."""
+
+    rank = 3
+
+
+class AdaptiveAveragePooling1D(_AdaptivePooling):
+    """Mean over ``output_size`` adaptive bins of the steps axis."""
+
+    mode = "avg"
+
+
+class AdaptiveAveragePooling2D(_AdaptivePooling):
+    """Mean over an ``output_size`` grid of adaptive bins of rows and columns.
+
+    Example:
+        >>> import plait
+        >>> plait.layers.AdaptiveAveragePooling2D((2, 3))(plait.Input(shape=(7, 9, 4))).shape
+        (None, 2, 3, 4)
+    """
+
+    rank, mode = 2, "avg"
+
+
+class AdaptiveAveragePooling3D(_AdaptivePooling):
+    """Mean over an ``output_size`` grid of adaptive bins of three spatial axes."""
+
+    rank, mode = 3, "avg"

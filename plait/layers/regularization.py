@@ -1,5 +1,5 @@
-"""Regularisation layers (Keras's ``layers/regularization``): ``Dropout``, ``SpatialDropout1D/2D``,
-``GaussianNoise``, ``GaussianDropout``, ``ActivityRegularization``."""
+"""Regularisation layers (Keras's ``layers/regularization``): ``Dropout``, ``AlphaDropout``,
+``SpatialDropout1D/2D/3D``, ``GaussianNoise``, ``GaussianDropout``, ``ActivityRegularization``."""
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +52,35 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
 
+class AlphaDropout(Dropout):
+    """Dropout that keeps the mean and variance of SELU activations (Klambauer et al., 2017):
+    dropped inputs take SELU's negative saturation value, then an affine map restores the
+    statistics. torch's ``alpha_dropout`` is the same formula; ``noise_shape`` (Keras's) shares
+    one draw along the axes where it is 1.
+
+    Args:
+        rate: float in [0, 1], the fraction to drop.
+        noise_shape: as in ``Dropout``.
+        seed: accepted for Keras compatibility; plait draws from torch's generator.
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.AlphaDropout(0.2)(torch.ones(1, 3))  # identity at inference
+        tensor([[1., 1., 1.]])
+    """
+
+    def call(self, inputs):
+        if not self.training or self.rate == 0.0:
+            return inputs
+        if self.noise_shape is None:
+            return F.alpha_dropout(inputs, self.rate, True)
+        saturation = -1.6732632423543772 * 1.0507009873554805  # SELU's limit at -inf: -alpha * scale
+        shape = [s if n is None else n for n, s in zip(self.noise_shape, inputs.shape)]
+        keep = torch.empty(shape, device=inputs.device, dtype=inputs.dtype).bernoulli_(1 - self.rate)
+        a = ((1 - self.rate) * (1 + self.rate * saturation**2)) ** -0.5
+        return a * torch.where(keep.bool(), inputs, saturation) - a * saturation * self.rate
+
+
 class _SameShape(Layer):
     supports_masking = True
 
@@ -93,10 +122,25 @@ class SpatialDropout2D(_SpatialDropout):
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
-        self.data_format = check_data_format(f"SpatialDropout2D '{self.name}'", data_format)
+        self.data_format = check_data_format(f"{type(self).__name__} '{self.name}'", data_format)
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Drops whole channels of ``(batch, d1, d2, d3, channels)`` in training (``data_format`` as in
+    ``SpatialDropout2D``).
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.SpatialDropout3D(0.5)
+        >>> y = layer(torch.ones(2, 3, 3, 3, 4), training=True)
+        >>> bool(((y == 0) | (y == 2)).all()), bool((y.amin((1, 2, 3)) == y.amax((1, 2, 3))).all())
+        (True, True)
+    """
+
+    spatial = 3
 
 
 class GaussianNoise(_SameShape):

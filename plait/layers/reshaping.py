@@ -1,5 +1,5 @@
-"""Reshaping layers: ``Flatten``, ``Reshape``, ``Permute``, ``RepeatVector``, ``ZeroPadding1D/2D``,
-``Cropping1D/2D``, ``UpSampling1D/2D``."""
+"""Reshaping layers: ``Flatten``, ``Reshape``, ``Permute``, ``RepeatVector``, ``ZeroPadding1D/2D/3D``,
+``Cropping1D/2D/3D``, ``UpSampling1D/2D/3D``."""
 
 import math
 
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from plait.layers.base import Layer
 from plait.layers.validation import data_format as check_data_format
-from plait.layers.validation import positive_int
+from plait.layers.validation import int_tuple, positive_int
 
 
 class Flatten(Layer):
@@ -181,19 +181,28 @@ class UpSampling1D(Layer):
         return {**super().get_config(), "size": self.size}
 
 
-def _pairs(value, who, name):
+def _pairs(value, who, name, n=2):
+    """``n`` ``(before, after)`` pairs from an int, ``n`` ints or ``n`` pairs (Keras's forms)."""
     if isinstance(value, int):
-        return ((value, value), (value, value))
-    value = tuple(value)
+        value = (value,) * n
     pairs = tuple((v, v) if isinstance(v, int) else tuple(v) for v in value)
-    if len(pairs) != 2 or any(len(p) != 2 or min(p) < 0 for p in pairs):
-        raise ValueError(f"{who}: `{name}` must be an int, 2 ints or 2 pairs of ints. Received: {name}={value!r}")
+    if len(pairs) != n or any(len(p) != 2 or min(p) < 0 for p in pairs):
+        raise ValueError(
+            f"{who}: `{name}` must be an int, {n} ints or {n} pairs of non-negative ints. Received: {name}={value!r}"
+        )
     return pairs
 
 
-class _Spatial2D(Layer):
-    """A 2D layer written for channels_last; ``data_format="channels_first"`` moves the channel
-    axis to the end and back around it."""
+def _scaled(length, factor, offset=0):
+    return None if length is None else length * factor + offset
+
+
+class _Spatial(Layer):
+    """A 2D or 3D layer written for channels_last; ``data_format="channels_first"`` moves the
+    channel axis to the end and back around it. Subclasses set ``rank`` and give
+    ``call_channels_last`` and ``spatial_shape`` (the new spatial dims)."""
+
+    rank = 2
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -206,60 +215,115 @@ class _Spatial2D(Layer):
 
     def compute_output_shape(self, s):
         if self.data_format == "channels_first":
-            out = self.shape_channels_last((s[0], *s[2:], s[1]))
-            return (out[0], out[-1], *out[1:-1])
-        return self.shape_channels_last(tuple(s))
+            return (s[0], s[1], *self.spatial_shape(s[2:]))
+        return (s[0], *self.spatial_shape(s[1:-1]), s[-1])
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
 
 
-class ZeroPadding2D(_Spatial2D):
-    """Pad rows and columns with zeros: ``padding`` int, ``(rows, cols)`` or ``((top, bottom), (left, right))``;
-    ``data_format`` ``"channels_last"`` (default) or ``"channels_first"``."""
-
-    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+class _ZeroPadding(_Spatial):
+    def __init__(self, padding, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
-        self.padding = _pairs(padding, f"ZeroPadding2D '{self.name}'", "padding")
+        self.padding = _pairs(padding, f"{type(self).__name__} '{self.name}'", "padding", self.rank)
 
     def call_channels_last(self, inputs):
-        (top, bottom), (left, right) = self.padding
-        return F.pad(inputs, (0, 0, left, right, top, bottom))
+        # F.pad takes the last dim first; the channels (last) get no padding.
+        return F.pad(inputs, (0, 0, *(p for pair in reversed(self.padding) for p in pair)))
 
-    def shape_channels_last(self, s):
-        (t, b), (l_, r) = self.padding
-        return (s[0], None if s[1] is None else s[1] + t + b, None if s[2] is None else s[2] + l_ + r, s[3])
+    def spatial_shape(self, dims):
+        return tuple(_scaled(d, 1, sum(p)) for d, p in zip(dims, self.padding))
 
     def get_config(self):
         return {**super().get_config(), "padding": [list(p) for p in self.padding]}
 
 
-class Cropping2D(_Spatial2D):
-    """Crop rows and columns: ``cropping`` and ``data_format`` as in ``ZeroPadding2D``."""
+class ZeroPadding2D(_ZeroPadding):
+    """Pad rows and columns with zeros: ``padding`` int, ``(rows, cols)`` or ``((top, bottom), (left, right))``;
+    ``data_format`` ``"channels_last"`` (default) or ``"channels_first"``."""
 
-    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
+
+
+class ZeroPadding3D(_ZeroPadding):
+    """Pad the three spatial axes of ``(batch, d1, d2, d3, channels)`` with zeros: ``padding`` int,
+    3 ints or 3 ``(before, after)`` pairs (default 1 on each side); ``data_format`` as in
+    ``ZeroPadding2D``.
+
+    Example:
+        >>> import plait
+        >>> plait.layers.ZeroPadding3D(((1, 0), 2, 0))(plait.Input(shape=(3, 4, 5, 2))).shape
+        (None, 4, 8, 5, 2)
+    """
+
+    rank = 3
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
+
+
+class _Cropping(_Spatial):
+    def __init__(self, cropping, data_format=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
-        self.cropping = _pairs(cropping, f"Cropping2D '{self.name}'", "cropping")
+        self.cropping = _pairs(cropping, f"{type(self).__name__} '{self.name}'", "cropping", self.rank)
 
     def call_channels_last(self, inputs):
-        (t, b), (l_, r) = self.cropping
-        return inputs[:, t : inputs.shape[1] - b, l_ : inputs.shape[2] - r]
+        window = (slice(start, inputs.shape[1 + i] - end) for i, (start, end) in enumerate(self.cropping))
+        return inputs[(slice(None), *window)]
 
-    def shape_channels_last(self, s):
-        (t, b), (l_, r) = self.cropping
-        return (s[0], None if s[1] is None else s[1] - t - b, None if s[2] is None else s[2] - l_ - r, s[3])
+    def spatial_shape(self, dims):
+        return tuple(_scaled(d, 1, -sum(c)) for d, c in zip(dims, self.cropping))
 
     def get_config(self):
         return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
 
 
-class UpSampling2D(_Spatial2D):
+class Cropping2D(_Cropping):
+    """Crop rows and columns: ``cropping`` and ``data_format`` as in ``ZeroPadding2D``."""
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
+
+
+class Cropping3D(_Cropping):
+    """Crop the three spatial axes: ``cropping`` as ``ZeroPadding3D``'s padding (default 1 each side).
+
+    Example:
+        >>> import plait
+        >>> plait.layers.Cropping3D(((1, 0), 1, 0))(plait.Input(shape=(3, 4, 5, 2))).shape
+        (None, 2, 2, 5, 2)
+    """
+
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
+
+
+class _UpSampling(_Spatial):
+    def __init__(self, size, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.size = int_tuple(f"{type(self).__name__} '{self.name}'", "size", size, self.rank)
+
+    def call_channels_last(self, inputs):
+        for axis, factor in enumerate(self.size, start=1):
+            inputs = inputs.repeat_interleave(factor, axis)
+        return inputs
+
+    def spatial_shape(self, dims):
+        return tuple(_scaled(d, f) for d, f in zip(dims, self.size))
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size)}
+
+
+class UpSampling2D(_UpSampling):
     """Repeat rows and columns ``size`` times (``interpolation="nearest"``) or resize
     bilinearly (``"bilinear"``); ``data_format`` as in ``ZeroPadding2D``."""
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
-        super().__init__(data_format=data_format, **kwargs)
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        super().__init__(size, data_format, **kwargs)
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(
                 f"UpSampling2D supports 'nearest' and 'bilinear'. Received: interpolation={interpolation!r}"
@@ -268,17 +332,25 @@ class UpSampling2D(_Spatial2D):
 
     def call_channels_last(self, inputs):
         if self.interpolation == "nearest":
-            return inputs.repeat_interleave(self.size[0], 1).repeat_interleave(self.size[1], 2)
+            return super().call_channels_last(inputs)
         x = F.interpolate(inputs.movedim(-1, 1), scale_factor=self.size, mode="bilinear", align_corners=False)
         return x.movedim(1, -1)
 
-    def shape_channels_last(self, s):
-        return (
-            s[0],
-            None if s[1] is None else s[1] * self.size[0],
-            None if s[2] is None else s[2] * self.size[1],
-            s[3],
-        )
-
     def get_config(self):
-        return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}
+        return {**super().get_config(), "interpolation": self.interpolation}
+
+
+class UpSampling3D(_UpSampling):
+    """Repeat each of the three spatial axes ``size`` times (default ``(2, 2, 2)``); ``data_format``
+    as in ``ZeroPadding2D``.
+
+    Example:
+        >>> import plait
+        >>> plait.layers.UpSampling3D((1, 2, 3))(plait.Input(shape=(3, None, 5, 2))).shape
+        (None, 3, None, 15, 2)
+    """
+
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(size, data_format, **kwargs)

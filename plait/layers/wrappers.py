@@ -1,9 +1,40 @@
-"""Layer wrappers: ``Bidirectional`` and ``TimeDistributed``."""
+"""Layer wrappers: the ``Wrapper`` base class, ``Bidirectional`` and ``TimeDistributed``."""
 
 import torch
 
 from plait.layers.base import Layer
 from plait.layers.serialization import layer_from_config, layer_to_config
+
+
+class Wrapper(Layer):
+    """Base class of layers that hold one layer and change how it runs (Keras's ``Wrapper``):
+    it checks and stores ``layer``, builds it with the wrapper, and saves it in the config.
+
+    Args:
+        layer: the wrapped plait layer.
+
+    Example:
+        >>> import torch, plait
+        >>> class Twice(plait.layers.Wrapper):
+        ...     def call(self, x):
+        ...         return self.layer(self.layer(x))
+        >>> Twice(plait.layers.Rescaling(2.0))(torch.ones(1, 2))
+        tensor([[4., 4.]])
+    """
+
+    def __init__(self, layer, **kwargs):
+        if isinstance(layer, dict):  # a config (a Keras file's, or plait's): the layer it describes
+            layer = layer_from_config(layer)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{type(self).__name__} expects a plait layer to wrap. Received: layer={layer!r:.80}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        self.layer._maybe_build(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": layer_to_config(self.layer)}
 
 
 class Bidirectional(Layer):
@@ -29,10 +60,12 @@ class Bidirectional(Layer):
     supports_masking = True
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
-        from plait.layers.recurrent import _RNN
+        from plait.layers.recurrent import _Recurrent
 
-        if not isinstance(layer, _RNN):
-            raise ValueError(f"Bidirectional expects a recurrent layer (SimpleRNN, GRU, LSTM). Received: {layer!r}")
+        if not isinstance(layer, _Recurrent):
+            raise ValueError(
+                f"Bidirectional expects a recurrent layer (RNN, SimpleRNN, GRU, LSTM). Received: {layer!r}"
+            )
         if merge_mode not in ("concat", "sum", "mul", "ave", None):
             raise ValueError(f"Invalid merge_mode. Expected one of concat, sum, mul, ave, None. Received: {merge_mode}")
         super().__init__(**kwargs)
@@ -111,7 +144,7 @@ class Bidirectional(Layer):
         return super().from_config(config)
 
 
-class TimeDistributed(Layer):
+class TimeDistributed(Wrapper):
     """Applies ``layer`` to every timestep: ``(batch, steps, ...) -> (batch, steps, ...)``.
 
     The timesteps are folded into the batch for one call of ``layer`` (no loop).
@@ -124,12 +157,6 @@ class TimeDistributed(Layer):
     """
 
     supports_masking = True
-
-    def __init__(self, layer, **kwargs):
-        if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed expects a plait layer. Received: {layer!r}")
-        super().__init__(**kwargs)
-        self.layer = layer
 
     def build(self, input_shape):
         if len(input_shape) < 3:
@@ -144,12 +171,3 @@ class TimeDistributed(Layer):
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None, *input_shape[2:]))
         return (input_shape[0], input_shape[1], *inner[1:])
-
-    def get_config(self):
-        return {**super().get_config(), "layer": layer_to_config(self.layer)}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["layer"] = layer_from_config(config["layer"])
-        return super().from_config(config)
