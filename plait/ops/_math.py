@@ -494,7 +494,3 @@ def view_as_real(x):
     if not x.is_complex():
         raise TypeError(f"ops.view_as_real: expected a complex tensor. Received {standardize_dtype(x.dtype)}.")
     return torch.view_as_real(x.resolve_conj()).clone()  # a copy, as Keras's stack gives
-
-
-# The old name, for plait.ops.nn.polar until its rewrite (which no longer needs it) lands.
-_get_complex_tensor_from_tuple = complex_from_pair
