@@ -340,12 +340,62 @@ def test_fine_tuning_frozen_base_new_head(tmp_path):
 
 
 # ---------------------------------------------------------------- Keras .keras files -> plait.models.load_model
-# Keras's own custom layers of these families (not Keras layers, so not in plait.layers).
-APPLICATION_LAYERS = {
-    "CustomScaleLayer": pa.inception_resnet_v2.CustomScaleLayer,
-    "LayerScale": pa.convnext.LayerScale,
-    "StochasticDepth": pa.convnext.StochasticDepth,
-}
+def test_every_keras_application_module_exists():
+    """``keras.applications.<module>`` for every module Keras has (resnet50 included), with
+    every public name of it."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(keras.applications.__path__):
+        theirs = importlib.import_module(f"keras.applications.{info.name}")
+        ours = getattr(pa, info.name)
+        missing = {name for name in dir(theirs) if not name.startswith("_")} - set(dir(ours))
+        assert not missing, f"plait.applications.{info.name} lacks {sorted(missing)}"
+    assert pa.resnet50.ResNet50 is pa.ResNet50
+
+
+def test_application_layers_load_by_keras_name(tmp_path):
+    """Keras's own layers of ConvNeXt and InceptionResNetV2 in a Keras-written ``.keras`` file
+    load with no custom_objects (plait registers them under Keras's names), give Keras's
+    numbers, and plait writes them back in a file Keras loads."""
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    inputs = keras.Input((5, 5, 3))
+    x = keras.layers.Conv2D(3, 1, name="conv")(inputs)
+    x = LayerScale(0.5, 3, name="scale")(x)
+    x = StochasticDepth(0.25, name="drop")(x)
+    outputs = CustomScaleLayer(0.3, name="sum")([inputs, x])
+    kmodel = keras.Model(inputs, outputs)
+    kmodel.get_layer("scale").set_weights([np.array([0.5, -2.0, 3.0], "float32")])
+    kmodel.save(tmp_path / "k.keras")
+
+    model = plait.models.load_model(tmp_path / "k.keras")
+    assert [type(layer).__name__ for layer in model.layers[2:]] == ["LayerScale", "StochasticDepth", "CustomScaleLayer"]
+    x = images(5, n=3) / 255.0
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, kmodel.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    model.save(tmp_path / "p.keras")
+    again = keras.models.load_model(tmp_path / "p.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), got, rtol=1e-6, atol=1e-6)
+
+
+def test_stochastic_depth_drops_whole_samples():
+    layer = pa.convnext.StochasticDepth(0.5)
+    x = torch.ones(400, 2, 3)
+    torch.manual_seed(0)
+    y = layer(x, training=True)
+    per_sample = y.reshape(400, -1)
+    # Each sample is either dropped (0) or kept and scaled by 1 / (1 - 0.5).
+    assert set(per_sample.unique().tolist()) <= {0.0, 2.0}
+    assert (per_sample == per_sample[:, :1]).all()
+    assert 150 < int((per_sample[:, 0] == 2.0).sum()) < 250
+    torch.testing.assert_close(layer(x), x)  # inference: the identity
+    with pytest.raises(ValueError, match="drop_path_rate must be in \\[0, 1\\). Received: 1.5"):
+        pa.convnext.StochasticDepth(1.5)
+    with pytest.raises(ValueError, match="LayerScale 'ls' scales 4 channels; received input of shape"):
+        pa.convnext.LayerScale(1e-6, 4, name="ls")(torch.ones(2, 3))
 
 
 def check_keras_file(tmp_path, family, size, **kwargs):
@@ -353,7 +403,7 @@ def check_keras_file(tmp_path, family, size, **kwargs):
     kmodel = keras_app(family, weights=None, input_shape=(size, size, 3), **kwargs)
     randomize_statistics(kmodel, size)
     kmodel.save(tmp_path / "model.keras")
-    loaded = plait.models.load_model(tmp_path / "model.keras", custom_objects=APPLICATION_LAYERS)
+    loaded = plait.models.load_model(tmp_path / "model.keras")  # Keras's own application layers included
     # Keras's tensor ops (`x + 3.0`) come back as op nodes of their own; every Keras layer is there, in order.
     names = [layer.name for layer in kmodel.layers]
     assert [name for name in plait_names(loaded) if name in set(names)] == names

@@ -22,8 +22,6 @@ from plait import layers
 from plait.applications import imagenet_utils
 from plait.models import Model
 
-_COMMON = ("include_top", "weights", "input_tensor", "input_shape", "pooling", "classes", "classifier_activation")
-
 
 @dataclasses.dataclass
 class Options:
@@ -40,10 +38,35 @@ class Options:
 
     @classmethod
     def split(cls, arguments):
-        """``(Options, the family's own arguments)`` from a public function's ``locals()``."""
-        arguments = dict(arguments)
-        common = {key: arguments.pop(key) for key in (*_COMMON, "name") if key in arguments}
-        return cls(**common), arguments
+        """``(Options, the family's own arguments)`` from a public function's arguments."""
+        own = dict(arguments)
+        common = {field.name: own.pop(field.name) for field in dataclasses.fields(cls) if field.name in own}
+        return cls(**common), own
+
+
+def public(title, default_name, build, summary):
+    """A public application function with Keras's common signature (``include_top`` ...
+    ``name``) that returns ``build(options)``; ``summary`` starts its docstring."""
+
+    def application(
+        include_top=True,
+        weights="imagenet",
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=1000,
+        classifier_activation="softmax",
+        name=default_name,
+    ):
+        return build(
+            Options(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name)
+        )
+
+    application.__name__ = application.__qualname__ = title
+    application.__module__ = getattr(build, "func", build).__module__
+    application.__doc__ = f"Instantiates the {title} architecture (Keras's ``keras.applications.{title}``); {summary}\n"
+    application.__doc__ += imagenet_utils.ARGS_DOC
+    return application
 
 
 def names(prefix, *suffixes):

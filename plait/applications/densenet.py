@@ -15,6 +15,8 @@ Example:
     ((None, 1024), 7037504)
 """
 
+import functools
+
 from plait import layers
 from plait.applications import _build, imagenet_utils
 
@@ -70,59 +72,14 @@ def densenet(options, key):
     )
 
 
-def DenseNet121(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="densenet121",
-):
-    """Instantiates the DenseNet121 architecture (Keras's ``keras.applications.DenseNet121``);
-    inputs preprocessed by :func:`preprocess_input` (torch mode)."""
-    return densenet(_build.Options(**locals()), "densenet121")
-
-
-def DenseNet169(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="densenet169",
-):
-    """Instantiates the DenseNet169 architecture (Keras's ``keras.applications.DenseNet169``)."""
-    return densenet(_build.Options(**locals()), "densenet169")
-
-
-def DenseNet201(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="densenet201",
-):
-    """Instantiates the DenseNet201 architecture (Keras's ``keras.applications.DenseNet201``)."""
-    return densenet(_build.Options(**locals()), "densenet201")
-
-
-for _fn in (DenseNet121, DenseNet169, DenseNet201):
-    _fn.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to DenseNet's input: scaled to [0, 1], then normalized with ImageNet's
-    channel mean and std (torch mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="torch")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+DenseNet121, DenseNet169, DenseNet201 = (
+    _build.public(
+        f"DenseNet{key[8:]}",
+        key,
+        functools.partial(densenet, key=key),
+        "inputs preprocessed by :func:`preprocess_input` (torch mode).",
+    )
+    for key in _VARIANTS
+)
+preprocess_input = imagenet_utils.module_functions(__name__, "DenseNet", "torch")
+decode_predictions = imagenet_utils.decode_predictions

@@ -1,8 +1,6 @@
-"""What every application shares: ImageNet ``preprocess_input`` / ``decode_predictions``, the
-input-shape rules, and finding Keras's published weight files in Keras's cache.
-
-Ported from Keras 3.15 (``keras/src/applications/imagenet_utils.py``, Apache-2.0). plait runs
-channels_last only, so the channels_first branches are left out.
+"""What every application shares: ImageNet ``preprocess_input`` / ``decode_predictions`` (and
+:func:`module_functions`, each family module's pair), Keras's input-shape rules, and finding
+Keras's published weight files in Keras's cache. plait runs channels_last images only.
 
 This machine may have no internet: files Keras would download (weights, the ImageNet class
 index) are looked up in Keras's cache folder (``$KERAS_HOME/models``, else
@@ -21,7 +19,6 @@ import torch
 from plait import activations
 from plait.graph.node import SymbolicTensor
 from plait.layers import Input
-from plait.utils import naming
 
 CLASS_INDEX = None
 CLASS_INDEX_PATH = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
@@ -30,8 +27,13 @@ CLASS_INDEX_HASH = "c2c37ea517e94d9795004a39431a14cb"
 # Where Keras's published weight files live (most families keep a folder here).
 WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
-_MEANS = {"caffe": [103.939, 116.779, 123.68], "torch": [0.485, 0.456, 0.406]}
-_STDS = {"torch": [0.229, 0.224, 0.225]}
+# Per mode: (RGB -> BGR, divisor, channel means subtracted after it, channel stds divided by);
+# "tf" subtracts 1 after dividing.
+_MODES = {
+    "caffe": (True, None, (103.939, 116.779, 123.68), None),
+    "tf": (False, 127.5, None, None),
+    "torch": (False, 255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
 
 
 def _check_data_format(data_format):
@@ -44,14 +46,15 @@ def preprocess_input(x, data_format=None, mode="caffe"):
 
     Args:
         x: a float numpy array or torch tensor, 3D ``(H, W, 3)`` or 4D ``(N, H, W, 3)``. A
-            float numpy array is modified in place, as in Keras (pass a copy to keep it).
+            float numpy array is modified in place, as in Keras (pass a copy to keep it); a
+            tensor is not.
         data_format: None or ``"channels_last"``.
         mode: ``"caffe"`` (RGB -> BGR, subtract the ImageNet channel means, no scaling, the
             default), ``"tf"`` (scale to [-1, 1]) or ``"torch"`` (scale to [0, 1], then
             normalize each channel with ImageNet's mean and std).
 
     Returns:
-        the preprocessed float32 array or tensor, same shape.
+        the preprocessed float array or tensor, same shape.
 
     Example:
         >>> import numpy as np
@@ -59,40 +62,63 @@ def preprocess_input(x, data_format=None, mode="caffe"):
         >>> imagenet_utils.preprocess_input(np.full((1, 2, 2, 3), 255.0), mode="tf")[0, 0, 0]
         array([1., 1., 1.])
     """
-    if mode not in ("caffe", "tf", "torch"):
+    if mode not in _MODES:
         raise ValueError(f"Expected mode to be one of `caffe`, `tf` or `torch`. Received: mode={mode}")
     _check_data_format(data_format)
-    if isinstance(x, np.ndarray):
-        if not issubclass(x.dtype.type, np.floating):
-            x = x.astype("float32", copy=False)
-    elif isinstance(x, torch.Tensor):
-        if not x.is_floating_point():
-            x = x.float()
-    else:
+    flip, divisor, mean, std = _MODES[mode]
+    if isinstance(x, torch.Tensor):
+        x = x if x.is_floating_point() else x.float()
+        x = x.flip(-1) if flip else x
+        x = x if divisor is None else x / divisor
+        if mode == "tf":
+            return x - 1.0
+        x = x - torch.tensor(mean, dtype=x.dtype, device=x.device)
+        return x if std is None else x / torch.tensor(std, dtype=x.dtype, device=x.device)
+    if not isinstance(x, np.ndarray):
         raise TypeError(f"preprocess_input takes a numpy array or a torch tensor. Received: {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype("float32")
+    if flip:
+        x = x[..., ::-1]  # a view: the caller's array changes too, as with Keras
+    # In place, with operands of x's dtype: the same float operations as Keras's.
+    if divisor is not None:
+        x /= divisor
     if mode == "tf":
-        x /= 127.5
         x -= 1.0
         return x
-    if mode == "torch":
-        x /= 255.0
-    else:
-        x = x[..., ::-1] if isinstance(x, np.ndarray) else x.flip(-1)  # RGB -> BGR
-    mean = _MEANS[mode]
-    if isinstance(x, np.ndarray):
-        x[..., 0] -= mean[0]
-        x[..., 1] -= mean[1]
-        x[..., 2] -= mean[2]
-        if mode in _STDS:
-            std = _STDS[mode]
-            x[..., 0] /= std[0]
-            x[..., 1] /= std[1]
-            x[..., 2] /= std[2]
-        return x
-    x = x - torch.tensor(mean, dtype=x.dtype, device=x.device)
-    if mode in _STDS:
-        x = x / torch.tensor(_STDS[mode], dtype=x.dtype, device=x.device)
+    x -= np.asarray(mean, x.dtype)
+    if std is not None:
+        x /= np.asarray(std, x.dtype)
     return x
+
+
+def module_functions(module, family, mode):
+    """The ``preprocess_input`` of the application module ``module`` (named ``family`` in its
+    docstring): ``mode`` as in :func:`preprocess_input`, or None for models that preprocess
+    their input themselves (it then returns its input unchanged, as Keras's does)."""
+    if mode is None:
+
+        def preprocess(x, data_format=None):
+            return x
+
+        preprocess.__doc__ = (
+            f"Returns ``x`` unchanged: {family} models preprocess their [0, 255] input themselves (Keras keeps "
+            "this function for backward compatibility)."
+        )
+    else:
+
+        def preprocess(x, data_format=None):
+            return preprocess_input(x, data_format=data_format, mode=mode)
+
+        what = {
+            "caffe": "RGB -> BGR, minus ImageNet's channel means (caffe mode)",
+            "tf": "scaled to [-1, 1] (tf mode)",
+            "torch": "scaled to [0, 1], then normalized with ImageNet's channel mean and std (torch mode)",
+        }[mode]
+        preprocess.__doc__ = f"Images in [0, 255] to {family}'s input: {what}."
+    preprocess.__name__ = preprocess.__qualname__ = "preprocess_input"
+    preprocess.__module__ = module
+    return preprocess
 
 
 def keras_cache_dir():
@@ -143,6 +169,14 @@ def get_keras_file(file_name, origin, file_hash=None):
     return path
 
 
+def _class_index():
+    global CLASS_INDEX
+    if CLASS_INDEX is None:
+        with open(get_keras_file("imagenet_class_index.json", CLASS_INDEX_PATH, CLASS_INDEX_HASH)) as f:
+            CLASS_INDEX = json.load(f)
+    return CLASS_INDEX
+
+
 def decode_predictions(preds, top=5):
     """Decode ImageNet predictions to ``(class_name, class_description, score)`` tuples.
 
@@ -155,81 +189,74 @@ def decode_predictions(preds, top=5):
     Returns:
         one list of tuples per sample, best first.
     """
-    global CLASS_INDEX
-    if isinstance(preds, torch.Tensor):
-        preds = preds.detach().cpu().numpy()
-    preds = np.asarray(preds)
-    if len(preds.shape) != 2 or preds.shape[1] != 1000:
+    scores = preds.detach().cpu().numpy() if isinstance(preds, torch.Tensor) else np.asarray(preds)
+    if scores.ndim != 2 or scores.shape[1] != 1000:
         raise ValueError(
             "`decode_predictions` expects a batch of predictions (i.e. a 2D array of shape (samples, 1000)). "
-            f"Received array with shape: {preds.shape}"
+            f"Received array with shape: {scores.shape}"
         )
-    if CLASS_INDEX is None:
-        with open(get_keras_file("imagenet_class_index.json", CLASS_INDEX_PATH, CLASS_INDEX_HASH)) as f:
-            CLASS_INDEX = json.load(f)
-    results = []
-    for pred in preds:
-        top_indices = pred.argsort()[-top:][::-1]
-        result = [(*CLASS_INDEX[str(i)], pred[i]) for i in top_indices]
-        result.sort(key=lambda x: x[2], reverse=True)
-        results.append(result)
-    return results
+    index = _class_index()
+    decoded = []
+    for row in scores:
+        best = np.argsort(row)[::-1][:top]
+        decoded.append([(*index[str(i)], row[i]) for i in best])
+    return decoded
 
 
 def obtain_input_shape(input_shape, default_size, min_size, data_format, require_flatten, weights=None):
     """The model's input shape ``(H, W, C)`` from the user's ``input_shape`` (Keras's rules).
 
-    ``None`` gives the default size when a fixed size is needed (``include_top``), else
-    ``(None, None, 3)``. Raises ValueError for a shape that is too small, not 3D, or that does
-    not fit ImageNet weights with the classifier on top.
+    ``None`` gives the default size when a fixed size is needed (``require_flatten``: the
+    classifier on top), else ``(None, None, 3)``. ImageNet weights with the classifier fix the
+    shape to the default; otherwise a given shape must be 3D with sides of at least
+    ``min_size`` (and 3 channels with ImageNet weights). Raises ValueError naming the shape.
     """
     _check_data_format(data_format)
-    if input_shape is not None:
-        input_shape = tuple(input_shape)
-    if weights != "imagenet" and input_shape and len(input_shape) == 3:
-        if input_shape[-1] not in {1, 3}:
+    pretrained = weights == "imagenet"
+    shape = None if input_shape is None else tuple(input_shape)
+    channels = 3
+    if not pretrained and shape and len(shape) == 3:
+        channels = shape[-1]
+        if channels not in (1, 3):
             warnings.warn(
                 "This model usually expects 1 or 3 input channels. However, it was passed an input_shape "
-                f"with {input_shape[-1]} input channels.",
+                f"with {channels} input channels.",
                 stacklevel=3,
             )
-        default_shape = (default_size, default_size, input_shape[-1])
-    else:
-        default_shape = (default_size, default_size, 3)
-    if weights == "imagenet" and require_flatten:
-        if input_shape is not None and input_shape != default_shape:
+    default = (default_size, default_size, channels)
+    if pretrained and require_flatten:  # the published classifier fixes the size
+        if shape is not None and shape != default:
             raise ValueError(
                 "When setting `include_top=True` and loading `imagenet` weights, "
-                f"`input_shape` should be {default_shape}.  Received: input_shape={input_shape}"
+                f"`input_shape` should be {default}.  Received: input_shape={shape}"
             )
-        return default_shape
-    if input_shape:
-        if len(input_shape) != 3:
-            raise ValueError(f"`input_shape` must be a tuple of three integers. Received: input_shape={input_shape}")
-        if input_shape[-1] != 3 and weights == "imagenet":
-            raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
-        if (input_shape[0] is not None and input_shape[0] < min_size) or (
-            input_shape[1] is not None and input_shape[1] < min_size
-        ):
-            raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: input_shape={input_shape}")
-    else:
-        input_shape = default_shape if require_flatten else (None, None, 3)
-    if require_flatten and None in input_shape:
+        return default
+    if not shape:
+        return default if require_flatten else (None, None, 3)
+    if len(shape) != 3:
+        raise ValueError(f"`input_shape` must be a tuple of three integers. Received: input_shape={shape}")
+    if pretrained and shape[-1] != 3:
+        raise ValueError(f"The input must have 3 channels; Received `input_shape={shape}`")
+    if any(side is not None and side < min_size for side in shape[:2]):
+        raise ValueError(f"Input size must be at least {min_size}x{min_size}; Received: input_shape={shape}")
+    if require_flatten and None in shape:
         raise ValueError(
-            f"If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={input_shape}"
+            f"If `include_top` is True, you should specify a static `input_shape`. Received: input_shape={shape}"
         )
-    return input_shape
+    return shape
 
 
 def correct_pad(inputs, kernel_size):
-    """The ``((top, bottom), (left, right))`` zero padding before a stride-2 convolution, as in
-    Keras (TF's "same" rule for even sizes)."""
-    input_size = inputs.shape[1:3]
-    if isinstance(kernel_size, int):
-        kernel_size = (kernel_size, kernel_size)
-    adjust = (1, 1) if input_size[0] is None else (1 - input_size[0] % 2, 1 - input_size[1] % 2)
-    correct = (kernel_size[0] // 2, kernel_size[1] // 2)
-    return ((correct[0] - adjust[0], correct[0]), (correct[1] - adjust[1], correct[1]))
+    """The ``((top, bottom), (left, right))`` zero padding that makes a stride-2 "valid"
+    convolution of ``kernel_size`` match TensorFlow's "same": half the kernel on each side, one
+    less before on an even (or unknown) side."""
+    kernels = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    rows = inputs.shape[1]
+    pads = []
+    for side, kernel in zip(inputs.shape[1:3], kernels):
+        even = rows is None or side is None or side % 2 == 0  # unknown height: both sides as even
+        pads.append((kernel // 2 - even, kernel // 2))
+    return tuple(pads)
 
 
 def validate_activation(classifier_activation, weights):
@@ -308,13 +335,6 @@ def load_weights(model, weights, file_name=None, origin=None, file_hash=None):
         load_keras_weights_file(model, weights)
     else:
         model.load_weights(weights)
-
-
-def get_uid(prefix):
-    """Keras's ``backend.get_uid``: 1, 2, ... per prefix (reset by ``plait.utils.clear_session``;
-    it shares the counters of automatic layer names, as in Keras)."""
-    naming._name_counts[prefix] += 1
-    return naming._name_counts[prefix]
 
 
 ARGS_DOC = """

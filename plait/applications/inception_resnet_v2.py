@@ -78,20 +78,8 @@ def _residual_block(x, branches, scale, prefix, last):
     return x if last else layers.Activation("relu", name=f"{prefix}_ac")(x)
 
 
-def InceptionResNetV2(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="inception_resnet_v2",
-):
-    """Instantiates the Inception-ResNet v2 architecture (Keras's
-    ``keras.applications.InceptionResNetV2``); default input 299x299 (at least 75),
-    preprocessed by :func:`preprocess_input` ([-1, 1])."""
-    options = _build.Options(**locals())
+def inception_resnet_v2(options):
+    """InceptionResNetV2 for the user's :class:`~plait.applications._build.Options`."""
 
     def body(x, shape):
         x = branch(x, STEM)
@@ -113,14 +101,11 @@ def InceptionResNetV2(
     )
 
 
-InceptionResNetV2.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to InceptionResNetV2's input: scaled to [-1, 1] (tf mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+InceptionResNetV2 = _build.public(
+    "InceptionResNetV2",
+    "inception_resnet_v2",
+    inception_resnet_v2,
+    "default input 299x299 (at least 75), preprocessed by :func:`preprocess_input` ([-1, 1]).",
+)
+preprocess_input = imagenet_utils.module_functions(__name__, "InceptionResNetV2", "tf")
+decode_predictions = imagenet_utils.decode_predictions

@@ -105,19 +105,8 @@ def module(x, branches, name=None):
     return layers.Concatenate(axis=3, name=name)(outputs)
 
 
-def InceptionV3(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="inception_v3",
-):
-    """Instantiates the Inception v3 architecture (Keras's ``keras.applications.InceptionV3``);
-    default input 299x299 (at least 75), preprocessed by :func:`preprocess_input` ([-1, 1])."""
-    options = _build.Options(**locals())
+def inception_v3(options):
+    """InceptionV3 for the user's :class:`~plait.applications._build.Options`."""
 
     def body(x, shape):
         x = branch(x, STEM)
@@ -135,14 +124,11 @@ def InceptionV3(
     )
 
 
-InceptionV3.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to InceptionV3's input: scaled to [-1, 1] (tf mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+InceptionV3 = _build.public(
+    "InceptionV3",
+    "inception_v3",
+    inception_v3,
+    "default input 299x299 (at least 75), preprocessed by :func:`preprocess_input` ([-1, 1]).",
+)
+preprocess_input = imagenet_utils.module_functions(__name__, "InceptionV3", "tf")
+decode_predictions = imagenet_utils.decode_predictions

@@ -138,11 +138,5 @@ def MobileNet(
 MobileNet.__doc__ += imagenet_utils.ARGS_DOC
 
 
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to MobileNet's input: scaled to [-1, 1] (tf mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.module_functions(__name__, "MobileNet", "tf")
+decode_predictions = imagenet_utils.decode_predictions

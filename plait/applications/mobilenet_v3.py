@@ -258,12 +258,5 @@ MobileNetV3Small.__doc__ += _DOC
 MobileNetV3Large.__doc__ += _DOC
 
 
-def preprocess_input(x, data_format=None):
-    """Returns ``x`` unchanged: MobileNetV3 models rescale their input themselves (Keras keeps
-    this function for backward compatibility)."""
-    return x
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+preprocess_input = imagenet_utils.module_functions(__name__, "MobileNetV3", None)
+decode_predictions = imagenet_utils.decode_predictions

@@ -16,6 +16,8 @@ Example:
     ((None, 2048), 23587712)
 """
 
+import functools
+
 from plait import layers
 from plait.applications import _build, imagenet_utils
 
@@ -106,58 +108,17 @@ def residual_network(options, depth, v2, key):
     )
 
 
-def ResNet50(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50",
-):
-    """Instantiates the ResNet50 architecture (Keras's ``keras.applications.ResNet50``);
-    inputs preprocessed by :func:`preprocess_input` (caffe mode)."""
-    return residual_network(_build.Options(**locals()), 50, False, "resnet50")
+def resnet_function(depth, v2):
+    """The public function of ResNet{depth}[V2]."""
+    key = f"resnet{depth}{'v2' if v2 else ''}"
+    title = f"ResNet{depth}{'V2' if v2 else ''}"
+    mode = "scaled to [-1, 1] (tf mode)" if v2 else "caffe mode"
+    build = functools.partial(residual_network, depth=depth, v2=v2, key=key)
+    return _build.public(title, key, build, f"inputs preprocessed by :func:`preprocess_input` ({mode}).")
 
 
-def ResNet101(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101",
-):
-    """Instantiates the ResNet101 architecture (Keras's ``keras.applications.ResNet101``)."""
-    return residual_network(_build.Options(**locals()), 101, False, "resnet101")
-
-
-def ResNet152(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152",
-):
-    """Instantiates the ResNet152 architecture (Keras's ``keras.applications.ResNet152``)."""
-    return residual_network(_build.Options(**locals()), 152, False, "resnet152")
-
-
-for _fn in (ResNet50, ResNet101, ResNet152):
-    _fn.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to ResNet's input: RGB -> BGR, minus ImageNet's channel means (caffe mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+ResNet50 = resnet_function(50, False)
+ResNet101 = resnet_function(101, False)
+ResNet152 = resnet_function(152, False)
+preprocess_input = imagenet_utils.module_functions(__name__, "ResNet", "caffe")
+decode_predictions = imagenet_utils.decode_predictions

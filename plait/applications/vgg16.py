@@ -13,6 +13,8 @@ Example:
     ((None, 512), 14714688)
 """
 
+import functools
+
 from plait import layers
 from plait.applications import _build, imagenet_utils
 
@@ -47,29 +49,11 @@ def vgg(options, key):
     )
 
 
-def VGG16(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg16",
-):
-    """Instantiates the VGG16 model (Keras's ``keras.applications.VGG16``); inputs preprocessed by
-    :func:`preprocess_input` (caffe mode), at least 32x32; with the top, 224x224."""
-    return vgg(_build.Options(**locals()), "vgg16")
-
-
-VGG16.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to VGG's input: RGB -> BGR, minus ImageNet's channel means (caffe mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="caffe")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+VGG16 = _build.public(
+    "VGG16",
+    "vgg16",
+    functools.partial(vgg, key="vgg16"),
+    "inputs preprocessed by :func:`preprocess_input` (caffe mode), at least 32x32; with the top, 224x224.",
+)
+preprocess_input = imagenet_utils.module_functions(__name__, "VGG", "caffe")
+decode_predictions = imagenet_utils.decode_predictions

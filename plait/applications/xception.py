@@ -51,19 +51,8 @@ def _residual_block(x, number, widths, downsample):
     return layers.Add()([x, shortcut])
 
 
-def Xception(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="xception",
-):
-    """Instantiates the Xception architecture (Keras's ``keras.applications.Xception``);
-    default input 299x299 (at least 71), preprocessed by :func:`preprocess_input` ([-1, 1])."""
-    options = _build.Options(**locals())
+def xception(options):
+    """Xception for the user's :class:`~plait.applications._build.Options`."""
 
     def body(x, shape):
         for unit, (filters, strides) in enumerate(((32, 2), (64, 1)), start=1):
@@ -80,14 +69,11 @@ def Xception(
     )
 
 
-Xception.__doc__ += imagenet_utils.ARGS_DOC
-
-
-def preprocess_input(x, data_format=None):
-    """Images in [0, 255] to Xception's input: scaled to [-1, 1] (tf mode)."""
-    return imagenet_utils.preprocess_input(x, data_format=data_format, mode="tf")
-
-
-def decode_predictions(preds, top=5):
-    """ImageNet predictions to ``(class_name, description, score)`` tuples (see imagenet_utils)."""
-    return imagenet_utils.decode_predictions(preds, top=top)
+Xception = _build.public(
+    "Xception",
+    "xception",
+    xception,
+    "default input 299x299 (at least 71), preprocessed by :func:`preprocess_input` ([-1, 1]).",
+)
+preprocess_input = imagenet_utils.module_functions(__name__, "Xception", "tf")
+decode_predictions = imagenet_utils.decode_predictions
