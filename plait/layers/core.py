@@ -459,18 +459,11 @@ class ReversibleEmbedding(Embedding):
         quantization_config=None,
         **kwargs,
     ):
-        super().__init__(
-            input_dim,
-            output_dim,
-            embeddings_initializer=embeddings_initializer,
-            mask_zero=mask_zero,
-            embeddings_regularizer=embeddings_regularizer,
-            embeddings_constraint=embeddings_constraint,
-            **kwargs,
-        )
+        table = (embeddings_initializer, mask_zero, embeddings_regularizer, embeddings_constraint)
+        super().__init__(input_dim, output_dim, *table, **kwargs)  # Embedding's argument order
         _no_lora_or_quantization(f"ReversibleEmbedding '{self.name}'", None, quantization_config)
-        self.tie_weights, self.reverse_dtype = bool(tie_weights), reverse_dtype
-        self.logit_soft_cap = logit_soft_cap
+        # kept by layers.settings, so Embedding.get_config writes them too
+        settings.keep(self, tie_weights=bool(tie_weights), reverse_dtype=reverse_dtype, logit_soft_cap=logit_soft_cap)
 
     def build(self, input_shape=None):
         super().build(input_shape)
@@ -503,11 +496,3 @@ class ReversibleEmbedding(Embedding):
 
     def compute_output_shape(self, input_shape, reverse=False):
         return (*input_shape[:-1], self.input_dim) if reverse else (*input_shape, self.output_dim)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "tie_weights": self.tie_weights,
-            "reverse_dtype": self.reverse_dtype,
-            "logit_soft_cap": self.logit_soft_cap,
-        }
