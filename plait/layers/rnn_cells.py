@@ -327,7 +327,7 @@ class RNN(_Recurrent):
         size = self.cell.state_size
         return list(size) if isinstance(size, (list, tuple)) else [size]
 
-    def build(self, sequences_shape, initial_state_shape=None):
+    def build(self, sequences_shape):
         if isinstance(self.cell, Layer):
             self.cell._maybe_build((sequences_shape[0], *sequences_shape[2:]))
 
