@@ -51,3 +51,20 @@ def layer_table(model):
     """Per layer: its name's kind (the class), output shape and parameter count, as summary()
     shows them."""
     return [(type(layer).__name__, tuple(layer.output.shape), layer.count_params()) for layer in model.layers]
+
+
+def copy_weights_by_layer(source, target):
+    """Like :func:`copy_weights`, layer by layer: each of ``source``'s layers with weights gives
+    them to the first unused layer of ``target`` of the same class and weight shapes (for models
+    whose weight lists the two libraries order differently, e.g. dict outputs, which Keras sorts)."""
+
+    def signature(layer):
+        return type(layer).__name__, [to_numpy(w).shape for w in layer.get_weights()]
+
+    free = [layer for layer in target.layers if layer.get_weights()]
+    for layer in source.layers:
+        if layer.get_weights():
+            match = next(other for other in free if signature(other) == signature(layer))
+            free.remove(match)
+            match.set_weights([to_numpy(w) for w in layer.get_weights()])
+    assert not free, f"layers of {target.name} left without weights: {[layer.name for layer in free]}"
