@@ -16,8 +16,8 @@ import math
 import numpy as np
 import torch
 
-from plait.graph.node import torch_dtype
 from plait.utils import custom_objects
+from plait.utils.dtypes import to_torch_dtype as torch_dtype
 from plait.utils.registry import by_name, with_class_names
 
 
@@ -63,25 +63,35 @@ class Initializer:
 class _RandomInitializer(Initializer):
     """An initializer that draws random numbers.
 
-    As Keras documents, an instance gives the same values on every call, seeded or not: an
-    unseeded one draws its seed once, when made, from torch's global generator (so
-    ``plait.utils.set_random_seed`` makes it reproducible), and ``get_config`` keeps
-    ``seed=None``.
+    As Keras documents, an instance gives the same values on every call, seeded or not. An
+    unseeded one draws its first values from torch's global generator (so
+    ``plait.utils.set_random_seed`` makes them reproducible, and the global stream advances as
+    for any torch draw) and keeps that generator's state, from which later calls draw again;
+    ``get_config`` keeps ``seed=None``.
     """
 
     def __init__(self, seed=None):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"`seed` of {type(self).__name__} must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
-        # Drawn on the CPU: a model built under `with torch.device("meta")` creates initializers too.
-        self._seed = int(torch.randint(1, 10**9, (), device="cpu")) if seed is None else seed
+        self._replay = None  # the global generator's state before the first unseeded draw
+
+    def _generator(self):
+        if self.seed is not None:
+            return torch.Generator().manual_seed(int(self.seed))
+        if self._replay is None:
+            self._replay = torch.get_rng_state()
+            return None  # the first draw: the global generator itself
+        generator = torch.Generator()
+        generator.set_state(self._replay)
+        return generator
 
     def _sample(self, shape, dtype, fill):
-        """``fill(tensor, generator)`` on a new tensor of the default device, the numbers drawn
-        on the CPU from this initializer's seed (a CPU generator cannot fill a GPU tensor)."""
+        """``fill(tensor, generator)`` on a new tensor of the default device; the numbers are
+        drawn on the CPU (a CPU generator cannot fill a GPU tensor)."""
         device = torch.get_default_device()
         out = torch.empty(shape, dtype=dtype, device="cpu" if device.type != "meta" else device)
-        fill(out, torch.Generator().manual_seed(self._seed))
+        fill(out, self._generator())
         return out.to(device)
 
 
@@ -383,6 +393,13 @@ def get(identifier):
     if callable(identifier):
         return identifier
     raise TypeError(f"Could not interpret initializer: {identifier!r}")
+
+
+def fresh(initializer):
+    """A copy of ``initializer`` with its own random stream (plait's initializers; anything else
+    is returned as is): what Keras's layers use when one initializer makes several weights, since
+    an unseeded instance repeats its values."""
+    return initializer.clone() if isinstance(initializer, Initializer) else initializer
 
 
 def deserialize(config, custom_objects=None):

@@ -236,6 +236,10 @@ def test_unseeded_initializers_repeat_their_values_as_keras_documents():
         assert init.get_config()["seed"] is None
         keras_init = getattr(keras.initializers, cls.__name__)()
         np.testing.assert_array_equal(_np(keras_init((4, 3))), _np(keras_init((4, 3))))
+    # A layer that makes several weights with one initializer gives each its own values.
+    mha = plait.layers.MultiHeadAttention(2, 4, kernel_initializer=initializers.GlorotUniform())
+    mha(torch.zeros(1, 3, 8), torch.zeros(1, 3, 8))
+    assert not torch.equal(mha.query_kernel, mha.key_kernel)
     plait.utils.set_random_seed(7)
     first = initializers.HeNormal()((3, 3))
     plait.utils.set_random_seed(7)

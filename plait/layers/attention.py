@@ -116,11 +116,12 @@ class MultiHeadAttention(Layer):
         kernel, bias = self.weight_options("kernel"), self.weight_options("bias")
         projections = (("query", kd), ("key", kd), *((("gate", vd),) if self.use_gate else ()), ("value", vd))
         for name, size in projections:
-            self.add_weight(f"{name}_kernel", (dims[name], heads, size), self.kernel_initializer, **kernel)
+            init = initializers.fresh(self.kernel_initializer)  # one copy per projection, as Keras's
+            self.add_weight(f"{name}_kernel", (dims[name], heads, size), init, **kernel)
             if self.use_bias:
                 self.add_weight(f"{name}_bias", (heads, size), self.bias_initializer, **bias)
         out = self._trailing_output(query_shape)
-        self.add_weight("output_kernel", (heads, vd, *out), self.kernel_initializer, **kernel)
+        self.add_weight("output_kernel", (heads, vd, *out), initializers.fresh(self.kernel_initializer), **kernel)
         if self.use_bias:
             self.add_weight("output_bias", out, self.bias_initializer, **bias)
 
