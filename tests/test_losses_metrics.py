@@ -52,7 +52,7 @@ REFERENCES = {
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_loss_matches_keras_formula(name):
     y_true, y_pred, fn = REFERENCES[name]
-    loss = losses.get(name)
+    loss = losses.resolve(name)
     expected = fn(y_true.astype(np.float64), y_pred.astype(np.float64))
     value = loss(torch.from_numpy(y_true), torch.from_numpy(y_pred))
     np.testing.assert_allclose(value.item(), expected.mean(), rtol=1e-5)
@@ -80,7 +80,7 @@ def test_crossentropy_variants():
     # Probabilities are clipped to [1e-7, 1 - 1e-7] as Keras does.
     clipped = losses.BinaryCrossentropy()(torch.ones(1, 1), torch.zeros(1, 1))
     np.testing.assert_allclose(clipped.item(), -np.log(1e-7), rtol=1e-4)
-    assert losses.get("mse").name == "mean_squared_error"
+    assert losses.resolve("mse").name == "mean_squared_error" and losses.get("mse") is losses.mean_squared_error
     with pytest.raises(ValueError, match="Unknown loss function: 'msee'"):
         losses.get("msee")
 

@@ -123,6 +123,70 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return values
 
 
+def binary_focal_crossentropy(
+    y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1
+):
+    """Binary crossentropy scaled by ``(1 - p_t) ** gamma`` (Lin et al., 2017), so confident,
+    correct predictions count less; ``apply_class_balancing`` also weighs positives by
+    ``alpha`` and negatives by ``1 - alpha``. Mean over ``axis``.
+
+    Example:
+        >>> import torch
+        >>> binary_focal_crossentropy(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.9, 0.4]]))
+        tensor([0.0414])
+    """
+    y_true = _float(y_true)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    # Keras takes the sigmoid first, then the clipped crossentropy (not the log-sigmoid form).
+    p = torch.sigmoid(y_pred) if from_logits else y_pred
+    clipped = torch.clamp(p, EPSILON, 1.0 - EPSILON)
+    bce = -(y_true * torch.log(clipped) + (1.0 - y_true) * torch.log1p(-clipped))
+    p_true = y_true * p + (1.0 - y_true) * (1.0 - p)  # the probability given to the target
+    values = torch.pow(1.0 - p_true, gamma) * bce
+    if apply_class_balancing:
+        values = values * (y_true * alpha + (1.0 - y_true) * (1.0 - alpha))
+    return torch.mean(values, dim=axis)
+
+
+def categorical_focal_crossentropy(
+    y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1
+):
+    """Categorical crossentropy with each class's term scaled by ``alpha * (1 - p) ** gamma``
+    (Lin et al., 2017). Sum over ``axis`` (the classes).
+
+    Example:
+        >>> import torch
+        >>> categorical_focal_crossentropy(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.4, 0.6]]))
+        tensor([0.0204])
+    """
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(f"categorical_focal_crossentropy: `axis` must be an int. Received: axis={axis!r}")
+    y_true = _float(y_true)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[axis]
+    p = torch.softmax(y_pred, dim=axis) if from_logits else y_pred / torch.sum(y_pred, dim=axis, keepdim=True)
+    p = torch.clamp(p, EPSILON, 1.0 - EPSILON)
+    return torch.sum(alpha * torch.pow(1.0 - p, gamma) * -y_true * torch.log(p), dim=axis)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Generalized crossentropy (Zhang and Sabuncu, 2018): ``(1 - p_y ** q) / q`` for integer
+    labels ``y`` and class probabilities ``y_pred``; ``q`` in ``(0, 1)`` moves it from
+    crossentropy (``q -> 0``) to the noise-robust mean absolute error (``q = 1``).
+
+    Example:
+        >>> import torch
+        >>> categorical_generalized_cross_entropy(torch.tensor([1]), torch.tensor([[0.75, 0.25]]), q=0.5)
+        tensor([1.])
+    """
+    labels = y_true.long()
+    if labels.dim() == y_pred.dim() and labels.shape[-1] == 1:
+        labels = labels.squeeze(-1)
+    p_true = torch.gather(y_pred, -1, labels.unsqueeze(-1)).squeeze(-1)
+    return (1.0 - torch.pow(p_true, q)) / q
+
+
 def kl_divergence(y_true, y_pred):
     y_true = torch.clamp(_float(y_true), EPSILON, 1.0)
     y_pred = torch.clamp(y_pred, EPSILON, 1.0)

@@ -72,7 +72,7 @@ def build_heads(model_name, names, loss, metrics, weighted_metrics):
         if not _is_accuracy(spec):
             metrics_module.get(spec)  # fail now, not at the first step, on an unknown name
     heads = [
-        OutputHead(n, None if loss_ is None else losses_module.get(loss_), m, w)
+        OutputHead(n, None if loss_ is None else losses_module.resolve(loss_), m, w)
         for n, loss_, m, w in zip(names, losses, plain, weighted)
     ]
     if loss is not None and all(h.loss is None for h in heads):
