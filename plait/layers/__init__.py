@@ -3,6 +3,7 @@
 from plait.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from plait.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from plait.layers.base import InputSpec, Layer
+from plait.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from plait.layers.convolutional import (
     Conv1D,
     Conv1DTranspose,
@@ -136,6 +137,9 @@ SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
     "GRUCell",
     "LSTMCell",
     "RNN",

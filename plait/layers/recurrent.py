@@ -435,6 +435,20 @@ class GRU(_GRUMath, _RNN):
     """
 
 
+def lstm_bias_initializer(layer):
+    """The initializer of an LSTM's ``(4 * units,)`` bias: ``layer.bias_initializer``, with the
+    forget gate's block set to ones when ``layer.unit_forget_bias`` (Keras's rule)."""
+    base = layer.bias_initializer
+    if not layer.unit_forget_bias:
+        return base
+
+    def init(shape, dtype=torch.float32):
+        units = shape[0] // 4
+        return torch.cat([base((units,), dtype), torch.ones(units, dtype=dtype), base((2 * units,), dtype)])
+
+    return init
+
+
 class _LSTMMath(Layer):
     """``LSTM``'s weights and step, shared by the layer and ``LSTMCell``."""
 
@@ -452,15 +466,7 @@ class _LSTMMath(Layer):
             "recurrent_kernel", (u, 4 * u), self.recurrent_initializer, perm=(1, 0), **self.weight_options("recurrent")
         )
         if self.use_bias:
-            if self.unit_forget_bias:
-                base = self.bias_initializer
-
-                def bias_init(shape, dtype=torch.float32):
-                    return torch.cat([base((u,), dtype), torch.ones(u, dtype=dtype), base((2 * u,), dtype)])
-
-                self.add_weight("bias", (4 * u,), bias_init, **self.weight_options("bias"))
-            else:
-                self.add_weight("bias", (4 * u,), self.bias_initializer, **self.weight_options("bias"))
+            self.add_weight("bias", (4 * u,), lstm_bias_initializer(self), **self.weight_options("bias"))
             # The fused kernel takes two biases; Keras has one. The second stays zero.
             self.register_buffer("_zero_bias", torch.zeros(4 * u, dtype=self.torch_dtype), persistent=False)
 
