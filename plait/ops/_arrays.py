@@ -413,9 +413,10 @@ def argpartition(x, kth, axis=-1):
         values, axis = values.flatten(), -1
     values = values.movedim(axis, -1)
     smallest = torch.topk(-values, kth + 1).indices
-    taken = torch.zeros_like(values, dtype=torch.bool).scatter(-1, smallest, True)
-    # the rest in index order: a stable sort puts the untaken (False) first
-    rest = torch.argsort(taken.to(torch.uint8), dim=-1, stable=True)[..., : values.shape[-1] - kth - 1]
+    # the rest: the top of a mask that is 0 at the smallest (torch.topk's order among ties, as
+    # Keras's torch backend returns them)
+    rest_mask = torch.ones_like(values).scatter(-1, smallest, 0)
+    rest = torch.topk(rest_mask, values.shape[-1] - kth - 1).indices
     return torch.cat([smallest, rest], dim=-1).movedim(-1, axis).int()
 
 

@@ -227,6 +227,9 @@ def _make_binary(name, fn, rule, summary):
         if dtype_of is None:
             return fn(t1, t2)
         dtype = dtype_of(t1, t2, x1, x2)
+        if rule == "common_weak":
+            # a Python number converts straight to the dtype: one it does not fit is an error
+            t1, t2 = (x if isinstance(x, (int, float)) else t for x, t in ((x1, t1), (x2, t2)))
         return _half_on_cpu(fn, dtype)(cast(t1, dtype), cast(t2, dtype))
 
     op.__doc__ = f"{summary}\n\nArgs:\n    x1, x2: tensors, arrays or Python values (broadcast together)."
