@@ -246,6 +246,8 @@ def test_take_counts_negative_indices_from_the_end_of_the_flattened_tensor():
     # NumPy's rule (and Keras's on JAX); Keras's torch backend wraps them by the first axis
     # instead (x.shape[0]) before flattening, which picks another element.
     np.testing.assert_array_equal(pnp.take(I, [-1, 2]).numpy(), np.take(I, [-1, 2]))
+    flat = np.array([-1, 0], "int64")
+    np.testing.assert_array_equal(pnp.take_along_axis(I, flat, axis=None).numpy(), np.take_along_axis(I, flat, None))
 
 
 def test_bad_arguments_name_what_is_wrong():

@@ -302,7 +302,7 @@ def take(x, indices, axis=None):
 def take_along_axis(x, indices, axis=None):
     """The elements of ``x`` at ``indices``, matched position by position along ``axis``."""
     x = convert_to_tensor(x)
-    size = x.shape[axis] if axis is not None else x.shape[0]
+    size = x.numel() if axis is None else x.shape[axis]  # None: indices into the flattened x
     return torch.take_along_dim(x, _wrapped(indices, size), dim=axis)
 
 
