@@ -290,3 +290,34 @@ def test_import_plait_leaves_torch_dynamo_unloaded():
     code = "import sys, plait; print('torch._dynamo' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _matvec(m, v):
+    return m @ v
+
+
+def _stats(x):
+    return x.mean(), x.amax(-1)
+
+
+@pytest.mark.parametrize(
+    "fn,signature,args",
+    [
+        (_matvec, "(n,n),(n)->(n)", (Y[:, :3, :3], V[:3])),  # the vector broadcasts over the batch
+        (_matvec, "(m,n),(n)->(m)", (Y[None, :, :2, :], Y[:, 0, :][:, None])),  # loop dims (1,3)+(3,1)
+        (_stats, "(n)->(),()", (Y,)),  # two outputs
+        (torch.square, None, (I,)),  # element by element
+        (lambda a, b: a * b, "(),()->()", (V, 2.0)),
+    ],
+)
+def test_vectorize_matches_keras(fn, signature, args):
+    ours = pnp.vectorize(fn, signature=signature)(*copy.deepcopy(args))
+    theirs = _run(keras.ops.vectorize(fn, signature=signature), args, {})
+    _same(ours, theirs, f"vectorize {signature}")
+
+
+def test_vectorize_refuses_mismatched_core_dims():
+    with pytest.raises(ValueError, match="core dimension 'n' is 3 and 4"):
+        pnp.vectorize(_matvec, signature="(n,n),(n)->(n)")(Y[:, :3, :3], V[:4])
+    with pytest.raises(ValueError, match="not a valid gufunc signature"):
+        pnp.vectorize(_matvec, signature="(n,n)->")

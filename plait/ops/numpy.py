@@ -15,8 +15,8 @@ import builtins as _builtins
 
 import torch as _torch
 
-from plait.ops import _extra
 from plait.ops import _numpy as _impl
+from plait.ops import _vectorize
 from plait.ops._backend import canonicalize_axis, convert_to_tensor
 from plait.ops._op import op as _op
 
@@ -593,7 +593,7 @@ def searchsorted(sorted_sequence, values, side="left"):
 
 
 # Returns a function, not a tensor: never a graph node.
-vectorize = _op(_extra.vectorize, "numpy", symbolic=False)
+vectorize = _op(_vectorize.vectorize, "numpy", symbolic=False)
 
 
 def ndim(x):
