@@ -2,6 +2,7 @@
 
 import torch
 
+from plait.losses.functions import same_rank
 from plait.metrics.reduction import MeanMetricWrapper, mean_metric_class
 
 
@@ -19,11 +20,24 @@ def _class_index(y_true):
 
 
 def accuracy(y_true, y_pred):
+    """1.0 where ``y_true == y_pred``, element by element (Keras's shape: the inputs brought to the
+    same rank, then broadcast)."""
+    y_true, y_pred = same_rank(y_true, y_pred)
     return (y_true.to(y_pred.dtype) == y_pred).float()
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    return ((y_pred > threshold).float() == y_true.float()).float().mean(dim=-1)
+    """1.0 where ``y_pred > threshold`` agrees with ``y_true``, element by element (as Keras: no
+    mean over the last axis).
+
+    Example:
+        >>> import torch
+        >>> binary_accuracy(torch.tensor([[1.0], [0.0]]), torch.tensor([[0.7], [0.6]]))
+        tensor([[1.],
+                [0.]])
+    """
+    y_true, y_pred = same_rank(y_true, y_pred)
+    return ((y_pred > threshold).to(y_true.dtype) == y_true).float()
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -39,9 +53,13 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
     return (top == _class_index(y_true).unsqueeze(-1)).any(dim=-1).float()
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    top = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).indices
-    return (top == _labels(y_true, y_pred).long().unsqueeze(-1)).any(dim=-1).float()
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1.0 where the integer label is among the ``k`` highest predictions; with
+    ``from_sorted_ids`` ``y_pred`` already holds class ids, best first. Shaped like ``y_true``."""
+    labels = y_true.reshape(-1).long()
+    scores = y_pred.reshape(-1, y_pred.shape[-1])
+    top = scores[:, :k].long() if from_sorted_ids else scores.topk(min(k, scores.shape[-1]), dim=-1).indices
+    return (top == labels.unsqueeze(-1)).any(dim=-1).float().reshape(y_true.shape)
 
 
 Accuracy = mean_metric_class("Accuracy", accuracy)
@@ -65,17 +83,16 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, k=5, name=None, dtype=None):
         super().__init__(top_k_categorical_accuracy, name=name or "top_k_categorical_accuracy", dtype=dtype, k=k)
 
-    def get_config(self):
-        return {**super().get_config(), "k": self._fn_kwargs["k"]}
-
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
-    """How often the integer target is among the ``k`` highest predictions (``k`` first, as in Keras)."""
+    """How often the integer target is among the ``k`` highest predictions (``k`` first, as in
+    Keras); ``from_sorted_ids``: predictions are class ids, best first."""
 
-    def __init__(self, k=5, name=None, dtype=None):
+    def __init__(self, k=5, name=None, dtype=None, from_sorted_ids=False):
         super().__init__(
-            sparse_top_k_categorical_accuracy, name=name or "sparse_top_k_categorical_accuracy", dtype=dtype, k=k
+            sparse_top_k_categorical_accuracy,
+            name=name or "sparse_top_k_categorical_accuracy",
+            dtype=dtype,
+            k=k,
+            from_sorted_ids=from_sorted_ids,
         )
-
-    def get_config(self):
-        return {**super().get_config(), "k": self._fn_kwargs["k"]}

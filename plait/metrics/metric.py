@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from plait.utils import nest
+from plait.utils.dtypes import to_torch_dtype
 from plait.utils.naming import to_snake_case
 
 
@@ -116,7 +117,7 @@ class Metric:
 
     def __init__(self, dtype=None, name=None):
         self.name = name or to_snake_case(type(self).__name__)
-        self._dtype = torch.float32 if dtype is None else _torch_dtype(dtype)
+        self._dtype = torch.float32 if dtype is None else to_torch_dtype(dtype)
         self._variables = []
         # plait's own metrics make their state in reset_state; a Keras-style subclass makes it
         # after this __init__ returns (add_variable), so it must not be reset here.
@@ -149,7 +150,7 @@ class Metric:
             raise RuntimeError(
                 f"Metric '{type(self).__name__}': call super().__init__() before add_variable(), as in Keras."
             )
-        dtype = self._dtype if dtype is None else _torch_dtype(dtype)
+        dtype = self._dtype if dtype is None else to_torch_dtype(dtype)
         value = initializers.get(initializer)(tuple(shape) if shape is not None else (), dtype=dtype)
         variable = MetricVariable.make(torch.as_tensor(value, dtype=dtype), name or f"variable_{len(self._variables)}")
         variable.aggregation = aggregation
@@ -195,14 +196,23 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def as_tensors(*values, dtype=None):
+    """Metric inputs as detached tensors on the first tensor's device (numpy arrays, lists and
+    numbers too, as Keras's metrics take them); ``dtype`` casts floating ones, None passes."""
+    device = next((v.device for v in values if isinstance(v, torch.Tensor)), None)
+    out = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(np.asarray(value), device=device)
+        value = value.detach()
+        if dtype is not None and (value.is_floating_point() or value.dtype == torch.bool):
+            value = value.to(dtype)
+        out.append(value)
+    return out
+
+
 def _defined_by_plait(fn):
     return getattr(fn, "__module__", "").startswith("plait.")
-
-
-def _torch_dtype(dtype):
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    value = getattr(torch, str(dtype), None)
-    if not isinstance(value, torch.dtype):
-        raise ValueError(f"Unknown metric dtype {dtype!r}; expected a name such as 'float32'.")
-    return value

@@ -1,9 +1,10 @@
-"""Metrics that average: ``Mean`` (of given values) and ``MeanMetricWrapper`` (of a function of
-``(y_true, y_pred)``), and :func:`mean_metric_class`, which names a wrapper as a class."""
+"""Metrics that reduce: ``Mean`` and ``Sum`` (of given values), ``MeanMetricWrapper`` (the mean
+of a function of ``(y_true, y_pred)``), and :func:`mean_metric_class`, which names a wrapper as a
+class."""
 
 import torch
 
-from plait.metrics.metric import Metric
+from plait.metrics.metric import Metric, as_tensors
 
 
 class Mean(Metric):
@@ -19,7 +20,8 @@ class Mean(Metric):
         self.count = torch.zeros(())
 
     def update_state(self, values, sample_weight=None):
-        values = values.detach().float()
+        values, sample_weight = as_tensors(values, sample_weight)
+        values = values.float()
         if self.total.device != values.device:
             self.total, self.count = self.total.to(values.device), self.count.to(values.device)
         if sample_weight is not None:
@@ -32,6 +34,21 @@ class Mean(Metric):
 
     def result(self):
         return torch.where(self.count > 0, self.total / self.count.clamp(min=1e-12), torch.zeros(()))
+
+
+class Sum(Mean):
+    """The (weighted) sum of the values given to ``update_state(values, sample_weight)``.
+
+    Example:
+        >>> import torch, plait
+        >>> m = plait.metrics.Sum()
+        >>> m.update_state(torch.tensor([1.0, 3.0, 5.0]), sample_weight=torch.tensor([1.0, 0.0, 2.0]))
+        >>> float(m.result())
+        11.0
+    """
+
+    def result(self):
+        return self.total.clone()
 
 
 def broadcast_weight(sample_weight, values):
@@ -52,14 +69,26 @@ class MeanMetricWrapper(Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         with torch.no_grad():
+            y_true, y_pred, sample_weight = as_tensors(y_true, y_pred, sample_weight)
             super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
+    def get_config(self):
+        # Keras's config of a named wrapper: its name, dtype and the function's arguments.
+        return {**super().get_config(), **self._fn_kwargs}
 
-def mean_metric_class(name, fn, **defaults):
-    """A :class:`MeanMetricWrapper` subclass named ``name`` that streams the mean of ``fn``."""
+
+def mean_metric_class(name, fn, default_name=None, **defaults):
+    """A :class:`MeanMetricWrapper` subclass named ``name`` that streams the mean of ``fn``; its
+    constructor takes ``(name, dtype)`` and ``fn``'s arguments ``defaults`` by keyword (Keras's
+    order)."""
 
     def __init__(self, name=None, dtype=None, **kwargs):
-        MeanMetricWrapper.__init__(self, fn, name=name or _default_name, dtype=dtype, **{**defaults, **kwargs})
+        unknown = set(kwargs) - set(defaults)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) {sorted(unknown)}")
+        MeanMetricWrapper.__init__(
+            self, fn, name=name or default_name or fn.__name__, dtype=dtype, **{**defaults, **kwargs}
+        )
 
-    _default_name = fn.__name__
-    return type(name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": f"Streaming mean of ``{fn.__name__}``."})
+    doc = f"Streaming mean of :func:`{fn.__name__}`" + (f" (arguments: {defaults})." if defaults else ".")
+    return type(name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc})
