@@ -11,13 +11,8 @@ Example:
     tensor(1.5000)
 """
 
-import builtins as _builtins
-
-import torch as _torch
-
+from plait.ops import _backend, _vectorize
 from plait.ops import _numpy as _impl
-from plait.ops import _vectorize
-from plait.ops._backend import canonicalize_axis, convert_to_tensor
 from plait.ops._op import op as _op
 
 
@@ -460,7 +455,7 @@ __all__ = [
 @_numpy
 def get_item(x, key):
     """``x[key]``: NumPy-style indexing with ints, slices, ``None``, ``...`` and index tensors."""
-    return convert_to_tensor(x)[key]
+    return _backend.convert_to_tensor(x)[key]
 
 
 @_numpy
@@ -491,8 +486,8 @@ def array_split(x, indices_or_sections, axis=0):
 def diagonal(x, offset=0, axis1=0, axis2=1):
     """The diagonal (offset ``offset``) of ``x`` in the plane of ``axis1`` and ``axis2`` (which
     must differ), as a last axis."""
-    x = convert_to_tensor(x)
-    if canonicalize_axis(axis1, x.ndim) == canonicalize_axis(axis2, x.ndim):
+    x = _backend.convert_to_tensor(x)
+    if _backend.canonicalize_axis(axis1, x.ndim) == _backend.canonicalize_axis(axis2, x.ndim):
         raise ValueError(f"`axis1` and `axis2` cannot be the same. Received: axis1={axis1}, axis2={axis2}")
     return _impl.diagonal(x, offset=offset, axis1=axis1, axis2=axis2)
 
@@ -500,7 +495,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 @_numpy
 def reshape(x, newshape):
     """``x``'s elements in shape ``newshape`` (an int or a tuple; at most one -1, inferred)."""
-    if not isinstance(newshape, _torch.Tensor):
+    if not _backend.is_tensor(newshape):
         newshape = tuple(newshape) if isinstance(newshape, (list, tuple)) else (newshape,)
         if newshape.count(-1) > 1:
             raise ValueError(f"There must be at most one unknown dimension (-1) in newshape. Received: {newshape}")
@@ -536,7 +531,7 @@ def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
             raise ValueError(f"Argument `range` must be a tuple of two elements. Received: range={range}")
         if range[1] < range[0]:
             raise ValueError(f"The second element of `range` must be greater than the first. Received: range={range}")
-    x = convert_to_tensor(x)
+    x = _backend.convert_to_tensor(x)
     if x.ndim > 1:
         raise ValueError(f"Input tensor must be 1-dimensional. Received: input.shape={tuple(x.shape)}")
     return _impl.histogram(x, bins=bins, range=range)
@@ -545,7 +540,7 @@ def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
 @_numpy
 def fabs(x):
     """The absolute value of real ``x``, as a float (integers become float32)."""
-    x = convert_to_tensor(x)
+    x = _backend.convert_to_tensor(x)
     if x.is_complex():
         raise TypeError(f"fabs does not support complex inputs. Received: x.dtype={x.dtype}")
     return _impl.fabs(x)
@@ -555,7 +550,7 @@ def fabs(x):
 def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
     """An ``N`` x ``M`` matrix (``M`` defaults to ``N``; both ints) with ones on diagonal ``k``."""
     for name, value in (("N", N), ("M", M)):
-        if isinstance(value, float) or (isinstance(value, _torch.Tensor) and value.is_floating_point()):
+        if isinstance(value, float) or (_backend.is_tensor(value) and value.is_floating_point()):
             expected = "an integer or an integer tensor" + (", or `None`" if name == "M" else "")
             raise TypeError(f"Argument `{name}` must be {expected}.")
     return _impl.eye(N, M=M, k=k, dtype=dtype)
@@ -569,13 +564,13 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     Args:
         mode: ``"constant"`` (``constant_values``, default 0), ``"reflect"`` or ``"symmetric"``.
     """
-    x = convert_to_tensor(x)
+    x = _backend.convert_to_tensor(x)
     if isinstance(pad_width, int):
         pad_width = [(pad_width, pad_width)]
     elif isinstance(pad_width[0], int):
         pad_width = [pad_width]
     pairs = [tuple(p) * (2 // len(p)) if len(p) in (1, 2) else tuple(p) for p in pad_width]
-    if len({len(p) for p in pad_width}) > 1 or _builtins.any(len(p) != 2 for p in pairs):
+    if len({len(p) for p in pad_width}) > 1 or {len(p) for p in pairs} != {2}:
         raise ValueError(f"`pad_width` should be a list of tuples of length 1 or 2. Received: pad_width={pad_width}")
     if len(pairs) > 1 and len(pairs) != x.ndim:
         raise ValueError(
@@ -589,7 +584,8 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 def searchsorted(sorted_sequence, values, side="left"):
     """Where ``values`` would be inserted into 1-D ``sorted_sequence`` to keep it sorted (``side``:
     ``"left"`` the first such index, ``"right"`` the last)."""
-    return _impl.searchsorted(convert_to_tensor(sorted_sequence), convert_to_tensor(values), side=side)
+    sequence, values = _backend.convert_to_tensor(sorted_sequence), _backend.convert_to_tensor(values)
+    return _impl.searchsorted(sequence, values, side=side)
 
 
 # Returns a function, not a tensor: never a graph node.
