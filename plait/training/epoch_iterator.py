@@ -62,6 +62,7 @@ class EpochIterator:
         self._py_dataset = None  # a PyDataset, whose on_epoch_begin/on_epoch_end run per epoch
         self._pass, self._pass_seen = None, 0  # the pass over the data that epochs carry on
         self.epoch_rng_state, self.epoch_offset = None, 0
+        self.loader_workers = _loader_workers(x)  # worker processes taking cores from the step's threads
         if data_module.is_iterable_source(x):
             if y is not None:
                 raise ValueError("`y` must be None when `x` is a dataset, loader or generator (it yields the targets).")
@@ -256,6 +257,17 @@ def train_validation_split(model, x, y, sample_weight, fraction):
     val_sw = part(sw_kind, sws, outs, tail)
     val = (part(x_kind, xs, ins, tail), part(y_kind, ys, outs, tail)) + (() if val_sw is None else (val_sw,))
     return train, val
+
+
+def _loader_workers(x):
+    """How many worker processes load ``x``'s batches: a ``DataLoader``'s ``num_workers``, a
+    ``PyDataset``'s ``workers`` with ``use_multiprocessing`` (threads count too when several:
+    they run numpy and torch code outside the GIL)."""
+    if isinstance(x, torch.utils.data.DataLoader):
+        return x.num_workers
+    if isinstance(x, PyDataset):
+        return x.workers if x.use_multiprocessing or x.workers > 1 else 0
+    return 0
 
 
 class _WithoutHooks:

@@ -24,7 +24,7 @@ from plait import metrics as metrics_module
 from plait import mixed_precision, optimizers
 from plait.distribution import collectives, distribution_lib
 from plait.losses import balancing
-from plait.training import checks, compiled_step, distributed, heads
+from plait.training import checks, compiled_step, distributed, heads, threads
 from plait.training import data as data_module
 from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
 from plait.training.step import (
@@ -153,6 +153,22 @@ class Trainer:
     def get_compile_config(self):
         """``compile``'s arguments as given (Keras's ``get_compile_config``; None before it)."""
         return dict(self._compile_config) if self.compiled else None
+
+    def compile_from_config(self, config):
+        """Compile from a compile config (Keras's ``compile_from_config``): ``compile``'s arguments
+        by name; other keys (a subclass's own, from its ``get_compile_config``) are left to the
+        subclass. Loading a ``.keras`` file calls it with the optimizer, losses and metrics
+        already rebuilt as plait objects.
+
+        Example:
+            >>> import plait
+            >>> model = plait.Sequential([plait.Input((3,)), plait.layers.Dense(1)])
+            >>> model.compile_from_config({"optimizer": "sgd", "loss": "mse", "note": "kept by a subclass"})
+            >>> model.loss
+            'mse'
+        """
+        accepted = inspect.signature(self.compile).parameters
+        self.compile(**{key: value for key, value in config.items() if key in accepted})
 
     @property
     def loss(self):
@@ -579,6 +595,9 @@ class Trainer:
         self._nonfinite = self.nonfinite_message = None
         self._fit_iterator = epoch_iterator  # BackupAndRestore saves its epoch random state
         logs = training_logs = {}
+        # torch's thread count, measured on this fit's steps (see plait.training.threads).
+        fit_steps = (epochs - initial_epoch) * steps if steps else None
+        tuner = threads.for_fit(self, fit_steps, epoch_iterator.loader_workers)
         try:
             callback_list.on_train_begin({})
             resume, skip = self.__dict__.pop("_resume", None), 0  # set by BackupAndRestore
@@ -599,7 +618,9 @@ class Trainer:
                             resume.restore_epoch_state(self, chunk[0], custom)
                         continue
                     callback_list.on_train_batch_begin(begin, {})
+                    tuner.before()
                     logs = self._run_training_execution(chunk, custom)
+                    tuner.after(len(chunk))
                     step = end + 1
                     self.nonfinite_message = None
                     if self._nonfinite is not None:
@@ -638,6 +659,7 @@ class Trainer:
                     break
         finally:
             # An exception leaves the model as it was: its mode restored, the bar closed.
+            tuner.close()
             self.train(was_training)
             if progbar:
                 progbar.close()

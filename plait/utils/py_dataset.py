@@ -191,6 +191,9 @@ _WORKER_DATASET = None  # the dataset, in a worker process
 
 def _set_worker_dataset(dataset):
     global _WORKER_DATASET
+    import torch  # (only in a worker process)
+
+    torch.set_num_threads(1)  # as torch's DataLoader workers: a worker takes one core, not the trainer's
     _WORKER_DATASET = dataset
 
 

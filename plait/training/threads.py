@@ -1,0 +1,209 @@
+"""How many threads torch's CPU kernels use during ``fit``: measured on the running fit.
+
+torch starts one OpenMP thread per core, and OpenMP threads spin at the end of every parallel
+region waiting for the others. When another process holds a core (a second job, a notebook,
+the fit's own data-loading workers), a spinning thread waits for a descheduled one, and a
+small model's step gets several times slower: on the project's 2-core machine the seed MLP's
+step went from 1.1 ms to 5.5 ms with one competing busy process, while one thread kept it at
+1.1-1.3 ms. A large convolution, on the other hand, runs nearly twice as fast on two threads
+of a quiet machine.
+
+So no count is right everywhere, and ``fit`` measures: :class:`ThreadTuner` times a few steps
+with torch's count and with fewer threads, alternating, keeps the fastest, and measures again
+every ``hold_s`` seconds (the machine's load changes). At the end of ``fit`` torch's count is
+put back. The count never exceeds the cores left over by the fit's data-loading worker
+processes.
+
+``PLAIT_NUM_THREADS`` overrides it: ``auto`` (the default) tunes; an integer fixes the count
+for the fit; ``off`` leaves torch's count alone. Setting ``OMP_NUM_THREADS``, or calling
+``torch.set_num_threads`` before ``fit``, also leaves the count alone: plait tunes only the
+count torch chose itself. Nothing is tuned on an accelerator, nor in a fit of a few steps.
+"""
+
+import os
+import time
+import weakref
+
+import torch
+
+_TORCH_DEFAULT = torch.get_num_threads()  # torch's own choice, before anyone changes it
+_set_by_plait = None  # the count plait last set (it is not the user's choice)
+_recent = weakref.WeakKeyDictionary()  # model -> (the count its last fit chose, when)
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def candidates(workers=0):
+    """The thread counts ``fit`` may try (the first is where it starts), or ``[]`` when the
+    count is not plait's to choose (see the module doc).
+
+    Args:
+        workers: data-loading worker processes of the fit, each taking a core.
+
+    Example:
+        >>> import os
+        >>> os.environ["PLAIT_NUM_THREADS"] = "3"
+        >>> candidates()
+        [3]
+        >>> del os.environ["PLAIT_NUM_THREADS"]
+    """
+    setting = os.environ.get("PLAIT_NUM_THREADS", "auto").strip().lower()
+    if setting in ("off", "torch", "none"):
+        return []
+    if setting != "auto":
+        try:
+            count = int(setting)
+        except ValueError:
+            raise ValueError(
+                f"PLAIT_NUM_THREADS must be 'auto', 'off' or a positive integer. Received: {setting!r}"
+            ) from None
+        if count < 1:
+            raise ValueError(f"PLAIT_NUM_THREADS must be 'auto', 'off' or a positive integer. Received: {count}")
+        return [count]
+    if os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS"):
+        return []
+    current = torch.get_num_threads()
+    if current not in (_TORCH_DEFAULT, _set_by_plait):
+        return []  # the user chose it with torch.set_num_threads
+    top = max(1, min(_TORCH_DEFAULT, _cores() - workers))
+    counts = [top]
+    while counts[-1] > 1:
+        counts.append(max(1, counts[-1] // 2 if counts[-1] > 2 else 1))
+    return counts if len(counts) <= 3 else [counts[0], counts[1], 1]
+
+
+def for_fit(model, steps, workers=0):
+    """The :class:`ThreadTuner` of a fit of ``steps`` steps (None: unknown) on ``model``, with
+    ``workers`` data-loading worker processes. A fit on an accelerator, or of fewer than
+    ``min_steps`` steps, tunes nothing (a fixed ``PLAIT_NUM_THREADS`` is still set)."""
+    counts = candidates(workers)
+    if len(counts) > 1 and (model.device.type != "cpu" or (steps is not None and steps < min_steps)):
+        counts = []
+    tuner = ThreadTuner(counts, key=model)
+    return tuner
+
+
+min_steps = 30
+
+
+def _set(count):
+    global _set_by_plait
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    _set_by_plait = count
+
+
+class ThreadTuner:
+    """Chooses torch's thread count while a fit runs, from the measured step times.
+
+    Args:
+        counts: the counts to try (:func:`candidates`); one count is simply set, none does
+            nothing.
+        clock: seconds as a float (``time.perf_counter``; tests pass their own).
+
+    ``fit`` calls :meth:`before` and :meth:`after` around each execution of steps and
+    :meth:`close` at its end. The first ``warmup`` executions are not timed (they build the
+    step). Then each count is timed over a window of at least ``window_steps`` steps and
+    ``window_s`` seconds, round-robin, twice, unless one count is already twice as fast; the
+    fastest is kept for ``hold_s`` seconds, after which the counts are timed again.
+
+    Example:
+        >>> tuner = ThreadTuner([])  # nothing to choose
+        >>> tuner.before(); tuner.after(1); tuner.close()
+        >>> tuner.chosen is None
+        True
+    """
+
+    warmup, window_steps, window_s, hold_s = 2, 3, 0.05, 10.0
+
+    def __init__(self, counts, clock=time.perf_counter, key=None):
+        self.counts = list(counts)
+        self.clock = clock
+        self.key = key
+        self.original = torch.get_num_threads()
+        self.chosen = None
+        self.history = []  # (count, seconds per step) of every timed window
+        self._order = []
+        self._times = {}
+        self._warm = 0
+        self._t0 = self._steps = self._since = None
+        self._window_start, self._elapsed = None, 0.0
+        if len(self.counts) == 1:
+            self.chosen = self.counts[0]
+            _set(self.chosen)
+        elif self.counts:
+            recent = _recent.get(key) if key is not None else None
+            if recent is not None and recent[0] in self.counts and clock() - recent[1] < self.hold_s:
+                # The last fit of this model chose a moment ago: hold its choice (a loop of
+                # short fits does not time the slower counts again and again).
+                self.chosen, self._since, self._warm = recent[0], recent[1], self.warmup
+                _set(self.chosen)
+            else:
+                self._probe()
+
+    @property
+    def active(self):
+        return len(self.counts) > 1
+
+    def _probe(self):
+        self._order = [c for _ in range(2) for c in self.counts]
+        self._times = {c: [] for c in self.counts}
+        self._next_window()
+
+    def _next_window(self):
+        _set(self._order[0])
+        self._window_start, self._steps = None, 0
+
+    def before(self):
+        """An execution starts."""
+        if self.active:
+            self._t0 = self.clock()
+
+    def after(self, steps):
+        """An execution of ``steps`` steps ended."""
+        if not self.active or self._t0 is None:
+            return
+        now = self.clock()
+        if self._warm < self.warmup:
+            self._warm += 1
+            return
+        if not self._order:  # holding the chosen count
+            if now - self._since >= self.hold_s:
+                self._probe()
+            return
+        if self._window_start is None:
+            self._window_start, self._elapsed = now, 0.0
+            return  # the first execution after a switch warms the new thread team up
+        self._elapsed += now - self._t0
+        self._steps += steps
+        per_step = self._elapsed / self._steps
+        timed = [t for ts in self._times.values() for t in ts]
+        clearly_slower = timed and per_step > 3 * min(timed)  # no need to time it longer
+        if not clearly_slower and (self._steps < self.window_steps or now - self._window_start < self.window_s):
+            return
+        count = self._order.pop(0)
+        self._times[count].append(per_step)
+        self.history.append((count, per_step))
+        firsts = [t[0] for t in self._times.values() if t]
+        decided = not self._order or (
+            len(firsts) == len(self.counts) and max(firsts) > 2 * min(firsts) and len(self._order) == len(self.counts)
+        )
+        if decided:
+            self._order = []
+            self.chosen = min(self._times, key=lambda c: sum(self._times[c]) / len(self._times[c]))
+            _set(self.chosen)
+            self._since = now
+            if self.key is not None:
+                _recent[self.key] = (self.chosen, now)
+        else:
+            self._next_window()
+
+    def close(self):
+        """The fit ended: torch's count as it was before."""
+        if self.counts:
+            _set(self.original)
