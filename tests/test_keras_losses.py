@@ -247,3 +247,19 @@ def test_compile_by_name(loss, y, units, activation):
     expected = getattr(keras.losses, loss)(keras.ops.convert_to_tensor(y), y_pred, **extra)
     np.testing.assert_allclose(reported, float(np.mean(_np(expected))), rtol=1e-5)
     model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_fit_with_broadcast_targets_as_keras():
+    # (8, 1) targets for a (8, 10) output: Keras broadcasts them in MSE; so does plait's fit.
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y = rng.normal(size=(8, 1)).astype(np.float32)
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])
+    ours = plait.Sequential([plait.Input((4,)), plait.layers.Dense(10)])
+    ours.set_weights(theirs.get_weights())
+    for model in (theirs, ours):
+        model.compile("sgd", "mse")
+    np.testing.assert_allclose(ours.evaluate(x, y, verbose=0), theirs.evaluate(x, y, verbose=0), rtol=1e-6)
+    theirs.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    ours.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # float32 rounding of the same updates
