@@ -595,3 +595,67 @@ def test_conv_lstm_states_masks_and_keras_file(tmp_path):
     assert_close(loaded.predict(x), expected)
     with pytest.raises(ValueError, match="known spatial dims"):
         layers.ConvLSTM2D(2, 3)(plait.Input((None, None, 6, 2)))
+
+
+# ---------------------------------------------------------------- grouped-query attention
+GQA_CASES = [
+    ({"head_dim": 4, "num_query_heads": 4, "num_key_value_heads": 2}, {}),
+    (
+        {"head_dim": 3, "num_query_heads": 6, "num_key_value_heads": 3, "use_gate": True, "use_bias": False},
+        {
+            "use_causal_mask": True,
+            "return_attention_scores": True,
+        },
+    ),
+    ({"head_dim": 2, "num_query_heads": 2, "num_key_value_heads": 1, "sliding_window": 2}, {"use_causal_mask": True}),
+    ({"head_dim": 4, "num_query_heads": 4, "num_key_value_heads": 4}, {"return_attention_scores": True}),
+]
+
+
+@pytest.mark.parametrize("kwargs,call", GQA_CASES)
+def test_group_query_attention_matches_keras(kwargs, call):
+    q, v = rng_input((2, 5, 8)), rng_input((2, 6, 8), 1)
+    k_layer, p_layer = keras.layers.GroupQueryAttention(**kwargs), layers.GroupQueryAttention(**kwargs)
+    k_out = k_layer(q, v, **call)
+    p_layer(q, v, **call)
+    assert [w.shape for w in k_layer.get_weights()] == [w.shape for w in p_layer.get_weights()]
+    p_layer.set_weights(k_layer.get_weights())
+    assert_close(p_layer(torch.as_tensor(q), torch.as_tensor(v), **call), k_out)
+    # Masks given by keyword (query steps, value steps), and the key distinct from the value.
+    attention_mask = np.ones((2, 5, 6), bool)
+    attention_mask[1, :, 4:], attention_mask[0, 2, 0], attention_mask[0, 4, 3] = False, False, False
+    masks = {"attention_mask": attention_mask, "key": rng_input((2, 6, 8), 2)}
+    # (No fully masked query row: that is MultiHeadAttention's rule in plait, and Keras's
+    # GroupQueryAttention zeroes such a row on one code path and averages it on the other.)
+    assert_close(
+        p_layer(torch.as_tensor(q), torch.as_tensor(v), **{k: torch.as_tensor(m) for k, m in masks.items()}, **call),
+        k_layer(q, v, **masks, **call),
+    )
+    # Unknown steps through a functional model.
+    p_q, p_v = plait.Input((None, 8)), plait.Input((None, 8))
+    k_sym = keras.layers.GroupQueryAttention(**kwargs)(keras.Input((None, 8)), keras.Input((None, 8)), **call)
+    model = plait.Model([p_q, p_v], layers.GroupQueryAttention(**kwargs)(p_q, p_v, **call))
+    assert [tuple(t.shape) for t in _flat(model.outputs)] == [tuple(t.shape) for t in _flat(k_sym)]
+    model.set_weights(k_layer.get_weights())
+    assert_close(_flat(model([torch.as_tensor(q), torch.as_tensor(v)])), _flat(k_out))
+    # Keras's config into plait; plait's config into Keras.
+    rebuilt = from_keras_config(k_layer)
+    assert plain({k: v for k, v in rebuilt.get_config().items() if "initializer" not in k and k != "dtype"}) == plain(
+        {
+            k: v
+            for k, v in k_layer.get_config().items()
+            if "initializer" not in k and k not in ("dtype", "activity_regularizer")
+        }
+    )
+    back = keras.layers.GroupQueryAttention.from_config(p_layer.get_config())
+    back(q, v)
+    back.set_weights(p_layer.get_weights())
+    assert_close(back(q, v, **call), k_out)
+
+
+def test_group_query_attention_errors_and_class_name():
+    # Keras's class is GroupedQueryAttention (what files name), exported as GroupQueryAttention.
+    assert keras.layers.GroupQueryAttention.__name__ == layers.GroupQueryAttention.__name__
+    assert layers.GroupedQueryAttention is layers.GroupQueryAttention
+    with pytest.raises(ValueError, match="divisible by `num_key_value_heads`"):
+        layers.GroupQueryAttention(4, 6, 4)

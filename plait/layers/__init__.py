@@ -17,6 +17,7 @@ from plait.layers.convolutional import (
     SeparableConv2D,
 )
 from plait.layers.core import Activation, Dense, EinsumDense, Embedding, Identity, Masking, ReversibleEmbedding
+from plait.layers.grouped_query_attention import GroupedQueryAttention
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
 from plait.layers.merging import (
@@ -124,6 +125,7 @@ GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 # Keras's other short names, the same classes.
+GroupQueryAttention = GroupedQueryAttention  # Keras's public name; files name the class GroupedQueryAttention
 MaxPool3D = MaxPooling3D
 AvgPool3D = AveragePooling3D
 GlobalAvgPool3D = GlobalAveragePooling3D
@@ -137,6 +139,8 @@ SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "GroupQueryAttention",
+    "GroupedQueryAttention",
     "ConvLSTM1D",
     "ConvLSTM2D",
     "ConvLSTM3D",
