@@ -16,7 +16,6 @@ SCRIPT = ROOT.parent / "shared" / "scripts" / "copied_lines.py"
 
 @pytest.mark.skipif(not SCRIPT.is_file(), reason=f"the shared script is not here: {SCRIPT}")
 @pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="Keras (the reference source) is not installed")
-@pytest.mark.xfail(strict=False, reason="ops/applications rewrite in progress")
 def test_copied_lines_within_limits():
     run = subprocess.run(
         [sys.executable, str(SCRIPT), "plait"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
