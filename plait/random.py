@@ -64,6 +64,9 @@ class SeedGenerator:
         tensor([1337,    1], dtype=torch.int32)
     """
 
+    # What a layer's ``variables`` looks for among its attributes (layers cannot import this module).
+    is_seed_generator = True
+
     def __init__(self, seed=None, name=None, **kwargs):
         if kwargs:
             raise ValueError(f"Unrecognized keyword arguments: {kwargs}")

@@ -219,3 +219,219 @@ def test_custom_compute_mask_and_mask_argument():
     (k_mask, k_sum), (p_mask, p_sum) = both(run)
     np.testing.assert_array_equal(p_mask, k_mask)
     np.testing.assert_allclose(p_sum, k_sum)
+
+
+# ----------------------------------------------------------------------------- state
+def test_variables_list_weights_and_seed_states():
+    def run(lib):
+        class Noisy(lib.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.seeds = lib.random.SeedGenerator(3)
+
+            def call(self, x):
+                return x
+
+        inputs = lib.Input((4,))
+        x = lib.layers.BatchNormalization()(lib.layers.Dense(3)(inputs))
+        model = lib.Model(inputs, Noisy()(x))
+        names = lambda vs: [v.path.split("/")[-1] for v in vs]  # noqa: E731
+        return names(model.variables), names(model.trainable_variables), names(model.non_trainable_variables)
+
+    assert run(plait) == run(keras)
+    model = plait.Sequential([plait.Input((2,)), plait.layers.BatchNormalization()])
+    moving = model.non_trainable_variables[0]
+    moving.assign(np.array([5.0, 6.0], "float32"))  # a view of the buffer: the layer sees it
+    np.testing.assert_allclose(model.layers[0].moving_mean.numpy(), [5.0, 6.0])
+
+
+def test_summary_of_an_unbuilt_model(capsys):
+    model = plait.Sequential([plait.layers.Dense(3, name="head")])
+    model.summary()
+    out = capsys.readouterr().out
+    assert "head (Dense)" in out and "0 (unbuilt)" in out and "Total params: 0" in out
+
+
+# ----------------------------------------------------------------------------- attention
+@pytest.mark.parametrize(
+    "kwargs, query_shape, value_shape",
+    [
+        ({"value_dim": 3, "output_shape": 10}, (5, 8), (7, 6)),
+        ({"output_shape": (2, 5), "use_gate": True}, (5, 8), (7, 6)),
+        ({"attention_axes": (1, 2)}, (3, 5, 8), (3, 4, 8)),
+        ({"attention_axes": 2}, (3, 5, 8), (3, 4, 8)),
+        ({"sliding_window": 2}, (6, 8), (6, 8)),
+    ],
+)
+def test_multi_head_attention_variants_match_keras(kwargs, query_shape, value_shape):
+    q, v = arr(2, *query_shape), arr(2, *value_shape)
+    k_layer = keras.layers.MultiHeadAttention(2, 4, **kwargs)
+    k_out, k_scores = k_layer(q, v, return_attention_scores=True)
+    p_layer = plait.layers.MultiHeadAttention(2, 4, **kwargs)
+    p_layer(plait.Input(query_shape), plait.Input(value_shape))
+    p_layer.set_weights(k_layer.get_weights())
+    p_out, p_scores = p_layer(q, v, return_attention_scores=True)
+    np.testing.assert_allclose(numpy(p_out), numpy(k_out), atol=1e-5)
+    np.testing.assert_allclose(numpy(p_scores), numpy(k_scores), atol=1e-6)
+    np.testing.assert_allclose(numpy(p_layer(q, v)), numpy(k_layer(q, v)), atol=1e-5)  # the SDPA path
+    assert plait.layers.MultiHeadAttention.from_config(k_layer.get_config()).get_config()["use_gate"] == kwargs.get(
+        "use_gate", False
+    )
+
+
+def test_multi_head_attention_masks_and_causal_scores_match_keras():
+    q, v = arr(2, 5, 8), arr(2, 7, 8)
+    query_mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    value_mask = np.array([[1, 1, 0, 0, 0, 0, 0], [1] * 7], bool)
+    k_layer = keras.layers.MultiHeadAttention(2, 4)
+    k_layer(q, v)
+    p_layer = plait.layers.MultiHeadAttention(2, 4)
+    p_layer(q, v)
+    p_layer.set_weights(k_layer.get_weights())
+    key_mask = np.array([[1, 1, 1, 1, 0, 0, 0], [1] * 6 + [0]], bool)
+    for extra in ({"value_mask": value_mask, "key_mask": key_mask}, {"use_causal_mask": True}):
+        k_out, k_scores = k_layer(q, v, return_attention_scores=True, **extra)
+        p_out, p_scores = p_layer(q, v, return_attention_scores=True, **extra)
+        np.testing.assert_allclose(numpy(p_out), numpy(k_out), atol=1e-5)
+        np.testing.assert_allclose(numpy(p_scores), numpy(k_scores), atol=1e-6)
+    # A query mask: masked query steps attend to nothing (Keras zeroes their probabilities). plait
+    # also honours an explicit `query_mask=`, which Keras 3.15 replaces by the query's own mask.
+    query = torch.as_tensor(q)
+    query._keras_mask = torch.as_tensor(query_mask)
+    _, scores = p_layer(query, v, return_attention_scores=True)
+    assert numpy(scores)[0, :, 3:].sum() == 0 and numpy(scores)[0, :, :3].sum() > 0
+    _, explicit = p_layer(q, v, query_mask=query_mask, return_attention_scores=True)
+    np.testing.assert_allclose(numpy(explicit), numpy(scores))
+
+
+def test_transformer_block_with_keyword_attention_and_masks_matches_keras():
+    tokens = np.array([[4, 2, 7, 0, 0], [1, 3, 3, 8, 0]])
+
+    def run(lib):
+        layers = lib.layers
+        source = lib.Input((5,), dtype="int32")
+        target = lib.Input((5,), dtype="int32")
+        embed = layers.Embedding(10, 8, mask_zero=True, name="embed")
+        s, t = embed(source), embed(target)
+        encoded = layers.LayerNormalization(name="ln1")(
+            s + layers.MultiHeadAttention(2, 4, name="self_attn")(query=s, value=s, key=s)
+        )
+        decoded = layers.MultiHeadAttention(2, 4, name="causal")(query=t, value=t, use_causal_mask=True)
+        crossed = layers.MultiHeadAttention(2, 4, name="cross")(query=decoded, value=encoded, key=encoded)
+        out = layers.Dense(3, name="head")(layers.LayerNormalization(name="ln2")(decoded + crossed))
+        return lib.Model([source, target], out)
+
+    k_model, p_model = both(run)
+    for layer in k_model.layers:
+        if layer.weights:
+            p_model.get_layer(layer.name).set_weights(layer.get_weights())
+    np.testing.assert_allclose(numpy(p_model([tokens, tokens])), numpy(k_model([tokens, tokens])), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- configs
+def test_every_keras_layer_config_that_plait_has_rebuilds():
+    """``plait.layers.deserialize`` reads what Keras 3.15 writes for each of its layers that
+    plait has (DTypePolicy dicts, keys Keras added at their off values)."""
+    made = {
+        "Dense": (3,), "Conv2D": (2, 3), "Conv1D": (2, 3), "LSTM": (4,), "GRU": (4,), "SimpleRNN": (4,),
+        "Embedding": (10, 3), "MultiHeadAttention": (2, 4), "Dropout": (0.1,), "BatchNormalization": (),
+        "LayerNormalization": (), "ReLU": (), "Softmax": (), "Reshape": ((2, 2),), "Concatenate": (),
+        "GlobalAveragePooling1D": (), "MaxPooling2D": (), "Normalization": (), "Rescaling": (0.5,),
+    }  # fmt: skip
+    for name, args in made.items():
+        k_layer = getattr(keras.layers, name)(*args)
+        p_layer = plait.layers.deserialize(keras.layers.serialize(k_layer))
+        assert type(p_layer).__name__ == name and p_layer.name == k_layer.name
+
+
+def test_a_config_with_a_feature_plait_lacks_is_refused_by_name():
+    config = keras.layers.serialize(keras.layers.Dense(3))
+    config["config"]["lora_rank"] = 4
+    with pytest.raises(ValueError, match="uses `lora_rank=4`, which plait does not support"):
+        plait.layers.deserialize(config)
+
+
+# ----------------------------------------------------------------------------- saving hooks
+def _vocab_layer(lib):
+    class Vocab(lib.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.vocab, self.extra = ["a"], np.zeros(3, "float32")
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+        def save_assets(self, dir_path):
+            with open(os.path.join(dir_path, "vocab.txt"), "w") as f:
+                f.write("\n".join(self.vocab))
+
+        def load_assets(self, dir_path):
+            with open(os.path.join(dir_path, "vocab.txt")) as f:
+                self.vocab = f.read().split("\n")
+
+        def save_own_variables(self, store):
+            super().save_own_variables(store)
+            store["extra"] = self.extra
+
+        def load_own_variables(self, store):
+            self.extra = np.array(store["extra"])
+            self.w.assign(np.array(store["0"]))
+
+    return Vocab
+
+
+@pytest.mark.parametrize("writer, reader", [("plait", "plait"), ("keras", "plait"), ("plait", "keras")])
+def test_save_assets_and_own_variables_round_trip(tmp_path, writer, reader):
+    libs = {"keras": keras, "plait": plait}
+    classes = {name: _vocab_layer(lib) for name, lib in libs.items()}
+    lib, vocab = libs[writer], classes[writer]()
+    inputs = lib.Input((4,))
+    model = lib.Model(inputs, lib.layers.Dense(2, name="head")(vocab(inputs)))
+    vocab.vocab, vocab.extra = ["x", "y"], np.array([1.0, 2.0, 3.0], "float32")
+    vocab.w.assign(np.array([1.0, 2.0, 3.0, 4.0], "float32"))
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = libs[reader].models.load_model(path, custom_objects={"Vocab": classes[reader]})
+    restored = [layer for layer in loaded.layers if type(layer).__name__ == "Vocab"][0]
+    assert restored.vocab == ["x", "y"]
+    np.testing.assert_allclose(np.asarray(restored.extra), [1.0, 2.0, 3.0])
+    x = arr(3, 4)
+    np.testing.assert_allclose(numpy(loaded(x)), numpy(model(x)), atol=1e-6)
+
+
+def test_compile_config_hooks_are_called_on_load(tmp_path):
+    calls = []
+
+    class Tagged(plait.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.head = plait.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(x)
+
+        def get_compile_config(self):
+            return {**super().get_compile_config(), "tag": "v2"}
+
+        def compile_from_config(self, config):
+            calls.append(config["tag"])
+            super().compile_from_config(config)
+
+    model = Tagged()
+    model(np.zeros((2, 3), "float32"))
+    model.compile("adam", "mse")
+    model.save(tmp_path / "m.keras")
+    loaded = plait.models.load_model(tmp_path / "m.keras", custom_objects={"Tagged": Tagged})
+    assert calls == ["v2"] and loaded.compiled and loaded.loss == "mse"
+
+
+def test_softmax_takes_a_mask_as_keras():
+    x = arr(2, 3, 4)
+    mask = np.array([[[1, 1, 0, 0]] * 3, [[0, 0, 0, 0]] * 3], bool)
+    for axis in (-1, (1, 2)):
+        want = keras.layers.Softmax(axis=axis)(x, mask=mask)
+        got = plait.layers.Softmax(axis=axis)(x, mask=mask)
+        np.testing.assert_allclose(numpy(got), numpy(want), atol=1e-6)

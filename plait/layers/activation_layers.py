@@ -58,13 +58,28 @@ class ELU(_Elementwise):
 
 
 class Softmax(_Elementwise):
-    """Softmax over ``axis`` (default -1)."""
+    """Softmax over ``axis`` (default -1, or a tuple of axes).
+
+    Called with ``mask`` (broadcastable to the inputs; True or > 0.5 = keep), masked positions
+    get probability 0, as Keras's: they are left out of the normalisation, and a fully masked
+    slice is all zeros rather than uniform.
+
+    Example:
+        >>> import torch, plait
+        >>> plait.layers.Softmax()(torch.zeros(1, 3), mask=torch.tensor([[True, True, False]]))
+        tensor([[0.5000, 0.5000, 0.0000]])
+    """
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(kwargs, axis=axis)
 
-    def call(self, inputs):
-        return torch.softmax(inputs, dim=self.axis)
+    def call(self, inputs, mask=None):
+        axes = tuple(self.axis) if isinstance(self.axis, (list, tuple)) else (self.axis,)
+        if mask is not None:
+            mask = mask if mask.dtype == torch.bool else mask > 0.5
+            inputs = inputs.masked_fill(~mask, -1e9)  # Keras's large negative filler for float32
+        out = torch.softmax(inputs, dim=axes[0]) if len(axes) == 1 else (inputs - inputs.logsumexp(axes, True)).exp()
+        return out if mask is None else out.masked_fill(~mask, 0.0)
 
 
 class PReLU(_Elementwise):

@@ -38,7 +38,9 @@ class MultiHeadAttention(Layer):
     Call arguments:
         query ``(B, T, dim)``, value ``(B, S, dim)``, key (default ``value``), query_mask
         ``(B, T)``, value_mask / key_mask ``(B, S)``, attention_mask ``(B, T, S)`` (True =
-        attend), return_attention_scores, training, use_causal_mask.
+        attend), return_attention_scores, training, use_causal_mask. A masked query step
+        attends to nothing (its probabilities are 0, as Keras's masked softmax makes them). An
+        explicit ``query_mask`` is honoured; Keras 3.15 reads only the query's own mask.
 
     Weights (Keras order and shapes): query kernel ``(dim, heads, key_dim)`` and bias
     ``(heads, key_dim)``; key; gate (with ``use_gate``); value; output kernel
@@ -186,8 +188,8 @@ class MultiHeadAttention(Layer):
         v_flat, _, _ = self._to_heads(v)
         training = self.training if training is None else bool(training)
         dropout = self.dropout if training else 0.0
-        if mask is not None:
-            mask = mask.reshape(*mask.shape[: mask.dim() - 2 * len(self._axes)], 1, q_flat.shape[-2], -1)
+        if mask is not None:  # (batch..., query steps..., key steps...) -> (batch..., 1, Lq, Lk)
+            mask = mask.expand(*batch_dims, *q_steps, *k_steps).reshape(*batch_dims, 1, q_flat.shape[-2], -1)
         scale = 1.0 / math.sqrt(self.key_dim)
         scores = None
         if return_attention_scores or dropout > 0:
@@ -195,10 +197,14 @@ class MultiHeadAttention(Layer):
             if mask is not None:
                 logits = logits.masked_fill(~mask, _LARGE_NEGATIVE)
             scores = torch.softmax(logits, dim=-1)
+            if mask is not None:  # as Keras's masked softmax: a fully masked row attends to nothing
+                scores = scores.masked_fill(~mask, 0.0)
             attended = torch.matmul(F.dropout(scores, dropout, True) if dropout > 0 else scores, v_flat)
         else:
             # A boolean mask as Keras's -1e9 filler (a fully masked row stays uniform, not NaN).
             bias = None if mask is None else (~mask).to(q_flat.dtype) * _LARGE_NEGATIVE
+            # (A fully masked row averages every value here, as Keras's fused path does; the
+            # explicit path above zeroes it, as Keras's masked softmax does.)
             attended = F.scaled_dot_product_attention(q_flat, k_flat, v_flat, attn_mask=bias, scale=scale)
         attended = self._from_heads(attended, q, batch_dims, q_steps)  # (..., heads, value_dim) in query's layout
         if gate is not None:

@@ -205,6 +205,15 @@ def _on_meta(inputs):
     return any(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in nest.flatten(inputs))
 
 
+def _as_variable(layer, spec):
+    """A weight with Keras's Variable API: trainable weights are Variables already; a plain buffer
+    (plait's own non-trainable weights) is seen through a BufferVariable sharing its storage."""
+    stored = spec.get(layer)
+    if isinstance(stored, (Variable, BufferVariable)):
+        return stored
+    return BufferVariable.wrap(stored, spec.name, layer.name, spec)
+
+
 def _keras_masks(inputs):
     """The masks that ``inputs`` carry as ``_keras_mask`` (Keras's eager mask): one mask, or a
     list for a list of inputs; None when none carries one."""
@@ -676,6 +685,33 @@ class Layer(nn.Module):
         return [s.get(layer) for layer, s in self._weight_entries() if not self._is_trainable(layer, s)]
 
     @property
+    def variables(self):
+        """Keras's ``layer.variables``: every weight in Keras order, then the states of the random
+        seed generators the layer and its sublayers hold (``plait.random.SeedGenerator``).
+        ``parameters()``/``state_dict()`` stay torch's."""
+        return [_as_variable(layer, s) for layer, s in self._weight_entries()] + self._seed_states()
+
+    @property
+    def trainable_variables(self):
+        """Keras's ``layer.trainable_variables``: the trainable weights."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        """Keras's ``layer.non_trainable_variables``: non-trainable weights (BatchNormalization's
+        moving statistics, frozen weights), then seed generator states."""
+        entries = [(layer, s) for layer, s in self._weight_entries() if not self._is_trainable(layer, s)]
+        return [_as_variable(layer, s) for layer, s in entries] + self._seed_states()
+
+    def _seed_states(self):
+        states = []
+        for module in self.modules():
+            for value in vars(module).values():
+                if getattr(type(value), "is_seed_generator", False):
+                    states.append(BufferVariable.wrap(value.state, "seed_generator_state", value.name, None))
+        return states
+
+    @property
     def trainable(self):
         return self._trainable
 
@@ -720,6 +756,31 @@ class Layer(nn.Module):
             for (layer, spec), value in zip(entries, weights):
                 current = spec.get(layer)
                 current.copy_(spec.to_storage(np.asarray(value)).to(current.dtype))
+
+    # ----------------------------------------------------------------- saving hooks
+    def save_own_variables(self, store):
+        """Write the layer's own weights (not its sublayers') into ``store`` as ``"0"``, ``"1"``, ...
+        in Keras's layout: what ``.keras`` saving calls, and what a user's override extends
+        (``super().save_own_variables(store); store["vocab"] = ...``)."""
+        for i, (layer, spec) in enumerate(self._own_entries()):
+            store[str(i)] = spec.to_keras(sharding.full(spec.get(layer))).cpu().numpy()
+
+    def load_own_variables(self, store):
+        """Read the layer's own weights back from ``store`` (see :meth:`save_own_variables`);
+        raises ValueError when the store holds another number of them, as Keras's."""
+        entries = self._own_entries()
+        if len(store.keys()) != len(entries):
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(entries)} variables, but received {len(store.keys())} "
+                f"variables during loading. Expected: {[spec.name for _, spec in entries]}"
+            )
+        with torch.no_grad():
+            for i, (layer, spec) in enumerate(entries):
+                current = spec.get(layer)
+                current.copy_(spec.to_storage(np.asarray(store[str(i)])).to(current.dtype))
+
+    def _own_entries(self):
+        return [(layer, spec) for layer, spec in self._weight_entries() if layer is self]
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape):

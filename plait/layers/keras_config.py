@@ -21,6 +21,8 @@ Example:
 
 import inspect
 
+from torch import nn
+
 # Keras config keys that mean "feature off" at these values: a class without the argument
 # reads them as absent.
 OFF_VALUES = {
@@ -50,7 +52,6 @@ OFF_VALUES = {
 }
 # Keys read as absent whatever their value: a seed only picks random draws.
 ALWAYS_DROPPED = ("seed",)
-SUPPORTED_DTYPES = ("float32", "int32", "int64", "float64", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
 
 
 def plain_dtype(value, where="A Keras layer"):
@@ -68,20 +69,17 @@ def plain_dtype(value, where="A Keras layer"):
                 "Load the float model and call `model.quantize(...)` instead."
             )
         value = (value.get("config") or {}).get("name", "float32")
-    if value is not None and value not in SUPPORTED_DTYPES:
-        raise ValueError(f"{where} uses `dtype={value!r}`, which plait does not support. Supported: {SUPPORTED_DTYPES}")
-    return value
+    return value  # a name; the layer resolves it (and names what it cannot)
 
 
 def accepted_arguments(cls):
     """``(names, open)``: the constructor arguments ``cls`` takes, its base layers' included (a
     subclass that passes ``**kwargs`` on accepts its bases' arguments), and whether a user's own
     ``__init__(..., **kwargs)`` may take further keys itself."""
-    from plait.layers.base import Layer
-
     accepted, open_ended = {"name", "trainable", "dtype"}, False
     for base in cls.__mro__:
-        if "__init__" in vars(base) and issubclass(base, Layer):
+        # The layer classes down to plait's Layer (torch's Module and object take nothing).
+        if "__init__" in vars(base) and issubclass(base, nn.Module) and base is not nn.Module:
             params = inspect.signature(base.__init__).parameters.values()
             accepted |= {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
             if not base.__module__.startswith("plait."):

@@ -181,11 +181,3 @@ class Sequential(Functional):
     def _sublayers(self):
         self._ensure_graph()
         return list(self._stack)
-
-    def summary(self, *args, **kwargs):
-        if not self._ensure_graph():
-            raise ValueError(
-                f"This model ('{self.name}') has not yet been built. Build it by giving an Input "
-                "first or `input_shape=` to the first layer, or by calling it on a batch of data."
-            )
-        super().summary(*args, **kwargs)

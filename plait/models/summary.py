@@ -215,6 +215,8 @@ def _print_subclassed(model, print_fn, line_length):
     layers = model._sublayers()
     for i, layer in enumerate(layers):
         name = f"{layer.name} ({layer._get_name()})"[: positions[0] - 1]
-        print_fn(name.ljust(positions[0]) + "?".ljust(positions[1] - positions[0]) + str(layer.count_params()))
+        # As Keras: a layer that has not seen data yet has no weights and says so.
+        params = str(layer.count_params()) if layer.built else "0 (unbuilt)"
+        print_fn(name.ljust(positions[0]) + "?".ljust(positions[1] - positions[0]) + params)
         print_fn(("=" if i == len(layers) - 1 else "_") * line_length)
     _print_totals(model, print_fn, line_length)

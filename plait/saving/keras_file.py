@@ -14,6 +14,8 @@ model's ``compile_config`` and optimizer variables are restored, so ``fit`` cont
 
 import io
 import json
+import os
+import tempfile
 import warnings
 import zipfile
 from collections import Counter
@@ -23,7 +25,14 @@ import numpy as np
 from plait import layers as layers_module
 from plait.layers import keras_config
 from plait.layers.serialization import builtin_classes
-from plait.saving.keras_writer import SLOT_PASSES, custom_children, is_custom_layer, is_subclassed_model
+from plait.saving.keras_writer import (
+    SLOT_PASSES,
+    H5Store,
+    custom_children,
+    is_custom_layer,
+    is_subclassed_model,
+    overrides,
+)
 from plait.utils import nest
 from plait.utils.naming import to_snake_case
 
@@ -222,12 +231,19 @@ def _datasets(group):
     return values
 
 
-def _layer_values(layer, group):
+def _layer_values(layer, group, hooks=None):
     """A layer's values from its group, in ``layer.get_weights()`` order. A user's layer is read as
-    Keras wrote it: its own ``vars``, then each sublayer from the group named by its attribute."""
+    Keras wrote it: its own ``vars``, then each sublayer from the group named by its attribute.
+    A layer with its own ``load_own_variables`` keeps its values here and is appended to
+    ``hooks`` with its group: its hook reads the ``vars`` once the others are assigned."""
+    if hooks is not None:
+        hooks.append((layer, group))
     if not (is_custom_layer(layer) or is_subclassed_model(layer)):
         return _datasets(group)
-    values = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
+    if overrides(layer, "load_own_variables"):
+        values = layer.get_weights()[: len(layer._own_entries())]
+    else:
+        values = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
     for key, child in custom_children(layer):
         if key not in group:
             if child.weights:
@@ -239,9 +255,9 @@ def _layer_values(layer, group):
         if hasattr(child, "_nodes"):  # a model inside the layer: its layers in its order
             inner = group[key]["layers"] if "layers" in group[key] else group[key]
             for sub, name in zip(child.layers, _keras_group_names(child)):
-                values += _layer_values(sub, inner[name]) if name in inner else []
+                values += _layer_values(sub, inner[name], hooks) if name in inner else []
         else:
-            values += _layer_values(child, group[key])
+            values += _layer_values(child, group[key], hooks)
     return values
 
 
@@ -284,12 +300,18 @@ def load_keras_weights(model, h5file, where, skip_mismatch=False):
     file holds exactly this architecture's weights; ``skip_mismatch=True`` warns and skips the
     layers that do not fit, as Keras does. Everything is checked before anything is assigned, so a
     file that does not fit leaves the model as it was."""
-    for layer, values in _weights_plan(model, h5file, where, skip_mismatch):
+    hooks = []
+    for layer, values in _weights_plan(model, h5file, where, skip_mismatch, hooks):
         layer.set_weights(values)
+    for layer, group in hooks:
+        if overrides(layer, "load_own_variables") and "vars" in group:
+            layer.load_own_variables(H5Store(group["vars"]))
+    return hooks
 
 
-def _weights_plan(model, h5file, where, skip_mismatch):
-    """``[(layer, values)]`` to assign, after checking the whole file against ``model``."""
+def _weights_plan(model, h5file, where, skip_mismatch, hooks=None):
+    """``[(layer, values)]`` to assign, after checking the whole file against ``model``; each
+    layer read is appended to ``hooks`` with its group (see :func:`_layer_values`)."""
     plan = []
 
     def mismatch(message):
@@ -298,7 +320,7 @@ def _weights_plan(model, h5file, where, skip_mismatch):
         warnings.warn(f"Skipping: {message}", stacklevel=3)
 
     if is_subclassed_model(model):  # its weights by attribute from the root, as a custom layer's
-        values = _numeric(_layer_values(model, h5file), model, "/", where)
+        values = _numeric(_layer_values(model, h5file, hooks), model, "/", where)
         problem = _misfit(model, values)
         if problem is not None:
             mismatch(f"{where}: {problem} The file is for another model.")
@@ -324,9 +346,9 @@ def _weights_plan(model, h5file, where, skip_mismatch):
             continue
         used.add(key)
         if hasattr(layer, "_nodes"):  # a nested model: its own layers/... tree
-            plan += _weights_plan(layer, group[key], where, skip_mismatch)
+            plan += _weights_plan(layer, group[key], where, skip_mismatch, hooks)
             continue
-        values = _numeric(_layer_values(layer, group[key]), layer, key, where)
+        values = _numeric(_layer_values(layer, group[key], hooks), layer, key, where)
         problem = _misfit(layer, values)
         if problem is None:
             plan.append((layer, values))
@@ -366,7 +388,33 @@ def _open_h5(source, filepath):
 def load_keras_weights_bytes(model, data, filepath, skip_mismatch=False):
     """Load a ``model.weights.h5`` held in memory (a ``.keras`` member) into ``model``."""
     with _open_h5(io.BytesIO(data), filepath) as h5:
-        _guarded(lambda: load_keras_weights(model, h5, f"'{filepath}'", skip_mismatch), filepath)
+        return [
+            (layer, group.name)
+            for layer, group in _guarded(
+                lambda: load_keras_weights(model, h5, f"'{filepath}'", skip_mismatch), filepath
+            )
+        ]
+
+
+def _load_assets(layers, assets):
+    """Call ``load_assets(dir)`` of each layer that has it, on a folder holding the files saved
+    under its group path (``assets/layers/<name>/``), as Keras's loading does."""
+    for layer, path in layers:
+        if not hasattr(layer, "load_assets"):
+            continue
+        prefix = "assets/" + path.strip("/") + "/" if path.strip("/") else "assets/"
+        with tempfile.TemporaryDirectory() as folder:
+            for name, payload in assets.items():
+                inner = name[len(prefix) :]
+                if not name.startswith(prefix) or ("/" in inner and path.strip("/") == ""):
+                    continue
+                target = os.path.realpath(os.path.join(folder, inner))
+                if not target.startswith(os.path.realpath(folder) + os.sep):
+                    raise ValueError(f"The file's asset '{name}' points outside its folder; it is not loaded.")
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as f:
+                    f.write(payload)
+            layer.load_assets(folder)
 
 
 def _guarded(load, filepath):
@@ -387,6 +435,7 @@ def load_keras_model(filepath, compile=True):
                 raise ValueError(f"'{filepath}' lacks config.json or model.weights.h5; it is not a Keras .keras file")
             config = json.loads(read_member(archive, "config.json", filepath))
             data = read_member(archive, "model.weights.h5", filepath)
+            assets = {n: read_member(archive, n, filepath) for n in names if n.startswith("assets/") and n[-1] != "/"}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as error:
         raise ValueError(f"'{filepath}' is not a readable zip file (truncated or corrupted?): {error}") from None
     except json.JSONDecodeError as error:
@@ -396,7 +445,8 @@ def load_keras_model(filepath, compile=True):
     model = layer_from_keras(config)
     if is_subclassed_model(model):  # Keras builds it from the first call's shapes
         model.build_from_config(config.get("build_config"))
-    load_keras_weights_bytes(model, data, filepath)
+    hooks = load_keras_weights_bytes(model, data, filepath)
+    _load_assets(hooks, assets)
     if compile and config.get("compile_config"):
         with _open_h5(io.BytesIO(data), filepath) as h5:
             _guarded(lambda: _compile_from_keras(model, config["compile_config"], h5, f"'{filepath}'"), filepath)
@@ -478,7 +528,11 @@ def _compile_from_keras(model, compile_config, h5, where):
             stacklevel=4,
         )
         return
-    model.compile(optimizer=_keras_optimizer_from(compile_config["optimizer"], where), **args)
+    # Keras's settings of how to run (jit_compile, steps_per_execution) are not carried over:
+    # plait's defaults are its fast path. A subclass's own keys reach its compile_from_config.
+    rest = {k: v for k, v in compile_config.items() if k not in ("jit_compile", "steps_per_execution", "run_eagerly")}
+    optimizer = _keras_optimizer_from(compile_config["optimizer"], where)
+    model.compile_from_config({**rest, **args, "optimizer": optimizer})
     if "optimizer" not in h5 or "vars" not in h5["optimizer"]:
         return
     stored = h5["optimizer"]["vars"]

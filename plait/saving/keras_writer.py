@@ -35,6 +35,7 @@ import datetime
 import io
 import json
 import os
+import tempfile
 import zipfile
 from collections import Counter
 
@@ -475,7 +476,9 @@ def _compile_spec(model):
             "config": lr["config"],
             "registered_name": None,
         }
+    extra = {k: v for k, v in config.items() if k not in ("loss", "loss_weights", "metrics", "weighted_metrics")}
     return {
+        **{k: v for k, v in extra.items() if nest.is_plain(v)},  # a subclass's own keys (get_compile_config)
         "optimizer": {"module": "keras.optimizers", "class_name": name, "config": opt_config, "registered_name": None},
         "loss": config.get("loss"),
         "loss_weights": config.get("loss_weights"),
@@ -556,24 +559,63 @@ def group_names(layers):
     return names
 
 
-def write_weights(model, h5, path=""):
-    """Write ``model``'s weights (and its nested models') into ``h5`` at ``path``, Keras's layout."""
+class H5Store:
+    """The ``store`` a layer's ``save_own_variables`` / ``load_own_variables`` receives: its
+    ``vars`` group of the weights file, read and written by key (``store["0"] = array``)."""
+
+    def __init__(self, group):
+        self.group = group
+
+    def __setitem__(self, key, value):
+        if key in self.group:
+            del self.group[key]
+        self.group.create_dataset(str(key), data=np.asarray(value))
+
+    def __getitem__(self, key):
+        if key not in self.group:
+            raise KeyError(f"The weights file has no variable '{key}' in '{self.group.name}'; it holds {self.keys()}.")
+        return np.asarray(self.group[key])
+
+    def __contains__(self, key):
+        return key in self.group
+
+    def __len__(self):
+        return len(self.group)
+
+    def keys(self):
+        return sorted(self.group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+
+
+def overrides(layer, hook):
+    """Whether ``layer``'s class defines Keras saving hook ``hook`` itself (a user's
+    ``save_own_variables``, ``save_assets``, ...), rather than taking plait's."""
+    own = getattr(type(layer), hook, None)
+    return own is not None and own is not getattr(layers_module.Layer, hook, None)
+
+
+def write_weights(model, h5, path="", visit=None):
+    """Write ``model``'s weights (and its nested models') into ``h5`` at ``path``, Keras's layout.
+    ``visit(layer, where)`` is called for every layer with its group path (for assets)."""
+    if visit is not None:
+        visit(model, path)
     if is_subclassed_model(model):  # its weights by attribute, as a custom layer's
-        _write_custom(model, h5, path)
+        _write_custom(model, h5, path, visit)
         return
     _write_vars(h5, path, model.name, [])
     layers = model.layers
     for layer, key in zip(layers, group_names(layers)):
         where = f"{path}/layers/{key}" if path else f"layers/{key}"
-        _write_layer(layer, h5, where)
+        _write_layer(layer, h5, where, visit)
 
 
-def _write_layer(layer, h5, where):
+def _write_layer(layer, h5, where, visit=None):
     if hasattr(layer, "_nodes") or type(layer).__name__ == "Sequential" or is_subclassed_model(layer):
-        write_weights(layer, h5, where)
+        write_weights(layer, h5, where, visit)
         return
+    if visit is not None:
+        visit(layer, where)
     if is_custom_layer(layer):
-        _write_custom(layer, h5, where)
+        _write_custom(layer, h5, where, visit)
         return
     _write_vars(h5, where, layer.name, [])
     for sub, values in _parts(layer, layer.get_weights()):
@@ -598,19 +640,23 @@ def custom_children(layer):
     return found
 
 
-def _write_custom(layer, h5, where):
-    own = [spec for owner, spec in layer.weight_entries() if owner is layer]
-    _write_vars(h5, where, layer.name, layer.get_weights()[: len(own)])
+def _write_custom(layer, h5, where, visit=None):
+    if overrides(layer, "save_own_variables"):  # the user's own hook writes its vars, as in Keras
+        _write_vars(h5, where, layer.name, [])
+        layer.save_own_variables(H5Store(h5[f"{where}/vars" if where else "vars"]))
+    else:
+        own = [spec for owner, spec in layer.weight_entries() if owner is layer]
+        _write_vars(h5, where, layer.name, layer.get_weights()[: len(own)])
     for attr, child in custom_children(layer):
-        _write_layer(child, h5, f"{where}/{attr}")
+        _write_layer(child, h5, f"{where}/{attr}", visit)
 
 
-def _h5_bytes(model, with_optimizer=False):
+def _h5_bytes(model, with_optimizer=False, visit=None):
     import h5py
 
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
-        write_weights(model, h5)
+        write_weights(model, h5, visit=visit)
         variables = optimizer_variables(model) if with_optimizer and _compile_spec(model) is not None else None
         if variables is not None:
             _write_vars(h5, "optimizer", _keras_optimizer(model)[0].name, variables)
@@ -626,15 +672,37 @@ def save_keras_model(model, filepath):
     metadata = json.dumps(
         {"keras_version": KERAS_VERSION, "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
     )
-    weights = _h5_bytes(model, with_optimizer=True)
+    with_assets = []
+    weights = _h5_bytes(model, with_optimizer=True, visit=lambda layer, where: with_assets.append((layer, where)))
+    assets = _assets(with_assets)
 
     def write(tmp):
         with zipfile.ZipFile(tmp, "w") as archive:  # Keras writes its members uncompressed
             archive.writestr("metadata.json", metadata)
             archive.writestr("config.json", config)
             archive.writestr("model.weights.h5", weights)
+            for name, data in assets:
+                archive.writestr(name, data)
 
     atomic_write(os.fspath(filepath), write)
+
+
+def _assets(layers):
+    """``[(zip member, bytes)]``: the files each layer's ``save_assets(dir)`` writes, under
+    ``assets/<the layer's group path>/`` as Keras's archive keeps them."""
+    members = []
+    for layer, where in layers:
+        if not hasattr(layer, "save_assets"):
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            layer.save_assets(folder)
+            for root, _, files in os.walk(folder):
+                for name in sorted(files):
+                    path = os.path.join(root, name)
+                    inner = os.path.relpath(path, folder).replace(os.sep, "/")
+                    with open(path, "rb") as f:
+                        members.append((f"assets/{where}/{inner}" if where else f"assets/{inner}", f.read()))
+    return members
 
 
 def save_keras_weights(model, filepath):
