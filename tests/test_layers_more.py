@@ -659,3 +659,55 @@ def test_group_query_attention_errors_and_class_name():
     assert layers.GroupedQueryAttention is layers.GroupQueryAttention
     with pytest.raises(ValueError, match="divisible by `num_key_value_heads`"):
         layers.GroupQueryAttention(4, 6, 4)
+
+
+# ---------------------------------------------------------------- Pipeline and the refused layers
+def test_pipeline_matches_keras_and_follows_the_model_mode():
+    x = np.random.default_rng(0).uniform(0, 255, (2, 6, 6, 3)).astype("float32")
+
+    def make(lib):
+        return lib.layers.Pipeline(
+            [lib.layers.Rescaling(1 / 255.0, offset=-0.5), lib.layers.CenterCrop(4, 4), lib.layers.ZeroPadding2D(1)]
+        )
+
+    k_pipe, p_pipe = make(keras), make(plait)
+    assert_close(p_pipe(torch.as_tensor(x)), k_pipe(x))
+    assert [type(layer).__name__ for layer in p_pipe.layers] == ["Rescaling", "CenterCrop", "ZeroPadding2D"]
+    rebuilt = from_keras_config(k_pipe)
+    assert_close(rebuilt(torch.as_tensor(x)), k_pipe(x))
+    assert plain(p_pipe.get_config())["layers"][1]["config"]["height"] == 4
+    # Called alone it augments (Keras's training=True default); in predict it does not.
+    flip = layers.Pipeline([layers.RandomFlip("horizontal")])
+    torch.manual_seed(0)
+    images = torch.arange(2 * 3 * 4 * 1, dtype=torch.float32).reshape(2, 3, 4, 1).repeat(8, 1, 1, 1)
+    assert not torch.equal(flip(images), images)
+    assert torch.equal(flip(images, training=False), images)
+    inputs = plait.Input((3, 4, 1))
+    model = plait.Model(inputs, flip(inputs))
+    np.testing.assert_array_equal(model.predict(images.numpy()), images.numpy())
+    with pytest.raises(TypeError, match="list of layers"):
+        layers.Pipeline(layers.Rescaling(2.0))
+
+
+@pytest.mark.parametrize(
+    "name,instead", [("JaxLayer", "TorchModuleWrapper"), ("FlaxLayer", "torch.nn.Module"), ("TFSMLayer", "load_model")]
+)
+def test_foreign_framework_layers_refuse_with_what_to_use(name, instead):
+    with pytest.raises(NotImplementedError, match=instead):
+        getattr(layers, name)("model_path_or_fn")
+
+
+def test_every_keras_layer_name_but_the_ones_left_to_others_exists():
+    """Keras 3's ``keras.layers`` names in ``plait.layers``: all of them except the image
+    augmentation, spectrogram and string families (another task's)."""
+    others = {
+        "AugMix", "AutoContrast", "ContrastLimitedAdaptiveHistogramEqualization", "CutMix", "Equalization",
+        "HashedCrossing", "MaxNumBoundingBoxes", "MelSpectrogram", "MixUp", "RandAugment", "RandomBrightness",
+        "RandomColorDegeneration", "RandomColorJitter", "RandomElasticTransform", "RandomErasing",
+        "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert", "RandomPerspective",
+        "RandomPosterization", "RandomSaturation", "RandomSharpness", "RandomShear", "STFTSpectrogram",
+        "Solarization",
+    }  # fmt: skip
+    names = [n for n in dir(keras.layers) if not n.startswith("_")]
+    missing = sorted(n for n in names if not hasattr(layers, n) and n not in others)
+    assert missing == []

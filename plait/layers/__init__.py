@@ -17,6 +17,7 @@ from plait.layers.convolutional import (
     SeparableConv2D,
 )
 from plait.layers.core import Activation, Dense, EinsumDense, Embedding, Identity, Masking, ReversibleEmbedding
+from plait.layers.foreign import FlaxLayer, JaxLayer, TFSMLayer
 from plait.layers.grouped_query_attention import GroupedQueryAttention
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.lambda_layer import Lambda
@@ -46,6 +47,7 @@ from plait.layers.normalization import (
     SpectralNormalization,
     UnitNormalization,
 )
+from plait.layers.pipeline import Pipeline
 from plait.layers.pooling import (
     AdaptiveAveragePooling1D,
     AdaptiveAveragePooling2D,
@@ -139,6 +141,10 @@ SeparableConvolution1D = SeparableConv1D
 SeparableConvolution2D = SeparableConv2D
 
 __all__ = [
+    "FlaxLayer",
+    "JaxLayer",
+    "Pipeline",
+    "TFSMLayer",
     "GroupQueryAttention",
     "GroupedQueryAttention",
     "ConvLSTM1D",
