@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import _startup  # first: reports progress while the imports below load torch and plait
 import numpy as np
 import torch
 
@@ -305,6 +306,7 @@ def main(argv=None):
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the tests' few-sample run
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # lines reach a pipe or a log file as they are printed
+    _startup.done()
     size = SIZES["tiny" if args.tiny else "full" if args.full else "quick"]
     qa_estimate = "about 3 minutes" if args.full else "about 50 s"
     posts_estimate = "about 5 minutes" if args.full else "about 90 s"
