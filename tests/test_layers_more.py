@@ -711,3 +711,18 @@ def test_every_keras_layer_name_but_the_ones_left_to_others_exists():
     names = [n for n in dir(keras.layers) if not n.startswith("_")]
     missing = sorted(n for n in names if not hasattr(layers, n) and n not in others)
     assert missing == []
+
+
+def test_new_layers_trace_with_torch_export():
+    """A model of the new layers exports with torch.export and gives the eager numbers."""
+    inputs = plait.Input((6, 8))
+    x = layers.EinsumDense("abc,cd->abd", (6, 8), bias_axes="d")(inputs)
+    x = layers.RMSNormalization()(x)
+    x = layers.GroupQueryAttention(4, 4, 2)(x, x, use_causal_mask=True)
+    x = layers.RNN(layers.GRUCell(5), return_sequences=True)(x)
+    x = layers.AdaptiveAveragePooling1D(3)(x)
+    x = layers.SpectralNormalization(layers.Dense(2))(layers.Flatten()(x))
+    model = plait.Model(inputs, x)
+    data = torch.randn(2, 6, 8)
+    exported = torch.export.export(model, (data,))
+    torch.testing.assert_close(exported.module()(data), model(data), rtol=1e-5, atol=1e-6)
