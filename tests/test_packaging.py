@@ -35,7 +35,7 @@ def wheel(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
     source = tmp / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "plait", source / "plait", ignore=shutil.ignore_patterns("__pycache__"))
     build = f"from setuptools import build_meta; build_meta.build_wheel({str(tmp / 'dist')!r})"
@@ -55,6 +55,56 @@ def test_wheel_metadata(wheel):
     assert {"viz", "tensorboard", "docs", "onnx", "test"} <= set(metadata.get_all("Provides-Extra"))
     assert "plait/utils/model_visualization.py" in names and "plait/callbacks/tensorboard.py" in names
     assert not any(name.startswith("tests/") for name in names)
+
+
+def test_wheel_carries_the_license_classifiers_and_the_all_extra(wheel):
+    info = f"plait-{plait.__version__}.dist-info"
+    with zipfile.ZipFile(wheel) as archive:
+        license_text = archive.read(f"{info}/licenses/LICENSE").decode()
+        metadata = email.message_from_bytes(archive.read(f"{info}/METADATA"))
+    assert license_text == (ROOT / "LICENSE").read_text()
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    classifiers = metadata.get_all("Classifier")
+    assert "Programming Language :: Python :: 3.11" in classifiers
+    assert "Topic :: Scientific/Engineering :: Artificial Intelligence" in classifiers
+    # PEP 639: the license is the SPDX expression alone, never also a classifier.
+    assert not any(c.startswith("License ::") for c in classifiers)
+    assert 'plait[image,onnx,tensorboard,viz]; extra == "all"' in metadata.get_all("Requires-Dist")
+
+
+def test_each_command_sets_up_what_it_needs():
+    """The demo installs plait alone (torch through the constraint), the tests the test extra;
+    CI runs the README's test command."""
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert 'demo) spec="."' in setup and 'test) spec=".[test]"' in setup
+    assert "bash scripts/setup.sh demo" in (ROOT / "scripts" / "demo.sh").read_text()
+    assert "bash scripts/setup.sh test" in (ROOT / "scripts" / "test.sh").read_text()
+    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_setup_is_instant_when_nothing_changed(tmp_path):
+    """A second run of the set-up finds its stamp newer than pyproject.toml and the constraints
+    and installs nothing: a copy of the scripts with a stamped .venv whose pip would fail."""
+    for name in ("pyproject.toml",):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "scripts").mkdir()
+    for name in ("setup.sh", "constraints.txt"):
+        shutil.copy(ROOT / "scripts" / name, tmp_path / "scripts" / name)
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").write_text("#!/bin/sh\necho pip ran >&2\nexit 1\n")
+    (bin_dir / "python").chmod(0o755)
+    (tmp_path / ".venv" / ".plait-test").touch()
+    for what in ("test", "demo"):  # the test set-up covers the demo's
+        result = subprocess.run(["bash", "scripts/setup.sh", what], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout == "" and result.stderr == "", result
+    os.utime(tmp_path / "pyproject.toml")  # pyproject changed: the set-up runs again (and here fails)
+    future = (tmp_path / ".venv" / ".plait-test").stat().st_mtime + 10
+    os.utime(tmp_path / "pyproject.toml", (future, future))
+    result = subprocess.run(["bash", "scripts/setup.sh", "test"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1 and "[setup] installing plait with its test extra" in result.stdout
+    assert "pip ran" in result.stderr
 
 
 def test_setup_script_installs_through_the_torch_constraint():
