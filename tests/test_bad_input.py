@@ -104,7 +104,7 @@ DATA_CASES = [
         "features",
     ),
     ("predict_scalar", lambda: classifier().predict(3.0, verbose=0), ValueError, "features.*scalar"),
-    ("fit_x_none", lambda: classifier().fit(None, Y_CLS, verbose=0), TypeError, "features"),
+    ("fit_x_none", lambda: classifier().fit(None, Y_CLS, verbose=0), ValueError, "Received: x=None"),
     ("fit_x_string", lambda: classifier().fit("data.csv", Y_CLS, verbose=0), TypeError, "x='data.csv'"),
     ("predict_x_string", lambda: classifier().predict("data.csv", verbose=0), TypeError, "x='data.csv'"),
     ("fit_ragged", lambda: classifier().fit([[1, 2, 3, 4], [1, 2]], [0, 1], verbose=0), ValueError, "features.*ragged"),

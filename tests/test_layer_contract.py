@@ -435,3 +435,42 @@ def test_softmax_takes_a_mask_as_keras():
         want = keras.layers.Softmax(axis=axis)(x, mask=mask)
         got = plait.layers.Softmax(axis=axis)(x, mask=mask)
         np.testing.assert_allclose(numpy(got), numpy(want), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- bad input
+def _regressor():
+    inputs = plait.Input((4,), name="features")
+    model = plait.Model(inputs, plait.layers.Dense(2)(inputs))
+    model.compile("sgd", "mse")
+    return model
+
+
+def _empty():
+    return
+    yield
+
+
+@pytest.mark.parametrize(
+    "action, error, message",
+    [
+        (lambda: plait.layers.Conv2D(8, 3.0), ValueError, "`kernel_size` of Conv2D .* Received: kernel_size=3.0"),
+        (lambda: plait.layers.Conv2D(8, (3, 2.5)), ValueError, "kernel_size=2.5"),
+        (lambda: _regressor()(np.ones((2, 3, 4), "float32")), ValueError, "features.*expected rank 2, got rank 3"),
+        (lambda: _regressor().fit(_empty(), epochs=1, verbose=0), ValueError, "yielded no batch"),
+        (lambda: _regressor().fit(epochs=1, verbose=0), ValueError, "Received: x=None"),
+        (lambda: _regressor().predict(None, verbose=0), ValueError, "Received: x=None"),
+        (
+            lambda: plait.callbacks.LambdaCallback(on_epoch_ended=print),
+            TypeError,
+            "unknown hook\\(s\\) \\['on_epoch_ended'\\]",
+        ),
+        (
+            lambda: _regressor().to("meta")(torch.ones(2, 4)),
+            ValueError,
+            "'features' .* is on device 'cpu', but the model's weights are on 'meta'",
+        ),
+    ],
+)
+def test_bad_input_is_named(action, error, message):
+    with pytest.raises(error, match=message):
+        action()

@@ -29,6 +29,11 @@ class LambdaCallback(Callback):
         **kwargs,
     ):
         super().__init__()
+        unknown = sorted(k for k in kwargs if not (k.startswith("on_") and hasattr(self, k)))
+        if unknown:
+            # A misspelt hook would never run: say so (Keras accepts it silently).
+            known = sorted(n for n in dir(self) if n.startswith("on_") and callable(getattr(self, n)))
+            raise TypeError(f"LambdaCallback got unknown hook(s) {unknown}. Known hooks: {known}")
         self.__dict__.update(kwargs)
         hooks = {
             "on_epoch_begin": on_epoch_begin,

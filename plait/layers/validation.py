@@ -10,7 +10,12 @@ def positive_int(layer, name, value):
 
 
 def int_tuple(layer, name, value, n):
-    values = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        values = (value,) * n
+    elif isinstance(value, (tuple, list)):
+        values = tuple(value)
+    else:
+        values = ()  # a float, a string, None: named below
     if len(values) != n:
         raise ValueError(
             f"Argument `{name}` of {layer} must be an int or a tuple of {n} ints. Received: {name}={value!r}"

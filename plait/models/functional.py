@@ -441,17 +441,26 @@ class Functional(Model):
         if len(args) != len(names):
             raise ValueError(f"Model '{self.name}' expects {len(names)} input(s) {names}, but received {len(args)}.")
         out = []
+        weight = next(iter(self.parameters()), None)
+        device = weight.device if weight is not None else None
         for value, t in zip(args, self.inputs):
             if isinstance(value, np.ndarray):
                 value = array_to_tensor(value)
-            if not isinstance(value, torch.Tensor):
+                value = value.to(device) if device is not None else value  # host data goes to the model
+            elif not isinstance(value, torch.Tensor):
                 try:
-                    value = torch.as_tensor(value)
+                    value = torch.as_tensor(value, device=device)
                 except (TypeError, ValueError, RuntimeError):
                     raise TypeError(
                         f"Input '{t.name}' of model '{self.name}' must be a tensor or an array of numbers. "
                         f"Received: {type(value).__name__} {value!r:.80}"
                     ) from None
+            elif device is not None and value.device != device and not torch.compiler.is_compiling():
+                # A tensor is the user's to place (as in PyTorch); name both devices, not a kernel's error.
+                raise ValueError(
+                    f"Input '{t.name}' of model '{self.name}' is on device '{value.device}', but the model's weights "
+                    f"are on '{device}'. Move one of them: `x.to('{device}')` or `model.to('{value.device}')`."
+                )
             out.append(conform_input(value, t, self.name, accepts=self.accepts_input_shape))
         return out
 

@@ -290,6 +290,13 @@ class IterableBatches:
         for element in self.source:
             yield self._unpack(element)
             self._seen += 1
+        if self._seen == 0 and not self._checked:
+            # Nothing ever came (a later pass of a generator is empty by nature): as Keras, say so
+            # rather than train on nothing.
+            raise ValueError(
+                f"The data source ({type(self.source).__name__}) yielded no batch: a generator or dataset must "
+                "yield at least one `x`, `(x, y)` or `(x, y, sample_weight)`. Received an empty one."
+            )
 
     def _unpack(self, element):
         if isinstance(element, tuple) and len(element) > 3:

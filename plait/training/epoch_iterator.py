@@ -51,6 +51,11 @@ class EpochIterator:
         distribute=True,
         source_name="The input data",
     ):
+        if x is None:
+            raise ValueError(
+                f"{source_name} is missing: pass the model's inputs as `x` (arrays, a dict of arrays, a "
+                "DataLoader, a dataset or a generator). Received: x=None"
+            )
         self.model = model
         # Under a distribution each process keeps its part of every global batch (see
         # plait.training.distributed); ``distribute=False`` for data that is already a part.
