@@ -179,6 +179,7 @@ def _functional(cls, doc):
         return cls(**kwargs)(inputs)
 
     merge.__name__ = cls.__name__.lower()
+    merge.__qualname__ = merge.__name__  # a module-level name, for pickle and the API reference
     merge.__doc__ = doc
     return merge
 
