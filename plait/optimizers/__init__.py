@@ -8,6 +8,7 @@ Example:
 
 from plait.optimizers import schedules
 from plait.optimizers.base import Optimizer
+from plait.optimizers.lion import Lion
 from plait.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from plait.utils.registry import by_name
 
@@ -20,6 +21,7 @@ _BY_NAME = {
     "adadelta": Adadelta,
     "adamax": Adamax,
     "nadam": Nadam,
+    "lion": Lion,
 }
 
 
@@ -34,4 +36,17 @@ def get(identifier):
     raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}")
 
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer", "RMSprop", "get", "schedules"]
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Lion",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "get",
+    "schedules",
+]

@@ -17,7 +17,17 @@ schedule or the step count never triggers a recompilation.
 
 import torch
 
-from plait.optimizers.schedules import LearningRateSchedule
+from plait.optimizers import schedules
+
+# Keras optimizer arguments plait's optimizers do not take, with the values that leave them off:
+# a Keras config holding them at these values builds a plait optimizer (``from_config``).
+KERAS_ONLY_ARGUMENTS = {
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
 
 
 def scale_add_(xs, ys, a):
@@ -243,15 +253,36 @@ class Optimizer:
         lr = self._learning_rate
         config = {
             "name": self.name,
-            "learning_rate": {"class_name": type(lr).__name__, "config": lr.get_config()}
-            if isinstance(lr, LearningRateSchedule)
-            else lr,
+            "learning_rate": schedules.serialize(lr) if isinstance(lr, schedules.LearningRateSchedule) else lr,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
         }
         return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The optimizer a config describes: plait's ``get_config`` or Keras's (whose EMA, loss
+        scale factor and gradient accumulation arguments must be off); a schedule given as a
+        config dict is rebuilt.
+
+        Example:
+            >>> from plait.optimizers import SGD
+            >>> SGD.from_config({"learning_rate": 0.1, "momentum": 0.9, "use_ema": False})
+            SGD(learning_rate=0.1, momentum=0.9, nesterov=False)
+        """
+        config = dict(config)
+        for key, off in KERAS_ONLY_ARGUMENTS.items():
+            value = config.pop(key, off)
+            if value != off:
+                raise ValueError(
+                    f"{cls.__name__}: plait's optimizers do not support `{key}` (expected {off!r}). "
+                    f"Received: {key}={value!r}"
+                )
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
+        return cls(**config)
 
     def __repr__(self):
         extra = {k: v for k, v in self.get_config().items() if v is not None and k != "name"}
