@@ -96,6 +96,8 @@ def check_layer(name, kwargs, shape, none_axes=(), call_kwargs=None, seed=0):
     rebuilt(x, **(call_kwargs or {}))
     rebuilt.set_weights(k_layer.get_weights())
     assert_close(rebuilt(x, **(call_kwargs or {})), k_out)
+    direct = type(p_layer).from_config(k_layer.get_config())  # Keras's get_config into from_config
+    assert plain(direct.get_config()) == {**p_config, "name": direct.name}
     # ...and plait's config into Keras.
     back = type(k_layer).from_config(p_layer.get_config())
     back(x, **(call_kwargs or {}))

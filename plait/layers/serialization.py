@@ -321,9 +321,6 @@ def layer_from_config(spec, custom_objects=None):
     if name == "TorchModuleWrapper":
         return TorchModuleWrapper(build_torch_module(config), name=config.get("name"))
     cls = resolve_class(name, custom_objects, spec.get("registered_name"))
-    policy = config.get("dtype")
-    if isinstance(policy, dict) and policy.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
-        config = {**config, "dtype": policy.get("config", {}).get("name")}  # Keras writes a DTypePolicy
     # The user's from_config may deserialize nested objects: it sees custom_objects too.
     with _custom.CustomObjectScope(custom_objects or _LOADING["custom_objects"] or {}):
         if _graphs["from_config"] is not None and (
