@@ -194,3 +194,148 @@ def test_a_frozen_hand_filled_embedding_under_a_conv1d_text_classifier_matches_k
     assert sorted(outcome[plait][0]) == ["acc", "loss", "val_acc", "val_loss"]
     assert outcome[plait][1] == outcome[keras][1] == (8, 1)
     assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4)
+
+
+def signal_classifier(lib):
+    L = lib.layers
+    signal = L.Input((64, 1))
+    h = signal
+    for _ in range(3):  # Conv1D -> BatchNormalization -> ReLU, three times
+        h = L.ReLU()(L.BatchNormalization()(L.Conv1D(filters=8, kernel_size=3, padding="same")(h)))
+    return lib.models.Model(inputs=signal, outputs=L.Dense(2, activation="softmax")(L.GlobalAveragePooling1D()(h)))
+
+
+def test_a_batch_normalized_signal_classifier_with_callbacks_matches_keras(tmp_path):
+    waves = RNG.standard_normal((40, 64)).astype("float64")  # float64 data, as read from a text file
+    labels = RNG.choice([-1, 1], 40)
+    labels[labels == -1] = 0
+    x = waves.reshape((40, 64, 1))
+    models = {lib: signal_classifier(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        best = str(tmp_path / f"{lib.__name__}_best.keras")
+        callbacks = [
+            lib.callbacks.ModelCheckpoint(best, save_best_only=True, monitor="val_loss"),
+            lib.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-4),
+            lib.callbacks.EarlyStopping(monitor="val_loss", patience=4),
+        ]
+        model.compile(optimizer=lib.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(
+            x[:32],
+            labels[:32],
+            batch_size=8,
+            epochs=6,
+            shuffle=False,
+            callbacks=callbacks,
+            validation_split=0.25,
+            verbose=0,
+        )
+        reloaded = lib.models.load_model(best)  # with BatchNormalization's moving statistics
+        outcome[lib] = (history.history, reloaded.predict(x[32:], verbose=0))
+    assert sorted(outcome[plait][0]) == sorted(outcome[keras][0])
+    assert "learning_rate" in outcome[plait][0]
+    assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4, atol=1e-6)
+    # six epochs of Adam through BatchNormalization's statistics: rounding grows to ~1e-4
+    assert_close(outcome[plait][1], outcome[keras][1], rtol=1e-3, atol=1e-5)
+
+
+def denoiser(lib, upsampling):
+    L = lib.layers
+    image = L.Input(shape=(16, 16, 1))
+    h = L.MaxPooling2D((2, 2), padding="same")(L.Conv2D(6, (3, 3), activation="relu", padding="same")(image))
+    h = L.MaxPooling2D((2, 2), padding="same")(L.Conv2D(6, (3, 3), activation="relu", padding="same")(h))
+    if upsampling:
+        h = L.Conv2D(6, 3, padding="same", activation="relu")(L.UpSampling2D((4, 4))(h))
+    else:
+        h = L.Conv2DTranspose(6, (3, 3), strides=2, activation="relu", padding="same")(h)
+        h = L.Conv2DTranspose(6, (3, 3), strides=2, activation="relu", padding="same")(h)
+    return lib.models.Model(image, L.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(h))
+
+
+@pytest.mark.parametrize("upsampling", [False, True], ids=["transposed_convs", "upsampling"])
+def test_a_denoising_autoencoder_matches_keras(upsampling):
+    clean = RNG.integers(0, 256, (24, 16, 16, 1)).astype("float32") / 255.0
+    noisy = np.clip(clean + 0.4 * RNG.normal(size=clean.shape), 0.0, 1.0).astype("float32")
+    models = {lib: denoiser(lib, upsampling) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert summary_totals(models[plait]) == summary_totals(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+        first = model.fit(
+            clean[:16],
+            clean[:16],
+            epochs=1,
+            batch_size=8,
+            shuffle=False,
+            validation_data=(clean[16:], clean[16:]),
+            verbose=0,
+        )
+        second = model.fit(
+            noisy[:16],
+            clean[:16],
+            epochs=1,
+            batch_size=8,
+            shuffle=False,
+            validation_data=(noisy[16:], clean[16:]),
+            verbose=0,
+        )
+        outcome[lib] = (first.history, second.history, model.predict(noisy[16:], verbose=0))
+    assert outcome[plait][2].shape == (8, 16, 16, 1)
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
+
+
+def signed_split(lib):
+    L, ops = lib.layers, lib.ops
+
+    class SignedSplit(L.Layer):
+        """Splits each feature around a learned center into its parts above and below, then mixes
+        the two halves back to the input width with a kernel."""
+
+        def __init__(self, initializer="glorot_uniform", **kwargs):
+            super().__init__(**kwargs)
+            self.initializer = lib.initializers.get(initializer)
+
+        def build(self, input_shape):
+            width = input_shape[-1]
+            self.center = self.add_weight(shape=(width,), initializer="zeros", name="center")
+            self.kernel = self.add_weight(shape=(2 * width, width), initializer=self.initializer, name="kernel")
+
+        def call(self, x):
+            shifted = x - self.center
+            return ops.matmul(ops.concatenate([ops.relu(shifted), ops.relu(-shifted)], axis=-1), self.kernel)
+
+        def get_config(self):
+            return {**super().get_config(), "initializer": lib.initializers.serialize(self.initializer)}
+
+    return SignedSplit
+
+
+def test_a_custom_nonlinearity_layer_trains_and_rebuilds_as_in_keras():
+    x = RNG.random((50, 30)).astype("float32")
+    labels = (x[:, :15].sum(axis=1) > x[:, 15:].sum(axis=1)).astype("int64") + (x[:, 0] > 0.5)
+
+    def build(lib):
+        Split = signed_split(lib)
+        return lib.Sequential(
+            [lib.Input(shape=(30,)), lib.layers.Dense(12), Split(), lib.layers.Dense(12), Split(), lib.layers.Dense(3)]
+        )
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    histories = {}
+    for lib, model in models.items():
+        model.compile(
+            loss=lib.losses.SparseCategoricalCrossentropy(from_logits=True),
+            optimizer=lib.optimizers.RMSprop(),
+            metrics=[lib.metrics.SparseCategoricalAccuracy()],
+        )
+        histories[lib] = model.fit(
+            x, labels, batch_size=16, epochs=2, shuffle=False, validation_split=0.2, verbose=0
+        ).history
+    assert_close(histories[plait], histories[keras], rtol=1e-4)
+    config = models[plait].layers[1].get_config()
+    assert config["initializer"]["class_name"] == "GlorotUniform" and config["trainable"] is True
+    rebuilt = type(models[plait].layers[1]).from_config(config)
+    assert type(rebuilt.initializer).__name__ == "GlorotUniform"
