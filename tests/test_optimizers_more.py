@@ -88,3 +88,45 @@ def test_lion_config_and_errors():
     assert_config_round_trip("Lion", {"learning_rate": 0.003, "beta_1": 0.8, "beta_2": 0.95, "weight_decay": 0.01})
     with pytest.raises(ValueError, match="beta_1.*Received: beta_1=0"):
         optimizers.Lion(beta_1=0)
+
+
+# ---------------------------------------------------------------- Lamb, Ftrl
+@pytest.mark.parametrize("kwargs", [{}, {"learning_rate": 0.01, "beta_1": 0.8, "epsilon": 1e-3}, {"weight_decay": 0.1}])
+def test_lamb_matches_keras(kwargs):
+    assert_same_steps("Lamb", kwargs)
+
+
+def test_lamb_trust_ratio_is_one_for_zero_weights():
+    w0, grads = (
+        [np.zeros((2, 3), "float32"), np.ones(3, "float32")],
+        [[np.ones((2, 3), "float32"), np.zeros(3, "float32")]],
+    )
+    ours = run_plait(optimizers.Lamb(learning_rate=0.1), w0, grads)
+    theirs = run_keras(keras.optimizers.Lamb(learning_rate=0.1), w0, grads)
+    for a, b in zip(ours, theirs):  # Keras's bias corrections are float32 powers: rtol 1e-5
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"learning_rate": 0.05, "learning_rate_power": -0.3, "initial_accumulator_value": 0.5},
+        {"learning_rate": 0.05, "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.02},
+        {"learning_rate": 0.05, "l2_shrinkage_regularization_strength": 0.1, "beta": 0.5},
+        {"learning_rate": 0.05, "learning_rate_power": 0.0, "clipvalue": 0.5},
+    ],
+)
+def test_ftrl_matches_keras(kwargs):
+    assert_same_steps("Ftrl", kwargs, rtol=2e-5, atol=1e-6)
+
+
+def test_lamb_ftrl_configs_and_errors():
+    assert_config_round_trip("Lamb", {"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-6})
+    assert_config_round_trip(
+        "Ftrl", {"learning_rate_power": -0.25, "l1_regularization_strength": 0.1, "beta": 0.2, "clipnorm": 1.0}
+    )
+    with pytest.raises(ValueError, match="l1_regularization_strength.*Received: l1_regularization_strength=-1"):
+        optimizers.Ftrl(l1_regularization_strength=-1)
+    with pytest.raises(ValueError, match="learning_rate_power.*Received: learning_rate_power=0.5"):
+        optimizers.Ftrl(learning_rate_power=0.5)

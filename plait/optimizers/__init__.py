@@ -8,6 +8,8 @@ Example:
 
 from plait.optimizers import schedules
 from plait.optimizers.base import Optimizer
+from plait.optimizers.ftrl import Ftrl
+from plait.optimizers.lamb import Lamb
 from plait.optimizers.lion import Lion
 from plait.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from plait.utils.registry import by_name
@@ -22,6 +24,8 @@ _BY_NAME = {
     "adamax": Adamax,
     "nadam": Nadam,
     "lion": Lion,
+    "lamb": Lamb,
+    "ftrl": Ftrl,
 }
 
 
