@@ -339,3 +339,110 @@ def test_a_custom_nonlinearity_layer_trains_and_rebuilds_as_in_keras():
     assert config["initializer"]["class_name"] == "GlorotUniform" and config["trainable"] is True
     rebuilt = type(models[plait].layers[1]).from_config(config)
     assert type(rebuilt.initializer).__name__ == "GlorotUniform"
+
+
+def token_classifier(lib, length, vocabulary, width=16):
+    L, ops = lib.layers, lib.ops
+
+    class TokensAndPlaces(L.Layer):
+        """A token's vector plus a learned vector for its position."""
+
+        def __init__(self):
+            super().__init__()
+            self.tokens = L.Embedding(input_dim=vocabulary, output_dim=width)
+            self.places = L.Embedding(input_dim=length, output_dim=width)
+
+        def call(self, ids):
+            return self.tokens(ids) + self.places(ops.arange(0, ops.shape(ids)[-1], 1))
+
+    class PreNormEncoder(L.Layer):
+        """Self-attention and a feed-forward net, each after a LayerNormalization, each added back."""
+
+        def __init__(self, heads, hidden):
+            super().__init__()
+            self.norm_a, self.norm_b = L.LayerNormalization(epsilon=1e-5), L.LayerNormalization(epsilon=1e-5)
+            self.attend = L.MultiHeadAttention(num_heads=heads, key_dim=width // heads)
+            self.feed = lib.Sequential([L.Dense(hidden, activation="gelu"), L.Dense(width)])
+
+        def call(self, x):
+            normed = self.norm_a(x)
+            x = x + self.attend(normed, normed)
+            return x + self.feed(self.norm_b(x))
+
+    ids = L.Input(shape=(length,))  # float ids, as an Input is by default: Embedding casts them
+    h = PreNormEncoder(heads=2, hidden=24)(TokensAndPlaces()(ids))
+    return lib.Model(
+        ids, L.Dense(2, activation="softmax")(L.Dense(8, activation="relu")(L.GlobalAveragePooling1D()(h)))
+    )
+
+
+def test_a_pre_norm_transformer_text_classifier_matches_keras():
+    ragged = [list(RNG.integers(1, 80, RNG.integers(4, 20))) for _ in range(36)]
+    labels = np.array([int(80 in s or np.median(s) > 40) for s in ragged])
+    ids = plait.utils.pad_sequences(ragged, maxlen=16)
+    models = {lib: token_classifier(lib, 16, 80) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(optimizer=lib.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(
+            ids[:28],
+            labels[:28],
+            batch_size=7,
+            epochs=2,
+            shuffle=False,
+            validation_data=(ids[28:], labels[28:]),
+            verbose=0,
+        )
+        outcome[lib] = (history.history, model.predict(ids[28:], verbose=0))
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
+
+
+def test_a_strided_conv1d_sequence_autoencoder_flags_the_same_anomalies_as_keras():
+    import pandas as pd
+
+    stamps = pd.date_range("2020-01-01", periods=80, freq="10min")
+    calm = pd.DataFrame(
+        {"value": np.cos(np.linspace(0, 6 * np.pi, 80)) * 5 + 10 + RNG.normal(0, 0.3, 80)}, index=stamps
+    )
+    bumpy = calm.copy()
+    bumpy.iloc[50:55] += 12
+    mean, std = calm.mean(), calm.std()
+
+    def windows(frame, steps=16):  # float64 windows of the standardized values
+        values = ((frame - mean) / std).values
+        return np.stack([values[i : i + steps] for i in range(len(values) - steps + 1)])
+
+    train, test = windows(calm), windows(bumpy)
+
+    def build(lib):
+        L = lib.layers
+        return lib.Sequential(
+            [
+                L.Input(shape=train.shape[1:]),
+                L.Conv1D(filters=8, kernel_size=5, padding="same", strides=2, activation="relu"),
+                L.Conv1D(filters=4, kernel_size=5, padding="same", strides=2, activation="relu"),
+                L.Conv1DTranspose(filters=4, kernel_size=5, padding="same", strides=2, activation="relu"),
+                L.Conv1DTranspose(filters=8, kernel_size=5, padding="same", strides=2, activation="relu"),
+                L.Conv1DTranspose(filters=1, kernel_size=5, padding="same"),
+            ]
+        )
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01), loss="mse")
+        stopper = lib.callbacks.EarlyStopping(monitor="val_loss", patience=2, mode="min")
+        history = model.fit(
+            train, train, epochs=4, batch_size=16, shuffle=False, validation_split=0.1, callbacks=[stopper], verbose=0
+        )
+        rebuilt = model.predict(train, verbose=0)
+        threshold = np.max(np.mean(np.abs(rebuilt - train), axis=1))
+        flags = np.mean(np.abs(model.predict(test, verbose=0) - test), axis=1).reshape(-1) > threshold
+        outcome[lib] = (history.history, rebuilt, flags)
+    assert outcome[plait][1].dtype == np.float32 and outcome[plait][1].shape == train.shape
+    np.testing.assert_array_equal(outcome[plait][2], outcome[keras][2])
+    assert outcome[plait][2].any()  # the bump is found
+    assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=3e-5)  # Adam, 4 epochs
