@@ -130,3 +130,32 @@ def test_lamb_ftrl_configs_and_errors():
         optimizers.Ftrl(l1_regularization_strength=-1)
     with pytest.raises(ValueError, match="learning_rate_power.*Received: learning_rate_power=0.5"):
         optimizers.Ftrl(learning_rate_power=0.5)
+
+
+# ---------------------------------------------------------------- Adafactor
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"learning_rate": 0.5},  # capped by 1/sqrt(t) (relative_step)
+        {"learning_rate": 0.5, "relative_step": False, "clip_threshold": 0.5, "beta_2_decay": -0.5},
+        {"learning_rate": 0.01, "epsilon_2": 10.0, "weight_decay": 0.1},
+    ],
+)
+def test_adafactor_matches_keras(kwargs):
+    assert_same_steps("Adafactor", kwargs, data={"shapes": [(4, 3), (3,), (2, 3, 5), ()]})
+
+
+def test_adafactor_with_a_schedule_and_config():
+    schedule = {
+        "class_name": "ExponentialDecay",
+        "config": {"initial_learning_rate": 0.9, "decay_steps": 2, "decay_rate": 0.5},
+    }
+    w0, grads = weights_and_grads(4)
+    ours = run_plait(optimizers.Adafactor(learning_rate=optimizers.schedules.deserialize(schedule)), w0, grads)
+    theirs = run_keras(
+        keras.optimizers.Adafactor(learning_rate=keras.optimizers.schedules.deserialize(schedule)), w0, grads
+    )
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert_config_round_trip("Adafactor", {"beta_2_decay": -0.6, "epsilon_2": 1e-2, "relative_step": False})

@@ -7,6 +7,7 @@ Example:
 """
 
 from plait.optimizers import schedules
+from plait.optimizers.adafactor import Adafactor
 from plait.optimizers.base import Optimizer
 from plait.optimizers.ftrl import Ftrl
 from plait.optimizers.lamb import Lamb
@@ -26,6 +27,7 @@ _BY_NAME = {
     "lion": Lion,
     "lamb": Lamb,
     "ftrl": Ftrl,
+    "adafactor": Adafactor,
 }
 
 
