@@ -446,3 +446,84 @@ def test_a_strided_conv1d_sequence_autoencoder_flags_the_same_anomalies_as_keras
     np.testing.assert_array_equal(outcome[plait][2], outcome[keras][2])
     assert outcome[plait][2].any()  # the bump is found
     assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=3e-5)  # Adam, 4 epochs
+
+
+def test_a_character_lstm_on_bool_one_hots_generates_the_same_text_as_keras():
+    text = "the quick brown fox jumps over the lazy dog and the dog sleeps on " * 3
+    chars = sorted(set(text))
+    index = {c: i for i, c in enumerate(chars)}
+    span = 12
+    starts = range(0, len(text) - span, 2)
+    x = np.zeros((len(starts), span, len(chars)), dtype="bool")  # one-hot, as bools
+    y = np.zeros((len(starts), len(chars)), dtype="bool")
+    for row, start in enumerate(starts):
+        for t, c in enumerate(text[start : start + span]):
+            x[row, t, index[c]] = True
+        y[row, index[text[start + span]]] = True
+
+    def build(lib):
+        return lib.Sequential(
+            [
+                lib.Input(shape=(span, len(chars))),
+                lib.layers.LSTM(24),
+                lib.layers.Dense(len(chars), activation="softmax"),
+            ]
+        )
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(loss="categorical_crossentropy", optimizer=lib.optimizers.RMSprop(learning_rate=0.01))
+        history = model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
+        window, written = text[:span], ""
+        for _ in range(15):  # greedy generation, one character at a time, from float64 one-hots
+            step = np.zeros((1, span, len(chars)))
+            for t, c in enumerate(window):
+                step[0, t, index[c]] = 1.0
+            nxt = chars[int(np.argmax(model.predict(step, verbose=0)[0]))]
+            written, window = written + nxt, window[1:] + nxt
+        outcome[lib] = (history.history, written)
+    assert outcome[plait][1] == outcome[keras][1]
+    assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4)
+
+
+def signal_encoder(lib, length, channels):
+    L = lib.layers
+    signals = lib.Input(shape=(length, channels))
+    x = signals
+    for _ in range(2):  # post-norm encoder blocks written with the functional API
+        attended = L.LayerNormalization(epsilon=1e-6)(L.MultiHeadAttention(key_dim=4, num_heads=2)(x, x))
+        x = attended + x  # a Python operator on symbolic tensors
+        wide = L.Conv1D(filters=6, kernel_size=1, activation="relu")(x)
+        x = L.LayerNormalization(epsilon=1e-6)(L.Conv1D(filters=channels, kernel_size=1)(wide)) + x
+    pooled = L.GlobalAveragePooling1D(data_format="channels_last")(x)
+    return lib.Model(signals, L.Dense(2, activation="softmax")(L.Dense(10, activation="relu")(pooled)))
+
+
+def test_a_functional_signal_transformer_with_best_weights_restored_matches_keras():
+    x = RNG.standard_normal((40, 24, 3)).astype("float32")
+    labels = (x[:, :12, 0].mean(axis=1) > x[:, 12:, 0].mean(axis=1)).astype("int64")
+    models = {lib: signal_encoder(lib, 24, 3) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert summary_totals(models[plait]) == summary_totals(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(
+            loss="sparse_categorical_crossentropy",
+            optimizer=lib.optimizers.Adam(learning_rate=3e-3),
+            metrics=["sparse_categorical_accuracy"],
+        )
+        stopper = lib.callbacks.EarlyStopping(patience=2, restore_best_weights=True)
+        history = model.fit(
+            x[:32],
+            labels[:32],
+            validation_split=0.25,
+            epochs=5,
+            batch_size=8,
+            shuffle=False,
+            callbacks=[stopper],
+            verbose=0,
+        )
+        outcome[lib] = (history.history, model.evaluate(x[32:], labels[32:], verbose=0))
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)

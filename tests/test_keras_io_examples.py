@@ -83,7 +83,7 @@ mnist_x = rng.integers(0, 256, (80, 28, 28)).astype("uint8")
 mnist_y = rng.integers(0, 10, 80).astype("uint8")
 
 
-# FordA-like signals, for the timeseries transformer example below.
+# (drawn here so that the data of the examples after them stays as it was)
 ford_x = rng.standard_normal((48, 176)).astype("float64")
 ford_y = rng.choice([-1, 1], 48)
 
@@ -497,94 +497,6 @@ def test_categorical_accuracies_take_bool_one_hot_targets():
         assert float(ours.result()) == pytest.approx(float(theirs.result()))
 
 
-# --- examples/generative/lstm_character_level_text_generation.py (fchollet) ----------------------
-
-NIETZSCHE = "supposing that truth is a woman--what then? is there not ground for suspecting that all " * 2
-
-
-def lstm_character_level_text_generation(keras):
-    import random
-    import sys
-
-    layers = keras.layers
-    np.random.seed(2)
-    random.seed(2)
-    text = NIETZSCHE.lower()  # keras.utils.get_file("nietzsche.txt", ...)
-    print("corpus length:", len(text))
-    chars = sorted(list(set(text)))
-    print("total chars:", len(chars))
-    char_indices = dict((c, i) for i, c in enumerate(chars))
-    indices_char = dict((i, c) for i, c in enumerate(chars))
-
-    maxlen = 40
-    step = 3
-    sentences = []
-    next_chars = []
-    for i in range(0, len(text) - maxlen, step):
-        sentences.append(text[i : i + maxlen])
-        next_chars.append(text[i + maxlen])
-    print("nb sequences:", len(sentences))
-
-    x = np.zeros((len(sentences), maxlen, len(chars)), dtype="bool")
-    y = np.zeros((len(sentences), len(chars)), dtype="bool")
-    for i, sentence in enumerate(sentences):
-        for t, char in enumerate(sentence):
-            x[i, t, char_indices[char]] = 1
-        y[i, char_indices[next_chars[i]]] = 1
-
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(maxlen, len(chars))),
-            layers.LSTM(128),
-            layers.Dense(len(chars), activation="softmax"),
-        ]
-    )
-    optimizer = keras.optimizers.RMSprop(learning_rate=0.01)
-    model.compile(loss="categorical_crossentropy", optimizer=optimizer)
-
-    def sample(preds, temperature=1.0):
-        preds = np.asarray(preds).astype("float64")
-        preds = np.log(preds) / temperature
-        exp_preds = np.exp(preds)
-        preds = exp_preds / np.sum(exp_preds)
-        probas = np.random.multinomial(1, preds, 1)
-        return np.argmax(probas)
-
-    epochs = 1  # the example: 40
-    batch_size = 128
-    histories = []
-    for epoch in range(epochs):
-        histories.append(sorted(model.fit(x, y, batch_size=batch_size, epochs=1).history))
-        print(f"Generating text after epoch: {epoch}")
-        start_index = random.randint(0, len(text) - maxlen - 1)
-        for diversity in [0.2, 0.5, 1.0, 1.2]:
-            print("----- diversity:", diversity)
-            generated = ""
-            sentence = text[start_index : start_index + maxlen]
-            generated += sentence
-            print('----- Generating with seed: "' + sentence + '"')
-            sys.stdout.write(generated)
-            for _ in range(5):  # the example generates 400 characters
-                x_pred = np.zeros((1, maxlen, len(chars)))
-                for t, char in enumerate(sentence):
-                    x_pred[0, t, char_indices[char]] = 1.0
-                preds = model.predict(x_pred, verbose=0)[0]
-                next_index = sample(preds, diversity)
-                next_char = indices_char[next_index]
-                sentence = sentence[1:] + next_char
-                sys.stdout.write(next_char)
-                sys.stdout.flush()
-            print()
-    return model, {"table": table(model), "history": histories}, x
-
-
-def test_lstm_character_level_text_generation():
-    (ours, printed), (theirs, _) = run_both(lstm_character_level_text_generation)
-    assert ours[1] == theirs[1]
-    assert printed.count("----- diversity:") == 4
-    same_predictions(ours[0], theirs[0], ours[2])
-
-
 # (drawn here so that the data of the examples after them stays as it was)
 nab_days = np.sin(np.linspace(0, 8 * np.pi, 96)) * 20 + 40 + rng.normal(0, 1, 96)
 
@@ -696,93 +608,6 @@ def test_imbalanced_classification(tmp_path):
     assert ours_eval.keys() == theirs_eval.keys()
     for key, value in theirs_eval.items():
         assert ours_eval[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
-
-
-# --- examples/timeseries/timeseries_classification_transformer.py (Theodoros Ntakouris) ----------
-
-
-def timeseries_classification_transformer(keras):
-    layers = keras.layers
-    x_train, y_train = ford_x[:32, :40].copy(), ford_y[:32].copy()  # readucr(... "FordA_TRAIN.tsv")
-    x_test, y_test = ford_x[32:, :40].copy(), ford_y[32:].copy()
-    x_train = x_train.reshape((x_train.shape[0], x_train.shape[1], 1))
-    x_test = x_test.reshape((x_test.shape[0], x_test.shape[1], 1))
-    n_classes = len(np.unique(y_train))
-    idx = np.random.permutation(len(x_train))
-    x_train = x_train[idx]
-    y_train = y_train[idx]
-    y_train[y_train == -1] = 0
-    y_test[y_test == -1] = 0
-
-    def transformer_encoder(inputs, head_size, num_heads, ff_dim, dropout=0):
-        # Attention and Normalization
-        x = layers.MultiHeadAttention(key_dim=head_size, num_heads=num_heads, dropout=dropout)(inputs, inputs)
-        x = layers.Dropout(dropout)(x)
-        x = layers.LayerNormalization(epsilon=1e-6)(x)
-        res = x + inputs
-        # Feed Forward Part
-        x = layers.Conv1D(filters=ff_dim, kernel_size=1, activation="relu")(res)
-        x = layers.Dropout(dropout)(x)
-        x = layers.Conv1D(filters=inputs.shape[-1], kernel_size=1)(x)
-        x = layers.LayerNormalization(epsilon=1e-6)(x)
-        return x + res
-
-    def build_model(
-        input_shape,
-        head_size,
-        num_heads,
-        ff_dim,
-        num_transformer_blocks,
-        mlp_units,
-        dropout=0,
-        mlp_dropout=0,
-    ):
-        inputs = keras.Input(shape=input_shape)
-        x = inputs
-        for _ in range(num_transformer_blocks):
-            x = transformer_encoder(x, head_size, num_heads, ff_dim, dropout)
-        x = layers.GlobalAveragePooling1D(data_format="channels_last")(x)
-        for dim in mlp_units:
-            x = layers.Dense(dim, activation="relu")(x)
-            x = layers.Dropout(mlp_dropout)(x)
-        outputs = layers.Dense(n_classes, activation="softmax")(x)
-        return keras.Model(inputs, outputs)
-
-    input_shape = x_train.shape[1:]
-    model = build_model(
-        input_shape,
-        head_size=16,  # the example: 256
-        num_heads=4,
-        ff_dim=4,
-        num_transformer_blocks=2,  # the example: 4
-        mlp_units=[128],
-        mlp_dropout=0.4,
-        dropout=0.25,
-    )
-    model.compile(
-        loss="sparse_categorical_crossentropy",
-        optimizer=keras.optimizers.Adam(learning_rate=1e-4),
-        metrics=["sparse_categorical_accuracy"],
-    )
-    model.summary()
-    callbacks = [keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)]
-    history = model.fit(
-        x_train,
-        y_train,
-        validation_split=0.2,
-        epochs=2,  # the example: 200
-        batch_size=64,
-        callbacks=callbacks,
-    )
-    result = model.evaluate(x_test, y_test, verbose=1)
-    return model, {"table": table(model), "history": sorted(history.history), "evaluate": len(result)}, x_test
-
-
-def test_timeseries_classification_transformer():
-    (ours, printed), (theirs, k_printed) = run_both(timeseries_classification_transformer)
-    assert ours[1] == theirs[1]
-    assert totals(printed) == totals(k_printed)
-    same_predictions(ours[0], theirs[0], ours[2])
 
 
 @pytest.mark.parametrize("name", ["TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives"])
