@@ -159,3 +159,33 @@ def test_adafactor_with_a_schedule_and_config():
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert_config_round_trip("Adafactor", {"beta_2_decay": -0.6, "epsilon_2": 1e-2, "relative_step": False})
+
+
+# ---------------------------------------------------------------- ScheduleFreeAdamW
+# Keras's update reads the momentum's value before updating it; on the torch backend that
+# value is the variable's own tensor, which the update changes in place, so Keras's eager torch
+# path uses the new momentum where its formula (and the JAX/TensorFlow backends, and the paper)
+# uses the old one. Keras's stateless path reads the old value on torch too: plait is compared
+# with that, and the eager torch path is checked to differ exactly by that aliasing.
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"learning_rate": 0.01, "beta_1": 0.5, "epsilon": 1e-3}, {"warmup_steps": 3}, {"weight_decay": 0.1}],
+)
+def test_schedule_free_adamw_matches_keras(kwargs):
+    assert_same_steps("ScheduleFreeAdamW", kwargs, stateless=True)
+
+
+def test_schedule_free_adamw_keras_eager_torch_path_uses_the_updated_momentum():
+    w0, grads = weights_and_grads(1)  # one step: both readings agree
+    ours = run_plait(optimizers.ScheduleFreeAdamW(learning_rate=0.01), w0, grads)
+    theirs = run_keras(keras.optimizers.ScheduleFreeAdamW(learning_rate=0.01), w0, grads)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    w0, grads = weights_and_grads(3)
+    eager = run_keras(keras.optimizers.ScheduleFreeAdamW(learning_rate=0.01), w0, grads)
+    ours = run_plait(optimizers.ScheduleFreeAdamW(learning_rate=0.01), w0, grads)
+    assert max(np.abs(a - b).max() for a, b in zip(ours, eager)) > 1e-4
+
+
+def test_schedule_free_adamw_config():
+    assert_config_round_trip("ScheduleFreeAdamW", {"beta_1": 0.95, "epsilon": 1e-6, "warmup_steps": 10})

@@ -13,6 +13,7 @@ from plait.optimizers.ftrl import Ftrl
 from plait.optimizers.lamb import Lamb
 from plait.optimizers.lion import Lion
 from plait.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
+from plait.optimizers.schedule_free import ScheduleFreeAdamW
 from plait.utils.registry import by_name
 
 _BY_NAME = {
@@ -28,6 +29,7 @@ _BY_NAME = {
     "lamb": Lamb,
     "ftrl": Ftrl,
     "adafactor": Adafactor,
+    "schedulefreeadamw": ScheduleFreeAdamW,
 }
 
 
