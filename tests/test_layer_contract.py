@@ -474,3 +474,24 @@ def _empty():
 def test_bad_input_is_named(action, error, message):
     with pytest.raises(error, match=message):
         action()
+
+
+def test_a_layer_that_needs_its_mask_builds_in_a_functional_model():
+    tokens = np.array([[3, 1, 0, 0], [2, 2, 2, 0]])
+
+    def run(lib):
+        class MaskedMean(lib.layers.Layer):
+            supports_masking = True
+
+            def call(self, x, mask=None):
+                weights = lib.ops.expand_dims(lib.ops.cast(mask, x.dtype), -1)  # fails without the mask
+                return lib.ops.sum(x * weights, axis=1) / lib.ops.sum(weights, axis=1)
+
+        inputs = lib.Input((4,), dtype="int32")
+        embedded = lib.layers.Embedding(5, 3, mask_zero=True, name="embed")(inputs)
+        return lib.Model(inputs, MaskedMean()(embedded))
+
+    k_model, p_model = both(run)
+    p_model.get_layer("embed").set_weights(k_model.get_layer("embed").get_weights())
+    assert p_model.output_shape == (None, 3)
+    np.testing.assert_allclose(numpy(p_model(tokens)), numpy(k_model(tokens)), atol=1e-6)

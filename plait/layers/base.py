@@ -205,6 +205,15 @@ def _on_meta(inputs):
     return any(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in nest.flatten(inputs))
 
 
+def _mask_stand_in(tensor):
+    """What a symbolic tensor's Keras mask looks like during shape inference: a bool tensor of its
+    leading dims (``(batch, steps)`` for ``(batch, steps, features)``), or None without a mask."""
+    if not isinstance(tensor, SymbolicTensor) or not tensor.has_mask:
+        return None
+    shape = tensor.shape[:-1] if len(tensor.shape) > 2 else tensor.shape
+    return SymbolicTensor(shape, torch.bool, f"{tensor.name}_mask")
+
+
 def _as_variable(layer, spec):
     """A weight with Keras's Variable API: trainable weights are Variables already; a plain buffer
     (plait's own non-trainable weights) is seen through a BufferVariable sharing its storage."""
@@ -833,9 +842,13 @@ class Layer(nn.Module):
         """Output shape for ``input_shape``; layers override this for free shape inference."""
         raise NotImplementedError
 
+    @property
+    def _has_shape_formula(self):
+        return type(self).compute_output_shape is not Layer.compute_output_shape
+
     def compute_output_spec(self, *args, **kwargs):
         """Structure of ``(shape, dtype)`` for a call on symbolic tensors."""
-        if type(self).compute_output_shape is not Layer.compute_output_shape:
+        if self._has_shape_formula:
             shape = self.compute_output_shape(_shapes(args[0]))
             if isinstance(shape, list):
                 return [(s, self.torch_dtype) for s in shape]
@@ -968,7 +981,16 @@ class Layer(nn.Module):
         first = args[0] if args else next(iter(kwargs.values()))
         self._build_for_call(args, kwargs)
         self._check_inputs(first)
-        spec = self.compute_output_spec(*args, **kwargs)
+        inference_kwargs = kwargs
+        if type(self).compute_output_spec is Layer.compute_output_spec and not self._has_shape_formula:
+            # As Keras's symbolic call: a call that takes masks sees them while its shape is inferred.
+            sources = self.mask_sources(args, kwargs)
+            masks = {param: nest.map_structure(_mask_stand_in, source) for param, source in sources.items()}
+            inference_kwargs = {
+                **kwargs,
+                **{p: m for p, m in masks.items() if any(v is not None for v in nest.flatten(m))},
+            }
+        spec = self.compute_output_spec(*args, **inference_kwargs)
         node = Node(self, args, kwargs)
         index = len(self._inbound_nodes)
         base = self.name if index == 0 else f"{self.name}_{index}"
