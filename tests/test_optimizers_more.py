@@ -27,7 +27,7 @@ def weights_and_grads(steps=5, shapes=SHAPES, seed=0, scale=1.0):
 
 def run_keras(opt, w0, grads, paths=None, stateless=False):
     """Keras's optimizer on Keras variables (the torch backend), step by step."""
-    variables = [keras.Variable(w, name=(paths or {}).get(i, f"v{i}")) for i, w in enumerate(w0)]
+    variables = [keras.Variable(w, name=f"v{i}") for i, w in enumerate(w0)]
     if paths:
         for i, v in enumerate(variables):
             v._path = paths[i]
@@ -189,3 +189,40 @@ def test_schedule_free_adamw_keras_eager_torch_path_uses_the_updated_momentum():
 
 def test_schedule_free_adamw_config():
     assert_config_round_trip("ScheduleFreeAdamW", {"beta_1": 0.95, "epsilon": 1e-6, "warmup_steps": 10})
+
+
+# ---------------------------------------------------------------- Muon
+MUON_PATHS = {
+    0: "dense/kernel",
+    1: "dense/bias",
+    2: "conv/kernel",
+    3: "embedding/embeddings",
+    4: "head/kernel",
+    5: "mid/kernel",
+}
+MUON_SHAPES = [(4, 3), (3,), (2, 3, 5), (6, 4), (3, 2), (4, 3)]
+
+
+# The Newton-Schulz iterations amplify float32 rounding: rtol 1e-4.
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"learning_rate": 0.01, "exclude_layers": ["head"], "nesterov": False, "rms_rate": None},
+        {"learning_rate": 0.01, "exclude_embeddings": False, "adam_lr_ratio": 0.1, "ns_steps": 3, "momentum": 0.9},
+        {"weight_decay": 0.1, "adam_weight_decay": 0.2, "learning_rate": 0.02},
+    ],
+)
+def test_muon_matches_keras(kwargs):
+    assert_same_steps("Muon", kwargs, rtol=1e-4, atol=1e-5, paths=MUON_PATHS, data={"shapes": MUON_SHAPES})
+
+
+def test_muon_chooses_adam_by_rank_and_path_and_config():
+    opt = optimizers.Muon(exclude_layers=["head"])
+    params = [torch.nn.Parameter(torch.zeros(s)) for s in MUON_SHAPES]
+    for p, path in zip(params, MUON_PATHS.values()):
+        p.path = path
+    assert [opt.uses_adam(p) for p in params] == [False, True, True, True, True, False]
+    assert_config_round_trip("Muon", {"exclude_layers": ["head"], "ns_steps": 4, "rms_rate": None, "momentum": 0.9})
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        opt.orthogonalize(torch.zeros(3))

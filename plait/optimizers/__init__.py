@@ -12,6 +12,7 @@ from plait.optimizers.base import Optimizer
 from plait.optimizers.ftrl import Ftrl
 from plait.optimizers.lamb import Lamb
 from plait.optimizers.lion import Lion
+from plait.optimizers.muon import Muon
 from plait.optimizers.rules import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop
 from plait.optimizers.schedule_free import ScheduleFreeAdamW
 from plait.utils.registry import by_name
@@ -30,6 +31,7 @@ _BY_NAME = {
     "ftrl": Ftrl,
     "adafactor": Adafactor,
     "schedulefreeadamw": ScheduleFreeAdamW,
+    "muon": Muon,
 }
 
 
