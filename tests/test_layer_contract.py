@@ -495,3 +495,25 @@ def test_a_layer_that_needs_its_mask_builds_in_a_functional_model():
     p_model.get_layer("embed").set_weights(k_model.get_layer("embed").get_weights())
     assert p_model.output_shape == (None, 3)
     np.testing.assert_allclose(numpy(p_model(tokens)), numpy(k_model(tokens)), atol=1e-6)
+
+
+def test_build_from_config_is_called_for_a_users_layer_on_load(tmp_path):
+    built = []
+
+    class Table(plait.layers.Layer):
+        def build(self, input_shape):
+            self.table = self.add_weight(shape=(input_shape[-1], 2), initializer="ones")
+
+        def build_from_config(self, config):
+            built.append(config)
+            super().build_from_config(config)
+
+        def call(self, x):
+            return plait.ops.matmul(x, self.table)
+
+    inputs = plait.Input((3,))
+    model = plait.Model(inputs, Table(name="table")(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = plait.models.load_model(tmp_path / "m.keras", custom_objects={"Table": Table})
+    assert built == [{"input_shape": [None, 3]}]
+    np.testing.assert_allclose(numpy(loaded(np.ones((1, 3), "float32"))), [[3.0, 3.0]])

@@ -91,7 +91,12 @@ def layer_from_keras(spec):
         )
     cls = getattr(layers_module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)):
-        return _custom_class(class_name, spec).from_config(config)
+        layer = _custom_class(class_name, spec).from_config(config)
+        if spec.get("build_config") and isinstance(layer, layers_module.Layer) and not layer.built:
+            # As Keras's loading: a user's layer is built from its build config before the graph
+            # calls it (its own build_from_config, if it has one, decides how).
+            layer.build_from_config(spec["build_config"])
+        return layer
     if class_name in ("Bidirectional", "TimeDistributed"):  # wrappers hold a layer spec
         config = dict(config)
         for key in ("layer", "backward_layer"):
