@@ -615,3 +615,56 @@ def quiet_fit(model, *args, **kwargs):
     with contextlib.redirect_stdout(io.StringIO()) as out:
         history = model.fit(*args, **kwargs)
     return history, out.getvalue()
+
+
+def recommender(lib, users, items, size=6):
+    L, ops = lib.layers, lib.ops
+
+    class Recommender(lib.Model):
+        """Users and items as vectors and biases; a rating is the sigmoid of their affinity."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            penalty = lib.regularizers.l2(1e-4)
+            self.user_vec = L.Embedding(users, size, embeddings_initializer="he_normal", embeddings_regularizer=penalty)
+            self.item_vec = L.Embedding(items, size, embeddings_initializer="he_normal", embeddings_regularizer=penalty)
+            self.user_bias, self.item_bias = L.Embedding(users, 1), L.Embedding(items, 1)
+            self.mix = self.add_weight(shape=(size, size), initializer="identity", name="mix")
+
+        def call(self, pairs):
+            user, item = pairs[:, 0], pairs[:, 1]
+            mixed = ops.tensordot(self.user_vec(user), self.mix, axes=1)  # (batch, size) @ (size, size)
+            affinity = ops.sum(mixed * self.item_vec(item), axis=1, keepdims=True)
+            return ops.nn.sigmoid(affinity + self.user_bias(user) + self.item_bias(item))
+
+    return Recommender()
+
+
+def test_a_subclassed_recommender_with_regularized_embeddings_matches_keras():
+    import pandas as pd
+
+    ratings = pd.DataFrame(
+        {"user": RNG.integers(0, 15, 160), "item": RNG.integers(0, 9, 160), "stars": RNG.integers(1, 11, 160) / 2}
+    )
+    pairs = ratings[["user", "item"]].values
+    target = ((ratings["stars"] - ratings["stars"].min()) / (ratings["stars"].max() - ratings["stars"].min())).values
+    models = {lib: recommender(lib, 15, 9) for lib in LIBS}
+    for model in models.values():
+        model(pairs[:2])
+    copy_weights(models[plait], models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(loss=lib.losses.BinaryCrossentropy(), optimizer=lib.optimizers.Adam(learning_rate=0.01))
+        history = model.fit(
+            pairs[:128],
+            target[:128],
+            batch_size=32,
+            epochs=2,
+            shuffle=False,
+            validation_data=(pairs[128:], target[128:]),
+            verbose=0,
+        )
+        penalties = sorted(float(np.asarray(lib.ops.convert_to_numpy(v))) for v in model.losses)
+        outcome[lib] = (history.history, model.predict(pairs[128:], verbose=0), penalties)
+    assert len(outcome[plait][2]) == 2  # the two embeddings' L2 penalties
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
