@@ -61,6 +61,7 @@ def _loss_class(name, fn, *params, doc=None):
         Loss.__init__(self, given["name"], given["reduction"], given["dtype"], **{a: given[a] for a in fn_args})
 
     __init__.__signature__ = signature
+    __init__.__qualname__ = f"{name}.__init__"  # (not a "<locals>" name, which the docs cannot resolve)
     summary = doc or f"The loss of :func:`~plait.losses.{fn.__name__}`, reduced over the batch."
     arguments = ", ".join(f"``{arg}={default!r}``" for arg, default in order)
     namespace = {"fn": staticmethod(fn), "__init__": __init__, "__doc__": f"{summary}\n\nArguments: {arguments}."}

@@ -2,7 +2,7 @@
 
 import torch
 
-from plait.losses.functions import same_rank
+from plait.losses.functions import same_rank as _same_rank
 from plait.metrics.reduction import MeanMetricWrapper, mean_metric_class
 
 
@@ -22,7 +22,7 @@ def _class_index(y_true):
 def accuracy(y_true, y_pred):
     """1.0 where ``y_true == y_pred``, element by element (Keras's shape: the inputs brought to the
     same rank, then broadcast)."""
-    y_true, y_pred = same_rank(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     return (y_true.to(y_pred.dtype) == y_pred).float()
 
 
@@ -36,7 +36,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
         tensor([[1.],
                 [0.]])
     """
-    y_true, y_pred = same_rank(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     return ((y_pred > threshold).to(y_true.dtype) == y_true).float()
 
 

@@ -2,6 +2,8 @@
 of a function of ``(y_true, y_pred)``), and :func:`mean_metric_class`, which names a wrapper as a
 class."""
 
+import sys
+
 import torch
 
 from plait.metrics.metric import Metric, as_tensors
@@ -91,4 +93,7 @@ def mean_metric_class(name, fn, default_name=None, **defaults):
         )
 
     doc = f"Streaming mean of :func:`{fn.__name__}`" + (f" (arguments: {defaults})." if defaults else ".")
-    return type(name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc})
+    # The class belongs to the module that names it (for docs, pickling and error messages).
+    module = sys._getframe(1).f_globals.get("__name__", __name__)
+    __init__.__module__, __init__.__qualname__ = module, f"{name}.__init__"
+    return type(name, (MeanMetricWrapper,), {"__init__": __init__, "__doc__": doc, "__module__": module})
