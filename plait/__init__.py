@@ -31,6 +31,7 @@ from plait import (
     random,
     regularizers,
     saving,
+    tree,
     utils,
 )
 from plait.graph.node import SymbolicTensor as KerasTensor
@@ -83,5 +84,6 @@ __all__ = [
     "models",
     "preprocessing",
     "saving",
+    "tree",
     "utils",
 ]
