@@ -668,3 +668,65 @@ def test_a_subclassed_recommender_with_regularized_embeddings_matches_keras():
         outcome[lib] = (history.history, model.predict(pairs[128:], verbose=0), penalties)
     assert len(outcome[plait][2]) == 2  # the two embeddings' L2 penalties
     assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
+
+
+def patch_mixer(lib, filters=8):
+    L = lib.layers
+    images = lib.Input((16, 16, 3))
+    x = L.Rescaling(scale=1.0 / 255)(images)
+    x = L.BatchNormalization()(L.Activation("gelu")(L.Conv2D(filters, kernel_size=4, strides=4)(x)))  # patches
+    for groups in (filters, 2):  # a depthwise mixing, then a grouped one
+        spatial = L.Conv2D(filters, kernel_size=3, groups=groups, padding="same")(x)
+        x = L.Add()([L.BatchNormalization()(L.Activation("gelu")(spatial)), x])
+        x = L.BatchNormalization()(L.Activation("gelu")(L.Conv2D(filters, kernel_size=1)(x)))
+    return lib.Model(images, L.Dense(3, activation="softmax")(L.GlobalAvgPool2D()(x)))
+
+
+def test_a_patch_mixer_with_adamw_and_a_weights_checkpoint_matches_keras(tmp_path):
+    images = RNG.integers(0, 256, (40, 16, 16, 3)).astype("uint8")
+    labels = (images[..., 0].mean(axis=(1, 2)) > images[..., 2].mean(axis=(1, 2))).astype("int64") + (
+        images[:, :8].mean(axis=(1, 2, 3)) > 128
+    )
+    models = {lib: patch_mixer(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(
+            optimizer=lib.optimizers.AdamW(learning_rate=3e-3, weight_decay=1e-2),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        path = str(tmp_path / f"{lib.__name__}.weights.h5")
+        keep = lib.callbacks.ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True, save_weights_only=True)
+        history = model.fit(
+            images[:32],
+            labels[:32],
+            batch_size=8,
+            epochs=3,
+            shuffle=False,
+            validation_data=(images[32:], labels[32:]),
+            callbacks=[keep],
+            verbose=0,
+        )
+        model.load_weights(path)
+        grouped = [
+            layer.get_config()["kernel_size"]
+            for layer in model.layers
+            if isinstance(layer, lib.layers.Conv2D) and layer.groups > 1
+        ]
+        outcome[lib] = (history.history, model.evaluate(images[32:], labels[32:], verbose=0), grouped)
+    assert outcome[plait][2] == outcome[keras][2] == [(3, 3), (3, 3)]
+    assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=1e-6)
+
+
+def test_augmentation_layers_keep_shapes_and_are_identities_at_inference_as_in_keras():
+    images = RNG.integers(0, 256, (4, 16, 16, 3)).astype("float32")
+    outs = {}
+    for lib in LIBS:
+        L = lib.layers
+        augment = lib.Sequential([L.RandomCrop(12, 12, seed=1), L.RandomFlip("horizontal", seed=2)], name="augment")
+        trained = augment(images, training=True)
+        outs[lib] = (tuple(trained.shape), augment(images, training=False))
+    assert outs[plait][0] == outs[keras][0] == (4, 12, 12, 3)
+    assert_close(outs[plait][1], outs[keras][1], rtol=1e-5)  # inference: the centre crop, no flip
