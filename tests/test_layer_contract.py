@@ -383,8 +383,16 @@ def _vocab_layer(lib):
     return Vocab
 
 
-@pytest.mark.parametrize("writer, reader", [("plait", "plait"), ("keras", "plait"), ("plait", "keras")])
-def test_save_assets_and_own_variables_round_trip(tmp_path, writer, reader):
+@pytest.mark.parametrize(
+    "writer, reader, suffix",
+    [
+        ("plait", "plait", "keras"),
+        ("keras", "plait", "keras"),
+        ("plait", "keras", "keras"),
+        ("plait", "plait", "plait"),
+    ],
+)
+def test_save_assets_and_own_variables_round_trip(tmp_path, writer, reader, suffix):
     libs = {"keras": keras, "plait": plait}
     classes = {name: _vocab_layer(lib) for name, lib in libs.items()}
     lib, vocab = libs[writer], classes[writer]()
@@ -392,7 +400,7 @@ def test_save_assets_and_own_variables_round_trip(tmp_path, writer, reader):
     model = lib.Model(inputs, lib.layers.Dense(2, name="head")(vocab(inputs)))
     vocab.vocab, vocab.extra = ["x", "y"], np.array([1.0, 2.0, 3.0], "float32")
     vocab.w.assign(np.array([1.0, 2.0, 3.0, 4.0], "float32"))
-    path = str(tmp_path / "m.keras")
+    path = str(tmp_path / f"m.{suffix}")
     model.save(path)
     loaded = libs[reader].models.load_model(path, custom_objects={"Vocab": classes[reader]})
     restored = [layer for layer in loaded.layers if type(layer).__name__ == "Vocab"][0]

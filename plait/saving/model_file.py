@@ -9,6 +9,9 @@ Members:
   class and config, loss / loss_weights / metrics by name, and the optimizer's state, so ``fit``
   continues where it stopped.
 * ``loss_balancer.safetensors`` — an adaptive loss balancer's state (``loss_weights="auto"``).
+* ``layer_state.safetensors`` and ``assets/<layer path>/`` — what layers' own Keras saving hooks
+  (``save_own_variables``, ``save_assets``) write, given back to ``load_own_variables`` /
+  ``load_assets`` on load.
 
 Loading reads JSON and safetensors only. Any problem (not a zip, a member missing, a config
 naming an unknown class, weights that do not fit) raises ``ValueError`` naming the file, and no
@@ -17,8 +20,10 @@ model is returned.
 
 import json
 import os
+import tempfile
 import zipfile
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
@@ -144,6 +149,8 @@ def save_model(model, filepath, overwrite=True):
         if model.loss_balancer.state_dict():
             members["loss_balancer.safetensors"] = _tensors_blob(model.loss_balancer.state_dict())
 
+    members.update(_hook_members(model))
+
     def write(tmp):
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for name, data in members.items():
@@ -152,6 +159,65 @@ def save_model(model, filepath, overwrite=True):
     with collectives.writer() as writes:  # under a distribution: process 0 writes, then all go on
         if writes:
             atomic_write(filepath, write)
+
+
+def _hook_layers(model):
+    """``[(path, layer)]``: the model's layers with Keras saving hooks of their own
+    (``save_own_variables`` / ``save_assets``), by module path (``""`` for the model)."""
+    from plait.saving.keras_writer import overrides
+
+    return [
+        (path, layer)
+        for path, layer in model.named_modules()
+        if overrides(layer, "save_own_variables") or hasattr(layer, "save_assets") or hasattr(layer, "load_assets")
+    ]
+
+
+def _hook_members(model):
+    """What a user's hooks save, so a plait file keeps it as a ``.keras`` file does: the stores of
+    ``save_own_variables`` (``layer_state.safetensors``, keys ``<path>|<key>``) and the files of
+    ``save_assets(dir)`` (``assets/<path>/...``)."""
+    from plait.saving.keras_writer import overrides
+
+    tensors, members = {}, {}
+    for path, layer in _hook_layers(model):
+        if overrides(layer, "save_own_variables"):
+            store = {}
+            layer.save_own_variables(store)
+            tensors.update({f"{path}|{key}": torch.as_tensor(np.asarray(v)).contiguous() for key, v in store.items()})
+        if hasattr(layer, "save_assets"):
+            with tempfile.TemporaryDirectory() as folder:
+                layer.save_assets(folder)
+                for root, _, files in os.walk(folder):
+                    for name in sorted(files):
+                        inner = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+                        with open(os.path.join(root, name), "rb") as f:
+                            members[f"assets/{path}/{inner}"] = f.read()
+    if tensors:
+        members["layer_state.safetensors"] = save_safetensors(tensors)
+    return members
+
+
+def _load_hooks(model, archive, names):
+    """Give each layer with hooks what its hooks saved (see :func:`_hook_members`)."""
+    from plait.saving.keras_writer import overrides
+
+    stored = load_safetensors(archive.read("layer_state.safetensors")) if "layer_state.safetensors" in names else {}
+    for path, layer in _hook_layers(model):
+        if overrides(layer, "load_own_variables"):
+            prefix = f"{path}|"
+            layer.load_own_variables({k[len(prefix) :]: v.numpy() for k, v in stored.items() if k.startswith(prefix)})
+        if hasattr(layer, "load_assets"):
+            prefix = f"assets/{path}/"
+            with tempfile.TemporaryDirectory() as folder:
+                for name in sorted(n for n in names if n.startswith(prefix) and not n.endswith("/")):
+                    target = os.path.realpath(os.path.join(folder, name[len(prefix) :]))
+                    if not target.startswith(os.path.realpath(folder) + os.sep):
+                        raise ValueError(f"the asset '{name}' points outside its folder")
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "wb") as f:
+                        f.write(archive.read(name))
+                layer.load_assets(folder)
 
 
 def _tensors_blob(state):
@@ -254,6 +320,8 @@ def _load(filepath, custom_objects, compile):
     if bad:
         raise ValueError("weights of the wrong shape: " + "; ".join(bad))
     model.load_state_dict(state)
+    with zipfile.ZipFile(filepath) as archive:
+        _load_hooks(model, archive, names)
     if compile and compile_config is not None:
         from plait import optimizers
 
