@@ -222,6 +222,7 @@ def test_metric_bad_input():
 def test_get_by_keras_names():
     for name in ("f1_score", "r2_score", "hinge", "kl_divergence", "sum", "log_cosh_error", "mse", "auc"):
         assert type(metrics.get(name)).__name__ == type(keras.metrics.get(name)).__name__, name
+    assert isinstance(metrics.get(metrics.F1Score), metrics.F1Score)
 
 
 @pytest.mark.parametrize(

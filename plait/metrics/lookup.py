@@ -91,6 +91,8 @@ def get(identifier):
     if isinstance(identifier, str):
         found = by_name(_BY_NAME, identifier, "metric", extra_known=("acc",))
         return found() if isinstance(found, type) else get(found)  # a registered custom metric function
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()  # a class, as Keras: its default instance
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise TypeError(f"Could not interpret metric identifier: {identifier!r}")
