@@ -730,3 +730,39 @@ def test_augmentation_layers_keep_shapes_and_are_identities_at_inference_as_in_k
         outs[lib] = (tuple(trained.shape), augment(images, training=False))
     assert outs[plait][0] == outs[keras][0] == (4, 12, 12, 3)
     assert_close(outs[plait][1], outs[keras][1], rtol=1e-5)  # inference: the centre crop, no flip
+
+
+def test_an_encoder_repeat_decoder_sequence_model_matches_keras():
+    digits = "0123456789"
+    words = ["".join(RNG.choice(list(digits), 5)) for _ in range(90)]
+    targets = [w[::-1][:4] for w in words]  # the first four digits, reversed
+    x = np.zeros((90, 5, 10), dtype="bool")
+    y = np.zeros((90, 4, 10), dtype="bool")
+    for row, (word, target) in enumerate(zip(words, targets)):
+        x[row, np.arange(5), [digits.index(c) for c in word]] = True
+        y[row, np.arange(4), [digits.index(c) for c in target]] = True
+
+    def build(lib):
+        L = lib.layers
+        model = lib.Sequential()
+        model.add(L.Input((5, 10)))
+        model.add(L.LSTM(20))  # the whole input in one vector
+        model.add(L.RepeatVector(4))  # once per output step
+        model.add(L.GRU(20, return_sequences=True))
+        model.add(L.TimeDistributed(L.Dense(16, activation="relu")))
+        model.add(L.Dense(10, activation="softmax"))  # a Dense on 3-D input: per step
+        return model
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+        history = model.fit(
+            x[:80], y[:80], batch_size=16, epochs=3, shuffle=False, validation_data=(x[80:], y[80:]), verbose=0
+        )
+        guesses = ["".join(digits[i] for i in row) for row in np.argmax(model.predict(x[80:], verbose=0), axis=-1)]
+        outcome[lib] = (history.history, guesses)
+    assert outcome[plait][1] == outcome[keras][1]
+    assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4, atol=1e-6)
