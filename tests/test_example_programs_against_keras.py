@@ -766,3 +766,51 @@ def test_an_encoder_repeat_decoder_sequence_model_matches_keras():
         outcome[lib] = (history.history, guesses)
     assert outcome[plait][1] == outcome[keras][1]
     assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4, atol=1e-6)
+
+
+def test_a_twin_tower_pair_model_with_a_lambda_distance_and_a_margin_loss_matches_keras():
+    shapes = RNG.integers(0, 3, 64)  # each picture shows one of three patterns
+    patterns = RNG.random((3, 10, 10)).astype("float32")
+    pictures = (patterns[shapes] + 0.3 * RNG.random((64, 10, 10))).astype("float32")  # (n, 10, 10): no channel axis
+    first, second = np.arange(0, 64, 2), np.arange(1, 64, 2)
+    different = (shapes[first] != shapes[second]).astype("float32")
+
+    def build(lib):
+        L, ops = lib.layers, lib.ops
+        picture = L.Input((10, 10, 1))
+        h = L.AveragePooling2D(2)(L.Conv2D(4, 3, activation="tanh")(L.BatchNormalization()(picture)))
+        tower = lib.Model(picture, L.Dense(6, activation="tanh")(L.BatchNormalization()(L.Flatten()(h))))
+        left, right = L.Input((10, 10, 1)), L.Input((10, 10, 1))
+
+        def distance(pair):
+            a, b = pair
+            return ops.sqrt(ops.maximum(ops.sum(ops.square(a - b), axis=1, keepdims=True), lib.backend.epsilon()))
+
+        apart = L.Lambda(distance, output_shape=(1,))([tower(left), tower(right)])  # one tower, used twice
+        return lib.Model([left, right], L.Dense(1, activation="sigmoid")(L.BatchNormalization()(apart)))
+
+    def margin_loss(lib, margin=0.8):
+        def loss(y_true, y_pred):  # same pairs near 0, different pairs beyond the margin
+            ops = lib.ops
+            return ops.mean((1 - y_true) * ops.square(y_pred) + y_true * ops.square(ops.maximum(margin - y_pred, 0)))
+
+        return loss
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert summary_totals(models[plait]) == summary_totals(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(loss=margin_loss(lib), optimizer="RMSprop", metrics=["accuracy"])
+        data = [pictures[first], pictures[second]]
+        history = model.fit(
+            [d[:24] for d in data],
+            different[:24],
+            batch_size=8,
+            epochs=2,
+            shuffle=False,
+            validation_data=([d[24:] for d in data], different[24:]),
+            verbose=0,
+        )
+        outcome[lib] = (history.history, model.evaluate([d[24:] for d in data], different[24:], verbose=0))
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
