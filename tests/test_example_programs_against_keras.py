@@ -814,3 +814,80 @@ def test_a_twin_tower_pair_model_with_a_lambda_distance_and_a_margin_loss_matche
         )
         outcome[lib] = (history.history, model.evaluate([d[24:] for d in data], different[24:], verbose=0))
     assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
+
+
+def mentored(lib, student, mentor):
+    class Mentored(lib.Model):
+        """Trains ``student`` on the labels and on a frozen ``mentor``'s softened outputs."""
+
+        def __init__(self):
+            super().__init__()
+            self.student, self.mentor = student, mentor
+
+        def compile(self, optimizer, metrics, hard_loss, soft_loss, soft_share=0.7, temperature=4.0):
+            super().compile(optimizer=optimizer, metrics=metrics)
+            self.hard_loss, self.soft_loss = hard_loss, soft_loss
+            self.soft_share, self.temperature = soft_share, temperature
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, allow_empty=False):
+            ops, t = lib.ops, self.temperature
+            soft_target = ops.softmax(self.mentor(x, training=False) / t, axis=1)
+            soft = self.soft_loss(soft_target, ops.softmax(y_pred / t, axis=1)) * t * t
+            return (1 - self.soft_share) * self.hard_loss(y, y_pred) + self.soft_share * soft
+
+        def call(self, x):
+            return self.student(x)
+
+    return Mentored()
+
+
+def test_a_model_overriding_compile_and_compute_loss_to_learn_from_a_mentor_matches_keras():
+    pictures, labels = pictures_for_mentoring()
+
+    def net(lib, width, name):
+        L = lib.layers
+        return lib.Sequential(
+            [
+                lib.Input(shape=(12, 12, 1)),
+                L.Conv2D(width, (3, 3), strides=(2, 2), padding="same"),
+                L.LeakyReLU(negative_slope=0.2),
+                L.MaxPooling2D(pool_size=(2, 2), strides=(1, 1), padding="same"),
+                L.Flatten(),
+                L.Dense(4),
+            ],
+            name=name,
+        )
+
+    built = {}
+    for lib in LIBS:
+        mentor, student = net(lib, 12, "mentor"), net(lib, 4, "student")
+        built[lib] = (mentor, student, lib.models.clone_model(student))
+    for ours, theirs in zip(built[plait], built[keras]):
+        copy_weights(ours, theirs)
+    outcome = {}
+    for lib, (mentor, student, scratch) in built.items():
+        hard = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
+        mentor.compile(
+            optimizer=lib.optimizers.Adam(3e-3), loss=hard, metrics=[lib.metrics.SparseCategoricalAccuracy()]
+        )
+        first = mentor.fit(pictures, labels, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        pupil = mentored(lib, student, mentor)
+        pupil.compile(
+            lib.optimizers.Adam(3e-3), [lib.metrics.SparseCategoricalAccuracy()], hard, lib.losses.KLDivergence()
+        )
+        second = pupil.fit(pictures, labels, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        scratch.compile(
+            optimizer=lib.optimizers.Adam(3e-3), loss=hard, metrics=[lib.metrics.SparseCategoricalAccuracy()]
+        )
+        third = scratch.fit(pictures, labels, batch_size=8, epochs=2, shuffle=False, verbose=0).history
+        outcome[lib] = (first, second, third, pupil.evaluate(pictures, labels, verbose=0))
+    assert [w.shape for w in built[plait][2].get_weights()] == [w.shape for w in built[plait][1].get_weights()]
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-6)
+
+
+def pictures_for_mentoring():
+    pictures = RNG.random((32, 12, 12, 1)).astype("float32")
+    labels = (pictures[:, :6].mean(axis=(1, 2, 3)) > 0.5).astype("int64") * 2 + (
+        pictures[:, :, :6].mean(axis=(1, 2, 3)) > 0.5
+    )
+    return pictures, labels
