@@ -44,6 +44,8 @@ def unsupported(model, step_fn):
         return f"the loss balancer {type(model.loss_balancer).__name__} takes its own steps between the losses"
     if hasattr(model.optimizer, "scale_loss"):
         return "mixed_float16 loss scaling skips steps on a host-side check"
+    if not getattr(model.optimizer, "traceable", True):
+        return f"the optimizer {type(model.optimizer).__name__} runs its steps eagerly"
     if step_fn.activity_layers:
         return "activity regularizers collect their penalties as a side effect of the forward pass"
     for module in model.modules():

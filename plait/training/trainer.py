@@ -654,6 +654,9 @@ class Trainer:
                 if progbar:
                     progbar.bar_step = step
                 callback_list.on_epoch_end(epoch, epoch_logs)
+                epoch_end = getattr(self.optimizer, "on_epoch_end", None)  # a TorchOptimizer's scheduler
+                if epoch_end is not None:
+                    epoch_end(epoch, epoch_logs)
                 training_logs = epoch_logs
                 if self.stop_training:
                     break
