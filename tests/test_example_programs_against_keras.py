@@ -891,3 +891,79 @@ def pictures_for_mentoring():
         pictures[:, :, :6].mean(axis=(1, 2, 3)) > 0.5
     )
     return pictures, labels
+
+
+def beta_vae(lib, width=20, latent=3, beta=0.5):
+    L, ops = lib.layers, lib.ops
+
+    class Draw(L.Layer):
+        """z = mean + exp(log_var / 2) * noise, the noise from a seeded generator."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.noise = lib.random.SeedGenerator(4242)
+
+        def call(self, stats):
+            mean, log_var = stats
+            return mean + ops.exp(0.5 * log_var) * lib.random.normal(shape=ops.shape(mean), seed=self.noise)
+
+    signal = lib.Input(shape=(width,))
+    h = L.Dense(12, activation="relu")(signal)
+    mean, log_var = L.Dense(latent, name="mean")(h), L.Dense(latent, name="log_var")(h)
+    encoder = lib.Model(signal, [mean, log_var, Draw()([mean, log_var])], name="encoder")
+    code = lib.Input(shape=(latent,))
+    decoder = lib.Model(
+        code, L.Dense(width, activation="sigmoid")(L.Dense(12, activation="relu")(code)), name="decoder"
+    )
+
+    class BetaVAE(lib.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.encoder, self.decoder = encoder, decoder
+            self.trackers = {name: lib.metrics.Mean(name=name) for name in ("loss", "rebuild", "kl")}
+
+        @property
+        def metrics(self):
+            return list(self.trackers.values())
+
+        def train_step(self, data):
+            self.zero_grad()
+            mean, log_var, z = self.encoder(data)
+            rebuild = ops.mean(
+                ops.sum(lib.losses.binary_crossentropy(data[..., None], self.decoder(z)[..., None]), axis=1)
+            )
+            kl = ops.mean(ops.sum(-0.5 * (1 + log_var - ops.square(mean) - ops.exp(log_var)), axis=1))
+            total = rebuild + beta * kl
+            total.backward()
+            weights = list(self.trainable_weights)
+            with torch.no_grad():
+                self.optimizer.apply([w.value.grad for w in weights], weights)
+            for name, value in (("loss", total), ("rebuild", rebuild), ("kl", kl)):
+                self.trackers[name].update_state(value)
+            return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+        def call(self, x):
+            return self.decoder(self.encoder(x)[2])
+
+    return BetaVAE()
+
+
+def test_a_functional_beta_vae_with_its_own_train_step_matches_keras():
+    signals = (0.5 + 0.4 * np.sin(np.linspace(0, 3, 20) * RNG.uniform(1, 4, (48, 1)))).astype("float32")
+    models = {lib: beta_vae(lib) for lib in LIBS}
+    for model in models.values():
+        model(signals[:2])
+    copy_weights(models[plait].encoder, models[keras].encoder)
+    copy_weights(models[plait].decoder, models[keras].decoder)
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(optimizer=lib.optimizers.Adam(1e-2))
+        history = model.fit(signals, epochs=3, batch_size=16, shuffle=False, verbose=0)  # no targets
+        grid = np.stack(np.meshgrid(*[np.linspace(-1, 1, 3)] * 3), axis=-1).reshape(-1, 3)
+        outcome[lib] = (
+            history.history,
+            model.decoder.predict(grid, verbose=0),
+            model.encoder.predict(signals, verbose=0)[:2],
+        )
+    assert sorted(outcome[plait][0]) == ["kl", "loss", "rebuild"]
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-5)  # (codes near zero: absolute)
