@@ -50,6 +50,18 @@ class DTypePolicy:
     def is_mixed(self):
         return self.compute_dtype != self.variable_dtype
 
+    @property
+    def quantization_mode(self):
+        """None: plait's policies are float policies (Keras's attribute)."""
+        return None
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def __eq__(self, other):
         return isinstance(other, DTypePolicy) and other.name == self.name
 

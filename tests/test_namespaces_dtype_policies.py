@@ -1,0 +1,66 @@
+"""``plait.dtype_policies`` against ``keras.dtype_policies``: the same configs both ways, the
+same lookups, clear refusals for quantized policies."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+
+import plait  # noqa: E402
+from plait import dtype_policies  # noqa: E402
+
+NAMES = ["float32", "mixed_float16", "mixed_bfloat16"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_policies_serialize_as_keras(name):
+    ours, theirs = dtype_policies.get(name), keras.dtype_policies.get(name)
+    assert dtype_policies.serialize(ours) == keras.dtype_policies.serialize(theirs)
+    assert ours.get_config() == theirs.get_config()
+    assert ours.quantization_mode is theirs.quantization_mode is None
+    # a Keras config loads here, and ours loads in Keras
+    assert dtype_policies.deserialize(keras.dtype_policies.serialize(theirs)) == ours
+    assert keras.dtype_policies.deserialize(dtype_policies.serialize(ours)).name == name
+    assert str(ours.compute_dtype).removeprefix("torch.") == theirs.compute_dtype
+    assert str(ours.variable_dtype).removeprefix("torch.") == theirs.variable_dtype
+    assert dtype_policies.get(dtype_policies.serialize(ours)) == ours
+    assert dtype_policies.DTypePolicy is plait.DTypePolicy is plait.mixed_precision.DTypePolicy
+
+
+def test_get_defaults_and_bad_identifiers():
+    assert dtype_policies.get(None) == plait.mixed_precision.global_policy()
+    assert isinstance(dtype_policies.FloatDTypePolicy("float32"), dtype_policies.DTypePolicy)
+    with pytest.raises(ValueError, match="Received: 3"):
+        dtype_policies.get(3)
+    with pytest.raises(ValueError, match="Unknown dtype policy"):
+        dtype_policies.get("no_such_policy")
+    with pytest.raises(ValueError, match="Unknown dtype policy class"):
+        dtype_policies.deserialize({"class_name": "Nope", "config": {}})
+
+
+@pytest.mark.parametrize("name", ["QuantizedDTypePolicy", "Int4DTypePolicy", "GPTQDTypePolicy", "AWQDTypePolicy"])
+def test_quantized_policies_are_refused_with_the_way_out(name):
+    with pytest.raises(NotImplementedError, match=r"model\.quantize"):
+        getattr(dtype_policies, name)("int8", "float32")
+    with pytest.raises(NotImplementedError, match="torch.ao.quantization"):
+        dtype_policies.get("int8_from_float32")
+
+
+def test_policy_map_matches_keras():
+    ours = dtype_policies.DTypePolicyMap("mixed_bfloat16", {"dense/kernel": "mixed_float16"})
+    theirs = keras.dtype_policies.DTypePolicyMap("mixed_bfloat16", {"dense/kernel": "mixed_float16"})
+    assert ours.get_config() == theirs.get_config()
+    for path in ["dense/kernel", "other", "dense/kernel/extra"]:
+        theirs_name = getattr(theirs[path], "name", theirs[path])  # Keras hands back a name as given
+        assert ours[path].name == theirs_name
+    restored = dtype_policies.DTypePolicyMap.from_config(theirs.get_config())
+    assert restored["dense/kernel"].name == "mixed_float16"
+    with pytest.raises(ValueError, match="already has a policy"):
+        ours["dense/kernel"] = "float32"
+
+
+def test_every_keras_dtype_policies_name_exists():
+    names = [n for n in dir(keras.dtype_policies) if not n.startswith("_")]
+    assert [n for n in names if not hasattr(dtype_policies, n)] == []
