@@ -472,3 +472,53 @@ def test_keras_optimizer_names_exist():
         n for n in dir(keras.optimizers.schedules) if not n.startswith("_") and not hasattr(optimizers.schedules, n)
     ]
     assert missing == []
+
+
+# ---------------------------------------------------------------- saving
+@pytest.mark.parametrize("name", ["Lion", "Lamb", "Ftrl", "ScheduleFreeAdamW"])
+def test_new_optimizers_state_through_keras_files(tmp_path, name):
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(8, 4)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    model = plait.Sequential([plait.Input((4,)), plait.layers.Dense(3), plait.layers.Dense(1)])
+    model.compile(optimizer=getattr(optimizers, name)(learning_rate=0.01), loss="mse")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    theirs = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(theirs.optimizer).__name__ == name and int(theirs.optimizer.iterations.numpy()) == 2
+    ours_state = model.optimizer.state_dict()
+    slot = sorted(k for k in ours_state if k != "iterations")[0]  # the first slot of the first weight
+    # Keras's variables: iterations, learning rate, then the slots; plait's Dense kernel is torch's (out, in).
+    np.testing.assert_allclose(theirs.optimizer.variables[2].numpy(), ours_state[slot].numpy().T, rtol=1e-6)
+    back = plait.saving.load_model(tmp_path / "m.keras")
+    for key, value in back.optimizer.state_dict().items():
+        np.testing.assert_allclose(np.asarray(value), np.asarray(ours_state[key]), rtol=1e-6)
+    model.save(tmp_path / "m.plait")
+    again = plait.saving.load_model(tmp_path / "m.plait")
+    assert type(again.optimizer) is type(model.optimizer) and again.optimizer.iterations == 2
+
+
+def test_optimizers_keras_files_cannot_hold_are_refused_and_plait_files_keep(tmp_path):
+    model = plait.Sequential([plait.Input((4,)), plait.layers.Dense(3, name="encoder"), plait.layers.Dense(1)])
+    routes = optimizers.OptimizerMap(optimizers.Adam(), {"encoder/.*": optimizers.Muon(learning_rate=0.01)})
+    model.compile(optimizer=optimizers.MultiOptimizer(routes), loss="mse")
+    model.fit(np.ones((4, 4), "float32"), np.ones((4, 1), "float32"), verbose=0)
+    with pytest.raises(ValueError, match="cannot write the state of optimizer MultiOptimizer into a .keras file"):
+        model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.plait")
+    back = plait.saving.load_model(tmp_path / "m.plait")
+    assert isinstance(back.optimizer, optimizers.MultiOptimizer) and back.optimizer.iterations == 1
+    for key, value in model.optimizer.state_dict().items():
+        np.testing.assert_allclose(np.asarray(back.optimizer.state_dict()[key]), np.asarray(value))
+    model.compile(optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss="mse")
+    with pytest.raises(ValueError, match="no Keras optimizer config"):
+        model.save(tmp_path / "t.plait")
+
+
+def test_keras_file_compiled_with_adafactor_loads_with_a_fresh_state(tmp_path):
+    theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    theirs.compile(optimizer=keras.optimizers.Adafactor(learning_rate=0.01), loss="mse")
+    theirs.fit(np.ones((4, 4), "float32"), np.ones((4, 2), "float32"), verbose=0)
+    theirs.save(tmp_path / "k.keras")
+    with pytest.warns(UserWarning, match="cannot read the state of optimizer Adafactor"):
+        ours = plait.saving.load_model(tmp_path / "k.keras")
+    assert isinstance(ours.optimizer, optimizers.Adafactor) and ours.optimizer.learning_rate == pytest.approx(0.01)

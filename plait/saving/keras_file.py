@@ -489,7 +489,7 @@ def _keras_optimizer_from(spec, where):
         if not (isinstance(schedule, type) and issubclass(schedule, schedules.LearningRateSchedule)):
             raise ValueError(f"{where}: unknown learning-rate schedule {lr.get('class_name')!r}.")
         config["learning_rate"] = schedule.from_config(lr["config"])
-    return cls(**config)
+    return cls.from_config(config)
 
 
 def _objects(value):
@@ -547,6 +547,13 @@ def _compile_from_keras(model, compile_config, h5, where):
     position = {id(p): i for i, p in enumerate(optimizer.params)}
     entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
     head = 1 if callable(optimizer._learning_rate) else 2  # iterations, and the rate when it is a float
+    if type(optimizer).__name__ not in SLOT_PASSES:
+        warnings.warn(
+            f"{where}: plait cannot read the state of optimizer {type(optimizer).__name__} from a .keras file; "
+            "it starts afresh.",
+            stacklevel=4,
+        )
+        return
     passes = SLOT_PASSES[type(optimizer).__name__](optimizer)
     expected = head + sum(len(slots) for slots in passes) * len(entries)
     if len(values) != expected:

@@ -419,6 +419,10 @@ SLOT_PASSES = {
     "Adadelta": lambda o: [("accumulated_grad", "accumulated_delta_var")],
     "Adamax": lambda o: [("m", "u")],
     "Nadam": lambda o: [("momentum", "velocity")],
+    "Lion": lambda o: [("momentum",)],
+    "Lamb": lambda o: [("momentum", "velocity")],
+    "Ftrl": lambda o: [("accumulator", "linear")],
+    "ScheduleFreeAdamW": lambda o: [("momentum", "velocity")],
 }
 
 
@@ -454,6 +458,13 @@ def _keras_optimizer(model):
     optimizer = getattr(model, "optimizer", None)
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     name = type(optimizer).__name__
+    if name not in SLOT_PASSES and type(optimizer).__module__.startswith("plait.optimizers."):
+        # Their Keras variables are not one slot per weight in one order (Adafactor's factored
+        # moments, Muon's velocities for some weights only, MultiOptimizer's, torch's own).
+        raise ValueError(
+            f"plait cannot write the state of optimizer {name} into a .keras file: save to a .plait file "
+            "(model.save('model.plait')), or save the weights only (model.save_weights)."
+        )
     return (optimizer, name) if name in SLOT_PASSES else (None, None)
 
 

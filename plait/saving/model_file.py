@@ -326,7 +326,9 @@ def _load(filepath, custom_objects, compile):
         from plait import optimizers
 
         opt_spec = compile_config["optimizer"]
-        optimizer = optimizers.get(opt_spec["class_name"].lower()).__class__(**_optimizer_args(opt_spec["config"]))
+        optimizer = optimizers.deserialize(
+            {"class_name": opt_spec["class_name"], "config": _optimizer_args(opt_spec["config"])}
+        )
         model.compile(
             optimizer=optimizer,
             loss=_from_plain(compile_config.get("loss")),
