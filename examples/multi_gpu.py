@@ -3,11 +3,11 @@
 One process per device, started by torchrun; each builds the same model under a
 ``DataParallel`` distribution and calls ``fit`` with the *global* batch: every process trains
 on its share, gradients are averaged, and all processes end with the same weights and the
-numbers one process would give. Only rank 0 prints and saves.
+numbers one process would give. Only rank 0 prints.
 
 Run:
-    torchrun --nproc_per_node=2 examples/multi_gpu.py      # two GPUs (or two CPU processes)
-    python examples/multi_gpu.py                          # one process: the same program
+    torchrun --standalone --nproc_per_node=2 examples/multi_gpu.py   # two GPUs (or two CPU processes)
+    python examples/multi_gpu.py                                     # one process: the same program
 
 On GPUs the processes use NCCL, on CPUs gloo. ``--small`` trains briefly (what the docs test
 runs, with two CPU processes).
