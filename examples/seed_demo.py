@@ -5,7 +5,7 @@
 3. The multi-output model (Conv1D stack, three heads) on generated posts: age, sex, income.
 
 By default each model trains for a few minutes in all on a 2-core CPU; ``--full`` runs the long
-training (about 7 minutes more when the machine is idle), where the multi-output model's income
+training (several minutes more), where the multi-output model's income
 head also learns. Each section says what it trains and how long it should take; a line is
 printed at least every few seconds, also when the output goes to a file or a pipe.
 
@@ -304,7 +304,7 @@ def print_table(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--full", action="store_true", help="the long training (about 7 more minutes when idle)")
+    parser.add_argument("--full", action="store_true", help="the long training (several minutes more)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # the tests' few-sample run
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # lines reach a pipe or a log file as they are printed
