@@ -37,41 +37,42 @@ class OptimizerMap(MutableMapping):
     def __init__(self, default_optimizer, optimizer_map=None):
         if not isinstance(default_optimizer, Optimizer):
             raise TypeError(f"`default_optimizer` must be a plait Optimizer. Received: {default_optimizer!r}")
-        if optimizer_map is not None and not isinstance(optimizer_map, dict):
+        if not isinstance(optimizer_map or {}, dict):
             raise TypeError(f"`optimizer_map` must be a dict. Received: {optimizer_map!r}")
-        self._default_optimizer = default_optimizer
-        self._optimizer_map = {}
+        self._default = default_optimizer
+        self._routes = {}
         for key, optimizer in (optimizer_map or {}).items():
             self[key] = optimizer
 
     @property
     def default_optimizer(self):
-        return self._default_optimizer
+        return self._default
 
-    def __getitem__(self, key):
-        if key in self._optimizer_map:
-            return self._optimizer_map[key]
-        matches = [pattern for pattern in self._optimizer_map if re.fullmatch(pattern, key)]
+    def __getitem__(self, path):
+        found = self._routes.get(path)
+        if found is not None:
+            return found
+        matches = [pattern for pattern in self._routes if re.fullmatch(pattern, path)]
         if len(matches) > 1:
-            raise ValueError(f"Multiple optimizers assigned to variable {key!r}: patterns {matches}.")
-        return self._optimizer_map[matches[0]] if matches else self._default_optimizer
+            raise ValueError(f"Multiple optimizers assigned to variable {path!r}: patterns {matches}.")
+        return self._routes[matches[0]] if matches else self._default
 
     def __setitem__(self, key, optimizer):
         if not isinstance(key, str):
             raise ValueError(f"OptimizerMap keys must be strings. Received: {key!r}")
-        if key in self._optimizer_map:
+        if key in self._routes:
             raise ValueError(f"{key!r} already exists in the OptimizerMap; keys must not repeat.")
         _check_inner(optimizer, f"OptimizerMap[{key!r}]")
-        self._optimizer_map[key] = optimizer
+        self._routes[key] = optimizer
 
-    def __delitem__(self, key):
-        del self._optimizer_map[key]
+    def __delitem__(self, path):
+        self._routes.pop(path)
 
     def __len__(self):
-        return len(self._optimizer_map)
+        return len(self._routes)
 
     def __iter__(self):
-        return iter(self._optimizer_map)
+        return iter(self._routes)
 
     def __call__(self, variable):
         path = getattr(variable, "path", None)
@@ -84,8 +85,8 @@ class OptimizerMap(MutableMapping):
 
     def get_config(self):
         return {
-            "default_optimizer": serialize(self._default_optimizer),
-            "optimizer_map": {key: serialize(opt) for key, opt in self._optimizer_map.items()},
+            "default_optimizer": serialize(self._default),
+            "optimizer_map": {key: serialize(opt) for key, opt in self._routes.items()},
         }
 
     @classmethod
@@ -94,7 +95,7 @@ class OptimizerMap(MutableMapping):
         return cls(deserialize(config["default_optimizer"], custom_objects), routes)
 
     def __repr__(self):
-        return f"OptimizerMap(default={self._default_optimizer!r}, {self._optimizer_map!r})"
+        return f"OptimizerMap(default={self._default!r}, {self._routes!r})"
 
 
 class MultiOptimizer(Optimizer):
@@ -137,7 +138,7 @@ class MultiOptimizer(Optimizer):
         if not callable(optimizer_map):
             raise TypeError(f"`optimizer_map` must be an OptimizerMap or a function. Received: {optimizer_map!r}")
         super().__init__(learning_rate=0.0, name=name or "multi_optimizer")
-        self._optimizer_map = optimizer_map
+        self._routes = optimizer_map
         self._inner = []
         for opt in [*getattr(optimizer_map, "values", list)(), getattr(optimizer_map, "default_optimizer", None)]:
             if opt is not None and all(opt is not known for known in self._inner):
@@ -161,7 +162,7 @@ class MultiOptimizer(Optimizer):
         groups = [[] for _ in self._inner]
         self._owner = []
         for param in self._params:
-            opt = self._optimizer_map(param)
+            opt = self._routes(param)
             _check_inner(opt, f"The optimizer of weight '{getattr(param, 'path', tuple(param.shape))}'")
             k = next((i for i, known in enumerate(self._inner) if known is opt), None)
             if k is None:
@@ -218,13 +219,13 @@ class MultiOptimizer(Optimizer):
                 opt.load_state_dict(mine)
 
     def get_config(self):
-        if not isinstance(self._optimizer_map, OptimizerMap):
+        if not isinstance(self._routes, OptimizerMap):
             raise ValueError("A MultiOptimizer built on a function has no config: use an OptimizerMap to save it.")
         return {
             "optimizer_map": {
                 "module": "keras.optimizers",
                 "class_name": "OptimizerMap",
-                "config": self._optimizer_map.get_config(),
+                "config": self._routes.get_config(),
                 "registered_name": None,
             },
             "loss_scale_factor": None,
@@ -239,4 +240,4 @@ class MultiOptimizer(Optimizer):
         return cls(routes, **config)
 
     def __repr__(self):
-        return f"MultiOptimizer({self._optimizer_map!r})"
+        return f"MultiOptimizer({self._routes!r})"
