@@ -22,6 +22,8 @@ RNG = np.random.default_rng(31)
 
 @pytest.fixture(autouse=True)
 def one_thread():
+    global RNG
+    RNG = np.random.default_rng(31)  # each test draws the same data however the tests are selected
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -235,21 +237,7 @@ def test_a_batch_normalized_signal_classifier_with_callbacks_matches_keras(tmp_p
         outcome[lib] = (history.history, reloaded.predict(x[32:], verbose=0))
     assert sorted(outcome[plait][0]) == sorted(outcome[keras][0])
     assert "learning_rate" in outcome[plait][0]
-    # Keras 3.15's training counts (fn, fp, tn, tp) in History read as the validation counts: its
-    # logs hold the count variables themselves, which the validation pass then overwrites. The
-    # rest must agree; plait's training counts must agree with its (and Keras's) precision and recall.
-    ours, theirs = outcome[plait][0], outcome[keras][0]
-    counts = ("fn", "fp", "tn", "tp")
-    assert_close(
-        {k: v for k, v in ours.items() if k not in counts},
-        {k: v for k, v in theirs.items() if k not in counts},
-        rtol=1e-4,
-        atol=1e-6,
-    )
-    tp, fp, fn = (np.array(ours[k]) for k in ("tp", "fp", "fn"))
-    assert_close(tp / (tp + fp), theirs["precision"], rtol=1e-6)
-    assert_close(tp / (tp + fn), theirs["recall"], rtol=1e-6)
-    assert (tp + fp + fn + np.array(ours["tn"]) == 120).all()
+    assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4, atol=1e-6)
     # six epochs of Adam through BatchNormalization's statistics: rounding grows to ~1e-4
     assert_close(outcome[plait][1], outcome[keras][1], rtol=1e-3, atol=1e-5)
 
@@ -459,7 +447,7 @@ def test_a_strided_conv1d_sequence_autoencoder_flags_the_same_anomalies_as_keras
     assert outcome[plait][1].dtype == np.float32 and outcome[plait][1].shape == train.shape
     np.testing.assert_array_equal(outcome[plait][2], outcome[keras][2])
     assert outcome[plait][2].any()  # the bump is found
-    assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=3e-5)  # Adam, 4 epochs
+    assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=1e-4)  # Adam, 4 epochs
 
 
 def test_a_character_lstm_on_bool_one_hots_generates_the_same_text_as_keras():
@@ -967,3 +955,62 @@ def test_a_functional_beta_vae_with_its_own_train_step_matches_keras():
         )
     assert sorted(outcome[plait][0]) == ["kl", "loss", "rebuild"]
     assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-5)  # (codes near zero: absolute)
+
+
+def test_windows_from_timeseries_dataset_from_array_train_an_lstm_as_keras_does_on_the_same_windows(tmp_path):
+    series = np.cumsum(RNG.normal(size=(300, 4)), axis=0).astype("float32")
+    series = (series - series[:200].mean(axis=0)) / series[:200].std(axis=0)
+    length, rate, ahead = 8, 3, 5  # 8 steps, every 3rd row; the target is column 1, `ahead` rows after the window
+
+    def windows(part, batch_size):
+        span = (length - 1) * rate + 1
+        starts = np.arange(len(part) - span - ahead + 1)
+        x = np.stack([part[s : s + span : rate] for s in starts])
+        y = np.stack([part[s + span - 1 + ahead, 1:2] for s in starts])
+        data = plait.utils.timeseries_dataset_from_array(
+            part[: len(starts) + span - 1], y, sequence_length=length, sampling_rate=rate, batch_size=batch_size
+        )
+        return data, x, y
+
+    train, x_train, y_train = windows(series[:200], 32)
+    val, x_val, y_val = windows(series[200:], 32)
+    for batch_x, batch_y in train.take(1):
+        assert batch_x.numpy().shape == (32, length, 4) and batch_y.numpy().shape == (32, 1)
+        assert_close(batch_x.numpy(), x_train[:32])
+        assert_close(batch_y.numpy(), y_train[:32])
+    assert sum(len(bx) for bx, _ in train) == len(x_train)
+
+    def build(lib):
+        inputs = lib.layers.Input(shape=(length, 4))
+        return lib.Model(inputs, lib.layers.Dense(1)(lib.layers.LSTM(10)(inputs)))
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    histories = {}
+    for lib, model in models.items():
+        model.compile(optimizer=lib.optimizers.Adam(learning_rate=3e-3), loss="mse")
+        keep = lib.callbacks.ModelCheckpoint(
+            str(tmp_path / f"{lib.__name__}.weights.h5"),
+            monitor="val_loss",
+            save_weights_only=True,
+            save_best_only=True,
+        )
+        stop = lib.callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=3)
+        if lib is plait:
+            # (a plait dataset is a PyDataset, whose batch order fit shuffles unless told not to)
+            history = model.fit(train, epochs=3, shuffle=False, validation_data=val, callbacks=[stop, keep], verbose=0)
+        else:  # Keras's timeseries_dataset_from_array needs TensorFlow: the same windows as arrays
+            history = model.fit(
+                x_train,
+                y_train,
+                batch_size=32,
+                shuffle=False,
+                epochs=3,
+                validation_data=(x_val, y_val),
+                callbacks=[stop, keep],
+                verbose=0,
+            )
+        histories[lib] = history.history
+    assert sorted(histories[plait]) == ["loss", "val_loss"]
+    assert_close(histories[plait], histories[keras], rtol=1e-4)
+    assert (tmp_path / "plait.weights.h5").exists()
