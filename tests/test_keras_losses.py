@@ -263,3 +263,20 @@ def test_fit_with_broadcast_targets_as_keras():
     ours.fit(x, y, batch_size=8, epochs=2, verbose=0)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # float32 rounding of the same updates
+
+
+@pytest.mark.parametrize("loss", ["binary_focal_crossentropy", "tversky"])
+def test_new_losses_in_the_compiled_step(loss):
+    # The compiled whole step trains with the same numbers as the eager one.
+    x = rng.normal(size=(16, 5)).astype(np.float32)
+    results = []
+    for jit in (False, True):
+        plait.utils.set_random_seed(0)
+        inputs = plait.Input((5,))
+        model = plait.Model(inputs, plait.layers.Dense(3, activation="sigmoid")(inputs))
+        model.compile("adam", loss=loss, metrics=["f1_score"], jit_compile=jit)
+        history = model.fit(x, np.tile(BIN_T, (3, 1))[:16], batch_size=8, epochs=2, verbose=0, shuffle=False)
+        results.append((history.history["loss"], model.get_weights()))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-5)  # float32 rounding
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)

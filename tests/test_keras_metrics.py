@@ -215,6 +215,8 @@ def test_metric_bad_input():
         metrics.PrecisionAtRecall(recall=1.5)
     with pytest.raises(ValueError, match="2D"):
         metrics.R2Score().update_state(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="AUC: y_true and y_pred must have the same shape"):
+        metrics.AUC().update_state(np.zeros(4), np.zeros((4, 3)))
     with pytest.raises(ValueError, match="class_id"):
         metrics.Precision(class_id=1).update_state(np.zeros(3), np.zeros(3))
 

@@ -30,6 +30,13 @@ class _ConfusionAtThresholds(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred, sample_weight = as_tensors(y_true, y_pred, sample_weight)
         y_true, y_pred = same_rank(y_true, y_pred.float())
+        try:
+            y_true = y_true.broadcast_to(torch.broadcast_shapes(y_true.shape, y_pred.shape))
+        except RuntimeError:
+            raise ValueError(
+                f"{type(self).__name__}: y_true and y_pred must have the same shape (one label per prediction). "
+                f"Received: y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
+            ) from None
         w = torch.ones_like(y_pred) if sample_weight is None else broadcast_weight(sample_weight, y_pred)
         w = w.float().expand_as(y_pred)
         if self.top_k is not None:
