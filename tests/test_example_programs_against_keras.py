@@ -1014,3 +1014,61 @@ def test_windows_from_timeseries_dataset_from_array_train_an_lstm_as_keras_does_
     assert sorted(histories[plait]) == ["loss", "val_loss"]
     assert_close(histories[plait], histories[keras], rtol=1e-4)
     assert (tmp_path / "plait.weights.h5").exists()
+
+
+def test_a_stateful_encoder_decoder_rebuilt_for_step_by_step_decoding_matches_keras(tmp_path):
+    symbols = "abcdef"
+    start, stop = len(symbols), len(symbols) + 1  # two extra tokens
+    n_tokens, width = len(symbols) + 2, 12
+    words = ["".join(RNG.choice(list(symbols), RNG.integers(2, 5))) for _ in range(48)]
+    answers = [w[::-1] for w in words]  # the task: spell the word backwards
+    enc = np.zeros((48, 4, len(symbols)), "float32")
+    dec_in, dec_out = np.zeros((48, 6, n_tokens), "float32"), np.zeros((48, 6, n_tokens), "float32")
+    for row, (word, answer) in enumerate(zip(words, answers)):
+        enc[row, np.arange(len(word)), [symbols.index(c) for c in word]] = 1
+        tokens = [start] + [symbols.index(c) for c in answer] + [stop]
+        dec_in[row, np.arange(len(tokens) - 1), tokens[:-1]] = 1  # teacher forcing: the answer so far
+        dec_out[row, np.arange(len(tokens) - 1), tokens[1:]] = 1
+
+    def build(lib):
+        L = lib.layers
+        source = L.Input(shape=(None, len(symbols)))
+        _, h, c = L.LSTM(width, return_state=True)(source)
+        shown = L.Input(shape=(None, n_tokens))
+        steps, _, _ = L.LSTM(width, return_sequences=True, return_state=True)(shown, initial_state=[h, c])
+        return lib.Model([source, shown], L.Dense(n_tokens, activation="softmax")(steps))
+
+    def decoders(lib, model):
+        """Step-by-step models from a trained model's layers: the encoder's states, then one step."""
+        encoder = lib.Model(model.input[0], list(model.layers[2].output[1:]))
+        token, h_in, c_in = model.input[1], lib.Input(shape=(width,)), lib.Input(shape=(width,))
+        steps, h, c = model.layers[3](token, initial_state=[h_in, c_in])
+        return encoder, lib.Model([token, h_in, c_in], [model.layers[4](steps), h, c])
+
+    def spell(encoder, step, one):
+        h, c = encoder.predict(one, verbose=0)
+        token, written = start, ""
+        while len(written) < 6:
+            shown = np.zeros((1, 1, n_tokens), "float32")
+            shown[0, 0, token] = 1
+            probs, h, c = step.predict([shown, h, c], verbose=0)
+            token = int(np.argmax(probs[0, -1]))
+            if token >= len(symbols):
+                break
+            written += symbols[token]
+        return written
+
+    models = {lib: build(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+        history = model.fit(
+            [enc, dec_in], dec_out, batch_size=8, epochs=3, shuffle=False, validation_split=0.25, verbose=0
+        )
+        path = str(tmp_path / f"{lib.__name__}_s2s.keras")
+        model.save(path)
+        encoder, step = decoders(lib, lib.models.load_model(path))
+        outcome[lib] = (history.history, [spell(encoder, step, enc[i : i + 1]) for i in range(4)])
+    assert outcome[plait][1] == outcome[keras][1]
+    assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4, atol=1e-6)
