@@ -190,6 +190,7 @@ def test_auto_compiles_only_long_fits_and_keeps_only_a_faster_step(steps, compil
     model = mlp()
     model.compile("sgd", "categorical_crossentropy")  # jit_compile="auto", the default
     policy = model._jit
+    policy.background = False  # the path of accelerators: compile in the fit's thread
     # 20 ms eager steps; min_seconds is 120: 100 steps (2 s) stay eager, 10,000 (200 s) try compiling.
     monkeypatch.setattr(policy, "_tick", FakeClock(policy, 0.02, compiled_time))
     x, y = data(64)
@@ -206,6 +207,7 @@ def test_auto_gives_the_eager_numbers(monkeypatch):
     model_a.compile("adam", "categorical_crossentropy", jit_compile=False)
     model_b.compile("adam", "categorical_crossentropy")
     policy = model_b._jit
+    policy.background = False  # the path of accelerators: compile in the fit's thread
     policy.min_seconds = 0.0  # compile as soon as the eager steps are measured
     monkeypatch.setattr(policy, "_tick", FakeClock(policy, 0.02, 0.002))  # and keep the faster compiled step
     ha = model_a.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0).history
@@ -215,6 +217,60 @@ def test_auto_gives_the_eager_numbers(monkeypatch):
     np.testing.assert_allclose(hb["loss"], ha["loss"], rtol=1e-5)
     for a, b in zip(model_a.get_weights(), model_b.get_weights()):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("switch_at", [0, 11], ids=["at an epoch's start", "mid-epoch"])
+def test_auto_compiles_in_the_background_and_gives_the_eager_numbers(switch_at, monkeypatch):
+    """On the CPU "auto" compiles on a copy of the model in a thread while the fit goes on
+    eagerly, then switches at a step boundary: the numbers stay the eager ones (metrics too,
+    across their resets), and the fit's thread never compiles."""
+    x, y = data(64)
+    eager, auto = mlp(), mlp()
+    eager.compile("adam", "categorical_crossentropy", metrics=["accuracy", "mae"], jit_compile=False)
+    auto.compile("adam", "categorical_crossentropy", metrics=["accuracy", "mae"])
+    policy = auto._jit
+    policy.background_seconds = 0.0  # any fit pays (the real rule: 10 s of eager steps ahead)
+    monkeypatch.setattr(policy, "_tick", FakeClock(policy, 0.02, 0.002))  # the compiled step measures faster
+
+    class JoinAt(plait.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == switch_at:
+                policy.join()  # the compilation is done by this step boundary
+
+    histories = []
+    for model, callbacks in ((eager, []), (auto, [JoinAt()])):
+        first = model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0).history
+        assert model is eager or policy._phase == "background"  # measured, then compiling
+        later = model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, callbacks=callbacks).history
+        histories.append((first, later))
+    assert policy._phase == "compiled" and policy.reason is None
+    assert policy._whole._fns  # the fit runs the copy's compiled function on the model's tensors
+    for (ea, eb), (aa, ab) in [histories]:
+        for key in ea:
+            np.testing.assert_allclose(aa[key], ea[key], rtol=1e-6, err_msg=key)
+            np.testing.assert_allclose(ab[key], eb[key], rtol=1e-5, atol=1e-7, err_msg=key)
+    for a, b in zip(eager.get_weights(), auto.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    # The model's metrics keep counting after the fit (evaluate resets and updates them).
+    np.testing.assert_allclose(auto.evaluate(x, y, verbose=0), eager.evaluate(x, y, verbose=0), rtol=1e-5)
+
+
+def test_background_compile_error_keeps_the_eager_step(monkeypatch):
+    x, y = data(64)
+    model = mlp()
+    model.compile("sgd", "categorical_crossentropy")
+    policy = model._jit
+    policy.background_seconds = 0.0
+
+    def broken(self, batches):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(compiled_step.WholeStep, "__call__", broken)
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    policy.join()
+    monkeypatch.undo()
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert policy._phase == "eager" and "no compiler here" in policy.reason
 
 
 def test_unsupported_names_the_reason():

@@ -26,6 +26,8 @@ more, ``train_step`` keeps the eager step. See ``Trainer.compile`` for what each
 ``jit_compile`` value does.
 """
 
+import copy
+import threading
 import time
 import types
 import warnings
@@ -35,6 +37,7 @@ from torch.nn.utils import stateless
 
 from plait.distribution import collectives
 from plait.losses import balancing
+from plait.training import threads
 from plait.training.step import StepOutput, batch_size_of
 
 
@@ -101,6 +104,7 @@ class WholeStep:
         self._weight_values = None
         self._seen, self._compiled = set(), set()
         self._fns = {}  # steps per call -> compiled function
+        self._before_call = None
 
     def __call__(self, batches):
         """Run one step per ``(xs, ys, sws)`` in ``batches``, all in one compiled call.
@@ -124,6 +128,8 @@ class WholeStep:
         fn = self._fns.get(len(batches))
         if fn is None:
             fn = self._fns[len(batches)] = self._compile()
+        if self._before_call is not None:
+            self._before_call()
         return fn(self._detached, list(self.buffers), self.state, batches, self._scalars[: len(batches)], self._weights)
 
     def _compile(self):
@@ -143,6 +149,15 @@ class WholeStep:
         """Whether a parameter was moved since the step was built (``model.to(device)`` swaps
         their storage): the step's views would update the old copies."""
         return any(d.data_ptr() != p.data_ptr() for d, p in zip(self._detached, self.params))
+
+    def adopt(self, steps, fn, key, before_call=None):
+        """Use ``fn``, compiled elsewhere for calls of ``steps`` steps on batches of shapes
+        ``key`` (:class:`BackgroundCompile`); other shapes run eagerly, never compiling in
+        the fit's thread. ``before_call()`` runs before each call."""
+        self._fns[steps] = fn
+        self._compiled = {key}
+        self.max_shapes = 1
+        self._before_call = before_call
 
     def accepts(self, batches):
         """Whether these batches' shapes have a compiled graph, or earn one. A shape first seen
@@ -249,21 +264,29 @@ class JitPolicy:
       eager, with a warning: tracing unrolls the fused RNN kernels step by step, which took
       minutes to compile and ran slower than eager on the seed's QA model.
     - ``"auto"``: eager, unless the fit it is in is long. After ``warmup + window`` eager
-      steps it projects the fit's remaining eager time; if that exceeds ``min_seconds`` it
-      compiles the whole step, times ``window`` compiled steps, and keeps them only if they
-      are at least 10% faster than the eager ones. So a fit shorter than ``min_seconds`` runs
-      exactly as eager, and a longer one pays at most one compilation to find out.
+      steps it projects the fit's remaining eager time. On the CPU, if that exceeds
+      ``background_seconds``, a :class:`BackgroundCompile` compiles the whole step on a copy
+      of the model in another thread while the fit goes on eagerly; at the first step
+      boundary after it is ready the fit switches to it. Elsewhere (an accelerator, a
+      distribution) it compiles in the fit's thread if the remaining time exceeds
+      ``min_seconds``. Either way it then times ``window`` compiled steps and keeps them only
+      if they are at least 10% faster than the eager ones. A short fit runs exactly as eager.
 
     Args:
         mode: ``True``, ``False`` or ``"auto"``.
-        min_seconds: for ``"auto"``, the projected eager time that pays for a compilation
-            (compiling took 2.5 to 15 s for the seed's models on a 2-core CPU).
+        min_seconds: for ``"auto"`` in the fit's thread, the projected eager time that pays for
+            the stall of a compilation (2.5 to 15 s for the seed's models on a 2-core CPU).
+        background_seconds: for ``"auto"`` on the CPU, the projected eager time that pays for
+            compiling in the background (its worker takes CPU time from the fit meanwhile).
     """
 
     warmup, window = 5, 20
+    background = True  # "auto" on the CPU compiles in a thread (tests turn it off to time the stall-path)
 
-    def __init__(self, mode, min_seconds=120.0):
-        self.mode, self.min_seconds = mode, min_seconds
+    def __init__(self, mode, min_seconds=120.0, background_seconds=10.0):
+        self.mode, self.min_seconds, self.background_seconds = mode, min_seconds, background_seconds
+        self._compiler = None  # the BackgroundCompile under way
+        self.thread_count = None  # torch's thread count the compiled step is traced with (fits keep it)
         self.compile_loss = False
         self.reason = None  # why the whole step is not used, once decided
         self._whole = None
@@ -279,8 +302,10 @@ class JitPolicy:
         if self.mode == "auto" and not self._tried and self._phase in ("eager", "measure"):
             self._phase, self._steps, self._t0 = "measure", 0, None  # a longer fit may pay now
 
-    def whole_step(self, model, step_fn, steps=1):
-        """The compiled step for the next ``steps`` steps, or None for the eager step."""
+    def whole_step(self, model, step_fn, steps=1, batches=None):
+        """The compiled step for the next ``steps`` steps (``batches``, when given, are these
+        steps' ``(xs, ys, sws)``: a background compilation traces them), or None for the eager
+        step."""
         done = self._steps  # steps completed before these
         self._steps += steps
         if self._remaining is not None:
@@ -288,16 +313,52 @@ class JitPolicy:
         phase = self._phase
         if phase == "first":  # jit_compile=True: this step runs eagerly, the next one builds
             self._phase = "build"
+            self.thread_count = threads.pin()  # torch.compile guards on it
             return None
         if phase == "build" or (phase == "compiled" and self._whole.stale()):
             self._phase = phase = "compiled" if self._build(model, step_fn, explicit=True) else "eager"
         if phase == "measure":
-            return self._measure_eager(model, step_fn, done)
+            return self._measure_eager(model, step_fn, done, batches)
+        if phase == "background":
+            return self._adopt(model, step_fn, done)
         if phase == "trial":
             return self._measure_compiled(model, done)
         return self._whole if phase == "compiled" else None
 
-    def _build(self, model, step_fn, explicit):
+    def join(self, timeout=None):
+        """Wait for a background compilation under way (tests; a script about to exit)."""
+        if self._compiler is not None:
+            self._compiler.thread.join(timeout)
+
+    def _adopt(self, model, step_fn, done):
+        compiler = self._compiler
+        if compiler.thread.is_alive():
+            return None
+        self._compiler = None
+        self._phase = "eager"
+        if compiler.error is not None:
+            self.reason = f"compiling the whole step failed: {type(compiler.error).__name__}: {compiler.error}"
+            return None
+        if not self._build(model, step_fn, explicit=False, names=compiler.names):
+            return None
+        if not compiler.hand_over(self._whole):
+            self._whole = None
+            self.reason = "its metrics' state differs from the compiled copy's"
+            return None
+        self._phase, self._t0 = "trial", None
+        return self._measure_compiled(model, done)
+
+    def _background_ok(self, model, batches):
+        return (
+            self.background
+            and batches is not None
+            and model.device.type == "cpu"
+            and collectives.data_shards()[0] == 1
+            and getattr(model, "_plait_mesh", None) is None
+            and getattr(model, "_plait_sharded", None) is None
+        )
+
+    def _build(self, model, step_fn, explicit, names=None):
         if getattr(model, "_plait_mesh", None) is not None:
             # ModelParallel's DTensor weights: torch.func's transforms reject DTensor's own autograd
             # Functions (from_local/to_local define no setup_context), so only the forward pass and
@@ -319,7 +380,9 @@ class JitPolicy:
         if self.reason is not None:
             self.compile_loss = explicit
             return False
-        self._whole = WholeStep(model, step_fn, names=self._whole.names if self._whole is not None else None)
+        if names is None and self._whole is not None:
+            names = self._whole.names
+        self._whole = WholeStep(model, step_fn, names=names)
         for p in model.optimizer.params:
             p.grad = None  # the compiled step keeps no .grad; free the eager step's
         return True
@@ -339,13 +402,30 @@ class JitPolicy:
             return seconds
         return None
 
-    def _measure_eager(self, model, step_fn, done):
+    def _measure_eager(self, model, step_fn, done, batches):
+        if threads.probing():  # the fit is still choosing its thread count: time the steps after
+            self._t0 = None
+            return None
         self._eager_s = self._window(model, done, self.warmup)
         if self._eager_s is None:
             return None
-        worth = self._remaining is not None and self._remaining * self._eager_s > self.min_seconds
+        remaining = None if self._remaining is None else self._remaining * self._eager_s
         self._phase = "eager"
+        if remaining is not None and self._background_ok(model, batches):
+            if remaining > self.background_seconds:
+                self._tried = True
+                if self._build(model, step_fn, explicit=False):  # the checks only: the step is the copy's
+                    names, self._whole = self._whole.names, None
+                    self.thread_count = threads.pin()
+                    try:
+                        self._compiler = BackgroundCompile(model, names, batches, self.thread_count)
+                        self._phase = "background"
+                    except Exception as error:  # e.g. a layer that cannot be deep-copied: stay eager
+                        self.reason = f"the model could not be copied to compile: {type(error).__name__}: {error}"
+            return None
+        worth = remaining is not None and remaining > self.min_seconds
         if worth:
+            self.thread_count = threads.pin()
             self._tried = True
             if self._build(model, step_fn, explicit=False):
                 self._phase, self._steps = "trial", 0
@@ -362,3 +442,154 @@ class JitPolicy:
                 return None
             self._phase = "compiled"
         return self._whole
+
+
+class BackgroundCompile:
+    """Compiles a :class:`WholeStep` in a thread, while the fit trains on eagerly.
+
+    The step is built and compiled on a copy of the model (its own parameters, optimizer,
+    metrics and step function), called once on clones of a batch, so the compilation changes
+    nothing the fit uses. The compiled function takes the parameters, buffers, optimizer slots
+    and host scalars as arguments, so the fit's own :class:`WholeStep` calls it with the real
+    ones (:meth:`hand_over`); the metrics' state tensors, which it updates as attributes of the
+    copy's metrics, are shared with the model's metrics from then on (``Tensor.set_``).
+
+    A model with random layers draws its first compiled step's random numbers in the thread
+    (from torch's global generator), so those of the eager steps meanwhile differ from a fully
+    eager run's.
+
+    Args:
+        model: the compiled plait model (its first steps ran eagerly).
+        names: the names of the parameters the step updates.
+        batches: the ``(xs, ys, sws)`` of one call (their shapes are the ones compiled).
+        thread_count: torch's thread count in the fit (the compiled step guards on it).
+    """
+
+    def __init__(self, model, names, batches, thread_count):
+        self.names, self.steps, self.thread_count = list(names), len(batches), thread_count
+        self.error = self.fn = None
+        self.copy = _copy_for_compile(model)
+        self.whole = WholeStep(self.copy, self.copy._ensure_step_fn(), names=self.names)
+        sample = [tuple(_clone(part) for part in batch) for batch in batches]
+        self.key = (len(batches), _shapes_key(batches))
+        self.thread = threading.Thread(target=self._run, args=(sample,), name="plait-compile", daemon=True)
+        self.thread.start()
+
+    def _run(self, sample):
+        try:
+            # Trace with the fit's thread count (torch.compile guards on it). The read comes
+            # first: torch initialises a thread's count lazily from the last count set anywhere,
+            # so a later change in the fit's thread must not reach this one.
+            torch.get_num_threads()
+            torch.set_num_threads(self.thread_count)
+            self.whole(sample)
+            self.fn = self.whole._fns[self.steps]
+        except Exception as error:  # the fit goes on eagerly, and says why (JitPolicy.reason)
+            self.error = error
+
+    def hand_over(self, whole):
+        """Give the compiled function to the fit's ``whole`` step (for this shape only); the
+        model's metric state then lives in the copy's tensors. False if they do not match."""
+        shared = SharedMetricState(whole.model.metrics, self.copy.metrics)
+        if not shared.matches():
+            return False
+        whole.adopt(self.steps, self.fn, self.key, before_call=shared.sync)
+        return True
+
+
+class SharedMetricState:
+    """The model's metric state tensors sharing storage with those of a copy's metrics, which a
+    compiled step updates. A metric that makes new state tensors when it is reset (plait's own
+    do, on the CPU) is shared again at the next :meth:`sync`.
+
+    Args:
+        metrics: the model's ``metrics``.
+        twins: the copy's, in the same order.
+    """
+
+    def __init__(self, metrics, twins):
+        self.slots, self.twin_slots = _metric_slots(metrics), _metric_slots(twins)
+        self._last = [None] * len(self.slots)
+
+    def matches(self):
+        """Whether both hold state tensors of the same shapes and dtypes, in the same places."""
+        if len(self.slots) != len(self.twin_slots):
+            return False
+        for slot, twin in zip(self.slots, self.twin_slots):
+            a, b = _read(slot), _read(twin)
+            if slot[1] != twin[1] or a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+                return False
+        return True
+
+    @torch.no_grad()
+    def sync(self):
+        """Share any state tensor of the model's metrics made since the last call (a few
+        identity checks when none was)."""
+        for i, (slot, twin) in enumerate(zip(self.slots, self.twin_slots)):
+            tensor = _read(slot)
+            if tensor is self._last[i]:
+                continue
+            mine = _read(twin)
+            if tensor.data_ptr() != mine.data_ptr():
+                mine.copy_(tensor)
+                tensor.set_(mine)
+            self._last[i] = tensor
+
+
+def _read(slot):
+    owner, key = slot
+    return owner[key] if isinstance(owner, list) else getattr(owner, key)
+
+
+def _holds_metrics(value):
+    """A metric, or one of plait's objects that hold metrics (``compile``'s output heads)."""
+    if isinstance(value, (torch.nn.Module, type, types.FunctionType, types.MethodType)):
+        return False
+    if not hasattr(value, "__dict__"):
+        return False
+    return hasattr(value, "update_state") or type(value).__module__.startswith("plait.")
+
+
+def _metric_slots(metrics):
+    """``(owner, attribute name or list index)`` of every state tensor of ``metrics`` and the
+    metrics inside them, in a fixed order."""
+    slots, seen = [], set()
+
+    def walk(owner, key, value):
+        if isinstance(value, torch.Tensor):
+            slots.append((owner, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(value, index, item)
+        elif isinstance(value, (tuple, dict)):
+            for item in value.values() if isinstance(value, dict) else value:
+                if not isinstance(item, torch.Tensor):
+                    walk(None, None, item)
+        elif _holds_metrics(value) and id(value) not in seen:
+            seen.add(id(value))
+            for name, item in vars(value).items():
+                walk(value, name, item)
+
+    for metric in metrics:
+        walk(None, None, metric)
+    return slots
+
+
+def _copy_for_compile(model):
+    """A deep copy of ``model`` with its optimizer and metrics, without the fit's own state
+    (data, policy, history) and with a step function of its own."""
+    leave = ("_jit", "_fit_iterator", "history", "_compiled_terms", "_step_fn", "_resume")
+    memo = {id(value): None for key, value in vars(model).items() if key in leave and value is not None}
+    twin = copy.deepcopy(model, memo)
+    for key in leave:
+        if key in vars(model):
+            setattr(twin, key, None)
+    return twin
+
+
+def _clone(values):
+    return [None if t is None else t.detach().clone() for t in values]
+
+
+def _shapes_key(batches):
+    return tuple(None if t is None else tuple(t.shape) for xs, ys, sws in batches[:1] for t in (*xs, *ys, *sws))

@@ -77,15 +77,36 @@ def candidates(workers=0):
     return counts if len(counts) <= 3 else [counts[0], counts[1], 1]
 
 
-def for_fit(model, steps, workers=0):
+def for_fit(model, steps, workers=0, pinned=None):
     """The :class:`ThreadTuner` of a fit of ``steps`` steps (None: unknown) on ``model``, with
     ``workers`` data-loading worker processes. A fit on an accelerator, or of fewer than
-    ``min_steps`` steps, tunes nothing (a fixed ``PLAIT_NUM_THREADS`` is still set)."""
+    ``min_steps`` steps, tunes nothing (a fixed ``PLAIT_NUM_THREADS`` is still set).
+    ``pinned``: the count a compiled step of the model was traced with (torch.compile guards
+    on it: another count would recompile), which the fit keeps."""
+    global _active
     counts = candidates(workers)
+    if len(counts) > 1 and pinned is not None:
+        counts = [pinned]
     if len(counts) > 1 and (model.device.type != "cpu" or (steps is not None and steps < min_steps)):
         counts = []
-    tuner = ThreadTuner(counts, key=model)
-    return tuner
+    _active = ThreadTuner(counts, key=model)
+    return _active
+
+
+def probing():
+    """Whether the running fit is still timing thread counts (step times are not settled)."""
+    return _active is not None and _active.probing
+
+
+def pin():
+    """Keep the running fit's current count from now on (a step is being compiled with it);
+    returns it."""
+    if _active is not None:
+        _active.freeze()
+    return torch.get_num_threads()
+
+
+_active = None  # the ThreadTuner of the fit running now
 
 
 min_steps = 30
@@ -133,6 +154,7 @@ class ThreadTuner:
         self._warm = 0
         self._t0 = self._steps = self._since = None
         self._window_start, self._elapsed = None, 0.0
+        self._frozen = False
         if len(self.counts) == 1:
             self.chosen = self.counts[0]
             _set(self.chosen)
@@ -148,7 +170,16 @@ class ThreadTuner:
 
     @property
     def active(self):
-        return len(self.counts) > 1
+        return len(self.counts) > 1 and not self._frozen
+
+    @property
+    def probing(self):
+        return self.active and (bool(self._order) or self._warm < self.warmup)
+
+    def freeze(self):
+        """Keep the current count for the rest of the fit."""
+        self._frozen, self._order = True, []
+        self.chosen = torch.get_num_threads()
 
     def _probe(self):
         self._order = [c for _ in range(2) for c in self.counts]
@@ -205,5 +236,8 @@ class ThreadTuner:
 
     def close(self):
         """The fit ended: torch's count as it was before."""
+        global _active
+        if _active is self:
+            _active = None
         if self.counts:
             _set(self.original)

@@ -99,9 +99,12 @@ class Trainer:
                 and losses, and a recurrent model stays eager, with a warning. A custom
                 ``train_step`` is refused with ``True`` (``torch.compile`` cannot trace its
                 ``backward()`` and update reliably). ``False`` runs eagerly. ``"auto"`` (the
-                default) runs eagerly unless the fit is long: it times the eager steps,
-                compiles if the fit's remaining eager time exceeds two minutes, and keeps the
-                compiled step only if it measures faster (``plait.training.compiled_step.JitPolicy``).
+                default) runs eagerly unless the fit is long: it times the eager steps and,
+                on the CPU, if the fit's remaining eager time exceeds 10 s, compiles the whole
+                step in a background thread while training goes on, switching at a step
+                boundary when it is ready (elsewhere: in the fit's thread, above two minutes);
+                it keeps the compiled step only if it measures faster
+                (``plait.training.compiled_step.JitPolicy``).
             auto_scale_loss: under the ``mixed_float16`` policy, wrap the optimizer in a
                 ``LossScaleOptimizer`` (Keras's default).
 
@@ -426,7 +429,7 @@ class Trainer:
         """The built-in step on a list of ``(xs, ys, sws)`` (``steps_per_execution`` of them):
         one compiled call for all when the whole step is compiled, else one step each."""
         step_fn = self._step_fn
-        whole = self._jit.whole_step(self, step_fn, len(batches))
+        whole = self._jit.whole_step(self, step_fn, len(batches), batches)
         if whole is not None and whole.accepts(batches):
             flags = self._run_whole_step(whole, batches)  # also updates the metrics and applies the constraints
             return self._read_compiled_flags(flags, batches, 0)
@@ -597,7 +600,7 @@ class Trainer:
         logs = training_logs = {}
         # torch's thread count, measured on this fit's steps (see plait.training.threads).
         fit_steps = (epochs - initial_epoch) * steps if steps else None
-        tuner = threads.for_fit(self, fit_steps, epoch_iterator.loader_workers)
+        tuner = threads.for_fit(self, fit_steps, epoch_iterator.loader_workers, pinned=self._jit.thread_count)
         try:
             callback_list.on_train_begin({})
             resume, skip = self.__dict__.pop("_resume", None), 0  # set by BackupAndRestore
