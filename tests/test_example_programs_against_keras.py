@@ -1072,3 +1072,63 @@ def test_a_stateful_encoder_decoder_rebuilt_for_step_by_step_decoding_matches_ke
         outcome[lib] = (history.history, [spell(encoder, step, enc[i : i + 1]) for i in range(4)])
     assert outcome[plait][1] == outcome[keras][1]
     assert_close(outcome[plait][0], outcome[keras][0], rtol=1e-4, atol=1e-6)
+
+
+def separable_residual_net(lib):
+    L = lib.layers
+    images = lib.Input(shape=(16, 16, 3))
+    x = L.Activation("relu")(
+        L.BatchNormalization()(L.Conv2D(8, 3, strides=2, padding="same")(L.Rescaling(1.0 / 255)(images)))
+    )
+    shortcut_source = x
+    for size in (12, 16):  # each block halves the size; a strided 1x1 conv carries the shortcut
+        x = L.BatchNormalization()(L.SeparableConv2D(size, 3, padding="same")(L.Activation("relu")(x)))
+        x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+        x = L.add([x, L.Conv2D(size, 1, strides=2, padding="same")(shortcut_source)])
+        shortcut_source = x
+    x = L.GlobalAveragePooling2D()(
+        L.Activation("relu")(L.BatchNormalization()(L.SeparableConv2D(20, 3, padding="same")(x)))
+    )
+    return lib.Model(images, L.Dense(1, activation=None)(x))  # one logit: two classes
+
+
+def test_a_separable_residual_binary_classifier_matches_keras(tmp_path):
+    images = RNG.integers(0, 256, (24, 16, 16, 3)).astype("float32")
+    labels = (images[..., 0].mean(axis=(1, 2)) > images[..., 1].mean(axis=(1, 2))).astype("int32")
+    models = {lib: separable_residual_net(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(
+            optimizer=lib.optimizers.Adam(3e-3),
+            loss=lib.losses.BinaryCrossentropy(from_logits=True),
+            metrics=[lib.metrics.BinaryAccuracy(name="acc")],
+        )
+        saver = lib.callbacks.ModelCheckpoint(str(tmp_path / lib.__name__ / "at_{epoch}.keras"))
+        history = model.fit(
+            images[:16],
+            labels[:16],
+            batch_size=4,
+            epochs=2,
+            shuffle=False,
+            callbacks=[saver],
+            validation_data=(images[16:], labels[16:]),
+            verbose=0,
+        )
+        dog_odds = [float(lib.ops.sigmoid(p[0])) for p in model.predict(images[16:], verbose=0)]
+        outcome[lib] = (history.history, dog_odds, sorted(p.name for p in (tmp_path / lib.__name__).iterdir()))
+    assert outcome[plait][2] == outcome[keras][2] == ["at_1.keras", "at_2.keras"]
+    assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=1e-6)
+
+
+def test_random_flip_and_rotation_keep_the_batch_shape_and_dtype_as_in_keras():
+    images = RNG.integers(0, 256, (3, 16, 16, 3)).astype("float32")
+    seen = {}
+    for lib in LIBS:
+        out = images
+        for layer in (lib.layers.RandomFlip("horizontal"), lib.layers.RandomRotation(0.1)):
+            out = layer(out)
+        out = np.asarray(lib.ops.convert_to_numpy(out))
+        seen[lib] = (out.shape, out.dtype.name, bool(np.isfinite(out).all()))
+    assert seen[plait] == seen[keras] == ((3, 16, 16, 3), "float32", True)
