@@ -525,3 +525,15 @@ def test_build_from_config_is_called_for_a_users_layer_on_load(tmp_path):
     loaded = plait.models.load_model(tmp_path / "m.keras", custom_objects={"Table": Table})
     assert built == [{"input_shape": [None, 3]}]
     np.testing.assert_allclose(numpy(loaded(np.ones((1, 3), "float32"))), [[3.0, 3.0]])
+
+
+def test_targets_that_broadcast_against_the_output_give_keras_loss():
+    x, y = arr(8, 10), arr(8, 10)
+
+    def run(lib):
+        model = lib.Sequential([lib.Input((10,)), lib.layers.Dense(1, name="d")])
+        model.set_weights([np.full((10, 1), 0.05, "float32"), np.zeros(1, "float32")])
+        model.compile("sgd", "mean_squared_error")
+        return model.evaluate(x, y, verbose=0)
+
+    np.testing.assert_allclose(run(plait), run(keras), rtol=1e-6)

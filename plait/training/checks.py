@@ -129,7 +129,8 @@ def _check_target(name, head, y, shape, where, labels=True):
             )
         return  # a lower rank broadcasts (Keras's losses decide)
     for want, have in zip(shape[1:], tail):
-        if want is not None and have not in (1, want):
+        # Shapes that broadcast are Keras's to compute (an output of size 1 against wider targets too).
+        if want is not None and have not in (1, want) and want != 1:
             raise ValueError(
                 f"{where} '{name}' has shape {tuple(y.shape)}, which does not fit output '{name}' of shape {shape}."
             )

@@ -178,7 +178,8 @@ def check_target(head, y, pred_shape):
                 "sparse_categorical_crossentropy expects integer class labels. Use "
                 "loss='categorical_crossentropy', or pass labels with y.argmax(-1)."
             )
-    elif pred_shape[-1] is not None and y.dim() == len(pred_shape) and y.shape[-1] not in (1, pred_shape[-1]):
+    elif pred_shape[-1] not in (None, 1) and y.dim() == len(pred_shape) and y.shape[-1] not in (1, pred_shape[-1]):
+        # (An output of size 1 broadcasts against wider targets: Keras computes that loss.)
         raise ValueError(f"Output '{head.name}' has shape {pred_shape}, but its targets have shape {tuple(y.shape)}.")
 
 
