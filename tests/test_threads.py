@@ -127,3 +127,16 @@ def test_loader_workers_are_counted():
     loader = torch.utils.data.DataLoader(data, batch_size=4, num_workers=2)
     assert EpochIterator(model, loader).loader_workers == 2
     assert EpochIterator(model, np.ones((8, 3)), np.ones((8, 1))).loader_workers == 0
+
+
+def test_a_compiled_step_pins_the_count(monkeypatch, keep_threads):
+    """torch.compile guards on the thread count: once a step compiles, the fit stops tuning."""
+    monkeypatch.setattr(threads, "candidates", lambda workers=0: [2, 1])
+    model = plait.Sequential([plait.layers.Dense(1, input_shape=(3,))])
+    tuner = threads.for_fit(model, None)
+    assert threads.probing()
+    count = threads.pin()
+    assert not threads.probing() and tuner.chosen == count == torch.get_num_threads()
+    tuner.close()
+    assert threads.for_fit(model, None, pinned=1).counts == [1]  # the next fit keeps it
+    threads.for_fit(model, None).close()
