@@ -1132,3 +1132,52 @@ def test_random_flip_and_rotation_keep_the_batch_shape_and_dtype_as_in_keras():
         out = np.asarray(lib.ops.convert_to_numpy(out))
         seen[lib] = (out.shape, out.dtype.name, bool(np.isfinite(out).all()))
     assert seen[plait] == seen[keras] == ((3, 16, 16, 3), "float32", True)
+
+
+def segmenter(lib, classes=3):
+    L = lib.layers
+    images = lib.Input(shape=(16, 16, 3))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, padding="same")(images)))
+    skip = x
+    for filters in (12, 16):  # down: separable convs, pooling, a strided 1x1 shortcut
+        x = L.BatchNormalization()(L.SeparableConv2D(filters, 3, padding="same")(L.Activation("relu")(x)))
+        x = L.add(
+            [L.MaxPooling2D(3, strides=2, padding="same")(x), L.Conv2D(filters, 1, strides=2, padding="same")(skip)]
+        )
+        skip = x
+    for filters in (16, 12, 8):  # up: transposed convs, upsampling, an upsampled 1x1 shortcut
+        x = L.BatchNormalization()(L.Conv2DTranspose(filters, 3, padding="same")(L.Activation("relu")(x)))
+        x = L.add([L.UpSampling2D(2)(x), L.Conv2D(filters, 1, padding="same")(L.UpSampling2D(2)(skip))])
+        skip = x
+    return lib.Model(images, L.Conv2D(classes, 3, activation="softmax", padding="same")(x))  # per-pixel classes
+
+
+def test_a_segmenter_with_down_and_up_shortcuts_matches_keras(tmp_path):
+    images = RNG.integers(0, 256, (12, 16, 16, 3)).astype("float32") / 255
+    masks = (images[..., :1] * 3).astype("uint8").clip(0, 2)  # (n, 16, 16, 1) class ids
+    models = {lib: segmenter(lib) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    assert_close(
+        models[plait].predict(images, verbose=0), models[keras].predict(images, verbose=0), rtol=1e-4, atol=1e-6
+    )
+    # Keras 3.15 on torch cannot train this model (torch's "grad_input must be contiguous" in
+    # its max-pooling backward), so plait trains it, and Keras checks the trained weights.
+    model = models[plait]
+    model.compile(optimizer=plait.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    best = plait.callbacks.ModelCheckpoint(str(tmp_path / "plait_seg.keras"), save_best_only=True)
+    history = model.fit(
+        images[:8],
+        masks[:8],
+        batch_size=4,
+        epochs=4,
+        shuffle=False,
+        validation_data=(images[8:], masks[8:]),
+        callbacks=[best],
+        verbose=0,
+    ).history
+    assert sorted(history) == ["loss", "val_loss"] and history["loss"][-1] < history["loss"][0]
+    copy_weights(model, models[keras])
+    assert_close(model.predict(images, verbose=0), models[keras].predict(images, verbose=0), rtol=1e-4, atol=1e-6)
+    mask = np.argmax(models[plait].predict(images[8:9], verbose=0)[0], axis=-1)
+    assert mask.shape == (16, 16) and (tmp_path / "plait_seg.keras").exists()
