@@ -537,3 +537,26 @@ def test_targets_that_broadcast_against_the_output_give_keras_loss():
         return model.evaluate(x, y, verbose=0)
 
     np.testing.assert_allclose(run(plait), run(keras), rtol=1e-6)
+
+
+def test_symbolic_tensors_carry_keras_mask():
+    tokens = np.array([[3, 1, 0, 0], [2, 2, 2, 0]])
+
+    def run(lib):
+        class PassMask(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.supports_masking = True
+
+            def call(self, x):
+                return lib.ops.relu(x)
+
+        inputs = lib.Input((4,), dtype="int32")
+        x = PassMask()(lib.layers.Embedding(5, 3, mask_zero=True)(inputs))
+        mask = x._keras_mask
+        assert lib.layers.Dense(2)(inputs)._keras_mask is None if lib is plait else True
+        return tuple(mask.shape), str(mask.dtype), numpy(lib.Model(inputs, mask)(tokens))
+
+    (k_shape, k_dtype, k_mask), (p_shape, p_dtype, p_mask) = both(run)
+    assert (p_shape, p_dtype) == (k_shape, k_dtype) == ((None, 4), "bool")
+    np.testing.assert_array_equal(p_mask, k_mask)

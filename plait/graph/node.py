@@ -22,7 +22,13 @@ import torch
 from plait.utils import nest
 
 # The layers' answers to torch calls on symbolic tensors (see set_torch_function_handler).
-_handlers = {"torch_function": None, "check_use": None, "unknown_dim_size": None}
+_handlers = {"torch_function": None, "check_use": None, "unknown_dim_size": None, "mask_of": None}
+
+
+def set_mask_handler(mask_of):
+    """Install what ``tensor._keras_mask`` becomes for a symbolic tensor that carries a mask:
+    ``mask_of(tensor) -> SymbolicTensor`` (a node computing the mask; layers know how)."""
+    _handlers["mask_of"] = mask_of
 
 
 def set_torch_function_handler(torch_function, check_use=None, unknown_dim_size=None):
@@ -118,6 +124,13 @@ class SymbolicTensor:
     @property
     def ndim(self):
         return len(self.shape)
+
+    @property
+    def _keras_mask(self):
+        """Keras's mask of this tensor (a symbolic bool tensor), or None when it carries none."""
+        if not self.has_mask or _handlers["mask_of"] is None:
+            return None
+        return _handlers["mask_of"](self)
 
     @property
     def layer(self):

@@ -26,6 +26,7 @@ from torch import nn
 
 from plait import initializers
 from plait.distribution import sharding
+from plait.graph import node as graph_node
 from plait.graph.node import Node, SymbolicTensor, keras_dtype, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
 from plait.layers import call_args, keras_config
@@ -1079,6 +1080,33 @@ class Layer(nn.Module):
     # torch's repr shows this name: the class alone, as Keras names layer types.
     def _get_name(self):
         return type(self).__name__
+
+
+class KerasMask(Layer):
+    """The Keras mask of another layer's output as a graph node: what ``tensor._keras_mask``
+    gives for a symbolic tensor that carries a mask. It calls the source layer's
+    ``compute_mask`` on that layer's inputs and their masks.
+
+    Args:
+        source: the layer whose output's mask this computes (not owned: no weights of its own).
+    """
+
+    is_operation = True
+
+    def __init__(self, source, **kwargs):
+        super().__init__(**kwargs)
+        self.__dict__["source"] = source  # a reference, not a sublayer (its weights stay its own)
+
+    def call(self, inputs, mask=None):
+        return self.__dict__["source"].compute_mask(inputs, mask)
+
+
+def _mask_of(tensor):
+    node = tensor.node
+    return KerasMask(node.layer, name=f"{tensor.name}_keras_mask")(node.args[0])
+
+
+graph_node.set_mask_handler(_mask_of)
 
 
 class WeightOptions:
