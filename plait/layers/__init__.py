@@ -86,6 +86,19 @@ from plait.layers.preprocessing import (
     StringLookup,
     TextVectorization,
 )
+from plait.layers.preprocessing.color import (
+    AutoContrast,
+    Equalization,
+    RandomBrightness,
+    RandomColorDegeneration,
+    RandomGrayscale,
+    RandomHue,
+    RandomInvert,
+    RandomPosterization,
+    RandomSaturation,
+    RandomSharpness,
+    Solarization,
+)
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -200,6 +213,17 @@ __all__ = [
     "RandomRotation",
     "RandomTranslation",
     "RandomZoom",
+    "AutoContrast",
+    "Equalization",
+    "RandomBrightness",
+    "RandomColorDegeneration",
+    "RandomGrayscale",
+    "RandomHue",
+    "RandomInvert",
+    "RandomPosterization",
+    "RandomSaturation",
+    "RandomSharpness",
+    "Solarization",
     "Rescaling",
     "Resizing",
     "StringLookup",
