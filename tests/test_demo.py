@@ -16,16 +16,16 @@ def run_demo_piped(*args):
     """The demo's lines, each with the seconds since start at which it arrived."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "error"}
     start = time.perf_counter()
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "seed_demo.py"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
         cwd=ROOT,
-    )
-    lines = [(time.perf_counter() - start, line.rstrip("\n")) for line in process.stdout]
-    assert process.wait(timeout=900) == 0, "\n".join(line for _, line in lines[-40:])
+    ) as process:
+        lines = [(time.perf_counter() - start, line.rstrip("\n")) for line in process.stdout]
+        assert process.wait(timeout=900) == 0, "\n".join(line for _, line in lines[-40:])
     return lines
 
 

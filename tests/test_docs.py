@@ -174,10 +174,14 @@ def reference_module():
     return module
 
 
-def test_every_public_module_has_a_reference_page():
-    pages = {module for _, module, _ in reference_module().PAGES}
+def test_every_public_module_has_a_reference_page(site):
+    pages = {module: page for page, module, _ in reference_module().reference_pages()}
     modules = {f"plait.{name}" for name in plait.__all__ if inspect.ismodule(getattr(plait, name))}
-    assert modules <= pages, sorted(modules - pages)
+    assert modules <= set(pages), sorted(modules - set(pages))
+    navigation = (site / "index.html").read_text()
+    for module in modules:
+        assert (site / "api" / pages[module] / "index.html").exists(), module
+        assert f'href="api/{pages[module]}/"' in navigation, module
 
 
 def test_reference_lists_every_public_name(site):
@@ -185,7 +189,7 @@ def test_reference_lists_every_public_name(site):
     on its reference page: names added to the package appear without editing the docs."""
     reference = reference_module()
     missing, count = [], 0
-    for page, module_name, _ in reference.PAGES:
+    for page, module_name, _ in reference.reference_pages():
         html = (site / "api" / page / "index.html").read_text()
         module = importlib.import_module(module_name)
         if hasattr(module, "__all__") and module_name != "plait":

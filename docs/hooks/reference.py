@@ -45,6 +45,20 @@ PAGES = [
     ("backend", "plait.backend", "plait.backend"),
 ]
 
+
+def reference_pages():
+    """:data:`PAGES`, then a page for each public module of ``plait`` that it does not list yet
+    (a module added to the package gets its page and its place in the navigation)."""
+    plait = _import("plait")
+    listed = {module for _, module, _ in PAGES}
+    extra = [
+        (name.replace("_", "-"), f"plait.{name}", f"plait.{name}")
+        for name in sorted(plait.__all__)
+        if inspect.ismodule(getattr(plait, name)) and f"plait.{name}" not in listed
+    ]
+    return PAGES + extra
+
+
 # keras.ops's families, in the order Keras's own reference lists them.
 OPS_FAMILIES = [
     ("core", "Core ops"),
@@ -220,14 +234,22 @@ def page_source(page, module_name, title):
     return ops_page() if module_name == "plait.ops" else module_page(module_name, title)
 
 
+def on_config(config):
+    """The navigation's "API reference" section: one entry per reference page."""
+    for section in config["nav"] or []:
+        if isinstance(section, dict) and "API reference" in section:
+            section["API reference"] = [{title: f"api/{page}.md"} for page, _, title in reference_pages()]
+    return config
+
+
 def on_files(files, config):
     from mkdocs.structure.files import File
 
-    for _, module_name, _ in PAGES:
+    for _, module_name, _ in reference_pages():
         rehome(module_name)
     for family, _ in OPS_FAMILIES:
         rehome(f"plait.ops.{family}")
-    for page, module_name, title in PAGES:
+    for page, module_name, title in reference_pages():
         uri = f"api/{page}.md"
         existing = files.get_file_from_path(uri)
         if existing is not None:
