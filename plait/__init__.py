@@ -49,6 +49,15 @@ from plait.optimizers import Optimizer
 from plait.regularizers import Regularizer
 from plait.version import __version__ as __version__
 
+# Keras's ``keras.utils`` also holds names whose code sits above plait.utils in plait's import
+# layers (serialization in plait.saving, dtype and tensor queries in plait.backend); the root
+# package, which imports everything, hands them to plait.utils.
+for _name in ("deserialize_keras_object", "get_registered_name", "get_registered_object", "serialize_keras_object"):
+    setattr(utils, _name, getattr(saving, _name))
+utils.is_keras_tensor = backend.is_keras_tensor
+utils.standardize_dtype = backend.standardize_dtype
+del _name
+
 __all__ = [
     # Keras 3's top-level names (``keras.Layer``, ``keras.KerasTensor``, ...).
     "DTypePolicy",

@@ -17,6 +17,7 @@ import gc
 from plait.graph.ops import is_symbolic
 from plait.ops import _backend
 from plait.utils.naming import clear_session as _reset_names
+from plait.utils.naming import get_uid as get_uid
 
 
 def backend():
@@ -37,6 +38,26 @@ def floatx():
 def image_data_format():
     """Where image layers expect channels: ``"channels_last"`` (Keras's default)."""
     return "channels_last"
+
+
+def _only(argument, value, supported, instead):
+    if value != supported:
+        raise ValueError(f"plait supports only `{argument}={supported!r}` globally ({instead}). Received: {value!r}")
+
+
+def set_floatx(value):
+    """Keras's ``set_floatx``: plait's default float dtype is ``"float32"``."""
+    _only("floatx", value, "float32", "give a layer `dtype='float64'` to compute in another dtype")
+
+
+def set_epsilon(value):
+    """Keras's ``set_epsilon``: plait's fuzz factor is Keras's default, ``1e-7``."""
+    _only("epsilon", value, 1e-7, "losses and metrics use Keras's default")
+
+
+def set_image_data_format(data_format):
+    """Keras's ``set_image_data_format``: plait's layers default to ``"channels_last"``."""
+    _only("image_data_format", data_format, "channels_last", "give image layers `data_format='channels_first'`")
 
 
 def standardize_dtype(dtype):

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from plait.ops._backend import convert_to_tensor, floatx, result_type, standardize_dtype, to_torch_dtype
 from plait.ops._backend import epsilon as default_epsilon
 from plait.ops._op import op
+from plait.utils import settings
 
 _nn_op = functools.partial(op, family="nn")
 
@@ -561,6 +562,8 @@ def dot_product_attention(
     elif bias is not None:
         attn_bias = convert_to_tensor(bias).to(dtype)
     args = (q, k, v)
+    if flash_attention is None:  # plait.config.enable/disable_flash_attention, else torch picks
+        flash_attention = settings.get("flash_attention")
     if flash_attention is None:
         out = F.scaled_dot_product_attention(*args, attn_mask=attn_bias, is_causal=is_causal, scale=scale)
     else:

@@ -16,6 +16,7 @@ import torch
 from plait.distribution import collectives
 from plait.training import checks, distributed
 from plait.training import data as data_module
+from plait.utils import settings
 from plait.utils.py_dataset import PyDataset, PyDatasetEpochs
 
 
@@ -61,6 +62,13 @@ class EpochIterator:
         # plait.training.distributed); ``distribute=False`` for data that is already a part.
         self._shards = collectives.data_shards() if distribute else (1, 0)
         self._presharded = self._shards[0] == 1
+        if (
+            settings.get("max_steps_per_epoch")
+            and settings.cap("max_steps_per_epoch", steps_per_epoch) != steps_per_epoch
+        ):
+            # plait.config.set_max_steps_per_epoch: a debugging cap, warned as in Keras.
+            steps_per_epoch = settings.cap("max_steps_per_epoch", steps_per_epoch)
+            warnings.warn(f"Limiting steps_per_epoch to {steps_per_epoch}", stacklevel=3)
         self.steps_per_epoch, self.steps_per_execution = steps_per_epoch, steps_per_execution
         self.device = device if device is not None else model.device
         self._class_weight = class_weight

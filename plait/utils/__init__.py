@@ -5,6 +5,7 @@ import random
 import numpy as np
 import torch
 
+from plait.utils.config import Config
 from plait.utils.custom_objects import (
     CustomObjectScope,
     custom_object_scope,
@@ -14,13 +15,23 @@ from plait.utils.custom_objects import (
 from plait.utils.data_utils import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from plait.utils.dataset_utils import split_dataset, timeseries_dataset_from_array
 from plait.utils.directory_datasets import image_dataset_from_directory, text_dataset_from_directory
+from plait.utils.file_download import get_file
 from plait.utils.image_utils import array_to_img, img_to_array, load_img, save_img
+from plait.utils.layer_utils import get_source_inputs
 from plait.utils.model_visualization import model_to_dot, plot_model
 from plait.utils.naming import clear_session
 from plait.utils.numerical_utils import normalize
 from plait.utils.plotting import plot_history
+from plait.utils.progbar import Progbar
 from plait.utils.py_dataset import PyDataset
 from plait.utils.sequence_utils import pad_sequences
+from plait.utils.settings import (
+    disable_interactive_logging,
+    enable_interactive_logging,
+    is_interactive_logging_enabled,
+)
+
+Sequence = PyDataset  # Keras's older name, still exported by Keras 3
 
 
 def to_categorical(x, num_classes=None):
@@ -73,7 +84,15 @@ def set_random_seed(seed):
 
 
 __all__ = [
+    "Config",
     "CustomObjectScope",
+    "Progbar",
+    "Sequence",
+    "disable_interactive_logging",
+    "enable_interactive_logging",
+    "get_file",
+    "get_source_inputs",
+    "is_interactive_logging_enabled",
     "PyDataset",
     "array_to_img",
     "image_dataset_from_directory",

@@ -20,6 +20,13 @@ def unique_name(base):
     return base if count == 0 else f"{base}_{count}"
 
 
+def get_uid(prefix=""):
+    """The next number for ``prefix``, from 1 (shared with automatic names: after one ``Dense``,
+    ``get_uid("dense")`` is 2), as Keras's ``backend.get_uid``."""
+    _name_counts[prefix] += 1
+    return _name_counts[prefix]
+
+
 def validate_name(name, what="layer"):
     if not isinstance(name, str) or not name:
         raise ValueError(f"A {what} name must be a non-empty string. Received: name={name!r}")

@@ -8,6 +8,8 @@ import os
 import sys
 import time
 
+from plait.utils import settings
+
 
 def _is_dynamic(stream):
     if "ipykernel" in sys.modules:
@@ -32,7 +34,8 @@ class Progbar:
     def __init__(self, target, width=30, verbose=1, unit_name="step", stream=None):
         self.target, self.width, self.verbose, self.unit_name = target, width, verbose, unit_name
         self.stream = stream or sys.stdout
-        self.dynamic = _is_dynamic(self.stream)
+        # plait.config.disable_interactive_logging: plain lines, no in-place redraws.
+        self.dynamic = _is_dynamic(self.stream) and settings.get("interactive_logging")
         self.start = time.perf_counter()
         self.last_draw = 0.0
         self.previous_width = 0
