@@ -35,7 +35,7 @@ from plait.training.step import (
     eager_train_step,
     loss_is_finite,
 )
-from plait.utils import nest
+from plait.utils import nest, settings
 from plait.utils.data_utils import unpack_x_y_sample_weight
 from plait.utils.progbar import Progbar
 
@@ -555,6 +555,9 @@ class Trainer:
         _check_steps("steps_per_epoch", steps_per_epoch)
         _check_steps("validation_steps", validation_steps)
         _check_batch_size(validation_batch_size, "validation_batch_size")
+        if settings.cap("max_epochs", epochs) != epochs:  # plait.config.set_max_epochs, as Keras
+            epochs = settings.cap("max_epochs", epochs)
+            warnings.warn(f"Limiting epochs to {epochs}", stacklevel=2)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = train_validation_split(self, x, y, sample_weight, validation_split)
         if validation_data is not None:
