@@ -165,3 +165,80 @@ def test_bad_arguments_are_refused():
         P.Equalization(bins=1)
     with pytest.raises(ValueError, match="threshold_factor"):
         P.Solarization(threshold_factor=2)
+
+
+@pytest.mark.parametrize("fill_mode", ["reflect", "constant", "wrap", "nearest"])
+def test_shear_matches_keras(fill_mode):
+    x = _images()
+    shear = torch.tensor([[0.3, -0.2], [-0.5, 0.1]])
+    keras_layer = K.RandomShear(0.5, 0.5, fill_mode=fill_mode, fill_value=9.0)
+    expected = keras_layer.transform_images(x.numpy().copy(), {"shear_factor": shear, "input_shape": x.shape})
+    ours = P.RandomShear(0.5, 0.5, fill_mode=fill_mode, fill_value=9.0)
+    nchw = x.permute(0, 3, 1, 2)
+    # The affine layers' transform draws its matrix; pin it through matrix(x, shear).
+    from plait.layers.preprocessing.augmentation import affine_transform
+
+    out = affine_transform(nchw, ours.matrix(nchw, shear), ours.interpolation, ours.fill_mode, ours.fill_value)
+    _close(expected, out.permute(0, 2, 3, 1), atol=1e-3)
+
+
+def test_gaussian_blur_matches_keras():
+    x = _images()
+    draw = {"should_apply_blur": torch.tensor([True, False]), "blur_factor": torch.tensor([0.7, 1.0])}
+    expected = K.RandomGaussianBlur(kernel_size=5).transform_images(x.numpy().copy(), draw)
+    ours = P.RandomGaussianBlur(kernel_size=5).transform(
+        x.permute(0, 3, 1, 2), draw["should_apply_blur"], draw["blur_factor"]
+    )
+    _close(expected, ours.permute(0, 2, 3, 1), atol=1e-3)
+
+
+@pytest.mark.parametrize("fill_value", [7.0, [1.0, 2.0, 300.0]])
+def test_erasing_matches_keras_given_its_rectangles(fill_value):
+    x = _images(shape=(3, 8, 9, 3))
+    keras_layer = K.RandomErasing(factor=0.7, fill_value=fill_value, seed=3)
+    draw = keras_layer.get_random_transformation(x.numpy().copy(), training=True)
+    expected = keras_layer.transform_images(x.numpy().copy(), draw)
+    masks = torch.as_tensor(draw["batch_masks"])[..., 0]  # (batch, height, width)
+    boxes = []
+    for mask in masks:  # Keras's rectangle back as (x0, x1, y0, y1) pixel bounds
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        empty = len(rows) == 0
+        boxes.append([0, 0, 0, 0] if empty else [cols[0], cols[-1] + 1, rows[0], rows[-1] + 1])
+    ours = P.RandomErasing(factor=0.7, fill_value=fill_value).transform(
+        x.permute(0, 3, 1, 2), torch.tensor(boxes, dtype=torch.float32), torch.as_tensor(draw["apply_erasing"])
+    )
+    _close(expected, ours.permute(0, 2, 3, 1), atol=0)
+
+
+def test_erasing_rectangles_follow_scale():
+    x = torch.ones(200, 20, 20, 1)
+    out = P.RandomErasing(factor=(1.0, 1.0), scale=(0.04, 0.25), fill_value=0.0, seed=1)(x, training=True)
+    erased = (out == 0).float().mean(dim=(1, 2, 3))  # the area share is sqrt(s1) * sqrt(s2), up to pixels
+    assert erased.min() >= 0.01 and erased.max() <= 0.36
+    noise = P.RandomErasing(factor=(1.0, 1.0), seed=2)(x * 100, training=True)
+    assert noise.min() >= 0 and noise.max() <= 255 and (noise != 100).any()
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [("RandomShear", dict(x_factor=0.4, y_factor=0.2)), ("RandomGaussianBlur", dict()), ("RandomErasing", dict())],
+)
+def test_geometric_layers_seeded_and_identity_at_inference(name, kwargs):
+    x = _images(shape=(4, 8, 8, 3))
+    layer = getattr(P, name)(seed=5, **kwargs)
+    assert torch.equal(layer(x), x)
+    out = layer(x, training=True)
+    assert not torch.equal(out, x)
+    assert torch.equal(out, getattr(P, name)(seed=5, **kwargs)(x, training=True))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: K.RandomShear(0.2, (0.1, 0.3), fill_mode="constant", fill_value=3.0),
+        lambda: K.RandomGaussianBlur(0.5, 5, (0.2, 0.9)),
+        lambda: K.RandomErasing(0.3, (0.1, 0.2), [1, 2, 3], seed=4),
+    ],
+)
+def test_geometric_keras_configs_rebuild(make):
+    test_keras_configs_rebuild(make)

@@ -99,6 +99,7 @@ from plait.layers.preprocessing.color import (
     RandomSharpness,
     Solarization,
 )
+from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomShear
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -224,6 +225,9 @@ __all__ = [
     "RandomSaturation",
     "RandomSharpness",
     "Solarization",
+    "RandomErasing",
+    "RandomGaussianBlur",
+    "RandomShear",
     "Rescaling",
     "Resizing",
     "StringLookup",

@@ -1,0 +1,243 @@
+"""More random image augmentation layers (Keras 3's): ``RandomShear``, ``RandomGaussianBlur``
+and ``RandomErasing``.
+
+They follow the family's rules (see ``augmentation``): training-only, seeded draws from the
+layer's own ``torch.Generator``, and a ``transform`` that takes its draw as an optional keyword.
+Bounding boxes, which Keras's versions can also transform, are not taken: the layers act on
+images only.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from plait.layers.preprocessing.augmentation import _AffineLayer, _RandomImageLayer
+from plait.layers.preprocessing.color import keras_factor, value_range_pair
+
+
+def _unit_interval(who, name, factor):
+    """Keras's shear factors: a number ``f`` in ``[0, 1]`` means ``(-f, f)``. A pair may reach
+    down to -1, so that the ``(-f, f)`` a config stores rebuilds (Keras's own check refuses it)."""
+    values = tuple(factor) if isinstance(factor, (list, tuple)) else (factor,)
+    low = -1 if len(values) == 2 else 0
+    if len(values) not in (1, 2) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= 1 for v in values
+    ):
+        raise ValueError(
+            f"{who}: `{name}` should be a number or a list of two numbers in [0, 1]. Received: {name}={factor!r}"
+        )
+    return tuple(sorted(values)) if len(values) == 2 else (-float(factor), float(factor))
+
+
+class RandomShear(_AffineLayer):
+    """Shears each image by random amounts along x and y in training.
+
+    The output pixel ``(x, y)`` reads the input at ``(x + sx y, sy x + y)``; ``sx`` and ``sy``
+    are drawn from the factors and share one random sign per image.
+
+    Args:
+        x_factor, y_factor: ``f`` for ``[-f, f]`` or ``(lower, upper)`` in ``[0, 1]`` (default 0).
+        interpolation: ``"bilinear"`` (default) or ``"nearest"``.
+        fill_mode: ``"reflect"`` (default), ``"wrap"``, ``"constant"`` or ``"nearest"``.
+        fill_value: the value for ``"constant"``. data_format, seed.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.RandomShear(x_factor=0.3, seed=0)
+        >>> layer(torch.rand(2, 8, 8, 3), training=True).shape
+        torch.Size([2, 8, 8, 3])
+    """
+
+    def __init__(
+        self,
+        x_factor=0.0,
+        y_factor=0.0,
+        interpolation="bilinear",
+        fill_mode="reflect",
+        fill_value=0.0,
+        data_format=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format=data_format, **kwargs)
+        who = f"RandomShear layer '{self.name}'"
+        self.x_factor = _unit_interval(who, "x_factor", x_factor)
+        self.y_factor = _unit_interval(who, "y_factor", y_factor)
+
+    def matrix(self, x, shear=None):
+        """``shear``: ``(batch, 2)`` shear amounts along x and y."""
+        batch = x.shape[0]
+        if shear is None:
+            sign = torch.where(self._uniform((batch, 1), 0.0, 1.0, x.device) > 0.5, -1.0, 1.0)
+            sy = self._uniform((batch, 1), *self.y_factor, x.device)
+            sx = self._uniform((batch, 1), *self.x_factor, x.device)
+            shear = torch.cat([sx, sy], 1) * sign
+        sx, sy = torch.as_tensor(shear, dtype=torch.float32, device=x.device).unbind(1)
+        one, zero = torch.ones_like(sx), torch.zeros_like(sx)
+        return torch.stack([one, sx, zero, sy, one, zero, zero, zero], dim=1)
+
+    def get_config(self):
+        return {**super().get_config(), "x_factor": list(self.x_factor), "y_factor": list(self.y_factor)}
+
+
+def _gaussian_taps(size, sigma, dtype, device):
+    offsets = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    taps = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return taps / taps.sum()
+
+
+def gaussian_blur_nchw(x, kernel_size, sigma):
+    """Blurs each channel with a ``kernel_size = (kx, ky)`` Gaussian of ``sigma = (sx, sy)``,
+    zero padding, as Keras's torch backend does."""
+    kx, ky = (int(k) for k in kernel_size)
+    sx, sy = sigma
+    kernel = torch.outer(_gaussian_taps(ky, sy, x.dtype, x.device), _gaussian_taps(kx, sx, x.dtype, x.device))
+    channels = x.shape[1]
+    return F.conv2d(x, kernel.expand(channels, 1, ky, kx), padding=(ky // 2, kx // 2), groups=channels)
+
+
+class RandomGaussianBlur(_RandomImageLayer):
+    """Blurs each image with a Gaussian kernel, with a random probability, in training.
+
+    Args:
+        factor: the blur probability: ``p`` for ``[0, p]`` or ``(lower, upper)`` in ``[0, 1]``
+            (default 1.0; each image draws a probability there, then a uniform threshold).
+        kernel_size: an odd size or ``(kx, ky)`` pair of odd sizes (default 3).
+        sigma: ``s`` for ``[0, s]`` or ``(lower, upper)``; one ``(sx, sy)`` pair is drawn per
+            batch (plus ``1e-6``). value_range: clip range, default ``(0, 255)``. data_format, seed.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.RandomGaussianBlur(factor=(1.0, 1.0), sigma=(1.0, 1.0))
+        >>> float(layer(torch.ones(1, 5, 5, 1), training=True)[0, 2, 2, 0])
+        1.0
+    """
+
+    def __init__(
+        self, factor=1.0, kernel_size=3, sigma=1.0, value_range=(0, 255), data_format=None, seed=None, **kwargs
+    ):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        who = f"RandomGaussianBlur layer '{self.name}'"
+        self.factor = keras_factor(who, factor, (0, 1))
+        sizes = tuple(kernel_size) if isinstance(kernel_size, (list, tuple)) else (kernel_size, kernel_size)
+        if len(sizes) != 2 or not all(isinstance(k, int) and k > 0 and k % 2 == 1 for k in sizes):
+            raise ValueError(
+                f"{who}: `kernel_size` should be an odd positive integer or a pair of them. "
+                f"Received: kernel_size={kernel_size!r}"
+            )
+        self.kernel_size = sizes
+        self.sigma = keras_factor(who.replace("`factor`", "`sigma`"), sigma, (0, 1))
+        self.value_range = value_range_pair(who, value_range)
+
+    def transform(self, x, apply=None, sigma=None):
+        batch = x.shape[0]
+        if apply is None:
+            probability = self._uniform((batch,), *map(float, self.factor), x.device)
+            apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
+        if sigma is None:
+            sigma = self._uniform((2,), *map(float, self.sigma), x.device) + 1e-6
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+        blurred = gaussian_blur_nchw(x, self.kernel_size, (sigma[0], sigma[1]))
+        apply = torch.as_tensor(apply, device=x.device).reshape(-1, 1, 1, 1)
+        return torch.where(apply, blurred, x).clamp(*self.value_range)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "factor": list(self.factor),
+            "kernel_size": list(self.kernel_size),
+            "sigma": list(self.sigma),
+            "value_range": list(self.value_range),
+        }
+
+
+class RandomErasing(_RandomImageLayer):
+    """Erases a random rectangle of each image, with a random probability, in training.
+
+    The rectangle's width and height are ``sqrt(s) * size`` for ``s`` drawn from ``scale``
+    (separately for each side); its position is uniform within the image.
+
+    Args:
+        factor: the erasing probability, ``p`` for ``[0, p]`` or ``(lower, upper)`` in
+            ``[0, 1]`` (default 1.0).
+        scale: ``(lower, upper)`` fractions for the sides' squares (default ``(0.02, 0.33)``).
+        fill_value: a number, or one per channel (3), written into the rectangle; None
+            (default) writes Gaussian noise times ``value_range[1]``; clipped to ``value_range``.
+        value_range: default ``(0, 255)``. seed, data_format.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.RandomErasing(factor=(1.0, 1.0), scale=(0.25, 0.25), fill_value=0.0, seed=0)
+        >>> int((layer(torch.ones(1, 8, 8, 1), training=True) == 0).sum())
+        16
+    """
+
+    def __init__(
+        self,
+        factor=1.0,
+        scale=(0.02, 0.33),
+        fill_value=None,
+        value_range=(0, 255),
+        seed=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        who = f"RandomErasing layer '{self.name}'"
+        self.factor = keras_factor(who, factor, (0, 1))
+        self.scale = keras_factor(who + " (`scale`)", scale, (0, 1))
+        if fill_value is not None and not (
+            isinstance(fill_value, (int, float)) or (isinstance(fill_value, (list, tuple)) and len(fill_value) == 3)
+        ):
+            raise ValueError(
+                f"{who}: `fill_value` should be a number, a list of three numbers or None. "
+                f"Received: fill_value={fill_value!r}"
+            )
+        self.fill_value = list(fill_value) if isinstance(fill_value, (list, tuple)) else fill_value
+        self.value_range = value_range_pair(who, value_range)
+
+    def _span(self, batch, length, ratio, device):
+        extent = ratio * length
+        start = self._uniform((batch,), 0.0, 1.0, device) * (length - extent)
+        return start, start + extent
+
+    def transform(self, x, boxes=None, apply=None):
+        """``boxes``: ``(batch, 4)`` rectangles ``(x0, x1, y0, y1)`` in pixels (end excluded)."""
+        batch, _, height, width = x.shape
+        if boxes is None:
+            ratios = self._uniform((batch, 2), *map(float, self.scale), x.device).sqrt()
+            x0, x1 = self._span(batch, width, ratios[:, 0], x.device)
+            y0, y1 = self._span(batch, height, ratios[:, 1], x.device)
+            boxes = torch.stack([x0, x1, y0, y1], 1)
+        if apply is None:
+            probability = self._uniform((batch,), *map(float, self.factor), x.device)
+            apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
+        x0, x1, y0, y1 = (v.reshape(-1, 1, 1, 1) for v in torch.as_tensor(boxes, device=x.device).unbind(1))
+        cols = torch.arange(width, dtype=x.dtype, device=x.device).reshape(1, 1, 1, -1)
+        rows = torch.arange(height, dtype=x.dtype, device=x.device).reshape(1, 1, -1, 1)
+        inside = (cols >= x0) & (cols < x1) & (rows >= y0) & (rows < y1)
+        inside = inside & torch.as_tensor(apply, device=x.device).reshape(-1, 1, 1, 1)
+        return torch.where(inside, self._fill(x), x)
+
+    def _fill(self, x):
+        if self.fill_value is None:
+            noise = torch.randn(x.shape, generator=self._generator_or_none()).to(x.device)
+            fill = noise * self.value_range[1]
+        else:
+            fill = torch.as_tensor(self.fill_value, dtype=x.dtype, device=x.device)
+            fill = fill.reshape(1, -1, 1, 1).expand_as(x)
+        return fill.clamp(*self.value_range)
+
+    def _generator_or_none(self):
+        if self.seed is None:
+            return None
+        self._uniform((), 0.0, 1.0, "cpu")  # makes sure the layer's generator exists
+        return self._generator
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "factor": list(self.factor),
+            "scale": list(self.scale),
+            "fill_value": self.fill_value,
+            "value_range": list(self.value_range),
+        }
