@@ -242,3 +242,63 @@ def test_geometric_layers_seeded_and_identity_at_inference(name, kwargs):
 )
 def test_geometric_keras_configs_rebuild(make):
     test_keras_configs_rebuild(make)
+
+
+def _nchw(x):
+    return x.permute(0, 3, 1, 2)
+
+
+def test_mixup_matches_keras_given_its_draw():
+    x, labels = _images(shape=(4, 5, 6, 3)), torch.eye(4)[[0, 1, 2, 1]]
+    keras_layer = K.MixUp(alpha=0.4)
+    draw = {"mix_weight": torch.tensor([0.1, 0.5, 0.9, 0.3]), "permutation_order": torch.tensor([2, 0, 3, 1])}
+    ours = P.MixUp(alpha=0.4)
+    _close(keras_layer.transform_images(x.numpy().copy(), draw), ours.mix_images(_nchw(x), draw).permute(0, 2, 3, 1))
+    _close(keras_layer.transform_labels(labels.clone(), draw), ours.mix_labels(labels, draw), atol=1e-6)
+
+
+def test_cutmix_matches_keras_given_its_rectangles():
+    x, labels = _images(shape=(4, 8, 9, 3)), torch.eye(4)
+    keras_layer = K.CutMix(seed=2)
+    draw = keras_layer.get_random_transformation(x.numpy().copy(), training=True)
+    masks = torch.as_tensor(draw["batch_masks"])[..., 0]
+    boxes = []
+    for mask in masks:
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        boxes.append([0, 0, 0, 0] if len(rows) == 0 else [cols[0], cols[-1] + 1, rows[0], rows[-1] + 1])
+    ours = P.CutMix()
+    nchw = _nchw(x)
+    our_draw = ours.boxes_draw(nchw, torch.tensor(boxes, dtype=torch.float32), draw["permutation_order"])
+    expected = keras_layer.transform_images(x.numpy().copy(), draw)
+    _close(expected, ours.mix_images(nchw, our_draw).permute(0, 2, 3, 1), atol=0)
+    # Keras weights labels by its fractional rectangle, ours by the pixel box: same up to a pixel row.
+    keras_labels = keras_layer.transform_labels(labels.clone(), draw)
+    assert torch.allclose(ours.mix_labels(labels, our_draw).sum(1), torch.ones(4))
+    assert np.abs(ours.mix_labels(labels, our_draw).numpy() - keras_labels.numpy()).max() < 0.35
+
+
+@pytest.mark.parametrize("name", ["MixUp", "CutMix"])
+def test_mixing_layers_dict_seed_and_inference(name):
+    x, labels = _images(shape=(6, 8, 8, 3)), torch.eye(6)
+    layer = getattr(P, name)(seed=3)
+    out = layer({"images": x, "labels": labels}, training=True)
+    again = getattr(P, name)(seed=3)({"images": x, "labels": labels}, training=True)
+    assert torch.equal(out["images"], again["images"]) and torch.equal(out["labels"], again["labels"])
+    assert not torch.equal(out["images"], x)
+    assert torch.allclose(out["labels"].sum(1), torch.ones(6), atol=1e-5)
+    # Every output pixel lies between the batch's extremes of that pixel (a convex mix or a paste).
+    assert (out["images"] <= x.amax(0) + 1e-3).all() and (out["images"] >= x.amin(0) - 1e-3).all()
+    assert torch.equal(layer(x), x)
+    assert torch.equal(layer({"images": x, "labels": labels})["labels"], labels)
+
+
+def test_mixup_weights_follow_beta():
+    layer = P.MixUp(alpha=0.5, seed=1)
+    weights = layer.draw(torch.zeros(4000, 1, 1, 1))["mix_weight"]
+    assert abs(float(weights.mean()) - 0.5) < 0.03  # Beta(a, a) has mean 1/2, variance 1 / (8 a + 4)
+    assert abs(float(weights.var()) - 1 / 8) < 0.01
+
+
+@pytest.mark.parametrize("make", [lambda: K.MixUp(alpha=0.3, seed=2), lambda: K.CutMix(factor=0.6)])
+def test_mixing_keras_configs_rebuild(make):
+    test_keras_configs_rebuild(make)

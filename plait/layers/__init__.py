@@ -100,6 +100,7 @@ from plait.layers.preprocessing.color import (
     Solarization,
 )
 from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomShear
+from plait.layers.preprocessing.mixing import CutMix, MixUp
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -228,6 +229,8 @@ __all__ = [
     "RandomErasing",
     "RandomGaussianBlur",
     "RandomShear",
+    "CutMix",
+    "MixUp",
     "Rescaling",
     "Resizing",
     "StringLookup",
