@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-test}
 case "$what" in
-  demo) spec="."; stamp=.venv/.plait-demo; label="plait with torch 2.13.0 (CPU), numpy, safetensors and h5py" ;;
-  test) spec=".[test]"; stamp=.venv/.plait-test; label="plait with its test extra (Keras 3.15.1, scikit-learn, ONNX, MkDocs, ...)" ;;
+  demo) spec="."; stamp=.venv/.plait-demo; label="plait with torch 2.13.0 (CPU), numpy, safetensors and h5py"
+        first="about a minute" ;;
+  test) spec=".[test]"; stamp=.venv/.plait-test; label="plait with its test extra (Keras 3.15.1, scikit-learn, ONNX, MkDocs, ...)"
+        first="a few minutes" ;;
   *) echo "usage: scripts/setup.sh [demo|test]" >&2; exit 2 ;;
 esac
 
@@ -55,7 +57,7 @@ step() {
 if [ ! -x .venv/bin/python ]; then
   step "creating the virtual environment .venv (python3 -m venv, once)" python3 -m venv .venv
 fi
-step "installing $label into .venv from the local package cache (the first time: about a minute)" \
+step "installing $label into .venv from the local package cache (the first time: $first)" \
   .venv/bin/python -m pip install --progress-bar off -c scripts/constraints.txt -e "$spec"
 touch "$stamp"
 echo "[setup] done in $((SECONDS - started)) s; the next run skips this until pyproject.toml or scripts/constraints.txt change"
