@@ -212,7 +212,7 @@ def question_answering(samples=10000, epochs=16, story_length=100, estimate="abo
         to_categorical(answers, answer_vocabulary_size),
         epochs=epochs,
         batch_size=128,
-        verbose=2,
+        verbose=1,  # on a terminal the bar moves within each epoch
         validation_data=([val_text, val_question], to_categorical(val_answers, answer_vocabulary_size)),
         callbacks=[Heartbeat()],
     )
