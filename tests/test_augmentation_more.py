@@ -302,3 +302,81 @@ def test_mixup_weights_follow_beta():
 @pytest.mark.parametrize("make", [lambda: K.MixUp(alpha=0.3, seed=2), lambda: K.CutMix(factor=0.6)])
 def test_mixing_keras_configs_rebuild(make):
     test_keras_configs_rebuild(make)
+
+
+MEL_CASES = [
+    dict(),
+    dict(fft_length=512, sequence_stride=128, num_mel_bins=40, sampling_rate=8000, min_freq=50.0, max_freq=3000.0),
+    dict(fft_length=256, sequence_length=200, window="hamming", power_to_db=False, mag_exp=1.0),
+    dict(window=None, top_db=20.0, ref_power=3.0),
+]
+
+
+@pytest.mark.parametrize("kwargs", MEL_CASES)
+def test_mel_spectrogram_matches_keras(kwargs):
+    x = torch.randn(3, 2000, generator=torch.Generator().manual_seed(1))
+    expected = K.MelSpectrogram(**kwargs)(x.numpy())
+    ours = P.MelSpectrogram(**kwargs)
+    out = ours(x)
+    assert tuple(out.shape) == tuple(ours.compute_output_shape(tuple(x.shape)))
+    # decibels up to ~45, powers up to ~1e3: 1e-5 relative plus 5e-4 absolute (float32 FFTs).
+    _close(expected, out, atol=5e-4)
+
+
+STFT_CASES = [
+    dict(),
+    dict(mode="magnitude", frame_length=64, frame_step=16, padding="same"),
+    dict(mode="psd", frame_length=100, fft_length=128),
+    dict(mode="stft", expand_dims=True, frame_length=32),
+    dict(mode="real", frame_length=30, window="hamming", periodic=True, scaling="spectrum"),
+    dict(mode="imag", frame_length=32, expand_dims=True, data_format="channels_first"),
+    dict(mode="log", frame_length=48, window=None, scaling=None, data_format="channels_first"),
+]
+
+
+@pytest.mark.parametrize("kwargs", STFT_CASES)
+def test_stft_spectrogram_matches_keras(kwargs):
+    x = torch.randn(2, 500, 3, generator=torch.Generator().manual_seed(2))
+    if kwargs.get("data_format") == "channels_first":
+        x = x.transpose(1, 2).contiguous()
+    keras_layer, ours = K.STFTSpectrogram(**kwargs), P.STFTSpectrogram(**kwargs)
+    expected = keras_layer(x.numpy())
+    out = ours(x)
+    assert tuple(out.shape) == tuple(ours.compute_output_shape(tuple(x.shape))) == tuple(expected.shape)
+    _close(expected, out, atol=1e-3)  # log of small magnitudes: 1e-3 absolute
+
+
+def test_stft_angle_matches_keras_away_from_the_branch_cut():
+    x = torch.randn(2, 300, 1, generator=torch.Generator().manual_seed(3))
+    expected = K.STFTSpectrogram(mode="angle", frame_length=32)(x.numpy()).detach().numpy()
+    out = P.STFTSpectrogram(mode="angle", frame_length=32)(x).detach().numpy()
+    away = np.abs(np.abs(expected) - np.pi) > 1e-3  # +pi and -pi are the same angle
+    np.testing.assert_allclose(out[away], expected[away], atol=1e-3)
+
+
+def test_stft_kernels_are_trainable_weights():
+    layer = P.STFTSpectrogram(mode="magnitude", frame_length=16)
+    out = layer(torch.randn(1, 64, 1))
+    out.sum().backward()
+    assert [w.name for w in layer.trainable_weights] == ["real_kernel", "imag_kernel"]
+    assert all(w.grad is not None for w in layer.parameters())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: K.MelSpectrogram(fft_length=512, num_mel_bins=20, max_freq=4000),
+        lambda: K.STFTSpectrogram(mode="psd", frame_length=64, frame_step=8, padding="same"),
+    ],
+)
+def test_spectrogram_keras_configs_rebuild(make):
+    test_keras_configs_rebuild(make)
+
+
+def test_spectrogram_bad_arguments():
+    with pytest.raises(ValueError, match="mode"):
+        P.STFTSpectrogram(mode="cepstrum")
+    with pytest.raises(ValueError, match="frame_step"):
+        P.STFTSpectrogram(frame_length=16, frame_step=32)
+    with pytest.raises(ValueError, match="sequence_length"):
+        P.MelSpectrogram(fft_length=128, sequence_length=256)

@@ -101,6 +101,7 @@ from plait.layers.preprocessing.color import (
 )
 from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomShear
 from plait.layers.preprocessing.mixing import CutMix, MixUp
+from plait.layers.preprocessing.spectral import MelSpectrogram, STFTSpectrogram
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -231,6 +232,8 @@ __all__ = [
     "RandomShear",
     "CutMix",
     "MixUp",
+    "MelSpectrogram",
+    "STFTSpectrogram",
     "Rescaling",
     "Resizing",
     "StringLookup",
