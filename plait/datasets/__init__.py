@@ -1,4 +1,10 @@
-"""Small generated tasks shaped like the seed tutorial's data (nothing is downloaded).
+"""Datasets: Keras's ``keras.datasets`` (downloaded on first use into ``~/.keras/datasets``
+through ``plait.utils.get_file``, hash-checked) and small generated tasks.
+
+Keras's: :mod:`mnist`, :mod:`fashion_mnist`, :mod:`cifar10`, :mod:`cifar100`, :mod:`imdb`,
+:mod:`reuters`, :mod:`boston_housing`, :mod:`california_housing`, each with ``load_data()``.
+
+Generated tasks shaped like the seed tutorial's data (nothing is downloaded):
 
 * :func:`question_answering`: stories of noise words that mention one place and one object;
   the question asks "where" or "what"; the answer is the place or the object. The seed's QA
@@ -15,6 +21,17 @@ Example:
 """
 
 import numpy as np
+
+from plait.datasets import (
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 
 WHERE, WHAT = 1, 2
 PLACES = np.arange(10, 30)  # 20 place words
@@ -72,3 +89,17 @@ def posts(num_samples, length=500, filler_words=2000, num_income_groups=10, ment
         for k, start in enumerate(starts):
             x[i, start : start + phrase] = words[i, k % 3]
     return x, (age, sex, income)
+
+
+__all__ = [
+    "boston_housing",
+    "california_housing",
+    "cifar10",
+    "cifar100",
+    "fashion_mnist",
+    "imdb",
+    "mnist",
+    "posts",
+    "question_answering",
+    "reuters",
+]
