@@ -7,8 +7,8 @@ import hashlib
 import importlib
 import io
 import os
-import pickle
 import pathlib
+import pickle
 import tarfile
 
 import numpy as np
