@@ -380,3 +380,35 @@ def test_spectrogram_bad_arguments():
         P.STFTSpectrogram(frame_length=16, frame_step=32)
     with pytest.raises(ValueError, match="sequence_length"):
         P.MelSpectrogram(fft_length=128, sequence_length=256)
+
+
+def test_hashed_crossing_gives_keras_documented_bins():
+    # Keras 3's HashedCrossing runs only with TensorFlow (not installed here): the reference is
+    # the bins its docstring shows, which TensorFlow's cross_hashed computed.
+    feat1, feat2 = np.array(["A", "B", "A", "B", "A"]), np.array([101, 101, 101, 102, 102])
+    assert P.HashedCrossing(num_bins=5)((feat1, feat2)).tolist() == [1, 4, 1, 1, 3]
+    one_hot = P.HashedCrossing(num_bins=5, output_mode="one_hot")((feat1, feat2))
+    assert one_hot.argmax(1).tolist() == [1, 4, 1, 1, 3] and one_hot.shape == (5, 5)
+
+
+def test_hashed_crossing_shapes_tensors_and_errors():
+    layer = P.HashedCrossing(num_bins=7)
+    ints = layer((torch.tensor([[1], [2], [3]]), torch.tensor([[4], [5], [6]])))
+    assert ints.shape == (3, 1) and ints.dtype == torch.int64 and int(ints.max()) < 7
+    # Integers hash to their own value, strings to their fingerprint: 101 and "101" differ in general,
+    # and the order of the features matters.
+    assert layer(("x", 3)).shape == ()
+    assert layer((np.array([1, 2]), np.array([3, 4]))).tolist() != layer((np.array([3, 4]), np.array([1, 2]))).tolist()
+    assert P.HashedCrossing(4, output_mode="one_hot").compute_output_shape([(None, 1), (None, 1)]) == (None, 4)
+    with pytest.raises(ValueError, match="at least two"):
+        layer((np.array(["a"]),))
+    with pytest.raises(ValueError, match="same shape"):
+        layer((np.array(["a", "b"]), np.array([1])))
+    with pytest.raises(TypeError, match="strings or integers"):
+        layer((np.array([1.5]), np.array([1])))
+
+
+def test_hashed_crossing_rebuilds_from_keras_config_form():
+    config = {"num_bins": 9, "output_mode": "one_hot", "sparse": False, "name": "cross", "dtype": "float32"}
+    layer = P.deserialize({"module": "keras.layers", "class_name": "HashedCrossing", "config": config})
+    assert (layer.num_bins, layer.output_mode, layer.name) == (9, "one_hot", "cross")

@@ -102,6 +102,7 @@ from plait.layers.preprocessing.color import (
 from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomShear
 from plait.layers.preprocessing.mixing import CutMix, MixUp
 from plait.layers.preprocessing.spectral import MelSpectrogram, STFTSpectrogram
+from plait.layers.preprocessing.hashed_crossing import HashedCrossing
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -234,6 +235,7 @@ __all__ = [
     "MixUp",
     "MelSpectrogram",
     "STFTSpectrogram",
+    "HashedCrossing",
     "Rescaling",
     "Resizing",
     "StringLookup",
