@@ -412,3 +412,23 @@ def test_hashed_crossing_rebuilds_from_keras_config_form():
     config = {"num_bins": 9, "output_mode": "one_hot", "sparse": False, "name": "cross", "dtype": "float32"}
     layer = P.deserialize({"module": "keras.layers", "class_name": "HashedCrossing", "config": config})
     assert (layer.num_bins, layer.output_mode, layer.name) == (9, "one_hot", "cross")
+
+
+def test_color_jitter_with_pinned_draws_matches_keras():
+    x = _images()
+    kwargs = dict(brightness_factor=(0.1, 0.1), saturation_factor=(0.7, 0.7))
+    expected = K.RandomColorJitter(**kwargs)(x.numpy().copy(), training=True)
+    _close(expected, P.RandomColorJitter(**kwargs)(x, training=True), atol=3e-4)
+
+
+def test_color_jitter_seeded_and_identity_at_inference():
+    x = _images(shape=(4, 6, 6, 3))
+    kwargs = dict(brightness_factor=0.2, contrast_factor=0.5, saturation_factor=0.5, hue_factor=0.3, seed=9)
+    layer = P.RandomColorJitter(**kwargs)
+    assert torch.equal(layer(x), x)
+    out = layer(x, training=True)
+    assert not torch.equal(out, x) and out.min() >= -1e-3 and out.max() <= 255 + 1e-3
+    assert torch.equal(out, P.RandomColorJitter(**kwargs)(x, training=True))
+    keras_layer = K.RandomColorJitter(value_range=(0, 1), **kwargs)
+    rebuilt = P.deserialize(K.serialize(keras_layer))
+    assert rebuilt.get_config()["hue_factor"] == 0.3 and rebuilt.value_range == (0, 1) and len(rebuilt.steps) == 4

@@ -1,7 +1,7 @@
 """Colour augmentation layers (Keras 3's): ``RandomBrightness``, ``RandomInvert``,
 ``RandomGrayscale``, ``RandomSaturation``, ``RandomHue``, ``RandomColorDegeneration``,
 ``RandomSharpness``, ``RandomPosterization``, ``Solarization``, and the deterministic
-``AutoContrast`` and ``Equalization``.
+``AutoContrast`` and ``Equalization``; ``RandomColorJitter`` chains four of them.
 
 The random ones follow the family's rules (see ``augmentation``): they act in training only and
 draw from their own seeded ``torch.Generator`` when given a ``seed``. Each ``transform`` takes
@@ -12,7 +12,7 @@ its random draw as an optional keyword, so a pinned draw gives Keras's numbers e
 import torch
 import torch.nn.functional as F
 
-from plait.layers.preprocessing.augmentation import _RandomImageLayer
+from plait.layers.preprocessing.augmentation import RandomContrast, _RandomImageLayer
 from plait.layers.preprocessing.image import ImageLayer
 from plait.utils.color_utils import grayscale_nchw, hsv_to_rgb_nchw, rescale_range, rgb_to_hsv_nchw
 
@@ -428,3 +428,61 @@ class Equalization(_RandomImageLayer):
 
     def get_config(self):
         return {**super().get_config(), "bins": self.bins, "value_range": list(self.value_range)}
+
+
+class RandomColorJitter(_RandomImageLayer):
+    """Jitters brightness, contrast, saturation and hue in training, in that order, each with
+    its own random draw (a factor of None skips that step).
+
+    Args:
+        value_range: the images' range, default ``(0, 255)``.
+        brightness_factor, contrast_factor, saturation_factor, hue_factor: the ``factor`` of
+            ``RandomBrightness``, ``RandomContrast``, ``RandomSaturation`` and ``RandomHue``.
+        seed, data_format.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.RandomColorJitter(brightness_factor=(0.1, 0.1), value_range=(0, 1))
+        >>> layer(torch.full((1, 2, 2, 3), 0.5), training=True)[0, 0, 0]
+        tensor([0.6000, 0.6000, 0.6000])
+    """
+
+    def __init__(
+        self,
+        value_range=(0, 255),
+        brightness_factor=None,
+        contrast_factor=None,
+        saturation_factor=None,
+        hue_factor=None,
+        seed=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        self.value_range = value_range_pair(f"RandomColorJitter layer '{self.name}'", value_range)
+        self.brightness_factor, self.contrast_factor = brightness_factor, contrast_factor
+        self.saturation_factor, self.hue_factor = saturation_factor, hue_factor
+        # Each step draws from its own seeded generator, seeded alike (Keras gives each the seed).
+        options = dict(value_range=self.value_range, seed=seed)
+        steps = [
+            (brightness_factor, RandomBrightness),
+            (contrast_factor, RandomContrast),
+            (saturation_factor, RandomSaturation),
+            (hue_factor, RandomHue),
+        ]
+        self.steps = [cls(factor, **options) for factor, cls in steps if factor is not None]
+
+    def transform(self, x):
+        for step in self.steps:
+            x = step.transform(x)
+        return x
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "value_range": list(self.value_range),
+            "brightness_factor": self.brightness_factor,
+            "contrast_factor": self.contrast_factor,
+            "saturation_factor": self.saturation_factor,
+            "hue_factor": self.hue_factor,
+        }
