@@ -58,6 +58,19 @@ utils.is_keras_tensor = backend.is_keras_tensor
 utils.standardize_dtype = backend.standardize_dtype
 del _name
 
+# Namespaces that pull in optional or heavy packages (scikit-learn, torch.export, matplotlib)
+# load on first use, so ``import plait`` stays light.
+_LAZY = ("wrappers",)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"plait.{name}")
+    raise AttributeError(f"module 'plait' has no attribute {name!r}")
+
+
 __all__ = [
     # Keras 3's top-level names (``keras.Layer``, ``keras.KerasTensor``, ...).
     "DTypePolicy",
