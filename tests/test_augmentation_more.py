@@ -432,3 +432,27 @@ def test_color_jitter_seeded_and_identity_at_inference():
     keras_layer = K.RandomColorJitter(value_range=(0, 1), **kwargs)
     rebuilt = P.deserialize(K.serialize(keras_layer))
     assert rebuilt.get_config()["hue_factor"] == 0.3 and rebuilt.value_range == (0, 1) and len(rebuilt.steps) == 4
+
+
+@pytest.mark.parametrize("count", [2, 5])
+def test_max_num_bounding_boxes_matches_keras(count):
+    g = torch.Generator().manual_seed(4)
+    data = {
+        "images": torch.rand(2, 4, 4, 3, generator=g),
+        "bounding_boxes": {"boxes": torch.rand(2, 3, 4, generator=g), "labels": torch.tensor([[1.0, 2, 3], [4, 5, 6]])},
+    }
+    keras_data = {
+        "images": data["images"].numpy(),
+        "bounding_boxes": {k: v.numpy() for k, v in data["bounding_boxes"].items()},
+    }
+    expected = K.MaxNumBoundingBoxes(count, fill_value=-2, bounding_box_format="xyxy")(keras_data)
+    ours = P.MaxNumBoundingBoxes(count, fill_value=-2, bounding_box_format="xyxy")(data)
+    for key in ("boxes", "labels"):
+        _close(expected["bounding_boxes"][key], ours["bounding_boxes"][key], atol=0)
+    assert torch.equal(ours["images"], data["images"])
+    config = K.MaxNumBoundingBoxes(count, fill_value=-2).get_config()
+    rebuilt = P.deserialize(K.serialize(K.MaxNumBoundingBoxes(count, bounding_box_format="xyxy")))
+    assert rebuilt.max_number == count and rebuilt.bounding_box_format == "xyxy"
+    with pytest.raises(ValueError, match="bounding_box_format"):
+        P.MaxNumBoundingBoxes(count)(data)
+    assert config["max_number"] == count

@@ -104,6 +104,7 @@ from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBl
 from plait.layers.preprocessing.mixing import CutMix, MixUp
 from plait.layers.preprocessing.spectral import MelSpectrogram, STFTSpectrogram
 from plait.layers.preprocessing.hashed_crossing import HashedCrossing
+from plait.layers.preprocessing.bounding_boxes import MaxNumBoundingBoxes
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -238,6 +239,7 @@ __all__ = [
     "STFTSpectrogram",
     "HashedCrossing",
     "RandomColorJitter",
+    "MaxNumBoundingBoxes",
     "Rescaling",
     "Resizing",
     "StringLookup",
