@@ -456,3 +456,24 @@ def test_max_num_bounding_boxes_matches_keras(count):
     with pytest.raises(ValueError, match="bounding_box_format"):
         P.MaxNumBoundingBoxes(count)(data)
     assert config["max_number"] == count
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_perspective_matches_keras_given_its_corners(interpolation):
+    x = _images()
+    keras_layer = K.RandomPerspective(scale=0.8, interpolation=interpolation, fill_value=5.0, seed=1)
+    draw = keras_layer.get_random_transformation(x.numpy().copy(), training=True)
+    draw["apply_perspective"] = torch.tensor([True, False])
+    expected = keras_layer.transform_images(x.numpy().copy(), draw)
+    ours = P.RandomPerspective(scale=0.8, interpolation=interpolation, fill_value=5.0)
+    out = ours.transform(_nchw(x), draw["end_points"], draw["apply_perspective"]).permute(0, 2, 3, 1)
+    _close(expected, out, atol=1e-3)  # a float32 8x8 solve per image: 1e-3 on the 0..255 scale
+
+
+def test_perspective_seeded_identity_and_config():
+    x = _images(shape=(3, 8, 8, 3))
+    layer = P.RandomPerspective(scale=0.5, seed=4)
+    assert torch.equal(layer(x), x)
+    out = layer(x, training=True)
+    assert not torch.equal(out, x) and torch.equal(out, P.RandomPerspective(scale=0.5, seed=4)(x, training=True))
+    test_keras_configs_rebuild(lambda: K.RandomPerspective(0.4, 0.3, "nearest", 2.0, seed=1))

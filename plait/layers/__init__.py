@@ -86,6 +86,7 @@ from plait.layers.preprocessing import (
     StringLookup,
     TextVectorization,
 )
+from plait.layers.preprocessing.bounding_boxes import MaxNumBoundingBoxes
 from plait.layers.preprocessing.color import (
     AutoContrast,
     Equalization,
@@ -100,11 +101,10 @@ from plait.layers.preprocessing.color import (
     RandomSharpness,
     Solarization,
 )
-from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomShear
+from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomPerspective, RandomShear
+from plait.layers.preprocessing.hashed_crossing import HashedCrossing
 from plait.layers.preprocessing.mixing import CutMix, MixUp
 from plait.layers.preprocessing.spectral import MelSpectrogram, STFTSpectrogram
-from plait.layers.preprocessing.hashed_crossing import HashedCrossing
-from plait.layers.preprocessing.bounding_boxes import MaxNumBoundingBoxes
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
     ActivityRegularization,
@@ -240,6 +240,7 @@ __all__ = [
     "HashedCrossing",
     "RandomColorJitter",
     "MaxNumBoundingBoxes",
+    "RandomPerspective",
     "Rescaling",
     "Resizing",
     "StringLookup",

@@ -1,5 +1,5 @@
-"""More random image augmentation layers (Keras 3's): ``RandomShear``, ``RandomGaussianBlur``
-and ``RandomErasing``.
+"""More random image augmentation layers (Keras 3's): ``RandomShear``, ``RandomPerspective``,
+``RandomGaussianBlur`` and ``RandomErasing``.
 
 They follow the family's rules (see ``augmentation``): training-only, seeded draws from the
 layer's own ``torch.Generator``, and a ``transform`` that takes its draw as an optional keyword.
@@ -240,4 +240,101 @@ class RandomErasing(_RandomImageLayer):
             "scale": list(self.scale),
             "fill_value": self.fill_value,
             "value_range": list(self.value_range),
+        }
+
+
+def homography(start_points, end_points):
+    """The ``(batch, 8)`` projective maps taking each ``end_points`` corner to its
+    ``start_points`` corner (both ``(batch, 4, 2)`` as ``(x, y)``): ``[a0 .. a7]`` with
+    ``x_in = (a0 x + a1 y + a2) / (a6 x + a7 y + 1)`` and ``y_in`` from ``a3, a4, a5``."""
+    work = torch.promote_types(start_points.dtype, torch.float32)
+    start, end = start_points.to(work), end_points.to(work)
+    ex, ey = end[..., 0], end[..., 1]  # (batch, 4)
+    one, zero = torch.ones_like(ex), torch.zeros_like(ex)
+    # Two linear equations per corner in the eight unknowns, rows interleaved x, y, x, y, ...
+    rows_x = torch.stack([ex, ey, one, zero, zero, zero, -start[..., 0] * ex, -start[..., 0] * ey], -1)
+    rows_y = torch.stack([zero, zero, zero, ex, ey, one, -start[..., 1] * ex, -start[..., 1] * ey], -1)
+    system = torch.stack([rows_x, rows_y], 2).reshape(-1, 8, 8)
+    return torch.linalg.solve(system, start.reshape(-1, 8, 1)).squeeze(-1).to(start_points.dtype)
+
+
+def sample_at(x, src_x, src_y, interpolation, fill_value):
+    """``x`` (NCHW) read at input points ``(src_x, src_y)`` (``(batch, height, width)``, pixels),
+    each interpolation neighbour outside the image counting as ``fill_value``."""
+    height, width = x.shape[-2:]
+    grid = torch.stack([2 * src_x / max(width - 1, 1) - 1, 2 * src_y / max(height - 1, 1) - 1], -1)
+    # grid_sample pads with zeros per neighbour; the neighbour weights sum to 1, so shifting by the
+    # fill value before and after gives that value to the outside neighbours instead.
+    shifted = F.grid_sample(x - fill_value, grid.to(x.dtype), mode=interpolation, align_corners=True)
+    return shifted + fill_value
+
+
+class RandomPerspective(_RandomImageLayer):
+    """Warps each image by a random perspective, with a random probability, in training.
+
+    The corners ``(0, 0), (w-1, 0), (0, h-1), (w-1, h-1)`` move to ``corner * (1 + d)`` with
+    each ``d`` drawn from ``[-scale/2, scale/2]`` (so the origin corner stays, as in Keras); the
+    image is resampled through the homography, outside pixels reading ``fill_value``.
+
+    Args:
+        factor: the probability, ``p`` for ``[0, p]`` or ``(lower, upper)`` in ``[0, 1]``
+            (default 1.0). scale: the distortion, in ``[0, 1]`` (default 1.0).
+        interpolation: ``"bilinear"`` (default) or ``"nearest"``. fill_value: default 0.
+        seed, data_format.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.RandomPerspective(scale=0.0)
+        >>> x = torch.rand(1, 6, 6, 3)
+        >>> torch.allclose(layer(x, training=True), x, atol=1e-5)
+        True
+    """
+
+    def __init__(
+        self, factor=1.0, scale=1.0, interpolation="bilinear", fill_value=0.0, seed=None, data_format=None, **kwargs
+    ):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        who = f"RandomPerspective layer '{self.name}'"
+        self.factor = keras_factor(who, factor, (0, 1))
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 <= scale <= 1:
+            raise ValueError(f"{who}: `scale` should be a number in [0, 1]. Received: scale={scale!r}")
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError(
+                f"{who}: `interpolation` should be 'bilinear' or 'nearest'. Received: interpolation={interpolation!r}"
+            )
+        self.scale, self.interpolation, self.fill_value = scale, interpolation, fill_value
+
+    def corners(self, x):
+        """The start corners ``(batch, 4, 2)`` of ``x`` (NCHW)."""
+        height, width = x.shape[-2:]
+        points = [[0.0, 0.0], [width - 1.0, 0.0], [0.0, height - 1.0], [width - 1.0, height - 1.0]]
+        return torch.tensor(points, device=x.device).expand(x.shape[0], 4, 2)
+
+    def transform(self, x, end_points=None, apply=None):
+        batch, _, height, width = x.shape
+        start = self.corners(x)
+        if apply is None:
+            probability = self._uniform((batch,), *map(float, self.factor), x.device)
+            apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
+        if end_points is None:
+            end_points = start + start * self._uniform((batch, 4, 2), -0.5 * self.scale, 0.5 * self.scale, x.device)
+        a = homography(start, torch.as_tensor(end_points, device=x.device)).to(x.dtype).reshape(batch, 8, 1, 1)
+        ys, xs = torch.meshgrid(
+            torch.arange(height, dtype=x.dtype, device=x.device),
+            torch.arange(width, dtype=x.dtype, device=x.device),
+            indexing="ij",
+        )
+        denominator = a[:, 6] * xs + a[:, 7] * ys + 1.0
+        src_x = (a[:, 0] * xs + a[:, 1] * ys + a[:, 2]) / denominator
+        src_y = (a[:, 3] * xs + a[:, 4] * ys + a[:, 5]) / denominator
+        warped = sample_at(x, src_x, src_y, self.interpolation, float(self.fill_value))
+        return torch.where(torch.as_tensor(apply, device=x.device).reshape(-1, 1, 1, 1), warped, x)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "factor": list(self.factor),
+            "scale": self.scale,
+            "interpolation": self.interpolation,
+            "fill_value": self.fill_value,
         }
