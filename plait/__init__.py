@@ -60,7 +60,7 @@ del _name
 
 # Namespaces that pull in optional or heavy packages (scikit-learn, torch.export, matplotlib)
 # load on first use, so ``import plait`` stays light.
-_LAZY = ("wrappers",)
+_LAZY = ("export", "wrappers")
 
 
 def __getattr__(name):
