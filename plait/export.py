@@ -79,7 +79,8 @@ class ExportArchive:
         """
         if kwargs:
             raise TypeError(
-                f"ExportArchive.add_endpoint: unexpected arguments {sorted(kwargs)} (plait takes name, fn, input_signature)"
+                f"ExportArchive.add_endpoint: unexpected arguments {sorted(kwargs)} "
+                "(plait takes name, fn, input_signature)"
             )
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"An endpoint name must be a Python identifier. Received: {name!r}")
