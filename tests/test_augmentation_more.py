@@ -477,3 +477,29 @@ def test_perspective_seeded_identity_and_config():
     out = layer(x, training=True)
     assert not torch.equal(out, x) and torch.equal(out, P.RandomPerspective(scale=0.5, seed=4)(x, training=True))
     test_keras_configs_rebuild(lambda: K.RandomPerspective(0.4, 0.3, "nearest", 2.0, seed=1))
+
+
+@pytest.mark.parametrize("fill_mode", ["reflect", "constant", "wrap", "nearest"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_elastic_transform_matches_keras_given_its_noise(fill_mode, interpolation):
+    # Keras's torch elastic_transform draws its two noise fields from torch's global generator:
+    # the same manual_seed gives plait the same fields, passed to its transform.
+    x = _images(shape=(2, 20, 24, 3))
+    kwargs = dict(scale=0.8, fill_mode=fill_mode, interpolation=interpolation, fill_value=7.0)
+    draw = {"apply_transform": torch.tensor([True, False]), "distortion_factor": torch.tensor(0.7), "seed": None}
+    torch.manual_seed(5)
+    expected = K.RandomElasticTransform(**kwargs).transform_images(x.numpy().copy(), draw)
+    torch.manual_seed(5)
+    noise = torch.stack([torch.randn(2, 20, 24), torch.randn(2, 20, 24)])
+    out = P.RandomElasticTransform(**kwargs).transform(_nchw(x), 0.7, draw["apply_transform"], noise)
+    _close(expected, out.permute(0, 2, 3, 1), atol=2e-3)
+
+
+def test_elastic_transform_seeded_identity_and_config():
+    x = _images(shape=(2, 16, 16, 3))
+    layer = P.RandomElasticTransform(factor=(1.0, 1.0), seed=6)
+    assert torch.equal(layer(x), x)
+    out = layer(x, training=True)
+    again = P.RandomElasticTransform(factor=(1.0, 1.0), seed=6)(x, training=True)
+    assert not torch.equal(out, x) and torch.equal(out, again)
+    test_keras_configs_rebuild(lambda: K.RandomElasticTransform(0.5, (0.2, 0.6), "nearest", "wrap", 3.0, (0, 1)))

@@ -101,7 +101,13 @@ from plait.layers.preprocessing.color import (
     RandomSharpness,
     Solarization,
 )
-from plait.layers.preprocessing.geometric import RandomErasing, RandomGaussianBlur, RandomPerspective, RandomShear
+from plait.layers.preprocessing.geometric import (
+    RandomElasticTransform,
+    RandomErasing,
+    RandomGaussianBlur,
+    RandomPerspective,
+    RandomShear,
+)
 from plait.layers.preprocessing.hashed_crossing import HashedCrossing
 from plait.layers.preprocessing.mixing import CutMix, MixUp
 from plait.layers.preprocessing.spectral import MelSpectrogram, STFTSpectrogram
@@ -241,6 +247,7 @@ __all__ = [
     "RandomColorJitter",
     "MaxNumBoundingBoxes",
     "RandomPerspective",
+    "RandomElasticTransform",
     "Rescaling",
     "Resizing",
     "StringLookup",

@@ -1,5 +1,5 @@
 """More random image augmentation layers (Keras 3's): ``RandomShear``, ``RandomPerspective``,
-``RandomGaussianBlur`` and ``RandomErasing``.
+``RandomElasticTransform``, ``RandomGaussianBlur`` and ``RandomErasing``.
 
 They follow the family's rules (see ``augmentation``): training-only, seeded draws from the
 layer's own ``torch.Generator``, and a ``transform`` that takes its draw as an optional keyword.
@@ -258,10 +258,23 @@ def homography(start_points, end_points):
     return torch.linalg.solve(system, start.reshape(-1, 8, 1)).squeeze(-1).to(start_points.dtype)
 
 
-def sample_at(x, src_x, src_y, interpolation, fill_value):
+def sample_at(x, src_x, src_y, interpolation, fill_value, fill_mode="constant"):
     """``x`` (NCHW) read at input points ``(src_x, src_y)`` (``(batch, height, width)``, pixels),
-    each interpolation neighbour outside the image counting as ``fill_value``."""
+    with Keras's fill modes acting on each interpolation neighbour, on ``F.grid_sample``."""
     height, width = x.shape[-2:]
+    if fill_mode == "wrap":
+        # One wrapped row and column appended: a neighbour past the last pixel reads the first.
+        x = torch.cat([x, x[..., :1, :]], dim=-2)
+        x = torch.cat([x, x[..., :1]], dim=-1)
+        src_x, src_y = torch.remainder(src_x, width), torch.remainder(src_y, height)
+        grid = torch.stack([2 * src_x / width - 1, 2 * src_y / height - 1], -1)
+        return F.grid_sample(x, grid.to(x.dtype), mode=interpolation, align_corners=True)
+    if fill_mode in ("reflect", "nearest"):
+        # Half-sample reflection (about -0.5 and size - 0.5) and clamping commute with the
+        # interpolation, so grid_sample's coordinate padding gives the per-neighbour result.
+        grid = torch.stack([(2 * src_x + 1) / width - 1, (2 * src_y + 1) / height - 1], -1)
+        padding = "reflection" if fill_mode == "reflect" else "border"
+        return F.grid_sample(x, grid.to(x.dtype), mode=interpolation, padding_mode=padding, align_corners=False)
     grid = torch.stack([2 * src_x / max(width - 1, 1) - 1, 2 * src_y / max(height - 1, 1) - 1], -1)
     # grid_sample pads with zeros per neighbour; the neighbour weights sum to 1, so shifting by the
     # fill value before and after gives that value to the outside neighbours instead.
@@ -337,4 +350,100 @@ class RandomPerspective(_RandomImageLayer):
             "scale": self.scale,
             "interpolation": self.interpolation,
             "fill_value": self.fill_value,
+        }
+
+
+class RandomElasticTransform(_RandomImageLayer):
+    """Distorts each image by a smooth random displacement field, with a random probability, in
+    training (Simard et al., 2003).
+
+    Per batch a distortion ``d`` is drawn from ``scale``; ``alpha = 0.1 d max(h, w)`` and
+    ``sigma = 0.05 d min(h, w)``. Per image, two fields of Gaussian noise times ``sigma`` are
+    blurred by a Gaussian of ``sigma`` (kernel ``int(6 sigma) | 1``, zero padding) and move each
+    output pixel's read point by ``alpha`` times them.
+
+    Args:
+        factor: the probability, ``p`` for ``[0, p]`` or ``(lower, upper)`` in ``[0, 1]``
+            (default 1.0). scale: ``s`` for ``[0, s]`` or ``(lower, upper)`` in ``[0, 1]``.
+        interpolation: ``"bilinear"`` (default) or ``"nearest"``.
+        fill_mode: ``"reflect"`` (default), ``"wrap"``, ``"constant"`` or ``"nearest"``.
+        fill_value: for ``"constant"``. value_range: clip range, default ``(0, 255)``.
+        seed, data_format.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.RandomElasticTransform(seed=0)
+        >>> layer(torch.rand(2, 16, 16, 3) * 255, training=True).shape
+        torch.Size([2, 16, 16, 3])
+    """
+
+    def __init__(
+        self,
+        factor=1.0,
+        scale=1.0,
+        interpolation="bilinear",
+        fill_mode="reflect",
+        fill_value=0.0,
+        value_range=(0, 255),
+        seed=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        who = f"RandomElasticTransform layer '{self.name}'"
+        self.factor = keras_factor(who, factor, (0, 1))
+        self.scale = keras_factor(who + " (`scale`)", scale, (0, 1))
+        if interpolation not in ("bilinear", "nearest"):
+            raise ValueError(
+                f"{who}: `interpolation` should be 'bilinear' or 'nearest'. Received: interpolation={interpolation!r}"
+            )
+        if fill_mode not in ("reflect", "wrap", "constant", "nearest"):
+            raise ValueError(
+                f"{who}: `fill_mode` should be 'reflect', 'wrap', 'constant' or 'nearest'. "
+                f"Received: fill_mode={fill_mode!r}"
+            )
+        self.interpolation, self.fill_mode, self.fill_value = interpolation, fill_mode, fill_value
+        self.value_range = value_range_pair(who, value_range)
+
+    def _normal(self, shape, device):
+        if self.seed is None:
+            return torch.randn(shape, device=device)
+        self._uniform((), 0.0, 1.0, "cpu")  # makes sure the layer's generator exists
+        return torch.randn(shape, generator=self._generator).to(device)
+
+    def transform(self, x, distortion=None, apply=None, noise=None):
+        """``noise``: ``(2, batch, height, width)`` standard normal fields (x, then y)."""
+        batch, _, height, width = x.shape
+        if float(self.scale[1]) == 0 or float(self.factor[1]) == 0:
+            return x
+        if apply is None:
+            probability = self._uniform((batch,), *map(float, self.factor), x.device)
+            apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
+        if distortion is None:
+            distortion = float(self._uniform((), *map(float, self.scale), "cpu"))
+        alpha = max(height, width) * 0.1 * float(distortion)
+        sigma = min(height, width) * 0.05 * float(distortion)
+        noise = self._normal((2, batch, height, width), x.device) if noise is None else noise
+        fields = torch.as_tensor(noise, dtype=x.dtype, device=x.device).reshape(2 * batch, 1, height, width) * sigma
+        size = int(6 * sigma) | 1
+        fields = gaussian_blur_nchw(fields, (size, size), (sigma, sigma)).reshape(2, batch, height, width)
+        ys, xs = torch.meshgrid(
+            torch.arange(height, dtype=x.dtype, device=x.device),
+            torch.arange(width, dtype=x.dtype, device=x.device),
+            indexing="ij",
+        )
+        src_x, src_y = xs + alpha * fields[0], ys + alpha * fields[1]
+        warped = sample_at(x, src_x, src_y, self.interpolation, float(self.fill_value), self.fill_mode)
+        out = torch.where(torch.as_tensor(apply, device=x.device).reshape(-1, 1, 1, 1), warped, x)
+        return out.clamp(*self.value_range)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "factor": list(self.factor),
+            "scale": list(self.scale),
+            "interpolation": self.interpolation,
+            "fill_mode": self.fill_mode,
+            "fill_value": self.fill_value,
+            "value_range": list(self.value_range),
         }
