@@ -119,7 +119,10 @@ def test_build_config_round_trip():
     layer = plait.layers.MultiHeadAttention(2, 4)
     layer(plait.Input((5, 8)), plait.Input((7, 6)))
     config = layer.get_build_config()
-    assert config == {"query_shape": [None, 5, 8], "value_shape": [None, 7, 6]}
+    assert config == {"shapes_dict": {"query_shape": [None, 5, 8], "value_shape": [None, 7, 6]}}
+    k_layer = keras.layers.MultiHeadAttention(2, 4)
+    k_layer(keras.Input((5, 8)), keras.Input((7, 6)))
+    assert k_layer.get_build_config() == {"shapes_dict": {"query_shape": (None, 5, 8), "value_shape": (None, 7, 6)}}
     fresh = plait.layers.MultiHeadAttention(2, 4)
     fresh.build_from_config(config)
     assert [w.shape for w in fresh.get_weights()] == [w.shape for w in layer.get_weights()]
@@ -560,3 +563,73 @@ def test_symbolic_tensors_carry_keras_mask():
     (k_shape, k_dtype, k_mask), (p_shape, p_dtype, p_mask) = both(run)
     assert (p_shape, p_dtype) == (k_shape, k_dtype) == ((None, 4), "bool")
     np.testing.assert_array_equal(p_mask, k_mask)
+
+
+def test_a_custom_compute_mask_reaches_the_next_layer_in_a_model():
+    tokens = np.array([[1, 2, 0], [3, 0, 0]])
+
+    def run(lib):
+        class Positional(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.embed = lib.layers.Embedding(10, 4, name="inner")
+
+            def call(self, x):
+                return self.embed(x)
+
+            def compute_mask(self, inputs, mask=None):
+                return lib.ops.not_equal(inputs, 0)
+
+        class Attend(lib.layers.Layer):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.supports_masking = True
+                self.attention = lib.layers.MultiHeadAttention(2, 2, name="mha")
+
+            def call(self, inputs, mask=None):
+                # Inside a model, `inputs` carries its mask too: the attention reads it itself.
+                out = self.attention(inputs, inputs)
+                return out if mask is None else out * lib.ops.expand_dims(lib.ops.cast(mask, "float32"), -1)
+
+        inputs = lib.Input((None,), dtype="int64")
+        positional, attend = Positional(), Attend()
+        model = lib.Model(inputs, attend(positional(inputs)))
+        return model, positional, attend
+
+    (k_model, k_pos, k_att), (p_model, p_pos, p_att) = both(run)
+    p_pos.set_weights(k_pos.get_weights())
+    p_att.set_weights(k_att.get_weights())
+    np.testing.assert_allclose(numpy(p_model(tokens)), numpy(k_model(tokens)), atol=1e-6)
+
+
+def test_build_config_of_a_build_called_by_hand_round_trips(tmp_path):
+    class WithInit(plait.layers.Layer):
+        def __init__(self, units=3, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape, layer_init):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer=layer_init)
+            self.layer_init = layer_init
+
+        def call(self, x):
+            return plait.ops.matmul(x, self.w)
+
+        def get_build_config(self):
+            return {"input_shape": (4,), "layer_init": self.layer_init}
+
+        def build_from_config(self, config):
+            self.build(config["input_shape"], config["layer_init"])
+
+        def get_config(self):
+            return {**super().get_config(), "units": self.units}
+
+    layer = WithInit()
+    layer.build((4,), "ones")
+    assert plait.layers.Layer.get_build_config(layer) == {"shapes_dict": {"input_shape": [4], "layer_init": "ones"}}
+    model = plait.Sequential([layer])
+    model(np.ones((2, 4), "float32"))
+    model.save(tmp_path / "m.keras")
+    loaded = plait.models.load_model(tmp_path / "m.keras", custom_objects={"WithInit": WithInit})
+    assert loaded.layers[0].layer_init == "ones"
+    np.testing.assert_allclose(numpy(loaded(np.ones((1, 4), "float32"))), [[4.0, 4.0, 4.0]])

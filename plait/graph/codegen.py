@@ -33,6 +33,13 @@ def _identifier(name, used):
     return candidate
 
 
+def _keep_mask(tensor, mask):
+    """Set Keras's eager mask on a tensor the graph computed, as Keras's functional models do:
+    a layer's own ``call`` may call other layers, which read it (``tensor._keras_mask``)."""
+    if mask is not None and not torch.compiler.is_compiling():
+        tensor._keras_mask = mask
+
+
 def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="forward", return_masks=False):
     """Compile a forward function for the graph.
 
@@ -121,6 +128,9 @@ def generate_forward(inputs, outputs, nodes, logits_nodes=frozenset(), name="for
             calls.append(node.layer.compute_mask)
             mvar[id(first)] = f"m{var[id(first)][1:]}"
             lines.append(f"{mvar[id(first)]} = call[{len(calls) - 1}]({render(node.args[0])}, {mask_expr})")
+            if _keep_mask not in calls:
+                calls.append(_keep_mask)
+            lines.append(f"call[{calls.index(_keep_mask)}]({var[id(first)]}, {mvar[id(first)]})")
         lines.append(("#uses", node))
 
     # Delete each variable after its last use (outputs are kept to the end).

@@ -324,8 +324,17 @@ class _PendingList(list):
 
 
 def _marking_built(build):
+    signature = inspect.signature(build)
+
     @functools.wraps(build)
     def build_and_mark(self, *args, **kwargs):
+        # Keras's build config records what build() was given (shapes, or a user's own arguments).
+        try:
+            given = dict(signature.bind(self, *args, **kwargs).arguments)
+            given.pop(next(iter(signature.parameters)))
+            self.__dict__["_build_args"] = given
+        except TypeError:
+            pass  # build itself reports the mistake
         result = build(self, *args, **kwargs)
         self.built = True
         return result
@@ -805,25 +814,27 @@ class Layer(nn.Module):
         shapes = {k: _shapes(v) for k, v in call_args.tensor_arguments(signature, args, kwargs).items()}
         names = list(signature.parameters)[1:] if signature is not None else None
         build_args, build_kwargs = call_args.build_arguments(self.build, shapes, names, self)
-        self._build_shapes = shapes
+        self.__dict__["_first_shape"] = next(iter(shapes.values()), None)
         self.build(*build_args, **build_kwargs)
         self.built = True
 
     def _maybe_build(self, input_shape):
         if not self.built:
-            self._build_shapes = {"input_shape": input_shape}
+            self.__dict__["_first_shape"] = input_shape
             self.build(*call_args.build_arguments(self.build, {"input": input_shape}, None, self)[0])
             self.built = True
 
     def get_build_config(self):
-        """Keras's build config: the input shapes the layer was built for (``{"input_shape": ...}``,
-        or one ``<arg>_shape`` per tensor argument of ``call``), None before it was built."""
-        shapes = self.__dict__.get("_build_shapes")
-        if not self.built or shapes is None:
+        """Keras's build config: what ``build`` was given, ``{"input_shape": shape}`` for one
+        argument or ``{"shapes_dict": {"query_shape": ..., "value_shape": ...}}`` for several;
+        None before the layer is built."""
+        if not self.built:
             return None
-        if len(shapes) == 1:
-            return {"input_shape": _as_lists(next(iter(shapes.values())))}
-        return {f"{name}_shape": _as_lists(shape) for name, shape in shapes.items()}
+        given = self.__dict__.get("_build_args") or {}
+        if len(given) > 1:
+            return {"shapes_dict": {k: _as_lists(v) for k, v in given.items()}}
+        shape = next(iter(given.values())) if given else self.__dict__.get("_first_shape")
+        return None if shape is None else {"input_shape": _as_lists(shape)}
 
     def build_from_config(self, config):
         """Build from :meth:`get_build_config`'s dict (what Keras does when it loads a layer)."""
@@ -831,13 +842,9 @@ class Layer(nn.Module):
             return
         if "input_shape" in config:
             self._maybe_build(_as_tuples(config["input_shape"]))
-            return
-        shapes = {k[: -len("_shape")]: _as_tuples(v) for k, v in config.items() if k.endswith("_shape")}
-        names = list(self._call_signature.parameters)[1:] if self._call_signature is not None else None
-        build_args, build_kwargs = call_args.build_arguments(self.build, shapes, names, self)
-        self._build_shapes = shapes
-        self.build(*build_args, **build_kwargs)
-        self.built = True
+        elif "shapes_dict" in config:
+            self.build(**{k: _as_tuples(v) for k, v in config["shapes_dict"].items()})
+            self.built = True
 
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; layers override this for free shape inference."""
@@ -1026,8 +1033,10 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------- masking
     def produces_mask(self, input_masks):
-        """Whether the output carries a mask, given which inputs do (graph-build time)."""
-        return self.supports_masking and any(input_masks)
+        """Whether the output carries a mask, given which inputs do (graph-build time). As Keras:
+        a layer whose class has its own ``compute_mask`` may make one from unmasked inputs (its
+        ``compute_mask`` runs with the graph and may return None)."""
+        return self._makes_masks or (self.supports_masking and any(input_masks))
 
     def compute_mask(self, inputs, mask=None):
         """The output mask for ``inputs`` carrying ``mask`` (Keras's ``compute_mask``)."""
