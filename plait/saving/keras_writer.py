@@ -198,7 +198,26 @@ def _custom_spec(layer):
     node = layer._inbound_nodes[0] if layer._inbound_nodes else None
     if node is not None and len(node.input_tensors) == 1:
         spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
+    return _own_build_config(layer, spec)
+
+
+def _own_build_config(layer, spec):
+    """``spec`` with the layer's own ``get_build_config()`` where its class defines one (a user's
+    layer that records more than its input shape, as Keras writes it)."""
+    if overrides(layer, "get_build_config"):
+        build = layer.get_build_config()
+        if build is not None:
+            spec["build_config"] = serialize_build_config(build)
     return spec
+
+
+def serialize_build_config(value):
+    """A build config as JSON values (tuples become lists)."""
+    if isinstance(value, dict):
+        return {k: serialize_build_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [serialize_build_config(v) for v in value]
+    return value
 
 
 def _user_module(cls):
@@ -295,7 +314,7 @@ def sequential_config(model):
         node = layer._inbound_nodes[0] if layer._inbound_nodes else None
         if node is not None and node.input_tensors:
             spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
-        layers.append(spec)
+        layers.append(_own_build_config(layer, spec))
     return {
         "name": model.name,
         "trainable": model.trainable,
@@ -354,7 +373,7 @@ def functional_config(model):
                 spec["build_config"] = {"input_shape": shapes}
             elif len(nodes[0].args) == 1 and not nodes[0].kwargs:
                 spec["build_config"] = {"input_shape": shapes[0]}
-        layers.append(spec)
+        layers.append(_own_build_config(layer, spec) if nodes else spec)
 
     def structure(value):
         if isinstance(value, dict):
