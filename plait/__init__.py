@@ -60,7 +60,7 @@ del _name
 
 # Namespaces that pull in optional or heavy packages (scikit-learn, torch.export, matplotlib)
 # load on first use, so ``import plait`` stays light.
-_LAZY = ("export", "wrappers")
+_LAZY = ("export", "visualization", "wrappers")
 
 
 def __getattr__(name):
