@@ -503,3 +503,31 @@ def test_elastic_transform_seeded_identity_and_config():
     again = P.RandomElasticTransform(factor=(1.0, 1.0), seed=6)(x, training=True)
     assert not torch.equal(out, x) and torch.equal(out, again)
     test_keras_configs_rebuild(lambda: K.RandomElasticTransform(0.5, (0.2, 0.6), "nearest", "wrap", 3.0, (0, 1)))
+
+
+def test_rand_augment_ops_follow_keras_order_and_numbers():
+    x = torch.round(_images(shape=(2, 8, 8, 3)))
+    keras_layer, ours = K.RandAugment(num_ops=2), P.RandAugment(num_ops=2)
+    keras_names = [type(getattr(keras_layer, n)).__name__ for n in keras_layer._AUGMENT_LAYERS]
+    assert [type(op).__name__ for op in ours.ops] == keras_names
+    # The two deterministic picks (equalization on integer levels, then auto-contrast) give Keras's
+    # numbers (the other order can move a float value across a histogram bin's edge).
+    draw = keras_layer.get_random_transformation(x.numpy().copy(), training=True)
+    draw["layer_idxes"] = torch.tensor([10, 9])
+    # Keras runs every op and keeps the picked one, but its RandomBrightness adds into the images
+    # in place even when not picked: a zero offset keeps that from leaking in.
+    delta = draw["transforms"]["random_brightness"]["rgb_delta"]
+    draw["transforms"]["random_brightness"]["rgb_delta"] = torch.zeros_like(torch.as_tensor(delta))
+    with pytest.warns(UserWarning):  # Keras's Equalization warns inside torch (Tensor.T on 0-D)
+        expected = keras_layer.transform_images(x.numpy().copy(), draw)
+    _close(expected, ours.transform(_nchw(x), picks=[10, 9]).permute(0, 2, 3, 1), atol=1e-3)
+
+
+def test_rand_augment_seeded_ranged_identity_and_config():
+    x = _images(shape=(4, 8, 8, 3))
+    layer = P.RandAugment(num_ops=3, factor=0.7, seed=2)
+    assert torch.equal(layer(x), x)
+    out = layer(x, training=True)
+    assert out.shape == x.shape and out.min() >= -1e-3 and out.max() <= 255 + 1e-3
+    assert torch.equal(out, P.RandAugment(num_ops=3, factor=0.7, seed=2)(x, training=True))
+    test_keras_configs_rebuild(lambda: K.RandAugment((0, 1), num_ops=3, factor=0.3, interpolation="nearest", seed=1))
