@@ -633,3 +633,13 @@ def test_build_config_of_a_build_called_by_hand_round_trips(tmp_path):
     loaded = plait.models.load_model(tmp_path / "m.keras", custom_objects={"WithInit": WithInit})
     assert loaded.layers[0].layer_init == "ones"
     np.testing.assert_allclose(numpy(loaded(np.ones((1, 4), "float32"))), [[4.0, 4.0, 4.0]])
+
+
+def test_a_compiled_untrained_model_saved_to_keras_loads_in_keras(tmp_path):
+    inputs = plait.Input((3,))
+    model = plait.Model(inputs, plait.layers.Dense(2)(inputs))
+    model.compile("adam", "mse")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    x = arr(4, 3)
+    np.testing.assert_allclose(numpy(loaded(x)), numpy(model([x])), atol=1e-6)  # model([x]): one input in a list

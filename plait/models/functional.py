@@ -436,8 +436,8 @@ class Functional(Model):
                     + (f" Missing: {missing}." if missing else "")
                 )
             args = tuple(data[n] for n in names)
-        elif len(args) == 1 and isinstance(args[0], (list, tuple)) and len(names) > 1:
-            args = tuple(args[0])
+        elif len(args) == 1 and isinstance(args[0], (list, tuple)) and (len(names) > 1 or len(args[0]) == 1):
+            args = tuple(args[0])  # model([x1, x2]), and model([x]) for one input, as Keras accepts
         if len(args) != len(names):
             raise ValueError(f"Model '{self.name}' expects {len(names)} input(s) {names}, but received {len(args)}.")
         out = []

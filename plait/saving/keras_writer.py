@@ -522,9 +522,16 @@ def _compile_spec(model):
 
 def optimizer_variables(model):
     """The optimizer's state as Keras's ``optimizer.variables`` (numpy, Keras's order and shapes),
-    or None when the optimizer is not Keras's or has not stepped yet."""
+    or None when the optimizer is not Keras's."""
     optimizer, name = _keras_optimizer(model)
-    if optimizer is None or optimizer.params is None:
+    if optimizer is None:
+        return None
+    if optimizer.params is None and hasattr(model, "prepare_optimizer"):
+        # Keras builds its optimizer's variables at compile time: a model compiled but not yet
+        # trained is written with zero slots (Keras refuses a compiled file without them).
+        model.prepare_optimizer()
+        optimizer, name = _keras_optimizer(model)
+    if optimizer.params is None:
         return None
     position = {id(p): i for i, p in enumerate(optimizer.params)}
     entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
