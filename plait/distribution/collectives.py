@@ -232,6 +232,31 @@ def average_gradients(grads, n_local=None, check_finite=False):
     return (out, math.isfinite(flat.sum().item())) if check_finite else out
 
 
+def gradient_reducer(params):
+    """The :class:`~plait.distribution.reducer.GradientReducer` that sums ``params``' gradients
+    over DataParallel's processes while backward runs, or None where gradients are reduced
+    otherwise (no DataParallel, FSDP, ModelParallel's sharded weights)."""
+    global _reducer
+    if data_group() != (None,) or fully_sharded() is not None or not dist.is_initialized():
+        return None
+    if any(hasattr(p, "to_local") for p in params):
+        return None
+    if (
+        _reducer is None
+        or len(_reducer.params) != len(params)
+        or any(a is not b for a, b in zip(_reducer.params, params))
+    ):
+        from plait.distribution.reducer import GradientReducer
+
+        if _reducer is not None:
+            _reducer.remove()
+        _reducer = GradientReducer(params)
+    return _reducer
+
+
+_reducer = None  # the reducer of the last parameters trained under DataParallel
+
+
 def _local(g):
     return g.to_local() if hasattr(g, "to_local") else g
 

@@ -174,11 +174,19 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
     # all-reduce weighs them into the global batch's gradients (see plait.distribution.collectives).
     n_local = batch_size_of(xs)
     total = out.total * collectives.loss_scale(n_local)
+    # (float16 loss scaling skips steps with overflowing gradients itself, and lowers its scale.)
+    on_gradients = getattr(finite_check, "on_gradients", False) and scale_loss is None
+    # Under DataParallel the gradients are summed in buckets while backward runs.
+    reducer = collectives.gradient_reducer(params)
+    if reducer is not None:
+        reducer.arm(poison=on_gradients and not math.isfinite(out.total.item()))
     if total.requires_grad:  # a model without trainable weights (Keras's fit runs it all the same)
         (total if scale_loss is None else scale_loss(total)).backward()
     grads = [p.grad for p in params]
-    # (float16 loss scaling skips steps with overflowing gradients itself, and lowers its scale.)
-    if getattr(finite_check, "on_gradients", False) and scale_loss is None:
+    if reducer is not None:
+        grads, finite = reducer.finish()
+        finite = finite or not on_gradients
+    elif on_gradients:
         if not math.isfinite(out.total.item()):  # the reduced gradients must say so on every process
             first = next((g for g in grads if g is not None), None)
             if first is not None:
