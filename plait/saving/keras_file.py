@@ -222,18 +222,69 @@ _SUBLAYER_ORDER = [
 ]  # fmt: skip
 
 
+def _group_order(key):
+    """Where Keras's sublayer group ``key`` comes among its siblings: the sublayers Keras names
+    (MultiHeadAttention's ``query_dense``, GroupedQueryAttention's ``_query_dense``) in Keras's
+    order, then the others by name with their counters as numbers (``cell_2`` before ``cell_10``),
+    not as HDF5 lists them (alphabetically)."""
+    plain = key.lstrip("_")
+    base, _, count = key.rpartition("_")
+    counted = (base, int(count)) if base and count.isdigit() else (key, -1)
+    rank = _SUBLAYER_ORDER.index(plain) if plain in _SUBLAYER_ORDER else len(_SUBLAYER_ORDER)
+    return rank, counted
+
+
 def _datasets(group):
     """A Keras object's variables: its ``vars/0..n``, then its sub-objects' (e.g. an LSTM's cell)."""
     values = []
     if "vars" in group:
         values += [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)]
-    # HDF5 lists groups alphabetically; Keras's own order for sublayers it knows comes first.
-    for key in sorted(
-        group, key=lambda k: (_SUBLAYER_ORDER.index(k) if k in _SUBLAYER_ORDER else len(_SUBLAYER_ORDER), k)
-    ):
+    for key in sorted(group, key=_group_order):
         if key != "vars" and hasattr(group[key], "keys"):
             values += _datasets(group[key])
     return values
+
+
+def _by_structure(layer, group):
+    """``{id(weight): value}`` read by walking ``layer`` as Keras writes it: its own ``vars``, then
+    each sublayer in the group its attribute names (an RNN's ``cell``, a StackedRNNCells'
+    ``cells/lstm_cell_1``), so the order comes from the layer, not from HDF5's listing. A weight
+    two objects track is written twice by Keras (SpectralNormalization's kernel, in its own
+    ``vars`` and its layer's) and read once. None when the group is not laid out like ``layer``
+    (plait's LSTM holds itself the weights Keras keeps in its ``cell``)."""
+    own = [(owner, spec) for owner, spec in layer.weight_entries() if owner is layer]
+    stored = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
+    if len(stored) != len(own):
+        return None
+    try:
+        children = custom_children(layer)
+    except ValueError:  # a torch module inside: only the flat reading applies
+        return None
+    found = {id(spec.get(owner)): value for (owner, spec), value in zip(own, stored)}
+    for key, child in children:
+        if key not in group:
+            if child.weight_entries():
+                return None
+            continue
+        inner = _by_structure(child, group[key])
+        if inner is None:
+            return None
+        for ident, value in inner.items():
+            found.setdefault(ident, value)
+    named = {key.split("/")[0] for key, _ in children} | {"vars"}
+    if any(key not in named and _datasets(group[key]) for key in group if hasattr(group[key], "keys")):
+        return None  # weights for sublayers this layer does not have: let the count check say so
+    return found
+
+
+def _builtin_values(layer, group):
+    """A plait layer's values from its group, in ``layer.get_weights()`` order: by its structure
+    where the group mirrors it, else every dataset below the group in Keras's order."""
+    found = _by_structure(layer, group)
+    entries = layer.weight_entries()
+    if found is not None and all(id(spec.get(owner)) in found for owner, spec in entries):
+        return [found[id(spec.get(owner))] for owner, spec in entries]
+    return _datasets(group)
 
 
 def _layer_values(layer, group, hooks=None):
@@ -244,7 +295,7 @@ def _layer_values(layer, group, hooks=None):
     if hooks is not None:
         hooks.append((layer, group))
     if not (is_custom_layer(layer) or is_subclassed_model(layer)):
-        return _datasets(group)
+        return _builtin_values(layer, group)
     if overrides(layer, "load_own_variables"):
         values = layer.get_weights()[: len(layer._own_entries())]
     else:

@@ -57,6 +57,9 @@ KERAS_VERSION = "3.15.1"  # the Keras release whose format this writes
 _NOT_KERAS = ("Lambda", "TorchModuleWrapper", "TorchOp")
 # Keras layers whose constructors take no `trainable` (their get_config leaves it out).
 _NO_TRAINABLE = ("SpatialDropout1D", "SpatialDropout2D", "Discretization")
+# plait classes Keras exports under another name (its files name the class that way; its
+# weights groups keep the class's own name, grouped_query_attention).
+_KERAS_CLASS_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
 _MODULES = {
     "_initializer": "keras.initializers",
     "_regularizer": "keras.regularizers",
@@ -249,7 +252,22 @@ def layer_config(layer):
             config[key] = _wrapped_spec(
                 getattr(layer, "forward_layer" if key == "layer" and hasattr(layer, "forward_layer") else key)
             )
+        elif isinstance(value, (dict, list)) and _sublayers(layer, key, value) is not None:
+            # A sublayer the config holds (an RNN's `cell`, a StackedRNNCells' `cells`): Keras's entry for it.
+            config[key] = _sublayers(layer, key, value)
     return config
+
+
+def _sublayers(layer, key, value):
+    """Keras's entries for the sublayer(s) that config key ``key`` of ``layer`` describes (the
+    attribute of that name holds it), or None when the key is not a sublayer."""
+    held = getattr(layer, key, None)
+    if isinstance(held, layers_module.Layer) and isinstance(value, dict):
+        return _wrapped_spec(held)
+    if isinstance(held, (list, tuple, torch.nn.ModuleList)) and isinstance(value, list) and len(held) == len(value):
+        if all(isinstance(sub, layers_module.Layer) for sub in held):
+            return [_wrapped_spec(sub) for sub in held]
+    return None
 
 
 def _wrapped_spec(layer):
@@ -294,6 +312,7 @@ def layer_spec(layer):
             "config": layer_config(layer),
             "registered_name": class_name,
         }
+    class_name = _KERAS_CLASS_NAMES.get(class_name, class_name)
     return {"module": "keras.layers", "class_name": class_name, "config": layer_config(layer), "registered_name": None}
 
 
@@ -552,7 +571,7 @@ def optimizer_variables(model):
 def _parts(layer, values):
     """``[(sub-path, values)]``: where Keras keeps a layer's weights below its own group."""
     name = type(layer).__name__
-    if name in ("LSTM", "GRU", "SimpleRNN"):
+    if name in ("LSTM", "GRU", "SimpleRNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"):
         return [("cell", values)]
     if name == "Bidirectional":
         half = len(layer.forward_layer.get_weights())
@@ -561,10 +580,11 @@ def _parts(layer, values):
         ]
     if name == "TimeDistributed":
         return [("layer/" + p if p else "layer", v) for p, v in _parts(layer.layer, values)]
-    if name == "MultiHeadAttention":
+    if name in ("MultiHeadAttention", "GroupedQueryAttention"):
         per = 2 if layer.use_bias else 1
         keys = ("query_dense", "key_dense", *(("gate_dense",) if layer.use_gate else ()), "value_dense", "output_dense")
-        return [(key, values[i * per : (i + 1) * per]) for i, key in enumerate(keys)]
+        prefix = "_" if name == "GroupedQueryAttention" else ""  # Keras's GQA has no public properties for them
+        return [(prefix + key, values[i * per : (i + 1) * per]) for i, key in enumerate(keys)]
     return [("", values)]
 
 
@@ -654,9 +674,23 @@ def _write_layer(layer, h5, where, visit=None):
     if is_custom_layer(layer):
         _write_custom(layer, h5, where, visit)
         return
+    if _holds_weighted_sublayers(layer):  # an RNN's cell, SpectralNormalization's layer: by attribute
+        _write_custom(layer, h5, where, visit)
+        return
     _write_vars(h5, where, layer.name, [])
     for sub, values in _parts(layer, layer.get_weights()):
         _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
+
+
+def _holds_weighted_sublayers(layer):
+    """Whether Keras writes ``layer``'s weights as a user's layer's: its own in ``vars``, then
+    each sublayer's in the group its attribute names (the layers :func:`_parts` places are not)."""
+    if _parts(layer, [])[0][0] != "":
+        return False
+    try:
+        return any(child.weights for _, child in custom_children(layer))
+    except ValueError:  # a torch module inside: written flat, as before
+        return False
 
 
 def custom_children(layer):
