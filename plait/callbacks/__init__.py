@@ -17,8 +17,10 @@ from plait.callbacks.loss_weight_scheduler import LossWeightScheduler
 from plait.callbacks.model_checkpoint import ModelCheckpoint
 from plait.callbacks.progbar_logger import ProgbarLogger
 from plait.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from plait.callbacks.remote_monitor import RemoteMonitor
 from plait.callbacks.tensorboard import TensorBoard
 from plait.callbacks.terminate_on_nan import TerminateOnNaN
+from plait.callbacks.unsupported import OrbaxCheckpoint, SwapEMAWeights
 
 __all__ = [
     "BackupAndRestore",
@@ -31,8 +33,11 @@ __all__ = [
     "LearningRateScheduler",
     "LossWeightScheduler",
     "ModelCheckpoint",
+    "OrbaxCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "RemoteMonitor",
+    "SwapEMAWeights",
     "TensorBoard",
     "TerminateOnNaN",
 ]
