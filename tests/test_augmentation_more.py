@@ -505,6 +505,7 @@ def test_elastic_transform_seeded_identity_and_config():
     test_keras_configs_rebuild(lambda: K.RandomElasticTransform(0.5, (0.2, 0.6), "nearest", "wrap", 3.0, (0, 1)))
 
 
+@pytest.mark.filterwarnings("ignore:.*Tensor.T is deprecated:UserWarning")  # inside Keras's Equalization
 def test_rand_augment_ops_follow_keras_order_and_numbers():
     x = torch.round(_images(shape=(2, 8, 8, 3)))
     keras_layer, ours = K.RandAugment(num_ops=2), P.RandAugment(num_ops=2)
@@ -518,8 +519,7 @@ def test_rand_augment_ops_follow_keras_order_and_numbers():
     # in place even when not picked: a zero offset keeps that from leaking in.
     delta = draw["transforms"]["random_brightness"]["rgb_delta"]
     draw["transforms"]["random_brightness"]["rgb_delta"] = torch.zeros_like(torch.as_tensor(delta))
-    with pytest.warns(UserWarning):  # Keras's Equalization warns inside torch (Tensor.T on 0-D)
-        expected = keras_layer.transform_images(x.numpy().copy(), draw)
+    expected = keras_layer.transform_images(x.numpy().copy(), draw)
     _close(expected, ours.transform(_nchw(x), picks=[10, 9]).permute(0, 2, 3, 1), atol=1e-3)
 
 
@@ -531,3 +531,34 @@ def test_rand_augment_seeded_ranged_identity_and_config():
     assert out.shape == x.shape and out.min() >= -1e-3 and out.max() <= 255 + 1e-3
     assert torch.equal(out, P.RandAugment(num_ops=3, factor=0.7, seed=2)(x, training=True))
     test_keras_configs_rebuild(lambda: K.RandAugment((0, 1), num_ops=3, factor=0.3, interpolation="nearest", seed=1))
+
+
+@pytest.mark.filterwarnings("ignore:.*Tensor.T is deprecated:UserWarning")  # inside Keras's Equalization
+@pytest.mark.parametrize("all_ops", [True, False])
+def test_aug_mix_matches_keras_on_given_chains(all_ops):
+    x = torch.round(_images(shape=(2, 8, 8, 3)))
+    keras_layer, ours = K.AugMix(all_ops=all_ops), P.AugMix(all_ops=all_ops)
+    keras_names = [type(getattr(keras_layer, n)).__name__ for n in keras_layer._augment_layers]
+    assert [type(op).__name__ for op in ours.ops] == keras_names
+    weights, blend = torch.tensor([0.2, 0.3, 0.5]), torch.tensor(0.4)
+    chains = [["equalization"], ["equalization", "auto_contrast"], []]  # integer levels into the histogram
+    draw = {
+        "chain_mixing_weights": weights,
+        "weight_sample": blend,
+        "chain_transforms": [[{"layer_name": n, "transformation": None} for n in chain] for chain in chains],
+    }
+    expected = keras_layer.transform_images(x.numpy().copy(), draw)
+    index = {n: i for i, n in enumerate(keras_layer._augment_layers)}
+    picks = [[index[n] for n in chain] for chain in chains]
+    out = ours.transform(_nchw(x), picks, weights, blend).permute(0, 2, 3, 1)
+    _close(expected, out, atol=1e-3)
+
+
+def test_aug_mix_seeded_ranged_identity_and_config():
+    x = _images(shape=(4, 8, 8, 3))
+    layer = P.AugMix(factor=0.5, seed=3)
+    assert torch.equal(layer(x), x)
+    out = layer(x, training=True)
+    assert out.shape == x.shape and out.min() >= -1e-3 and out.max() <= 255 + 1e-3 and not torch.equal(out, x)
+    assert torch.equal(out, P.AugMix(factor=0.5, seed=3)(x, training=True))
+    test_keras_configs_rebuild(lambda: K.AugMix((0, 1), 2, 4, 0.2, 0.5, False, "nearest", seed=1))

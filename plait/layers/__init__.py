@@ -110,7 +110,7 @@ from plait.layers.preprocessing.geometric import (
 )
 from plait.layers.preprocessing.hashed_crossing import HashedCrossing
 from plait.layers.preprocessing.mixing import CutMix, MixUp
-from plait.layers.preprocessing.rand_augment import RandAugment
+from plait.layers.preprocessing.rand_augment import AugMix, RandAugment
 from plait.layers.preprocessing.spectral import MelSpectrogram, STFTSpectrogram
 from plait.layers.recurrent import GRU, LSTM, SimpleRNN
 from plait.layers.regularization import (
@@ -250,6 +250,7 @@ __all__ = [
     "RandomPerspective",
     "RandomElasticTransform",
     "RandAugment",
+    "AugMix",
     "Rescaling",
     "Resizing",
     "StringLookup",

@@ -1,5 +1,6 @@
 """``RandAugment`` (Keras 3's; Cubuk et al., 2019): ``num_ops`` augmentations picked at random
-from eleven, all sharing one magnitude range."""
+from eleven, all sharing one magnitude range; and ``AugMix`` (Hendrycks et al., 2020): random
+chains of the same augmentations mixed with the image."""
 
 import torch
 
@@ -21,6 +22,52 @@ from plait.layers.preprocessing.color import (
     value_range_pair,
 )
 from plait.layers.preprocessing.geometric import RandomShear
+
+_RAND_AUGMENT_ORDER = (
+    "shear",
+    "translation",
+    "rotation",
+    "brightness",
+    "color_degeneration",
+    "contrast",
+    "sharpness",
+    "posterization",
+    "solarization",
+    "auto_contrast",
+    "equalization",
+)
+_AUGMIX_ORDER = _RAND_AUGMENT_ORDER[:3] + _RAND_AUGMENT_ORDER[7:] + _RAND_AUGMENT_ORDER[3:7]
+
+
+def augmentations(factor, value_range, interpolation, seed):
+    """The eleven augmentations RandAugment and AugMix draw from, by name, each taking
+    ``factor`` as Keras builds them, working on channels-first images."""
+    f = list(factor)
+    common = dict(seed=seed, data_format="channels_first")
+    ranged = dict(value_range=value_range, **common)
+    return {
+        "shear": RandomShear(f, f, interpolation=interpolation, **common),
+        "translation": RandomTranslation(f, f, interpolation=interpolation, **common),
+        "rotation": RandomRotation(f, interpolation=interpolation, **common),
+        "brightness": RandomBrightness(f, **ranged),
+        "color_degeneration": RandomColorDegeneration(f, **ranged),
+        "contrast": RandomContrast(f, **ranged),
+        "sharpness": RandomSharpness(f, **ranged),
+        "posterization": RandomPosterization(max(1, int(8 * f[1])), **ranged),
+        "solarization": Solarization(f, f, **ranged),
+        "auto_contrast": AutoContrast(value_range=value_range, data_format="channels_first"),
+        "equalization": Equalization(value_range=value_range, data_format="channels_first"),
+    }
+
+
+def apply_augmentation(op, x):
+    """One augmentation on channels-first images, with its own random draw."""
+    return op(x) if isinstance(op, AutoContrast) else op.transform(x)
+
+
+def _uniform_picks(layer, count, choices):
+    draws = layer._uniform((count,), 0.0, float(choices), "cpu")
+    return torch.floor(draws).clamp(max=choices - 1).long().tolist()
 
 
 class RandAugment(_RandomImageLayer):
@@ -62,32 +109,15 @@ class RandAugment(_RandomImageLayer):
             raise ValueError(f"{who}: `num_ops` should be a non-negative integer. Received: num_ops={num_ops!r}")
         self.num_ops, self.interpolation = num_ops, interpolation
         self.factor = keras_factor(who, factor, (0, 1))
-        f = list(self.factor)
-        # The steps work on (batch, channels, height, width) images, so they are built channels first.
-        common = dict(seed=seed, data_format="channels_first")
-        ranged = dict(value_range=self.value_range, **common)
-        self.ops = [
-            RandomShear(f, f, interpolation=interpolation, **common),
-            RandomTranslation(f, f, interpolation=interpolation, **common),
-            RandomRotation(f, interpolation=interpolation, **common),
-            RandomBrightness(f, **ranged),
-            RandomColorDegeneration(f, **ranged),
-            RandomContrast(f, **ranged),
-            RandomSharpness(f, **ranged),
-            RandomPosterization(max(1, int(8 * f[1])), **ranged),
-            Solarization(f, f, **ranged),
-            AutoContrast(value_range=self.value_range, data_format="channels_first"),
-            Equalization(value_range=self.value_range, data_format="channels_first"),
-        ]
+        ops = augmentations(self.factor, self.value_range, interpolation, seed)
+        self.ops = [ops[name] for name in _RAND_AUGMENT_ORDER]
 
     def transform(self, x, picks=None):
         """``picks``: the indices (into the eleven augmentations, in the order listed) to apply."""
         if picks is None:
-            draws = self._uniform((self.num_ops,), 0.0, float(len(self.ops)), "cpu")
-            picks = torch.floor(draws).clamp(max=len(self.ops) - 1).long().tolist()
+            picks = _uniform_picks(self, self.num_ops, len(self.ops))
         for pick in picks:
-            op = self.ops[int(pick)]
-            x = op(x) if isinstance(op, AutoContrast) else op.transform(x)
+            x = apply_augmentation(self.ops[int(pick)], x)
         return x
 
     def get_config(self):
@@ -96,5 +126,104 @@ class RandAugment(_RandomImageLayer):
             "value_range": list(self.value_range),
             "num_ops": self.num_ops,
             "factor": list(self.factor),
+            "interpolation": self.interpolation,
+        }
+
+
+class AugMix(_RandomImageLayer):
+    """AugMix in training: ``num_chains`` chains of up to ``chain_depth`` random augmentations
+    (each step picks one of the augmentations or none) run on copies of the batch; the chains
+    are mixed by Dirichlet(``alpha``) weights and the mix blended with the images by a
+    Beta(``alpha``, ``alpha``) weight ``w``: ``w x + (1 - w) mix``, clipped to ``value_range``.
+
+    Args:
+        value_range: default ``(0, 255)``. num_chains: default 3. chain_depth: default 3.
+        factor: the augmentations' ``factor``, ``f`` for ``[0, f]`` or ``(lower, upper)`` in
+            ``[0, 1]`` (default 0.3). alpha: the Dirichlet and Beta parameter (default 1.0).
+        all_ops: draw from all eleven augmentations (default True) or only the seven that
+            leave colours alone when False (shear, translation, rotation, posterization,
+            solarization, auto-contrast, equalization).
+        interpolation: for the geometric ones. seed, data_format.
+
+    Example:
+        >>> import torch, plait
+        >>> layer = plait.layers.AugMix(seed=0)
+        >>> layer(torch.rand(2, 8, 8, 3) * 255, training=True).shape
+        torch.Size([2, 8, 8, 3])
+    """
+
+    def __init__(
+        self,
+        value_range=(0, 255),
+        num_chains=3,
+        chain_depth=3,
+        factor=0.3,
+        alpha=1.0,
+        all_ops=True,
+        interpolation="bilinear",
+        seed=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, data_format=data_format, **kwargs)
+        who = f"AugMix layer '{self.name}'"
+        self.value_range = value_range_pair(who, value_range)
+        for name, value in (("num_chains", num_chains), ("chain_depth", chain_depth)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{who}: `{name}` should be a positive integer. Received: {name}={value!r}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+            raise ValueError(f"{who}: `alpha` should be a positive number. Received: alpha={alpha!r}")
+        self.num_chains, self.chain_depth, self.alpha = num_chains, chain_depth, alpha
+        self.factor = keras_factor(who, factor, (0, 1))
+        self.all_ops, self.interpolation = bool(all_ops), interpolation
+        ops = augmentations(self.factor, self.value_range, interpolation, seed)
+        self.ops = [ops[name] for name in (_AUGMIX_ORDER if self.all_ops else _AUGMIX_ORDER[:7])]
+
+    def _weights(self):
+        """The chains' Dirichlet weights and the blend's Beta weight, from the layer's seed."""
+        alpha = torch.tensor(float(self.alpha))
+
+        def sample():
+            chains = torch.distributions.Dirichlet(alpha.expand(self.num_chains)).sample()
+            return chains, torch.distributions.Beta(alpha, alpha).sample()
+
+        if self.seed is None:
+            return sample()
+        state = torch.random.get_rng_state()
+        try:  # torch's Gamma sampler takes no generator: seed the global one from ours, then restore it
+            torch.manual_seed(int(self._uniform((), 0.0, 2.0**31, "cpu")))
+            return sample()
+        finally:
+            torch.random.set_rng_state(state)
+
+    def transform(self, x, chains=None, chain_weights=None, blend=None):
+        """``chains``: per chain, the list of augmentation indices it applies."""
+        if chain_weights is None or blend is None:
+            drawn_chains, drawn_blend = self._weights()
+            chain_weights = drawn_chains if chain_weights is None else chain_weights
+            blend = drawn_blend if blend is None else blend
+        if chains is None:
+            choices = len(self.ops) + 1  # the last choice skips the step
+            picks = [_uniform_picks(self, self.chain_depth, choices) for _ in range(self.num_chains)]
+            chains = [[p for p in chain if p < len(self.ops)] for chain in picks]
+        chain_weights = torch.as_tensor(chain_weights, dtype=x.dtype, device=x.device)
+        mix = torch.zeros_like(x)
+        for weight, chain in zip(chain_weights, chains):
+            y = x
+            for pick in chain:
+                y = apply_augmentation(self.ops[int(pick)], y)
+            mix = mix + weight * y
+        blend = torch.as_tensor(blend, dtype=x.dtype, device=x.device)
+        return (blend * x + (1 - blend) * mix).clamp(*self.value_range)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "value_range": list(self.value_range),
+            "num_chains": self.num_chains,
+            "chain_depth": self.chain_depth,
+            "factor": list(self.factor),
+            "alpha": self.alpha,
+            "all_ops": self.all_ops,
             "interpolation": self.interpolation,
         }
