@@ -79,3 +79,18 @@ def test_refused_callbacks_name_the_alternative():
         plait.callbacks.OrbaxCheckpoint("/tmp/ckpt")
     with pytest.raises(NotImplementedError, match="AveragedModel"):
         plait.callbacks.SwapEMAWeights()
+
+
+def test_saving_weight_functions_read_keras_files(tmp_path):
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    kmodel = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    path = str(tmp_path / "k.weights.h5")
+    keras.saving.save_weights(kmodel, path)
+    model = plait.Sequential([plait.Input((4,)), plait.layers.Dense(3), plait.layers.Dense(2)])
+    plait.saving.load_weights(model, path)
+    np.testing.assert_allclose(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours = str(tmp_path / "p.weights.h5")
+    plait.saving.save_weights(model, ours)
+    kmodel2 = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    keras.saving.load_weights(kmodel2, ours)
+    np.testing.assert_allclose(kmodel2.predict(x, verbose=0), kmodel.predict(x, verbose=0), rtol=1e-6)

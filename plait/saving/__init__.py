@@ -22,6 +22,7 @@ from plait.saving.serialization import (
     register_serializable,
     serialize_keras_object,
 )
+from plait.saving.weights_file import load_weights, save_weights
 
 __all__ = [
     "CustomObjectScope",
@@ -31,8 +32,10 @@ __all__ = [
     "get_registered_name",
     "get_registered_object",
     "load_model",
+    "load_weights",
     "register_keras_serializable",
     "register_serializable",
     "save_model",
+    "save_weights",
     "serialize_keras_object",
 ]
