@@ -57,7 +57,9 @@ class _KerasEstimator(BaseEstimator):
             optimizer = getattr(self.model, "optimizer", None)
             if optimizer is not None:  # a fresh optimizer of the same kind, so fits do not share state
                 fresh = type(optimizer).from_config(optimizer.get_config())
-                built.compile(optimizer=fresh, **self.model.get_compile_config())
+                built.compile(
+                    optimizer=fresh, **{k: v for k, v in self.model.get_compile_config().items() if k != "optimizer"}
+                )
         elif callable(self.model):
             built = self.model(X=X, y=y, **(self.model_kwargs or {}))
         else:

@@ -643,3 +643,44 @@ def test_a_compiled_untrained_model_saved_to_keras_loads_in_keras(tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras")
     x = arr(4, 3)
     np.testing.assert_allclose(numpy(loaded(x)), numpy(model([x])), atol=1e-6)  # model([x]): one input in a list
+
+
+@pytest.mark.parametrize("reader", ["plait", "keras"])
+def test_a_models_own_compile_config_round_trips(tmp_path, reader):
+    libs = {"keras": keras, "plait": plait}
+
+    def define(lib):
+        @lib.saving.register_keras_serializable(package="contract")
+        def tenth_square(y_true, y_pred):
+            return lib.ops.sum(lib.ops.square(y_pred - y_true) / 10.0, axis=1)
+
+        @lib.saving.register_keras_serializable(package="contract")
+        class OwnCompile(lib.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.head = lib.layers.Dense(2)
+
+            def call(self, x):
+                return self.head(x)
+
+            def compile(self, optimizer, loss_fn):
+                super().compile(optimizer=optimizer, loss=loss_fn)
+                self.model_optimizer, self.loss_fn = optimizer, loss_fn
+
+            def get_compile_config(self):
+                return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn}
+
+            def compile_from_config(self, config):
+                optimizer = lib.saving.deserialize_keras_object(config["model_optimizer"])
+                self.compile(optimizer, lib.saving.deserialize_keras_object(config["loss_fn"]))
+
+        return OwnCompile, tenth_square
+
+    p_cls, p_loss = define(plait)
+    r_cls, r_loss = (p_cls, p_loss) if reader == "plait" else define(keras)
+    model = p_cls()
+    model.compile("SGD", p_loss)
+    model.fit(arr(4, 3), arr(4, 2), verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = libs[reader].models.load_model(tmp_path / "m.keras")
+    assert loaded.model_optimizer == "SGD" and loaded.loss_fn is r_loss

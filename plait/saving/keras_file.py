@@ -32,6 +32,7 @@ from plait.saving.keras_writer import (
     is_custom_layer,
     is_subclassed_model,
     overrides,
+    user_defines,
 )
 from plait.utils import nest
 from plait.utils.naming import to_snake_case
@@ -576,7 +577,14 @@ def _compile_objects(value):
 
 def _compile_from_keras(model, compile_config, h5, where):
     """Compile as the file says (optimizer, losses and metrics by name) and restore Keras's
-    optimizer variables, so ``fit`` continues where Keras stopped."""
+    optimizer variables, so ``fit`` continues where Keras stopped. A model with its own
+    ``compile_from_config`` gets the file's compile config as Keras gives it (it deserializes
+    what its ``get_compile_config`` wrote)."""
+    if user_defines(model, "compile_from_config"):
+        model.compile_from_config(compile_config)
+        if getattr(model, "compiled", False):
+            _restore_optimizer(model, h5, where)
+        return
     args = {k: _compile_objects(compile_config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")}
     if not all(_objects(v) for v in args.values()) or not isinstance(compile_config.get("optimizer"), (str, dict)):
         warnings.warn(
@@ -589,6 +597,11 @@ def _compile_from_keras(model, compile_config, h5, where):
     rest = {k: v for k, v in compile_config.items() if k not in ("jit_compile", "steps_per_execution", "run_eagerly")}
     optimizer = _keras_optimizer_from(compile_config["optimizer"], where)
     model.compile_from_config({**rest, **args, "optimizer": optimizer})
+    _restore_optimizer(model, h5, where)
+
+
+def _restore_optimizer(model, h5, where):
+    """Keras's optimizer variables (``optimizer/vars``) into the compiled model's optimizer."""
     if "optimizer" not in h5 or "vars" not in h5["optimizer"]:
         return
     stored = h5["optimizer"]["vars"]

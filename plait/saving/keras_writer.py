@@ -506,16 +506,54 @@ def _keras_optimizer(model):
     return (optimizer, name) if name in SLOT_PASSES else (None, None)
 
 
+def user_defines(obj, method):
+    """Whether ``obj``'s class has its own ``method`` (a user's override), not plait's."""
+    found = getattr(type(obj), method, None)
+    return found is not None and not getattr(found, "__module__", "plait.").startswith("plait.")
+
+
 def _compile_spec(model):
     """Keras's ``compile_config``, when the model was compiled with things Keras can rebuild."""
     if not getattr(model, "compiled", False):
         return None
     optimizer, name = _keras_optimizer(model)
-    config = {k: _compile_value(v) for k, v in model.get_compile_config().items()}
+    opt_spec = _optimizer_spec(optimizer, name) if optimizer is not None else None
+    if user_defines(model, "get_compile_config"):
+        # A model's own compile config (Keras's customizing-saving guide), written as Keras's
+        # serialize_keras_object writes it, for the model's compile_from_config to read back.
+        from plait.saving.serialization import serialize_keras_object
+
+        own = model.get_compile_config()
+        if own is None:
+            return None
+
+        def written(value):
+            if value is model.optimizer or value is optimizer:
+                return opt_spec
+            return value if nest.is_plain(value) else serialize_keras_object(value)
+
+        return {k: written(v) for k, v in own.items()}
+    config = {k: _compile_value(v) for k, v in model.get_compile_config().items() if k != "optimizer"}
     if optimizer is None or not all(
         nest.is_plain(config.get(k)) for k in ("loss", "loss_weights", "metrics", "weighted_metrics")
     ):
         return None
+    extra = {k: v for k, v in config.items() if k not in ("loss", "loss_weights", "metrics", "weighted_metrics")}
+    return {
+        **{k: v for k, v in extra.items() if nest.is_plain(v)},  # a subclass's own keys (get_compile_config)
+        "optimizer": opt_spec,
+        "loss": config.get("loss"),
+        "loss_weights": config.get("loss_weights"),
+        "metrics": config.get("metrics"),
+        "weighted_metrics": config.get("weighted_metrics"),
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+def _optimizer_spec(optimizer, name):
+    """A plait optimizer as Keras's ``{"module": "keras.optimizers", "class_name", "config"}``."""
     opt_config = dict(optimizer.get_config())
     lr = opt_config.get("learning_rate")
     if isinstance(lr, dict):
@@ -525,18 +563,7 @@ def _compile_spec(model):
             "config": lr["config"],
             "registered_name": None,
         }
-    extra = {k: v for k, v in config.items() if k not in ("loss", "loss_weights", "metrics", "weighted_metrics")}
-    return {
-        **{k: v for k, v in extra.items() if nest.is_plain(v)},  # a subclass's own keys (get_compile_config)
-        "optimizer": {"module": "keras.optimizers", "class_name": name, "config": opt_config, "registered_name": None},
-        "loss": config.get("loss"),
-        "loss_weights": config.get("loss_weights"),
-        "metrics": config.get("metrics"),
-        "weighted_metrics": config.get("weighted_metrics"),
-        "run_eagerly": False,
-        "steps_per_execution": 1,
-        "jit_compile": False,
-    }
+    return {"module": "keras.optimizers", "class_name": name, "config": opt_config, "registered_name": None}
 
 
 def optimizer_variables(model):

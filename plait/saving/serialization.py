@@ -119,18 +119,21 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     if isinstance(config, (list, tuple)):
         return [deserialize_keras_object(c, custom_objects, safe_mode) for c in config]
     if isinstance(config, str):
+        # As Keras: a name is an object only when it is a custom object (registered, in scope or
+        # given); any other string is the plain value it is ("SGD" stays "SGD").
         found = lookup(config, custom_objects)
-        if found is None:
-            found = _builtin_object(config)
-        if found is None:
-            raise ValueError(_unknown(config))
-        return found
+        return config if found is None else found
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Cannot deserialize {config!r:.120}: expected a dict with 'class_name' and 'config'.")
     class_name, inner = config["class_name"], config.get("config", {})
     registered = config.get("registered_name")
     if class_name == "function" or (class_name == "__lambda__"):
-        return deserialize_keras_object(registered or inner, custom_objects, safe_mode)
+        name = registered or inner
+        found = lookup(name, custom_objects) if isinstance(name, str) else None
+        found = found if found is not None else (_builtin_object(name) if isinstance(name, str) else None)
+        if found is None:
+            raise ValueError(_unknown(name))
+        return found
     cls = None
     for key in (registered, class_name):
         if cls is None and key:

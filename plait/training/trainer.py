@@ -126,6 +126,7 @@ class Trainer:
             self.optimizer = mixed_precision.LossScaleOptimizer(self.optimizer)  # as Keras does for float16
         names = self.output_names
         self._compile_config = {
+            "optimizer": self.optimizer,  # as Keras's compile config lists it
             "loss": loss,
             "loss_weights": loss_weights,
             "metrics": metrics,
