@@ -612,7 +612,24 @@ def _parts(layer, values):
         keys = ("query_dense", "key_dense", *(("gate_dense",) if layer.use_gate else ()), "value_dense", "output_dense")
         prefix = "_" if name == "GroupedQueryAttention" else ""  # Keras's GQA has no public properties for them
         return [(prefix + key, values[i * per : (i + 1) * per]) for i, key in enumerate(keys)]
+    children = _weighted_children(layer)
+    if children:  # an RNN's cell, SpectralNormalization's layer: below the attribute that holds them
+        own = sum(1 for owner, _ in layer.weight_entries() if owner is layer)
+        parts = [("", values[:own])]
+        for key, child in children:
+            parts += [(f"{key}/{sub}" if sub else key, v) for sub, v in _parts(child, child.get_weights())]
+        return parts
     return [("", values)]
+
+
+def _weighted_children(layer):
+    """``[(group, sublayer)]`` of a plait layer whose sublayers hold weights; [] for the others
+    (and for one holding a torch module, written flat as before)."""
+    try:
+        children = custom_children(layer)
+    except ValueError:
+        return []
+    return children if any(child.weights for _, child in children) else []
 
 
 def _write_vars(h5, path, name, values):
@@ -701,23 +718,9 @@ def _write_layer(layer, h5, where, visit=None):
     if is_custom_layer(layer):
         _write_custom(layer, h5, where, visit)
         return
-    if _holds_weighted_sublayers(layer):  # an RNN's cell, SpectralNormalization's layer: by attribute
-        _write_custom(layer, h5, where, visit)
-        return
     _write_vars(h5, where, layer.name, [])
     for sub, values in _parts(layer, layer.get_weights()):
         _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
-
-
-def _holds_weighted_sublayers(layer):
-    """Whether Keras writes ``layer``'s weights as a user's layer's: its own in ``vars``, then
-    each sublayer's in the group its attribute names (the layers :func:`_parts` places are not)."""
-    if _parts(layer, [])[0][0] != "":
-        return False
-    try:
-        return any(child.weights for _, child in custom_children(layer))
-    except ValueError:  # a torch module inside: written flat, as before
-        return False
 
 
 def custom_children(layer):
