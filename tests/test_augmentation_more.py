@@ -562,3 +562,30 @@ def test_aug_mix_seeded_ranged_identity_and_config():
     assert out.shape == x.shape and out.min() >= -1e-3 and out.max() <= 255 + 1e-3 and not torch.equal(out, x)
     assert torch.equal(out, P.AugMix(factor=0.5, seed=3)(x, training=True))
     test_keras_configs_rebuild(lambda: K.AugMix((0, 1), 2, 4, 0.2, 0.5, False, "nearest", seed=1))
+
+
+CLAHE_CASES = [
+    ((2, 16, 16, 3), dict()),
+    ((2, 21, 18, 3), dict(tile_grid_size=(3, 4), clip_limit=2.0)),  # padded tiles
+    ((1, 10, 13, 1), dict(clip_limit=0.0, tile_grid_size=(2, 3), value_range=(0, 1))),
+    ((1, 3, 12, 12), dict(tile_grid_size=(2, 2), clip_limit=6.0, data_format="channels_first")),
+]
+
+
+@pytest.mark.parametrize("shape,kwargs", CLAHE_CASES)
+def test_clahe_matches_keras(shape, kwargs):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(6)) * kwargs.get("value_range", (0, 255))[1]
+    layer_cls = "ContrastLimitedAdaptiveHistogramEqualization"
+    expected = getattr(K, layer_cls)(**kwargs)(x.numpy().copy())
+    ours = getattr(P, layer_cls)(**kwargs)
+    scale = kwargs.get("value_range", (0, 255))[1] / 255
+    _close(expected, ours(x), atol=1e-3 * scale)
+    _close(expected, ours(x, training=True), atol=1e-3 * scale)  # no randomness: the same in training
+
+
+def test_clahe_config_and_errors():
+    test_keras_configs_rebuild(
+        lambda: K.ContrastLimitedAdaptiveHistogramEqualization((0, 1), clip_limit=3.0, tile_grid_size=(4, 2))
+    )
+    with pytest.raises(ValueError, match="tile_grid_size"):
+        P.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(0, 2))

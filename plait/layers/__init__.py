@@ -87,6 +87,7 @@ from plait.layers.preprocessing import (
     TextVectorization,
 )
 from plait.layers.preprocessing.bounding_boxes import MaxNumBoundingBoxes
+from plait.layers.preprocessing.clahe import ContrastLimitedAdaptiveHistogramEqualization
 from plait.layers.preprocessing.color import (
     AutoContrast,
     Equalization,
@@ -251,6 +252,7 @@ __all__ = [
     "RandomElasticTransform",
     "RandAugment",
     "AugMix",
+    "ContrastLimitedAdaptiveHistogramEqualization",
     "Rescaling",
     "Resizing",
     "StringLookup",
