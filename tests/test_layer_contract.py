@@ -684,3 +684,28 @@ def test_a_models_own_compile_config_round_trips(tmp_path, reader):
     model.save(tmp_path / "m.keras")
     loaded = libs[reader].models.load_model(tmp_path / "m.keras")
     assert loaded.model_optimizer == "SGD" and loaded.loss_fn is r_loss
+
+
+def test_fit_iterates_a_timeseries_dataset_in_its_own_order():
+    seen = []
+
+    class Recorder(plait.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.head = plait.layers.Dense(1)
+
+        def call(self, x):
+            return self.head(plait.ops.mean(x, axis=1))
+
+        def train_step(self, data):
+            x, _ = data
+            seen.append(float(x[0, 0, 0]))
+            return {}
+
+    data = np.arange(40, dtype="float32").reshape(40, 1)
+    dataset = plait.utils.timeseries_dataset_from_array(data, data[:, 0], sequence_length=4, batch_size=8)
+    model = Recorder()
+    model.compile("sgd", "mse")
+    model.fit(dataset, epochs=2, verbose=0)  # shuffle=True by default: Keras leaves a tf.data dataset as it is
+    first = [float(batch[0][0, 0, 0]) for batch in dataset]
+    assert seen == first * 2

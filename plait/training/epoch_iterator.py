@@ -86,7 +86,8 @@ class EpochIterator:
                 )
             source = x
             if isinstance(x, PyDataset):  # its batches by index (shuffled as Keras does); its epoch hooks: below
-                source, self._py_dataset = PyDatasetEpochs(_WithoutHooks(x), shuffle), x
+                keep = x.keeps_its_order  # as Keras iterates a tf.data.Dataset
+                source, self._py_dataset = PyDatasetEpochs(_WithoutHooks(x), shuffle and not keep), x
             if isinstance(x, torch.utils.data.Dataset) and not isinstance(x, torch.utils.data.IterableDataset):
                 source = torch.utils.data.DataLoader(x, batch_size=batch_size or 32, shuffle=shuffle)
                 if not self._presharded:  # each process loads only its own samples

@@ -18,6 +18,8 @@ class TimeseriesDataset(PyDataset):
     Keras's examples use to peek at a batch: ``for inputs, targets in ds.take(1): ...``.
     """
 
+    keeps_its_order = True  # Keras returns a tf.data.Dataset here: fit does not reshuffle it
+
     def __init__(self, data, targets, start_positions, sequence_length, sampling_rate, batch_size):
         super().__init__()
         self.data, self.targets, self.start_positions = data, targets, start_positions

@@ -37,6 +37,8 @@ class StringBatch(np.ndarray):
 class _TfDataIdioms(PyDataset):
     """The ``tf.data.Dataset`` methods Keras programs call on these datasets."""
 
+    keeps_its_order = True  # Keras returns a tf.data.Dataset here: fit does not reshuffle it
+
     def take(self, count):
         """The first ``count`` batches (all of them for ``count=-1``), as a list: the ``tf.data``
         idiom ``for images, labels in ds.take(1): ...``."""

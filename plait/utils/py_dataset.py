@@ -18,6 +18,11 @@ import warnings
 class PyDataset:
     """Base class for a dataset of batches written in Python (Keras's ``keras.utils.PyDataset``).
 
+    ``fit(shuffle=True)`` shuffles the order of its batches each epoch, as Keras does; a subclass
+    that stands for what Keras returns as a ``tf.data.Dataset`` (plait's timeseries and folder
+    datasets) sets ``keeps_its_order = True``: ``fit`` iterates it as given, as Keras iterates a
+    ``tf.data.Dataset``.
+
     Implement ``__getitem__(index)`` (a whole batch: ``x``, ``(x,)``, ``(x, y)`` or
     ``(x, y, sample_weight)``) and ``__len__`` (the number of batches); optionally
     ``on_epoch_begin``/``on_epoch_end``. Pass the arguments below through
@@ -44,6 +49,8 @@ class PyDataset:
         >>> print(*[len(x) for x, y in data])
         4 4 2
     """
+
+    keeps_its_order = False  # see the class docstring
 
     def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
         self._workers = workers
