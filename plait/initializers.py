@@ -21,8 +21,11 @@ from plait.utils.dtypes import to_torch_dtype as torch_dtype
 from plait.utils.registry import by_name, with_class_names
 
 
-def compute_fans(shape):
-    """``(fan_in, fan_out)`` as Keras computes them (conv kernels: ``(..., in, out)``)."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """``(fan_in, fan_out)`` as Keras computes them (conv kernels: ``(..., in, out)``), or the
+    products of the sizes on ``input_axes`` / ``output_axes`` when both are given."""
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
@@ -182,8 +185,13 @@ class TruncatedNormal(RandomNormal):
 class VarianceScaling(_RandomInitializer):
     """Keras's VarianceScaling: ``scale / fan`` variance, uniform or truncated normal."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(
+        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None, output_axes=None
+    ):
         super().__init__(seed)
+        # Keras 3.15: the kernel axes that count as inputs and outputs (an EinsumDense kernel's).
+        self.input_axes = None if input_axes is None else list(input_axes)
+        self.output_axes = None if output_axes is None else list(output_axes)
         if scale <= 0.0:
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -196,7 +204,7 @@ class VarianceScaling(_RandomInitializer):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def draw(self, shape, dtype):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, fan)
         if self.distribution == "uniform":
@@ -210,11 +218,11 @@ class VarianceScaling(_RandomInitializer):
 
 def _variance_scaling(name, scale, mode, distribution):
     class _Init(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     _Init.__name__ = _Init.__qualname__ = name
     return _Init

@@ -709,3 +709,15 @@ def test_fit_iterates_a_timeseries_dataset_in_its_own_order():
     model.fit(dataset, epochs=2, verbose=0)  # shuffle=True by default: Keras leaves a tf.data dataset as it is
     first = [float(batch[0][0, 0, 0]) for batch in dataset]
     assert seen == first * 2
+
+
+@pytest.mark.parametrize("name", ["HeNormal", "GlorotUniform", "VarianceScaling"])
+def test_variance_scaling_fan_axes_as_keras(name):
+    args = {"seed": 3, "input_axes": [0, 1], "output_axes": [2]}
+    k_init, p_init = getattr(keras.initializers, name)(**args), getattr(plait.initializers, name)(**args)
+    assert p_init.get_config() == k_init.get_config()
+    assert type(p_init).from_config(k_init.get_config()).get_config() == k_init.get_config()
+    # The spread follows the fans over the given axes: (4 * 5) in, 30 out (Keras's compute_fans).
+    k_std = float(np.std(numpy(k_init((4, 5, 30)))))
+    p_std = float(np.std(numpy(p_init((4, 5, 30)))))
+    np.testing.assert_allclose(p_std, k_std, rtol=0.1)
