@@ -721,3 +721,12 @@ def test_variance_scaling_fan_axes_as_keras(name):
     k_std = float(np.std(numpy(k_init((4, 5, 30)))))
     p_std = float(np.std(numpy(p_init((4, 5, 30)))))
     np.testing.assert_allclose(p_std, k_std, rtol=0.1)
+
+
+def test_an_input_no_output_uses_is_taken_and_ignored():
+    a, b = plait.Input((3,), name="a"), plait.Input((2,), name="b")
+    model = plait.Model([a, b], plait.layers.Dense(1)(a))
+    assert [t.name for t in model.inputs] == ["a", "b"]
+    model.compile("sgd", "mse")
+    model.fit([np.ones((4, 3)), np.ones((4, 2))], np.ones((4, 1)), verbose=0)
+    assert tuple(model.predict({"a": np.ones((2, 3)), "b": np.ones((2, 2))}, verbose=0).shape) == (2, 1)

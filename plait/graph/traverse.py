@@ -46,12 +46,7 @@ def map_graph(inputs, outputs):
             )
         visit(tensor.node, frozenset())
 
-    unused = [t.name for t in inputs if id(t.node) not in visited]
-    if unused:
-        raise ValueError(
-            f"Input(s) {unused} are not connected to any of the model's outputs "
-            f"{[t.name for t in outputs]}. Remove them from `inputs` or use them."
-        )
+    # An Input no output uses is allowed, as in Keras: the model takes it and ignores it.
 
     # Depth: outputs are at depth 0; a node sits one deeper than its deepest consumer.
     depth = {id(n): 0 for n in order}
