@@ -132,7 +132,9 @@ def test_affine_transform_matches_keras(fill_mode, interpolation):
 
     # (No sample point falls exactly half-way between pixels: "nearest" would then depend on how a
     # backend rounds ties, which differs between torch builds.)
-    matrix = np.array([[0.8, -0.5, 3.31, 0.4, 1.1, -2.61, 0, 0], [1.3, 0.2, -4.11, -0.3, 0.7, 5.21, 0, 0]], dtype="float32")
+    matrix = np.array(
+        [[0.8, -0.5, 3.31, 0.4, 1.1, -2.61, 0, 0], [1.3, 0.2, -4.11, -0.3, 0.7, 5.21, 0, 0]], dtype="float32"
+    )
     theirs = keras.ops.image.affine_transform(
         IMAGES, matrix, interpolation=interpolation, fill_mode=fill_mode, fill_value=9.0
     )
