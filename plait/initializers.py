@@ -365,6 +365,8 @@ _ALIASES = {
 }
 with_class_names(_ALIASES)
 _ALIASES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal, STFTInitializer=STFT)
+# Keras's short names (Keras 2 programs and RNN-cell examples write kernel_initializer="uniform").
+_ALIASES.update(uniform=RandomUniform, normal=RandomNormal, one=Ones, zero=Zeros)
 zeros, ones, constant, identity, orthogonal, stft = Zeros, Ones, Constant, Identity, Orthogonal, STFT
 random_uniform, random_normal, truncated_normal, variance_scaling = (
     RandomUniform,

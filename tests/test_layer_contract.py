@@ -730,3 +730,8 @@ def test_an_input_no_output_uses_is_taken_and_ignored():
     model.compile("sgd", "mse")
     model.fit([np.ones((4, 3)), np.ones((4, 2))], np.ones((4, 1)), verbose=0)
     assert tuple(model.predict({"a": np.ones((2, 3)), "b": np.ones((2, 2))}, verbose=0).shape) == (2, 1)
+
+
+@pytest.mark.parametrize("name", ["uniform", "normal", "one", "zero", "random_uniform"])
+def test_initializer_short_names_as_keras(name):
+    assert type(plait.initializers.get(name)).__name__ == type(keras.initializers.get(name)).__name__
