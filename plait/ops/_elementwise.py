@@ -201,6 +201,109 @@ BITWISE = {
 }
 _SHIFTS = ("bitwise_left_shift", "left_shift", "bitwise_right_shift", "right_shift")
 
+# name: (the arguments of its example call, what the call prints). Rendered into each op's
+# docstring, so the doctest run checks every op of the tables above on a real input.
+EXAMPLES = {
+    "abs": ("torch.tensor([-2, 0, 3])", "tensor([2, 0, 3])"),
+    "absolute": ("torch.tensor([-1.5, 2.0])", "tensor([1.5000, 2.0000])"),
+    "angle": ("torch.tensor([1.0, -1.0])", "tensor([0.0000, 3.1416])"),
+    "arccos": ("torch.tensor([1.0, 0.0])", "tensor([0.0000, 1.5708])"),
+    "arccosh": ("torch.tensor([1.0])", "tensor([0.])"),
+    "arcsin": ("torch.tensor([0.0, 1.0])", "tensor([0.0000, 1.5708])"),
+    "arcsinh": ("torch.tensor([0.0])", "tensor([0.])"),
+    "arctan": ("torch.tensor([0.0, 1.0])", "tensor([0.0000, 0.7854])"),
+    "arctanh": ("torch.tensor([0.0, 0.5])", "tensor([0.0000, 0.5493])"),
+    "bitwise_invert": ("torch.tensor([0, 5])", "tensor([-1, -6])"),
+    "bitwise_not": ("torch.tensor([True, False])", "tensor([False,  True])"),
+    "cbrt": ("torch.tensor([-8.0, 27.0])", "tensor([-2.,  3.])"),
+    "ceil": ("torch.tensor([-1.5, 0.2, 2.0])", "tensor([-1.,  1.,  2.])"),
+    "conj": ("torch.tensor([1 + 2j])", "tensor([1.-2.j])"),
+    "conjugate": ("torch.tensor([3 - 1j])", "tensor([3.+1.j])"),
+    "copy": ("torch.tensor([1, 2])", "tensor([1, 2])"),
+    "cos": ("torch.tensor([0.0])", "tensor([1.])"),
+    "cosh": ("torch.tensor([0.0])", "tensor([1.])"),
+    "deg2rad": ("torch.tensor([180.0])", "tensor([3.1416])"),
+    "exp": ("torch.tensor([0.0, 1.0])", "tensor([1.0000, 2.7183])"),
+    "exp2": ("torch.tensor([0, 3])", "tensor([1., 8.])"),
+    "expm1": ("torch.tensor([0.0])", "tensor([0.])"),
+    "floor": ("torch.tensor([-1.5, 0.2, 2.0])", "tensor([-2.,  0.,  2.])"),
+    "fliplr": ("torch.tensor([[1, 2], [3, 4]])", "tensor([[2, 1],\n        [4, 3]])"),
+    "flipud": ("torch.tensor([[1, 2], [3, 4]])", "tensor([[3, 4],\n        [1, 2]])"),
+    "i0": ("torch.tensor([0.0])", "tensor([1.0000])"),
+    "imag": ("torch.tensor([1 + 2j])", "tensor([2.])"),
+    "isfinite": ('torch.tensor([1.0, float("inf"), float("nan")])', "tensor([ True, False, False])"),
+    "isinf": ('torch.tensor([1.0, float("inf"), -float("inf")])', "tensor([False,  True,  True])"),
+    "isnan": ('torch.tensor([1.0, float("nan")])', "tensor([False,  True])"),
+    "isneginf": ('torch.tensor([float("inf"), -float("inf")])', "tensor([False,  True])"),
+    "isposinf": ('torch.tensor([float("inf"), -float("inf")])', "tensor([ True, False])"),
+    "isreal": ("torch.tensor([1 + 0j, 1 + 1j])", "tensor([ True, False])"),
+    "log": ("torch.tensor([1.0])", "tensor([0.])"),
+    "log10": ("torch.tensor([1, 100])", "tensor([0., 2.])"),
+    "log1p": ("torch.tensor([0.0])", "tensor([0.])"),
+    "log2": ("torch.tensor([1, 8])", "tensor([0., 3.])"),
+    "logical_not": ("torch.tensor([0, 3])", "tensor([ True, False])"),
+    "negative": ("torch.tensor([1, -2])", "tensor([-1,  2])"),
+    "rad2deg": ("torch.tensor([0.0])", "tensor([0.])"),
+    "ravel": ("torch.tensor([[1, 2], [3, 4]])", "tensor([1, 2, 3, 4])"),
+    "real": ("torch.tensor([1 + 2j])", "tensor([1.])"),
+    "reciprocal": ("torch.tensor([2, 4])", "tensor([0.5000, 0.2500])"),
+    "sign": ("torch.tensor([-3, 0, 2])", "tensor([-1,  0,  1])"),
+    "signbit": ("torch.tensor([-1.0, -0.0, 2.0])", "tensor([ True,  True, False])"),
+    "sin": ("torch.tensor([0.0])", "tensor([0.])"),
+    "sinc": ("torch.tensor([0.0, 0.5])", "tensor([1.0000, 0.6366])"),
+    "sinh": ("torch.tensor([0.0])", "tensor([0.])"),
+    "sqrt": ("torch.tensor([4, 9])", "tensor([2., 3.])"),
+    "square": ("torch.tensor([-3, 2])", "tensor([9, 4])"),
+    "tan": ("torch.tensor([0.0])", "tensor([0.])"),
+    "tanh": ("torch.tensor([0.0])", "tensor([0.])"),
+    "trunc": ("torch.tensor([-1.7, 1.7])", "tensor([-1.,  1.])"),
+    "add": ("torch.tensor([1, 2]), torch.tensor([10, 20])", "tensor([11, 22])"),
+    "arctan2": ("torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.0])", "tensor([0.0000, 1.5708])"),
+    "equal": ("torch.tensor([1, 2]), torch.tensor([1, 3])", "tensor([ True, False])"),
+    "fmax": ('torch.tensor([1.0, float("nan")]), torch.tensor([2.0, 0.0])', "tensor([2., 0.])"),
+    "fmin": ('torch.tensor([1.0, float("nan")]), torch.tensor([2.0, 0.0])', "tensor([1., 0.])"),
+    "fmod": ("torch.tensor([-7, 7]), torch.tensor([3, 3])", "tensor([-1,  1])"),
+    "gcd": ("torch.tensor([12, 9]), torch.tensor([18, 6])", "tensor([6, 3])"),
+    "greater": ("torch.tensor([1, 3]), torch.tensor([2, 2])", "tensor([False,  True])"),
+    "greater_equal": ("torch.tensor([1, 2]), torch.tensor([2, 2])", "tensor([False,  True])"),
+    "heaviside": ("torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([0.5])", "tensor([0.0000, 0.5000, 1.0000])"),
+    "hypot": ("torch.tensor([3.0]), torch.tensor([4.0])", "tensor([5.])"),
+    "kron": ("torch.tensor([1, 2]), torch.tensor([1, 10])", "tensor([ 1, 10,  2, 20])"),
+    "lcm": ("torch.tensor([4, 6]), torch.tensor([6, 4])", "tensor([12, 12])"),
+    "less": ("torch.tensor([1, 3]), torch.tensor([2, 2])", "tensor([ True, False])"),
+    "less_equal": ("torch.tensor([1, 2]), torch.tensor([2, 1])", "tensor([ True, False])"),
+    "logaddexp": ("torch.tensor([0.0]), torch.tensor([0.0])", "tensor([0.6931])"),
+    "logaddexp2": ("torch.tensor([1.0]), torch.tensor([1.0])", "tensor([2.])"),
+    "logical_and": ("torch.tensor([True, True]), torch.tensor([True, False])", "tensor([ True, False])"),
+    "logical_or": ("torch.tensor([True, False]), torch.tensor([False, False])", "tensor([ True, False])"),
+    "logical_xor": ("torch.tensor([True, True]), torch.tensor([True, False])", "tensor([False,  True])"),
+    "maximum": ("torch.tensor([1, 5]), torch.tensor([3, 2])", "tensor([3, 5], dtype=torch.int32)"),
+    "minimum": ("torch.tensor([1, 5]), torch.tensor([3, 2])", "tensor([1, 2], dtype=torch.int32)"),
+    "mod": ("torch.tensor([-7, 7]), torch.tensor([3, 3])", "tensor([2, 1])"),
+    "multiply": ("torch.tensor([1, 2]), torch.tensor([3, 4])", "tensor([3, 8])"),
+    "not_equal": ("torch.tensor([1, 2]), torch.tensor([1, 3])", "tensor([False,  True])"),
+    "outer": ("torch.tensor([1, 2]), torch.tensor([1, 10])", "tensor([[ 1, 10],\n        [ 2, 20]])"),
+    "power": ("torch.tensor([2, 3]), torch.tensor([3, 2])", "tensor([8, 9])"),
+    "subtract": ("torch.tensor([5, 7]), torch.tensor([1, 2])", "tensor([4, 5])"),
+    "bitwise_and": ("torch.tensor([12]), torch.tensor([10])", "tensor([8])"),
+    "bitwise_or": ("torch.tensor([12]), torch.tensor([10])", "tensor([14])"),
+    "bitwise_xor": ("torch.tensor([12]), torch.tensor([10])", "tensor([6])"),
+    "bitwise_left_shift": ("torch.tensor([1, 3]), 2", "tensor([ 4, 12])"),
+    "left_shift": ("torch.tensor([1, 3]), 2", "tensor([ 4, 12])"),
+    "bitwise_right_shift": ("torch.tensor([8, 12]), 2", "tensor([2, 3])"),
+    "right_shift": ("torch.tensor([8, 12]), 2", "tensor([2, 3])"),
+}
+
+
+def _doc(name, summary, args):
+    """The docstring of table op ``name``: its summary, its ``Args:`` line and its example."""
+    call, printed = EXAMPLES[name]  # a KeyError here: a table row without an example
+    printed = printed.replace("\n", "\n    ")
+    return (
+        f"{summary}\n\nArgs:\n    {args}\n\nExample:\n    >>> import torch\n    >>> from plait import ops\n"
+        f"    >>> ops.{name}({call})\n    {printed}"
+    )
+
 
 def _half_on_cpu(fn, dtype):
     # torch lacks some float16 kernels on CPU: compute in float32, round back.
@@ -215,7 +318,7 @@ def _make_unary(name, fn, rule, summary):
     def op(x):
         return fn(prepare(convert_to_tensor(x)))
 
-    op.__doc__ = f"{summary}\n\nArgs:\n    x: a tensor, array or Python value."
+    op.__doc__ = _doc(name, summary, "x: a tensor, array or Python value.")
     return _named(op, name)
 
 
@@ -232,7 +335,7 @@ def _make_binary(name, fn, rule, summary):
             t1, t2 = (x if isinstance(x, (int, float)) else t for x, t in ((x1, t1), (x2, t2)))
         return _half_on_cpu(fn, dtype)(cast(t1, dtype), cast(t2, dtype))
 
-    op.__doc__ = f"{summary}\n\nArgs:\n    x1, x2: tensors, arrays or Python values (broadcast together)."
+    op.__doc__ = _doc(name, summary, "x1, x2: tensors, arrays or Python values (broadcast together).")
     return _named(op, name)
 
 
@@ -244,7 +347,7 @@ def _make_bitwise(name, fn, summary):
         y = y if shift and isinstance(y, int) else convert_to_tensor(y)
         return fn(convert_to_tensor(x), y)
 
-    op.__doc__ = f"{summary}\n\nArgs:\n    x, y: integer or bool tensors, arrays or Python values."
+    op.__doc__ = _doc(name, summary, "x, y: integer or bool tensors, arrays or Python values.")
     return _named(op, name)
 
 
