@@ -25,6 +25,7 @@ from plait.ops._backend import (
     standardize_dtype,
     to_torch_dtype,
 )
+from plait.ops._examples import add_examples
 
 # Integers narrower than int32 (and bool) are summed in int32, as JAX (and so Keras) does.
 _SMALL_INTS = ("bool", "uint8", "int8", "int16")
@@ -62,6 +63,12 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
 
     Bool and integers narrower than int32 sum in int32. With ``axis=None`` the result is a
     scalar even when ``keepdims`` is set (as Keras on torch).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.sum(torch.tensor([[1, 2], [3, 4]]), axis=1)
+        tensor([3, 7])
     """
     x = _tensor(x)
     if _no_axes(axis):
@@ -72,7 +79,14 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
 
 def prod(x, axis=None, keepdims=False, dtype=None):
     """The product of ``x``'s elements over ``axis``; integers (and bool) multiply in int32,
-    unless ``dtype`` says otherwise."""
+    unless ``dtype`` says otherwise.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.prod(torch.tensor([[1, 2], [3, 4]]), axis=1)
+        tensor([ 2, 12], dtype=torch.int32)
+    """
     x = convert_to_tensor(x)
     dtype = dtype or _wide_int(result_type(x.dtype))
     compute = to_torch_dtype(_cpu_half(standardize_dtype(dtype)))
@@ -86,7 +100,14 @@ def prod(x, axis=None, keepdims=False, dtype=None):
 
 def mean(x, axis=None, keepdims=False):
     """The arithmetic mean over ``axis``. Integers give float32; floats keep their dtype (computed
-    in at least float32)."""
+    in at least float32).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.mean(torch.tensor([[1.0, 2.0], [3.0, 5.0]]), axis=0)
+        tensor([2.0000, 3.5000])
+    """
     x = _tensor(x)
     if _no_axes(axis):
         return x
@@ -97,7 +118,14 @@ def mean(x, axis=None, keepdims=False):
 
 
 def average(x, axis=None, weights=None):
-    """The mean over ``axis``, weighted by the 1-D ``weights`` along that axis when given."""
+    """The mean over ``axis``, weighted by the 1-D ``weights`` along that axis when given.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.average(torch.tensor([1.0, 2.0, 4.0]), weights=torch.tensor([1.0, 1.0, 2.0]))
+        tensor(2.7500)
+    """
     x = convert_to_tensor(x)
     if weights is not None:
         weights = convert_to_tensor(weights)
@@ -114,7 +142,14 @@ def average(x, axis=None, weights=None):
 
 
 def var(x, axis=None, keepdims=False):
-    """The variance over ``axis``: the mean squared deviation, no Bessel correction (NumPy's)."""
+    """The variance over ``axis``: the mean squared deviation, no Bessel correction (NumPy's).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.var(torch.tensor([1.0, 3.0]))
+        tensor(1.)
+    """
     x = convert_to_tensor(x)
     out_dtype = float_type(x.dtype)
     if _no_axes(axis):
@@ -124,7 +159,14 @@ def var(x, axis=None, keepdims=False):
 
 
 def std(x, axis=None, keepdims=False):
-    """The standard deviation over ``axis`` (no Bessel correction, as NumPy)."""
+    """The standard deviation over ``axis`` (no Bessel correction, as NumPy).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.std(torch.tensor([1.0, 3.0]))
+        tensor(1.)
+    """
     x = convert_to_tensor(x)
     if not x.is_floating_point() and not x.is_complex():
         x = cast(x, "float32")
@@ -153,18 +195,39 @@ def _extreme_with_initial(reduce, combine, name, x, axis, keepdims, initial):
 
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001 - NumPy's name
     """The largest element over ``axis``, at least ``initial`` when given (which an empty ``x``
-    needs)."""
+    needs).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.max(torch.tensor([[1, 5], [7, 2]]), axis=1)
+        tensor([5, 7])
+    """
     return _extreme_with_initial(torch.amax, torch.maximum, "max", x, axis, keepdims, initial)
 
 
 def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001 - NumPy's name
     """The smallest element over ``axis``, at most ``initial`` when given (which an empty ``x``
-    needs)."""
+    needs).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.min(torch.tensor([[1, 5], [7, 2]]), axis=1)
+        tensor([1, 2])
+    """
     return _extreme_with_initial(torch.amin, torch.minimum, "min", x, axis, keepdims, initial)
 
 
 def ptp(x, axis=None, keepdims=False):
-    """Peak to peak: ``max - min`` over ``axis``."""
+    """Peak to peak: ``max - min`` over ``axis``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.ptp(torch.tensor([[1, 5], [7, 2]]), axis=1)
+        tensor([4, 5])
+    """
     x = convert_to_tensor(x)
     if axis is None:
         return x.max() - x.min()
@@ -181,7 +244,14 @@ def _index_of(pick, x, axis, keepdims):
 
 
 def count_nonzero(x, axis=None):
-    """How many elements over ``axis`` are non-zero (int32)."""
+    """How many elements over ``axis`` are non-zero (int32).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.count_nonzero(torch.tensor([[0, 1, 2], [3, 0, 0]]), axis=1)
+        tensor([2, 1], dtype=torch.int32)
+    """
     x = convert_to_tensor(x)
     if _no_axes(axis):
         return (x != 0).int()
@@ -191,7 +261,14 @@ def count_nonzero(x, axis=None):
 
 
 def trace(x, offset=0, axis1=0, axis2=1):
-    """The sum of ``x``'s diagonal (offset ``offset``) in the plane of ``axis1`` and ``axis2``."""
+    """The sum of ``x``'s diagonal (offset ``offset``) in the plane of ``axis1`` and ``axis2``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.trace(torch.tensor([[1, 2], [3, 4]]))
+        tensor(5)
+    """
     x = convert_to_tensor(x)
     dtype = to_torch_dtype(_wide_int(x.dtype))
     return torch.sum(torch.diagonal(x, offset, axis1, axis2), dim=-1, dtype=dtype)
@@ -231,13 +308,27 @@ def _quantile(fn, x, q, axis, method, keepdims):
 
 
 def median(x, axis=None, keepdims=False):
-    """The median over ``axis``; of an even count, the mean of the middle two (as NumPy)."""
+    """The median over ``axis``; of an even count, the mean of the middle two (as NumPy).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.median(torch.tensor([3.0, 1.0, 4.0, 2.0]))
+        tensor(2.5000)
+    """
     return _quantile(torch.quantile, x, 0.5, axis, "linear", keepdims)
 
 
 # ----------------------------------------------------------------------------- NaN-skipping
 def nansum(x, axis=None, keepdims=False):
-    """:func:`sum` counting NaNs as zero."""
+    """:func:`sum` counting NaNs as zero.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nansum(torch.tensor([1.0, float("nan"), 3.0]))
+        tensor(4.)
+    """
     x = _tensor(x)
     dtype = _wide_int(x.dtype)
     if _no_axes(axis):
@@ -246,7 +337,14 @@ def nansum(x, axis=None, keepdims=False):
 
 
 def nanprod(x, axis=None, keepdims=False):
-    """:func:`prod` counting NaNs as one."""
+    """:func:`prod` counting NaNs as one.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nanprod(torch.tensor([2.0, float("nan"), 3.0]))
+        tensor(6.)
+    """
     x = convert_to_tensor(x)
     if _no_axes(axis):
         return torch.nan_to_num(x, nan=1)
@@ -256,7 +354,14 @@ def nanprod(x, axis=None, keepdims=False):
 
 
 def nanmean(x, axis=None, keepdims=False):
-    """:func:`mean` of the elements that are not NaN."""
+    """:func:`mean` of the elements that are not NaN.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nanmean(torch.tensor([1.0, float("nan"), 3.0]))
+        tensor(2.)
+    """
     x = convert_to_tensor(x)
     if _no_axes(axis):
         return x
@@ -264,7 +369,14 @@ def nanmean(x, axis=None, keepdims=False):
 
 
 def nanvar(x, axis=None, keepdims=False):
-    """:func:`var` of the elements that are not NaN."""
+    """:func:`var` of the elements that are not NaN.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nanvar(torch.tensor([1.0, float("nan"), 3.0]))
+        tensor(1.)
+    """
     x = cast(convert_to_tensor(x), float_type(convert_to_tensor(x).dtype))
     if _no_axes(axis):
         return torch.where(torch.isnan(x), x, torch.zeros((), dtype=x.dtype, device=x.device))
@@ -276,12 +388,26 @@ def nanvar(x, axis=None, keepdims=False):
 
 
 def nanstd(x, axis=None, keepdims=False):
-    """:func:`std` of the elements that are not NaN."""
+    """:func:`std` of the elements that are not NaN.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nanstd(torch.tensor([1.0, float("nan"), 3.0]))
+        tensor(1.)
+    """
     return torch.sqrt(nanvar(x, axis=axis, keepdims=keepdims))
 
 
 def nanmedian(x, axis=None, keepdims=False):
-    """:func:`median` of the elements that are not NaN."""
+    """:func:`median` of the elements that are not NaN.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nanmedian(torch.tensor([1.0, float("nan"), 3.0, 7.0]))
+        tensor(3.)
+    """
     x = convert_to_tensor(x)
     return x if _no_axes(axis) else _quantile(torch.nanquantile, x, 0.5, axis, "linear", keepdims)
 
@@ -418,3 +544,26 @@ OPS = {
     **_build(QUANTILES, _quantile_op),
 }
 globals().update(OPS)
+
+# name: (an example call, what it prints), added to each table op's docstring for the doctest run.
+EXAMPLES = {
+    "all": ("ops.all(torch.tensor([[True, False], [True, True]]), axis=1)", "tensor([False,  True])"),
+    "amax": ("ops.amax(torch.tensor([[1, 5], [7, 2]]), axis=0)", "tensor([7, 5])"),
+    "amin": ("ops.amin(torch.tensor([[1, 5], [7, 2]]), axis=1)", "tensor([1, 2])"),
+    "any": ("ops.any(torch.tensor([[True, False], [False, False]]), axis=1)", "tensor([ True, False])"),
+    "argmax": ("ops.argmax(torch.tensor([[1, 5, 2], [7, 0, 3]]), axis=1)", "tensor([1, 0], dtype=torch.int32)"),
+    "argmin": ("ops.argmin(torch.tensor([[1, 5, 2], [7, 0, 3]]), axis=1)", "tensor([0, 1], dtype=torch.int32)"),
+    "cumprod": ("ops.cumprod(torch.tensor([1, 2, 3, 4]))", "tensor([ 1,  2,  6, 24], dtype=torch.int32)"),
+    "cumsum": ("ops.cumsum(torch.tensor([1, 2, 3, 4]))", "tensor([ 1,  3,  6, 10], dtype=torch.int32)"),
+    "nanargmax": ('ops.nanargmax(torch.tensor([1.0, float("nan"), 3.0]))', "tensor(2, dtype=torch.int32)"),
+    "nanargmin": ('ops.nanargmin(torch.tensor([float("nan"), 2.0, 1.0]))', "tensor(2, dtype=torch.int32)"),
+    "nancumprod": ('ops.nancumprod(torch.tensor([2.0, float("nan"), 3.0]))', "tensor([2., 2., 6.])"),
+    "nancumsum": ('ops.nancumsum(torch.tensor([1.0, float("nan"), 3.0]))', "tensor([1., 1., 4.])"),
+    "nanmax": ('ops.nanmax(torch.tensor([1.0, float("nan"), 3.0]))', "tensor(3.)"),
+    "nanmin": ('ops.nanmin(torch.tensor([1.0, float("nan"), 3.0]))', "tensor(1.)"),
+    "nanpercentile": ('ops.nanpercentile(torch.tensor([1.0, float("nan"), 3.0]), 50)', "tensor(2.)"),
+    "nanquantile": ('ops.nanquantile(torch.tensor([1.0, float("nan"), 3.0]), 0.5)', "tensor(2.)"),
+    "percentile": ("ops.percentile(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), 25)", "tensor(2.)"),
+    "quantile": ("ops.quantile(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), 0.75)", "tensor(4.)"),
+}
+add_examples(OPS, EXAMPLES)
