@@ -175,3 +175,130 @@ def test_an_augmented_image_transformer_predicts_and_rebuilds_as_in_keras():
     np.testing.assert_allclose(
         to_numpy(outs[plait][1])[0, 5], to_numpy(outs[plait][0])[0, 4:8, 4:8].reshape(-1), rtol=1e-6
     )
+
+
+# --- A small causal language model ----------------------------------------------------------------
+
+
+def causal_mask(ops, batch, length):
+    """(batch, length, length) booleans: position i may look at positions 0..i only."""
+    steps = ops.arange(length)
+    lower = ops.greater_equal(ops.expand_dims(steps, 1), ops.expand_dims(steps, 0))
+    return ops.tile(ops.expand_dims(lower, 0), [batch, 1, 1])
+
+
+def decoder_layers(lib):
+    """Token-plus-position embedding, and a post-norm decoder block whose attention gets a causal
+    mask built in its call; the block writes its arguments into its config."""
+    L, ops = lib.layers, lib.ops
+
+    class TokensAndPlaces(L.Layer):
+        def __init__(self, length, vocabulary, width, **kwargs):
+            super().__init__(**kwargs)
+            self.tokens = L.Embedding(vocabulary, width)
+            self.places = L.Embedding(length, width)
+
+        def call(self, ids):
+            return self.tokens(ids) + self.places(ops.arange(ops.shape(ids)[-1]))
+
+    class DecoderBlock(L.Layer):
+        def __init__(self, width, heads, hidden, rate=0.0, **kwargs):
+            super().__init__(**kwargs)
+            self.width, self.heads, self.hidden, self.rate = width, heads, hidden, rate
+            self.attend = L.MultiHeadAttention(heads, width // heads)
+            self.feed = lib.Sequential([L.Dense(hidden, activation="relu"), L.Dense(width)])
+            self.norms = [L.LayerNormalization(epsilon=1e-6) for _ in range(2)]
+            self.drops = [L.Dropout(rate) for _ in range(2)]
+
+        def call(self, x, training=None):
+            batch, length = ops.shape(x)[0], ops.shape(x)[1]
+            seen = self.attend(x, x, attention_mask=causal_mask(ops, batch, length))
+            x = self.norms[0](x + self.drops[0](seen, training=training))
+            return self.norms[1](x + self.drops[1](self.feed(x), training=training))
+
+        def get_config(self):
+            mine = {"width": self.width, "heads": self.heads, "hidden": self.hidden, "rate": self.rate}
+            return {**super().get_config(), **mine}
+
+    return TokensAndPlaces, DecoderBlock
+
+
+LENGTH, VOCABULARY = 12, 60
+
+
+def language_model(lib, rate):
+    """Next-token logits and the block's hidden vectors, as two outputs; only the logits have a loss."""
+    TokensAndPlaces, DecoderBlock = decoder_layers(lib)
+    ids = lib.Input((LENGTH,), dtype="int32")
+    hidden = DecoderBlock(16, heads=2, hidden=24, rate=rate)(TokensAndPlaces(LENGTH, VOCABULARY, 16)(ids))
+    model = lib.Model(ids, [lib.layers.Dense(VOCABULARY)(hidden), hidden])
+    model.compile(lib.optimizers.Adam(3e-3), loss=[lib.losses.SparseCategoricalCrossentropy(from_logits=True), None])
+    return model
+
+
+def writer(lib, prompt, count, seed):
+    """A callback that, after each epoch, extends ``prompt`` by ``count`` tokens, each drawn from the
+    softmax of the 4 best logits at the last filled position (the input padded with 0s)."""
+
+    class Writer(lib.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.texts = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            draw = np.random.default_rng(seed)
+            text = list(prompt)
+            for _ in range(count):
+                window = text[-LENGTH:]
+                logits, _ = self.model.predict(np.array([window + [0] * (LENGTH - len(window))]), verbose=0)
+                best, ids = lib.ops.top_k(logits[0, len(window) - 1], k=4)
+                chances = to_numpy(lib.activations.softmax(lib.ops.expand_dims(best, 0))[0]).astype("float64")
+                text.append(int(draw.choice(to_numpy(ids), p=chances / chances.sum())))
+            self.texts.append(text)
+
+    return Writer()
+
+
+def test_a_causal_language_model_trains_and_writes_as_in_keras():
+    tokens = RNG.integers(1, VOCABULARY, (24, LENGTH + 1))
+    x, y = tokens[:, :-1], tokens[:, 1:]  # each position predicts the next token
+    models = {lib: language_model(lib, rate=0.0) for lib in LIBS}
+    copy_weights(models[keras], models[plait])
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        pen = writer(lib, prompt=[5, 9, 2], count=6, seed=11)
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, callbacks=[pen], verbose=0)
+        outcome[lib] = (history.history, model.predict(x[:4], verbose=0), pen.texts)
+    assert sorted(outcome[plait][0]) == sorted(outcome[keras][0])
+    assert outcome[plait][2] == outcome[keras][2] and [len(t) for t in outcome[plait][2]] == [9, 9]
+    assert_close(outcome[plait][:2], outcome[keras][:2], rtol=1e-4, atol=1e-5)
+
+    # The mask keeps the future out: changing the last tokens leaves the earlier positions' logits.
+    changed = x[:4].copy()
+    changed[:, 8:] = (changed[:, 8:] + 7) % VOCABULARY
+    before, after = (models[plait].predict(ids, verbose=0)[0] for ids in (x[:4], changed))
+    np.testing.assert_allclose(after[:, :8], before[:, :8], rtol=1e-5, atol=1e-6)
+    assert np.abs(after[:, 8:] - before[:, 8:]).max() > 1e-3
+    for lib in LIBS:
+        np.testing.assert_array_equal(to_numpy(causal_mask(lib.ops, 2, 4)), np.tile(np.tri(4, dtype=bool), (2, 1, 1)))
+
+
+def test_a_decoder_block_with_dropout_rebuilds_from_its_config_as_in_keras():
+    ids = RNG.integers(0, VOCABULARY, (5, LENGTH))
+    models = {lib: language_model(lib, rate=0.3) for lib in LIBS}
+    copy_weights(models[keras], models[plait])
+    # Dropout is off at inference: the same numbers for both outputs.
+    assert_close(models[plait].predict(ids, verbose=0), models[keras].predict(ids, verbose=0), rtol=1e-4, atol=1e-5)
+    configs, counts = {}, {}
+    for lib, model in models.items():
+        block = model.layers[2]
+        again = type(block).from_config(block.get_config())
+        again(lib.ops.convert_to_tensor(np.zeros((1, LENGTH, 16), dtype="float32")))
+        counts[lib] = (block.count_params(), again.count_params())
+        # plait writes a layer's dtype as its name where Keras writes a DTypePolicy dict (plait reads both)
+        configs[lib] = {k: v for k, v in again.get_config().items() if k not in ("dtype", "name")}
+    assert configs[plait] == configs[keras]
+    assert (configs[plait]["heads"], configs[plait]["hidden"], configs[plait]["rate"]) == (2, 24, 0.3)
+    # attention 4 * (16 * 16 + 16), feed-forward 16 * 24 + 24 + 24 * 16 + 16, two norms 2 * 32
+    assert counts[plait] == counts[keras] == (4 * 272 + 808 + 64,) * 2
