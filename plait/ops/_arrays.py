@@ -26,6 +26,7 @@ from plait.ops._backend import (
     to_torch_dtype,
 )
 from plait.ops._dtypes import float_or_wide
+from plait.ops._examples import add_examples
 
 
 def _tensors(xs):
@@ -39,7 +40,14 @@ def reshape(x, newshape):
 
 
 def expand_dims(x, axis):
-    """``x`` with new size-1 axes at ``axis`` (an int or several, as positions in the result)."""
+    """``x`` with new size-1 axes at ``axis`` (an int or several, as positions in the result).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.expand_dims(torch.tensor([1, 2]), 0).shape
+        torch.Size([1, 2])
+    """
     x = convert_to_tensor(x)
     axes = (axis,) if isinstance(axis, int) else axis
     rank = x.ndim + len(axes)
@@ -49,41 +57,92 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """``x`` without its size-1 axes (only those in ``axis`` when given)."""
+    """``x`` without its size-1 axes (only those in ``axis`` when given).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.squeeze(torch.zeros(1, 3, 1)).shape
+        torch.Size([3])
+    """
     x = convert_to_tensor(x)
     return torch.squeeze(x) if axis is None else torch.squeeze(x, dim=axis)
 
 
 def transpose(x, axes=None):
-    """``x`` with its axes permuted to ``axes`` (reversed by default)."""
+    """``x`` with its axes permuted to ``axes`` (reversed by default).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.transpose(torch.tensor([[1, 2], [3, 4]]))
+        tensor([[1, 3],
+                [2, 4]])
+    """
     x = convert_to_tensor(x)
     return x.permute(tuple(reversed(range(x.ndim))) if axes is None else tuple(axes))
 
 
 def swapaxes(x, axis1, axis2):
-    """``x`` with ``axis1`` and ``axis2`` exchanged."""
+    """``x`` with ``axis1`` and ``axis2`` exchanged.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.swapaxes(torch.zeros(2, 3, 4), 0, 2).shape
+        torch.Size([4, 3, 2])
+    """
     return torch.swapaxes(convert_to_tensor(x), axis1, axis2)
 
 
 def moveaxis(x, source, destination):
-    """``x`` with the axes ``source`` moved to positions ``destination``."""
+    """``x`` with the axes ``source`` moved to positions ``destination``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.moveaxis(torch.zeros(2, 3, 4), 0, -1).shape
+        torch.Size([3, 4, 2])
+    """
     return torch.moveaxis(convert_to_tensor(x), source, destination)
 
 
 def broadcast_to(x, shape):
-    """``x`` broadcast to ``shape`` (a view, no copy)."""
+    """``x`` broadcast to ``shape`` (a view, no copy).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.broadcast_to(torch.tensor([1, 2]), (2, 2))
+        tensor([[1, 2],
+                [1, 2]])
+    """
     return torch.broadcast_to(convert_to_tensor(x), shape)
 
 
 def flip(x, axis=None):
-    """``x`` with the order of elements reversed along ``axis`` (all axes by default)."""
+    """``x`` with the order of elements reversed along ``axis`` (all axes by default).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.flip(torch.tensor([1, 2, 3]))
+        tensor([3, 2, 1])
+    """
     x = convert_to_tensor(x)
     dims = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
     return torch.flip(x, dims)
 
 
 def roll(x, shift, axis=None):
-    """``x``'s elements shifted by ``shift`` along ``axis``, wrapping around (flattened when None)."""
+    """``x``'s elements shifted by ``shift`` along ``axis``, wrapping around (flattened when None).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.roll(torch.tensor([1, 2, 3]), 1)
+        tensor([3, 1, 2])
+    """
     return torch.roll(convert_to_tensor(x), shift, dims=axis)
 
 
@@ -94,6 +153,13 @@ def rot90(array, k=1, axes=(0, 1)):
         array: a tensor of at least 2 dimensions.
         k: how many quarter turns (negative: the other way).
         axes: the two axes of the plane of rotation.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.rot90(torch.tensor([[1, 2], [3, 4]]))
+        tensor([[2, 4],
+                [1, 3]])
     """
     x = convert_to_tensor(array)
     if x.ndim < 2:
@@ -107,7 +173,14 @@ def rot90(array, k=1, axes=(0, 1)):
 
 
 def tile(x, repeats):
-    """``x`` repeated ``repeats`` times along each axis (an int: along the last)."""
+    """``x`` repeated ``repeats`` times along each axis (an int: along the last).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.tile(torch.tensor([1, 2]), 2)
+        tensor([1, 2, 1, 2])
+    """
     if is_tensor(repeats):
         repeats = tuple(int(r) for r in repeats.tolist())
     return torch.tile(convert_to_tensor(x), (repeats,) if isinstance(repeats, int) else tuple(repeats))
@@ -115,7 +188,14 @@ def tile(x, repeats):
 
 def repeat(x, repeats, axis=None):
     """Each element of ``x`` repeated ``repeats`` times along ``axis`` (of the flattened ``x``
-    when None); ``repeats`` is an int or one count per element."""
+    when None); ``repeats`` is an int or one count per element.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.repeat(torch.tensor([1, 2]), 2)
+        tensor([1, 1, 2, 2])
+    """
     x = convert_to_tensor(x)
     if type(repeats) is int:
         # unsqueeze, expand, reshape: static shapes for torch.export and meta tensors, which
@@ -134,17 +214,39 @@ def repeat(x, repeats, axis=None):
 
 
 def concatenate(xs, axis=0):
-    """The tensors ``xs`` joined along existing ``axis``."""
+    """The tensors ``xs`` joined along existing ``axis``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.concatenate([torch.tensor([1, 2]), torch.tensor([3])])
+        tensor([1, 2, 3])
+    """
     return torch.cat(_tensors(xs), dim=axis)
 
 
 def stack(x, axis=0):
-    """The tensors ``x`` joined along a new ``axis``."""
+    """The tensors ``x`` joined along a new ``axis``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], axis=1)
+        tensor([[1, 3],
+                [2, 4]])
+    """
     return torch.stack(_tensors(x), dim=axis)
 
 
 def append(x1, x2, axis=None):
-    """``x2`` joined after ``x1`` along ``axis`` (both flattened when None)."""
+    """``x2`` joined after ``x1`` along ``axis`` (both flattened when None).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.append(torch.tensor([1, 2]), torch.tensor([3]))
+        tensor([1, 2, 3])
+    """
     pair = _tensors((x1, x2))
     return torch.cat([t.flatten() for t in pair]) if axis is None else torch.cat(pair, dim=axis)
 
@@ -189,10 +291,31 @@ def _split_op(name, fn, where):
 hstack, vstack, dstack = (_stack_op(name, *spec) for name, spec in STACKS.items())
 hsplit, vsplit, dsplit = (_split_op(name, *spec) for name, spec in SPLITS.items())
 
+# name: (an example call, what it prints), added to each table op's docstring for the doctest run.
+EXAMPLES = {
+    "dsplit": (
+        "[p.shape for p in ops.dsplit(torch.zeros(1, 2, 4), 2)]",
+        "[torch.Size([1, 2, 2]), torch.Size([1, 2, 2])]",
+    ),
+    "dstack": ("ops.dstack([torch.tensor([1, 2]), torch.tensor([3, 4])]).shape", "torch.Size([1, 2, 2])"),
+    "hsplit": ("ops.hsplit(torch.tensor([1, 2, 3, 4]), 2)", "[tensor([1, 2]), tensor([3, 4])]"),
+    "hstack": ("ops.hstack([torch.tensor([1, 2]), torch.tensor([3])])", "tensor([1, 2, 3])"),
+    "vsplit": ("[p.shape for p in ops.vsplit(torch.zeros(4, 2), 2)]", "[torch.Size([2, 2]), torch.Size([2, 2])]"),
+    "vstack": ("ops.vstack([torch.tensor([1, 2]), torch.tensor([3, 4])])", "tensor([[1, 2],\n        [3, 4]])"),
+}
+add_examples({op.__name__: op for op in (hstack, vstack, dstack, hsplit, vsplit, dsplit)}, EXAMPLES)
+
 
 def split(x, indices_or_sections, axis=0):
     """``x`` split along ``axis`` into ``indices_or_sections`` equal parts (an int, which must
-    divide the axis), or at the given indices."""
+    divide the axis), or at the given indices.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.split(torch.tensor([1, 2, 3, 4]), 2)
+        [tensor([1, 2]), tensor([3, 4])]
+    """
     x = convert_to_tensor(x)
     size, sections = x.shape[axis], indices_or_sections
     if type(sections) is int:
@@ -249,12 +372,28 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 
 
 def diag(x, k=0):
-    """The ``k``-th diagonal of 2-D ``x``, or a 2-D matrix with 1-D ``x`` on that diagonal."""
+    """The ``k``-th diagonal of 2-D ``x``, or a 2-D matrix with 1-D ``x`` on that diagonal.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.diag(torch.tensor([1, 2]))
+        tensor([[1, 0],
+                [0, 2]])
+    """
     return torch.diag(convert_to_tensor(x), diagonal=k)
 
 
 def diagflat(x, k=0):
-    """A 2-D matrix with the flattened ``x`` on its ``k``-th diagonal."""
+    """A 2-D matrix with the flattened ``x`` on its ``k``-th diagonal.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.diagflat(torch.tensor([[1, 2]]))
+        tensor([[1, 0],
+                [0, 2]])
+    """
     return torch.diagflat(convert_to_tensor(x), offset=k)
 
 
@@ -265,17 +404,40 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 
 
 def tril(x, k=0):
-    """``x`` with the elements above diagonal ``k`` zeroed (over the last two axes)."""
+    """``x`` with the elements above diagonal ``k`` zeroed (over the last two axes).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.tril(torch.tensor([[1, 2], [3, 4]]))
+        tensor([[1, 0],
+                [3, 4]])
+    """
     return torch.tril(convert_to_tensor(x), diagonal=k)
 
 
 def triu(x, k=0):
-    """``x`` with the elements below diagonal ``k`` zeroed (over the last two axes)."""
+    """``x`` with the elements below diagonal ``k`` zeroed (over the last two axes).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.triu(torch.tensor([[1, 2], [3, 4]]))
+        tensor([[1, 2],
+                [0, 4]])
+    """
     return torch.triu(convert_to_tensor(x), diagonal=k)
 
 
 def diff(a, n=1, axis=-1):
-    """The ``n``-th discrete difference along ``axis`` (``a[i+1] - a[i]``, applied ``n`` times)."""
+    """The ``n``-th discrete difference along ``axis`` (``a[i+1] - a[i]``, applied ``n`` times).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.diff(torch.tensor([1, 4, 9, 16]))
+        tensor([3, 5, 7])
+    """
     return torch.diff(convert_to_tensor(a), n=n, dim=axis)
 
 
@@ -287,7 +449,14 @@ def _wrapped(indices, size):
 
 
 def take(x, indices, axis=None):
-    """The elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None)."""
+    """The elements of ``x`` at ``indices`` along ``axis`` (of the flattened ``x`` when None).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.take(torch.tensor([10, 20, 30]), torch.tensor([2, 0]))
+        tensor([30, 10])
+    """
     x = convert_to_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
@@ -300,7 +469,15 @@ def take(x, indices, axis=None):
 
 
 def take_along_axis(x, indices, axis=None):
-    """The elements of ``x`` at ``indices``, matched position by position along ``axis``."""
+    """The elements of ``x`` at ``indices``, matched position by position along ``axis``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.take_along_axis(torch.tensor([[10, 20], [30, 40]]), torch.tensor([[1], [0]]), axis=1)
+        tensor([[20],
+                [30]])
+    """
     x = convert_to_tensor(x)
     size = x.numel() if axis is None else x.shape[axis]  # None: indices into the flattened x
     return torch.take_along_dim(x, _wrapped(indices, size), dim=axis)
@@ -326,12 +503,26 @@ def select(condlist, choicelist, default=0):
 
 
 def nonzero(x):
-    """The indices of ``x``'s non-zero elements: an int32 tensor with one row per axis."""
+    """The indices of ``x``'s non-zero elements: an int32 tensor with one row per axis.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nonzero(torch.tensor([0, 3, 0, 5]))
+        tensor([[1, 3]], dtype=torch.int32)
+    """
     return torch.nonzero(convert_to_tensor(x)).T.int()
 
 
 def unravel_index(indices, shape):
-    """The coordinates in ``shape`` of flat ``indices``: a tuple of one tensor per axis."""
+    """The coordinates in ``shape`` of flat ``indices``: a tuple of one tensor per axis.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.unravel_index(torch.tensor([5]), (2, 3))
+        (tensor([1], dtype=torch.int32), tensor([2], dtype=torch.int32))
+    """
     flat = convert_to_tensor(indices)
     dtype = to_torch_dtype(result_type(flat.dtype))
     return tuple(i.to(dtype) for i in torch.unravel_index(flat, shape))
@@ -353,7 +544,14 @@ def searchsorted(sorted_sequence, values, side="left"):
 
 
 def digitize(x, bins):
-    """The index (int32) of the bin of ``bins`` (increasing edges) each element falls in."""
+    """The index (int32) of the bin of ``bins`` (increasing edges) each element falls in.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.digitize(torch.tensor([0.5, 1.5, 2.5]), [1.0, 2.0])
+        tensor([0, 1, 2], dtype=torch.int32)
+    """
     x, bins = convert_to_tensor(x), convert_to_tensor(bins)
     if x.dtype == torch.bool:
         x = x.to(torch.uint8)
@@ -362,7 +560,14 @@ def digitize(x, bins):
 
 def bincount(x, weights=None, minlength=0, sparse=False):
     """How often each value ``0..max(x)`` occurs in non-negative ints ``x`` (per row for 2-D
-    ``x``), summing ``weights`` instead of ones when given; at least ``minlength`` bins."""
+    ``x``), summing ``weights`` instead of ones when given; at least ``minlength`` bins.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.bincount(torch.tensor([0, 1, 1, 3]))
+        tensor([1, 2, 0, 1], dtype=torch.int32)
+    """
     if sparse:
         raise ValueError("bincount: `sparse=True` is not supported (torch tensors are dense).")
     x = convert_to_tensor(x)
@@ -383,7 +588,14 @@ def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
 
 # ----------------------------------------------------------------------------- sorting
 def sort(x, axis=-1):
-    """``x`` sorted along ``axis`` (flattened when None)."""
+    """``x`` sorted along ``axis`` (flattened when None).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.sort(torch.tensor([3, 1, 2]))
+        tensor([1, 2, 3])
+    """
     x = convert_to_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
@@ -394,7 +606,14 @@ def sort(x, axis=-1):
 
 
 def argsort(x, axis=-1):
-    """The indices (int32) that sort ``x`` along ``axis`` (ties keep their order)."""
+    """The indices (int32) that sort ``x`` along ``axis`` (ties keep their order).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.argsort(torch.tensor([3, 1, 2]))
+        tensor([1, 2, 0], dtype=torch.int32)
+    """
     x = convert_to_tensor(x)
     if x.dtype == torch.bool:
         x = x.to(torch.uint8)
@@ -405,7 +624,14 @@ def argsort(x, axis=-1):
 
 def argpartition(x, kth, axis=-1):
     """Indices (int32) that partition ``x`` along ``axis``: the ``kth + 1`` smallest first (in
-    order), then the others."""
+    order), then the others.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.argpartition(torch.tensor([3, 1, 2]), 1)[1]
+        tensor(2, dtype=torch.int32)
+    """
     # Keras's torch backend compares the values as int32 (floats truncated): kept, so the
     # indices are Keras's.
     values = convert_to_tensor(x, "int32")
@@ -439,6 +665,12 @@ def unique(
         return_counts: also return how often each occurs.
         axis: compare slices along this axis; None: the flattened elements.
         size: pad (with ``fill_value``, default 0) or truncate the result to this many values.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.unique(torch.tensor([3, 1, 3, 2]))
+        tensor([1, 2, 3])
     """
     x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
     found = torch.unique(
@@ -479,7 +711,14 @@ def unique(
 
 # ----------------------------------------------------------------------------- the rest
 def clip(x, x_min, x_max):
-    """``x`` limited to ``[x_min, x_max]``; bool counts as int32."""
+    """``x`` limited to ``[x_min, x_max]``; bool counts as int32.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.clip(torch.tensor([-2, 0, 5]), 0, 3)
+        tensor([0, 0, 3])
+    """
     x, low, high = convert_to_tensor(x), convert_to_tensor(x_min), convert_to_tensor(x_max)
     if x.dtype == torch.float16 and get_device().type == "cpu":
         return torch.clip(x.float(), min=low, max=high).half()
@@ -489,7 +728,14 @@ def clip(x, x_min, x_max):
 
 
 def round(x, decimals=0):  # noqa: A001 - NumPy's name
-    """``x`` rounded to ``decimals`` decimals (halves to even); integers keep their dtype."""
+    """``x`` rounded to ``decimals`` decimals (halves to even); integers keep their dtype.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.round(torch.tensor([1.26, -0.5]), decimals=1)
+        tensor([ 1.3000, -0.5000])
+    """
     x = convert_to_tensor(x)
     if x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64):
         return x.to(to_torch_dtype(FLOATX)).round(decimals=decimals).to(x.dtype)
@@ -506,12 +752,27 @@ def fabs(x):
 
 def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     """``x`` with NaN replaced by ``nan``, and infinities by ``posinf``/``neginf`` (default: the
-    largest finite values of the dtype)."""
+    largest finite values of the dtype).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.nan_to_num(torch.tensor([1.0, float("nan")]))
+        tensor([1., 0.])
+    """
     return torch.nan_to_num(convert_to_tensor(x), nan=nan, posinf=posinf, neginf=neginf)
 
 
 def corrcoef(x):
-    """The Pearson correlation coefficients of ``x``'s rows (variables) over its columns."""
+    """The Pearson correlation coefficients of ``x``'s rows (variables) over its columns.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.corrcoef(torch.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]))
+        tensor([[1., 1.],
+                [1., 1.]])
+    """
     x = convert_to_tensor(x)
     return torch.corrcoef(cast(x, float_or_wide(x.dtype)))
 
@@ -522,6 +783,12 @@ def correlate(x1, x2, mode="valid"):
     Args:
         mode: ``"valid"`` (only where they fully overlap), ``"same"`` (``len(x1)`` values) or
             ``"full"`` (every overlap).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.correlate(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 1.0]))
+        tensor([2., 3.])
     """
     x1, x2 = _tensors((x1, x2))
     dtype = result_type(x1.dtype, x2.dtype)
@@ -540,7 +807,14 @@ def correlate(x1, x2, mode="valid"):
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """The integral of ``y`` along ``axis`` by the trapezoidal rule, at points ``x`` (or ``dx``
-    apart)."""
+    apart).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.trapezoid(torch.tensor([1.0, 2.0, 3.0]))
+        tensor(4.)
+    """
     y = convert_to_tensor(y)
     if y.dtype == torch.bool:
         y = y.to(to_torch_dtype(FLOATX))
@@ -552,7 +826,14 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
 
 def isin(x1, x2, assume_unique=False, invert=False):
     """Whether each element of ``x1`` is among the elements of ``x2`` (the opposite with
-    ``invert``)."""
+    ``invert``).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.isin(torch.tensor([1, 2, 3]), torch.tensor([2, 5]))
+        tensor([False,  True, False])
+    """
     x1, x2 = _tensors((x1, x2))
     if x1.dtype == torch.bool and x2.dtype == torch.bool:
         x1, x2 = x1.int(), x2.int()
@@ -564,12 +845,26 @@ def isin(x1, x2, assume_unique=False, invert=False):
 
 
 def view(x, dtype=None):
-    """``x``'s bytes read as ``dtype`` (same memory; the last axis scales with the item size)."""
+    """``x``'s bytes read as ``dtype`` (same memory; the last axis scales with the item size).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.view(torch.tensor([-1, 1], dtype=torch.int8), "uint8")
+        tensor([255,   1], dtype=torch.uint8)
+    """
     return convert_to_tensor(x).view(to_torch_dtype(dtype))
 
 
 def slogdet(x):
-    """The sign and the log of the absolute value of the determinant of square ``x``."""
+    """The sign and the log of the absolute value of the determinant of square ``x``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.slogdet(torch.tensor([[2.0, 0.0], [0.0, -3.0]]))[0]
+        tensor(-1.)
+    """
     return tuple(torch.linalg.slogdet(convert_to_tensor(x)))
 
 
@@ -579,5 +874,12 @@ def ndim(x):
 
 
 def size(x):
-    """The number of elements of ``x``, as an int32 tensor."""
+    """The number of elements of ``x``, as an int32 tensor.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.size(torch.zeros(2, 3))
+        tensor(6)
+    """
     return torch.prod(convert_to_tensor(tuple(x.shape)))
