@@ -13,6 +13,7 @@ Example:
 import torch
 
 from plait.ops._backend import FLOATX, cast, convert_to_tensor, get_device, result_type, to_torch_dtype
+from plait.ops._examples import add_examples
 
 
 def _shape(shape):
@@ -25,7 +26,15 @@ def _dtype(dtype):
 
 def full(shape, fill_value, dtype=None):
     """A tensor of ``shape`` filled with ``fill_value`` (a scalar, or a tensor repeated over the
-    leading dims), of ``dtype`` (float32 by default, whatever the fill value's type)."""
+    leading dims), of ``dtype`` (float32 by default, whatever the fill value's type).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.full((2, 2), 7)
+        tensor([[7., 7.],
+                [7., 7.]])
+    """
     fill = convert_to_tensor(fill_value, dtype=dtype or FLOATX)
     shape = _shape(shape)
     if fill.ndim:
@@ -35,13 +44,27 @@ def full(shape, fill_value, dtype=None):
 
 
 def full_like(x, fill_value, dtype=None):
-    """``fill_value`` in ``x``'s shape, and its dtype unless ``dtype``."""
+    """``fill_value`` in ``x``'s shape, and its dtype unless ``dtype``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.full_like(torch.tensor([1, 2, 3]), 9)
+        tensor([9, 9, 9])
+    """
     x = convert_to_tensor(x)
     return full(x.shape, fill_value, dtype=dtype or x.dtype)
 
 
 def array(x, dtype=None):
-    """``x`` as a tensor (as :func:`plait.ops.convert_to_tensor`)."""
+    """``x`` as a tensor (as :func:`plait.ops.convert_to_tensor`).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.array([[1, 2], [3, 4]]).shape
+        torch.Size([2, 2])
+    """
     return convert_to_tensor(x, dtype=dtype)
 
 
@@ -52,7 +75,14 @@ def _promoted(*values):
 
 def arange(start, stop=None, step=None, dtype=None):
     """Evenly spaced values in ``[start, stop)`` (``[0, start)`` when ``stop`` is None), ``step``
-    apart; ints give int32, floats float32, unless ``dtype``."""
+    apart; ints give int32, floats float32, unless ``dtype``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.arange(1, 7, 2)
+        tensor([1, 3, 5], dtype=torch.int32)
+    """
     dtype = to_torch_dtype(dtype or _promoted(start, stop, step))
     if stop is None:
         start, stop = 0, start
@@ -67,12 +97,29 @@ def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
 
 
 def identity(n, dtype=None):
-    """The ``n`` x ``n`` identity matrix."""
+    """The ``n`` x ``n`` identity matrix.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.identity(2)
+        tensor([[1., 0.],
+                [0., 1.]])
+    """
     return eye(n, dtype=dtype)
 
 
 def tri(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
-    """An ``N`` x ``M`` matrix with ones at and below diagonal ``k``, zeros above."""
+    """An ``N`` x ``M`` matrix with ones at and below diagonal ``k``, zeros above.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.tri(3)
+        tensor([[1., 0., 0.],
+                [1., 1., 0.],
+                [1., 1., 1.]])
+    """
     return torch.tril(torch.ones((N, M or N), dtype=_dtype(dtype), device=get_device()), diagonal=k)
 
 
@@ -99,6 +146,12 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     Args:
         retstep: also return the spacing between values.
         axis: must be 0 (torch places the values on the first axis).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.linspace(0.0, 1.0, 5)
+        tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
     """
     _check_axis("linspace", axis)
     dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
@@ -115,7 +168,14 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
-    """``num`` values from ``base ** start`` to ``base ** stop``, evenly spaced in log scale."""
+    """``num`` values from ``base ** start`` to ``base ** stop``, evenly spaced in log scale.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.logspace(0.0, 2.0, 3)
+        tensor([  1.,  10., 100.])
+    """
     _check_axis("logspace", axis)
     dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
     if not endpoint:
@@ -129,7 +189,14 @@ def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """``num`` values from ``start`` to ``stop``, evenly spaced in log scale (a geometric
-    progression; the sign follows ``start``)."""
+    progression; the sign follows ``start``).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.geomspace(1.0, 1000.0, 4)
+        tensor([   1.,   10.,  100., 1000.])
+    """
     _check_axis("geomspace", axis)
     dtype = to_torch_dtype(dtype or _promoted(start, stop, float))
     start, stop = convert_to_tensor(start, dtype=dtype), convert_to_tensor(stop, dtype=dtype)
@@ -139,13 +206,29 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 def meshgrid(*x, indexing="xy"):
     """Coordinate grids from 1-D coordinate vectors (``indexing``: ``"xy"`` Cartesian or ``"ij"``
-    matrix)."""
+    matrix).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> [g.shape for g in ops.meshgrid(torch.tensor([1, 2, 3]), torch.tensor([4, 5]))]
+        [torch.Size([2, 3]), torch.Size([2, 3])]
+    """
     return torch.meshgrid([convert_to_tensor(v) for v in x], indexing=indexing)
 
 
 def vander(x, N=None, increasing=False):  # noqa: N803 - NumPy's name
     """The Vandermonde matrix of 1-D ``x``: columns are powers of ``x``, highest first unless
-    ``increasing``; ``N`` columns (``len(x)`` by default)."""
+    ``increasing``; ``N`` columns (``len(x)`` by default).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.vander(torch.tensor([1, 2, 3]))
+        tensor([[1, 1, 1],
+                [4, 2, 1],
+                [9, 3, 1]], dtype=torch.int32)
+    """
     x = convert_to_tensor(x)
     return cast(torch.vander(x, N=N, increasing=increasing), result_type(x.dtype))
 
@@ -172,7 +255,14 @@ bartlett, blackman, hamming, hanning = (_window(name, *spec) for name, spec in W
 
 
 def kaiser(x, beta):
-    """The Kaiser window of ``x`` points, shaped by ``beta`` (0: rectangular; larger: narrower)."""
+    """The Kaiser window of ``x`` points, shaped by ``beta`` (0: rectangular; larger: narrower).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.kaiser(3, 0.0)
+        tensor([1., 1., 1.])
+    """
     return torch.signal.windows.kaiser(int(x), beta=beta, device=get_device())
 
 
@@ -211,3 +301,24 @@ def _like(name, make, content):
 
 zeros, ones, empty = (_filled(name, *spec) for name, spec in FILLED.items())
 zeros_like, ones_like, empty_like = (_like(name, *spec) for name, spec in LIKE.items())
+
+# name: (an example call, what it prints), added to each table op's docstring for the doctest run.
+EXAMPLES = {
+    "bartlett": ("ops.bartlett(5)", "tensor([0.0000, 0.5000, 1.0000, 0.5000, 0.0000])"),
+    "blackman": ("ops.blackman(5)[1:4]", "tensor([0.3400, 1.0000, 0.3400])"),
+    "empty": ("ops.empty((2, 3)).shape", "torch.Size([2, 3])"),
+    "empty_like": ("ops.empty_like(torch.zeros(2, 3)).shape", "torch.Size([2, 3])"),
+    "hamming": ("ops.hamming(3)", "tensor([0.0800, 1.0000, 0.0800])"),
+    "hanning": ("ops.hanning(3)", "tensor([0., 1., 0.])"),
+    "ones": ("ops.ones((2,))", "tensor([1., 1.])"),
+    "ones_like": ("ops.ones_like(torch.tensor([[1, 2]]))", "tensor([[1, 1]])"),
+    "zeros": ("ops.zeros((2,))", "tensor([0., 0.])"),
+    "zeros_like": ("ops.zeros_like(torch.tensor([1.5, 2.5]))", "tensor([0., 0.])"),
+}
+add_examples(
+    {
+        op.__name__: op
+        for op in (bartlett, blackman, hamming, hanning, zeros, ones, empty, zeros_like, ones_like, empty_like)
+    },
+    EXAMPLES,
+)
