@@ -454,14 +454,28 @@ __all__ = [
 # ---- ops that check their arguments first (as Keras's front ends in keras.ops.numpy)
 @_numpy
 def get_item(x, key):
-    """``x[key]``: NumPy-style indexing with ints, slices, ``None``, ``...`` and index tensors."""
+    """``x[key]``: NumPy-style indexing with ints, slices, ``None``, ``...`` and index tensors.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.get_item(torch.tensor([[1, 2], [3, 4]]), (1, 0))
+        tensor(3)
+    """
     return _backend.convert_to_tensor(x)[key]
 
 
 @_numpy
 def where(condition, x1=None, x2=None):
     """``x1`` where ``condition`` holds, ``x2`` elsewhere; with neither, the indices (one row per
-    axis) of the elements where it holds."""
+    axis) of the elements where it holds.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.where(torch.tensor([True, False]), torch.tensor([1, 2]), torch.tensor([9, 9]))
+        tensor([1, 9])
+    """
     if (x1 is None) != (x2 is None):
         raise ValueError("`x1` and `x2` either both should be `None` or both should have non-None value.")
     return _impl.where(condition, x1, x2)
@@ -470,7 +484,14 @@ def where(condition, x1=None, x2=None):
 @_numpy
 def array_split(x, indices_or_sections, axis=0):
     """``x`` split along ``axis`` into ``indices_or_sections`` (a positive int) parts whose sizes
-    differ by at most one, the first ones larger."""
+    differ by at most one, the first ones larger.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.array_split(torch.tensor([1, 2, 3, 4, 5]), 2)
+        [tensor([1, 2, 3]), tensor([4, 5])]
+    """
     for name, value in (("indices_or_sections", indices_or_sections), ("axis", axis)):
         if not isinstance(value, int):
             raise TypeError(f"Argument `{name}` must be of type `int`. Received: {name}={value}")
@@ -485,7 +506,14 @@ def array_split(x, indices_or_sections, axis=0):
 @_numpy
 def diagonal(x, offset=0, axis1=0, axis2=1):
     """The diagonal (offset ``offset``) of ``x`` in the plane of ``axis1`` and ``axis2`` (which
-    must differ), as a last axis."""
+    must differ), as a last axis.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.diagonal(torch.tensor([[1, 2], [3, 4]]))
+        tensor([1, 4])
+    """
     x = _backend.convert_to_tensor(x)
     if _backend.canonicalize_axis(axis1, x.ndim) == _backend.canonicalize_axis(axis2, x.ndim):
         raise ValueError(f"`axis1` and `axis2` cannot be the same. Received: axis1={axis1}, axis2={axis2}")
@@ -494,7 +522,15 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
 
 @_numpy
 def reshape(x, newshape):
-    """``x``'s elements in shape ``newshape`` (an int or a tuple; at most one -1, inferred)."""
+    """``x``'s elements in shape ``newshape`` (an int or a tuple; at most one -1, inferred).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.reshape(torch.arange(6), (2, -1))
+        tensor([[0, 1, 2],
+                [3, 4, 5]])
+    """
     if not _backend.is_tensor(newshape):
         newshape = tuple(newshape) if isinstance(newshape, (list, tuple)) else (newshape,)
         if newshape.count(-1) > 1:
@@ -505,7 +541,15 @@ def reshape(x, newshape):
 @_numpy
 def select(condlist, choicelist, default=0):
     """Elements from the first of ``choicelist`` whose condition in ``condlist`` holds (two
-    non-empty lists of the same length); ``default`` where none does."""
+    non-empty lists of the same length); ``default`` where none does.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> x = torch.tensor([-1, 0, 2])
+        >>> ops.select([x < 0, x > 0], [torch.tensor([-10, -10, -10]), x * 10])
+        tensor([-10,   0,  20])
+    """
     if not (isinstance(condlist, (list, tuple)) and isinstance(choicelist, (list, tuple))):
         raise ValueError(
             f"condlist and choicelist must be lists. Received: type(condlist) = {type(condlist)}, "
@@ -521,7 +565,14 @@ def select(condlist, choicelist, default=0):
 @_numpy
 def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
     """The counts of 1-D ``x`` in ``bins`` equal bins over ``range`` (a ``(low, high)`` tuple;
-    default: x's min to max), and the ``bins + 1`` bin edges."""
+    default: x's min to max), and the ``bins + 1`` bin edges.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.histogram(torch.tensor([0.0, 1.0, 1.0, 3.0]), bins=3)
+        (tensor([1., 2., 1.]), tensor([0., 1., 2., 3.]))
+    """
     if not isinstance(bins, int):
         raise TypeError(f"Argument `bins` must be of type `int`. Received: bins={bins}")
     if bins < 0:
@@ -539,7 +590,14 @@ def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
 
 @_numpy
 def fabs(x):
-    """The absolute value of real ``x``, as a float (integers become float32)."""
+    """The absolute value of real ``x``, as a float (integers become float32).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.fabs(torch.tensor([-1, 2]))
+        tensor([1., 2.])
+    """
     x = _backend.convert_to_tensor(x)
     if x.is_complex():
         raise TypeError(f"fabs does not support complex inputs. Received: x.dtype={x.dtype}")
@@ -548,7 +606,15 @@ def fabs(x):
 
 @_numpy
 def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - NumPy's names
-    """An ``N`` x ``M`` matrix (``M`` defaults to ``N``; both ints) with ones on diagonal ``k``."""
+    """An ``N`` x ``M`` matrix (``M`` defaults to ``N``; both ints) with ones on diagonal ``k``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.eye(2, 3)
+        tensor([[1., 0., 0.],
+                [0., 1., 0.]])
+    """
     for name, value in (("N", N), ("M", M)):
         if isinstance(value, float) or (_backend.is_tensor(value) and value.is_floating_point()):
             expected = "an integer or an integer tensor" + (", or `None`" if name == "M" else "")
@@ -563,6 +629,12 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 
     Args:
         mode: ``"constant"`` (``constant_values``, default 0), ``"reflect"`` or ``"symmetric"``.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.pad(torch.tensor([1, 2]), (1, 2))
+        tensor([0, 1, 2, 0, 0])
     """
     x = _backend.convert_to_tensor(x)
     if isinstance(pad_width, int):
@@ -583,7 +655,14 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 @_numpy
 def searchsorted(sorted_sequence, values, side="left"):
     """Where ``values`` would be inserted into 1-D ``sorted_sequence`` to keep it sorted (``side``:
-    ``"left"`` the first such index, ``"right"`` the last)."""
+    ``"left"`` the first such index, ``"right"`` the last).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.searchsorted(torch.tensor([1, 3, 5]), torch.tensor([0, 3, 6]))
+        tensor([0, 1, 3], dtype=torch.int32)
+    """
     sequence, values = _backend.convert_to_tensor(sorted_sequence), _backend.convert_to_tensor(values)
     return _impl.searchsorted(sequence, values, side=side)
 
@@ -593,7 +672,14 @@ vectorize = _op(_vectorize.vectorize, "numpy", symbolic=False)
 
 
 def ndim(x):
-    """The rank of ``x``, a Python int (for a symbolic tensor too: its rank is known)."""
+    """The rank of ``x``, a Python int (for a symbolic tensor too: its rank is known).
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.ndim(torch.zeros(2, 3))
+        2
+    """
     return len(x.shape) if hasattr(x, "shape") else _ndim(x)
 
 
