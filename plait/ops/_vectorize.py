@@ -54,6 +54,13 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
         excluded: accepted for NumPy's signature and ignored (as in Keras).
         signature: a gufunc signature naming the core dims each argument and output keeps, e.g.
             ``"(n,n),(n)->(n)"``; default: every argument is mapped element by element.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> add_one = ops.vectorize(lambda v: v + 1)
+        >>> add_one(torch.tensor([1, 2]))
+        tensor([2, 3])
     """
     inputs_core, outputs_core = parse_signature(signature) if signature else (None, None)
 
