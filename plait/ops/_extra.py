@@ -35,7 +35,19 @@ def _grouped(axes):
 
 
 def rearrange(tensor, pattern, **axes_lengths):
-    """einops-style ``"b (h w) c -> b h w c"`` reshapes and transposes."""
+    """einops-style ``"b (h w) c -> b h w c"`` reshapes and transposes.
+
+    Example:
+        >>> import torch
+        >>> from plait import ops
+        >>> ops.rearrange(torch.tensor([[1, 2, 3], [4, 5, 6]]), "h w -> w h")
+        tensor([[1, 4],
+                [2, 5],
+                [3, 6]])
+        >>> ops.rearrange(torch.arange(6).reshape(1, 6), "b (h w) -> b h w", h=2)
+        tensor([[[0, 1, 2],
+                 [3, 4, 5]]])
+    """
     tensor = convert_to_tensor(tensor)
     input_pattern, output_pattern = re.split(r"\s*->\s*", pattern)
     input_axes = re.findall(r"\w+|\(.*?\)", input_pattern)
