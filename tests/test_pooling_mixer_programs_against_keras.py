@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 import torch
-from twins import assert_close, copy_weights, keras_or_skip, to_numpy
+from twins import assert_close, copy_weights, keras_or_skip, layer_table, to_numpy
 
 import plait
 
@@ -156,3 +156,161 @@ def test_a_bag_classifier_with_gated_attention_pooling_matches_keras(tmp_path):
     fresh = bag_classifier(keras)
     fresh.load_weights(str(tmp_path / "plait.weights.h5"))
     assert_close(fresh.predict(x_val, verbose=0), outcome[plait]["predict"], rtol=1e-5, atol=1e-6)
+
+
+# --- Patch classifiers: mixing across patches by dense layers, a Fourier transform or a gate ------
+
+SIZE, PATCH, WIDTH, CLASSES = 16, 4, 12, 10  # resized side, patch side, embedding width, classes
+PATCHES = (SIZE // PATCH) ** 2
+
+
+def mixer_layers(lib):
+    """The patch layer and the three mixing blocks, written against ``lib``."""
+    L, ops = lib.layers, lib.ops
+
+    class PatchRows(L.Layer):
+        """Cuts (batch, h, w, c) images into non-overlapping square patches: (batch, patches,
+        side * side * c), row by row."""
+
+        def __init__(self, side, **kwargs):
+            super().__init__(**kwargs)
+            self.side = side
+
+        def call(self, images):
+            grid = ops.image.extract_patches(images, self.side)
+            rows, cols, depth = ops.shape(grid)[1], ops.shape(grid)[2], ops.shape(grid)[3]
+            return ops.reshape(grid, (ops.shape(grid)[0], rows * cols, depth))
+
+    class TokenMixing(L.Layer):
+        """MLP-Mixer style: an MLP across the patches (on the transposed sequence), then one across
+        the channels, each after its own normalization and added back."""
+
+        def __init__(self, patches, width, rate, **kwargs):
+            super().__init__(**kwargs)
+            self.across_patches = lib.Sequential(
+                [L.Dense(2 * patches, activation="gelu"), L.Dense(patches), L.Dropout(rate)]
+            )
+            self.across_channels = lib.Sequential([L.Dense(2 * width, activation="gelu"), L.Dense(width)])
+            self.norm_patches = L.LayerNormalization(epsilon=1e-6)
+            self.norm_channels = L.LayerNormalization(epsilon=1e-6)
+
+        def call(self, x):
+            mixed = self.across_patches(ops.transpose(self.norm_patches(x), axes=(0, 2, 1)))
+            x = x + ops.transpose(mixed, axes=(0, 2, 1))
+            return x + self.across_channels(self.norm_channels(x))
+
+    class FourierMixing(L.Layer):
+        """FNet style: the real part of the 2-D Fourier transform over (patches, channels) mixes
+        the tokens, then a feed-forward network; post-norm residuals."""
+
+        def __init__(self, width, rate, **kwargs):
+            super().__init__(**kwargs)
+            self.feed_forward = lib.Sequential([L.Dense(width, activation="gelu"), L.Dropout(rate), L.Dense(width)])
+            self.norms = [L.LayerNormalization(epsilon=1e-6) for _ in range(2)]
+
+        def call(self, x):
+            real, _ = ops.fft2((x, ops.zeros_like(x)))
+            x = self.norms[0](x + real)
+            return self.norms[1](x + self.feed_forward(x))
+
+    class GatedMixing(L.Layer):
+        """gMLP style: channels widened by two, one half gated by a dense projection across the
+        patches of the (normalized) other half, projected back and added to the input."""
+
+        def __init__(self, patches, width, rate, **kwargs):
+            super().__init__(**kwargs)
+            self.norm_in = L.LayerNormalization(epsilon=1e-6)
+            self.widen = L.Dense(2 * width, activation="gelu")
+            self.drop = L.Dropout(rate)
+            self.norm_gate = L.LayerNormalization(epsilon=1e-6)
+            self.across_patches = L.Dense(patches, bias_initializer="ones")  # the gate starts open
+            self.narrow = L.Dense(width)
+
+        def call(self, x):
+            content, gate = ops.split(self.drop(self.widen(self.norm_in(x))), 2, axis=-1)
+            gate = ops.transpose(self.norm_gate(gate), axes=(0, 2, 1))
+            gate = ops.transpose(self.across_patches(gate), axes=(0, 2, 1))
+            return x + self.narrow(content * gate)
+
+    return PatchRows, {"tokens": TokenMixing, "fourier": FourierMixing, "gated": GatedMixing}
+
+
+def patch_classifier(lib, kind, images, rate, random_front):
+    """Normalization (adapted to ``images``), resizing, optional random flips and zooms, patches,
+    a patch embedding, two mixing blocks, average pooling and logits."""
+    L = lib.layers
+    PatchRows, blocks = mixer_layers(lib)
+    front = [L.Normalization(), L.Resizing(SIZE, SIZE)]
+    if random_front:
+        front += [L.RandomFlip("horizontal"), L.RandomZoom(0.2, 0.2)]
+    front = lib.Sequential(front, name="front")
+    front.layers[0].adapt(images)
+    make = blocks[kind]
+    args = (WIDTH, rate) if kind == "fourier" else (PATCHES, WIDTH, rate)
+    mixing = lib.Sequential([make(*args) for _ in range(2)], name="mixing")
+    inputs = lib.Input((12, 12, 3))
+    x = L.Dense(WIDTH)(PatchRows(PATCH)(front(inputs)))
+    x = L.Dropout(rate)(L.GlobalAveragePooling1D()(mixing(x)))
+    return lib.Model(inputs, L.Dense(CLASSES)(x))
+
+
+@pytest.mark.parametrize("kind", ["tokens", "fourier", "gated"])
+def test_patch_classifiers_with_mixing_blocks_match_keras(kind):
+    images = RNG.integers(0, 256, (32, 12, 12, 3)).astype("uint8")
+    labels = RNG.integers(0, CLASSES, (32, 1)).astype("uint8")
+    train, test = slice(0, 24), slice(24, 32)
+
+    # With dropout and random flips and zooms in the model: they only act in training, so the
+    # same weights predict the same numbers.
+    models = {lib: patch_classifier(lib, kind, images[train], 0.3, True) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    assert [w.shape for w in models[plait].get_weights()] == [w.shape for w in models[keras].get_weights()]
+    assert layer_table(models[plait]) == layer_table(models[keras])
+    assert summary_totals(models[plait]) == summary_totals(models[keras])
+    assert_close(
+        models[plait].predict(images[test], verbose=0), models[keras].predict(images[test], verbose=0), 1e-4, 1e-5
+    )
+
+    # Training draws no random numbers without them: histories and results agree too.
+    models = {lib: patch_classifier(lib, kind, images[train], 0.0, False) for lib in LIBS}
+    copy_weights(models[plait], models[keras])
+    outcome = {}
+    for lib, model in models.items():
+        model.compile(
+            optimizer=lib.optimizers.AdamW(learning_rate=0.003, weight_decay=0.001),
+            loss=lib.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[
+                lib.metrics.SparseCategoricalAccuracy(name="acc"),
+                lib.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3"),
+            ],
+        )
+        callbacks = [
+            lib.callbacks.ReduceLROnPlateau(factor=0.5, patience=0, min_delta=0.5),  # halves after epoch 2
+            lib.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+        ]
+        history = model.fit(
+            images[train],
+            labels[train],
+            batch_size=6,
+            epochs=3,
+            validation_split=0.25,
+            shuffle=False,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        outcome[lib] = {
+            "history": history.history,
+            "evaluate": model.evaluate(images[test], labels[test], verbose=0),
+            "predict": model.predict(images[test], verbose=0),
+        }
+    assert sorted(outcome[plait]["history"]) == [
+        "acc",
+        "learning_rate",
+        "loss",
+        "top3",
+        "val_acc",
+        "val_loss",
+        "val_top3",
+    ]
+    np.testing.assert_allclose(outcome[plait]["history"]["learning_rate"], [0.003, 0.003, 0.0015])
+    assert_close(outcome[plait], outcome[keras], rtol=1e-4, atol=1e-5)
