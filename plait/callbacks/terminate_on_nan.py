@@ -17,7 +17,8 @@ class TerminateOnNaN(Callback):
         >>> model = plait.Sequential([plait.Input((2,)), plait.layers.Dense(1)])
         >>> model.compile("sgd", "mse")
         >>> y = np.array([[0.0], [np.nan]], "float32")
-        >>> history = model.fit(np.ones((2, 2)), y, batch_size=1, verbose=0, callbacks=[TerminateOnNaN()])
+        >>> stop = TerminateOnNaN()
+        >>> history = model.fit(np.ones((2, 2)), y, batch_size=1, shuffle=False, verbose=0, callbacks=[stop])
         Batch 1: Invalid loss, terminating training. Batch 1: the loss of output(s) ['dense...'] is not finite ...
     """
 

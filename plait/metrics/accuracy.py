@@ -96,3 +96,10 @@ class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
             k=k,
             from_sorted_ids=from_sorted_ids,
         )
+
+    def get_config(self):
+        # As Keras writes it: `from_sorted_ids` only when it is on.
+        config = super().get_config()
+        if not config.get("from_sorted_ids"):
+            config.pop("from_sorted_ids", None)
+        return config
