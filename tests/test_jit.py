@@ -15,6 +15,13 @@ def graphs():
     return torch._dynamo.utils.counters["stats"]["unique_graphs"]
 
 
+@pytest.fixture(autouse=True)
+def fixed_thread_count(monkeypatch):
+    """The jit policy times its steps after fit has chosen its thread count; these tests pin the
+    count so that their short fits reach the policy's decisions (plait.training.threads)."""
+    monkeypatch.setenv("PLAIT_NUM_THREADS", "off")
+
+
 def mlp(seed=2, **dense_kwargs):
     plait.utils.set_random_seed(seed)
     inputs = Input(shape=(8,))
