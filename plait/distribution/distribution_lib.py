@@ -25,6 +25,7 @@ Example:
     <TensorLayout axes=(None, 'batch'), device_mesh=<DeviceMesh shape=(1,), axis_names=('batch',)>>
 """
 
+import atexit
 import collections.abc
 import contextlib
 import datetime
@@ -94,6 +95,14 @@ def initialize(job_addresses=None, num_processes=None, process_id=None, timeout=
         world_size=int(world),
         timeout=datetime.timedelta(seconds=timeout),
     )
+    # The process group is torch's to tear down: without it, a process can exit while gloo's
+    # threads still run ("terminate called without an active exception", an abort at exit).
+    atexit.register(_shut_down)
+
+
+def _shut_down():
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _first(*values):
