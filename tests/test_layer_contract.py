@@ -297,14 +297,15 @@ def test_multi_head_attention_masks_and_causal_scores_match_keras():
         p_out, p_scores = p_layer(q, v, return_attention_scores=True, **extra)
         np.testing.assert_allclose(numpy(p_out), numpy(k_out), atol=1e-5)
         np.testing.assert_allclose(numpy(p_scores), numpy(k_scores), atol=1e-6)
-    # A query mask: masked query steps attend to nothing (Keras zeroes their probabilities). plait
-    # also honours an explicit `query_mask=`, which Keras 3.15 replaces by the query's own mask.
+    # A query mask: masked query steps attend to nothing (Keras zeroes their probabilities). As in
+    # Keras 3.15, the mask is the query's own: an explicit `query_mask=` is replaced by it.
     query = torch.as_tensor(q)
     query._keras_mask = torch.as_tensor(query_mask)
     _, scores = p_layer(query, v, return_attention_scores=True)
     assert numpy(scores)[0, :, 3:].sum() == 0 and numpy(scores)[0, :, :3].sum() > 0
     _, explicit = p_layer(q, v, query_mask=query_mask, return_attention_scores=True)
-    np.testing.assert_allclose(numpy(explicit), numpy(scores))
+    _, k_explicit = k_layer(q, v, query_mask=query_mask, return_attention_scores=True)
+    np.testing.assert_allclose(numpy(explicit), numpy(k_explicit), atol=1e-6)
 
 
 def test_transformer_block_with_keyword_attention_and_masks_matches_keras():

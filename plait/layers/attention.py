@@ -39,8 +39,9 @@ class MultiHeadAttention(Layer):
         query ``(B, T, dim)``, value ``(B, S, dim)``, key (default ``value``), query_mask
         ``(B, T)``, value_mask / key_mask ``(B, S)``, attention_mask ``(B, T, S)`` (True =
         attend), return_attention_scores, training, use_causal_mask. A masked query step
-        attends to nothing (its probabilities are 0, as Keras's masked softmax makes them). An
-        explicit ``query_mask`` is honoured; Keras 3.15 reads only the query's own mask.
+        attends to nothing (its probabilities are 0, as Keras's masked softmax makes them). As
+        in Keras 3.15, the query mask is the query's own (``query._keras_mask``, or the mask its
+        graph carries): an explicit ``query_mask=`` in an eager call is replaced by it.
 
     Weights (Keras order and shapes): query kernel ``(dim, heads, key_dim)`` and bias
     ``(heads, key_dim)``; key; gate (with ``use_gate``); value; output kernel
@@ -135,6 +136,11 @@ class MultiHeadAttention(Layer):
     def _project(self, x, name):
         y = torch.tensordot(x, getattr(self, f"{name}_kernel"), dims=1)  # (..., heads, size)
         return y + getattr(self, f"{name}_bias") if self.use_bias else y
+
+    def _fill_masks(self, args, kwargs, masks):
+        # Keras 3.15 reads the query's mask from the query itself and ignores an explicit
+        # `query_mask=` (the keras-io translation example relies on it: its numbers need this).
+        return super()._fill_masks(args, {**kwargs, "query_mask": None}, masks)
 
     def _attention_mask(self, query, value, query_mask, value_mask, key_mask, attention_mask, use_causal_mask):
         """Keras's combined boolean mask ``(B, T, S)`` (None when nothing is masked)."""
