@@ -736,3 +736,21 @@ def test_an_input_no_output_uses_is_taken_and_ignored():
 @pytest.mark.parametrize("name", ["uniform", "normal", "one", "zero", "random_uniform"])
 def test_initializer_short_names_as_keras(name):
     assert type(plait.initializers.get(name)).__name__ == type(keras.initializers.get(name)).__name__
+
+
+@pytest.mark.parametrize(
+    "name", ["binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy"]
+)
+def test_metric_functions_take_numpy_as_keras(name):
+    y_true = {
+        "binary_accuracy": np.array([[1.0], [0.0], [1.0]]),
+        "sparse_categorical_accuracy": np.array([1, 0, 2]),
+    }.get(name, np.eye(3)[[1, 0, 2]])
+    y_pred = np.array([[0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.3, 0.3, 0.4]])
+    if name == "binary_accuracy":
+        y_pred = np.array([[0.8], [0.4], [0.3]])
+    extra = {"k": 2} if name.startswith("top_k") else {}  # (Keras's k=5 fails on 3 classes)
+    want = getattr(keras.metrics, name)(y_true, y_pred, **extra)
+    got = getattr(plait.metrics, name)(y_true, y_pred, **extra)
+    assert tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_allclose(numpy(got), numpy(want))

@@ -1,9 +1,22 @@
 """Accuracy metrics: per-sample functions and their streaming classes (``BinaryAccuracy``, ...)."""
 
+import functools
+
 import torch
 
 from plait.losses.functions import same_rank as _same_rank
+from plait.metrics.metric import as_tensors
 from plait.metrics.reduction import MeanMetricWrapper, mean_metric_class
+
+
+def _arrays_in(fn):
+    """``fn(y_true, y_pred, ...)`` on numpy arrays and lists too, as Keras's metric functions take them."""
+
+    @functools.wraps(fn)
+    def metric_function(y_true, y_pred, *args, **kwargs):
+        return fn(*as_tensors(y_true, y_pred), *args, **kwargs)
+
+    return metric_function
 
 
 def _labels(y_true, y_pred):
@@ -19,6 +32,7 @@ def _class_index(y_true):
     return y_true.argmax(dim=-1)
 
 
+@_arrays_in
 def accuracy(y_true, y_pred):
     """1.0 where ``y_true == y_pred``, element by element (Keras's shape: the inputs brought to the
     same rank, then broadcast)."""
@@ -26,6 +40,7 @@ def accuracy(y_true, y_pred):
     return (y_true.to(y_pred.dtype) == y_pred).float()
 
 
+@_arrays_in
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """1.0 where ``y_pred > threshold`` agrees with ``y_true``, element by element (as Keras: no
     mean over the last axis).
@@ -40,19 +55,23 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return ((y_pred > threshold).to(y_true.dtype) == y_true).float()
 
 
+@_arrays_in
 def categorical_accuracy(y_true, y_pred):
     return (_class_index(y_true) == y_pred.argmax(dim=-1)).float()
 
 
+@_arrays_in
 def sparse_categorical_accuracy(y_true, y_pred):
     return (_labels(y_true, y_pred).long() == y_pred.argmax(dim=-1)).float()
 
 
+@_arrays_in
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     top = y_pred.topk(min(k, y_pred.shape[-1]), dim=-1).indices
     return (top == _class_index(y_true).unsqueeze(-1)).any(dim=-1).float()
 
 
+@_arrays_in
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
     """1.0 where the integer label is among the ``k`` highest predictions; with
     ``from_sorted_ids`` ``y_pred`` already holds class ids, best first. Shaped like ``y_true``."""
