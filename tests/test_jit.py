@@ -247,7 +247,9 @@ def test_auto_compiles_in_the_background_and_gives_the_eager_numbers(switch_at, 
     histories = []
     for model, callbacks in ((eager, []), (auto, [JoinAt()])):
         first = model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0).history
-        assert model is eager or policy._phase == "background"  # measured, then compiling
+        # Measured, then compiling; on an idle machine the compilation may already be done and the
+        # compiled step on trial by the end of this short fit.
+        assert model is eager or policy._phase in ("background", "trial", "compiled")
         later = model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, callbacks=callbacks).history
         histories.append((first, later))
     assert policy._phase == "compiled" and policy.reason is None
