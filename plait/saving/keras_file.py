@@ -31,7 +31,6 @@ from plait.saving.keras_writer import (
     custom_children,
     is_custom_layer,
     is_subclassed_model,
-    overrides,
     user_defines,
 )
 from plait.utils import nest
@@ -297,7 +296,7 @@ def _layer_values(layer, group, hooks=None):
         hooks.append((layer, group))
     if not (is_custom_layer(layer) or is_subclassed_model(layer)):
         return _builtin_values(layer, group)
-    if overrides(layer, "load_own_variables"):
+    if user_defines(layer, "load_own_variables"):
         values = layer.get_weights()[: len(layer._own_entries())]
     else:
         values = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
@@ -361,7 +360,7 @@ def load_keras_weights(model, h5file, where, skip_mismatch=False):
     for layer, values in _weights_plan(model, h5file, where, skip_mismatch, hooks):
         layer.set_weights(values)
     for layer, group in hooks:
-        if overrides(layer, "load_own_variables") and "vars" in group:
+        if user_defines(layer, "load_own_variables") and "vars" in group:
             layer.load_own_variables(H5Store(group["vars"]))
     return hooks
 

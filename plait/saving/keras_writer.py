@@ -207,7 +207,7 @@ def _custom_spec(layer):
 def _own_build_config(layer, spec):
     """``spec`` with the layer's own ``get_build_config()`` where its class defines one (a user's
     layer that records more than its input shape, as Keras writes it)."""
-    if overrides(layer, "get_build_config"):
+    if user_defines(layer, "get_build_config"):
         build = layer.get_build_config()
         if build is not None:
             spec["build_config"] = serialize_build_config(build)
@@ -507,7 +507,8 @@ def _keras_optimizer(model):
 
 
 def user_defines(obj, method):
-    """Whether ``obj``'s class has its own ``method`` (a user's override), not plait's."""
+    """Whether ``obj``'s class has its own ``method`` (a user's override of a Keras hook such as
+    ``save_own_variables``, ``get_build_config`` or ``compile_from_config``), not plait's."""
     found = getattr(type(obj), method, None)
     return found is not None and not getattr(found, "__module__", "plait.").startswith("plait.")
 
@@ -687,13 +688,6 @@ class H5Store:
         return sorted(self.group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
 
 
-def overrides(layer, hook):
-    """Whether ``layer``'s class defines Keras saving hook ``hook`` itself (a user's
-    ``save_own_variables``, ``save_assets``, ...), rather than taking plait's."""
-    own = getattr(type(layer), hook, None)
-    return own is not None and own is not getattr(layers_module.Layer, hook, None)
-
-
 def write_weights(model, h5, path="", visit=None):
     """Write ``model``'s weights (and its nested models') into ``h5`` at ``path``, Keras's layout.
     ``visit(layer, where)`` is called for every layer with its group path (for assets)."""
@@ -742,7 +736,7 @@ def custom_children(layer):
 
 
 def _write_custom(layer, h5, where, visit=None):
-    if overrides(layer, "save_own_variables"):  # the user's own hook writes its vars, as in Keras
+    if user_defines(layer, "save_own_variables"):  # the user's own hook writes its vars, as in Keras
         _write_vars(h5, where, layer.name, [])
         layer.save_own_variables(H5Store(h5[f"{where}/vars" if where else "vars"]))
     else:

@@ -164,12 +164,12 @@ def save_model(model, filepath, overwrite=True):
 def _hook_layers(model):
     """``[(path, layer)]``: the model's layers with Keras saving hooks of their own
     (``save_own_variables`` / ``save_assets``), by module path (``""`` for the model)."""
-    from plait.saving.keras_writer import overrides
+    from plait.saving.keras_writer import user_defines
 
     return [
         (path, layer)
         for path, layer in model.named_modules()
-        if overrides(layer, "save_own_variables") or hasattr(layer, "save_assets") or hasattr(layer, "load_assets")
+        if user_defines(layer, "save_own_variables") or hasattr(layer, "save_assets") or hasattr(layer, "load_assets")
     ]
 
 
@@ -177,11 +177,11 @@ def _hook_members(model):
     """What a user's hooks save, so a plait file keeps it as a ``.keras`` file does: the stores of
     ``save_own_variables`` (``layer_state.safetensors``, keys ``<path>|<key>``) and the files of
     ``save_assets(dir)`` (``assets/<path>/...``)."""
-    from plait.saving.keras_writer import overrides
+    from plait.saving.keras_writer import user_defines
 
     tensors, members = {}, {}
     for path, layer in _hook_layers(model):
-        if overrides(layer, "save_own_variables"):
+        if user_defines(layer, "save_own_variables"):
             store = {}
             layer.save_own_variables(store)
             tensors.update({f"{path}|{key}": torch.as_tensor(np.asarray(v)).contiguous() for key, v in store.items()})
@@ -200,11 +200,11 @@ def _hook_members(model):
 
 def _load_hooks(model, archive, names):
     """Give each layer with hooks what its hooks saved (see :func:`_hook_members`)."""
-    from plait.saving.keras_writer import overrides
+    from plait.saving.keras_writer import user_defines
 
     stored = load_safetensors(archive.read("layer_state.safetensors")) if "layer_state.safetensors" in names else {}
     for path, layer in _hook_layers(model):
-        if overrides(layer, "load_own_variables"):
+        if user_defines(layer, "load_own_variables"):
             prefix = f"{path}|"
             layer.load_own_variables({k[len(prefix) :]: v.numpy() for k, v in stored.items() if k.startswith(prefix)})
         if hasattr(layer, "load_assets"):
