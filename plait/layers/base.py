@@ -405,6 +405,7 @@ class Layer(nn.Module):
     _call_takes_training = False
     _call_takes_mask = False
     _call_signature = None  # inspect.Signature of the class's ``call`` (self included)
+    _call_takes_arg_masks = False  # whether ``call`` has ``<arg>_mask`` parameters (``query_mask``)
     input = _NodeAttribute("input")
     output = _NodeAttribute("output")
     input_shape = _NodeAttribute("input", shape=True)
@@ -420,10 +421,11 @@ class Layer(nn.Module):
         # A Keras user writes `call`; torch runs `forward`. Alias them so neither is a wrapper.
         call = cls.__dict__.get("call")
         if call is not None:
-            params = list(inspect.signature(call).parameters)
+            cls._call_signature = inspect.signature(call)
+            params = list(cls._call_signature.parameters)
             cls._call_takes_training = "training" in params
             cls._call_takes_mask = "mask" in params
-            cls._call_signature = inspect.signature(call)
+            cls._call_takes_arg_masks = any(p.endswith("_mask") and p != "mask" for p in params)
             if "forward" not in cls.__dict__:
                 takes = cls._call_takes_training and not cls.__module__.startswith("plait.")
                 # A user's `call(..., training=None)` gets the mode (fit: True, predict: False), as
@@ -914,7 +916,7 @@ class Layer(nn.Module):
         if self._call_takes_mask and kwargs.get("mask") is None and args:
             sources["mask"] = args[0]
         signature = self._call_signature
-        if signature is None or not any(p.endswith("_mask") and p != "mask" for p in signature.parameters):
+        if signature is None or not self._call_takes_arg_masks:  # read once per class, not per call
             return sources
         for name, value in call_args.tensor_arguments(signature, args, kwargs).items():
             param = f"{name}_mask"
