@@ -5,6 +5,7 @@ import random
 import numpy as np
 import torch
 
+from plait.utils import bounding_boxes
 from plait.utils.audio_dataset import audio_dataset_from_directory
 from plait.utils.config import Config
 from plait.utils.custom_objects import (
@@ -90,6 +91,7 @@ __all__ = [
     "Progbar",
     "Sequence",
     "audio_dataset_from_directory",
+    "bounding_boxes",
     "disable_interactive_logging",
     "enable_interactive_logging",
     "get_file",
