@@ -19,6 +19,8 @@ import torch
 
 from plait.layers.preprocessing.image import ImageLayer
 from plait.layers.validation import one_of, positive_int
+from plait.utils import bounding_boxes
+from plait.utils.bounding_boxes.geometry import clip_xyxy, drop_empty
 from plait.utils.image_utils import aspect_crop_box, resize_nchw
 
 _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -108,18 +110,8 @@ class _RandomImageLayer(ImageLayer):
             u = torch.rand(shape, generator=self._generator).to(device)
         return low + (high - low) * u
 
-    def call(self, inputs):
-        images = torch.as_tensor(inputs)
-        images = images if images.dtype == torch.float32 else images.float()
-        if not self.training:
-            self._check_rank(images.shape)
-            return images
-        x, back = self._to_nchw(images)
-        return back(self.transform(x))
-
-    def transform(self, x):
-        """The training-time transform of ``(batch, channels, height, width)`` images."""
-        raise NotImplementedError
+    def applies(self):
+        return self.training
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
@@ -133,8 +125,12 @@ class _AffineLayer(_RandomImageLayer):
         self.interpolation = one_of(who, "interpolation", interpolation, _INTERPOLATIONS)
         self.fill_value = float(fill_value)
 
-    def transform(self, x):
-        return affine_transform(x, self.matrix(x), self.interpolation, self.fill_mode, self.fill_value)
+    def transform(self, x, **draw):
+        return affine_transform(x, self.matrix(x, **draw), self.interpolation, self.fill_mode, self.fill_value)
+
+    def transform_masks(self, masks, draw):
+        # Masks hold class ids: read the nearest pixel, never a blend of two classes.
+        return affine_transform(masks, self.matrix(masks, **draw), "nearest", self.fill_mode, self.fill_value)
 
     def get_config(self):
         return {
@@ -166,13 +162,32 @@ class RandomFlip(_RandomImageLayer):
             f"RandomFlip layer '{self.name}'", "mode", mode, ("horizontal", "vertical", "horizontal_and_vertical")
         )
 
+    def draw(self, x):
+        return {"flips": self._uniform((x.shape[0], 1, 1, 1), 0.0, 1.0, x.device) <= 0.5}
+
     def transform(self, x, flips=None):
-        flips = self._uniform((x.shape[0], 1, 1, 1), 0.0, 1.0, x.device) <= 0.5 if flips is None else flips
+        flips = self.draw(x)["flips"] if flips is None else flips
         if self.mode != "vertical":
             x = torch.where(flips, x.flip(-1), x)
         if self.mode != "horizontal":
             x = torch.where(flips, x.flip(-2), x)
         return x
+
+    def transform_masks(self, masks, draw):
+        return self.transform(masks, **draw)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # A pixel edge at x lands at width - x: the box's right edge becomes its left one.
+        height, width = size
+        flips = torch.as_tensor(draw["flips"], device=boxes.device).reshape(-1, 1, 1)
+        x1, y1, x2, y2 = boxes.unbind(-1)
+        if self.mode != "vertical":
+            boxes = torch.where(flips, torch.stack([width - x2, y1, width - x1, y2], -1), boxes)
+            x1, y1, x2, y2 = boxes.unbind(-1)
+        if self.mode != "horizontal":
+            boxes = torch.where(flips, torch.stack([x1, height - y2, x2, height - y1], -1), boxes)
+        boxes = clip_xyxy(boxes, height, width)
+        return boxes, drop_empty(labels, boxes)
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -207,16 +222,27 @@ class RandomRotation(_AffineLayer):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format=data_format, **kwargs)
         self.factor = _factor_pair(f"RandomRotation layer '{self.name}'", "factor", factor, -1.0, 1.0)
 
+    def draw(self, x):
+        """``angle``: degrees, one per image."""
+        return {"angle": self._uniform((x.shape[0],), self.factor[0] * 360.0, self.factor[1] * 360.0, x.device)}
+
     def matrix(self, x, angle=None):
         """Keras's rotation about the image centre; ``angle`` in degrees, one per image."""
         batch, _, height, width = x.shape
-        if angle is None:
-            angle = self._uniform((batch,), self.factor[0] * 360.0, self.factor[1] * 360.0, x.device)
+        angle = self.draw(x)["angle"] if angle is None else angle
         angle = torch.as_tensor(angle, dtype=torch.float32, device=x.device) * (math.pi / 180.0)
         cos, sin = torch.cos(angle), torch.sin(angle)
         cx, cy = 0.5 * (width - 1), 0.5 * (height - 1)
         zero = torch.zeros_like(cos)
         return torch.stack([cos, -sin, cx - cx * cos + cy * sin, sin, cos, cy - cx * sin - cy * cos, zero, zero], dim=1)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # Keras's box rule: the four corners rotated about the centre, then their bounding box.
+        angle = torch.as_tensor(draw["angle"], dtype=boxes.dtype, device=boxes.device)
+        zero = torch.zeros_like(angle)
+        boxes = bounding_boxes.affine_transform(boxes, angle, zero, zero, zero + 1, zero, zero, *size)
+        boxes = clip_xyxy(boxes, *size)
+        return boxes, drop_empty(labels, boxes)
 
     def get_config(self):
         return {**super().get_config(), "factor": list(self.factor)}
@@ -256,20 +282,34 @@ class RandomZoom(_AffineLayer):
             None if width_factor is None else _factor_pair(who, "width_factor", width_factor, -1.0, 1.0, low_open=True)
         )
 
+    def draw(self, x):
+        """``zooms``: ``(batch, 2)`` width and height zoom factors (``1 + factor``)."""
+        batch = x.shape[0]
+        zy = self._uniform((batch,), 1 + self._height[0], 1 + self._height[1], x.device)
+        zx = zy if self._width is None else self._uniform((batch,), 1 + self._width[0], 1 + self._width[1], x.device)
+        return {"zooms": torch.stack([zx, zy], dim=1)}
+
     def matrix(self, x, zooms=None):
         """``zooms``: ``(batch, 2)`` width and height zoom factors (``1 + factor``)."""
         batch, _, height, width = x.shape
-        if zooms is None:
-            zy = self._uniform((batch,), 1 + self._height[0], 1 + self._height[1], x.device)
-            zx = (
-                zy if self._width is None else self._uniform((batch,), 1 + self._width[0], 1 + self._width[1], x.device)
-            )
-            zooms = torch.stack([zx, zy], dim=1)
+        zooms = self.draw(x)["zooms"] if zooms is None else zooms
         zx, zy = torch.as_tensor(zooms, dtype=torch.float32, device=x.device).unbind(1)
         zero = torch.zeros_like(zx)
         return torch.stack(
             [zx, zero, (width - 1) / 2 * (1 - zx), zero, zy, (height - 1) / 2 * (1 - zy), zero, zero], dim=1
         )
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # The output shows the input window [start, start + zoom * size) of each axis (Keras's
+        # rule): boxes are cut to it and stretched from it to the whole image.
+        height, width = size
+        zooms = torch.as_tensor(draw["zooms"], dtype=boxes.dtype, device=boxes.device)
+        zoom = zooms.repeat(1, 2).unsqueeze(1)  # (batch, 1, 4) as (zx, zy, zx, zy)
+        extent = boxes.new_tensor([width, height, width, height])
+        start = (extent - 1) / 2 * (1 - zoom)
+        relative = (torch.minimum(torch.maximum(boxes, start), start + zoom * extent) - start) / (zoom * extent)
+        relative = relative.clamp(0, 1)
+        return relative * extent, drop_empty(labels, relative)
 
     def get_config(self):
         return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
@@ -306,16 +346,24 @@ class RandomTranslation(_AffineLayer):
         self._height = _factor_pair(who, "height_factor", height_factor, -1.0, 1.0)
         self._width = _factor_pair(who, "width_factor", width_factor, -1.0, 1.0)
 
-    def matrix(self, x, shifts=None):
+    def draw(self, x):
         """``shifts``: ``(batch, 2)`` translations in pixels (width, height)."""
         batch, _, height, width = x.shape
-        if shifts is None:
-            dy = self._uniform((batch,), *self._height, x.device) * height
-            dx = self._uniform((batch,), *self._width, x.device) * width
-            shifts = torch.stack([dx, dy], dim=1)
+        dy = self._uniform((batch,), *self._height, x.device) * height
+        dx = self._uniform((batch,), *self._width, x.device) * width
+        return {"shifts": torch.stack([dx, dy], dim=1)}
+
+    def matrix(self, x, shifts=None):
+        """``shifts``: ``(batch, 2)`` translations in pixels (width, height)."""
+        shifts = self.draw(x)["shifts"] if shifts is None else shifts
         dx, dy = torch.as_tensor(shifts, dtype=torch.float32, device=x.device).unbind(1)
         one, zero = torch.ones_like(dx), torch.zeros_like(dx)
         return torch.stack([one, zero, -dx, zero, one, -dy, zero, zero], dim=1)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        shifts = torch.as_tensor(draw["shifts"], dtype=boxes.dtype, device=boxes.device)
+        boxes = clip_xyxy(boxes + shifts.repeat(1, 2).unsqueeze(1), *size)
+        return boxes, drop_empty(labels, boxes)
 
     def get_config(self):
         return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
@@ -370,21 +418,34 @@ class RandomCrop(_RandomImageLayer):
         who = f"RandomCrop layer '{self.name}'"
         self.height, self.width = positive_int(who, "height", height), positive_int(who, "width", width)
 
-    def transform(self, x, start=None):
+    def draw(self, x):
+        """``start``: the window's ``(top, left)``, one for the batch."""
         height, width = x.shape[-2:]
-        if start is None and height > self.height and width > self.width:
+        if height > self.height and width > self.width:
             top = int(self._uniform((), 0.0, float(height - self.height + 1), "cpu"))
             left = int(self._uniform((), 0.0, float(width - self.width + 1), "cpu"))
-            start = (top, left)
-        elif start is None:
-            start = aspect_crop_box(height, width, self.height, self.width)[:2]
-        top, left = start
+            return {"start": (top, left)}
+        return {"start": aspect_crop_box(height, width, self.height, self.width)[:2]}
+
+    def transform(self, x, start=None):
+        top, left = self.draw(x)["start"] if start is None else start
         x = x[:, :, top : top + self.height, left : left + self.width]
         if tuple(x.shape[-2:]) != (self.height, self.width):
             x = resize_nchw(x, (self.height, self.width))
         return x
 
-    def compute_output_shape(self, input_shape):
+    def transform_masks(self, masks, draw):
+        return self.transform(masks, **draw)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # The window actually cut (smaller than the target where the image is), then resized.
+        top, left = (int(v) for v in draw["start"])
+        cut_height, cut_width = min(self.height, size[0] - top), min(self.width, size[1] - left)
+        boxes = bounding_boxes.crop(boxes, top, left, cut_height, cut_width)
+        boxes = boxes * boxes.new_tensor([self.width / cut_width, self.height / cut_height] * 2)
+        return boxes, drop_empty(labels, boxes)
+
+    def compute_image_shape(self, input_shape):
         shape = list(input_shape)
         h, w = self._hw_axes()
         shape[h], shape[w] = self.height, self.width

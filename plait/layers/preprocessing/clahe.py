@@ -73,8 +73,9 @@ class ContrastLimitedAdaptiveHistogramEqualization(ImageLayer):
         weight = position - low
         return low.clamp(0, tiles + 1).long(), (low + 1).clamp(0, tiles + 1).long(), weight
 
-    def call(self, inputs):
-        x, back = self._to_nchw(torch.as_tensor(inputs))
+    keeps_dtype = True
+
+    def transform(self, x):
         batch, channels, height, width = x.shape
         rows, cols = self.tile_grid_size
         tile_h, tile_w = -(-height // rows), -(-width // cols)
@@ -95,7 +96,7 @@ class ContrastLimitedAdaptiveHistogramEqualization(ImageLayer):
         top = look_up(y0, x0) * (1 - wx) + look_up(y0, x1) * wx
         bottom = look_up(y1, x0) * (1 - wx) + look_up(y1, x1) * wx
         result = (top * (1 - wy) + bottom * wy)[..., :height, :width]
-        return back(rescale_range(result, (0, 255), self.value_range))
+        return rescale_range(result, (0, 255), self.value_range)
 
     def get_config(self):
         return {

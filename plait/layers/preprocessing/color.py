@@ -368,15 +368,15 @@ class AutoContrast(ImageLayer):
         super().__init__(data_format=data_format, **kwargs)
         self.value_range = value_range_pair(f"AutoContrast layer '{self.name}'", value_range)
 
-    def call(self, inputs):
-        images = torch.as_tensor(inputs)
-        x, back = self._to_nchw(images)
+    keeps_dtype = True
+
+    def transform(self, x):
         scaled = rescale_range(x, self.value_range, (0, 255))
         low = scaled.amin(dim=(-2, -1), keepdim=True)
         high = scaled.amax(dim=(-2, -1), keepdim=True)
         stretched = ((scaled - low) * (255.0 / (high - low))).clamp(0, 255)
         y = rescale_range(stretched, (0, 255), self.value_range)
-        return back(torch.where(torch.isnan(y), x, y))
+        return torch.where(torch.isnan(y), x, y)
 
     def get_config(self):
         return {**super().get_config(), "value_range": list(self.value_range)}

@@ -3,8 +3,9 @@
 
 They follow the family's rules (see ``augmentation``): training-only, seeded draws from the
 layer's own ``torch.Generator``, and a ``transform`` that takes its draw as an optional keyword.
-Bounding boxes, which Keras's versions can also transform, are not taken: the layers act on
-images only.
+Shear and perspective move bounding boxes and segmentation masks with the image; the elastic
+transform moves masks (boxes: a clear error, as Keras has no rule for them); blur and erasing
+leave boxes and masks as they are, as Keras's do.
 """
 
 import torch
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 
 from plait.layers.preprocessing.augmentation import _AffineLayer, _RandomImageLayer
 from plait.layers.preprocessing.color import keras_factor, value_range_pair
+from plait.utils.bounding_boxes.geometry import clip_xyxy, drop_empty, transform_corners
 
 
 def _unit_interval(who, name, factor):
@@ -63,17 +65,33 @@ class RandomShear(_AffineLayer):
         self.x_factor = _unit_interval(who, "x_factor", x_factor)
         self.y_factor = _unit_interval(who, "y_factor", y_factor)
 
-    def matrix(self, x, shear=None):
+    def draw(self, x):
         """``shear``: ``(batch, 2)`` shear amounts along x and y."""
         batch = x.shape[0]
-        if shear is None:
-            sign = torch.where(self._uniform((batch, 1), 0.0, 1.0, x.device) > 0.5, -1.0, 1.0)
-            sy = self._uniform((batch, 1), *self.y_factor, x.device)
-            sx = self._uniform((batch, 1), *self.x_factor, x.device)
-            shear = torch.cat([sx, sy], 1) * sign
+        sign = torch.where(self._uniform((batch, 1), 0.0, 1.0, x.device) > 0.5, -1.0, 1.0)
+        sy = self._uniform((batch, 1), *self.y_factor, x.device)
+        sx = self._uniform((batch, 1), *self.x_factor, x.device)
+        return {"shear": torch.cat([sx, sy], 1) * sign}
+
+    def matrix(self, x, shear=None):
+        """``shear``: ``(batch, 2)`` shear amounts along x and y."""
+        shear = self.draw(x)["shear"] if shear is None else shear
         sx, sy = torch.as_tensor(shear, dtype=torch.float32, device=x.device).unbind(1)
         one, zero = torch.ones_like(sx), torch.zeros_like(sx)
         return torch.stack([one, sx, zero, sy, one, zero, zero, zero], dim=1)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # Keras's rule, on coordinates relative to the image: each x edge moves by -sx times the
+        # y edge that moves it furthest out, then each y edge by -sy times an x edge (exact for a
+        # shear along one axis of a square image; Keras's approximation otherwise).
+        height, width = size
+        extent = boxes.new_tensor([width, height, width, height])
+        x1, y1, x2, y2 = (boxes / extent).unbind(-1)
+        sx, sy = torch.as_tensor(draw["shear"], dtype=boxes.dtype, device=boxes.device).unsqueeze(1).unbind(-1)
+        x1, x2 = torch.where(sx < 0, x1 - sx * y1, x1 - sx * y2), torch.where(sx < 0, x2 - sx * y2, x2 - sx * y1)
+        y1, y2 = torch.where(sy > 0, y1 - sy * x2, y1 - sy * x1), torch.where(sy > 0, y2 - sy * x1, y2 - sy * x2)
+        relative = torch.stack([x1, y1, x2, y2], -1).clamp(0, 1)
+        return relative * extent, drop_empty(labels, relative)
 
     def get_config(self):
         return {**super().get_config(), "x_factor": list(self.x_factor), "y_factor": list(self.y_factor)}
@@ -323,14 +341,22 @@ class RandomPerspective(_RandomImageLayer):
         points = [[0.0, 0.0], [width - 1.0, 0.0], [0.0, height - 1.0], [width - 1.0, height - 1.0]]
         return torch.tensor(points, device=x.device).expand(x.shape[0], 4, 2)
 
-    def transform(self, x, end_points=None, apply=None):
+    def draw(self, x):
+        """``end_points``: ``(batch, 4, 2)`` where the corners go; ``apply``: ``(batch,)``."""
+        batch = x.shape[0]
+        probability = self._uniform((batch,), *map(float, self.factor), x.device)
+        apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
+        start = self.corners(x)
+        moves = self._uniform((batch, 4, 2), -0.5 * self.scale, 0.5 * self.scale, x.device)
+        return {"end_points": start + start * moves, "apply": apply}
+
+    def transform(self, x, end_points=None, apply=None, interpolation=None):
         batch, _, height, width = x.shape
         start = self.corners(x)
-        if apply is None:
-            probability = self._uniform((batch,), *map(float, self.factor), x.device)
-            apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
-        if end_points is None:
-            end_points = start + start * self._uniform((batch, 4, 2), -0.5 * self.scale, 0.5 * self.scale, x.device)
+        if end_points is None or apply is None:
+            drawn = self.draw(x)
+            end_points = drawn["end_points"] if end_points is None else end_points
+            apply = drawn["apply"] if apply is None else apply
         a = homography(start, torch.as_tensor(end_points, device=x.device)).to(x.dtype).reshape(batch, 8, 1, 1)
         ys, xs = torch.meshgrid(
             torch.arange(height, dtype=x.dtype, device=x.device),
@@ -340,8 +366,31 @@ class RandomPerspective(_RandomImageLayer):
         denominator = a[:, 6] * xs + a[:, 7] * ys + 1.0
         src_x = (a[:, 0] * xs + a[:, 1] * ys + a[:, 2]) / denominator
         src_y = (a[:, 3] * xs + a[:, 4] * ys + a[:, 5]) / denominator
-        warped = sample_at(x, src_x, src_y, self.interpolation, float(self.fill_value))
+        warped = sample_at(x, src_x, src_y, interpolation or self.interpolation, float(self.fill_value))
         return torch.where(torch.as_tensor(apply, device=x.device).reshape(-1, 1, 1, 1), warped, x)
+
+    def transform_masks(self, masks, draw):
+        return self.transform(masks, **draw, interpolation="nearest")
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # The image is read through the homography output -> input; boxes go the other way, by
+        # its inverse, and become the bounding box of their four mapped corners (Keras's rule).
+        batch = boxes.shape[0]
+        start = self.corners(boxes.new_empty(batch, 1, *size))
+        a = homography(start, torch.as_tensor(draw["end_points"], device=boxes.device)).to(boxes.dtype)
+        inverse = torch.linalg.inv(torch.cat([a, torch.ones_like(a[:, :1])], 1).reshape(batch, 3, 3))
+        m = inverse[:, None, None]  # (batch, 1, 1, 3, 3) against corners (batch, N, 4)
+
+        def move(xs, ys):
+            w = m[..., 2, 0] * xs + m[..., 2, 1] * ys + m[..., 2, 2]
+            return (m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]) / w, (
+                m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
+            ) / w
+
+        moved = transform_corners(boxes, move)
+        apply = torch.as_tensor(draw["apply"], device=boxes.device).reshape(-1, 1, 1)
+        moved = clip_xyxy(torch.where(apply, moved, boxes), *size)
+        return moved, drop_empty(labels, moved)
 
     def get_config(self):
         return {
@@ -411,19 +460,29 @@ class RandomElasticTransform(_RandomImageLayer):
         self._uniform((), 0.0, 1.0, "cpu")  # makes sure the layer's generator exists
         return torch.randn(shape, generator=self._generator).to(device)
 
-    def transform(self, x, distortion=None, apply=None, noise=None):
+    def draw(self, x):
+        """``apply``: ``(batch,)``; ``distortion``: one number; ``noise``: ``(2, batch, height,
+        width)`` standard normal fields (x, then y). Empty when the layer cannot distort."""
+        batch, _, height, width = x.shape
+        if float(self.scale[1]) == 0 or float(self.factor[1]) == 0:
+            return {}
+        probability = self._uniform((batch,), *map(float, self.factor), x.device)
+        apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
+        distortion = float(self._uniform((), *map(float, self.scale), "cpu"))
+        return {"distortion": distortion, "apply": apply, "noise": self._normal((2, batch, height, width), x.device)}
+
+    def transform(self, x, distortion=None, apply=None, noise=None, interpolation=None):
         """``noise``: ``(2, batch, height, width)`` standard normal fields (x, then y)."""
         batch, _, height, width = x.shape
         if float(self.scale[1]) == 0 or float(self.factor[1]) == 0:
             return x
-        if apply is None:
-            probability = self._uniform((batch,), *map(float, self.factor), x.device)
-            apply = self._uniform((batch,), 0.0, 1.0, x.device) < probability
-        if distortion is None:
-            distortion = float(self._uniform((), *map(float, self.scale), "cpu"))
+        if distortion is None or apply is None or noise is None:
+            drawn = self.draw(x)
+            distortion = drawn["distortion"] if distortion is None else distortion
+            apply = drawn["apply"] if apply is None else apply
+            noise = drawn["noise"] if noise is None else noise
         alpha = max(height, width) * 0.1 * float(distortion)
         sigma = min(height, width) * 0.05 * float(distortion)
-        noise = self._normal((2, batch, height, width), x.device) if noise is None else noise
         fields = torch.as_tensor(noise, dtype=x.dtype, device=x.device).reshape(2 * batch, 1, height, width) * sigma
         size = int(6 * sigma) | 1
         fields = gaussian_blur_nchw(fields, (size, size), (sigma, sigma)).reshape(2, batch, height, width)
@@ -433,9 +492,19 @@ class RandomElasticTransform(_RandomImageLayer):
             indexing="ij",
         )
         src_x, src_y = xs + alpha * fields[0], ys + alpha * fields[1]
-        warped = sample_at(x, src_x, src_y, self.interpolation, float(self.fill_value), self.fill_mode)
+        warped = sample_at(x, src_x, src_y, interpolation or self.interpolation, float(self.fill_value), self.fill_mode)
         out = torch.where(torch.as_tensor(apply, device=x.device).reshape(-1, 1, 1, 1), warped, x)
         return out.clamp(*self.value_range)
+
+    def transform_masks(self, masks, draw):
+        return self.transform(masks, **draw, interpolation="nearest")
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        raise NotImplementedError(
+            f"RandomElasticTransform layer '{self.name}' cannot move bounding boxes (a displacement field bends "
+            "them; Keras 3 does not transform them either). Transform boxes with a geometric layer instead, or "
+            "pass images and segmentation masks only."
+        )
 
     def get_config(self):
         return {

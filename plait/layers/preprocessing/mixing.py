@@ -3,8 +3,9 @@
 Each image is mixed with another image of the same batch (a random permutation). Called on a
 dict ``{"images": ..., "labels": ...}`` (Keras's form for labelled data), the labels are mixed
 with the same weights and the dict comes back; called on images alone, images come back.
-Training-only and seeded as the rest of the family (see ``augmentation``). Bounding boxes are
-not taken.
+Training-only and seeded as the rest of the family (see ``augmentation``). Segmentation masks
+are mixed as the images are; ``MixUp`` gives each image its partner's bounding boxes too, and
+``CutMix`` refuses boxes, as Keras's does.
 """
 
 import torch
@@ -16,22 +17,11 @@ from plait.layers.preprocessing.color import keras_factor
 class _MixingLayer(_RandomImageLayer):
     """Shared by the mixing layers: the dict form, the permutation and the Beta draws."""
 
-    def call(self, inputs):
-        is_dict = isinstance(inputs, dict)
-        images = inputs["images"] if is_dict else inputs
-        images = torch.as_tensor(images)
-        images = images if images.dtype == torch.float32 else images.float()
-        if not self.training:
-            return {**inputs, "images": images} if is_dict else images
-        x, back = self._to_nchw(images)
-        draw = self.draw(x)
-        mixed = back(self.mix_images(x, draw))
-        if not is_dict:
-            return mixed
-        out = {**inputs, "images": mixed}
-        if inputs.get("labels") is not None:
-            out["labels"] = self.mix_labels(torch.as_tensor(inputs["labels"]), draw)
-        return out
+    def transform(self, x, **draw):
+        return self.mix_images(x, draw or self.draw(x))
+
+    def transform_labels(self, labels, draw):
+        return self.mix_labels(labels, draw)
 
     def _permutation(self, n, device):
         # The argsort of uniform draws is a uniform random permutation, from the layer's generator.
@@ -56,7 +46,7 @@ class _MixingLayer(_RandomImageLayer):
         labels = labels.float()
         return weight * labels + (1.0 - weight) * labels[draw["permutation_order"]]
 
-    def compute_output_shape(self, input_shape):
+    def compute_image_shape(self, input_shape):
         return input_shape
 
 
@@ -97,6 +87,25 @@ class MixUp(_MixingLayer):
     def mix_images(self, x, draw):
         weight = draw["mix_weight"].to(x.dtype).reshape(-1, 1, 1, 1)
         return weight * x + (1.0 - weight) * x[draw["permutation_order"]]
+
+    blends_masks = True  # the masks are blended like the images (float), as in Keras
+
+    def transform_masks(self, masks, draw):
+        return self.mix_images(masks, draw)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        # Both images show through: each keeps its boxes and gains its partner's (Keras's rule;
+        # Keras stacks the labels along the batch axis, plait along the boxes like the boxes).
+        order = torch.as_tensor(draw["permutation_order"], device=boxes.device)
+        return torch.cat([boxes, boxes[order]], 1), torch.cat([labels, labels[order]], 1)
+
+    def compute_output_shape(self, input_shape):
+        out = super().compute_output_shape(input_shape)
+        if isinstance(input_shape, dict) and input_shape.get("bounding_boxes") is not None:
+            boxes = input_shape["bounding_boxes"]
+            doubled = {k: (v[0], None if v[1] is None else 2 * v[1], *v[2:]) for k, v in boxes.items()}
+            out["bounding_boxes"] = doubled
+        return out
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha}
@@ -151,6 +160,16 @@ class CutMix(_MixingLayer):
 
     def mix_images(self, x, draw):
         return torch.where(draw["mask"], x[draw["permutation_order"]], x)
+
+    def transform_masks(self, masks, draw):
+        return self.mix_images(masks, draw)
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        raise NotImplementedError(
+            f"CutMix layer '{self.name}' cannot transform bounding boxes (a pasted patch hides parts of boxes "
+            "and brings others; Keras 3 does not transform them either). Pass images, labels and "
+            "segmentation masks only."
+        )
 
     def get_config(self):
         return {**super().get_config(), "factor": list(self.factor)}

@@ -60,9 +60,9 @@ def augmentations(factor, value_range, interpolation, seed):
     }
 
 
-def apply_augmentation(op, x):
-    """One augmentation on channels-first images, with its own random draw."""
-    return op(x) if isinstance(op, AutoContrast) else op.transform(x)
+def apply_augmentation(op, x, draw=None):
+    """One augmentation on channels-first images, with the given draw (or its own)."""
+    return op.transform(x, **(draw or {}))
 
 
 def _uniform_picks(layer, count, choices):
@@ -112,13 +112,29 @@ class RandAugment(_RandomImageLayer):
         ops = augmentations(self.factor, self.value_range, interpolation, seed)
         self.ops = [ops[name] for name in _RAND_AUGMENT_ORDER]
 
-    def transform(self, x, picks=None):
-        """``picks``: the indices (into the eleven augmentations, in the order listed) to apply."""
+    def draw(self, x):
+        """``picks``: the augmentations applied, in order; ``draws``: each one's draw."""
+        picks = _uniform_picks(self, self.num_ops, len(self.ops))
+        return {"picks": picks, "draws": [self.ops[p].draw(x) for p in picks]}
+
+    def transform(self, x, picks=None, draws=None):
+        """``picks``: the indices (into the eleven augmentations, in the order listed) to apply;
+        ``draws``: their draws (each draws its own when None)."""
         if picks is None:
-            picks = _uniform_picks(self, self.num_ops, len(self.ops))
-        for pick in picks:
-            x = apply_augmentation(self.ops[int(pick)], x)
+            picks, draws = self.draw(x).values()
+        for pick, draw in zip(picks, draws or [None] * len(picks)):
+            x = apply_augmentation(self.ops[int(pick)], x, draw)
         return x
+
+    def transform_boxes(self, boxes, labels, draw, size):
+        for pick, step in zip(draw["picks"], draw["draws"]):
+            boxes, labels = self.ops[int(pick)].transform_boxes(boxes, labels, step, size)
+        return boxes, labels
+
+    def transform_masks(self, masks, draw):
+        for pick, step in zip(draw["picks"], draw["draws"]):
+            masks = self.ops[int(pick)].transform_masks(masks, step)
+        return masks
 
     def get_config(self):
         return {
@@ -196,25 +212,47 @@ class AugMix(_RandomImageLayer):
         finally:
             torch.random.set_rng_state(state)
 
-    def transform(self, x, chains=None, chain_weights=None, blend=None):
-        """``chains``: per chain, the list of augmentation indices it applies."""
-        if chain_weights is None or blend is None:
-            drawn_chains, drawn_blend = self._weights()
-            chain_weights = drawn_chains if chain_weights is None else chain_weights
-            blend = drawn_blend if blend is None else blend
+    def draw(self, x):
+        """``chain_weights``, ``blend``; ``chains``: per chain, the augmentation indices it
+        applies; ``step_draws``: their draws, chain by chain."""
+        chain_weights, blend = self._weights()
+        choices = len(self.ops) + 1  # the last choice skips the step
+        picks = [_uniform_picks(self, self.chain_depth, choices) for _ in range(self.num_chains)]
+        chains = [[p for p in chain if p < len(self.ops)] for chain in picks]
+        step_draws = [[self.ops[p].draw(x) for p in chain] for chain in chains]
+        return {"chains": chains, "chain_weights": chain_weights, "blend": blend, "step_draws": step_draws}
+
+    def transform(self, x, chains=None, chain_weights=None, blend=None, step_draws=None):
+        """``chains``: per chain, the list of augmentation indices it applies (each step draws
+        its own transformation unless ``step_draws`` gives them)."""
+        drawn = self.draw(x) if chains is None or chain_weights is None or blend is None else {}
         if chains is None:
-            choices = len(self.ops) + 1  # the last choice skips the step
-            picks = [_uniform_picks(self, self.chain_depth, choices) for _ in range(self.num_chains)]
-            chains = [[p for p in chain if p < len(self.ops)] for chain in picks]
-        chain_weights = torch.as_tensor(chain_weights, dtype=x.dtype, device=x.device)
+            chains, step_draws = drawn["chains"], drawn["step_draws"]
+        draw = {
+            "chains": chains,
+            "chain_weights": drawn["chain_weights"] if chain_weights is None else chain_weights,
+            "blend": drawn["blend"] if blend is None else blend,
+            "step_draws": step_draws or [[None] * len(chain) for chain in chains],
+        }
+        mixed = self._mix_chains(x, draw, lambda op, y, step: apply_augmentation(op, y, step))
+        return mixed.clamp(*self.value_range)
+
+    blends_masks = True  # masks are mixed like the images (float), as in Keras
+
+    def transform_masks(self, masks, draw):
+        return self._mix_chains(masks, draw, lambda op, y, step: op.transform_masks(y, step))
+
+    def _mix_chains(self, x, draw, apply):
+        """``blend x + (1 - blend) sum_c w_c chain_c(x)``, each chain's steps run by ``apply``."""
+        chain_weights = torch.as_tensor(draw["chain_weights"], dtype=x.dtype, device=x.device)
         mix = torch.zeros_like(x)
-        for weight, chain in zip(chain_weights, chains):
+        for weight, chain, steps in zip(chain_weights, draw["chains"], draw["step_draws"]):
             y = x
-            for pick in chain:
-                y = apply_augmentation(self.ops[int(pick)], y)
+            for pick, step in zip(chain, steps):
+                y = apply(self.ops[int(pick)], y, step)
             mix = mix + weight * y
-        blend = torch.as_tensor(blend, dtype=x.dtype, device=x.device)
-        return (blend * x + (1 - blend) * mix).clamp(*self.value_range)
+        blend = torch.as_tensor(draw["blend"], dtype=x.dtype, device=x.device)
+        return blend * x + (1 - blend) * mix
 
     def get_config(self):
         return {
