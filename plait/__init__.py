@@ -22,6 +22,7 @@ from plait import (
     dtype_policies,
     initializers,
     layers,
+    legacy,
     losses,
     metrics,
     mixed_precision,
@@ -35,6 +36,8 @@ from plait import (
     tree,
     utils,
 )
+from plait.dtype_policies import FloatDTypePolicy
+from plait.function import Function
 from plait.graph.node import SymbolicTensor as KerasTensor
 from plait.initializers import Initializer
 from plait.layers import InputSpec, Layer
@@ -47,6 +50,7 @@ from plait.models import Model, Sequential
 from plait.ops import Operation
 from plait.optimizers import Optimizer
 from plait.regularizers import Regularizer
+from plait.scopes import RematScope, StatelessScope, SymbolicScope, device, name_scope, remat
 from plait.version import __version__ as __version__
 
 # Keras's ``keras.utils`` also holds names whose code sits above plait.utils in plait's import
@@ -56,11 +60,17 @@ for _name in ("deserialize_keras_object", "get_registered_name", "get_registered
     setattr(utils, _name, getattr(saving, _name))
 utils.is_keras_tensor = backend.is_keras_tensor
 utils.standardize_dtype = backend.standardize_dtype
+utils.legacy = legacy.saving  # Keras's keras.utils.legacy: the Keras 2 serialization functions
 del _name
 
 # Namespaces that pull in optional or heavy packages (scikit-learn, torch.export, matplotlib)
 # load on first use, so ``import plait`` stays light.
 _LAZY = ("export", "visualization", "wrappers")
+
+
+def version():
+    """plait's version string (Keras's ``keras.version()``)."""
+    return __version__
 
 
 def __getattr__(name):
@@ -74,6 +84,8 @@ def __getattr__(name):
 __all__ = [
     # Keras 3's top-level names (``keras.Layer``, ``keras.KerasTensor``, ...).
     "DTypePolicy",
+    "FloatDTypePolicy",
+    "Function",
     "Initializer",
     "InputSpec",
     "KerasTensor",
@@ -83,7 +95,15 @@ __all__ = [
     "Operation",
     "Optimizer",
     "Regularizer",
+    "RematScope",
+    "StatelessScope",
+    "SymbolicScope",
     "Variable",
+    "device",
+    "legacy",
+    "name_scope",
+    "remat",
+    "version",
     "config",
     "callbacks",
     "constraints",

@@ -88,6 +88,11 @@ def global_policy():
     return _global_policy
 
 
+# Keras 3's newer names for the same two functions (``keras.mixed_precision.dtype_policy``).
+dtype_policy = global_policy
+set_dtype_policy = set_global_policy
+
+
 def autocast_dtype(model):
     """The low-precision dtype a model computes in (its layers' mixed policy), or None."""
     for module in model.modules():

@@ -14,6 +14,7 @@ unknown input dim, so it is unknown (``None``) too.
 import torch
 
 from plait.graph.node import SymbolicTensor
+from plait.scopes import SymbolicScope
 from plait.utils import nest
 
 # Two distinct sizes, large enough for strided convs and pooling stacks, prime so that an
@@ -60,7 +61,7 @@ def infer_outputs(module, args, kwargs, to_meta=symbolic_to_meta, weight_to_meta
             lambda v, p=placeholder: to_meta(v, p) if isinstance(v, SymbolicTensor) else v, (args, kwargs)
         )
         try:
-            with torch.no_grad():
+            with torch.no_grad(), SymbolicScope():  # a call can tell it runs on shapes only
                 out = torch.func.functional_call(module, state, meta_args[0], meta_args[1])
         except Exception as error:
             raise ValueError(

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from plait import initializers
+from plait import initializers, scopes
 from plait.distribution import sharding
 from plait.graph import node as graph_node
 from plait.graph.node import Node, SymbolicTensor, keras_dtype, torch_dtype
 from plait.graph.ops import is_symbolic, resolve
-from plait.layers import call_args, keras_config
+from plait.layers import call_args, keras_config, remat
 from plait.layers.interop import infer_outputs, meta_weight
 from plait.layers.variables import Variable
 from plait.utils import array_to_tensor, nest
@@ -486,6 +486,7 @@ class Layer(nn.Module):
         self._activity_penalties = []
         if self.activity_regularizer is not None:
             self.register_forward_hook(_record_activity_penalty)
+        remat.attach(self)  # an open RematScope's mode, as Keras's layers take it when made
 
     # ----------------------------------------------------------------- weights
     def add_weight(
@@ -562,11 +563,11 @@ class Layer(nn.Module):
         )
         stored = spec.to_storage(value)
         if trainable:
-            variable = Variable(stored, self._trainable, name=name, layer_name=self.name, spec=spec)
+            variable = Variable(stored, self._trainable, name=name, layer_name=scopes.scoped(self.name), spec=spec)
             nn.Module.__setattr__(self, attr, variable)
         elif keras_style:
             # A Keras user's non-trainable weight is a Variable too (``assign_add``), kept a buffer.
-            self.register_buffer(attr, BufferVariable.wrap(stored, name, self.name, spec))
+            self.register_buffer(attr, BufferVariable.wrap(stored, name, scopes.scoped(self.name), spec))
         else:
             self.register_buffer(attr, stored)
         if keras_style:

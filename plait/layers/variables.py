@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from plait import scopes
 from plait.graph.node import keras_dtype, torch_dtype
 
 
@@ -68,7 +69,8 @@ class Variable(nn.Parameter):
     def __init__(self, initializer=None, requires_grad=True, name=None, layer_name=None, spec=None, **keras_args):
         # (``__new__`` made the tensor from ``initializer`` and Keras's ``shape``/``dtype``/``trainable``.)
         self._keras_name = name if name is not None else "variable"  # Keras's default name
-        self._layer_name = layer_name
+        # A Variable made by hand takes the open name scopes as its path's prefix, as Keras's.
+        self._layer_name = layer_name if layer_name is not None else (scopes.current_path() or None)
         self._spec = spec
 
     # ``torch.Tensor`` defines ``name`` (for named tensors' dims it is always None here).
