@@ -35,21 +35,22 @@ import step_time  # noqa: E402 (the seed models' definitions)
 def checks_off():
     """Every check of issue 15 patched out: door checks, layer tensor checks, non-finite guard."""
     from plait.layers import base
-    from plait.training import checks, compiled_step, trainer
+    from plait.training import checks, compiled_step, nonfinite
 
     saved = (checks.conform_inputs, checks.check_targets, checks.check_not_empty)
-    saved += (base._check_tensor_leaves, trainer._wants_finite_check)
+    saved += (base._check_tensor_leaves, nonfinite.NonFinitePolicy.for_fit)
     checks.conform_inputs = lambda model, xs, where="Input": xs
     checks.check_targets = lambda *args, **kwargs: None
     checks.check_not_empty = lambda *args, **kwargs: None
     base._check_tensor_leaves = lambda *args: None
-    trainer._wants_finite_check = lambda *args: None
+    nonfinite.NonFinitePolicy.for_fit = classmethod(lambda cls, *args: cls())
     compiled_step.WholeStep.guard_nonfinite = False
     try:
         yield
     finally:
         checks.conform_inputs, checks.check_targets, checks.check_not_empty = saved[:3]
-        base._check_tensor_leaves, trainer._wants_finite_check = saved[3:]
+        base._check_tensor_leaves, for_fit = saved[3:]
+        nonfinite.NonFinitePolicy.for_fit = classmethod(for_fit.__func__)
         compiled_step.WholeStep.guard_nonfinite = True
 
 
@@ -62,13 +63,12 @@ class CheckTimer:
 
     def __init__(self):
         from plait.layers import base
-        from plait.training import step, trainer
+        from plait.training import nonfinite, runners
 
         self.calls = []
         self._patched = [
-            (step, "loss_is_finite"),
-            (trainer, "loss_is_finite"),
-            (trainer.Trainer, "_read_compiled_flags"),
+            (nonfinite, "loss_is_finite"),
+            (runners.BuiltinSteps, "read_flags"),
             (base, "_check_tensor_leaves"),
         ]
 

@@ -71,7 +71,7 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         self._epoch, self._seen, self._last_batch = 0, 0, None
         if os.path.exists(self.path):
-            self.model._resume = _Resume(self.path, self.model)
+            self.model.fit_state.resume_from(_Resume(self.path, self.model))
 
     # ------------------------------------------------------------------ back up
     def on_epoch_begin(self, epoch, logs=None):
@@ -126,7 +126,8 @@ class BackupAndRestore(Callback):
                 for name, value in vars(metric).items():
                     if torch.is_tensor(value):
                         tensors[f"metric.{i}.{name}"] = value
-        iterator = getattr(model, "_fit_iterator", None)
+        state = getattr(model, "fit_state", None)
+        iterator = state.iterator if state is not None else None
         # The state this epoch's pass drew its shuffled order from, and how far into that pass
         # the epoch to resume starts (steps_per_epoch shorter than the data: epochs carry on a pass).
         offset = (iterator.epoch_offset if step else iterator.carried_batches) if iterator is not None else 0
@@ -223,10 +224,9 @@ class _Resume:
         version, state, gauss_next = self.meta["rng_python"]
         random.setstate((version, tuple(state), gauss_next))
 
-    def restore_epoch_state(self, model, batch, custom):
-        """At the first batch after those skipped in a resumed epoch: the metrics' running totals."""
-        if model._step_fn is None and custom is None:
-            model._prepare(batch)  # builds the metrics that depend on the targets
+    def restore_epoch_state(self, model):
+        """At the first batch after those skipped in a resumed epoch: the random state and the
+        metrics' running totals."""
         self._restore_rng()
         for i, metric in enumerate(_leaf_metrics(model)):
             for name, value in self._part(f"metric.{i}.").items():

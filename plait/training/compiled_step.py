@@ -469,7 +469,7 @@ class BackgroundCompile:
         self.names, self.steps, self.thread_count = list(names), len(batches), thread_count
         self.error = self.fn = None
         self.copy = _copy_for_compile(model)
-        self.whole = WholeStep(self.copy, self.copy._ensure_step_fn(), names=self.names)
+        self.whole = WholeStep(self.copy, self.copy.step_function(), names=self.names)
         sample = [tuple(_clone(part) for part in batch) for batch in batches]
         self.key = (len(batches), _shapes_key(batches))
         self.thread = threading.Thread(target=self._run, args=(sample,), name="plait-compile", daemon=True)
@@ -578,7 +578,7 @@ def _metric_slots(metrics):
 def _copy_for_compile(model):
     """A deep copy of ``model`` with its optimizer and metrics, without the fit's own state
     (data, policy, history) and with a step function of its own."""
-    leave = ("_jit", "_fit_iterator", "history", "_compiled_terms", "_step_fn", "_resume")
+    leave = ("_jit", "fit_state", "history", "_step_fn", "_builtin", "_policy")
     memo = {id(value): None for key, value in vars(model).items() if key in leave and value is not None}
     twin = copy.deepcopy(model, memo)
     for key in leave:

@@ -151,8 +151,9 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
     constraints. ``terms`` replaces
     ``step_fn.terms`` (the compiled forward of ``jit_compile`` models that cannot compile the
     whole step). Returns the :class:`StepOutput`. Nothing is applied if any part raises; with
-    ``finite_check`` (``loss -> bool``: :func:`loss_is_finite`, or ``collectives.all_finite``
-    under DataParallel; a :class:`ReducedGradientCheck` decides on the all-reduced gradients
+    ``finite_check`` (``loss -> bool``: :func:`~plait.training.nonfinite.loss_is_finite`, or
+    ``collectives.all_finite`` under DataParallel; a
+    :class:`~plait.training.nonfinite.ReducedGradientCheck` decides on the all-reduced gradients
     instead), a non-finite step raises :class:`NonFiniteLoss` before the update, with the
     moving statistics its forward pass changed put back."""
     xs, ys, sws = data
@@ -207,25 +208,6 @@ def _skip(out, kept):
         with torch.no_grad():
             torch._foreach_copy_([b for b, _ in kept], [old for _, old in kept])
     raise NonFiniteLoss(out)
-
-
-class ReducedGradientCheck:
-    """DataParallel's finite check in the eager step, decided on the all-reduced gradients: they
-    are the same on every process, so every process skips the same steps without a collective of
-    its own (a process whose loss is not finite makes its gradients NaN before the all-reduce).
-    Called on a loss (as the other checks are) it answers True: nothing is read before backward."""
-
-    on_gradients = True
-
-    def __call__(self, loss):
-        return True
-
-
-def loss_is_finite(loss):
-    """Whether the scalar ``loss`` is finite, in one process: one host read (a few microseconds
-    between a step's kernels). Under DataParallel ``fit`` uses ``collectives.all_finite``
-    instead, which decides alike on every process (an all-reduce)."""
-    return math.isfinite(loss.item())
 
 
 def _user_code(cls):

@@ -24,17 +24,13 @@ from plait import metrics as metrics_module
 from plait import mixed_precision, optimizers
 from plait.distribution import collectives, distribution_lib
 from plait.losses import balancing
-from plait.training import checks, compiled_step, distributed, heads, threads
+from plait.training import compiled_step, distributed, heads, threads
 from plait.training import data as data_module
 from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
-from plait.training.step import (
-    NonFiniteLoss,
-    ReducedGradientCheck,
-    StepFunction,
-    batch_size_of,
-    eager_train_step,
-    loss_is_finite,
-)
+from plait.training.fit_state import FitState
+from plait.training.nonfinite import NonFinitePolicy, StepReport
+from plait.training.runners import BuiltinSteps, CustomSteps
+from plait.training.step import StepFunction, batch_size_of
 from plait.utils import nest, settings
 from plait.utils.data_utils import unpack_x_y_sample_weight
 from plait.utils.progbar import Progbar
@@ -55,8 +51,10 @@ class Trainer:
         self.history = None
         self._heads = None
         self._step_fn = None
-        self._finite_check = None  # fit sets it (loss -> bool): a non-finite loss never updates the weights
-        self._nonfinite = None  # (position in the execution, what was not finite) of a skipped step
+        self._builtin = None  # the BuiltinSteps runner, made with the step function
+        self.fit_state = None  # the running fit's FitState (None outside fit)
+        # What a step with a non-finite loss does: fit sets its policy; outside fit, none.
+        self._policy = NonFinitePolicy()
         self._built_distribution = distribution_lib.distribution()  # checked by fit (Keras's rule)
 
     # ------------------------------------------------------------------ compile
@@ -150,8 +148,7 @@ class Trainer:
         self.run_eagerly, self.jit_compile = bool(run_eagerly), jit_compile
         self._jit = compiled_step.JitPolicy(False if run_eagerly else jit_compile)
         self.steps_per_execution = steps_per_execution
-        self._step_fn = None
-        self._compiled_terms = None
+        self._step_fn = self._builtin = None
         self.compiled = True
 
     def get_compile_config(self):
@@ -264,7 +261,7 @@ class Trainer:
                 "`y_pred = self(x, training=True)`, then `self.compute_loss(y=y, y_pred=y_pred)`."
             )
         self._assert_compiled("compute_loss")
-        step_fn = self._ensure_step_fn()
+        step_fn = self.step_function()
         names = self.output_names
         ys = heads.per_output_values(y, names)
         if ys is None:
@@ -306,7 +303,8 @@ class Trainer:
         self._prepare(batch)
         if self._keras_step_overrides():
             return self._keras_train_step(data)
-        self._train_batches([batch.lists()])
+        for report in self._builtin.run([batch.lists()], self._policy):
+            self._policy.note(report)  # inside a user's train_step: fit reports it for the batch
         return self.get_metrics_result()
 
     def test_step(self, data):
@@ -338,8 +336,9 @@ class Trainer:
         self.zero_grad()
         loss = self._compute_loss(x, y, y_pred, sample_weight, training=True)
         self._loss_tracker.update_state(loss.detach(), sample_weight=batch_size_of(nest.flatten(x)))
-        if self._finite_check is not None and not self._finite_check(loss.detach()):
-            self._nonfinite = (None, "the loss is not finite (NaN or inf)")  # the update is not applied
+        check = self._policy.check
+        if check is not None and not check(loss.detach()):  # the update is not applied
+            self._policy.note(StepReport(False, "the loss is not finite (NaN or inf)"))
             return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         scale_loss = getattr(self.optimizer, "scale_loss", None)
         (loss if scale_loss is None else scale_loss(loss)).backward()
@@ -368,7 +367,7 @@ class Trainer:
         distributed.check_model(self)
         if not self._compile_metrics.built and self.has_graph:
             self._compile_metrics.build([self._match_target(i, y) for i, y in enumerate(batch.ys)], self.output_shapes)
-        self._ensure_step_fn()
+        self.step_function()
         self.prepare_optimizer()
 
     def _compute_loss(self, x, y, y_pred, sample_weight, training):
@@ -391,9 +390,12 @@ class Trainer:
             for module, mode in modes:
                 module.training = mode
 
-    def _ensure_step_fn(self):
+    def step_function(self):
+        """The compiled model's :class:`~plait.training.step.StepFunction` (its forward pass and
+        losses as the built-in steps run them), made on first use."""
         if self._step_fn is None:
             self._step_fn = StepFunction(self, self._heads, fuse_logits=True)
+            self._builtin = BuiltinSteps(self, self._step_fn, self._heads, self._jit)
             attach = getattr(self._balancer, "attach", None)
             if attach is not None:  # GradNorm needs the model's last shared layer
                 attach(self)
@@ -426,58 +428,6 @@ class Trainer:
                 self._compile_metrics.build(ys, [tuple(p.shape) for p in preds])
             self._compile_metrics.update_flat(ys, preds, sws, out.masks)
 
-    def _train_batches(self, batches):
-        """The built-in step on a list of ``(xs, ys, sws)`` (``steps_per_execution`` of them):
-        one compiled call for all when the whole step is compiled, else one step each."""
-        step_fn = self._step_fn
-        whole = self._jit.whole_step(self, step_fn, len(batches), batches)
-        if whole is not None and whole.accepts(batches):
-            flags = self._run_whole_step(whole, batches)  # also updates the metrics and applies the constraints
-            return self._read_compiled_flags(flags, batches, 0)
-        for position, data in enumerate(batches):
-            if whole is not None and len(batches) > 1 and whole.accepts([data]):
-                self._read_compiled_flags(self._run_whole_step(whole, [data]), [data], position)
-                continue
-            terms = None
-            if self._jit.compile_loss:
-                if self._compiled_terms is None:
-                    self._compiled_terms = torch.compile(compiled_step.own_code(step_fn.terms))
-                terms = self._compiled_terms
-            try:
-                out = eager_train_step(self, step_fn, data, self.optimizer.params, terms, self._finite_check)
-            except NonFiniteLoss as bad:  # nothing was applied; fit reports the batch and the outputs
-                out = bad.out
-                self._nonfinite = (position, _nonfinite_outputs(out, self._heads))
-            self.update_step_metrics(out, *data)
-
-    def _run_whole_step(self, whole, batches):
-        try:
-            return whole(batches)
-        except (IndexError, RuntimeError) as error:  # a kernel's index check: say which labels
-            shapes = self.output_shapes or []
-            for _, ys, _ in batches:
-                for head, y, shape in zip(self._heads, ys, shapes):
-                    bad = None if y is None else checks.label_range_error(head, y, shape[-1])
-                    if bad is not None:
-                        raise bad from error
-            raise
-
-    def _read_compiled_flags(self, flags, batches, first):
-        """The compiled step never applies a step whose loss is not finite; with the finite
-        check on, read its flags (one host read), count the skipped steps out of the optimizer's
-        iterations and report the first, as the eager step does."""
-        if self._finite_check is None:
-            return
-        for k, (ok, *outputs) in enumerate(flags.tolist()):
-            if ok:
-                continue
-            self.optimizer.iterations -= 1  # the step was counted before the call; it was not applied
-            if self._nonfinite is None:
-                ys = batches[k][1]
-                with_loss = [h.name for h, y in zip(self._heads, ys) if h.loss is not None and y is not None]
-                names = [name for name, good in zip(with_loss, outputs) if not good]
-                self._nonfinite = (first + k, _loss_phrase(names or _no_output_named()))
-
     def _test_batch(self, data):
         xs, ys, sws = data
         balancer = self._balancer
@@ -486,7 +436,7 @@ class Trainer:
             self.update_step_metrics(out, xs, ys, sws)
 
     def _clear_activity_losses(self):
-        for layer in self._ensure_step_fn().activity_layers:
+        for layer in self.step_function().activity_layers:
             layer.activity_losses.clear()
 
     def _batch_from_data(self, data):
@@ -561,11 +511,23 @@ class Trainer:
             warnings.warn(f"Limiting epochs to {epochs}", stacklevel=2)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = train_validation_split(self, x, y, sample_weight, validation_split)
-        if validation_data is not None:
-            val_x, val_y, val_sw = _unpack_validation(validation_data)
         epoch_iterator = EpochIterator(
             self, x, y, sample_weight, batch_size, steps_per_epoch, shuffle, class_weight, self._execution_size()
         )
+        val_iterator = None
+        if validation_data is not None:  # checked now, not after the first epoch
+            val_x, val_y, val_sw = _unpack_validation(validation_data)
+            val_iterator = EpochIterator(
+                self,
+                val_x,
+                val_y,
+                val_sw,
+                validation_batch_size or batch_size,
+                validation_steps,
+                False,
+                steps_per_execution=self._execution_size(),
+                source_name="The `validation_data` input",
+            )
         steps = epoch_iterator.num_batches
         verbose = (1 if verbose == "auto" else verbose) if collectives.is_writer() else 0  # one process prints
         given = callbacks.callbacks if isinstance(callbacks, callbacks_module.CallbackList) else callbacks
@@ -582,84 +544,31 @@ class Trainer:
             verbose=verbose,
         )
         self.stop_training = False
-        self._jit.plan((epochs - initial_epoch) * steps if steps else None)
-        custom = self._custom_step("train_step")
-        was_training = self.training
-        val_iterator = None
-        if validation_data is not None:  # checked now, not after the first epoch
-            val_iterator = EpochIterator(
-                self,
-                val_x,
-                val_y,
-                val_sw,
-                validation_batch_size or batch_size,
-                validation_steps,
-                False,
-                steps_per_execution=self._execution_size(),
-                source_name="The `validation_data` input",
-            )
-        self._finite_check = _wants_finite_check(self, user)
-        self._nonfinite = self.nonfinite_message = None
-        self._fit_iterator = epoch_iterator  # BackupAndRestore saves its epoch random state
-        logs = training_logs = {}
-        # torch's thread count, measured on this fit's steps (see plait.training.threads).
         fit_steps = (epochs - initial_epoch) * steps if steps else None
+        self._jit.plan(fit_steps)
+        run_steps = self._training_runner()
+        state = self.fit_state = FitState(epoch_iterator, epochs, initial_epoch, NonFinitePolicy.for_fit(self, user))
+        self._policy = state.nonfinite
+        # torch's thread count, measured on this fit's steps (see plait.training.threads).
         tuner = threads.for_fit(self, fit_steps, epoch_iterator.loader_workers, pinned=self._jit.thread_count)
+        was_training = self.training
+        training_logs = {}
         try:
             callback_list.on_train_begin({})
-            resume, skip = self.__dict__.pop("_resume", None), 0  # set by BackupAndRestore
+            resume = state.take_resume_point()  # BackupAndRestore's
             if resume is not None:
-                initial_epoch, skip = resume.epoch, resume.step
+                state.epoch = resume.epoch
                 resume.apply(self, epoch_iterator)
-            for epoch in range(initial_epoch, epochs):
-                self.reset_metrics()
-                callback_list.on_epoch_begin(epoch, {})
-                self.train()
-                epoch_iterator.set_epoch(epoch)
-                logs, step = None, 0
-                for begin, end, chunk in epoch_iterator:
-                    if skip:  # a resumed fit: these batches already ran before the backup
-                        step = end + 1
-                        if step >= skip:
-                            skip = 0
-                            resume.restore_epoch_state(self, chunk[0], custom)
-                        continue
-                    callback_list.on_train_batch_begin(begin, {})
-                    tuner.before()
-                    logs = self._run_training_execution(chunk, custom)
-                    tuner.after(len(chunk))
-                    step = end + 1
-                    self.nonfinite_message = None
-                    if self._nonfinite is not None:
-                        self._report_nonfinite(begin, user)
-                    if callback_list.wants("on_train_batch_end"):
-                        callback_list.on_train_batch_end(end, self._logs_now(logs))
-                    if progbar:
-                        progbar.update(step, lambda logs=logs: self._logs_now(logs))
-                    if self.stop_training:
-                        break
-                self.eval()
-                if step:  # every process reports the global numbers
-                    collectives.reduce_metrics(self.metrics)
-                epoch_logs = self._epoch_logs(logs) if step else {}
-                if step:
-                    epoch_logs.update(self._balancer_epoch_end())
-                if validation_data is not None and _should_validate(epoch, validation_freq):
-                    if val_iterator is None:
-                        val_iterator = EpochIterator(
-                            self,
-                            val_x,
-                            val_y,
-                            val_sw,
-                            validation_batch_size or batch_size,
-                            validation_steps,
-                            False,
-                            steps_per_execution=self._execution_size(),
-                        )
+            for epoch in range(state.epoch, epochs):
+                state.epoch = epoch
+                logs = self._train_epoch(state, run_steps, callback_list, progbar, tuner, resume)
+                resume = None
+                epoch_logs = self._end_epoch(state, logs)
+                if val_iterator is not None and _should_validate(epoch, validation_freq):
                     val_logs = self._evaluate_iterator(val_iterator, callback_list)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 if progbar:
-                    progbar.bar_step = step
+                    progbar.bar_step = state.step
                 callback_list.on_epoch_end(epoch, epoch_logs)
                 epoch_end = getattr(self.optimizer, "on_epoch_end", None)  # a TorchOptimizer's scheduler
                 if epoch_end is not None:
@@ -667,30 +576,89 @@ class Trainer:
                 training_logs = epoch_logs
                 if self.stop_training:
                     break
+            callback_list.on_train_end(training_logs)
         finally:
             # An exception leaves the model as it was: its mode restored, the bar closed.
             tuner.close()
             self.train(was_training)
+            self.fit_state = None
             if progbar:
                 progbar.close()
-        callback_list.on_train_end(training_logs)
         return self.history
+
+    def _training_runner(self):
+        """``chunk -> (step reports, logs)`` for this model: the user's ``train_step`` (logs
+        checked), or the built-in steps (logs None: read from the metrics when needed)."""
+        custom = self._custom_step("train_step")
+        if custom is not None:
+            steps = CustomSteps(custom, self.optimizer, self._prepare_once if self.compiled else None)
+
+            def run_custom(chunk):
+                reports, logs = steps.run(chunk, self._policy)
+                return reports, _check_logs(logs, "train_step")
+
+            return run_custom
+
+        def run_builtin(chunk):
+            self._prepare_once(chunk[0])
+            return self._builtin.run([b.lists() for b in chunk], self._policy), None
+
+        return run_builtin
+
+    def _prepare_once(self, batch):
+        if self._step_fn is None:
+            self._prepare(batch)
+
+    def _train_epoch(self, state, run_steps, callback_list, progbar, tuner, resume):
+        """One epoch's training batches; returns the last execution's logs (None: the
+        metrics'). A resumed epoch skips the batches that ran before the backup."""
+        self.reset_metrics()
+        callback_list.on_epoch_begin(state.epoch, {})
+        self.train()
+        state.iterator.set_epoch(state.epoch)
+        logs, state.step = None, 0
+        skip = resume.step if resume is not None else 0
+        for begin, end, chunk in state.iterator:
+            if skip:
+                state.step = end + 1
+                if state.step >= skip:
+                    skip = 0
+                    if self._custom_step("train_step") is None:
+                        self._prepare_once(chunk[0])  # builds the metrics that depend on the targets
+                    resume.restore_epoch_state(self)
+                continue
+            callback_list.on_train_batch_begin(begin, {})
+            tuner.before()
+            reports, logs = run_steps(chunk)
+            tuner.after(len(chunk))
+            state.step = end + 1
+            state.nonfinite.after_execution(begin, reports)
+            if callback_list.wants("on_train_batch_end"):
+                callback_list.on_train_batch_end(end, self._logs_now(logs))
+            if progbar:
+                progbar.update(state.step, lambda logs=logs: self._logs_now(logs))
+            if self.stop_training:
+                break
+        return logs
+
+    def _end_epoch(self, state, logs):
+        """The epoch's logs: every process's metrics reduced, the balancer's weights."""
+        self.eval()
+        if not state.step:
+            return {}
+        collectives.reduce_metrics(self.metrics)  # every process reports the global numbers
+        epoch_logs = self._epoch_logs(logs)
+        epoch_logs.update(self._balancer_epoch_end())
+        return epoch_logs
 
     def _execution_size(self):
         return self.steps_per_execution if self.compiled else 1
 
-    def _report_nonfinite(self, begin, callbacks):
-        """A step's loss was not finite and its update was skipped: say which batch and output;
-        ``TerminateOnNaN`` stops the fit, otherwise a warning and training goes on."""
-        position, what = self._nonfinite
-        self._nonfinite = None
-        message = (
-            f"Batch {begin + position}: {what}; the update was not applied, so the weights are those of the "
-            "last finite step."
-        )
-        self.nonfinite_message = message
-        if not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks):
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
+    @property
+    def nonfinite_message(self):
+        """Why the last training execution skipped a step (its batch and what was not finite),
+        or None; ``TerminateOnNaN`` prints it."""
+        return self._policy.message
 
     def _custom_step(self, name):
         """The user's override of ``train_step``/``test_step``/``predict_step``, or None. A model
@@ -706,44 +674,6 @@ class Trainer:
                 "jit_compile=False (or 'auto'), and torch.compile parts of your step yourself if you wish."
             )
         return getattr(self, name)
-
-    def _run_training_execution(self, chunk, custom):
-        """One execution: the user's ``train_step`` per batch (returning its logs), or the
-        built-in steps (logs are read from the metrics when needed: None)."""
-        if custom is not None:
-            logs = None
-            # The user's step applies its own update: the optimizer skips gradients that are not
-            # finite (float16 loss scaling already does).
-            optimizer = self.optimizer
-            guard = (
-                self._finite_check is not None
-                and not getattr(self._finite_check, "on_gradients", False)  # the built-in step's, under DataParallel
-                and optimizer is not None
-                and not hasattr(optimizer, "scale_loss")
-            )
-            for position, batch in enumerate(chunk):
-                if self._step_fn is None and self.compiled:
-                    self._prepare(batch)
-                if guard:
-                    optimizer.skip_nonfinite, optimizer.skipped = True, None
-                try:
-                    logs = custom(batch.data())
-                finally:
-                    if guard:
-                        optimizer.skip_nonfinite = False
-                if guard and optimizer.skipped and self._nonfinite is None:
-                    self._nonfinite = (
-                        position,
-                        f"the gradients of variable(s) {optimizer.skipped} passed to the optimizer are not finite "
-                        "(NaN or inf)",
-                    )
-                if self._nonfinite is not None and self._nonfinite[0] is None:  # from Keras's step
-                    self._nonfinite = (position, self._nonfinite[1])
-            return _check_logs(logs, "train_step")
-        if self._step_fn is None:
-            self._prepare(chunk[0])
-        self._train_batches([b.lists() for b in chunk])
-        return None
 
     def _logs_now(self, logs):
         """The logs to show now: the step's own (a custom step), else the metrics."""
@@ -909,10 +839,11 @@ class Trainer:
         was_training = self.training
         self.train()
         try:
-            custom = self._custom_step("train_step")
-            if self._step_fn is None:
-                self._prepare(batch)
-            logs = self._run_training_execution([batch], custom)
+            self._prepare_once(batch)
+            # As fit without callbacks: a step whose loss is not finite is not applied (a warning).
+            self._policy = NonFinitePolicy.for_fit(self, [])
+            reports, logs = self._training_runner()([batch])
+            self._policy.after_execution(0, reports)
         finally:
             self.train(was_training)
         return self._batch_result(logs, return_dict)
@@ -1012,50 +943,10 @@ def _should_validate(epoch, freq):
     return (epoch + 1) in freq
 
 
-def _wants_finite_check(model, callbacks):
-    """How ``fit`` checks each step before its update (``loss -> bool``), or None: one host read
-    of the loss (or of the compiled step's flags) always on the CPU, where it costs a few
-    microseconds, and with ``TerminateOnNaN`` on an accelerator (where it is a sync per step).
-    Under DataParallel on the CPU the eager step decides on the all-reduced gradients instead
-    (:class:`~plait.training.step.ReducedGradientCheck`)."""
-    terminate = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in callbacks)
-    if collectives.data_shards()[0] > 1:
-        # Every process must decide alike. DataParallel's eager step on the CPU decides on the
-        # all-reduced gradients (no collective of its own); on accelerators, with TerminateOnNaN,
-        # it all-reduces the decision. Other distributions (FSDP's sharded gradients, model
-        # parallel meshes) do not check: one process skipping would leave the others waiting.
-        if collectives.data_parallel() is None or collectives.fully_sharded() is not None:
-            return None
-        if model.device.type == "cpu":
-            return ReducedGradientCheck()
-        return collectives.all_finite if terminate else None
-    return loss_is_finite if model.device.type == "cpu" or terminate else None
-
-
-def _nonfinite_outputs(out, output_heads):
-    """The names of the outputs whose loss is not finite (or the regularization penalty)."""
-    names = [
-        h.name for h, v in zip(output_heads, out.per_output) if v is not None and not torch.isfinite(v.detach()).all()
-    ]
-    return _loss_phrase(names or _no_output_named())
-
-
 @functools.cache
 def _takes_training(compute_loss):
     """Whether a ``compute_loss`` takes ``training`` (read once per function, not per step)."""
     return "training" in inspect.signature(compute_loss).parameters
-
-
-def _loss_phrase(names):
-    return f"the loss of output(s) {names} is not finite (NaN or inf)"
-
-
-def _no_output_named():
-    # Every output's loss was finite here: the regularization penalty was not, or (under
-    # DataParallel) another process's part of the batch was not.
-    if collectives.data_parallel() is not None:
-        return ["regularization penalty, or another process's part of the batch"]
-    return ["regularization penalty"]
 
 
 def _check_batch_size(batch_size, name="batch_size"):
