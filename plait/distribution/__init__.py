@@ -13,6 +13,7 @@ from plait.distribution.distribution_lib import get_device_count as get_device_c
 from plait.distribution.distribution_lib import initialize as initialize
 from plait.distribution.distribution_lib import list_devices as list_devices
 from plait.distribution.distribution_lib import set_distribution as set_distribution
+from plait.distribution.tensors import distribute_tensor as distribute_tensor
 
 __all__ = [
     "DataParallel",
@@ -22,6 +23,7 @@ __all__ = [
     "LayoutMap",
     "ModelParallel",
     "TensorLayout",
+    "distribute_tensor",
     "distribution",
     "get_device_count",
     "initialize",

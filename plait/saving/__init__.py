@@ -10,6 +10,7 @@ Example:
     10
 """
 
+from plait.saving.file_editor import KerasFileEditor
 from plait.saving.model_file import load_model, save_model
 from plait.saving.serialization import (
     CustomObjectScope,
@@ -26,6 +27,7 @@ from plait.saving.weights_file import load_weights, save_weights
 
 __all__ = [
     "CustomObjectScope",
+    "KerasFileEditor",
     "custom_object_scope",
     "deserialize_keras_object",
     "get_custom_objects",
