@@ -11,10 +11,11 @@ from plait import initializers
 from plait.graph.node import torch_dtype
 from plait.layers import settings
 from plait.layers.base import InputSpec, Layer
+from plait.layers.quantized import QuantizedLayer, WeightRole, einsum_labels, int_product, relabel
 from plait.layers.validation import positive_int
 
 
-class Dense(Layer):
+class Dense(QuantizedLayer, Layer):
     """A densely connected layer: ``activation(inputs @ kernel + bias)``.
 
     Args:
@@ -23,6 +24,8 @@ class Dense(Layer):
         use_bias: whether to add a bias (default True).
         kernel_initializer: default ``"glorot_uniform"``.
         bias_initializer: default ``"zeros"``.
+        quantization_config: a ``plait.quantizers.QuantizationConfig`` for a layer made
+            quantized (``dtype="int8_from_float32"``); ``layer.quantize(mode)`` sets it too.
 
     Input shape:
         ``(batch, ..., input_dim)``.
@@ -40,6 +43,17 @@ class Dense(Layer):
     """
 
     supports_masking = True
+    # Keras's order of the variables in files, per quantization mode.
+    variable_serialization_spec = {
+        None: ["kernel", "bias"],
+        "int8": ["kernel", "bias", "kernel_scale"],
+        "int4": ["kernel", "bias", "kernel_scale", "kernel_zero", "g_idx"],
+        "float8": [
+            "kernel",
+            "bias",
+            *(f"{n}_{k}" for n in ("inputs", "kernel", "outputs_grad") for k in ("scale", "amax_history")),
+        ],
+    }
 
     def __init__(
         self,
@@ -52,9 +66,12 @@ class Dense(Layer):
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        quantization_config=None,
         **kwargs,
     ):
+        quantized = self._init_quantization(kwargs, quantization_config)
         super().__init__(**kwargs)
+        quantized(self)
         units = positive_int(f"Dense layer '{self.name}'", "units", units)
         settings.keep(self, units=units, activation=activation, use_bias=bool(use_bias))
         settings.keep(self, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer)
@@ -75,19 +92,28 @@ class Dense(Layer):
             self.add_weight("bias", (self.units,), self.bias_initializer, **options("bias")) if self.use_bias else None
         )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
+        self.build_quantized()
+
+    def quantized_roles(self):
+        return [WeightRole("kernel", contract=0, pack=1, shape=(self.input_spec.axes[-1], self.units))]
 
     def call(self, inputs):
-        return self.activation(F.linear(inputs, self.kernel, self.bias))
+        return self.activation(self.call_logits(inputs))
 
     def call_logits(self, inputs):
         """The pre-activation output (used by fit to fuse softmax/sigmoid into the loss)."""
-        return F.linear(inputs, self.kernel, self.bias)
+        if self.quantization_mode is None:
+            return F.linear(inputs, self.kernel, self.bias)
+        outputs = self.quantized_product(inputs)
+        bias = self.float8_bias() if self.quantization_mode == "float8" else self.bias
+        return outputs if bias is None else outputs + bias
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
+        config = {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
+        return {**config, **self.quantization_settings()}
 
 
 class Activation(Layer):
@@ -133,7 +159,7 @@ class Identity(Layer):
         return tuple(input_shape)
 
 
-class Embedding(Layer):
+class Embedding(QuantizedLayer, Layer):
     """Turns integer indices into dense vectors of size ``output_dim``.
 
     Args:
@@ -142,6 +168,7 @@ class Embedding(Layer):
         embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
         mask_zero: index 0 is padding: the output carries a mask (``inputs != 0``) that RNNs,
             pooling, merges and losses respect.
+        quantization_config: for a quantized layer (``layer.quantize("int8" | "int4")``).
 
     Input shape:
         integer tensor ``(batch, ...)``.
@@ -155,6 +182,13 @@ class Embedding(Layer):
         (None, None, 64)
     """
 
+    quantization_modes = ("int8", "int4")
+    variable_serialization_spec = {
+        None: ["embeddings"],
+        "int8": ["embeddings", "embeddings_scale"],
+        "int4": ["embeddings", "embeddings_scale", "embeddings_zero", "g_idx"],
+    }
+
     def __init__(
         self,
         input_dim,
@@ -163,9 +197,12 @@ class Embedding(Layer):
         mask_zero=False,
         embeddings_regularizer=None,
         embeddings_constraint=None,
+        quantization_config=None,
         **kwargs,
     ):
+        quantized = self._init_quantization(kwargs, quantization_config)
         super().__init__(**kwargs)
+        quantized(self)
         who = f"Embedding layer '{self.name}'"
         sizes = {"input_dim": input_dim, "output_dim": output_dim}
         settings.keep(self, **{name: positive_int(who, name, value) for name, value in sizes.items()})
@@ -181,6 +218,11 @@ class Embedding(Layer):
             self.embeddings_initializer,
             **self.weight_options("embeddings"),
         )
+        if not isinstance(self, ReversibleEmbedding):  # which adds its reverse table first
+            self.build_quantized()
+
+    def quantized_roles(self):
+        return [WeightRole("embeddings", contract=1, pack=1, shape=(self.input_dim, self.output_dim))]
 
     def _check_inputs(self, inputs):
         # A symbolic tensor's ``dtype`` may read as Keras's name ("int32"): its torch dtype is
@@ -198,6 +240,8 @@ class Embedding(Layer):
         if inputs.dtype not in (torch.int32, torch.int64):
             inputs = inputs.long()  # Keras casts float (Input's default dtype), bool and uint8 indices
         try:
+            if self.quantization_mode is not None:
+                return self.quantized_lookup(inputs)
             return F.embedding(inputs, self.embeddings)
         except IndexError:  # torch's message names neither the layer nor the table size
             raise ValueError(
@@ -215,7 +259,8 @@ class Embedding(Layer):
         return (*input_shape, self.output_dim)
 
     def get_config(self):
-        return {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
+        config = {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
+        return {**config, **self.quantization_settings()}
 
 
 class Masking(Layer):
@@ -250,12 +295,9 @@ class Masking(Layer):
         return {**super().get_config(), **settings.config(self)}
 
 
-def _no_lora_or_quantization(who, lora_rank, quantization_config):
-    if lora_rank or quantization_config is not None:
-        raise ValueError(
-            f"{who}: LoRA and quantized weights are not supported by plait yet. "
-            f"Received: lora_rank={lora_rank!r}, quantization_config={quantization_config!r}"
-        )
+def _no_lora(who, lora_rank):
+    if lora_rank:
+        raise ValueError(f"{who}: LoRA is not supported by plait yet. Received: lora_rank={lora_rank!r}")
 
 
 def einsum_shapes(equation, bias_axes, input_shape, partial_output_shape, who="EinsumDense"):
@@ -318,7 +360,7 @@ def einsum_shapes(equation, bias_axes, input_shape, partial_output_shape, who="E
     return kernel, bias, tuple(output), input_axes, output_axes
 
 
-class EinsumDense(Layer):
+class EinsumDense(QuantizedLayer, Layer):
     """A dense layer written as an einsum between the inputs and a kernel of any rank
     (``torch.einsum``), as in Keras: e.g. ``"abc,cde->abde"`` projects each step's features to
     ``(heads, head_dim)``.
@@ -332,6 +374,8 @@ class EinsumDense(Layer):
         kernel_initializer: default ``"glorot_uniform"``, with fans counted over the kernel's
             input and output axes as Keras counts them; bias_initializer: default ``"zeros"``.
         kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint.
+        quantization_config: for a quantized layer (``layer.quantize("int8" | "int4" |
+            "float8")``); LoRA (``lora_rank``) is refused.
 
     Weights: ``kernel`` (shape read from the equation), ``bias`` when ``bias_axes`` is given.
 
@@ -360,8 +404,10 @@ class EinsumDense(Layer):
         quantization_config=None,
         **kwargs,
     ):
+        quantized = self._init_quantization(kwargs, quantization_config)
         super().__init__(**kwargs)
-        _no_lora_or_quantization(f"EinsumDense '{self.name}'", lora_rank, quantization_config)
+        quantized(self)
+        _no_lora(f"EinsumDense '{self.name}'", lora_rank)
         if not isinstance(equation, str):
             raise TypeError(f"EinsumDense '{self.name}': `equation` must be a string. Received: {equation!r}")
         self.equation = equation.replace(" ", "")
@@ -403,11 +449,43 @@ class EinsumDense(Layer):
         if bias_shape is not None:
             self.add_weight("bias", tuple(bias_shape), self.bias_initializer, **self.weight_options("bias"))
         self.input_spec = InputSpec(ndim=len(input_shape))
+        self.kernel_shape = tuple(kernel_shape)
+        self.build_quantized()
+
+    # Keras's order of the variables in files, per quantization mode (as Dense's).
+    variable_serialization_spec = Dense.variable_serialization_spec
+
+    def _labels(self):
+        """Input, kernel and output labels, the ellipsis spelled out (the rank is known once built)."""
+        return einsum_labels(self.equation, self.input_spec.ndim)
+
+    def quantized_roles(self):
+        inputs, kernel, outputs = self._labels()
+        reduced = tuple(i for i, c in enumerate(kernel) if c not in outputs)
+        rows = math.prod(self.kernel_shape[i] for i in reduced)
+        matrix = (rows, math.prod(self.kernel_shape) // rows)
+        return [WeightRole("kernel", contract=reduced, pack=1, shape=self.kernel_shape, int4_matrix=matrix)]
+
+    def int8_scale_layout(self, role, scale):
+        # Keras keeps the scale laid out against the output (size 1 on the axes it lacks).
+        _, kernel, outputs = self._labels()
+        return relabel(scale, kernel, outputs)
+
+    def int8_scale_for_weight(self, role, scale):
+        _, kernel, outputs = self._labels()
+        return relabel(scale, outputs, kernel)
 
     def call(self, inputs):
-        x = torch.einsum(self.equation, inputs, self.kernel)
-        if self.bias is not None:
-            x = x + self.bias
+        if self.quantization_mode is not None:
+            labels = self._labels()
+            reduced = tuple(i for i, c in enumerate(labels[0]) if c not in labels[2])
+            equation = "{},{}->{}".format(*labels)
+            x = self.quantized_product(inputs, "kernel", equation, reduced, (labels[0], labels[2]))
+            bias = self.float8_bias() if self.quantization_mode == "float8" else self.bias
+        else:
+            x, bias = torch.einsum(self.equation, inputs, self.kernel), self.bias
+        if bias is not None:
+            x = x + bias
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):
@@ -420,6 +498,7 @@ class EinsumDense(Layer):
             "equation": self.equation,
             **settings.config(self),
             **self.weight_options.get_config(),
+            **self.quantization_settings(),
         }
 
 
@@ -436,6 +515,8 @@ class ReversibleEmbedding(Embedding):
             separate ``reverse_embeddings (output_dim, input_dim)`` is learned.
         reverse_dtype: dtype the reverse matmul runs in (default: the layer's).
         logit_soft_cap: if set, logits become ``cap * tanh(logits / cap)``.
+        quantization_config: for a quantized layer (``layer.quantize("int8" | "int4")``); the
+            reverse product quantizes its inputs with the config's activation quantizer.
 
     Example:
         >>> import torch, plait
@@ -460,8 +541,8 @@ class ReversibleEmbedding(Embedding):
         **kwargs,
     ):
         table = (embeddings_initializer, mask_zero, embeddings_regularizer, embeddings_constraint)
-        super().__init__(input_dim, output_dim, *table, **kwargs)  # Embedding's argument order
-        _no_lora_or_quantization(f"ReversibleEmbedding '{self.name}'", None, quantization_config)
+        # Embedding's argument order
+        super().__init__(input_dim, output_dim, *table, quantization_config=quantization_config, **kwargs)
         # kept by layers.settings, so Embedding.get_config writes them too
         settings.keep(self, tie_weights=bool(tie_weights), reverse_dtype=reverse_dtype, logit_soft_cap=logit_soft_cap)
 
@@ -469,10 +550,51 @@ class ReversibleEmbedding(Embedding):
         super().build(input_shape)
         if not self.tie_weights:
             self.add_weight("reverse_embeddings", (self.output_dim, self.input_dim), self.embeddings_initializer)
+        self.build_quantized()
+
+    @property
+    def variable_serialization_spec(self):
+        """Keras's variable order in files per mode: Embedding's, then the reverse table's."""
+        spec = {mode: list(names) for mode, names in Embedding.variable_serialization_spec.items()}
+        if not self.tie_weights:
+            for mode, names in spec.items():
+                names.append("reverse_embeddings")
+                names += ["reverse_embeddings_scale"] if mode else []
+                names += ["reverse_embeddings_zero"] if mode == "int4" else []
+        return spec
+
+    def quantized_roles(self):
+        roles = super().quantized_roles()
+        if not self.tie_weights:  # (output_dim, input_dim): scales across the features
+            shape = (self.output_dim, self.input_dim)
+            roles.append(WeightRole("reverse_embeddings", contract=0, pack=0, shape=shape, zero_dtype=torch.float32))
+        return roles
+
+    def _quantized_logits(self, inputs):
+        name = "embeddings" if self.tie_weights else "reverse_embeddings"
+        quantizer = getattr(self.quantization_config, "activation_quantizer", None)
+        scale = getattr(self, f"{name}_scale")
+        inputs_scale = None
+        if quantizer is not None:
+            inputs, inputs_scale = quantizer(inputs)
+        if self.quantization_mode == "int4" and self._block_size() is not None:
+            kernel = self.dequantized(name)  # Keras dequantizes grouped tables before the product
+            logits = inputs.to(kernel.dtype) @ (kernel.T if self.tie_weights else kernel)
+            return logits if inputs_scale is None else logits / inputs_scale
+        kernel = self.unpacked_int4(name) if self.quantization_mode == "int4" else getattr(self, name)
+        kernel = kernel.T if self.tie_weights else kernel
+        if inputs_scale is None:
+            return (inputs @ kernel.to(inputs.dtype)) / scale
+        return int_product(inputs, kernel).to(scale.dtype) / (inputs_scale * scale)
 
     def call(self, inputs, reverse=False):
         if not reverse:
             return super().call(inputs)
+        if self.quantization_mode is not None:
+            logits = self._quantized_logits(inputs)
+            if self.logit_soft_cap is not None:
+                logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
+            return logits
         kernel = self.embeddings.T if self.tie_weights else self.reverse_embeddings
         if self.reverse_dtype is not None:
             dtype = torch_dtype(self.reverse_dtype)
