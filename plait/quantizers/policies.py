@@ -88,7 +88,63 @@ class Int4DTypePolicy(QuantizedDTypePolicy):
         return {**super().get_config(), "mode": f"int4/{self.block_size}"}
 
 
-CLASSES = {cls.__name__: cls for cls in (QuantizedDTypePolicy, QuantizedFloat8DTypePolicy, Int4DTypePolicy)}
+class _CalibratedDTypePolicy(QuantizedDTypePolicy):
+    """A GPTQ/AWQ policy: ``mode`` is ``"<gptq|awq>/<weight_bits>/<group_size>"``."""
+
+    method, allowed_bits = None, ()
+
+    def __init__(self, mode, source_name=None):
+        parts = str(mode).split("/")
+        if len(parts) != 3 or parts[0] != self.method or not all(re.fullmatch(r"-?\d+", p) for p in parts[1:]):
+            raise ValueError(
+                f"Invalid mode for {type(self).__name__}: expected '{self.method}/<weight_bits>/<group_size>' "
+                f"with integers, but got '{mode}'."
+            )
+        bits, group = int(parts[1]), int(parts[2])
+        if bits not in self.allowed_bits:
+            raise ValueError(f"Invalid weight_bits in '{mode}': expected one of {self.allowed_bits}.")
+        if group < -1 or group == 0:
+            raise ValueError(f"Invalid group_size in '{mode}': expected -1 or a positive integer.")
+        super().__init__(self.method, source_name)
+        self.weight_bits, self.group_size = bits, group
+        self.name = f"{mode}_from_{self.source_name}"
+
+    def __eq__(self, other):
+        return super().__eq__(other) and (self.weight_bits, self.group_size) == (other.weight_bits, other.group_size)
+
+    __hash__ = QuantizedDTypePolicy.__hash__
+
+    def get_config(self):
+        return {**super().get_config(), "mode": f"{self.method}/{self.weight_bits}/{self.group_size}"}
+
+
+class GPTQDTypePolicy(_CalibratedDTypePolicy):
+    """The policy of a GPTQ-quantized layer: ``"gptq/<weight_bits>/<group_size>"``, bits 2, 3, 4
+    or 8, group size -1 (one group) or positive (Keras's ``GPTQDTypePolicy``)."""
+
+    method, allowed_bits = "gptq", (2, 3, 4, 8)
+
+
+class AWQDTypePolicy(_CalibratedDTypePolicy):
+    """The policy of an AWQ-quantized layer: ``"awq/4/<group_size>"`` (Keras's ``AWQDTypePolicy``)."""
+
+    method, allowed_bits = "awq", (4,)
+
+
+def serialize_policy(policy):
+    """A quantized policy as Keras writes it (its classes live in ``keras.dtype_policies``)."""
+    return {
+        "module": "keras.dtype_policies",
+        "class_name": type(policy).__name__,
+        "config": policy.get_config(),
+        "registered_name": None,
+    }
+
+
+CLASSES = {
+    cls.__name__: cls
+    for cls in (QuantizedDTypePolicy, QuantizedFloat8DTypePolicy, Int4DTypePolicy, GPTQDTypePolicy, AWQDTypePolicy)
+}
 
 
 def quantized_policy(value):
@@ -112,6 +168,10 @@ def quantized_policy(value):
         return QuantizedFloat8DTypePolicy(mode, source)
     if mode.startswith("int4/"):
         return Int4DTypePolicy(mode, source)
+    if mode.startswith("gptq/"):
+        return GPTQDTypePolicy(mode, source)
+    if mode.startswith("awq/"):
+        return AWQDTypePolicy(mode, source)
     if mode in ("gptq", "awq") or "/" in mode:
-        raise ValueError(f"plait reads no '{mode}' dtype policy here: GPTQ/AWQ layers are set by their quantizers.")
+        raise ValueError(f"Invalid {mode.split('/')[0]} policy {value!r}: expected '<mode>/<weight_bits>/<group_size>'.")
     return QuantizedDTypePolicy(mode, source)
