@@ -43,6 +43,7 @@ from plait.graph.node import SymbolicTensor as KerasTensor
 from plait.initializers import Initializer
 from plait.layers import InputSpec, Layer
 from plait.layers.input_layer import Input
+from plait.layers.preprocessing.feature_space import FeatureSpace as _FeatureSpace
 from plait.layers.variables import Variable
 from plait.losses import Loss
 from plait.metrics import Metric
@@ -59,6 +60,7 @@ from plait.version import __version__ as __version__
 # package, which imports everything, hands them to plait.utils.
 for _name in ("deserialize_keras_object", "get_registered_name", "get_registered_object", "serialize_keras_object"):
     setattr(utils, _name, getattr(saving, _name))
+utils.FeatureSpace = _FeatureSpace  # Keras's keras.utils.FeatureSpace; its code sits with the preprocessing layers
 utils.is_keras_tensor = backend.is_keras_tensor
 utils.standardize_dtype = backend.standardize_dtype
 utils.legacy = legacy.saving  # Keras's keras.utils.legacy: the Keras 2 serialization functions
