@@ -138,6 +138,11 @@ class BufferVariable(torch.Tensor):
     assign_sub = Variable.assign_sub
     __repr__ = Variable.__repr__
 
+    def with_data(self, data):
+        """A variable over ``data`` with this one's name, layer and layout (what a buffer moved by
+        ``.to(device)`` becomes again)."""
+        return BufferVariable.wrap(data, self._keras_name, self._layer_name, self._spec)
+
     def meta_copy(self):
         """This variable on the ``meta`` device, same name and layout (see ``Variable.meta_copy``)."""
         meta = torch.empty_like(self, device="meta").as_subclass(torch.Tensor)
@@ -298,6 +303,10 @@ class _PendingList(list):
 
     __slots__ = ("_owner", "_name")
 
+    def __init__(self, owner, name):
+        super().__init__()
+        self._owner, self._name = weakref.ref(owner), name
+
     def __reduce__(self):
         # Pickled and copied as the plain list it is (its owner is a weak reference).
         return (list, (list(self),))
@@ -323,6 +332,10 @@ class _PendingList(list):
         return self
 
 
+# The build wrappers made by ``_marking_built`` (a subclass's inherited one is not wrapped again).
+_MARKING_BUILDS = weakref.WeakSet()
+
+
 def _marking_built(build):
     signature = inspect.signature(build)
 
@@ -339,7 +352,7 @@ def _marking_built(build):
         self.built = True
         return result
 
-    build_and_mark._marks_built = True
+    _MARKING_BUILDS.add(build_and_mark)
     return build_and_mark
 
 
@@ -370,9 +383,7 @@ def _tracked(layer, name, value):
         if all(isinstance(k, str) and k and "." not in k for k in value):
             return nn.ModuleDict(value)
     if type(value) is list and not value and not type(layer).__module__.startswith("plait."):
-        pending = _PendingList()
-        pending._owner, pending._name = weakref.ref(layer), name
-        return pending
+        return _PendingList(layer, name)
     return value
 
 
@@ -434,7 +445,7 @@ class Layer(nn.Module):
         # As Keras's: `layer.build(shape)` called by hand leaves the layer built, so its first
         # call keeps the weights that build made.
         build = cls.__dict__.get("build")
-        if build is not None and not getattr(build, "_marks_built", False):
+        if build is not None and build not in _MARKING_BUILDS:
             cls.build = _marking_built(build)
 
     def __new__(cls, *args, **kwargs):
@@ -612,7 +623,7 @@ class Layer(nn.Module):
         for key, old in wrapped.items():
             new = self._buffers.get(key)
             if new is not None and not isinstance(new, BufferVariable):
-                self._buffers[key] = BufferVariable.wrap(new, old.name, old._layer_name, old._spec)
+                self._buffers[key] = old.with_data(new)
                 self._auto_named.pop(id(old), None)
         return out
 
@@ -641,6 +652,43 @@ class Layer(nn.Module):
 
     def _sublayers(self):
         return child_layers(self)
+
+    @property
+    def inbound_nodes(self):
+        """The nodes of the layer's calls on symbolic tensors, in call order (Keras 2's
+        ``layer.inbound_nodes``): a new list, so changing it leaves the layer as it is.
+
+        Example:
+            >>> import plait
+            >>> dense = plait.layers.Dense(2)
+            >>> y = dense(dense(plait.Input(shape=(2,))))
+            >>> len(dense.inbound_nodes)
+            2
+        """
+        return list(self._inbound_nodes)
+
+    @property
+    def batch_input_shape(self):
+        """The batch shape given when the layer was made (``input_shape=`` and ``batch_size=``,
+        Keras 2 style), or None: where a ``Sequential`` without an ``Input`` starts.
+
+        Example:
+            >>> import plait
+            >>> plait.layers.Dense(2, input_shape=(3,)).batch_input_shape
+            (None, 3)
+        """
+        return self._batch_input_shape
+
+    def type_name(self):
+        """The layer's type as ``summary()`` and ``repr`` show it: its class name, or what
+        stands for it (an op node's function, ``Add`` for ``plait.ops.add``).
+
+        Example:
+            >>> import plait
+            >>> plait.layers.Dense(2).type_name()
+            'Dense'
+        """
+        return self._get_name()
 
     @property
     def compute_dtype(self):
@@ -681,7 +729,7 @@ class Layer(nn.Module):
         own = sorted(self._weight_specs, key=lambda s: not (s.trainable and self._trainable))
         entries = [(self, s) for s in own]
         for layer in self._sublayers():
-            entries += layer._weight_entries()
+            entries += layer.weight_entries()
         seen, unique = set(), []
         for layer, spec in entries:
             if id(spec.get(layer)) not in seen:
@@ -691,7 +739,7 @@ class Layer(nn.Module):
 
     @staticmethod
     def _is_trainable(layer, spec):
-        return spec.trainable and layer._trainable
+        return spec.trainable and layer.trainable
 
     @property
     def weights(self):
@@ -821,7 +869,17 @@ class Layer(nn.Module):
         self.build(*build_args, **build_kwargs)
         self.built = True
 
-    def _maybe_build(self, input_shape):
+    def maybe_build(self, input_shape):
+        """Build for inputs of ``input_shape`` (batch dim included) unless the layer is built: what
+        a wrapper (``TimeDistributed``, ``Bidirectional``, an RNN's cell) calls on its inner layer.
+
+        Example:
+            >>> import plait
+            >>> layer = plait.layers.Dense(4)
+            >>> layer.maybe_build((None, 3))
+            >>> layer.built, layer.count_params()
+            (True, 16)
+        """
         if not self.built:
             self.__dict__["_first_shape"] = input_shape
             self.build(*call_args.build_arguments(self.build, {"input": input_shape}, None, self)[0])
@@ -844,7 +902,7 @@ class Layer(nn.Module):
         if not config or self.built:
             return
         if "input_shape" in config:
-            self._maybe_build(_as_tuples(config["input_shape"]))
+            self.maybe_build(_as_tuples(config["input_shape"]))
         elif "shapes_dict" in config:
             self.build(**{k: _as_tuples(v) for k, v in config["shapes_dict"].items()})
             self.built = True
@@ -1153,7 +1211,7 @@ def _record_activity_penalty(layer, inputs, outputs):
     for out in nest.flatten(outputs):
         if torch.is_tensor(out) and out.is_floating_point():
             penalty = layer.activity_regularizer(out)
-            layer._activity_penalties.append(penalty / out.shape[0] if out.dim() else penalty)
+            layer.activity_losses.append(penalty / out.shape[0] if out.dim() else penalty)
 
 
 def _shapes(structure):

@@ -244,7 +244,7 @@ class StackedRNNCells(Layer):
     def build(self, input_shape):
         for cell in self.cells:
             if isinstance(cell, Layer):
-                cell._maybe_build(input_shape)
+                cell.maybe_build(input_shape)
             input_shape = (input_shape[0], _output_size(cell))
 
     def call(self, inputs, states, training=None):
@@ -329,7 +329,7 @@ class RNN(_Recurrent):
 
     def build(self, sequences_shape):
         if isinstance(self.cell, Layer):
-            self.cell._maybe_build((sequences_shape[0], *sequences_shape[2:]))
+            self.cell.maybe_build((sequences_shape[0], *sequences_shape[2:]))
 
     def get_initial_state(self, batch_size):
         """The states a sequence starts from: the cell's ``get_initial_state``, else zeros."""

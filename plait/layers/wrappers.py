@@ -31,7 +31,7 @@ class Wrapper(Layer):
         self.layer = layer
 
     def build(self, input_shape=None):
-        self.layer._maybe_build(input_shape)
+        self.layer.maybe_build(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "layer": layer_to_config(self.layer)}
@@ -81,8 +81,8 @@ class Bidirectional(Layer):
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
     def build(self, input_shape):
-        self.forward_layer._maybe_build(input_shape)
-        self.backward_layer._maybe_build(input_shape)
+        self.forward_layer.maybe_build(input_shape)
+        self.backward_layer.maybe_build(input_shape)
 
     def _merge(self, a, b):
         if self.merge_mode == "concat":
@@ -161,7 +161,7 @@ class TimeDistributed(Wrapper):
     def build(self, input_shape):
         if len(input_shape) < 3:
             raise ValueError(f"`TimeDistributed` needs inputs of rank >= 3. Received: input_shape={input_shape}")
-        self.layer._maybe_build((None, *input_shape[2:]))
+        self.layer.maybe_build((None, *input_shape[2:]))
 
     def call(self, inputs):
         batch, steps = inputs.shape[0], inputs.shape[1]

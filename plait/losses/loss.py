@@ -161,6 +161,11 @@ class LossFunctionWrapper(Loss):
         super().__init__(name or getattr(fn, "__name__", "loss"), reduction, dtype, **kwargs)
         self._fn = fn
 
+    @property
+    def fn(self):
+        """The wrapped function (Keras's ``LossFunctionWrapper.fn``)."""
+        return self._fn
+
     def call(self, y_true, y_pred):
         y_true, y_pred = same_rank(y_true, y_pred)
         return self._fn(y_true, y_pred, **self.fn_kwargs)

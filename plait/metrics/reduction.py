@@ -69,6 +69,12 @@ class MeanMetricWrapper(Mean):
         self._fn, self._fn_kwargs = fn, kwargs
         super().__init__(name=name or getattr(fn, "__name__", None), dtype=dtype)
 
+    @property
+    def fn_kwargs(self):
+        """The keyword arguments ``fn`` gets on every update (a loss's ``fn_kwargs``, as Keras
+        names them)."""
+        return self._fn_kwargs
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         with torch.no_grad():
             y_true, y_pred, sample_weight = as_tensors(y_true, y_pred, sample_weight)

@@ -22,13 +22,20 @@ from plait.utils.custom_objects import custom_object_scope
 
 
 def layer_dict(layers=()):
-    """A ``ModuleDict`` of layers by name. Entries go straight into ``_modules``: a Keras name may
-    be an ``nn.Module`` method's (``double``, ``train``), which ``add_module`` refuses; such a
-    layer is reached as ``by_name["double"]``."""
+    """A ``ModuleDict`` of layers by name (see :func:`put_layer`)."""
     table = nn.ModuleDict()
     for layer in layers:
-        table._modules[layer.name] = layer
+        put_layer(table, layer)
     return table
+
+
+def put_layer(table, layer):
+    """Put ``layer`` into the ``ModuleDict`` ``table`` under its name (``del table[name]`` takes
+    it out). The entry goes straight into torch's private ``_modules``: torch's public setters
+    (``table[name] = ...``, ``add_module``) refuse a name that is an ``nn.Module`` attribute, and
+    a Keras name may be one (``double``, ``train``); such a layer is reached as
+    ``by_name["double"]``."""
+    table._modules[layer.name] = layer
 
 
 class Model(Trainer, Layer):
@@ -147,6 +154,25 @@ class Model(Trainer, Layer):
             return _float32(out) if autocast is not None else out, None
 
         return forward
+
+    # ---- quantization
+    def quantize(self, mode=None, config=None, filters=None, type_check=True):
+        """Quantize the weights of the model's Dense, EinsumDense, Embedding and
+        ReversibleEmbedding layers in place, as Keras's ``model.quantize``.
+
+        Args:
+            mode: ``"int8"``, ``"int4"`` or ``"float8"`` (optional when ``config`` is given).
+            config: a ``plait.quantizers.QuantizationConfig`` (default: the mode's).
+            filters: a regex, a list of them (searched in the layer names) or a callable
+                ``layer -> bool``: only the selected layers are quantized.
+
+        Other layers are skipped (a warning names those with no quantized form). See
+        :mod:`plait.layers.quantized`.
+        """
+        from plait.layers.quantized import quantize_model
+
+        if quantize_model(self, mode, config, filters, type_check):
+            self._step_fn = self._builtin = None  # the training step is made again for the new weights
 
     # ---- saving
     def save(self, filepath, overwrite=True):
@@ -367,12 +393,60 @@ class Functional(Model):
         return True
 
     @property
+    def graph_nodes(self):
+        """The graph's nodes (one per layer call, :class:`~plait.graph.node.Node`) in run order,
+        the ``Input`` nodes included; a new list.
+
+        Example:
+            >>> import plait
+            >>> x = plait.Input(shape=(3,))
+            >>> model = plait.Model(x, plait.layers.Dense(2)(x))
+            >>> [type(node.layer).__name__ for node in model.graph_nodes]
+            ['InputLayer', 'Dense']
+        """
+        return list(self._nodes)
+
+    @property
+    def input_structure(self):
+        """The inputs as the model was given them: one symbolic tensor, a list, or a dict
+        ``{name: tensor}`` (``inputs`` is always the flat list)."""
+        return self._input_struct
+
+    @property
+    def output_structure(self):
+        """The outputs as the model was given them: one symbolic tensor, a list, or a dict
+        ``{name: tensor}`` (what a call returns has this structure; ``outputs`` is the flat list).
+
+        Example:
+            >>> import plait
+            >>> x = plait.Input(shape=(3,))
+            >>> model = plait.Model(x, {"y": plait.layers.Dense(2)(x)})
+            >>> list(model.output_structure), len(model.outputs)
+            (['y'], 1)
+        """
+        return self._output_struct
+
+    def graph_call(self, *inputs):
+        """Run the generated forward on ``inputs``, tensors in input order, as they are: no
+        checks, casts, autocast or repacking. Returns one tensor for one output, else a tuple
+        in output order: what exporters trace (``torch.export``, ONNX).
+
+        Example:
+            >>> import torch, plait
+            >>> x = plait.Input(shape=(3,))
+            >>> model = plait.Model(x, [plait.layers.Dense(2)(x), plait.layers.Dense(1)(x)])
+            >>> [tuple(y.shape) for y in model.graph_call(torch.ones(4, 3))]
+            [(4, 2), (4, 1)]
+        """
+        return self._graph_fn(self._graph_calls, self._graph_consts, *inputs)
+
+    @property
     def output_shapes(self):
         return [t.shape for t in self.outputs]
 
     def output_activation(self, index):
         layer = self.outputs[index].node.layer
-        if not hasattr(layer, "call_logits") or len(layer._inbound_nodes) != 1:
+        if not hasattr(layer, "call_logits") or len(layer.inbound_nodes) != 1:
             return None  # a shared layer's other calls would need their own logits
         return getattr(layer, "activation", None)
 

@@ -7,7 +7,7 @@ from plait.graph.node import SymbolicTensor
 from plait.layers.base import Layer
 from plait.layers.input_layer import Input, InputLayer
 from plait.layers.torch_module import wrap_module
-from plait.models.functional import Functional, layer_dict
+from plait.models.functional import Functional, layer_dict, put_layer
 from plait.training.trainer import Trainer
 from plait.utils import array_to_tensor
 
@@ -63,28 +63,42 @@ class Sequential(Functional):
                     "All layer names should be unique."
                 )
             self._stack.append(layer)
-            self.by_name._modules[layer.name] = layer
+            put_layer(self.by_name, layer)
         # Built as soon as the input shape is known (as Keras does), so parameters() and
         # state_dict() hold every weight; otherwise on the first data.
         self.built = False
-        self._ensure_graph()
+        self.ensure_graph()
 
     def pop(self):
         """Remove and return the last layer."""
         if not self._stack:
             raise ValueError(f"Sequential model '{self.name}' has no layers to pop.")
         layer = self._stack.pop()
-        del self.by_name._modules[layer.name]
+        del self.by_name[layer.name]
         self.built = False
-        self._ensure_graph()
+        self.ensure_graph()
         return layer
 
-    def _known_input_shape(self):
+    @property
+    def input_batch_shape(self):
+        """The inputs' batch shape as declared (batch dim first): the ``Input``'s, or the first
+        layer's ``input_shape=``; None when neither was given (the model builds on its first data).
+
+        Example:
+            >>> import plait
+            >>> plait.Sequential([plait.layers.Dense(2, input_shape=(3,))]).input_batch_shape
+            (None, 3)
+        """
         if self._input_layer is not None:
             return self._input_layer.batch_shape
-        if self._stack and self._stack[0]._batch_input_shape is not None:
-            return self._stack[0]._batch_input_shape
+        if self._stack and self._stack[0].batch_input_shape is not None:
+            return self._stack[0].batch_input_shape
         return None
+
+    @property
+    def input_dtype(self):
+        """The ``torch.dtype`` of the declared ``Input`` (``torch.float32`` without one)."""
+        return self._input_dtype()
 
     def _input_dtype(self, default=torch.float32):
         return self._input_layer.input_dtype if self._input_layer is not None else default
@@ -92,7 +106,7 @@ class Sequential(Functional):
     def ensure_built(self, x):
         """Build the graph from the shape of input data ``x`` (an array, a tensor, or a list
         holding one) when no input shape was given, as Keras builds on the first batch."""
-        if self._ensure_graph() or x is None:
+        if self.ensure_graph() or x is None:
             return
         sample = x[0] if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") else x
         if hasattr(sample, "to_numpy") and not isinstance(sample, torch.Tensor):
@@ -100,9 +114,20 @@ class Sequential(Functional):
         if hasattr(sample, "shape") and len(sample.shape):
             self(sample[:1])
 
-    def _ensure_graph(self):
-        """Build the graph now if the input shape is known and it is out of date."""
-        shape = self._known_input_shape()
+    def ensure_graph(self):
+        """Build the graph now if the input shape is known and the graph is out of date (layers
+        were added or popped); return whether the model is built.
+
+        Example:
+            >>> import plait
+            >>> model = plait.Sequential([plait.layers.Dense(2)])
+            >>> model.ensure_graph()
+            False
+            >>> model.build((None, 3))
+            >>> model.ensure_graph()
+            True
+        """
+        shape = self.input_batch_shape
         if not self.built and shape is not None and self._stack:
             self._build_graph(shape, self._input_dtype())
         return self.built
@@ -125,7 +150,7 @@ class Sequential(Functional):
 
     def build(self, input_shape=None):
         """Build for inputs of ``input_shape`` (batch dim included)."""
-        shape = input_shape if input_shape is not None else self._known_input_shape()
+        shape = input_shape if input_shape is not None else self.input_batch_shape
         if shape is None:
             raise ValueError(
                 f"Sequential model '{self.name}' cannot be built: its input shape is unknown. "
@@ -134,7 +159,7 @@ class Sequential(Functional):
         self._build_graph((None, *tuple(shape)[1:]), self._input_dtype())
 
     def __call__(self, *args, **kwargs):
-        self._ensure_graph()
+        self.ensure_graph()
         if not self.built and args and not isinstance(args[0], SymbolicTensor):
             data = args[0]
             data = array_to_tensor(data) if not isinstance(data, torch.Tensor) else data
@@ -167,17 +192,17 @@ class Sequential(Functional):
 
     @property
     def input_names(self):
-        if not self._ensure_graph():
+        if not self.ensure_graph():
             raise ValueError(f"Sequential model '{self.name}' has no inputs until it is built.")
         return super().input_names
 
     @property
     def output_names(self):
         # Known before the graph is: a Sequential's one output is its last layer's.
-        if self._ensure_graph():
+        if self.ensure_graph():
             return super().output_names
         return [self._stack[-1].name] if self._stack else []
 
     def _sublayers(self):
-        self._ensure_graph()
+        self.ensure_graph()
         return list(self._stack)

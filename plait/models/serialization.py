@@ -27,15 +27,13 @@ from plait.utils import nest
 # ---------------------------------------------------------------- models
 def model_to_config(model):
     if isinstance(model, Sequential):
-        shape = model._known_input_shape()
+        shape = model.input_batch_shape
         return {
             "name": model.name,
             "layers": [layer_to_config(layer) for layer in model.layers],
-            "input": (
-                None if shape is None else {"batch_shape": list(shape), "dtype": keras_dtype(model._input_dtype())}
-            ),
+            "input": (None if shape is None else {"batch_shape": list(shape), "dtype": keras_dtype(model.input_dtype)}),
         }
-    position = {id(node): i for i, node in enumerate(model._nodes)}
+    position = {id(node): i for i, node in enumerate(model.graph_nodes)}
 
     def ref(value):
         if isinstance(value, SymbolicTensor):
@@ -48,15 +46,15 @@ def model_to_config(model):
             "args": nest.map_structure(ref, list(node.args)),
             "kwargs": nest.map_structure(ref, node.kwargs),
         }
-        for node in model._nodes
+        for node in model.graph_nodes
     ]
     return {
         "name": model.name,
         # Each entry carries the layer's name: a custom get_config need not include it (Keras's).
         "layers": [{**layer_to_config(layer), "name": layer.name} for layer in model.operations],
         "graph": nodes,
-        "inputs": _structure(model._input_struct, ref),
-        "outputs": _structure(model._output_struct, ref),
+        "inputs": _structure(model.input_structure, ref),
+        "outputs": _structure(model.output_structure, ref),
     }
 
 
@@ -156,18 +154,18 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
 
     if isinstance(model, Sequential):
         layers = [clone_layer(layer) for layer in model.layers]
-        shape = model._known_input_shape()
+        shape = model.input_batch_shape
         if input_tensors is not None:
             layers = [nest.flatten(input_tensors)[0], *layers]
         elif shape is not None:
-            layers = [InputLayer(batch_shape=shape, dtype=keras_dtype(model._input_dtype())), *layers]
+            layers = [InputLayer(batch_shape=shape, dtype=keras_dtype(model.input_dtype)), *layers]
         return Sequential(layers, name=model.name)
     if not model.has_graph:
         return type(model).from_config(model.get_config())
     # A graph model: the same nodes, each calling a clone of its layer.
     clones, produced = {}, {}
     new_inputs = nest.flatten(input_tensors) if input_tensors is not None else None
-    for node in model._nodes:
+    for node in model.graph_nodes:
         layer = node.layer
         if isinstance(layer, InputLayer):
             position = model.inputs.index(node.outputs) if node.outputs in model.inputs else None
@@ -193,8 +191,8 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     def output_of(t):
         return produced[id(t.node)][t.index]
 
-    inputs = _structure(model._input_struct, lambda t: produced[id(t.node)][0])
-    outputs = _structure(model._output_struct, output_of)
+    inputs = _structure(model.input_structure, lambda t: produced[id(t.node)][0])
+    outputs = _structure(model.output_structure, output_of)
     return Functional(inputs, outputs, name=model.name)
 
 

@@ -24,19 +24,19 @@ def _shape_text(shapes):
 
 def _node_label(tensor):
     layer = tensor.node.layer
-    return f"{layer.name}[{layer._inbound_nodes.index(tensor.node)}][{tensor.index}]"
+    return f"{layer.name}[{layer.inbound_nodes.index(tensor.node)}][{tensor.index}]"
 
 
 def _is_sequential_like(model):
     if getattr(model, "layer_stack", False):  # a Sequential
         return True
     consumers = {}
-    for node in model._nodes:
+    for node in model.graph_nodes:
         if len(node.input_tensors) > 1 or len(node.output_tensors) > 1:
             return False
         for t in node.input_tensors:
             consumers[id(t)] = consumers.get(id(t), 0) + 1
-    layers = [n.layer for n in model._nodes]
+    layers = [n.layer for n in model.graph_nodes]
     return (
         len(set(map(id, layers))) == len(layers) and all(c == 1 for c in consumers.values()) and len(model.outputs) == 1
     )
@@ -120,7 +120,7 @@ def print_summary(
         print_fn(line)
 
     def print_layers(m, prefix, selected=None):
-        nodes = m._nodes
+        nodes = m.graph_nodes
         layers = m.operations if selected is None else m.operations[selected[0] : selected[1]]
         for i, layer in enumerate(layers):
             mine = [n for n in nodes if n.layer is layer]
@@ -129,7 +129,7 @@ def print_summary(
                 shape_text = "multiple"
             else:
                 shape_text = _shape_text(shapes) if shapes else "?"
-            name = f"{layer.name} ({layer._get_name()})"
+            name = f"{layer.name} ({layer.type_name()})"
             fields = [name, shape_text, layer.count_params()]
             connections = [_node_label(t) for n in mine for t in n.input_tensors if isinstance(t, SymbolicTensor)]
             if not sequential_like:
@@ -212,9 +212,9 @@ def _print_subclassed(model, print_fn, line_length):
     header = "Layer (type)".ljust(positions[0]) + "Output Shape".ljust(positions[1] - positions[0]) + "Param #"
     print_fn(header)
     print_fn("=" * line_length)
-    layers = model._sublayers()
+    layers = model.operations
     for i, layer in enumerate(layers):
-        name = f"{layer.name} ({layer._get_name()})"[: positions[0] - 1]
+        name = f"{layer.name} ({layer.type_name()})"[: positions[0] - 1]
         # As Keras: a layer that has not seen data yet has no weights and says so.
         params = str(layer.count_params()) if layer.built else "0 (unbuilt)"
         print_fn(name.ljust(positions[0]) + "?".ljust(positions[1] - positions[0]) + params)

@@ -202,6 +202,22 @@ class Operation(Layer):
         self._template = nest.map_structure(self._keep_constant, (list(args), dict(kwargs_)))
         self.built = True
 
+    @property
+    def template(self):
+        """The call's arguments, ``(args, kwargs)``, with placeholders: where a symbolic input
+        goes, an object whose ``index`` is its position among the node's inputs; where a constant
+        tensor goes, one whose ``index`` names its buffer (``constant_<index>``). Other values
+        stand as given.
+
+        Example:
+            >>> import plait
+            >>> y = plait.ops.add(plait.Input(shape=(3,)), 1.0)
+            >>> args, kwargs = y.node.layer.template
+            >>> [type(a).__name__ for a in args], kwargs
+            (['_Input', 'float'], {})
+        """
+        return self._template
+
     def _keep_constant(self, value):
         if isinstance(value, np.ndarray):
             value = torch.as_tensor(value)

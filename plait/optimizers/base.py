@@ -123,6 +123,21 @@ class Optimizer:
         self._learning_rate = value
 
     @property
+    def learning_rate_schedule(self):
+        """The schedule the learning rate follows (a ``LearningRateSchedule`` or any ``step -> lr``
+        callable), or None when the rate is a number.
+
+        Example:
+            >>> from plait.optimizers import SGD, schedules
+            >>> SGD(0.1).learning_rate_schedule is None
+            True
+            >>> schedule = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+            >>> SGD(schedule).learning_rate_schedule is schedule
+            True
+        """
+        return self._learning_rate if callable(self._learning_rate) else None
+
+    @property
     def params(self):
         """The parameters the optimizer was built for (None before ``build``)."""
         return self._params

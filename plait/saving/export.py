@@ -56,7 +56,7 @@ def _example_inputs(model):
             examples.append(maker(shape, dtype=t.torch_dtype))
         try:
             with torch.no_grad():
-                model._graph_fn(model._graph_calls, model._graph_consts, *examples)
+                model.graph_call(*examples)
             return tuple(examples)
         except (RuntimeError, ValueError):
             continue
@@ -86,7 +86,7 @@ class _Positional(torch.nn.Module):
         self.model = model
 
     def forward(self, *inputs):
-        return self.model._graph_fn(self.model._graph_calls, self.model._graph_consts, *inputs)
+        return self.model.graph_call(*inputs)
 
 
 def export_model(model, filepath, format=None, example_inputs=None):
@@ -102,7 +102,7 @@ def export_model(model, filepath, format=None, example_inputs=None):
         the path.
     """
     filepath = os.fspath(filepath)
-    if not hasattr(model, "_graph_fn"):
+    if not hasattr(model, "graph_source"):  # set with the generated forward
         raise ValueError(f"Model '{model.name}' has no graph yet: build it (call it on data) before exporting.")
     fmt = format or ("onnx" if filepath.endswith(".onnx") else "torch_export" if filepath.endswith(".pt2") else None)
     if fmt not in ("onnx", "torch_export"):

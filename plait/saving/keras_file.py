@@ -122,7 +122,7 @@ def sequential_from_keras(config):
     for spec in config["layers"]:
         model.add(layer_from_keras(spec))
     shape = config.get("build_input_shape")
-    if not model._ensure_graph() and shape is not None:
+    if not model.ensure_graph() and shape is not None:
         model.build(tuple(shape))
     return _frozen(model, config)
 
@@ -279,7 +279,10 @@ def _by_structure(layer, group):
 
 def _builtin_values(layer, group):
     """A plait layer's values from its group, in ``layer.get_weights()`` order: by its structure
-    where the group mirrors it, else every dataset below the group in Keras's order."""
+    where the group mirrors it, else every dataset below the group in Keras's order. A quantized
+    layer keeps its values (its ``load_own_variables`` reads the group afterwards)."""
+    if getattr(layer, "quantization_mode", None):
+        return layer.get_weights()
     found = _by_structure(layer, group)
     entries = layer.weight_entries()
     if found is not None and all(id(spec.get(owner)) in found for owner, spec in entries):
@@ -297,7 +300,7 @@ def _layer_values(layer, group, hooks=None):
     if not (is_custom_layer(layer) or is_subclassed_model(layer)):
         return _builtin_values(layer, group)
     if user_defines(layer, "load_own_variables"):
-        values = layer.get_weights()[: len(layer._own_entries())]
+        values = layer.get_weights()[: sum(owner is layer for owner, _ in layer.weight_entries())]
     else:
         values = [np.asarray(group["vars"][k]) for k in sorted(group["vars"], key=int)] if "vars" in group else []
     for key, child in custom_children(layer):
@@ -308,7 +311,7 @@ def _layer_values(layer, group, hooks=None):
                     f"(looked for '{group.name}/{key}'); it holds {sorted(group)}."
                 )
             continue
-        if hasattr(child, "_nodes"):  # a model inside the layer: its layers in its order
+        if hasattr(child, "graph_nodes"):  # a model inside the layer: its layers in its order
             inner = group[key]["layers"] if "layers" in group[key] else group[key]
             for sub, name in zip(child.layers, _keras_group_names(child)):
                 values += _layer_values(sub, inner[name], hooks) if name in inner else []
@@ -320,7 +323,7 @@ def _layer_values(layer, group, hooks=None):
 def _keras_group_names(model):
     counts, names = Counter(), []
     for layer in model.layers:
-        base = to_snake_case(layer._keras_class_name() if hasattr(layer, "_keras_class_name") else type(layer).__name__)
+        base = to_snake_case(type(layer).__name__)
         if type(layer).__name__ == "Functional":
             base = "functional"
         names.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
@@ -340,7 +343,7 @@ def _numeric(values, layer, key, where):
 
 def _misfit(layer, values):
     """Why ``values`` cannot be ``layer``'s weights (count, then shapes), or None."""
-    entries = layer._weight_entries()
+    entries = layer.weight_entries()
     if len(values) != len(entries):
         names = [f"{lay.name}/{spec.name}" for lay, spec in entries]
         return f"Layer '{layer.name}' expects {len(entries)} weights ({names}), but the file has {len(values)}."
@@ -360,7 +363,8 @@ def load_keras_weights(model, h5file, where, skip_mismatch=False):
     for layer, values in _weights_plan(model, h5file, where, skip_mismatch, hooks):
         layer.set_weights(values)
     for layer, group in hooks:
-        if user_defines(layer, "load_own_variables") and "vars" in group:
+        own_hook = user_defines(layer, "load_own_variables") or getattr(layer, "quantization_mode", None)
+        if own_hook and "vars" in group:
             layer.load_own_variables(H5Store(group["vars"]))
     return hooks
 
@@ -608,8 +612,8 @@ def _restore_optimizer(model, h5, where):
     model.prepare_optimizer()
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
     position = {id(p): i for i, p in enumerate(optimizer.params)}
-    entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
-    head = 1 if callable(optimizer._learning_rate) else 2  # iterations, and the rate when it is a float
+    entries = [(layer, spec) for layer, spec in model.weight_entries() if spec.trainable and layer.trainable]
+    head = 1 if optimizer.learning_rate_schedule is not None else 2  # iterations, and the rate when a float
     if type(optimizer).__name__ not in SLOT_PASSES:
         warnings.warn(
             f"{where}: plait cannot read the state of optimizer {type(optimizer).__name__} from a .keras file; "
@@ -631,10 +635,11 @@ def _restore_optimizer(model, h5, where):
     with torch.no_grad():
         optimizer.iterations = int(values[0])
         i = head
+        states = optimizer.slots_for([position[id(spec.get(layer))] for layer, spec in entries]) if passes else {}
         for slots in passes:
-            for layer, spec in entries:
+            for k, (_, spec) in enumerate(entries):
                 for slot in slots:
-                    state = optimizer._state[slot][position[id(spec.get(layer))]]
+                    state = states[slot][k]
                     state.copy_(spec.to_storage(values[i]).to(state.dtype))
                     i += 1
 

@@ -75,6 +75,8 @@ def _not_writable(what, why):
 
 
 def _policy(name):
+    if isinstance(name, dict):  # a quantized layer's policy, already as Keras writes it
+        return name
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
 
 
@@ -96,7 +98,7 @@ def _operation_spec(layer):
     from plait.ops._op import _Const
 
     family, name = layer.op.split(".", 1)
-    args, kwargs = layer._template
+    args, kwargs = layer.template
     if any(isinstance(v, _Const) for v in list(args) + list(kwargs.values())):
         raise _not_writable(f"op '{layer.name}' ({layer.op})", "it holds a constant tensor")
     from plait.ops._op import _KERAS_CLASS_NAMES
@@ -117,7 +119,7 @@ def _operation_args(layer, node):
         return list(node.args)[::-1] if _torch_arithmetic(layer)[1] else list(node.args)
     from plait.ops._op import _Input
 
-    args, _ = layer._template
+    args, _ = layer.template
     inputs = list(node.args)
     return [inputs[a.index] if isinstance(a, _Input) else a for a in args]
 
@@ -147,7 +149,7 @@ def _torch_arithmetic(layer):
 
 
 def _torch_op_spec(layer):
-    if any(node.kwargs for node in layer._inbound_nodes):
+    if any(node.kwargs for node in layer.inbound_nodes):
         raise _not_writable(f"layer '{layer.name}'", "it calls a torch function with keyword arguments")
     class_name = _torch_arithmetic(layer)[0]
     return {
@@ -198,7 +200,7 @@ def _custom_spec(layer):
         "config": layer_config(layer),
         "registered_name": get_registered_name(type(layer)),
     }
-    node = layer._inbound_nodes[0] if layer._inbound_nodes else None
+    node = next(iter(layer.inbound_nodes), None)
     if node is not None and len(node.input_tensors) == 1:
         spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
     return _own_build_config(layer, spec)
@@ -321,8 +323,8 @@ def _shape(value):
 
 
 def sequential_config(model):
-    model._ensure_graph()
-    shape, dtype = model._known_input_shape(), model._input_dtype()
+    model.ensure_graph()
+    shape, dtype = model.input_batch_shape, model.input_dtype
     if shape is None and getattr(model, "inputs", None):  # built by a first call on data
         shape, dtype = model.inputs[0].shape, model.inputs[0].dtype
     layers = []
@@ -330,7 +332,7 @@ def sequential_config(model):
         layers.append(layer_spec(InputLayer(batch_shape=shape, dtype=keras_dtype(dtype), name=f"{model.name}_input")))
     for layer in model.operations:
         spec = layer_spec(layer)
-        node = layer._inbound_nodes[0] if layer._inbound_nodes else None
+        node = next(iter(layer.inbound_nodes), None)
         if node is not None and node.input_tensors:
             spec["build_config"] = {"input_shape": _shape(node.input_tensors[0].shape)}
         layers.append(_own_build_config(layer, spec))
@@ -345,11 +347,11 @@ def sequential_config(model):
 
 def functional_config(model):
     """Keras's functional config: layers with their ``inbound_nodes``, inputs and outputs."""
-    own = {id(node) for node in model._nodes}
+    own = {id(node) for node in model.graph_nodes}
 
     def node_index(node):
         # A layer's nodes are numbered among those that belong to this model, as Keras does.
-        return [n for n in node.layer._inbound_nodes if id(n) in own].index(node)
+        return [n for n in node.layer.inbound_nodes if id(n) in own].index(node)
 
     def ref(tensor):
         return {
@@ -378,7 +380,7 @@ def functional_config(model):
     layers = []
     for layer in model.operations:
         spec = layer_spec(layer)
-        nodes = [n for n in layer._inbound_nodes if id(n) in own and not isinstance(layer, InputLayer)]
+        nodes = [n for n in layer.inbound_nodes if id(n) in own and not isinstance(layer, InputLayer)]
         spec["name"] = layer.name
         if (spec["module"] or "").startswith("keras.src.ops."):
             spec["inbound_nodes"] = [{"args": encode(_operation_args(layer, n)), "kwargs": {}} for n in nodes]
@@ -405,8 +407,8 @@ def functional_config(model):
         "name": model.name,
         "trainable": model.trainable,
         "layers": layers,
-        "input_layers": structure(model._input_struct),
-        "output_layers": structure(model._output_struct),
+        "input_layers": structure(model.input_structure),
+        "output_layers": structure(model.output_structure),
     }
 
 
@@ -581,17 +583,17 @@ def optimizer_variables(model):
     if optimizer.params is None:
         return None
     position = {id(p): i for i, p in enumerate(optimizer.params)}
-    entries = [(layer, spec) for layer, spec in model._weight_entries() if model._is_trainable(layer, spec)]
+    entries = [(layer, spec) for layer, spec in model.weight_entries() if spec.trainable and layer.trainable]
     if any(id(spec.get(layer)) not in position for layer, spec in entries):
         return None
     values = [np.asarray(optimizer.iterations, dtype="int64")]
-    if not callable(optimizer._learning_rate):
+    if optimizer.learning_rate_schedule is None:
         values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
+    state = optimizer.slots_for([position[id(spec.get(layer))] for layer, spec in entries])
     for slots in SLOT_PASSES[name](optimizer):
-        for layer, spec in entries:
+        for i, (_, spec) in enumerate(entries):
             for slot in slots:
-                state = optimizer._state[slot][position[id(spec.get(layer))]]
-                values.append(spec.to_keras(state).cpu().numpy())
+                values.append(spec.to_keras(state[slot][i]).cpu().numpy())
     return values
 
 
@@ -713,6 +715,9 @@ def _write_layer(layer, h5, where, visit=None):
         _write_custom(layer, h5, where, visit)
         return
     _write_vars(h5, where, layer.name, [])
+    if getattr(layer, "quantization_mode", None):  # a quantized layer writes Keras's order for its mode
+        layer.save_own_variables(H5Store(h5[f"{where}/vars"]))
+        return
     for sub, values in _parts(layer, layer.get_weights()):
         _write_vars(h5, f"{where}/{sub}" if sub else where, layer.name, values)
 
@@ -760,7 +765,7 @@ def _h5_bytes(model, with_optimizer=False, visit=None):
 
 def save_keras_model(model, filepath):
     """Write ``model`` as a Keras 3 ``.keras`` file (architecture and weights)."""
-    ensure = getattr(model, "_ensure_graph", None)
+    ensure = getattr(model, "ensure_graph", None)
     if ensure is not None and not ensure():
         raise ValueError(f"Model '{model.name}' is not built yet; call it on data or give it an Input first.")
     config = json.dumps(model_spec(model))

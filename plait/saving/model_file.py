@@ -61,7 +61,7 @@ def _plain_config(value, what):
         return [_plain_config(v, what) for v in value]
     if isinstance(value, losses.LossFunctionWrapper):
         return {
-            "loss_function": serialization.function_reference(value._fn, f"The {what}"),
+            "loss_function": serialization.function_reference(value.fn, f"The {what}"),
             "config": {"name": value.name, "reduction": value.reduction, **value.fn_kwargs},
         }
     if isinstance(value, losses.Loss) and getattr(losses, type(value).__name__, None) is type(value):
@@ -69,7 +69,7 @@ def _plain_config(value, what):
     if isinstance(value, losses.Loss) and custom_objects.registered_name(type(value)) is not None:
         return {"loss": custom_objects.registered_name(type(value)), "config": value.get_config()}
     if isinstance(value, metrics.MeanMetricWrapper) and getattr(metrics, type(value).__name__, None) is type(value):
-        return {"metric": type(value).__name__, "config": {"name": value.name, **value._fn_kwargs}}
+        return {"metric": type(value).__name__, "config": {"name": value.name, **value.fn_kwargs}}
     if isinstance(value, metrics.Metric) and not isinstance(value, metrics.MeanMetricWrapper):
         # A metric object (AUC(), a registered custom Metric) by class name and config, as Keras.
         registered = custom_objects.registered_name(type(value))

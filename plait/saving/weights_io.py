@@ -44,7 +44,7 @@ def load_weights(model, path, skip_mismatch=False):
         loaded = {k: loaded[k] for k in order}
     except (SafetensorError, OSError, ValueError, KeyError) as error:
         raise ValueError(f"'{path}' is not a readable safetensors weights file: {error}") from None
-    ensure = getattr(model, "_ensure_graph", None)
+    ensure = getattr(model, "ensure_graph", None)
     if ensure is not None:
         ensure()
     own = model.state_dict()

@@ -93,7 +93,7 @@ def _node_line(layer, node, opts):
 
 
 def _first_node(model, layer):
-    return next((n for n in model._nodes if n.layer is layer), None)
+    return next((n for n in model.graph_nodes if n.layer is layer), None)
 
 
 def _entry(layer, input_index):
@@ -120,7 +120,7 @@ def _graph_lines(model, opts, lines, edges):
     graph models into dashed clusters when ``expand_nested``)."""
     sequential = _is_sequential(model)
     # A Sequential's InputLayer is not drawn (Keras's Sequential.layers does not list it).
-    nodes = [n for n in model._nodes if not (sequential and _class_name(n.layer) == "InputLayer")]
+    nodes = [n for n in model.graph_nodes if not (sequential and _class_name(n.layer) == "InputLayer")]
     seen = set()
     for node in nodes:
         layer = node.layer

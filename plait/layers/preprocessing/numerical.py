@@ -195,7 +195,7 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError(f"Layer '{self.name}' (Normalization) was given `mean` and `variance`; it cannot adapt.")
         if not self.built:
-            self._maybe_build(shape)
+            self.maybe_build(shape)
         self._check_adapt_shape(shape)
         reduce = tuple(d for d in range(len(self._build_shape)) if d not in self._keep)
         if isinstance(data, np.ndarray):
