@@ -184,3 +184,327 @@ def test_namespace_matches_keras():
     names = {n for n in dir(K) if not n.startswith("_")}
     assert names <= set(P.__all__)
     assert plait.utils.bounding_boxes is P
+
+
+# ---------------------------------------------------------------------------------------------
+# Boxes in the layers.
+
+L = keras.layers
+
+
+def _data(seed=0, batch=2, size=(20, 24), per_image=3):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand((batch, *size, 3), generator=g) * 255
+    boxes = torch.from_numpy(_boxes(seed, (batch, per_image), size))
+    labels = torch.arange(batch * per_image).reshape(batch, per_image) + 1
+    return images, boxes, labels
+
+
+# Keras's random transformation as plait's draw, per layer.
+KERAS_DRAW = {
+    "RandomFlip": lambda t: {"flips": t["flips"]},
+    "RandomRotation": lambda t: {"angle": t["angle"]},
+    "RandomZoom": lambda t: {"zooms": torch.cat([t["width_zoom"], t["height_zoom"]], 1)},
+    "RandomTranslation": lambda t: {"shifts": t["translations"]},
+    "RandomShear": lambda t: {"shear": t["shear_factor"]},
+    "RandomPerspective": lambda t: {"end_points": t["end_points"], "apply": t["apply_perspective"]},
+}
+
+GEOMETRIC = [
+    ("RandomFlip", dict(mode="horizontal_and_vertical"), ["xyxy", "rel_yxyx", "center_xywh"]),
+    ("RandomFlip", dict(mode="horizontal"), ["xyxy", "xywh"]),
+    ("RandomRotation", dict(factor=0.3), ["xyxy"]),
+    ("RandomZoom", dict(height_factor=(-0.4, 0.4), width_factor=(-0.3, 0.5)), ["xyxy", "rel_xyxy", "yxyx"]),
+    ("RandomTranslation", dict(height_factor=0.3, width_factor=0.3), ["xyxy", "center_yxhw", "rel_center_xywh"]),
+    ("RandomShear", dict(x_factor=0.3, y_factor=0.2), ["xyxy", "rel_xywh", "xywh"]),
+    ("RandomPerspective", dict(scale=0.6, factor=0.8), ["xyxy"]),
+]
+
+
+def _pinned(layer, draw):
+    """``layer`` with its random draw replaced by ``draw`` (the draw hook is public)."""
+    layer.draw = lambda x: draw
+    return layer
+
+
+@pytest.mark.parametrize("name, kwargs, formats", GEOMETRIC)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_geometric_layer_boxes_match_keras(name, kwargs, formats, seed):
+    images, boxes, labels = _data(seed)
+    for fmt in formats:
+        given = P.convert_format(boxes, "xyxy", fmt, 20, 24)
+        theirs = getattr(L, name)(**kwargs, bounding_box_format=fmt, seed=seed)
+        transformation = theirs.get_random_transformation({"images": images.clone()}, training=True)
+        expected = theirs.transform_bounding_boxes({"boxes": given.clone(), "labels": labels.clone()}, transformation)
+        ours = _pinned(getattr(plait.layers, name)(**kwargs, bounding_box_format=fmt), KERAS_DRAW[name](transformation))
+        out = ours({"images": images, "bounding_boxes": {"boxes": given, "labels": labels}}, training=True)
+        atol = 1e-5 if fmt.startswith("rel") else 2e-4
+        _close(expected["boxes"], out["bounding_boxes"]["boxes"], atol=atol)
+        _close(expected["labels"], out["bounding_boxes"]["labels"], atol=0)
+        # The images are the layer's own images under the same draw.
+        _close(ours(images, training=True), out["images"], atol=0)
+
+
+@pytest.mark.parametrize("name, kwargs", [("RandomRotation", dict(factor=0.3)), ("RandomPerspective", dict(scale=0.6))])
+def test_layers_keras_reads_as_xyxy_convert_other_formats(name, kwargs):
+    # Keras's rotation reads and its perspective writes boxes as xyxy whatever the format; plait
+    # converts: any format gives the xyxy result, written in that format.
+    images, boxes, labels = _data(3)
+    layer = getattr(plait.layers, name)(**kwargs, bounding_box_format="xyxy", seed=4)
+    draw = layer.draw(layer._to_nchw(images)[0])
+    xyxy = _pinned(layer, draw)({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}, training=True)
+    other = _pinned(getattr(plait.layers, name)(**kwargs, bounding_box_format="rel_center_xywh"), draw)
+    rel = P.convert_format(boxes, "xyxy", "rel_center_xywh", 20, 24)
+    out = other({"images": images, "bounding_boxes": {"boxes": rel, "labels": labels}}, training=True)
+    converted = P.convert_format(out["bounding_boxes"]["boxes"], "rel_center_xywh", "xyxy", 20, 24)
+    _close(xyxy["bounding_boxes"]["boxes"], converted, atol=2e-4)
+
+
+def test_random_crop_boxes_match_keras_where_keras_is_right():
+    # Keras's RandomCrop subtracts the top offset from x and the left one from y, and does not clip
+    # at the far side: with equal offsets and boxes inside the window the rules agree.
+    images = torch.rand(2, 20, 24, 3)
+    boxes = torch.tensor([[[4.0, 5, 10, 12], [3, 3, 15, 13]], [[6, 4, 14, 9], [5.5, 7, 9, 13]]])
+    labels = torch.tensor([[1, 2], [3, 4]])
+    theirs = L.RandomCrop(10, 12, bounding_box_format="xyxy")
+    expected = theirs.transform_bounding_boxes({"boxes": boxes.clone(), "labels": labels}, (3, 3))
+    ours = _pinned(plait.layers.RandomCrop(10, 12, bounding_box_format="xyxy"), {"start": (3, 3)})
+    out = ours({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}, training=True)
+    _close(expected["boxes"], out["bounding_boxes"]["boxes"])
+    assert out["images"].shape == (2, 10, 12, 3)
+    # Outside the window plait clips and drops the label (Keras leaves such boxes as they are).
+    outside = {"boxes": torch.tensor([[[0.0, 0, 2, 2], [10, 10, 30, 30]]]), "labels": torch.tensor([[5, 6]])}
+    _pinned(ours, {"start": (3, 4)})
+    out = ours({"images": images[:1], "bounding_boxes": outside}, training=True)["bounding_boxes"]
+    _close([[[0.0, 0, 0, 0], [6, 7, 12, 10]]], out["boxes"])
+    _close([[-1, 6]], out["labels"], atol=0)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"crop_to_aspect_ratio": True}, {"pad_to_aspect_ratio": True}], ids=["stretch", "crop", "pad"]
+)
+@pytest.mark.parametrize("fmt", ["xyxy", "rel_xyxy", "center_xywh"])
+def test_resizing_boxes_match_keras(options, fmt):
+    images, boxes, labels = _data(5)
+    boxes[0, 0] = 0.0  # a padding box: stays empty
+    given = P.convert_format(boxes, "xyxy", fmt, 20, 24)
+    data = {"images": images.clone(), "bounding_boxes": {"boxes": given.clone(), "labels": labels.clone()}}
+    expected = L.Resizing(16, 10, bounding_box_format=fmt, **options)(data)
+    out = plait.layers.Resizing(16, 10, bounding_box_format=fmt, **options)(
+        {"images": images, "bounding_boxes": {"boxes": given, "labels": labels}}
+    )
+    _close(expected["bounding_boxes"]["boxes"], out["bounding_boxes"]["boxes"], atol=1e-4)
+    _close(expected["bounding_boxes"]["labels"], out["bounding_boxes"]["labels"], atol=0)
+    _close(expected["images"], out["images"], atol=1e-3)
+
+
+@pytest.mark.parametrize("size", [(12, 16), (30, 10), (25, 30)])
+def test_center_crop_boxes_match_keras(size):
+    images, boxes, labels = _data(6)
+    data = {"images": images.clone(), "bounding_boxes": {"boxes": boxes.clone(), "labels": labels.clone()}}
+    expected = L.CenterCrop(*size, bounding_box_format="xyxy")(data)
+    out = plait.layers.CenterCrop(*size, bounding_box_format="xyxy")(
+        {"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}
+    )
+    _close(expected["bounding_boxes"]["boxes"], out["bounding_boxes"]["boxes"], atol=1e-4)
+    _close(expected["bounding_boxes"]["labels"], out["bounding_boxes"]["labels"], atol=0)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised inside Keras's MixUp (numpy 2's __array__)
+def test_mixup_boxes_match_keras():
+    images, boxes, labels = _data(7, batch=4)
+    theirs = L.MixUp(bounding_box_format="xyxy", seed=3)
+    transformation = theirs.get_random_transformation({"images": images.clone()}, training=True)
+    expected = theirs.transform_bounding_boxes({"boxes": boxes.clone(), "labels": labels.clone()}, transformation)
+    ours = _pinned(plait.layers.MixUp(bounding_box_format="xyxy"), dict(transformation))
+    out = ours({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}, training=True)
+    _close(expected["boxes"], out["bounding_boxes"]["boxes"], atol=0)
+    # Keras stacks the labels on the batch axis (8 rows of 3); plait keeps one row per image.
+    order = transformation["permutation_order"]
+    _close(torch.cat([labels, labels[order]], 1), out["bounding_boxes"]["labels"], atol=0)
+
+
+# A painted rectangle's own box: the boxes must follow what the layer does to the pixels.
+CONSISTENCY = [
+    ("RandomFlip", dict()),
+    ("RandomRotation", dict(factor=0.15, fill_mode="constant", interpolation="nearest")),
+    (
+        "RandomZoom",
+        dict(height_factor=(-0.3, 0.3), width_factor=(-0.2, 0.4), fill_mode="constant", interpolation="nearest"),
+    ),
+    ("RandomTranslation", dict(height_factor=0.2, width_factor=0.2, fill_mode="constant", interpolation="nearest")),
+    ("RandomShear", dict(x_factor=0.3, fill_mode="constant", interpolation="nearest")),
+    ("RandomPerspective", dict(scale=0.4, interpolation="nearest")),
+    ("RandomCrop", dict(height=40, width=36)),
+    ("RandomCrop", dict(height=70, width=50)),
+    ("Resizing", dict(height=40, width=50, interpolation="nearest")),
+    ("Resizing", dict(height=40, width=50, interpolation="nearest", pad_to_aspect_ratio=True)),
+    ("CenterCrop", dict(height=30, width=44)),
+    ("RandAugment", dict(num_ops=3, factor=0.2, interpolation="nearest")),
+]
+
+
+def _painted(batch=4, size=(64, 64)):
+    """Images of zeros with one rectangle of ones each (the same for masks), and its boxes."""
+    g = np.random.default_rng(0)
+    images = torch.zeros(batch, *size, 1)
+    rects = []
+    for i in range(batch):
+        x1, y1 = g.integers(18, 26), g.integers(18, 26)
+        x2, y2 = x1 + g.integers(10, 20), y1 + g.integers(8, 18)
+        images[i, y1:y2, x1:x2] = 1.0
+        rects.append([[x1, y1, x2, y2]])
+    return images, torch.tensor(rects, dtype=torch.float32)
+
+
+def _extent(image):
+    """The ``xyxy`` box of an image's pixels above one half (pixel edges)."""
+    rows, cols = torch.nonzero(image[..., 0] > 0.5, as_tuple=True)
+    return [cols.min().item(), rows.min().item(), cols.max().item() + 1, rows.max().item() + 1]
+
+
+@pytest.mark.parametrize("name, kwargs", CONSISTENCY)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_boxes_and_masks_follow_the_painted_rectangle(name, kwargs, seed):
+    images, rects = _painted()
+    random = {} if name in ("Resizing", "CenterCrop") else {"seed": seed}
+    layer = getattr(plait.layers, name)(**kwargs, bounding_box_format="xyxy", **random)
+    if name == "RandAugment":
+        # Translation, rotation, translation: the colour picks repaint the background, and a shear
+        # followed by a rotation boxes a box (larger than the rectangle's own box).
+        picks = [1, 2, 1]
+        layer.draw = lambda x: {"picks": picks, "draws": [layer.ops[p].draw(x) for p in picks]}
+    masks = images.to(torch.uint8)
+    data = {
+        "images": images,
+        "bounding_boxes": {"boxes": rects, "labels": torch.ones(4, 1)},
+        "segmentation_masks": masks,
+    }
+    out = layer(data, training=True)
+    boxes = out["bounding_boxes"]["boxes"]
+    assert out["segmentation_masks"].dtype == torch.uint8
+    for i in range(len(images)):
+        # Within 1.5 pixels: box edges are continuous, the painted pixels are whole.
+        np.testing.assert_allclose(boxes[i, 0].numpy(), _extent(out["images"][i]), atol=1.5)
+        if name != "Resizing" or "interpolation" in kwargs:
+            np.testing.assert_array_equal(out["segmentation_masks"][i].numpy(), (out["images"][i] > 0.5).numpy())
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("RandomBrightness", dict(factor=0.3)),
+        ("RandomContrast", dict(factor=0.5)),
+        ("RandomGrayscale", dict(factor=1.0)),
+        ("RandomHue", dict(factor=0.5)),
+        ("RandomSaturation", dict(factor=0.5)),
+        ("RandomColorJitter", dict(brightness_factor=0.2, contrast_factor=0.3)),
+        ("RandomSharpness", dict(factor=0.5)),
+        ("RandomPosterization", dict(factor=(2, 6))),
+        ("Solarization", dict(addition_factor=0.2, threshold_factor=0.5)),
+        ("RandomInvert", dict()),
+        ("RandomColorDegeneration", dict(factor=0.5)),
+        ("AutoContrast", dict()),
+        ("Equalization", dict()),
+        ("RandomGaussianBlur", dict()),
+        ("RandomErasing", dict()),
+        ("AugMix", dict()),
+    ],
+)
+def test_colour_layers_pass_boxes_and_masks(name, kwargs):
+    images, boxes, labels = _data(8)
+    masks = torch.randint(0, 3, (2, 20, 24, 1), dtype=torch.uint8)
+    random = {} if name == "AutoContrast" else {"seed": 0}
+    layer = getattr(plait.layers, name)(**kwargs, bounding_box_format="rel_xyxy", **random)
+    rel = P.convert_format(boxes, "xyxy", "rel_xyxy", 20, 24)
+    data = {"images": images, "bounding_boxes": {"boxes": rel, "labels": labels}, "segmentation_masks": masks}
+    out = layer(data, training=True)
+    _close(rel, out["bounding_boxes"]["boxes"], atol=1e-6)
+    _close(labels, out["bounding_boxes"]["labels"], atol=0)
+    if name != "AugMix":  # AugMix mixes masks through its geometric chains, as Keras does
+        _close(masks, out["segmentation_masks"], atol=0)
+    assert not torch.equal(out["images"], images) or name in ("RandomErasing", "RandomGaussianBlur")
+
+
+def test_masks_match_keras_given_the_same_draw():
+    images, _, _ = _data(9)
+    masks = torch.randint(0, 4, (2, 20, 24, 1)).float()
+    for name, kwargs in [("RandomFlip", {}), ("RandomRotation", dict(factor=0.2)), ("RandomShear", dict(x_factor=0.2))]:
+        theirs = getattr(L, name)(**kwargs, seed=5)
+        transformation = theirs.get_random_transformation({"images": images.clone()}, training=True)
+        expected = theirs.transform_segmentation_masks(masks.clone(), transformation)
+        ours = _pinned(getattr(plait.layers, name)(**kwargs), KERAS_DRAW[name](transformation))
+        out = ours({"images": images, "segmentation_masks": masks}, training=True)["segmentation_masks"]
+        agree = (_numpy(out) == _numpy(expected)).mean()
+        assert agree > 0.99, (name, agree)  # nearest sampling: a rounding tie may pick the other pixel
+
+
+def test_unbatched_ragged_inference_and_labels():
+    images, boxes, labels = _data(10)
+    layer = plait.layers.RandomFlip("horizontal", bounding_box_format="xyxy")
+    _pinned(layer, {"flips": torch.ones(1, 1, 1, 1, dtype=torch.bool)})
+    one = layer({"images": images[0], "bounding_boxes": {"boxes": boxes[0], "labels": labels[0]}}, training=True)
+    assert one["images"].shape == (20, 24, 3) and one["bounding_boxes"]["boxes"].shape == (3, 4)
+    _close(24 - boxes[0][:, [2, 0]], one["bounding_boxes"]["boxes"][:, [0, 2]])
+    # Ragged lists: padded with empty boxes labelled -1.
+    ragged = {"boxes": [[[1.0, 2, 5, 6]], [[0.0, 0, 3, 3], [4, 4, 8, 8]]], "labels": [[7], [8, 9]]}
+    _pinned(layer, {"flips": torch.tensor([True, False]).reshape(2, 1, 1, 1)})
+    out = layer({"images": images, "bounding_boxes": ragged}, training=True)["bounding_boxes"]
+    _close([[[19.0, 2, 23, 6], [24, 0, 24, 0]], [[0, 0, 3, 3], [4, 4, 8, 8]]], out["boxes"])
+    _close([[7, -1], [8, 9]], out["labels"], atol=0)
+    # Inference: everything passes (boxes as float32 tensors); class labels pass too.
+    data = {"images": images, "bounding_boxes": {"boxes": boxes.numpy(), "labels": labels}, "labels": torch.eye(2)}
+    out = layer(data)
+    _close(boxes, out["bounding_boxes"]["boxes"], atol=0)
+    _close(torch.eye(2), out["labels"], atol=0)
+    # MixUp mixes the class labels with the images' weights, boxes and masks alike.
+    mixed = plait.layers.MixUp(seed=1)({"images": images, "labels": torch.eye(2)}, training=True)
+    _close(torch.ones(2), mixed["labels"].sum(1))
+
+
+def test_bad_box_input_names_the_layer():
+    images, boxes, labels = _data(11)
+    flip = plait.layers.RandomFlip(name="flipper")
+    with pytest.raises(
+        ValueError, match="RandomFlip layer 'flipper' was given 'bounding_boxes' but no bounding box format"
+    ):
+        flip({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}, training=True)
+    flip = plait.layers.RandomFlip(bounding_box_format="xyxy", name="flipper")
+    bad = [
+        ({"boxes": boxes}, r"`bounding_boxes` should be a dict with 'boxes' and 'labels'. Received: \['boxes'\]"),
+        (
+            {"boxes": boxes[..., :3], "labels": labels},
+            r"`bounding_boxes\['boxes'\]` should have shape \(batch, num_boxes, 4\)",
+        ),
+        ({"boxes": boxes[0], "labels": labels[0]}, r"should have shape \(batch, num_boxes, 4\)"),
+        ({"boxes": boxes[:1], "labels": labels[:1]}, "one row per image"),
+        ({"boxes": boxes, "labels": labels[:, :2]}, "one label per box"),
+    ]
+    for given, message in bad:
+        with pytest.raises(ValueError, match="RandomFlip layer 'flipper': .*" + message):
+            flip({"images": images, "bounding_boxes": given}, training=True)
+    with pytest.raises(ValueError, match="RandomFlip layer 'flipper': `segmentation_masks` should have"):
+        flip({"images": images, "segmentation_masks": torch.zeros(2, 10, 24, 1)}, training=True)
+    with pytest.raises(ValueError, match="RandomFlip layer 'flipper' expects a dict with an 'images' entry"):
+        flip({"bounding_boxes": {"boxes": boxes, "labels": labels}}, training=True)
+    with pytest.raises(ValueError, match="RandomZoom layer '.*': `bounding_box_format` should be one of"):
+        plait.layers.RandomZoom(0.1, bounding_box_format="corners")
+    for layer in (
+        plait.layers.RandomElasticTransform(bounding_box_format="xyxy"),
+        plait.layers.CutMix(bounding_box_format="xyxy"),
+    ):
+        with pytest.raises(NotImplementedError, match=f"{type(layer).__name__} layer '{layer.name}' cannot"):
+            layer({"images": images, "bounding_boxes": {"boxes": boxes, "labels": labels}}, training=True)
+
+
+def test_bounding_box_format_config_round_trips_with_keras():
+    for name, kwargs in [
+        ("RandomFlip", {}),
+        ("RandomRotation", dict(factor=0.2)),
+        ("Resizing", dict(height=4, width=5)),
+    ]:
+        keras_layer = getattr(L, name)(**kwargs, bounding_box_format="center_xywh")
+        rebuilt = plait.layers.deserialize(keras.layers.serialize(keras_layer))
+        assert rebuilt.bounding_box_format == "center_xywh"
+        assert rebuilt.get_config()["bounding_box_format"] == keras_layer.get_config()["bounding_box_format"]
+        assert "bounding_box_format" not in getattr(plait.layers, name)(**kwargs).get_config()
