@@ -3,8 +3,10 @@
 :class:`DTypePolicy` is ``plait.mixed_precision.DTypePolicy`` (``"float32"``,
 ``"mixed_float16"``, ``"mixed_bfloat16"``); :func:`get`, :func:`serialize` and
 :func:`deserialize` read and write Keras's config dicts, so a policy saved by Keras loads here.
-plait has no quantized weights yet (no ``model.quantize``), so the quantized policy classes
-raise a ``NotImplementedError`` that says so.
+The quantized policies (``QuantizedDTypePolicy``, ``QuantizedFloat8DTypePolicy``,
+``Int4DTypePolicy``: ``"int8_from_float32"``, ``"float8_from_mixed_bfloat16"``,
+``"int4/128_from_float32"``, and GPTQ's and AWQ's ``"gptq/4/128_from_float32"``) are what
+``layer.quantize(...)`` gives a layer; they live in :mod:`plait.quantizers.policies`.
 
 Example:
     >>> from plait import dtype_policies
@@ -18,34 +20,21 @@ Example:
 import re
 
 from plait.mixed_precision import DTypePolicy, global_policy
+from plait.quantizers import policies as _quantized
+from plait.quantizers.policies import (
+    AWQDTypePolicy,
+    GPTQDTypePolicy,
+    Int4DTypePolicy,
+    QuantizedDTypePolicy,
+    QuantizedFloat8DTypePolicy,
+)
 
 
 class FloatDTypePolicy(DTypePolicy):
     """Keras's older name for a float :class:`DTypePolicy` (same arguments and behaviour)."""
 
 
-def _no_quantization(name):
-    class Refused(DTypePolicy):
-        def __init__(self, *args, **kwargs):
-            raise NotImplementedError(
-                f"{name}: plait has no quantized layers; `model.quantize(...)` and quantized dtype "
-                "policies are not available on plait yet. Use a float policy ('float32', "
-                "'mixed_bfloat16', 'mixed_float16') or torch's own quantization "
-                "(torch.ao.quantization) on the model, which is a torch.nn.Module."
-            )
-
-    Refused.__name__ = Refused.__qualname__ = name
-    Refused.__doc__ = f"Keras's ``{name}``: refused on plait (no quantized layers yet)."
-    return Refused
-
-
-QuantizedDTypePolicy = _no_quantization("QuantizedDTypePolicy")
-QuantizedFloat8DTypePolicy = _no_quantization("QuantizedFloat8DTypePolicy")
-Int4DTypePolicy = _no_quantization("Int4DTypePolicy")
-GPTQDTypePolicy = _no_quantization("GPTQDTypePolicy")
-AWQDTypePolicy = _no_quantization("AWQDTypePolicy")
-
-_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy}
+_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy, **_quantized.CLASSES}
 _QUANTIZED_NAME = re.compile(r"^(int8|int4|float8|gptq|awq)(/|_from_|$)")
 
 
@@ -54,6 +43,8 @@ def serialize(dtype_policy):
     {"name": ...}, "registered_name": None}``)."""
     if not isinstance(dtype_policy, DTypePolicy):
         raise TypeError(f"serialize expects a DTypePolicy. Received: {dtype_policy!r}")
+    if isinstance(dtype_policy, QuantizedDTypePolicy):
+        return _quantized.serialize_policy(dtype_policy)
     return {
         "module": "keras",
         "class_name": type(dtype_policy).__name__,
@@ -69,8 +60,6 @@ def deserialize(config, custom_objects=None):
     classes = {**_CLASSES, **(custom_objects or {})}
     name = config["class_name"]
     if name not in classes:
-        if name in globals() and name.endswith("DTypePolicy"):
-            globals()[name]()  # raises the quantization refusal
         raise ValueError(f"Unknown dtype policy class {name!r}. Known: {sorted(classes)}")
     return classes[name].from_config(config.get("config", {}))
 
@@ -79,8 +68,9 @@ def get(identifier):
     """A policy from a name, a config dict or a policy; None gives the global policy.
 
     Args:
-        identifier: ``"float32"``, ``"mixed_float16"``, ``"mixed_bfloat16"``, a dict from
-            :func:`serialize`, a :class:`DTypePolicy`, or None.
+        identifier: ``"float32"``, ``"mixed_float16"``, ``"mixed_bfloat16"``, a quantized
+            policy's name (``"int8_from_float32"``), a dict from :func:`serialize`, a
+            :class:`DTypePolicy`, or None.
     """
     if identifier is None:
         return global_policy()
@@ -90,7 +80,7 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str):
         if _QUANTIZED_NAME.match(identifier):
-            QuantizedDTypePolicy()  # raises the quantization refusal
+            return _quantized.quantized_policy(identifier)
         return DTypePolicy(identifier)
     raise ValueError(
         "Cannot interpret the dtype policy identifier: expected a string, a dict or a DTypePolicy. "

@@ -1,5 +1,5 @@
 """``plait.dtype_policies`` against ``keras.dtype_policies``: the same configs both ways, the
-same lookups, clear refusals for quantized policies."""
+same lookups, the quantized policies as Keras writes them."""
 
 import os
 
@@ -40,12 +40,25 @@ def test_get_defaults_and_bad_identifiers():
         dtype_policies.deserialize({"class_name": "Nope", "config": {}})
 
 
-@pytest.mark.parametrize("name", ["QuantizedDTypePolicy", "Int4DTypePolicy", "GPTQDTypePolicy", "AWQDTypePolicy"])
-def test_quantized_policies_are_refused_with_the_way_out(name):
-    with pytest.raises(NotImplementedError, match=r"model\.quantize"):
-        getattr(dtype_policies, name)("int8", "float32")
-    with pytest.raises(NotImplementedError, match="torch.ao.quantization"):
-        dtype_policies.get("int8_from_float32")
+@pytest.mark.parametrize(
+    "name", ["int8_from_float32", "int4/-1_from_float32", "int4/128_from_mixed_bfloat16", "float8_from_float32"]
+)
+def test_quantized_policies_match_keras(name):
+    ours, theirs = dtype_policies.get(name), keras.dtype_policies.get(name)
+    assert dtype_policies.serialize(ours) == keras.dtype_policies.serialize(theirs)
+    assert (ours.name, ours.quantization_mode) == (theirs.name, theirs.quantization_mode)
+    assert str(ours.compute_dtype).removeprefix("torch.") == theirs.compute_dtype
+    assert dtype_policies.deserialize(keras.dtype_policies.serialize(theirs)) == ours
+    assert keras.dtype_policies.deserialize(dtype_policies.serialize(ours)).name == name
+
+
+def test_quantized_policies_check_their_names():
+    with pytest.raises(ValueError, match="_from_"):
+        dtype_policies.get("int8")
+    with pytest.raises(ValueError, match="Invalid quantization mode"):
+        dtype_policies.QuantizedDTypePolicy("int3", "float32")
+    with pytest.raises(ValueError, match="int4/<block_size>"):
+        dtype_policies.Int4DTypePolicy("int4/x", "float32")
 
 
 def test_policy_map_matches_keras():

@@ -5,8 +5,8 @@ A config reaches plait from ``plait.layers.deserialize(keras_layer.get_config())
 :func:`layer_arguments`. Keras's configs differ from plait's constructor arguments in two ways:
 
 * ``dtype`` is a ``DTypePolicy`` dict (``{"class_name": "DTypePolicy", "config": {"name":
-  "float32"}}``), which plait reads as the policy's name. Quantized policies are refused here
-  with the reason.
+  "float32"}}``), which plait reads as the policy's name; a quantized policy's dict is read as
+  the policy (:mod:`plait.quantizers.policies`).
 * Keras keeps adding keys for features that are off by default (``quantization_config``,
   ``lora_rank``, attention's ``sliding_window`` in older plait layers...). A key the class does
   not take is dropped when it holds its "off" value, and refused with a clear error otherwise:
@@ -22,6 +22,9 @@ Example:
 import inspect
 
 from torch import nn
+
+from plait.quantizers.policies import CLASSES as POLICY_CLASSES
+from plait.quantizers.policies import quantized_policy
 
 # Keras config keys that mean "feature off" at these values: a class without the argument
 # reads them as absent.
@@ -57,17 +60,20 @@ ALWAYS_DROPPED = ("seed",)
 def plain_dtype(value, where="A Keras layer"):
     """A Keras dtype name or ``DTypePolicy`` config as the dtype name plait takes.
 
+    A quantized policy's dict gives the policy itself (``QuantizedDTypePolicy``...), which the
+    quantizable layers take.
+
     Args:
         value: ``"float32"``, ``None``, or a DTypePolicy dict as Keras serializes it.
         where: what holds the value, for the error message.
     """
     if isinstance(value, dict):
         kind = value.get("class_name")
+        quantized = quantized_policy(value) if kind in POLICY_CLASSES else None
+        if quantized is not None:
+            return quantized  # a quantized layer (Dense, EinsumDense, Embedding...) reads it
         if kind not in ("DTypePolicy", "FloatDTypePolicy", None):
-            raise ValueError(
-                f"{where} uses `dtype={kind}({value.get('config')})`; plait has no quantized dtype policies. "
-                "Load the float model and call `model.quantize(...)` instead."
-            )
+            raise ValueError(f"{where} uses `dtype={kind}({value.get('config')})`, a policy plait does not know.")
         value = (value.get("config") or {}).get("name", "float32")
     return value  # a name; the layer resolves it (and names what it cannot)
 

@@ -41,7 +41,7 @@ import torch
 
 from plait import quantizers
 from plait.quantizers import config as quantization_configs
-from plait.quantizers.policies import quantized_policy
+from plait.quantizers.policies import quantized_policy, serialize_policy
 
 E4M3, E5M2 = torch.float8_e4m3fn, torch.float8_e5m2
 _INT4_RANGE = (-8, 7)
@@ -205,14 +205,8 @@ class QuantizedLayer:
         """The config keys of a quantized layer: its policy as Keras writes it and its config."""
         if self.quantization_mode is None:
             return {}
-        policy = self.dtype_policy
         return {
-            "dtype": {
-                "module": "keras",
-                "class_name": type(policy).__name__,
-                "config": policy.get_config(),
-                "registered_name": None,
-            },
+            "dtype": serialize_policy(self.dtype_policy),
             "quantization_config": quantizers.serialize(self.quantization_config),
         }
 
@@ -560,8 +554,8 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
             ``layer -> bool``: only the layers it selects are quantized.
         type_check: as :meth:`QuantizedLayer.quantize`.
 
-    Layers with no quantized form (Conv2D, ...) are skipped with a warning, as in Keras; a layer
-    that is not built raises.
+    Layers with no quantized form (Conv2D, ...) and weights are skipped with a warning (Keras
+    warns for every such layer); a layer that is not built raises.
     """
     import warnings
 
@@ -590,6 +584,14 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
     for layer in [m for m in model.modules() if isinstance(m, Layer)]:
         if child_layers(layer) or not selected(layer):
             continue  # containers are walked, not quantized
+        if not isinstance(layer, QuantizedLayer):
+            if layer.weights:  # (Keras warns for every other layer; here only where weights stay float)
+                warnings.warn(
+                    f"Layer '{layer.name}' ({type(layer).__name__}) has no quantized form; its weights stay "
+                    "float. plait quantizes Dense, EinsumDense, Embedding and ReversibleEmbedding.",
+                    stacklevel=2,
+                )
+            continue
         try:
             layer.quantize(config.mode, type_check=type_check, config=config)
             changed = True

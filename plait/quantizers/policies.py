@@ -173,5 +173,6 @@ def quantized_policy(value):
     if mode.startswith("awq/"):
         return AWQDTypePolicy(mode, source)
     if mode in ("gptq", "awq") or "/" in mode:
-        raise ValueError(f"Invalid {mode.split('/')[0]} policy {value!r}: expected '<mode>/<weight_bits>/<group_size>'.")
+        method = mode.split("/")[0]
+        raise ValueError(f"Invalid {method} policy {value!r}: expected '<mode>/<weight_bits>/<group_size>'.")
     return QuantizedDTypePolicy(mode, source)
