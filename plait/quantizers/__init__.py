@@ -1,5 +1,6 @@
 """``plait.quantizers``: Keras 3's ``keras.quantizers`` on torch: quantizers, quantization
-configs and the quantization math that ``layer.quantize(...)`` / ``model.quantize(...)`` use.
+configs (int8, int4, float8, and GPTQ's and AWQ's) and the quantization math that
+``layer.quantize(...)`` / ``model.quantize(...)`` use.
 
 Example:
     >>> import torch
@@ -12,12 +13,14 @@ Example:
 
 import inspect
 
+from plait.quantizers.awq_config import AWQConfig
 from plait.quantizers.config import (
     Float8QuantizationConfig,
     Int4QuantizationConfig,
     Int8QuantizationConfig,
     QuantizationConfig,
 )
+from plait.quantizers.gptq_config import GPTQConfig
 from plait.quantizers.quantizers import (
     AbsMaxQuantizer,
     Quantizer,
@@ -38,6 +41,8 @@ _CLASSES = (
     Int8QuantizationConfig,
     Int4QuantizationConfig,
     Float8QuantizationConfig,
+    GPTQConfig,
+    AWQConfig,
 )
 
 
@@ -95,8 +100,10 @@ def get(identifier, **kwargs):
 
 
 __all__ = [
+    "AWQConfig",
     "AbsMaxQuantizer",
     "Float8QuantizationConfig",
+    "GPTQConfig",
     "Int4QuantizationConfig",
     "Int8QuantizationConfig",
     "QuantizationConfig",
