@@ -31,6 +31,7 @@ from plait import (
     ops,
     optimizers,
     preprocessing,
+    quantizers,
     random,
     regularizers,
     saving,
@@ -51,6 +52,7 @@ from plait.mixed_precision import DTypePolicy
 from plait.models import Model, Sequential
 from plait.ops import Operation
 from plait.optimizers import Optimizer
+from plait.quantizers import Quantizer
 from plait.regularizers import Regularizer
 from plait.scopes import RematScope, StatelessScope, SymbolicScope, device, name_scope, remat
 from plait.version import __version__ as __version__
@@ -97,6 +99,7 @@ __all__ = [
     "Metric",
     "Operation",
     "Optimizer",
+    "Quantizer",
     "Regularizer",
     "RematScope",
     "StatelessScope",
@@ -115,6 +118,7 @@ __all__ = [
     "distillation",
     "distribution",
     "dtype_policies",
+    "quantizers",
     "losses",
     "metrics",
     "mixed_precision",
