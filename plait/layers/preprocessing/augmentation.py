@@ -6,6 +6,12 @@ are the identity at inference, like every plait layer called without ``training=
 layer called directly, outside a model, defaults to ``training=True``.) Inputs are cast to
 float32, as Keras casts them to its compute dtype.
 
+Every image layer also takes Keras's dict ``{"images": ..., "bounding_boxes": {"boxes": ...,
+"labels": ...}, "segmentation_masks": ..., "labels": ...}`` and transforms all of it with one
+random draw (see ``ImageLayer``): the geometric layers move boxes (in ``bounding_box_format``,
+clipped to the image, a box left without area labelled -1) and masks (nearest sampling), the
+colour layers leave both as they are.
+
 ``seed`` makes the draws reproducible: the layer then draws from its own ``torch.Generator``;
 without one it draws from torch's global generator (``torch.manual_seed``). The numbers drawn
 are torch's, not Keras's, but each transform, given its random factor, is Keras's formula:
@@ -148,12 +154,20 @@ class RandomFlip(_RandomImageLayer):
         mode: ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"`` (default; one
             draw per image flips both ways, as in Keras).
         seed: makes the draws reproducible. data_format: as for ``Resizing``.
+        bounding_box_format: the boxes' format when called on a dict with ``"bounding_boxes"``
+            (``"xyxy"``, ``"rel_xyxy"``, ...; see ``plait.utils.bounding_boxes``), as for every
+            image layer.
 
     Example:
         >>> import torch, plait
         >>> layer = plait.layers.RandomFlip("horizontal", seed=1)
         >>> layer(torch.ones(2, 4, 4, 3)).shape
         torch.Size([2, 4, 4, 3])
+        >>> layer = plait.layers.RandomFlip("horizontal", bounding_box_format="xyxy")
+        >>> layer.draw = lambda x: {"flips": torch.tensor(True).reshape(1, 1, 1, 1)}  # pin the draw
+        >>> boxes = {"boxes": torch.tensor([[1.0, 0, 3, 2]]), "labels": torch.tensor([7])}
+        >>> layer({"images": torch.ones(4, 10, 3), "bounding_boxes": boxes}, training=True)["bounding_boxes"]
+        {'boxes': tensor([[7., 0., 9., 2.]]), 'labels': tensor([7])}
     """
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **kwargs):
@@ -402,7 +416,9 @@ class RandomContrast(_RandomImageLayer):
 class RandomCrop(_RandomImageLayer):
     """Crops a random ``(height, width)`` window of each batch in training (one window for the
     whole batch, as Keras draws it); an image smaller than that is cropped to the target's aspect
-    ratio and resized. At inference the images pass unchanged, as in Keras 3.
+    ratio and resized. At inference the images pass unchanged, as in Keras 3. Boxes are shifted
+    by the window, clipped to it and scaled with the resize (Keras 3.15 swaps the x and y
+    offsets and skips the clip and the scale; plait's boxes follow the pixels).
 
     Args:
         height, width: the crop size. seed, data_format.
