@@ -69,6 +69,8 @@ class MixUp(_MixingLayer):
         tensor([1., 1., 1., 1.])
     """
 
+    blends_masks = True  # the masks are blended like the images (float), as in Keras
+
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
@@ -87,8 +89,6 @@ class MixUp(_MixingLayer):
     def mix_images(self, x, draw):
         weight = draw["mix_weight"].to(x.dtype).reshape(-1, 1, 1, 1)
         return weight * x + (1.0 - weight) * x[draw["permutation_order"]]
-
-    blends_masks = True  # the masks are blended like the images (float), as in Keras
 
     def transform_masks(self, masks, draw):
         return self.mix_images(masks, draw)

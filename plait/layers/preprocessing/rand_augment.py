@@ -65,8 +65,9 @@ def apply_augmentation(op, x, draw=None):
     return op.transform(x, **(draw or {}))
 
 
-def _uniform_picks(layer, count, choices):
-    draws = layer._uniform((count,), 0.0, float(choices), "cpu")
+def _uniform_picks(uniform, count, choices):
+    """``count`` picks among ``choices``, from the layer's ``uniform(shape, low, high, device)``."""
+    draws = uniform((count,), 0.0, float(choices), "cpu")
     return torch.floor(draws).clamp(max=choices - 1).long().tolist()
 
 
@@ -114,7 +115,7 @@ class RandAugment(_RandomImageLayer):
 
     def draw(self, x):
         """``picks``: the augmentations applied, in order; ``draws``: each one's draw."""
-        picks = _uniform_picks(self, self.num_ops, len(self.ops))
+        picks = _uniform_picks(self._uniform, self.num_ops, len(self.ops))
         return {"picks": picks, "draws": [self.ops[p].draw(x) for p in picks]}
 
     def transform(self, x, picks=None, draws=None):
@@ -168,6 +169,8 @@ class AugMix(_RandomImageLayer):
         torch.Size([2, 8, 8, 3])
     """
 
+    blends_masks = True  # masks are mixed like the images (float), as in Keras
+
     def __init__(
         self,
         value_range=(0, 255),
@@ -217,7 +220,7 @@ class AugMix(_RandomImageLayer):
         applies; ``step_draws``: their draws, chain by chain."""
         chain_weights, blend = self._weights()
         choices = len(self.ops) + 1  # the last choice skips the step
-        picks = [_uniform_picks(self, self.chain_depth, choices) for _ in range(self.num_chains)]
+        picks = [_uniform_picks(self._uniform, self.chain_depth, choices) for _ in range(self.num_chains)]
         chains = [[p for p in chain if p < len(self.ops)] for chain in picks]
         step_draws = [[self.ops[p].draw(x) for p in chain] for chain in chains]
         return {"chains": chains, "chain_weights": chain_weights, "blend": blend, "step_draws": step_draws}
@@ -236,8 +239,6 @@ class AugMix(_RandomImageLayer):
         }
         mixed = self._mix_chains(x, draw, lambda op, y, step: apply_augmentation(op, y, step))
         return mixed.clamp(*self.value_range)
-
-    blends_masks = True  # masks are mixed like the images (float), as in Keras
 
     def transform_masks(self, masks, draw):
         return self._mix_chains(masks, draw, lambda op, y, step: op.transform_masks(y, step))
