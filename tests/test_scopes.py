@@ -254,6 +254,26 @@ def test_remat_keeps_fewer_activations_and_the_same_gradients():
         torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
 
 
+def test_rematerialized_model_compiles_exports_and_copies():
+    import copy
+
+    with plait.RematScope(mode="full"):
+        model = plait.Sequential(
+            [plait.Input(shape=(8,))] + [plait.layers.Dense(8, activation="tanh") for _ in range(2)]
+        )
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    want = model(x)
+    twin = copy.deepcopy(model)
+    assert twin.layers[0].forward.__self__ is twin.layers[0]  # bound to the copy, not the original
+    torch.testing.assert_close(twin(x), want)
+    compiled = torch.compile(model)
+    got = compiled(x)
+    got.sum().backward()
+    torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
+    exported = torch.export.export(model, (x,))
+    torch.testing.assert_close(exported.module()(x), want, atol=ATOL, rtol=0)
+
+
 def test_remat_function_matches_keras():
     x = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3)
 
