@@ -23,6 +23,26 @@ def full(tensor):
     return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
 
 
+def distribution_of(model):
+    """The distribution whose layout ``model``'s weights now have: the ``ModelParallel`` that
+    made them DTensors, or the ``FullyShardedDataParallel`` that made FSDP units of its modules;
+    None for a model whose weights are whole on each process."""
+    # Kept on the model itself (as torch keeps FSDP's state on the module): it goes with the
+    # model, and a copy or another model is never taken for a sharded one.
+    return getattr(model, "_plait_sharded", None)
+
+
+def mesh_of(model):
+    """The device mesh of ``model``'s DTensor weights under ``ModelParallel``, or None (not
+    sharded, or sharded by FSDP, which keeps its mesh in its units)."""
+    return getattr(model, "_plait_mesh", None)
+
+
+def sharded_by_fsdp(model):
+    """Whether ``model``'s modules are FSDP units (``FullyShardedDataParallel``)."""
+    return distribution_of(model) is not None and mesh_of(model) is None
+
+
 def _placements(layout, spec, mesh_axes, where):
     from torch.distributed.tensor import Replicate, Shard
 
@@ -51,7 +71,7 @@ def _placements(layout, spec, mesh_axes, where):
 
 def distribute_model(model, distribution):
     """Turn ``model``'s weights into DTensors per ``distribution.layout_map`` (once)."""
-    if getattr(model, "_plait_sharded", None) is distribution:
+    if distribution_of(model) is distribution:
         return
     from torch.distributed.tensor import Replicate, distribute_tensor
 
@@ -63,7 +83,7 @@ def distribute_model(model, distribution):
         # replica along the batch axis holds its own copy of the shards); the batch is split
         # over the batch axis and the gradients summed over it (collectives.average_gradients).
         batch_axis = distribution.batch_dim_name
-        named = sorted({k for k in layout_map if batch_axis in layout_map._layout_map[k].axes})
+        named = sorted({k for k in layout_map if batch_axis in layout_map[k].axes})
         if named:
             raise ValueError(
                 f"LayoutMap key(s) {named} shard a weight over the batch axis '{batch_axis}', whose size is "
@@ -121,7 +141,7 @@ def fully_shard_model(model, distribution):
     too. FSDP subclasses each wrapped module (``FSDPDense``); the subclass keeps the layer's
     class name, so saving writes ``"Dense"``.
     """
-    if getattr(model, "_plait_sharded", None) is distribution:
+    if distribution_of(model) is distribution:
         return
     from torch.distributed.fsdp import fully_shard, register_fsdp_forward_method
 
@@ -163,7 +183,7 @@ def local(value):
 def wrap_forward(model, forward):
     """The training step's forward with DTensor inputs and plain outputs (identity for a model
     that is not sharded)."""
-    mesh = getattr(model, "_plait_mesh", None)
+    mesh = mesh_of(model)
     if mesh is None:
         return forward
 
@@ -175,7 +195,7 @@ def wrap_forward(model, forward):
 
 
 def _inputs_hook(model, args):
-    return tuple(replicate(a, model._plait_mesh) for a in args)
+    return tuple(replicate(a, mesh_of(model)) for a in args)
 
 
 def _outputs_hook(model, args, output):

@@ -24,7 +24,7 @@ PLACEHOLDERS = (2039, 3067)
 
 def symbolic_to_meta(tensor, placeholder):
     """A meta tensor of ``tensor``'s shape, unknown dims of size ``placeholder``."""
-    shape = [placeholder if d is None else d for d in tensor._shape]
+    shape = [placeholder if d is None else d for d in tensor.declared_shape]
     return torch.empty(shape, dtype=tensor.torch_dtype, device="meta")
 
 

@@ -115,6 +115,18 @@ class SymbolicTensor:
         return self._shape
 
     @property
+    def declared_shape(self):
+        """The shape with ``None`` where unknown, always (also inside a plain module's forward,
+        where :attr:`shape` reads unknown dims as the meta run's size).
+
+        Example:
+            >>> from plait.graph.node import SymbolicTensor
+            >>> SymbolicTensor((None, 3), "float32", "x").declared_shape
+            (None, 3)
+        """
+        return self._shape
+
+    @property
     def dtype(self):
         """Keras's dtype name (``"float32"``); the ``torch.dtype`` inside a plain module's forward."""
         if _handlers["unknown_dim_size"] is not None and _handlers["unknown_dim_size"]() is not None:

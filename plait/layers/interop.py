@@ -46,6 +46,8 @@ answered = {}
 
 def outermost_module_call(depth=2):
     """The frame of the outermost ``nn.Module._call_impl`` that received symbolic tensors."""
+    # torch's private _call_impl is the one frame every module call passes through; torch has no
+    # public way to find the module calls under way.
     target = torch.nn.Module._call_impl.__code__
     frame, found = sys._getframe(depth), None
     while frame is not None:

@@ -53,6 +53,8 @@ class TorchModuleWrapper(Layer):
             self._weight_specs.append(_WeightSpec(attr, "module." + attr, tensor.shape, None, True))
         for attr, tensor in module.named_buffers():
             owner = reduce(getattr, attr.split(".")[:-1], module)
+            # torch keeps which buffers are persistent (saved) only in this private set; its public
+            # state_dict() says it too, but runs the module's own state_dict hooks.
             if attr.split(".")[-1] not in owner._non_persistent_buffers_set:
                 self._weight_specs.append(_WeightSpec(attr, "module." + attr, tensor.shape, None, False))
 
