@@ -109,20 +109,20 @@ class _Float8OutputGradient(torch.autograd.Function):
     layer's ``outputs_grad_scale`` and updates that scale and its amax history."""
 
     @staticmethod
-    def forward(ctx, y, layer):
-        ctx.layer = layer
+    def forward(ctx, y, scale, history):
+        # The buffers themselves (under torch.func the ones passed in), updated in backward.
+        ctx.buffers = (scale, history)
         return y.view_as(y)
 
     @staticmethod
     def backward(ctx, upstream):
-        layer = ctx.layer
-        scale, history = layer.outputs_grad_scale, layer.outputs_grad_amax_history
+        scale, history = ctx.buffers
         rounded = quantizers.quantize_and_dequantize(upstream, scale, E5M2, upstream.dtype)
         with torch.no_grad():
             new_scale = quantizers.compute_float8_scale(history.max(), scale, torch.finfo(E5M2).max)
             history.copy_(quantizers.compute_float8_amax_history(upstream, history))
             scale.copy_(new_scale)
-        return rounded, None
+        return rounded, None, None
 
 
 def relabel(tensor, source, target):
@@ -156,6 +156,11 @@ def int_product(x, w, equation=None):
         rows, inner, cols = flat.shape[0], flat.shape[1], w.shape[1]
         # torch._int_mm takes any shape on the CPU; on CUDA, Keras's conditions.
         fits = x.device.type == "cpu" or (rows > 16 and inner >= 16 and inner % 8 == 0 and cols % 8 == 0)
+        if torch.compiler.is_compiling():
+            # Inductor's _int_mm call fails inside torch.func's transforms (plait's compiled
+            # training step): exact int32 products on the CPU, float32 ones on CUDA.
+            kind = torch.int32 if x.device.type == "cpu" else torch.float32
+            return (flat.to(kind) @ w.to(kind)).to(torch.int32).reshape(*x.shape[:-1], cols)
         if fits and x.device.type in ("cpu", "cuda"):
             try:
                 return torch._int_mm(flat, w).reshape(*x.shape[:-1], cols)
@@ -200,6 +205,13 @@ class QuantizedLayer:
     def quantization_mode(self):
         """The quantization mode (``"int8"``, ``"int4"``, ``"float8"``), None when float."""
         return self.dtype_policy.quantization_mode
+
+    @property
+    def stateful(self):
+        """True in float8 mode: the amax histories carry state from call to call (and the
+        backward pass updates the output gradient's), so plait's compiled training step, whose
+        transforms cannot mutate buffers in a backward pass, leaves this layer's step eager."""
+        return self.quantization_mode == "float8"
 
     def quantization_settings(self):
         """The config keys of a quantized layer: its policy as Keras writes it and its config."""
@@ -412,7 +424,9 @@ class QuantizedLayer:
 
     def float8_output(self, y):
         """``y`` unchanged; its gradient rounds through float8_e5m2 (see module docstring)."""
-        return _Float8OutputGradient.apply(y, self) if y.requires_grad else y
+        if not y.requires_grad:
+            return y
+        return _Float8OutputGradient.apply(y, self.outputs_grad_scale, self.outputs_grad_amax_history)
 
     def float8_bias(self):
         """Keras rounds a float32 bias through bfloat16 in float8 mode (for XLA's fusion)."""
