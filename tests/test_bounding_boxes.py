@@ -508,3 +508,45 @@ def test_bounding_box_format_config_round_trips_with_keras():
         assert rebuilt.bounding_box_format == "center_xywh"
         assert rebuilt.get_config()["bounding_box_format"] == keras_layer.get_config()["bounding_box_format"]
         assert "bounding_box_format" not in getattr(plait.layers, name)(**kwargs).get_config()
+
+
+def test_augmix_masks_match_keras_given_the_same_chains():
+    # Keras's AugMix mixes masks through its chains (geometric steps move them, colour steps
+    # leave them), then blends: plait given Keras's chains, weights and step draws.
+    images, _, _ = _data(12)
+    masks = torch.randint(0, 3, (2, 20, 24, 1)).float()
+    theirs = L.AugMix(num_chains=3, chain_depth=3, seed=4)
+    names = [n for n in dir(L) if not n.startswith("_")]
+    by_snake = {"".join(c if c.islower() else "_" + c.lower() for c in n).lstrip("_"): n for n in names}
+    for _ in range(50):  # Keras picks the steps with Python's unseeded random: wait for a geometric one
+        transformation = theirs.get_random_transformation({"images": images.clone()}, training=True)
+        chosen = [by_snake[s["layer_name"]] for c in transformation["chain_transforms"] for s in c]
+        if any(name in KERAS_DRAW for name in chosen):
+            break
+    expected = theirs.transform_segmentation_masks(masks.clone(), transformation)
+    ours = plait.layers.AugMix(num_chains=3, chain_depth=3)
+    chains, steps = [], []
+    for chain in transformation["chain_transforms"]:
+        layers_used = [by_snake[step["layer_name"]] for step in chain]
+        chains.append([[type(op).__name__ for op in ours.ops].index(n) for n in layers_used])
+        steps.append([KERAS_DRAW.get(n, lambda t: {})(s["transformation"]) for n, s in zip(layers_used, chain)])
+    assert any(name in KERAS_DRAW for name in chosen)
+    draw = {
+        "chains": chains,
+        "step_draws": steps,
+        "chain_weights": transformation["chain_mixing_weights"],
+        "blend": transformation["weight_sample"],
+    }
+    out = _pinned(ours, draw)({"images": images, "segmentation_masks": masks}, training=True)["segmentation_masks"]
+    agree = np.isclose(_numpy(out), _numpy(expected), atol=1e-4).mean()
+    assert agree > 0.98, agree  # nearest sampling: a rounding tie may pick the other pixel
+
+
+def test_dict_output_shapes():
+    shapes = {"images": (None, 20, 24, 3), "segmentation_masks": (None, 20, 24, 1), "labels": (None, 5)}
+    out = plait.layers.Resizing(8, 10, bounding_box_format="xyxy").compute_output_shape(shapes)
+    assert out == {"images": (None, 8, 10, 3), "segmentation_masks": (None, 8, 10, 1), "labels": (None, 5)}
+    boxes = {"boxes": (None, 3, 4), "labels": (None, 3)}
+    out = plait.layers.MixUp().compute_output_shape({"images": (None, 20, 24, 3), "bounding_boxes": boxes})
+    assert out["bounding_boxes"] == {"boxes": (None, 6, 4), "labels": (None, 6)}
+    assert plait.layers.RandomCrop(4, 5).compute_output_shape((2, 20, 24, 3)) == (2, 4, 5, 3)

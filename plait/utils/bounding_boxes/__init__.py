@@ -1,7 +1,9 @@
 """``plait.utils.bounding_boxes``: Keras 3's bounding-box utilities on torch tensors.
 
 Boxes are ``(N, 4)`` or ``(batch, N, 4)`` tensors (NumPy arrays and lists are taken too) in one
-of the formats of ``SUPPORTED_FORMATS``; results are torch tensors, float32 unless said.
+of the formats ``SUPPORTED_FORMATS`` lists (``"xyxy"``, ``"yxyx"``, ``"xywh"``, ``"center_xywh"``,
+``"center_yxhw"`` and the relative ``"rel_xyxy"``, ``"rel_yxyx"``, ``"rel_xywh"``,
+``"rel_center_xywh"``); results are torch tensors, float32 unless said.
 The augmentation layers use the same functions to move boxes with their images.
 
 Example:
@@ -22,7 +24,6 @@ from plait.utils.bounding_boxes.geometry import (
 from plait.utils.bounding_boxes.iou import compute_ciou, compute_iou
 
 __all__ = [
-    "SUPPORTED_FORMATS",
     "affine_transform",
     "clip_to_image_size",
     "compute_ciou",
