@@ -852,6 +852,20 @@ class Layer(nn.Module):
     def _own_entries(self):
         return [(layer, spec) for layer, spec in self._weight_entries() if layer is self]
 
+    # ----------------------------------------------------------------- quantization
+    @property
+    def quantization_mode(self):
+        """Keras's ``layer.quantization_mode``: ``"int8"``, ``"int4"``, ``"float8"``... or None."""
+        return self.dtype_policy.quantization_mode
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Keras's ``layer.quantize``: the layers with a quantized form override it (see
+        :mod:`plait.layers.quantized`); any other layer raises a NotImplementedError naming it."""
+        raise NotImplementedError(
+            f"Layer '{self.name}' ({type(self).__name__}) does not have a `quantize` method implemented: plait "
+            "quantizes Dense, EinsumDense, Embedding and ReversibleEmbedding (and models holding them)."
+        )
+
     # ----------------------------------------------------------------- building
     def build(self, input_shape):
         """Create weights for inputs of ``input_shape`` (batch dim included, may be None)."""

@@ -202,11 +202,6 @@ class QuantizedLayer:
         return apply
 
     @property
-    def quantization_mode(self):
-        """The quantization mode (``"int8"``, ``"int4"``, ``"float8"``), None when float."""
-        return self.dtype_policy.quantization_mode
-
-    @property
     def stateful(self):
         """True in float8 mode: the amax histories carry state from call to call (and the
         backward pass updates the output gradient's), so plait's compiled training step, whose
