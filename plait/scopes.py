@@ -285,7 +285,6 @@ class StatelessScope:
         return entry[1]
 
     def __enter__(self):
-        self._outer = _top("stateless")
         _stack("stateless").append(self)
         self._mode = _Shadows(self)
         self._mode.__enter__()
