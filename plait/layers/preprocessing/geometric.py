@@ -379,15 +379,7 @@ class RandomPerspective(_RandomImageLayer):
         start = self.corners(boxes.new_empty(batch, 1, *size))
         a = homography(start, torch.as_tensor(draw["end_points"], device=boxes.device)).to(boxes.dtype)
         inverse = torch.linalg.inv(torch.cat([a, torch.ones_like(a[:, :1])], 1).reshape(batch, 3, 3))
-        m = inverse[:, None, None]  # (batch, 1, 1, 3, 3) against corners (batch, N, 4)
-
-        def move(xs, ys):
-            w = m[..., 2, 0] * xs + m[..., 2, 1] * ys + m[..., 2, 2]
-            return (m[..., 0, 0] * xs + m[..., 0, 1] * ys + m[..., 0, 2]) / w, (
-                m[..., 1, 0] * xs + m[..., 1, 1] * ys + m[..., 1, 2]
-            ) / w
-
-        moved = transform_corners(boxes, move)
+        moved = transform_corners(boxes, inverse)
         apply = torch.as_tensor(draw["apply"], device=boxes.device).reshape(-1, 1, 1)
         moved = clip_xyxy(torch.where(apply, moved, boxes), *size)
         return moved, drop_empty(labels, moved)

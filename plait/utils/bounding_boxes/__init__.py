@@ -12,7 +12,8 @@ Example:
     tensor([[10., 20., 20., 20.]])
 """
 
-from plait.utils.bounding_boxes.formats import SUPPORTED_FORMATS, convert_format
+from plait.utils.bounding_boxes.formats import SUPPORTED_FORMATS as SUPPORTED_FORMATS
+from plait.utils.bounding_boxes.formats import convert_format
 from plait.utils.bounding_boxes.geometry import (
     affine_transform,
     clip_to_image_size,

@@ -106,14 +106,17 @@ def affine_matrix(angle, translate_x, translate_y, scale, shear_x, shear_y, heig
     return torch.cat([linear, offset.unsqueeze(-1)], -1)
 
 
-def transform_corners(boxes, point_map):
-    """The smallest ``xyxy`` boxes holding the four mapped corners of ``xyxy`` boxes ``(batch, N,
-    4)``; ``point_map`` takes ``(x, y)`` tensors of shape ``(batch, N, 4)`` to new ones."""
+def transform_corners(boxes, matrix):
+    """The smallest ``xyxy`` boxes holding the four corners of ``xyxy`` boxes ``(batch, N, 4)``
+    mapped by ``matrix``: ``(batch, 2, 3)`` affine or ``(batch, 3, 3)`` projective maps of
+    ``(x, y, 1)``, one per image."""
     x1, y1, x2, y2 = boxes.unbind(-1)
-    xs = torch.stack([x1, x2, x2, x1], -1)
-    ys = torch.stack([y1, y1, y2, y2], -1)
-    new_x, new_y = point_map(xs, ys)
-    return torch.stack([new_x.amin(-1), new_y.amin(-1), new_x.amax(-1), new_y.amax(-1)], -1)
+    corners = torch.stack([torch.stack([x1, x2, x2, x1], -1), torch.stack([y1, y1, y2, y2], -1)], -1)
+    points = torch.cat([corners, torch.ones_like(corners[..., :1])], -1)  # (batch, N, 4, 3)
+    mapped = torch.einsum("bnkj,bij->bnki", points, matrix.to(points))
+    if matrix.shape[-2] == 3:  # projective: divide by the homogeneous coordinate
+        mapped = mapped[..., :2] / mapped[..., 2:]
+    return torch.cat([mapped.amin(-2), mapped.amax(-2)], -1)
 
 
 def affine_transform(
@@ -165,15 +168,8 @@ def affine_transform(
     params = [_batched(v, batch, xyxy) for v in (angle, translate_x, translate_y, scale, shear_x, shear_y)]
     centers = [_batched(0.5 if c is None else c, batch, xyxy) for c in (center_x, center_y)]
     size = [as_tensor(v).to(xyxy) for v in (height, width)]
-    matrix = affine_matrix(*params, *size, *centers)[:, None, None]  # (batch, 1, 1, 2, 3)
-
-    def move(xs, ys):
-        return (
-            matrix[..., 0, 0] * xs + matrix[..., 0, 1] * ys + matrix[..., 0, 2],
-            matrix[..., 1, 0] * xs + matrix[..., 1, 1] * ys + matrix[..., 1, 2],
-        )
-
-    out = convert_format(transform_corners(xyxy, move), "xyxy", fmt, height, width, dtype=xyxy.dtype)
+    moved = transform_corners(xyxy, affine_matrix(*params, *size, *centers))
+    out = convert_format(moved, "xyxy", fmt, height, width, dtype=xyxy.dtype)
     return out[0] if single else out
 
 
