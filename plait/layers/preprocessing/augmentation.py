@@ -10,7 +10,9 @@ Every image layer also takes Keras's dict ``{"images": ..., "bounding_boxes": {"
 "labels": ...}, "segmentation_masks": ..., "labels": ...}`` and transforms all of it with one
 random draw (see ``ImageLayer``): the geometric layers move boxes (in ``bounding_box_format``,
 clipped to the image, a box left without area labelled -1) and masks (nearest sampling), the
-colour layers leave both as they are.
+colour layers leave both as they are. Each layer's box rule is Keras 3.15's, except where Keras's
+does not follow its own pixels: its rotation reads and its perspective writes boxes as ``xyxy``
+whatever the format, and its ``RandomCrop`` swaps the offsets; plait converts and crops right.
 
 ``seed`` makes the draws reproducible: the layer then draws from its own ``torch.Generator``;
 without one it draws from torch's global generator (``torch.manual_seed``). The numbers drawn
