@@ -2,6 +2,9 @@
 output channel, or each group of input rows of it, gets ``scale = (max - min) / (2**bits - 1)``
 and ``zero = round(-min / scale)``, and ``q = clip(round(w / scale + zero), 0, 2**bits - 1)``.
 
+The one change from Keras 3.15: an asymmetric group whose values are all positive has its
+range start at 0 (Keras 3.15 gives it a negative zero point that wraps around in uint8).
+
 Weights here are ``(out_features, in_features)`` (the transposed Keras kernel), as both
 algorithms walk the input rows of the kernel as columns.
 
@@ -46,6 +49,10 @@ def group_parameters(weights, *, bits, symmetric=False, per_channel=True, group_
     if symmetric:
         bound = torch.maximum(low.abs(), high)
         low, high = torch.where(low < 0, -bound, low), bound
+    else:
+        # A group of positive values starts its range at 0: its zero point would be negative,
+        # which Keras 3.15 casts to uint8 (wrapping to 255, ...) and dequantizes wrongly.
+        low = torch.clamp(low, max=0.0)
     # A constant group would give a zero range: widen it by one on each side.
     flat = low == high
     low, high = torch.where(flat, low - 1, low), torch.where(flat, high + 1, high)
@@ -53,7 +60,6 @@ def group_parameters(weights, *, bits, symmetric=False, per_channel=True, group_
     scale = (high - low) / maxq
     scale = torch.where(scale <= 0, torch.full_like(scale, 1e-8), scale)
     zero = torch.full_like(scale, (maxq + 1) / 2) if symmetric else torch.round(-low / scale)
-    # uint8 as Keras stores it (a group with min > 0 has a negative zero, which the cast wraps).
     return scale.contiguous(), zero.to(torch.uint8), maxq
 
 
