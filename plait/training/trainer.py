@@ -26,11 +26,12 @@ from plait.distribution import collectives, distribution_lib
 from plait.losses import balancing
 from plait.training import compiled_step, distributed, heads, threads
 from plait.training import data as data_module
+from plait.training.compiled_inference import InferenceJit
 from plait.training.epoch_iterator import EpochIterator, match_target_rank, train_validation_split
 from plait.training.fit_state import FitState
 from plait.training.nonfinite import NonFinitePolicy, StepReport
 from plait.training.runners import BuiltinSteps, CustomSteps
-from plait.training.step import StepFunction, batch_size_of
+from plait.training.step import StepFunction, StepOutput, batch_size_of
 from plait.utils import nest, settings
 from plait.utils.data_utils import unpack_x_y_sample_weight
 from plait.utils.progbar import Progbar
@@ -149,6 +150,7 @@ class Trainer:
         self._jit = compiled_step.JitPolicy(False if run_eagerly else jit_compile)
         self.steps_per_execution = steps_per_execution
         self._step_fn = self._builtin = None
+        self._inference_jits = {}  # "evaluate"/"predict" -> InferenceJit
         self.compiled = True
 
     def get_compile_config(self):
@@ -428,12 +430,35 @@ class Trainer:
                 self._compile_metrics.build(ys, [tuple(p.shape) for p in preds])
             self._compile_metrics.update_flat(ys, preds, sws, out.masks)
 
-    def _test_batch(self, data):
+    def _test_batch(self, data, terms=None):
+        """The built-in test step on ``(xs, ys, sws)``; ``terms`` (an :class:`InferenceJit` of
+        the forward pass and losses) may run them compiled."""
         xs, ys, sws = data
         balancer = self._balancer
         with torch.no_grad():
-            out = self._step_fn(xs, ys, sws, lambda losses: balancer.combine(losses, False))
-            self.update_step_metrics(out, xs, ys, sws)
+            y_pred, masks, per_output, penalty = (terms or self._step_fn.terms)(xs, ys, sws)
+            total = self._step_fn.combine(per_output, penalty, lambda losses: balancer.combine(losses, False))
+            self.update_step_metrics(StepOutput(total, per_output, y_pred, masks), xs, ys, sws)
+
+    def _inference_jit(self, kind, fn, batches):
+        """The :class:`InferenceJit` running ``evaluate``'s or ``predict``'s built-in step, as
+        ``compile(jit_compile=...)`` says (``"auto"`` before ``compile``); it is told this run's
+        number of batches. Distributed models run their inference eagerly."""
+        jit = getattr(self, "_inference_jits", {}).get(kind)
+        if jit is None:
+            mode = self._jit.mode if self.compiled else "auto"
+            if collectives.data_shards()[0] > 1 or getattr(self, "_plait_mesh", None) is not None:
+                mode = False  # the processes' steps must stay alike
+            jit = InferenceJit(fn, mode)
+            self.__dict__.setdefault("_inference_jits", {})[kind] = jit
+        jit.plan(batches)
+        return jit
+
+    def _inference_terms(self, xs, ys, sws):
+        return self._step_fn.terms(xs, ys, sws)
+
+    def _inference_forward(self, *xs):
+        return self(*xs)
 
     def _clear_activity_losses(self):
         for layer in self.step_function().activity_layers:
@@ -736,6 +761,9 @@ class Trainer:
         self.eval()
         bar = Progbar(iterator.num_batches, verbose=verbose) if verbose else None
         custom = self._custom_step("test_step")
+        terms = (
+            None if custom is not None else self._inference_jit("evaluate", self._inference_terms, iterator.num_batches)
+        )
         logs = None
         iterator.reset()  # as Keras: an evaluation starts at the first batch
         try:
@@ -749,9 +777,8 @@ class Trainer:
                             self._prepare(batch)
                         logs = _check_logs(custom(batch.data()), "test_step")
                     else:
-                        if self._step_fn is None:
-                            self._prepare(batch)
-                        self._test_batch(batch.lists())
+                        self._prepare_once(batch)
+                        self._test_batch(batch.lists(), terms)
                 if callback_list.wants("on_test_batch_end"):
                     callback_list.on_test_batch_end(end, self._logs_now(logs))
                 if bar:
@@ -797,6 +824,11 @@ class Trainer:
         bar = Progbar(iterator.num_batches, verbose=verbose) if verbose else None
         custom = self._custom_step("predict_step")
         distributed.check_model(self)  # under a distribution: replicas hold process 0's weights
+        forward = (
+            None
+            if custom is not None
+            else self._inference_jit("predict", self._inference_forward, iterator.num_batches)
+        )
         was_training = self.training
         self.eval()
         outputs = []
@@ -810,7 +842,7 @@ class Trainer:
                         batch_outputs = custom(batch.data())
                     else:
                         with torch.no_grad():
-                            batch_outputs = self(*batch.xs)
+                            batch_outputs = forward(*batch.xs)
                     outputs.append(batch_outputs)
                 callback_list.on_predict_batch_end(end, {"outputs": batch_outputs})
                 if bar:
