@@ -92,9 +92,8 @@ class Int8QuantizationConfig(QuantizationConfig):
     """
 
     def __init__(self, weight_quantizer=None, activation_quantizer="default"):
-        if isinstance(activation_quantizer, str) and activation_quantizer == "default":
-            activation_quantizer = AbsMaxQuantizer()
-        super().__init__(weight_quantizer, activation_quantizer)
+        default = isinstance(activation_quantizer, str) and activation_quantizer == "default"
+        super().__init__(weight_quantizer, AbsMaxQuantizer() if default else activation_quantizer)
         if weight_quantizer is not None and weight_quantizer.output_dtype != "int8":
             raise ValueError(
                 "Int8QuantizationConfig needs a weight_quantizer with output_dtype='int8'. "
@@ -118,10 +117,9 @@ class Int4QuantizationConfig(QuantizationConfig):
     """
 
     def __init__(self, weight_quantizer=None, activation_quantizer="default", block_size=128):
-        if isinstance(activation_quantizer, str) and activation_quantizer == "default":
-            activation_quantizer = None
-        super().__init__(weight_quantizer, activation_quantizer)
-        if block_size is not None and block_size != -1 and block_size <= 0:
+        default = isinstance(activation_quantizer, str) and activation_quantizer == "default"
+        super().__init__(weight_quantizer, None if default else activation_quantizer)  # weight-only by default
+        if block_size not in (None, -1) and block_size <= 0:
             raise ValueError(f"block_size must be None, -1 or a positive integer. Received: block_size={block_size}")
         self.block_size = block_size
         grouped = block_size is not None and block_size > 0
@@ -163,7 +161,7 @@ class Float8QuantizationConfig(QuantizationConfig):
     ``float8_e5m2``, with delayed scaling); takes no quantizers."""
 
     def __init__(self):
-        super().__init__(None, None)
+        super().__init__()
 
     @property
     def mode(self):
@@ -181,7 +179,7 @@ _DEFAULTS = {"int8": Int8QuantizationConfig, "int4": Int4QuantizationConfig, "fl
 
 
 def _check_mode(mode):
-    if mode is not None and mode not in QUANTIZATION_MODES:
+    if mode not in (None, *QUANTIZATION_MODES):
         raise ValueError(f"Invalid quantization mode. Expected one of {QUANTIZATION_MODES}. Received: mode={mode}")
 
 
@@ -195,7 +193,7 @@ def resolve(mode, config):
         mode, config = config, None
     _check_mode(mode)
     if config is None:
-        if mode in ("gptq", "awq"):
+        if mode in {"gptq", "awq"}:
             raise ValueError(f"For {mode.upper()}, pass a `{mode.upper()}Config` object as the `config` argument.")
         if mode is None:
             raise ValueError("quantize needs a `mode` or a `config`.")
@@ -204,7 +202,7 @@ def resolve(mode, config):
         raise ValueError(
             f"Argument `config` must be a QuantizationConfig. Received: config={config!r} (of type {type(config)})"
         )
-    if mode is not None and config.mode != mode:
+    if mode not in (None, config.mode):
         raise ValueError(f"Contradictory arguments: mode='{mode}' but config.mode='{config.mode}'")
     _check_mode(config.mode)
     return config
