@@ -222,8 +222,8 @@ class StatelessScope:
     Args:
         state_mapping: ``[(variable, value), ...]``: values (in Keras's shape) to use for these
             weights inside the block.
-        collect_losses: accepted for Keras's signature; plait's layers keep the losses they
-            add in ``layer.losses`` (read them there, inside the block).
+        collect_losses: keep the losses layers add inside the block (``add_loss``) in
+            :attr:`losses`; layers keep none of them, as in Keras.
         initialize_variables: accepted for Keras's signature (plait's weights are made
             initialized).
 

@@ -139,6 +139,25 @@ def test_stateless_scope_catches_batch_norm_moving_statistics():
     np.testing.assert_allclose(ours[1], theirs[1], atol=ATOL)
 
 
+def test_stateless_scope_collects_added_losses_as_keras():
+    def program(lib):
+        class Penalised(lib.layers.Layer):
+            def call(self, x):
+                self.add_loss(lib.ops.mean(lib.ops.abs(x)))
+                return x
+
+        layer = Penalised()
+        x = np.array([[1.0, -3.0]], "float32")
+        with lib.StatelessScope(collect_losses=True) as collecting:
+            layer(x)
+        with lib.StatelessScope() as dropping:
+            layer(x)
+        return [float(v) for v in collecting.losses], dropping.losses, list(layer.losses)
+
+    ours, theirs = both(program)
+    assert ours == theirs == ([2.0], [], [])
+
+
 def test_stateless_scope_refuses_a_key_that_is_not_a_variable():
     with pytest.raises(ValueError, match="must be a Variable"):
         plait.StatelessScope([(torch.ones(2), torch.zeros(2))])

@@ -648,6 +648,11 @@ class Layer(nn.Module):
             if is_symbolic(value) or (isinstance(value, torch.Tensor) and value.device.type == "meta"):
                 continue  # a symbolic call (building a functional model) records no loss, as Keras
             value = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=torch.float32)
+            scope = scopes.get_stateless_scope()
+            if scope is not None:  # as Keras: a stateless call keeps no loss; its scope may collect it
+                if scope.collect_losses:
+                    scope.add_loss(value)
+                continue
             self._activity_penalties.append(value)
 
     def _sublayers(self):
