@@ -14,7 +14,7 @@ A config reaches plait from ``plait.layers.deserialize(keras_layer.get_config())
 
 Example:
     >>> from plait.layers import Dense
-    >>> layer_arguments(Dense, {"units": 3, "quantization_config": None,
+    >>> layer_arguments(Dense, {"units": 3, "lora_rank": None,
     ...     "dtype": {"class_name": "DTypePolicy", "config": {"name": "float32"}}})
     {'units': 3, 'dtype': 'float32'}
 """
