@@ -153,6 +153,18 @@ def _batched(x):
     return x.unsqueeze(0) if x.dim() == 2 else x
 
 
+def check_request(config, structure):
+    """Check a GPTQ/AWQ request before any layer changes: the config has a dataset and a
+    tokenizer, and :func:`check_structure`."""
+    if config.dataset is None or config.tokenizer is None:
+        raise ValueError(
+            f"{config.mode.upper()} quantization requires a dataset and a tokenizer: pass both in the "
+            f"{type(config).__name__} (received dataset={type(config.dataset).__name__}, "
+            f"tokenizer={type(config.tokenizer).__name__})."
+        )
+    return check_structure(config.mode, structure)
+
+
 def check_structure(mode, structure):
     """``structure`` as a dict with a non-empty ``sequential_blocks`` list (ValueError otherwise)."""
     if structure is None:
@@ -185,13 +197,7 @@ def calibrate(config, structure, filters=None):
         filters: as ``model.quantize``'s: layers it rejects are left alone.
     """
     mode = config.mode
-    if config.dataset is None or config.tokenizer is None:
-        raise ValueError(
-            f"{mode.upper()} quantization requires a dataset and a tokenizer: pass both in the "
-            f"{type(config).__name__} (received dataset={type(config.dataset).__name__}, "
-            f"tokenizer={type(config.tokenizer).__name__})."
-        )
-    structure = check_structure(mode, structure)
+    structure = check_request(config, structure)
     windows = calibration_windows(config.dataset, config.tokenizer, config.sequence_length, config.num_samples)
     inputs = []
     for window in windows[: config.num_samples]:
