@@ -564,7 +564,10 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
         type_check: as :meth:`QuantizedLayer.quantize`.
 
     Layers with no quantized form (Conv2D, ...) and weights are skipped with a warning (Keras
-    warns for every such layer); a layer that is not built raises.
+    warns for every such layer); a layer that is not built raises. For ``"gptq"``/``"awq"`` the
+    layers get their placeholders, then :func:`plait.quantizers.calibration.calibrate` runs the
+    blocks of ``config.quantization_layer_structure`` (or the model's
+    ``get_quantization_layer_structure(mode)``) on the calibration data.
     """
     import warnings
 
@@ -574,10 +577,6 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
             f"Received: {type(filters)}"
         )
     config = quantization_configs.resolve(mode, config)
-    if config.mode in ("gptq", "awq"):
-        raise NotImplementedError(
-            f"model.quantize('{config.mode}') needs calibration: use plait's {config.mode.upper()} quantizer."
-        )
     from plait.layers.base import Layer, child_layers
 
     def selected(layer):
@@ -606,6 +605,15 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
             changed = True
         except NotImplementedError as error:
             warnings.warn(str(error), stacklevel=2)
+    if config.mode in ("gptq", "awq"):
+        # The layers hold their placeholders now; calibration runs the model's blocks on the
+        # config's data and fills them (Keras's order).
+        from plait.quantizers.calibration import calibrate
+
+        structure = getattr(config, "quantization_layer_structure", None)
+        if structure is None and hasattr(model, "get_quantization_layer_structure"):
+            structure = model.get_quantization_layer_structure(config.mode)
+        calibrate(config, structure, filters)
     return changed
 
 
