@@ -115,9 +115,8 @@ class BackupAndRestore(Callback):
                     tensors[f"optimizer.{key}"] = value
                 else:
                     meta.setdefault("optimizer", {})[key] = value
-            lr = getattr(optimizer, "_learning_rate", None)
-            if isinstance(lr, (int, float)):
-                meta["learning_rate"] = float(lr)
+            if getattr(optimizer, "learning_rate_schedule", True) is None:  # a number, not a schedule
+                meta["learning_rate"] = float(optimizer.learning_rate)
         balancer = getattr(model, "loss_balancer", None)
         if balancer is not None and hasattr(balancer, "state_dict"):
             tensors.update({f"balancer.{k}": v for k, v in balancer.state_dict().items()})

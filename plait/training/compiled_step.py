@@ -35,7 +35,7 @@ import warnings
 import torch
 from torch.nn.utils import stateless
 
-from plait.distribution import collectives
+from plait.distribution import collectives, sharding
 from plait.losses import balancing
 from plait.training import threads
 from plait.training.step import StepOutput, batch_size_of
@@ -149,6 +149,10 @@ class WholeStep:
         """Whether a parameter was moved since the step was built (``model.to(device)`` swaps
         their storage): the step's views would update the old copies."""
         return any(d.data_ptr() != p.data_ptr() for d, p in zip(self._detached, self.params))
+
+    def compiled_function(self, steps):
+        """The compiled function for calls of ``steps`` steps (None before the first such call)."""
+        return self._fns.get(steps)
 
     def adopt(self, steps, fn, key, before_call=None):
         """Use ``fn``, compiled elsewhere for calls of ``steps`` steps on batches of shapes
@@ -354,19 +358,18 @@ class JitPolicy:
             and batches is not None
             and model.device.type == "cpu"
             and collectives.data_shards()[0] == 1
-            and getattr(model, "_plait_mesh", None) is None
-            and getattr(model, "_plait_sharded", None) is None
+            and sharding.distribution_of(model) is None
         )
 
     def _build(self, model, step_fn, explicit, names=None):
-        if getattr(model, "_plait_mesh", None) is not None:
+        if sharding.mesh_of(model) is not None:
             # ModelParallel's DTensor weights: torch.func's transforms reject DTensor's own autograd
             # Functions (from_local/to_local define no setup_context), so only the forward pass and
             # losses compile; backward and the optimizer run eagerly on the shards.
             self.reason = "its weights are sharded DTensors (ModelParallel): torch.func cannot differentiate them"
             self.compile_loss = explicit
             return False
-        if getattr(model, "_plait_sharded", None) is not None:
+        if sharding.sharded_by_fsdp(model):
             self.reason = "its weights are sharded by FSDP (FullyShardedDataParallel), which the compiled step lacks"
             if explicit:
                 warnings.warn(f"jit_compile=True: model '{model.name}' trains eagerly: {self.reason}.", stacklevel=5)
@@ -483,7 +486,7 @@ class BackgroundCompile:
             torch.get_num_threads()
             torch.set_num_threads(self.thread_count)
             self.whole(sample)
-            self.fn = self.whole._fns[self.steps]
+            self.fn = self.whole.compiled_function(self.steps)
         except Exception as error:  # the fit goes on eagerly, and says why (JitPolicy.reason)
             self.error = error
 

@@ -22,7 +22,7 @@ import torch
 from plait import callbacks as callbacks_module
 from plait import metrics as metrics_module
 from plait import mixed_precision, optimizers
-from plait.distribution import collectives, distribution_lib
+from plait.distribution import collectives, distribution_lib, sharding
 from plait.losses import balancing
 from plait.training import compiled_step, distributed, heads, threads
 from plait.training import data as data_module
@@ -447,7 +447,7 @@ class Trainer:
         jit = getattr(self, "_inference_jits", {}).get(kind)
         if jit is None:
             mode = self._jit.mode if self.compiled else "auto"
-            if collectives.data_shards()[0] > 1 or getattr(self, "_plait_mesh", None) is not None:
+            if collectives.data_shards()[0] > 1 or sharding.distribution_of(self) is not None:
                 mode = False  # the processes' steps must stay alike
             jit = InferenceJit(fn, mode)
             self.__dict__.setdefault("_inference_jits", {})[kind] = jit
