@@ -63,8 +63,8 @@ class Function:
         >>> fn = plait.Function(x, {"hidden": hidden, "doubled": plait.ops.multiply(hidden, 2.0)})
         >>> fn(torch.ones(1, 4))["doubled"].tolist()
         [[8.0, 8.0]]
-        >>> [op.name for op in fn.operations]
-        ['x', 'hidden', 'multiply']
+        >>> [type(op).__name__ for op in fn.operations]
+        ['InputLayer', 'Dense', 'Operation']
         >>> fn.compute_output_shape((5, 4))
         {'doubled': (5, 2), 'hidden': (5, 2)}
     """

@@ -15,7 +15,7 @@ so its comparisons and re-saved files miss those weights.
 
 Example:
     >>> import os, tempfile, numpy as np, plait
-    >>> model = plait.Sequential([plait.Input(shape=(3,)), plait.layers.Dense(2)])
+    >>> model = plait.Sequential([plait.Input(shape=(3,)), plait.layers.Dense(2, name="proj")])
     >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.h5")
     >>> model.save_weights(path)
     >>> editor = plait.saving.KerasFileEditor(path)  # doctest: +ELLIPSIS
@@ -23,7 +23,7 @@ Example:
     >>> editor.summary()
     Weights structure
       > layers
-          └─ dense ('dense')
+          └─ dense ('proj')
               ├─ 0: shape=(3, 2), dtype=float32
               └─ 1: shape=(2,), dtype=float32
     >>> editor.compare(model)["match_count"]
