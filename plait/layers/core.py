@@ -11,11 +11,12 @@ from plait import initializers
 from plait.graph.node import torch_dtype
 from plait.layers import settings
 from plait.layers.base import InputSpec, Layer
+from plait.layers.calibrated import CalibratedQuantization
 from plait.layers.quantized import QuantizedLayer, WeightRole, einsum_labels, int_product, relabel
 from plait.layers.validation import positive_int
 
 
-class Dense(QuantizedLayer, Layer):
+class Dense(CalibratedQuantization, QuantizedLayer, Layer):
     """A densely connected layer: ``activation(inputs @ kernel + bias)``.
 
     Args:
@@ -360,7 +361,7 @@ def einsum_shapes(equation, bias_axes, input_shape, partial_output_shape, who="E
     return kernel, bias, tuple(output), input_axes, output_axes
 
 
-class EinsumDense(QuantizedLayer, Layer):
+class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
     """A dense layer written as an einsum between the inputs and a kernel of any rank
     (``torch.einsum``), as in Keras: e.g. ``"abc,cde->abde"`` projects each step's features to
     ``(heads, head_dim)``.
@@ -454,6 +455,7 @@ class EinsumDense(QuantizedLayer, Layer):
 
     # Keras's order of the variables in files, per quantization mode (as Dense's).
     variable_serialization_spec = Dense.variable_serialization_spec
+    zero_point_name = "zero_point"  # Keras's name of EinsumDense's GPTQ/AWQ zero points
 
     def _labels(self):
         """Input, kernel and output labels, the ellipsis spelled out (the rank is known once built)."""
