@@ -754,3 +754,37 @@ def test_metric_functions_take_numpy_as_keras(name):
     got = getattr(plait.metrics, name)(y_true, y_pred, **extra)
     assert tuple(got.shape) == tuple(want.shape)
     np.testing.assert_allclose(numpy(got), numpy(want))
+
+
+def test_sequential_of_image_layers_takes_keras_dict_of_images_and_boxes():
+    # Keras's Sequential runs its layers one after the other on a dict (no graph is made).
+    data = {
+        "images": np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32"),
+        "bounding_boxes": {
+            "boxes": np.array([[[1, 2, 5, 6]], [[0, 0, 4, 4]]], "float32"),
+            "labels": np.array([[1], [2]], "float32"),
+        },
+    }
+    outs = {}
+    for lib in (plait, keras):
+        flip = lib.Sequential([lib.layers.RandomFlip("horizontal", bounding_box_format="xyxy", seed=1)])
+        out = flip(data, training=False)
+        outs[lib] = (
+            np.asarray(out["images"]).tolist(),
+            np.asarray(out["bounding_boxes"]["boxes"]).tolist(),
+            np.asarray(out["bounding_boxes"]["labels"]).tolist(),
+        )
+    assert outs[plait] == outs[keras]
+    flipped = plait.Sequential([plait.layers.RandomFlip("horizontal", bounding_box_format="xyxy")])
+    out = flipped(
+        {
+            "images": data["images"][:1],
+            "bounding_boxes": {
+                "boxes": data["bounding_boxes"]["boxes"][:1],
+                "labels": data["bounding_boxes"]["labels"][:1],
+            },
+        },
+        training=True,
+    )
+    boxes = np.asarray(out["bounding_boxes"]["boxes"])[0, 0].tolist()
+    assert boxes in ([1, 2, 5, 6], [3, 2, 7, 6])  # kept, or mirrored with the image (width 8)

@@ -160,6 +160,13 @@ class Sequential(Functional):
 
     def __call__(self, *args, **kwargs):
         self.ensure_graph()
+        if not self.built and len(args) == 1 and isinstance(args[0], dict):
+            # As Keras's: a dict (images with their bounding boxes, a FeatureSpace's features)
+            # makes no graph; the layers run one after the other on it.
+            data = args[0]
+            for layer in self._stack:
+                data = layer(data, **kwargs)
+            return data
         if not self.built and args and not isinstance(args[0], SymbolicTensor):
             data = args[0]
             data = array_to_tensor(data) if not isinstance(data, torch.Tensor) else data

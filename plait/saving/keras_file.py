@@ -600,7 +600,8 @@ def _compile_from_keras(model, compile_config, h5, where):
     rest = {k: v for k, v in compile_config.items() if k not in ("jit_compile", "steps_per_execution", "run_eagerly")}
     optimizer = _keras_optimizer_from(compile_config["optimizer"], where)
     model.compile_from_config({**rest, **args, "optimizer": optimizer})
-    _restore_optimizer(model, h5, where)
+    if getattr(model, "compiled", False):  # a subclass's compile may leave it for the user to call
+        _restore_optimizer(model, h5, where)
 
 
 def _restore_optimizer(model, h5, where):
