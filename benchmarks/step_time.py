@@ -1,30 +1,45 @@
-"""Training speed of the seed's three models: plait against Keras 3 (jax, torch and tensorflow
-backends) and a hand-written PyTorch loop, side by side in one run.
+"""Training speed of the seed's three models: plait, Keras 3 on jax and a hand-written torch loop.
 
-Each configuration trains in its own process, with ``fit`` on the same synthetic data of the
-seed's shapes and RMSprop. The configurations alternate within each round, and the table
-takes the median over rounds. For each it reports:
-- the median time per training step, from the epochs after the first;
-- the ratio to the best peer (Keras or torch);
-- the first epoch's time, which includes tracing and compilation;
-- the peak memory (the process's resident set on CPU, ``max_memory_allocated`` on CUDA);
-- the final training loss. Plait and Keras start from the same weights, so equal learning
-  shows as equal losses; the hand-written torch loop starts from torch's initialisation.
+Side by side in one run (Keras's torch and tensorflow backends too, with ``--backends``).
 
-It also measures this machine's sgemm rate (float32 matrix products) and the conv model's
-arithmetic rate against it.
+Each configuration runs in its own process, on the same synthetic data of the seed's shapes
+with RMSprop; configurations alternate within each round (in a rotated order each round), and
+the tables take the median over rounds. Per model it measures:
+- **short fit** (3 epochs), every configuration: the steady step (median over the epochs after
+  the first of the epoch's time per step), the whole ``fit``, the first epoch (tracing and
+  compilation included), the longest and the median single step after the first, the peak
+  memory and the final loss (plait and Keras start from the same weights);
+- **long fit** (``--long-steps``: thousands of MLP steps, hundreds of QA steps, tens of conv
+  steps, as epochs of the short fit's data), plait's defaults, the torch loop and Keras-jax:
+  the whole ``fit``, its steady step, and the compile-stall check (no step after the first
+  over 5x the median step or 0.25 s);
+- **busy**: the short fit again while one other process spins on a core (``while True: pass``).
+
+Once per round, with no model:
+- **import**: ``import torch`` and ``import torch; import plait`` (and jax / jax + keras) in fresh
+  interpreters with a warm bytecode cache;
+- **dp**: two-process data-parallel scaling on the CPU, one thread per process
+  (``step_time_parallel.py``).
+
+It also measures this machine's sgemm rate (float32 matrix products), the conv model's
+arithmetic rate against it, and marks issue 24's targets met or missed. The modules beside it:
+``step_time_models.py`` (models and data), ``step_time_runs.py`` (one timed run),
+``step_time_parallel.py`` (data parallel), ``step_time_report.py`` (tables and targets).
 
 Keras's backends each run in their own virtual environment under ``benchmarks/.envs``. The
 benchmark creates it with pip when it is missing, or uses the current interpreter when it
 already has Keras and that backend. A backend that cannot be installed is skipped with a note.
 
-    python benchmarks/step_time.py                       # everything; writes docs/benchmarks.json
-    python benchmarks/step_time.py --models mlp --rounds 1 --no-install   # a quick look
+    python benchmarks/step_time.py                # everything; writes docs/benchmarks.json
+    python benchmarks/step_time.py --models mlp --rounds 1 --long-steps mlp=600 --measures short,long
     python benchmarks/step_time.py --device cuda --out docs/benchmarks-gpu.json   # on a GPU
+    python benchmarks/step_time.py --render docs/benchmarks.json                  # the tables again
 """
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -35,239 +50,20 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+# the seed models' definitions, also read by check_overhead.py through this module
+from step_time_models import COMPILE, LONG_STEPS, MODELS, build, conv_gflop_per_step, data  # noqa: E402,F401
+from step_time_parallel import DP_CONFIGS, dp_worker, launch  # noqa: E402
+from step_time_report import markdown, summarize  # noqa: E402
+from step_time_runs import IMPORTS, PLAIT_CONFIGS, import_env, import_seconds, worker  # noqa: E402
+
 KERAS_VERSION = "3.15.1"
 BACKEND_PACKAGES = {"jax": ["jax[cpu]"], "tensorflow": ["tensorflow-cpu"], "torch": []}
-
-# name -> (batch size, steps per epoch, epochs)
-MODELS = {"mlp": (128, 60, 4), "qa": (128, 10, 3), "conv": (64, 4, 3)}
-PLAIT_CONFIGS = {
-    "plait": {},  # the defaults: jit_compile="auto", steps_per_execution=1
-    "plait jit": {"jit_compile": True},
-    # Several steps per call pay where per-call overhead dominates: the MLP. (For the others the
-    # unrolled graph only multiplies compile time; the QA model's LSTMs stay eager anyway.)
-    "plait jit spe=4": {"jit_compile": True, "steps_per_execution": 4},
-}
 ONLY = {"plait jit spe=4": ("mlp",)}
-
-
-# --------------------------------------------------------------------------- the models
-def build(lib, name):
-    """The seed's models, with the library's own layers (plait or keras)."""
-    L = lib.layers
-    if name == "mlp":
-        inputs = lib.Input(shape=(64,))
-        x = L.Dense(32, activation="relu")(inputs)
-        x = L.Dense(32, activation="relu")(x)
-        return lib.Model(inputs, L.Dense(10, activation="softmax")(x))
-    if name == "qa":
-        text = lib.Input(shape=(None,), dtype="int32", name="text")
-        question = lib.Input(shape=(None,), dtype="int32", name="question")
-        a = L.LSTM(32)(L.Embedding(10000, 64)(text))
-        b = L.LSTM(16)(L.Embedding(10000, 32)(question))
-        return lib.Model([text, question], L.Dense(500, activation="softmax")(L.concatenate([a, b], axis=-1)))
-    posts = lib.Input(shape=(None,), dtype="int32", name="posts")
-    x = L.Embedding(50000, 256)(posts)
-    x = L.Conv1D(128, 5, activation="relu")(x)
-    x = L.MaxPooling1D(5)(x)
-    x = L.Conv1D(256, 5, activation="relu")(x)
-    x = L.Conv1D(256, 5, activation="relu")(x)
-    x = L.MaxPooling1D(5)(x)
-    x = L.Conv1D(256, 5, activation="relu")(x)
-    x = L.Conv1D(256, 5, activation="relu")(x)
-    x = L.GlobalMaxPooling1D()(x)
-    x = L.Dense(128, activation="relu")(x)
-    heads = [
-        L.Dense(1, name="age")(x),
-        L.Dense(1, activation="sigmoid", name="sex")(x),
-        L.Dense(10, activation="softmax", name="income")(x),
-    ]
-    return lib.Model(posts, heads)
-
-
-COMPILE = {
-    "mlp": dict(loss="categorical_crossentropy"),
-    "qa": dict(loss="categorical_crossentropy"),
-    "conv": dict(loss=["mse", "binary_crossentropy", "categorical_crossentropy"], loss_weights=[0.25, 10.0, 1.0]),
-}
-
-
-def data(name):
-    """Synthetic data of the seed's shapes; the MLP's labels come from a fixed linear teacher,
-    so that its loss falls and equal learning shows in the final loss."""
-    import numpy as np
-
-    batch, steps, _ = MODELS[name]
-    n = batch * steps
-    rng = np.random.default_rng(0)
-    if name == "mlp":
-        x = rng.normal(size=(n, 64)).astype("float32")
-        labels = (x @ rng.normal(size=(64, 10))).argmax(-1)
-        return x, np.eye(10, dtype="float32")[labels]
-    if name == "qa":
-        xs = [rng.integers(1, 10000, (n, 100)).astype("int32") for _ in range(2)]
-        return xs, np.eye(500, dtype="float32")[rng.integers(0, 500, n)]
-    x = rng.integers(1, 50000, (n, 500)).astype("int32")
-    age = rng.uniform(18, 70, (n, 1)).astype("float32")
-    sex = rng.integers(0, 2, (n, 1)).astype("float32")
-    return x, [age, sex, np.eye(10, dtype="float32")[rng.integers(0, 10, n)]]
-
-
-def conv_gflop_per_step():
-    """Multiply-adds x 2 of the conv model's forward pass, x 3 for forward and backward."""
-    batch, length, flops = 64, 500, 0
-    channels = 256
-    for filters, pool in ((128, 5), (256, 1), (256, 5), (256, 1), (256, 1)):
-        length -= 4  # kernel 5, padding "valid"
-        flops += 2 * batch * length * 5 * channels * filters
-        channels = filters
-        length //= pool
-    return 3 * flops / 1e9
-
-
-# --------------------------------------------------------------------------- one run, in its own process
-def peak_memory_mb(device, config):
-    import resource
-
-    if device == "cuda" and config == "keras (jax)":
-        import jax
-
-        return jax.devices()[0].memory_stats()["peak_bytes_in_use"] / 2**20
-    if device == "cuda" and config != "keras (tensorflow)":
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def load_weights(model, path):
-    import numpy as np
-
-    with np.load(path) as saved:
-        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
-
-
-def run_library(config, name, device, weights):
-    if config.startswith("keras"):
-        import keras as lib
-
-        compile_kwargs = {}
-    else:
-        import plait as lib
-
-        compile_kwargs = PLAIT_CONFIGS[config]
-    lib.utils.set_random_seed(0)
-    model = build(lib, name)
-    load_weights(model, weights)  # plait and every Keras backend start from the same weights
-    if config.startswith("plait") and device == "cuda":
-        model.to("cuda")
-    model.compile(optimizer="rmsprop", **COMPILE[name], **compile_kwargs)
-    x, y = data(name)
-    batch, _, epochs = MODELS[name]
-    times = []
-
-    class Timer(lib.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            times.append(time.perf_counter() - self.start)
-
-    history = model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[Timer()])
-    return times, history.history["loss"][-1]
-
-
-def run_torch(name, device):
-    """The hand-written PyTorch loop: torch.nn modules, torch.optim.RMSprop with Keras's
-    epsilon and rho, the log-softmax form of cross-entropy, and slices of device tensors."""
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
-
-    torch.manual_seed(0)
-    if name == "mlp":
-        model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 10))
-        forward = model
-    elif name == "qa":
-        e1, l1 = nn.Embedding(10000, 64), nn.LSTM(64, 32, batch_first=True)
-        e2, l2 = nn.Embedding(10000, 32), nn.LSTM(32, 16, batch_first=True)
-        answer = nn.Linear(48, 500)
-        model = nn.ModuleList([e1, l1, e2, l2, answer])
-
-        def forward(text, question):
-            _, (h1, _) = l1(e1(text))
-            _, (h2, _) = l2(e2(question))
-            return answer(torch.cat([h1[0], h2[0]], -1))
-    else:
-        convs = nn.ModuleList([nn.Conv1d(256, 128, 5)] + [nn.Conv1d(c, 256, 5) for c in (128, 256, 256, 256)])
-        emb, dense, heads = nn.Embedding(50000, 256), nn.Linear(256, 128), nn.Linear(128, 12)
-        model = nn.ModuleList([emb, convs, dense, heads])
-
-        def forward(posts):
-            h = emb(posts).transpose(1, 2)
-            for i, conv in enumerate(convs):
-                h = F.relu(conv(h))
-                if i in (0, 2):
-                    h = F.max_pool1d(h, 5)
-            out = heads(F.relu(dense(h.amax(-1))))
-            return out[:, :1], out[:, 1:2], out[:, 2:]
-
-    model.to(device)
-    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7, foreach=True)
-    x, y = data(name)
-    xs = [torch.as_tensor(v, device=device).long() for v in x] if name == "qa" else [torch.as_tensor(x, device=device)]
-    if name == "conv":
-        xs = [xs[0].long()]
-    ys = [torch.as_tensor(v, device=device) for v in (y if isinstance(y, list) else [y])]
-    batch, steps, epochs = MODELS[name]
-
-    def loss_fn(out, targets):
-        if name != "conv":
-            return F.cross_entropy(out, targets[0])
-        age, sex, income = out
-        return (
-            0.25 * F.mse_loss(age, targets[0])
-            + 10 * F.binary_cross_entropy_with_logits(sex, targets[1])
-            + F.cross_entropy(income, targets[2])
-        )
-
-    times, loss = [], None
-    for _ in range(epochs):
-        start = time.perf_counter()
-        total = torch.zeros((), device=device)
-        for s in range(steps):
-            part = slice(s * batch, (s + 1) * batch)
-            out = forward(*[t[part] for t in xs])
-            loss = loss_fn(out, [t[part] for t in ys])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach()
-        final = float(total) / steps  # one read per epoch, as a progress bar would
-        times.append(time.perf_counter() - start)
-    return times, final
-
-
-def worker(args):
-    if args.device == "cuda" and not args.config.startswith("keras"):
-        import torch
-
-        torch.set_default_device("cuda")
-    if args.config == "torch":
-        times, loss = run_torch(args.model, args.device)
-    else:
-        times, loss = run_library(args.config, args.model, args.device, args.weights)
-    steps = MODELS[args.model][1]
-    print(
-        "RESULT "
-        + json.dumps(
-            {
-                "step_ms": 1e3 * statistics.median(t / steps for t in times[1:]),
-                "first_epoch_s": times[0],
-                "peak_mb": peak_memory_mb(args.device, args.config),
-                "loss": float(loss),
-            }
-        )
-    )
+# the configurations of the long fit and the busy-CPU fit: plait's defaults and the two peers
+PEERS = ("plait", "torch", "keras (jax)")
+MEASURES = ("short", "long", "busy", "import", "dp")
 
 
 # --------------------------------------------------------------------------- environments
@@ -303,7 +99,20 @@ def _torch_requirement():
     return f"torch=={torch.__version__.split('+')[0]}"
 
 
-def run_config(config, model, python, device, weights):
+@contextlib.contextmanager
+def busy_core(on):
+    """One other process spinning on a core while the block runs (when ``on``)."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
+    try:
+        yield
+    finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
+
+
+def run_config(config, model, python, device, weights, epochs, busy=False, timeout=600):
+    """One run of ``config`` in its own process: its RESULT, or ``{"error": ...}``."""
     env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if config.startswith("keras"):
         env["KERAS_BACKEND"] = config.split()[1].strip("()")
@@ -312,8 +121,12 @@ def run_config(config, model, python, device, weights):
         if device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
     command = [python, __file__, "--worker", "--config", config, "--model", model, "--device", device]
-    command += ["--weights", weights]
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    command += ["--weights", weights, "--epochs", str(epochs)]
+    with busy_core(busy):
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout} s"}
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT ") :])
@@ -356,128 +169,178 @@ def sgemm_gflops(device):
     return statistics.median(rates)
 
 
-# --------------------------------------------------------------------------- the table
-PEERS = ("keras (jax)", "keras (torch)", "keras (tensorflow)", "torch")
+def long_epochs(text, models):
+    """``--long-steps`` (``mlp=15360,qa=260``) -> epochs of the short fit's data per model."""
+    steps = dict(LONG_STEPS)
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name not in MODELS or not value.isdigit():
+            raise SystemExit(f"--long-steps takes model=steps pairs of {list(MODELS)}. Received: {item!r}")
+        steps[name] = int(value)
+    return {name: max(1, math.ceil(steps[name] / MODELS[name][1])) for name in models}
 
 
-def summarize(results):
-    """Median over rounds of each configuration's numbers."""
-    table = {}
-    for (model, config), runs in results.items():
-        good = [r for r in runs if "error" not in r]
-        if not good:
-            table.setdefault(model, {})[config] = {"error": runs[-1]["error"]}
-            continue
-        table.setdefault(model, {})[config] = {k: statistics.median(r[k] for r in good) for k in good[0]}
-    return table
+def rotated(items, round_):
+    items = list(items)
+    return items[round_ % len(items) :] + items[: round_ % len(items)]
 
 
-def _best(rows, names):
-    times = [r["step_ms"] for c, r in rows.items() if c in names and "step_ms" in r]
-    return min(times) if times else None
+def time_imports(pythons, cache, round_, repeats=2):
+    """``repeats`` timings of each import of IMPORTS whose interpreter is known: ``{name: [s]}``
+    for the base library (``torch``, ``jax``) and for the library after it (``plait``, ``keras``)."""
+    out = {}
+    for _ in range(repeats):
+        for library in rotated(IMPORTS, round_):
+            base, owner = IMPORTS[library]
+            if owner in pythons:
+                env = import_env(cache, backend=None if owner == "plait" else owner)
+                base_s, library_s = import_seconds(pythons[owner], base, library, env)
+                out.setdefault(base, []).append(base_s)
+                out.setdefault(f"{library} after {base}", []).append(library_s)
+    return out
 
 
-def markdown(table, meta):
-    lines = [
-        f"{meta['machine']}; torch {meta['torch']}; device {meta['device']}; "
-        f"sgemm {meta['sgemm_gflops']:.0f} GFLOP/s; {meta['rounds']} rounds.",
-        "",
-    ]
-    for model, rows in table.items():
-        batch, steps, epochs = MODELS[model]
-        lines += [
-            f"**{model}** (batch {batch}, {steps} steps x {epochs} epochs)",
-            "",
-            "| configuration | step (ms) | vs best Keras | vs best peer | first epoch (s) | peak memory (MB) "
-            "| final loss |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        best = _best(rows, PEERS)
-        best_keras = _best(rows, [p for p in PEERS if p.startswith("keras")])
-        for config, r in rows.items():
-            if "error" in r:
-                lines.append(f"| {config} | skipped: {r['error'][:150]} | | | | | |")
-                continue
-            ratios = [f"{r['step_ms'] / b:.2f}x" if b else "" for b in (best_keras, best)]
-            lines.append(
-                f"| {config} | {r['step_ms']:.3g} | {ratios[0]} | {ratios[1]} | {r['first_epoch_s']:.2f} | "
-                f"{r['peak_mb']:.0f} | {r['loss']:.4g} |"
-            )
-        if model == "conv":
-            for config in ("plait", "plait jit"):
-                if "step_ms" in rows.get(config, {}):
-                    rate = conv_gflop_per_step() / (rows[config]["step_ms"] / 1e3)
-                    lines.append(
-                        f"\n{config}: {conv_gflop_per_step():.1f} GFLOP per step at {rate:.0f} GFLOP/s, "
-                        f"{100 * rate / meta['sgemm_gflops']:.0f}% of sgemm."
-                    )
-        lines.append("")
-    return "\n".join(lines)
-
-
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for hidden in ("--config", "--model", "--weights"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--config", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--weights", help=argparse.SUPPRESS)
+    parser.add_argument("--dp-worker", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--epochs", "--world", "--rank", "--port", "--batch", "--steps"):
+        parser.add_argument(hidden, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--models", default="mlp,qa,conv")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--backends", default="jax,torch,tensorflow", help="Keras backends to compare")
+    parser.add_argument("--measures", default=",".join(MEASURES), help=f"a subset of {','.join(MEASURES)}")
+    parser.add_argument(
+        "--long-steps", default="", help="the long fit's steps per model, e.g. mlp=15360,qa=260,conv=32 (the defaults)"
+    )
+    parser.add_argument("--dp-model", default="conv", choices=list(MODELS), help="the data-parallel model")
+    parser.add_argument("--dp-batch", type=int, default=64, help="samples per process and step")
+    parser.add_argument("--dp-steps", type=int, default=3, help="steps per epoch (3 epochs; the first is not timed)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one run may take (then: failed)")
+    parser.add_argument("--backends", default="jax", help="Keras backends to compare (jax,torch,tensorflow)")
     parser.add_argument("--no-install", action="store_true", help="never create a Keras environment")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.json"))
     parser.add_argument("--render", metavar="JSON", help="print the tables of an earlier run's JSON file")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+class Benchmark:
+    """One run of the benchmark: its configurations, the results of the rounds so far, the report."""
+
+    def __init__(self, args):
+        self.args, self.measures = args, args.measures.split(",")
+        self.loads = [os.getloadavg()[0]]
+        self.sgemm = [sgemm_gflops(args.device)]
+        self.configs = {name: sys.executable for name in PLAIT_CONFIGS}
+        self.configs["torch"] = sys.executable
+        self.notes = []
+        for backend in args.backends.split(","):
+            python, why = keras_python(backend, install=not args.no_install)
+            if python is None:
+                self.notes.append(f"keras ({backend}) skipped: {why}")
+            else:
+                self.configs[f"keras ({backend})"] = python
+        self.models = args.models.split(",")
+        short = {m: MODELS[m][2] for m in self.models}
+        self.epochs = {"short": short, "busy": short, "long": long_epochs(args.long_steps, self.models)}
+        self.weights = initial_weights(self.models, tempfile.mkdtemp(prefix="plait-bench-"))
+        keras = {c.split()[1].strip("()"): p for c, p in self.configs.items() if c.startswith("keras")}
+        self.pythons = {"plait": sys.executable, **keras}
+        self.cache = tempfile.mkdtemp(prefix="plait-bench-pycache-")
+        if "import" in self.measures:
+            time_imports(self.pythons, self.cache, 0, repeats=1)  # writes the bytecode cache
+        self.results, self.imports, self.dp = {}, {}, {}
+
+    def round(self, round_):
+        """One round: the imports, data parallel, then every fit; the report is rewritten after
+        each run, so a run cut short keeps what it measured."""
+        print(f"round {round_ + 1}: load average {os.getloadavg()[0]:.1f}", flush=True)
+        if "import" in self.measures:
+            for name, seconds in time_imports(self.pythons, self.cache, round_).items():
+                self.imports.setdefault(name, []).extend(seconds)
+                print(f"round {round_ + 1} import {name}: {seconds} s", flush=True)
+        if "dp" in self.measures:
+            self.data_parallel(round_)
+        for measure in [m for m in ("short", "long", "busy") if m in self.measures]:
+            names = self.configs if measure == "short" else [c for c in PEERS if c in self.configs]
+            for model in self.models:
+                for config in rotated(names, round_):
+                    if model in ONLY.get(config, (model,)):
+                        self.fit(round_, measure, model, config)
+                        self.report(round_ + 1, final=False)
+        self.loads.append(os.getloadavg()[0])
+
+    def data_parallel(self, round_):
+        env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env["CUDA_VISIBLE_DEVICES"] = ""  # data parallel on the CPU, whatever --device says
+        a = self.args
+        for config in rotated([c for c in DP_CONFIGS if c in self.configs], round_):
+            for world in (1, 2):
+                python = self.configs[config]
+                result = launch(__file__, python, config, world, a.dp_model, a.dp_batch, a.dp_steps, 3, env)
+                self.dp.setdefault((config, world), []).append(result)
+                print(f"round {round_ + 1} dp {config} x{world}: {result}", flush=True)
+        self.report(round_ + 1, final=False)
+
+    def fit(self, round_, measure, model, config):
+        a = self.args
+        python, epochs = self.configs[config], self.epochs[measure][model]
+        busy = measure == "busy"
+        result = run_config(config, model, python, a.device, self.weights[model], epochs, busy, a.timeout)
+        self.results.setdefault((measure, model, config), []).append(result)
+        shown = {k: round(v, 4) for k, v in result.items() if k != "error"} or result
+        print(f"round {round_ + 1} {measure:5s} {model:4s} {config:16s} {shown}", flush=True)
+
+    def report(self, rounds_done, final):
+        """Write the JSON file (``rounds_done``: the rounds begun) and return the Markdown."""
+        import torch
+
+        a = self.args
+        if final:
+            self.sgemm.append(sgemm_gflops(a.device))
+        summary = summarize(self.results, self.imports, self.dp)
+        meta = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "torch": torch.__version__,
+            "device": torch.cuda.get_device_name() if a.device == "cuda" else "cpu",
+            # the best reading (before and after the run): the machine's rate, less the load's toll
+            "sgemm_gflops": max(self.sgemm),
+            "sgemm_readings": self.sgemm,
+            "conv_gflop_per_step": conv_gflop_per_step(),
+            "rounds": rounds_done,
+            "load": " / ".join(f"{load:.1f}" for load in self.loads) + " (at the start, after each round)",
+            "long_epochs": self.epochs["long"],
+            "dp": {"model": a.dp_model, "batch": a.dp_batch, "steps": a.dp_steps},
+            "notes": self.notes,
+            "command": "python benchmarks/step_time.py " + " ".join(sys.argv[1:]),
+        }
+        text = markdown(summary, meta)
+        raw = {f"{m} | {model} | {c}": runs for (m, model, c), runs in self.results.items()}
+        raw.update({f"dp | {c} | {w}": runs for (c, w), runs in self.dp.items()})
+        raw.update({f"import | {name}": s for name, s in self.imports.items()})
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        with open(a.out, "w") as f:
+            json.dump({"meta": meta, "summary": summary, "runs": raw, "markdown": text}, f, indent=1)
+        return text
+
+
+def main():
+    args = parse_args()
     if args.worker:
         return worker(args)
+    if args.dp_worker:
+        return dp_worker(args)
     if args.render:
         with open(args.render) as f:
             saved = json.load(f)
-        return print(markdown(saved["table"], saved["meta"]))
-
-    import torch
-
-    configs = {name: sys.executable for name in PLAIT_CONFIGS}
-    configs["torch"] = sys.executable
-    notes = []
-    for backend in args.backends.split(","):
-        python, why = keras_python(backend, install=not args.no_install)
-        if python is None:
-            notes.append(f"keras ({backend}) skipped: {why}")
-        else:
-            configs[f"keras ({backend})"] = python
-    models = args.models.split(",")
-    weights = initial_weights(models, tempfile.mkdtemp(prefix="plait-bench-"))
-    results = {}
+        return print(markdown(saved["summary"], saved["meta"]))
+    bench = Benchmark(args)
     for round_ in range(args.rounds):
-        for model in models:
-            # alternate the configurations, in a rotated order each round
-            order = list(configs)
-            order = order[round_ % len(order) :] + order[: round_ % len(order)]
-            for config in order:
-                if model not in ONLY.get(config, (model,)):
-                    continue
-                result = run_config(config, model, configs[config], args.device, weights[model])
-                results.setdefault((model, config), []).append(result)
-                shown = {k: round(v, 4) for k, v in result.items() if k != "error"} or result
-                print(f"round {round_ + 1} {model:5s} {config:20s} {shown}", flush=True)
-    table = summarize(results)
-    meta = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "torch": torch.__version__,
-        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-        "sgemm_gflops": sgemm_gflops(args.device),
-        "conv_gflop_per_step": conv_gflop_per_step(),
-        "rounds": args.rounds,
-        "notes": notes,
-        "command": "python benchmarks/step_time.py " + " ".join(sys.argv[1:]),
-    }
-    text = markdown(table, meta)
-    print("\n" + text + "\n" + "\n".join(notes))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump({"meta": meta, "table": table, "markdown": text}, f, indent=1)
+        bench.round(round_)
+        text = bench.report(round_ + 1, final=round_ + 1 == args.rounds)
+    print("\n" + text + "\n" + "\n".join(bench.notes))
 
 
 if __name__ == "__main__":
