@@ -60,6 +60,12 @@ class WeightRole:
         int4_matrix: ``(rows, cols)`` the weight is reshaped to for int4 (EinsumDense's
             kernels of any rank); None for a 2D weight.
         zero_dtype: dtype of the int4 zero points (Keras keeps one float32 set).
+
+    Example:
+        >>> from plait.layers.quantized import WeightRole
+        >>> role = WeightRole("kernel", contract=(0, 1), shape=(4, 2, 6), int4_matrix=(8, 6))
+        >>> role.contract_axes, role.matrix_contract
+        ((0, 1), 0)
     """
 
     def __init__(self, name, contract, pack=1, shape=None, int4_matrix=None, zero_dtype=torch.int8):
@@ -279,9 +285,9 @@ class QuantizedLayer:
             size = getattr(self.dtype_policy, "block_size", None)
         return None if size in (None, -1) else size
 
-    def _convert(self, config, placeholder=False):
-        """Replace the float weights by the mode's variables. ``placeholder``: the layer is being
-        built from a quantized policy, the values are loaded next (shapes are what matter)."""
+    def _convert(self, config):
+        """Replace the float weights by the mode's variables, computed from them (a layer built
+        from a quantized policy converts its fresh weights: the values are loaded next)."""
         self._set_quantization_config(config)
         mode = config.mode
         if mode == "float8":
@@ -366,7 +372,7 @@ class QuantizedLayer:
             config = quantization_configs.resolve(mode, None)
             if mode == "int4":
                 config = quantizers.Int4QuantizationConfig(block_size=self._block_size())
-        self._convert(config, placeholder=True)
+        self._convert(config)
 
     # ------------------------------------------------------------------ dequantize
     def dequantized(self, name):
@@ -577,6 +583,14 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
             f"Received: {type(filters)}"
         )
     config = quantization_configs.resolve(mode, config)
+    structure = None
+    if config.mode in ("gptq", "awq"):
+        from plait.quantizers.calibration import calibrate, check_request
+
+        structure = getattr(config, "quantization_layer_structure", None)
+        if structure is None and hasattr(model, "get_quantization_layer_structure"):
+            structure = model.get_quantization_layer_structure(config.mode)
+        check_request(config, structure)  # before any layer changes (Keras checks after)
     from plait.layers.base import Layer, child_layers
 
     def selected(layer):
@@ -605,14 +619,9 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
             changed = True
         except NotImplementedError as error:
             warnings.warn(str(error), stacklevel=2)
-    if config.mode in ("gptq", "awq"):
+    if structure is not None:
         # The layers hold their placeholders now; calibration runs the model's blocks on the
         # config's data and fills them (Keras's order).
-        from plait.quantizers.calibration import calibrate
-
-        structure = getattr(config, "quantization_layer_structure", None)
-        if structure is None and hasattr(model, "get_quantization_layer_structure"):
-            structure = model.get_quantization_layer_structure(config.mode)
         calibrate(config, structure, filters)
     return changed
 
