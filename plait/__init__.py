@@ -40,10 +40,9 @@ from plait import (
 )
 from plait.dtype_policies import FloatDTypePolicy
 from plait.function import Function
-from plait.graph.node import SymbolicTensor as KerasTensor
 from plait.initializers import Initializer
 from plait.layers import InputSpec, Layer
-from plait.layers.input_layer import Input
+from plait.layers.input_layer import Input, KerasTensor
 from plait.layers.preprocessing.feature_space import FeatureSpace as _FeatureSpace
 from plait.layers.variables import Variable
 from plait.losses import Loss

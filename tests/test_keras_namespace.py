@@ -111,3 +111,15 @@ def test_layer_dtype_names_equal_keras():
         ours, theirs = plait.layers.Dense(2, dtype=dtype), keras.layers.Dense(2, dtype=dtype)
         names = ("dtype", "compute_dtype", "variable_dtype")
         assert [getattr(ours, n) for n in names] == [getattr(theirs, n) for n in names], dtype
+
+
+def test_keras_tensor_made_by_hand_starts_a_graph_as_in_keras():
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    results = {}
+    for lib in (plait, keras):
+        a, b = lib.KerasTensor(shape=(None, 3)), lib.KerasTensor(shape=(None, 3), dtype="float32")
+        fn = lib.Function([a, b], lib.ops.multiply(a, b))
+        results[lib] = (isinstance(a, lib.KerasTensor), tuple(a.shape), a.dtype, np.asarray(fn([x, x])).tolist())
+    assert results[plait] == results[keras]
+    with pytest.raises(ValueError, match="ragged=True"):
+        plait.KerasTensor(shape=(None, 3), ragged=True)

@@ -70,3 +70,41 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
     """
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape)
     return layer.output
+
+
+class _SymbolicKind(type):
+    """``isinstance(x, KerasTensor)`` is true of every symbolic tensor of a model being built."""
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, SymbolicTensor)
+
+    def __subclasscheck__(cls, subclass):
+        return issubclass(subclass, SymbolicTensor)
+
+
+class KerasTensor(metaclass=_SymbolicKind):
+    """Keras's ``KerasTensor``: the symbolic tensor of a model being built. Made by hand, it is
+    an input of a graph (``plait.Function``, ``plait.Model``), as ``Input(batch_shape=shape)``.
+
+    Args:
+        shape: the full shape, batch dimension included (None where unknown).
+        dtype: the dtype's name (default ``"float32"``).
+        sparse, ragged: Keras's flags; torch models take dense tensors, so only False.
+        record_history: taken, as Keras's (a hand-made tensor starts a graph either way).
+        name: the input's name (default: made unique).
+
+    Example:
+        >>> import plait
+        >>> x = plait.KerasTensor(shape=(None, 3))
+        >>> isinstance(x, plait.KerasTensor), x.shape, x.dtype
+        (True, (None, 3), 'float32')
+    """
+
+    def __new__(cls, shape, dtype="float32", sparse=False, ragged=False, record_history=True, name=None):
+        for flag, value in (("sparse", sparse), ("ragged", ragged)):
+            if value:
+                raise ValueError(
+                    f"KerasTensor({flag}=True) is not supported: plait's models take dense torch tensors "
+                    f"(pad ragged data, or densify sparse data). Received: {flag}={value!r}"
+                )
+        return Input(batch_shape=tuple(shape), dtype=dtype, name=name)
