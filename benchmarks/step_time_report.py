@@ -52,8 +52,15 @@ def _ratio(value, reference):
     return value / reference if value is not None and reference else None
 
 
+def _x(ratio):
+    return "" if ratio is None else f"{ratio:.2f}x"
+
+
 def _fmt(value, digits=3, suffix=""):
-    return "" if value is None else f"{value:.{digits}g}{suffix}"
+    """``digits`` significant digits, never an exponent (16300, not 1.63e+04)."""
+    if value is None:
+        return ""
+    return f"{value:.0f}{suffix}" if abs(value) >= 10 ** (digits - 1) else f"{value:.{digits}g}{suffix}"
 
 
 def stall_ok(run):
@@ -71,28 +78,28 @@ def targets(summary, sgemm):
         plait = {m: table.get("plait", {}).get(m, {}) for m in ("short", "long", "busy")}
         ratio = _ratio(plait["long"].get("fit_s"), ref["long"].get("fit_s"))
         limit = LONG_FIT_LIMIT[model]
-        rows.append((model, f"long fit, whole `fit` <= {limit}x Keras-jax", _fmt(ratio, 2, "x"), _le(ratio, limit)))
+        rows.append((model, f"long fit, whole `fit` <= {limit}x Keras-jax", _x(ratio), _le(ratio, limit)))
         if model == "conv" and plait["long"].get("steady_ms"):
             share = conv_gflop_per_step() / (plait["long"]["steady_ms"] / 1e3) / sgemm
             rows.append((model, "long fit's step >= 80% of sgemm rate", f"{100 * share:.0f}%", share >= SGEMM_SHARE))
         ratio = _ratio(plait["short"].get("fit_s"), ref["short"].get("fit_s"))
         limit = SHORT_FIT_TODAY[model]
-        rows.append((model, f"3-epoch fit <= {limit}x Keras-jax (today's)", _fmt(ratio, 2, "x"), _le(ratio, limit)))
+        rows.append((model, f"3-epoch fit <= {limit}x Keras-jax (today's)", _x(ratio), _le(ratio, limit)))
         quiet = _ratio(plait["short"].get("steady_ms"), ref["short"].get("steady_ms"))
         busy = _ratio(plait["busy"].get("steady_ms"), ref["busy"].get("steady_ms"))
-        measured = f"{_fmt(busy, 2, 'x')} busy / {_fmt(quiet, 2, 'x')} quiet" if busy and quiet else ""
+        measured = f"{_x(busy)} busy / {_x(quiet)} quiet" if busy and quiet else ""
         rows.append((model, "busy ratio <= 1.2x quiet ratio", measured, _le(_ratio(busy, quiet), BUSY_LIMIT)))
         for measure in ("long", "short"):
             run = plait[measure]
             if "max_step_ms" in run:
-                measured = f"max {run['max_step_ms']:.0f} ms, median {run['median_step_ms']:.3g} ms"
+                measured = f"max {_fmt(run['max_step_ms'])} ms, median {_fmt(run['median_step_ms'])} ms"
                 rows.append((model, f"no compile stall ({measure} fit)", measured, stall_ok(run)))
     added = summary["imports"].get("plait after torch")
     if added is not None:
         rows.append(("all", "`import plait` <= 0.5 s after `import torch`", f"{added:.2f} s", added <= IMPORT_LIMIT_S))
     scaling = summary["dp"].get("plait", {}).get("scaling")
     met = None if scaling is None else scaling >= DP_SCALING
-    rows.append(("dp", "2-process DataParallel >= 1.6x one process's samples/s", _fmt(scaling, 3, "x"), met))
+    rows.append(("dp", "2-process DataParallel >= 1.6x one process's samples/s", _x(scaling), met))
     return rows
 
 
@@ -121,10 +128,10 @@ def _model_tables(model, rows, meta):
             lines.append(f"| {config} | failed: {r['error'][:150]} | | | | | | | | |")
             continue
         lines.append(
-            f"| {config} | {_fmt(r['steady_ms'])} | {_fmt(_ratio(r['steady_ms'], ref_short.get('steady_ms')), 2, 'x')} "
-            f"| {_fmt(_ratio(r['steady_ms'], torch_short.get('steady_ms')), 2, 'x')} | {r['first_epoch_s']:.2f} "
-            f"| {r['fit_s']:.2f} | {_fmt(_ratio(r['fit_s'], ref_short.get('fit_s')), 2, 'x')} "
-            f"| {r['max_step_ms']:.3g} / {r['median_step_ms']:.3g} | {r['peak_mb']:.0f} | {r['loss']:.4g} |"
+            f"| {config} | {_fmt(r['steady_ms'])} | {_x(_ratio(r['steady_ms'], ref_short.get('steady_ms')))} "
+            f"| {_x(_ratio(r['steady_ms'], torch_short.get('steady_ms')))} | {r['first_epoch_s']:.2f} "
+            f"| {r['fit_s']:.2f} | {_x(_ratio(r['fit_s'], ref_short.get('fit_s')))} "
+            f"| {_fmt(r['max_step_ms'])} / {_fmt(r['median_step_ms'])} | {r['peak_mb']:.0f} | {r['loss']:.4g} |"
         )
     lines += [
         "",
@@ -143,9 +150,9 @@ def _model_tables(model, rows, meta):
             ok = "n/a (async)" if config == "keras (jax)" else {True: "yes", False: "**no**"}[stall_ok(long)]
             cells += [
                 f"{long['fit_s']:.2f}",
-                _fmt(_ratio(long["fit_s"], ref.get("long", {}).get("fit_s")), 2, "x"),
+                _x(_ratio(long["fit_s"], ref.get("long", {}).get("fit_s"))),
                 _fmt(long["steady_ms"]),
-                f"{long['max_step_ms']:.3g} / {long['median_step_ms']:.3g}",
+                f"{_fmt(long['max_step_ms'])} / {_fmt(long['median_step_ms'])}",
                 ok,
             ]
         else:
@@ -153,8 +160,8 @@ def _model_tables(model, rows, meta):
         if "steady_ms" in busy:
             cells += [
                 _fmt(busy["steady_ms"]),
-                _fmt(_ratio(busy["steady_ms"], ref.get("busy", {}).get("steady_ms")), 2, "x"),
-                _fmt(_ratio(busy["steady_ms"], short.get("steady_ms")), 2, "x"),
+                _x(_ratio(busy["steady_ms"], ref.get("busy", {}).get("steady_ms"))),
+                _x(_ratio(busy["steady_ms"], short.get("steady_ms"))),
             ]
         else:
             cells += [f"failed: {busy['error'][:100]}" if "error" in busy else "", "", ""]
@@ -200,8 +207,8 @@ def markdown(summary, meta):
             errors = [row.get(w, {}).get("error") for w in ("1", "2")]
             shown = [_fmt(c, 3) if c else f"failed: {e[:80]}" if e else "" for c, e in zip(cells, errors)]
             scaling = row.get("scaling")
-            vs_ref = _fmt(_ratio(scaling, ref), 2, "x")
-            lines.append(f"| {config} | {shown[0]} | {shown[1]} | {_fmt(scaling, 3, 'x')} | {vs_ref} |")
+            vs_ref = _x(_ratio(scaling, ref))
+            lines.append(f"| {config} | {shown[0]} | {shown[1]} | {_x(scaling)} | {vs_ref} |")
         lines.append("")
     lines += ["| scope | target (plait's defaults) | measured | met |", "|---|---|---|---|"]
     for scope, target, measured, met in targets(summary, meta["sgemm_gflops"]):
