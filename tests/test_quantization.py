@@ -185,11 +185,11 @@ MODES = {
 }
 
 
-def twins(name, *args, input_shape, dtype="float32", **kwargs):
+def twins(name, *args, input_shape, input_dtype="float32", **kwargs):
     theirs = getattr(keras.layers, name)(*args, **kwargs)
     theirs.build(input_shape)
     ours = getattr(plait.layers, name)(*args, **kwargs)
-    ours(torch.zeros([1 if d is None else d for d in input_shape], dtype=getattr(torch, dtype)))
+    ours(torch.zeros([1 if d is None else d for d in input_shape], dtype=getattr(torch, input_dtype)))
     ours.set_weights(theirs.get_weights())
     return ours, theirs
 
@@ -255,7 +255,7 @@ def test_dense_layers_quantize_as_keras(mode, name, args, kwargs, build_shape, x
     ],
 )
 def test_embeddings_quantize_as_keras(mode, name, kwargs):
-    ours, theirs = twins(name, 11, 7, input_shape=(None, 5), dtype="int64", **kwargs)
+    ours, theirs = twins(name, 11, 7, input_shape=(None, 5), input_dtype="int64", **kwargs)
     quantize_both(ours, theirs, mode)
     assert_same_variables(ours, theirs)
     ids = rng.integers(0, 11, size=(3, 5))
@@ -409,3 +409,25 @@ def test_quantize_errors_name_the_layer_and_the_value():
         mine.quantize("int8")
     with pytest.raises(ValueError, match="For GPTQ, pass a `GPTQConfig`"):
         mine.quantize("gptq")
+
+
+@pytest.mark.parametrize("mode", ["int8", "int8-weights-only", "int4-grouped", "int4-per-channel", "float8"])
+def test_mixed_bfloat16_quantized_layers_match_keras(mode):
+    # Keras computes a quantized call in bfloat16 (inputs and scales cast); so does plait.
+    x = rng.normal(size=(3, 5, 8)).astype("float32")
+    cases = [("Dense", (6,), {"bias_initializer": "ones"}, (None, 5, 8))]
+    cases.append(("EinsumDense", ("abc,cde->abde", (None, 4, 3)), {"bias_axes": "de"}, (None, 5, 8)))
+    for name, args, kwargs, shape in cases:
+        ours, theirs = twins(name, *args, input_shape=shape, dtype="mixed_bfloat16", **kwargs)
+        quantize_both(ours, theirs, mode)
+        got, expected = ours(torch.tensor(x)), theirs(x)
+        assert got.dtype == expected.dtype == torch.bfloat16
+        assert_same(got.float(), expected.float())
+    if mode != "float8":
+        ours, theirs = twins(
+            "ReversibleEmbedding", 11, 8, input_shape=(None, 5), input_dtype="int64", dtype="mixed_bfloat16"
+        )
+        quantize_both(ours, theirs, mode)
+        ids = rng.integers(0, 11, size=(3, 5))
+        assert_same(ours(torch.tensor(ids)).float(), theirs(ids).float())
+        assert_same(ours(torch.tensor(x), reverse=True).float(), theirs(x, reverse=True).float())

@@ -107,7 +107,7 @@ class Dense(CalibratedQuantization, QuantizedLayer, Layer):
             return F.linear(inputs, self.kernel, self.bias)
         outputs = self.quantized_product(inputs)
         bias = self.float8_bias() if self.quantization_mode == "float8" else self.bias
-        return outputs if bias is None else outputs + bias
+        return outputs if bias is None else outputs + bias.to(outputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -184,6 +184,7 @@ class Embedding(QuantizedLayer, Layer):
     """
 
     quantization_modes = ("int8", "int4")
+    autocast = False  # as Keras's: indices are not cast, nor the tables read in the compute dtype
     variable_serialization_spec = {
         None: ["embeddings"],
         "int8": ["embeddings", "embeddings_scale"],
@@ -487,7 +488,7 @@ class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
         else:
             x, bias = torch.einsum(self.equation, inputs, self.kernel), self.bias
         if bias is not None:
-            x = x + bias
+            x = x + bias.to(x.dtype)
         return self.activation(x)
 
     def compute_output_shape(self, input_shape):
@@ -575,25 +576,28 @@ class ReversibleEmbedding(Embedding):
     def _quantized_logits(self, inputs):
         name = "embeddings" if self.tie_weights else "reverse_embeddings"
         quantizer = getattr(self.quantization_config, "activation_quantizer", None)
-        scale = getattr(self, f"{name}_scale")
+        scale = self.quantized_scale(name)
+        compute = self.dtype_policy.compute_dtype  # Keras rounds the raw logits to it, then divides in float32
         inputs_scale = None
         if quantizer is not None:
             inputs, inputs_scale = quantizer(inputs)
         if self.quantization_mode == "int4" and self._block_size() is not None:
             kernel = self.dequantized(name)  # Keras dequantizes grouped tables before the product
-            logits = inputs.to(kernel.dtype) @ (kernel.T if self.tie_weights else kernel)
+            common = torch.promote_types(inputs.dtype, kernel.dtype)
+            logits = inputs.to(common) @ (kernel.T if self.tie_weights else kernel).to(common)
             return logits if inputs_scale is None else logits / inputs_scale
         kernel = self.unpacked_int4(name) if self.quantization_mode == "int4" else getattr(self, name)
         kernel = kernel.T if self.tie_weights else kernel
         if inputs_scale is None:
-            return (inputs @ kernel.to(inputs.dtype)) / scale
-        return int_product(inputs, kernel).to(scale.dtype) / (inputs_scale * scale)
+            return (inputs @ kernel.to(inputs.dtype)).to(compute) / scale
+        return int_product(inputs, kernel).to(compute) / (inputs_scale * scale)
 
     def call(self, inputs, reverse=False):
         if not reverse:
             return super().call(inputs)
         if self.quantization_mode is not None:
-            logits = self._quantized_logits(inputs)
+            with torch.autocast(inputs.device.type, enabled=False):  # Keras's dtypes, set in the method
+                logits = self._quantized_logits(inputs)
             if self.logit_soft_cap is not None:
                 logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
             return logits

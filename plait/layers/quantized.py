@@ -187,6 +187,7 @@ class QuantizedLayer:
 
     quantization_modes = ("int8", "int4", "float8")
     variable_serialization_spec = {}
+    autocast = True  # Keras's flag: whether the layer computes on inputs cast to its compute dtype
 
     def quantized_roles(self):
         """The :class:`WeightRole` s of the weights this layer quantizes."""
@@ -375,6 +376,19 @@ class QuantizedLayer:
         self._convert(config)
 
     # ------------------------------------------------------------------ dequantize
+    def in_compute_dtype(self, tensor, variable=False):
+        """``tensor`` in the policy's compute dtype under a mixed policy, else unchanged: Keras
+        reads a mixed layer's float variables in that dtype, and casts its inputs unless the
+        layer does not autocast (the embeddings)."""
+        policy = self.dtype_policy
+        if policy.is_mixed and (variable or self.autocast) and tensor.is_floating_point():
+            return tensor.to(policy.compute_dtype)
+        return tensor
+
+    def quantized_scale(self, name):
+        """The scale of weight ``name`` (``<name>_scale``), in the compute dtype."""
+        return self.in_compute_dtype(getattr(self, f"{name}_scale"), variable=True)
+
     def dequantized(self, name):
         """Weight ``name`` as floats in Keras's layout (the quantized values times their scale)."""
         mode = self.quantization_mode
@@ -382,7 +396,7 @@ class QuantizedLayer:
         if mode not in ("int8", "int4"):
             return value
         role = next(r for r in self.quantized_roles() if r.name == name)
-        scale = getattr(self, f"{name}_scale")
+        scale = self.quantized_scale(name)
         compute = scale.dtype
         if mode == "int8":
             return value.to(compute) / self.int8_scale_for_weight(role, scale)
@@ -439,11 +453,18 @@ class QuantizedLayer:
     # ------------------------------------------------------------------ products
     def quantized_product(self, x, name="kernel", equation=None, inputs_axes=(-1,), scale_labels=None):
         """``x @ w`` (or ``einsum(equation, x, w)``) with the quantized weight ``name``, by the
-        layer's mode, before bias and activation (see :meth:`int8_contract` for the arguments)."""
+        layer's mode, before bias and activation (see :meth:`int8_contract` for the arguments).
+
+        Runs outside torch.autocast: the dtypes are Keras's, set here (see :meth:`in_compute_dtype`)."""
+        with torch.autocast(x.device.type, enabled=False):
+            return self._quantized_product(x, name, equation, inputs_axes, scale_labels)
+
+    def _quantized_product(self, x, name, equation, inputs_axes, scale_labels):
         mode = self.quantization_mode
+        x = self.in_compute_dtype(x)
         product = (lambda a, b: a @ b) if equation is None else (lambda a, b: torch.einsum(equation, a, b))
         if mode == "float8":
-            kernel = self.float8_operand(self._keras_value_attached(name), "kernel")
+            kernel = self.float8_operand(self.in_compute_dtype(self._keras_value_attached(name), True), "kernel")
             return self.float8_output(product(self.float8_operand(x, "inputs"), kernel))
         if mode == "int4" and self._block_size() is not None:
             return product(x, self.dequantized(name).to(x.dtype))  # the weight is a constant: autograd's rule
@@ -464,7 +485,7 @@ class QuantizedLayer:
     def quantized_lookup(self, ids, name="embeddings"):
         """Rows ``ids`` of the quantized table ``name``, dequantized (gathered first, so only the
         rows used are unpacked and scaled)."""
-        scale = getattr(self, f"{name}_scale")
+        scale = self.quantized_scale(name)
         rows = getattr(self, name)[ids]
         if self.quantization_mode == "int4":
             role = next(r for r in self.quantized_roles() if r.name == name)
@@ -499,7 +520,7 @@ class QuantizedLayer:
             scale_labels: ``(input labels, output labels)`` laying the input scale out against the
                 output (EinsumDense), or None when it already broadcasts (a matrix product).
         """
-        weight, scale = getattr(self, name), getattr(self, f"{name}_scale")
+        weight, scale = getattr(self, name), self.quantized_scale(name)
         if self.quantization_mode == "int4":
             weight = self.unpacked_int4(name)
         quantizer = getattr(self.quantization_config, "activation_quantizer", None)
