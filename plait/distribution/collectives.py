@@ -287,14 +287,36 @@ def global_mean(values, n_local):
     return (flat[:-1] / flat[-1]).view_as(values)
 
 
-def average_gradients_traced(grads, n_local=None):
-    """:func:`average_gradients` with the functional all-reduce, for the compiled whole step."""
+def average_gradients_traced(grads, n_local=None, bucket_mb=25.0):
+    """:func:`average_gradients` with the functional all-reduce, for the compiled whole step:
+    one all-reduce per bucket of about ``bucket_mb`` megabytes, in the order backward makes
+    the gradients (the last layers' first), so that the compiler can start each while the
+    backward of the earlier layers still runs (``overlap_options``)."""
     if data_parallel() is None:
         return grads
     import torch.distributed._functional_collectives as funcol
 
-    flat = funcol.all_reduce(torch.cat([g.reshape(-1) for g in grads]), "sum", dist.group.WORLD)
-    return [piece.view_as(g) for piece, g in zip(torch.split(flat, [g.numel() for g in grads]), grads)]
+    from plait.distribution.reducer import buckets
+
+    out = list(grads)
+    for members in buckets([g.numel() * g.element_size() for g in grads], bucket_mb):
+        parts = [grads[i] for i in members]
+        flat = funcol.all_reduce(torch.cat([g.reshape(-1) for g in parts]), "sum", dist.group.WORLD)
+        for i, piece in zip(members, torch.split(flat, [g.numel() for g in parts])):
+            out[i] = piece.view_as(grads[i])
+    return out
+
+
+def overlap_options():
+    """Inductor's options for a compiled step with collectives: the all-reduces issued as early
+    as their inputs allow and waited on as late as their outputs allow, so communication
+    overlaps the backward pass (None without DataParallel)."""
+    if data_parallel() is None:
+        return None
+    return {
+        "reorder_for_compute_comm_overlap": True,
+        "reorder_for_compute_comm_overlap_passes": ["sink_waits", "raise_comms"],
+    }
 
 
 # ---------------------------------------------------------------------- metrics and outputs

@@ -17,6 +17,28 @@ import torch
 import torch.distributed as dist
 
 
+def buckets(sizes, bucket_mb=25.0):
+    """Group tensors of ``sizes`` bytes (in the optimizer's order) into buckets of about
+    ``bucket_mb`` megabytes, in reverse order: backward makes the last layers' gradients first.
+    Returns lists of indices, the first bucket's first.
+
+    Example:
+        >>> buckets([4, 4, 4], bucket_mb=8 / 2**20)
+        [[2, 1], [0]]
+    """
+    limit = bucket_mb * 2**20
+    out, current, size = [], [], 0
+    for i in reversed(range(len(sizes))):
+        current.append(i)
+        size += sizes[i]
+        if size >= limit:
+            out.append(current)
+            current, size = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
 class GradientReducer:
     """Sums the gradients of ``params`` over the processes of ``group`` while backward runs.
 
@@ -39,16 +61,7 @@ class GradientReducer:
 
     def __init__(self, params, group=None, bucket_mb=25.0):
         self.params, self.group = list(params), group
-        limit = bucket_mb * 2**20
-        self.buckets, current, size = [], [], 0
-        for i in reversed(range(len(self.params))):
-            current.append(i)
-            size += self.params[i].numel() * self.params[i].element_size()
-            if size >= limit:
-                self.buckets.append(current)
-                current, size = [], 0
-        if current:
-            self.buckets.append(current)
+        self.buckets = buckets([p.numel() * p.element_size() for p in self.params], bucket_mb)
         self._bucket_of = {i: b for b, members in enumerate(self.buckets) for i in members}
         self._armed = self._poison = False
         self._ready, self._started, self._next = [], {}, 0

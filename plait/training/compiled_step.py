@@ -134,7 +134,7 @@ class WholeStep:
 
     def _compile(self):
         if self._device.type != "cuda":
-            return torch.compile(own_code(self._steps), dynamic=self.dynamic)
+            return torch.compile(own_code(self._steps), dynamic=self.dynamic, options=collectives.overlap_options())
         # On a GPU the step is also captured in a CUDA graph ("reduce-overhead"): one launch per
         # call. The graph may update in place only tensors whose address never changes.
         state = [t for ts in self.state.values() for t in ts]
