@@ -12,7 +12,8 @@ two processes over those of the one: 2.0 is perfect, 1.0 no gain.
 - ``keras (jax)``: ``keras.distribution.initialize`` (jax's gloo CPU collectives) and
   ``DataParallel(auto_shard_dataset=False)``, each process fitting its own half at batch ``B``.
 
-Samples per second come from the median epoch time after the first, on rank 0.
+Samples per second come from the median epoch time after the first, on rank 0; the same from
+rank 0's CPU time gives the scaling each process would see with a core of its own.
 """
 
 import json
@@ -40,13 +41,14 @@ def shard(arrays, world, rank, batch):
     return arrays.reshape(steps, world, batch, *arrays.shape[1:])[:, rank].reshape(steps * batch, *arrays.shape[1:])
 
 
-def _epoch_clock(lib, epoch_s):
+def _epoch_clock(lib, epoch_s, cpu_s):
     class Clock(lib.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
+            self.start, self.cpu = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
             epoch_s.append(time.perf_counter() - self.start)
+            cpu_s.append(time.process_time() - self.cpu)
 
     return Clock()
 
@@ -59,10 +61,9 @@ def run_plait(name, world, rank, port, batch, steps, epochs):
 
     torch.set_num_threads(1)
     x, y = data(name, steps, world * batch)
-    epoch_s = []
-    fit = dict(
-        batch_size=world * batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[_epoch_clock(plait, epoch_s)]
-    )
+    epoch_s, cpu_s = [], []
+    clock = _epoch_clock(plait, epoch_s, cpu_s)
+    fit = dict(batch_size=world * batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
     plait.utils.set_random_seed(0)
     if world == 1:
         model = build(plait, name)
@@ -74,7 +75,7 @@ def run_plait(name, world, rank, port, batch, steps, epochs):
             model = build(plait, name)
             model.compile(optimizer="rmsprop", **COMPILE[name])
             history = model.fit(x, y, **fit)
-    return epoch_s, history.history["loss"][-1]
+    return epoch_s, cpu_s, history.history["loss"][-1]
 
 
 def run_torch(name, world, rank, port, batch, steps, epochs):
@@ -90,9 +91,9 @@ def run_torch(name, world, rank, port, batch, steps, epochs):
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7, foreach=True)
     x, y = data(name, steps, world * batch)
     xs, ys = torch_tensors(name, shard(x, world, rank, batch), shard(y, world, rank, batch), "cpu")
-    epoch_s = []
+    epoch_s, cpu_s = [], []
     for _ in range(epochs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         total = torch.zeros(())
         for s in range(steps):
             part = slice(s * batch, (s + 1) * batch)
@@ -103,9 +104,10 @@ def run_torch(name, world, rank, port, batch, steps, epochs):
             total += loss.detach()
         final = float(total) / steps
         epoch_s.append(time.perf_counter() - start)
+        cpu_s.append(time.process_time() - cpu)
     if world > 1:
         dist.destroy_process_group()
-    return epoch_s, final
+    return epoch_s, cpu_s, final
 
 
 def run_keras(name, world, rank, port, batch, steps, epochs):
@@ -117,8 +119,9 @@ def run_keras(name, world, rank, port, batch, steps, epochs):
 
     x, y = data(name, steps, world * batch)
     x, y = shard(x, world, rank, batch), shard(y, world, rank, batch)
-    epoch_s = []
-    fit = dict(batch_size=batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[_epoch_clock(keras, epoch_s)])
+    epoch_s, cpu_s = [], []
+    clock = _epoch_clock(keras, epoch_s, cpu_s)
+    fit = dict(batch_size=batch, epochs=epochs, shuffle=False, verbose=0, callbacks=[clock])
     keras.utils.set_random_seed(0)
     if world > 1:
         keras.distribution.initialize(job_addresses=f"127.0.0.1:{port}", num_processes=world, process_id=rank)
@@ -127,22 +130,30 @@ def run_keras(name, world, rank, port, batch, steps, epochs):
     model = build(keras, name)
     model.compile(optimizer="rmsprop", **COMPILE[name])
     history = model.fit(x, y, **fit)
-    return epoch_s, history.history["loss"][-1]
+    return epoch_s, cpu_s, history.history["loss"][-1]
 
 
 RUNNERS = {"plait": run_plait, "torch": run_torch, "keras (jax)": run_keras}
 
 
 def dp_worker(args):
-    """The ``--dp-worker`` process: one rank of one configuration, its RESULT line on stdout."""
-    epoch_s, loss = RUNNERS[args.config](
-        args.model, args.world, args.rank, args.port, args.batch, args.steps, args.epochs
-    )
-    steady = statistics.median(epoch_s[1:] or epoch_s)
+    """The ``--dp-worker`` process: one rank of one configuration, its RESULT line on stdout.
+
+    Besides samples per second, ``cpu_samples_per_s`` counts the process's CPU time instead of
+    the wall clock (gloo waits without spinning): the rate if every process had a core of its
+    own, which a machine busy with other work hides from the wall clock.
+    """
+    runner = RUNNERS[args.config]
+    epoch_s, cpu_s, loss = runner(args.model, args.world, args.rank, args.port, args.batch, args.steps, args.epochs)
     samples = args.world * args.batch * args.steps
-    print(
-        "RESULT " + json.dumps({"samples_per_s": samples / steady, "epoch_s": epoch_s, "loss": float(loss)}), flush=True
-    )
+    result = {
+        "samples_per_s": samples / statistics.median(epoch_s[1:] or epoch_s),
+        "cpu_samples_per_s": samples / statistics.median(cpu_s[1:] or cpu_s),
+        "epoch_s": epoch_s,
+        "cpu_s": cpu_s,
+        "loss": float(loss),
+    }
+    print("RESULT " + json.dumps(result), flush=True)
 
 
 def free_port():

@@ -318,6 +318,7 @@ def test_function_gives_keras_numbers_shapes_and_errors():
     values = {"a": rng.randn(2, 2, 3).astype("float32"), "b": rng.randn(2, 2, 3).astype("float32")}
 
     def program(lib):
+        lib.backend.clear_session()  # op names ("add") count from zero, whatever ran before
         a, b = lib.Input(shape=(2, 3), name="a"), lib.Input(shape=(2, 3), name="b")
         dense = lib.layers.Dense(4, name="d")
         y = lib.ops.sigmoid(dense(a + b))

@@ -17,6 +17,7 @@ Example:
 
 import math
 import re
+import zlib
 
 import numpy as np
 import torch
@@ -24,14 +25,18 @@ import torch
 from plait.quantizers.awq import ActivationMaxima, awq_quantize_matrix
 from plait.quantizers.gptq import HessianEstimate, gptq_quantize_matrix, inverse_hessian_factor
 
+# The first window's start, before the modulo: a fixed number (Keras 3.15 uses a salted hash).
+WINDOW_SEED = zlib.crc32(b"gptq-calib:42")
+
 
 def calibration_windows(dataset, tokenizer, sequence_length, num_samples):
     """``num_samples`` windows of ``sequence_length`` tokens cut from the joined dataset.
 
     Strings are read with ``tokenizer.tokenize``; anything else is taken as token ids. A
-    dataset too short is repeated. Windows start at evenly strided offsets from a start that
-    Keras draws from ``hash(("gptq-calib", 42))``: the same windows as Keras in the same
-    Python process (string hashing is salted per process unless ``PYTHONHASHSEED`` is set).
+    dataset too short is repeated. Windows start at evenly strided offsets (Keras's layout)
+    from a first start of ``WINDOW_SEED % (last start + 1)``. Keras 3.15 takes that number from
+    ``hash(("gptq-calib", 42))``, which Python salts per process (unless ``PYTHONHASHSEED`` is
+    set), so its windows change from run to run; plait's are the same every run.
 
     Returns:
         int32 array ``(num_samples, 1, sequence_length)``.
@@ -60,7 +65,7 @@ def calibration_windows(dataset, tokenizer, sequence_length, num_samples):
     if last_start < 0:
         raise ValueError(f"Not enough tokens to form one sample of length {sequence_length} (have {tokens.size}).")
     stride = max(1, (last_start + 1) // num_samples)
-    offset = abs(hash(("gptq-calib", 42))) % (last_start + 1) if last_start > 0 else 0
+    offset = WINDOW_SEED % (last_start + 1)
     starts = (offset + np.arange(num_samples, dtype=np.int64) * stride) % (last_start + 1)
     windows = np.lib.stride_tricks.sliding_window_view(tokens, sequence_length)[starts]
     return windows.astype(np.int32)[:, None, :]
