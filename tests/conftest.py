@@ -6,7 +6,7 @@ import plait
 
 
 @pytest.fixture(autouse=True)
-def fresh_names(request):
+def fresh_names():
     """Each test starts with Keras's automatic names (dense, dense_1, ...) from zero, and with
     no Keras layer call left open by an earlier test (Keras keeps the open call in a global:
     a layer called inside it adds its losses to the open call's instead of starting afresh)."""
@@ -16,7 +16,4 @@ def fresh_names(request):
     if "keras" in sys.modules:
         from keras.src.backend.common import global_state
 
-        if global_state.get_global_attribute("current_call_ctx") is not None:
-            with open("/tmp/leaked_call_ctx.txt", "a") as f:
-                f.write(request.node.nodeid + "\n")
-            global_state.set_global_attribute("current_call_ctx", None)
+        global_state.set_global_attribute("current_call_ctx", None)
