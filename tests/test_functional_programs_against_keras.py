@@ -274,3 +274,40 @@ def test_a_subclassed_layer_looping_over_a_functional_head_matches_keras():
     eager[keras](x)
     copy_weights(eager[plait], eager[keras])
     assert_close(eager[plait](x), eager[keras](x), rtol=1e-5)
+
+
+def decoder_of(lib):
+    """A model from the middle of another graph (Keras clones the graph after the given tensors):
+    the decoder half of an autoencoder, built from the code tensor, keyed by a dict."""
+    x = lib.Input((6,), name="x")
+    code = lib.layers.Dense(3, name="code")(x)
+    h = lib.layers.Dense(4, activation="relu", name="h")(code)
+    y = lib.layers.Dense(6, name="y")(lib.layers.Concatenate(name="cat")([code, h]))
+    return lib.Model(x, y), lib.Model(code, y), lib.Model({"z": code}, {"out": y})
+
+
+@pytest.mark.filterwarnings("ignore:When providing `inputs` as a dict")  # Keras's warning, which plait gives too
+def test_a_model_from_intermediate_tensors_matches_keras(tmp_path):
+    (full, decoder, keyed), (k_full, k_decoder, k_keyed) = decoder_of(plait), decoder_of(keras)
+    copy_weights(full, k_full)
+    code = RNG.standard_normal((4, 3)).astype("float32")
+    assert [layer.name for layer in decoder.layers] == ["codeCLONE", "h", "cat", "y"]
+    assert rows(decoder) == rows(k_decoder)
+    assert_close(decoder(code), k_decoder(code))
+    assert_close(keyed({"z": code})["out"], k_keyed({"z": code})["out"])
+    # The same layers: training the full model changes what the decoder computes.
+    assert decoder.get_layer("y") is full.get_layer("y")
+    full.compile(optimizer="sgd", loss="mse")
+    before = to_numpy(decoder(code))
+    full.fit(RNG.standard_normal((8, 6)), RNG.standard_normal((8, 6)), verbose=0)
+    assert not np.allclose(to_numpy(decoder(code)), before)
+    ones = np.ones((2, 6), "float32")
+    np.testing.assert_array_equal(to_numpy(full(ones)), to_numpy(plait.Model(full.input, full.output)(ones)))
+    # Files go both ways, and the dict's key is what data is matched by.
+    path = str(tmp_path / "keyed.keras")
+    keyed.save(path)
+    for lib in LIBS:
+        loaded = lib.models.load_model(path)
+        np.testing.assert_allclose(to_numpy(loaded({"z": code})["out"]), to_numpy(keyed({"z": code})["out"]), atol=1e-6)
+    with pytest.warns(UserWarning, match="Received key 'z' mapping to value"):
+        plait.Model({"z": full.get_layer("code").output}, full.output)

@@ -672,6 +672,14 @@ class Layer(nn.Module):
         """
         return list(self._inbound_nodes)
 
+    def record_node(self, node):
+        """Record ``node``, a call of this layer made by the graph (a model built from tensors
+        in the middle of another graph repeats the calls after them), as the layer's next
+        inbound node, as if the layer had been called."""
+        if node.layer is not self:
+            raise ValueError(f"Layer '{self.name}' cannot record a node of layer '{node.layer.name}'.")
+        self._inbound_nodes.append(node)
+
     @property
     def batch_input_shape(self):
         """The batch shape given when the layer was made (``input_shape=`` and ``batch_size=``,

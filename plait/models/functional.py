@@ -1,6 +1,7 @@
 """``Model``: a graph of layers (functional API) or a subclass with its own ``call``."""
 
 import json
+import warnings
 
 import numpy as np
 import torch
@@ -10,10 +11,10 @@ from plait import mixed_precision
 from plait.graph.codegen import generate_forward
 from plait.graph.node import SymbolicTensor
 from plait.graph.ops import resolve
-from plait.graph.traverse import map_graph
+from plait.graph.traverse import map_graph, repeat_calls
 from plait.layers import serialization as layer_serialization
 from plait.layers.base import Layer, child_layers
-from plait.layers.input_layer import InputLayer
+from plait.layers.input_layer import Input, InputLayer
 from plait.models.summary import print_summary
 from plait.training.checks import conform_input
 from plait.training.trainer import Trainer
@@ -312,6 +313,29 @@ def _float32(outputs):
     return [o.float() if o.dtype in (torch.float16, torch.bfloat16) else o for o in outputs]
 
 
+def _inputs_at(inputs, outputs):
+    """Keras's rule for ``Model(inputs=...)`` given tensors made by layers (a model from the
+    middle of a graph): each becomes a new ``Input`` of its shape and dtype, named
+    ``<name>CLONE``, and the calls between it and the outputs are repeated on it (the same
+    layers, so the same weights; the original graph is unchanged)."""
+    replacements = {
+        id(t): Input(batch_shape=t.declared_shape, dtype=t.torch_dtype, name=f"{t.name}CLONE")
+        for t in nest.flatten(inputs)
+        if isinstance(t, SymbolicTensor) and not isinstance(t.node.layer, InputLayer)
+    }
+    if not replacements:
+        return inputs, outputs
+    flat_outputs = [t for t in nest.flatten(outputs) if isinstance(t, SymbolicTensor)]
+    new_outputs, nodes = repeat_calls(flat_outputs, replacements)
+    for node in nodes:
+        node.layer.record_node(node)
+    swap = {**replacements, **{id(old): new for old, new in zip(flat_outputs, new_outputs)}}
+    return (
+        nest.map_structure(lambda t: swap.get(id(t), t), inputs),
+        nest.map_structure(lambda t: swap.get(id(t), t), outputs),
+    )
+
+
 def _functional_subclass(cls):
     """``cls`` with Functional mixed in (cached, so instances of one subclass share a class)."""
     if issubclass(cls, Functional):
@@ -334,8 +358,16 @@ class Functional(Model):
         self._init_graph(inputs, outputs)
 
     def _init_graph(self, inputs, outputs):
-        inputs, outputs = resolve((inputs, outputs))
+        inputs, outputs = _inputs_at(*resolve((inputs, outputs)))
         self._input_struct, self._output_struct = inputs, outputs
+        for key, t in inputs.items() if isinstance(inputs, dict) else ():
+            if isinstance(t, SymbolicTensor) and key != t.node.layer.name:
+                warnings.warn(  # Keras's warning: data is matched by the key, a file shows the name
+                    f"When providing `inputs` as a dict, all keys in the dict must match the names of the "
+                    f"corresponding tensors. Received key '{key}' mapping to value {t!r} which has name "
+                    f"'{t.node.layer.name}'. Change the tensor name to '{key}' (via `Input(..., name='{key}')`)",
+                    stacklevel=3,
+                )
         flat_inputs, flat_outputs = nest.flatten(inputs), nest.flatten(outputs)
         for t in flat_inputs:
             if not isinstance(t, SymbolicTensor) or not isinstance(t.node.layer, InputLayer):
@@ -471,6 +503,10 @@ class Functional(Model):
 
     @property
     def input_names(self):
+        """The names data is matched by: the keys of ``inputs`` given as a dict (as Keras), else
+        the Input layers' names, in the order of :attr:`inputs`."""
+        if isinstance(self._input_struct, dict):
+            return nest.flatten({key: key for key in self._input_struct})
         return [t.node.layer.name for t in self.inputs]
 
     @property
