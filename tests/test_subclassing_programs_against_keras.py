@@ -165,8 +165,6 @@ def penalized(lib):
 
 
 def test_losses_added_in_calls_and_by_regularizers_match_keras():
-    # Keras keeps its open layer call and scopes in globals: start from none, whatever ran before.
-    keras.backend.clear_session(free_memory=False)
     found = {}
     for lib in LIBS:
         holder = penalized(lib)[1]()
@@ -332,3 +330,29 @@ def test_layers_kept_in_lists_and_dicts_are_tracked_and_trained_as_in_keras():
     layer = models[plait].layers[1]
     assert layer.labels == ["plain", "strings"] and pickle.loads(pickle.dumps(layer.labels)) == layer.labels
     assert_close(copy.deepcopy(models[plait]).predict(x, verbose=0), models[plait].predict(x, verbose=0))
+
+
+def test_a_call_open_in_another_thread_leaves_this_threads_losses_alone():
+    """A background compile calls a model's copy in its own thread while the fit calls the
+    model: each thread's outermost call starts its own losses afresh."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Waiting(plait.layers.Layer):
+        def call(self, x):
+            entered.set()
+            release.wait(10)
+            return x
+
+    other = threading.Thread(target=lambda: Waiting()(np.ones((1, 2), "float32")))
+    other.start()
+    try:
+        assert entered.wait(10)
+        holder = penalized(plait)[1]()
+        holder(np.full((2, 4), -2.0, "float32"))
+        holder(np.full((2, 4), 3.0, "float32"))
+        assert len(holder.losses) == 2
+    finally:
+        release.set()
+        other.join()

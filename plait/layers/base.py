@@ -17,6 +17,7 @@ calling it on torch tensors or numpy arrays computes.
 
 import functools
 import inspect
+import threading
 import weakref
 from functools import reduce
 
@@ -170,8 +171,14 @@ def _forward_with_training(call, position):
     return forward
 
 
-# How deep in nested layer calls we are: only the outermost call starts the losses afresh.
-_CALLS = {"depth": 0}
+# How deep in nested layer calls this thread is: only the outermost call starts the losses
+# afresh. Per thread, because a background compile calls a model's copy while the fit's thread
+# calls the model: a shared count would keep the fit's outermost calls from clearing.
+_CALLS = threading.local()
+
+
+def _call_depth():
+    return getattr(_CALLS, "depth", 0)  # getattr, not a class default: dynamo guards on this form
 
 
 def _clear_losses(layer):
@@ -1020,9 +1027,10 @@ class Layer(nn.Module):
         # Plain try/finally rather than generator context managers: torch.compile traces a
         # compiled custom train_step through this call, and dynamo loses generator-based
         # context managers across its graph breaks.
-        if _CALLS["depth"] == 0:
+        depth = _call_depth()
+        if depth == 0:
             _clear_losses(self)
-        _CALLS["depth"] += 1
+        _CALLS.depth = depth + 1
         switch = training is not None and bool(training) != self.training
         previous = [(m, m.training) for m in self.modules()] if switch else ()
         if switch:
@@ -1039,7 +1047,7 @@ class Layer(nn.Module):
                         return super().__call__(*args, **kwargs)
             return super().__call__(*args, **kwargs)
         finally:
-            _CALLS["depth"] -= 1
+            _CALLS.depth = _call_depth() - 1
             for m, flag in previous:
                 m.training = flag
 
