@@ -270,6 +270,7 @@ def test_background_compile_error_keeps_the_eager_step(monkeypatch):
     model.compile("sgd", "categorical_crossentropy")
     policy = model._jit
     policy.background_seconds = 0.0
+    monkeypatch.setattr(compiled_step, "GIL_BOUND_STEP_S", 0.0)  # this tiny model's steps count as long
 
     def broken(self, batches):
         raise RuntimeError("no compiler here")
@@ -280,6 +281,19 @@ def test_background_compile_error_keeps_the_eager_step(monkeypatch):
     monkeypatch.undo()
     model.fit(x, y, batch_size=2, epochs=1, verbose=0)
     assert policy._phase == "eager" and "no compiler here" in policy.reason
+
+
+def test_steps_too_short_to_share_the_gil_never_compile_in_the_background():
+    """A step of a few milliseconds is mostly Python holding the GIL: "auto" would lose more
+    to a compiling thread than it gains, so it compiles only where the fit's thread may stall
+    (min_seconds of eager time ahead)."""
+    x, y = data(64)
+    model = mlp()
+    model.compile("sgd", "categorical_crossentropy")
+    policy = model._jit
+    policy.background_seconds = 0.0
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert policy._compiler is None and policy._phase == "eager"
 
 
 def test_unsupported_names_the_reason():

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import plait
+from plait.training import compiled_step
 from plait.training.compiled_inference import InferenceJit
 
 
@@ -44,6 +45,7 @@ def test_auto_compiles_a_long_run_in_the_background_and_keeps_the_numbers(monkey
     # A "long" run here: any projected time counts, and short timing windows.
     monkeypatch.setattr(InferenceJit, "background_seconds", 0.0)
     monkeypatch.setattr(InferenceJit, "window", 3)
+    monkeypatch.setattr(compiled_step, "GIL_BOUND_STEP_S", 0.0)  # this tiny model's batches count as long
     x, y = _data(400)
     model, reference = _model("auto"), _model(False)
     reference.set_weights(model.get_weights())
@@ -57,6 +59,16 @@ def test_auto_compiles_a_long_run_in_the_background_and_keeps_the_numbers(monkey
     np.testing.assert_allclose(second, expected, rtol=1e-5, atol=1e-6)
     # Kept only if it measured faster; either way the decision was taken on the compiled step.
     assert jit.phase in ("trial", "compiled") or jit.reason.startswith("compiled batches took"), jit.reason
+
+
+def test_batches_too_short_to_share_the_gil_never_compile_in_the_background(monkeypatch):
+    monkeypatch.setattr(InferenceJit, "background_seconds", 0.0)
+    monkeypatch.setattr(InferenceJit, "window", 3)
+    x, _ = _data(400)
+    model = _model("auto")
+    model.predict(x, batch_size=8, verbose=0)
+    jit = model._inference_jits["predict"]
+    assert jit.phase == "eager" and "compiling thread" in jit.reason
 
 
 def test_a_short_run_never_compiles():

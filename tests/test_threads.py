@@ -140,3 +140,20 @@ def test_a_compiled_step_pins_the_count(monkeypatch, keep_threads):
     tuner.close()
     assert threads.for_fit(model, None, pinned=1).counts == [1]  # the next fit keeps it
     threads.for_fit(model, None).close()
+
+
+def test_the_hold_doubles_while_the_choice_stays(keep_threads):
+    """Re-timing a slower count costs steps: while each re-timing finds the same count, the
+    next comes twice as late (up to 16x the hold); a change starts over."""
+    clock = FakeClock()
+    tuner = threads.ThreadTuner([2, 1], clock=clock)
+    probes = []
+    for _ in range(6):
+        steps = int(16 * tuner.hold_s / 0.004)
+        used = run_steps(tuner, clock, {2: 0.004, 1: 0.008}, steps)
+        probes.append(sum(1 for a, b in zip(used, used[1:]) if a == 2 and b == 1))  # switches to 1 thread
+    assert tuner.chosen == 2
+    assert probes[0] >= 4 and max(probes[2:]) <= 1  # re-timed at 10, 30, 70, 150 s; then every 160 s
+    run_steps(tuner, clock, {2: 0.040, 1: 0.008}, int(16 * tuner.hold_s / 0.008) + 50)
+    assert tuner.chosen == 1
+    tuner.close()

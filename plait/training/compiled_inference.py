@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from plait.training.compiled_step import own_code
+from plait.training.compiled_step import background_pays, own_code
 from plait.utils import nest
 
 
@@ -25,7 +25,9 @@ class InferenceJit:
         fn: a bound method computing the step.
         mode: ``True`` (compile on the first batch, in the loop's thread), ``False`` (never) or
             ``"auto"`` (compile in a background thread when the loop's projected eager time
-            left exceeds ``background_seconds``; CPU only, as for training).
+            left exceeds ``background_seconds`` and its batches are not too short to share
+            the GIL with a compiling thread, ``compiled_step.background_pays``; CPU only, as
+            for training).
 
     ``background_seconds`` (class attribute, 10 s) is that threshold.
 
@@ -115,6 +117,10 @@ class InferenceJit:
             return
         if self._remaining is None or self._remaining * self._eager_s <= self.background_seconds:
             return  # keep measuring: a longer run may pay
+        if not background_pays(self._eager_s):
+            self._phase = "eager"
+            self.reason = f"its eager batches ({self._eager_s * 1e3:.3g} ms) would lose more to a compiling thread"
+            return
         tensors = [t for t in nest.flatten(args) if isinstance(t, torch.Tensor)]
         if tensors and tensors[0].device.type != "cpu":
             self._phase, self.reason = "eager", "background compilation runs on the CPU only"

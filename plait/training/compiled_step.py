@@ -258,6 +258,25 @@ def own_code(method):
     return types.MethodType(own, method.__self__)
 
 
+# An eager step shorter than this is mostly Python dispatching kernels, with the GIL held. A
+# compilation in another thread is Python too, so while it runs (tens of seconds on a small
+# CPU) it takes about half of such a fit's time, more than the compiled step gives back: the
+# seed MLP's fit of 15,360 steps on 2 cores took 21 s compiling in the background, 10 s eager.
+# Longer steps spend their time in kernels that release the GIL, and lose little to it.
+GIL_BOUND_STEP_S = 0.02
+
+
+def background_pays(step_s):
+    """Whether compiling in a background thread pays, for an eager step of ``step_s`` seconds
+    (see ``GIL_BOUND_STEP_S``).
+
+    Example:
+        >>> background_pays(0.0006), background_pays(0.3)
+        (False, True)
+    """
+    return step_s >= GIL_BOUND_STEP_S
+
+
 class JitPolicy:
     """Which step ``train_step`` runs, for ``compile(jit_compile=mode)``.
 
@@ -272,7 +291,8 @@ class JitPolicy:
       ``background_seconds``, a :class:`BackgroundCompile` compiles the whole step on a copy
       of the model in another thread while the fit goes on eagerly; at the first step
       boundary after it is ready the fit switches to it. Elsewhere (an accelerator, a
-      distribution) it compiles in the fit's thread if the remaining time exceeds
+      distribution, or an eager step so short that a compiling thread would take its GIL,
+      :func:`background_pays`) it compiles in the fit's thread if the remaining time exceeds
       ``min_seconds``. Either way it then times ``window`` compiled steps and keeps them only
       if they are at least 10% faster than the eager ones. A short fit runs exactly as eager.
 
@@ -414,7 +434,7 @@ class JitPolicy:
             return None
         remaining = None if self._remaining is None else self._remaining * self._eager_s
         self._phase = "eager"
-        if remaining is not None and self._background_ok(model, batches):
+        if remaining is not None and self._background_ok(model, batches) and background_pays(self._eager_s):
             if remaining > self.background_seconds:
                 self._tried = True
                 if self._build(model, step_fn, explicit=False):  # the checks only: the step is the copy's
