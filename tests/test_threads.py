@@ -110,14 +110,6 @@ def test_fit_sets_the_count_for_its_steps_and_puts_torchs_back(monkeypatch, keep
     assert torch.get_num_threads() == 1
 
 
-def test_fit_tunes_nothing_for_a_few_steps(monkeypatch, keep_threads):
-    monkeypatch.setenv("PLAIT_NUM_THREADS", "auto")
-    monkeypatch.setattr(threads, "candidates", lambda workers=0: [2, 1])
-    model = plait.Sequential([plait.layers.Dense(1, input_shape=(3,))])
-    assert threads.for_fit(model, threads.min_steps - 1).counts == []
-    assert threads.for_fit(model, None).counts == [2, 1]
-
-
 def test_loader_workers_are_counted():
     from plait.training.epoch_iterator import EpochIterator
 
@@ -157,3 +149,46 @@ def test_the_hold_doubles_while_the_choice_stays(keep_threads):
     run_steps(tuner, clock, {2: 0.040, 1: 0.008}, int(16 * tuner.hold_s / 0.008) + 50)
     assert tuner.chosen == 1
     tuner.close()
+
+
+def fake_busy(*readings):
+    """``(machine busy s, own s)`` readings, one per call."""
+    return iter(readings).__next__
+
+
+@pytest.mark.parametrize(
+    "readings, seconds, cores, chosen",
+    [
+        (((0.0, 0.0), (2.0, 1.0)), 1.0, 2, 1),  # another process held a core all the time
+        (((0.0, 0.0), (1.1, 1.0)), 1.0, 2, 2),  # nobody else: torch's count
+        (((0.0, 0.0), (5.0, 1.0)), 1.0, 4, 1),  # 4 cores, 4 held by others: one thread still runs
+        (((0.0, 0.0), (2.0, 1.0)), 1.0, 4, 2),  # 4 cores, 1 held: the largest count that fits (of 4, 2, 1)
+        (((0.0, 0.0), (2.0, 1.0)), 0.01, 2, 2),  # too short to read: keep torch's count
+        (((0.0, 0.0), None), 1.0, 2, 2),  # no /proc/stat
+    ],
+)
+def test_a_short_fit_leaves_the_cores_other_processes_hold(monkeypatch, keep_threads, readings, seconds, cores, chosen):
+    monkeypatch.setattr(threads, "_cores", lambda: cores)
+    torch.set_num_threads(2)
+    counts = [4, 2, 1] if cores == 4 else [2, 1]
+    check = threads.LoadCheck(counts, busy=fake_busy(*readings), clock=iter([0.0, seconds]).__next__)
+    check.before()
+    check.after(1)
+    assert check.chosen == chosen and not check.active
+    if chosen != 2:
+        assert torch.get_num_threads() == chosen
+    check.before()
+    check.after(1)  # decided once: later steps change nothing
+    check.close()
+    assert torch.get_num_threads() == 2
+
+
+def test_short_fits_check_the_load_and_long_ones_time_counts(monkeypatch, keep_threads):
+    monkeypatch.setattr(threads, "candidates", lambda workers=0: [2, 1])
+    model = plait.Sequential([plait.layers.Dense(1, input_shape=(3,))])
+    assert isinstance(threads.for_fit(model, threads.min_steps - 1), threads.LoadCheck)
+    assert isinstance(threads.for_fit(model, threads.min_steps), threads.ThreadTuner)
+    threads.for_fit(model, threads.min_steps).close()
+    reading = threads._busy_seconds()
+    if reading is not None:  # Linux: seconds of CPU time, the machine's and this process's
+        assert reading[0] > 0 and reading[1] > 0

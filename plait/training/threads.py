@@ -17,7 +17,9 @@ processes.
 ``PLAIT_NUM_THREADS`` overrides it: ``auto`` (the default) tunes; an integer fixes the count
 for the fit; ``off`` leaves torch's count alone. Setting ``OMP_NUM_THREADS``, or calling
 ``torch.set_num_threads`` before ``fit``, also leaves the count alone: plait tunes only the
-count torch chose itself. Nothing is tuned on an accelerator, nor in a fit of a few steps.
+count torch chose itself. Nothing is tuned on an accelerator. A fit of fewer than
+``min_steps`` steps is too short to time counts: :class:`LoadCheck` reads instead, over its
+first step, how many cores other processes keep busy, and leaves those cores to them.
 """
 
 import os
@@ -80,17 +82,102 @@ def candidates(workers=0):
 def for_fit(model, steps, workers=0, pinned=None):
     """The :class:`ThreadTuner` of a fit of ``steps`` steps (None: unknown) on ``model``, with
     ``workers`` data-loading worker processes. A fit on an accelerator, or of fewer than
-    ``min_steps`` steps, tunes nothing (a fixed ``PLAIT_NUM_THREADS`` is still set).
+    ``min_steps`` steps, times no counts: the latter takes fewer threads only when other
+    processes hold cores (:class:`LoadCheck`); a fixed ``PLAIT_NUM_THREADS`` is still set.
     ``pinned``: the count a compiled step of the model was traced with (torch.compile guards
     on it: another count would recompile), which the fit keeps."""
     global _active
     counts = candidates(workers)
     if len(counts) > 1 and pinned is not None:
         counts = [pinned]
-    if len(counts) > 1 and (model.device.type != "cpu" or (steps is not None and steps < min_steps)):
+    if len(counts) > 1 and model.device.type != "cpu":
         counts = []
-    _active = ThreadTuner(counts, key=model)
+    if len(counts) > 1 and steps is not None and steps < min_steps:
+        _active = LoadCheck(counts)  # too few steps to time counts: look at the other processes
+    else:
+        _active = ThreadTuner(counts, key=model)
     return _active
+
+
+def _busy_seconds():
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process), or None
+    where ``/proc/stat`` is missing (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    own = os.times()
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK"), own.user + own.system
+
+
+class LoadCheck:
+    """The thread count of a fit too short to time counts (:class:`ThreadTuner`): during its
+    first execution it measures how many cores other processes keep busy (``/proc/stat``
+    against this process's own CPU time) and, when they hold one or more, takes the largest
+    candidate count that fits in the cores left. Torch's count otherwise; nothing off Linux.
+
+    The seed's conv model fits 12 steps of 0.3-0.4 s: with one other busy process, torch's two
+    threads on the one free core wait for each other and each step took 1.9x its quiet time.
+
+    Args:
+        counts: the candidate counts (:func:`candidates`), the largest first.
+        busy: returns ``(machine busy seconds, own seconds)`` (``_busy_seconds``; tests pass theirs).
+        clock: seconds as a float.
+
+    Example:
+        >>> check = LoadCheck([2, 1], busy=iter([(0.0, 0.0), (2.0, 1.0)]).__next__, clock=iter([0.0, 1.0]).__next__)
+        >>> check.before(); check.after(1)
+        >>> check.chosen  # another process kept one core busy for the whole second
+        1
+        >>> check.close()
+    """
+
+    min_seconds = 0.05  # /proc/stat counts in 10 ms ticks: a shorter window says little
+
+    def __init__(self, counts, busy=_busy_seconds, clock=time.perf_counter):
+        self.counts, self.busy, self.clock = list(counts), busy, clock
+        self.original = torch.get_num_threads()
+        self.chosen = None
+        self.probing = False
+        self._start = None
+
+    @property
+    def active(self):
+        return self.chosen is None
+
+    def freeze(self):
+        """Keep the current count for the rest of the fit."""
+        self.chosen = torch.get_num_threads()
+
+    def before(self):
+        """An execution starts: the first one is measured."""
+        if self.active and self._start is None:
+            self._start = (self.clock(), self.busy())
+
+    def after(self, steps):
+        """An execution ended: after the first, the count is chosen."""
+        if not self.active or self._start is None:
+            return
+        (t0, before), now, after = self._start, self.clock(), self.busy()
+        if before is None or after is None or now - t0 < self.min_seconds:
+            self.chosen = self.original  # nothing to read, or too short to read it
+            return
+        others = ((after[0] - before[0]) - (after[1] - before[1])) / (now - t0)
+        free = _cores() - round(others)
+        fitting = [c for c in self.counts if c <= max(1, free)]
+        self.chosen = fitting[0] if fitting else self.counts[-1]
+        if self.chosen != torch.get_num_threads():
+            _set(self.chosen)
+
+    def close(self):
+        """The fit ended: torch's count as it was before."""
+        global _active
+        if _active is self:
+            _active = None
+        if torch.get_num_threads() != self.original:
+            _set(self.original)
 
 
 def probing():
