@@ -613,19 +613,11 @@ def quantize_model(model, mode=None, config=None, filters=None, type_check=True)
             structure = model.get_quantization_layer_structure(config.mode)
         check_request(config, structure)  # before any layer changes (Keras checks after)
     from plait.layers.base import Layer, child_layers
-
-    def selected(layer):
-        if filters is None:
-            return True
-        if isinstance(filters, str):
-            return re.search(filters, layer.name) is not None
-        if isinstance(filters, (list, tuple)):
-            return any(re.search(pattern, layer.name) for pattern in filters)
-        return bool(filters(layer))
+    from plait.quantizers.calibration import selected
 
     changed = False
     for layer in [m for m in model.modules() if isinstance(m, Layer)]:
-        if child_layers(layer) or not selected(layer):
+        if child_layers(layer) or not selected(layer, filters):
             continue  # containers are walked, not quantized
         if not isinstance(layer, QuantizedLayer):
             if layer.weights:  # (Keras warns for every other layer; here only where weights stay float)
