@@ -117,11 +117,6 @@ REFUSALS = {
         lambda cls: cls(directory="ckpt"),
         "ModelCheckpoint",
     ),
-    "callbacks.SwapEMAWeights": (
-        "needs an optimizer keeping an exponential moving average (use_ema), which plait's do not",
-        lambda cls: cls(),
-        "AveragedModel",
-    ),
     "visualization.draw_bounding_boxes": (
         "Keras draws with OpenCV (cv2), which plait does not depend on",
         lambda fn: fn(np.zeros((1, 8, 8, 3)), {"boxes": np.zeros((1, 1, 4)), "labels": np.zeros((1, 1))}, "xyxy"),

@@ -1,5 +1,5 @@
-"""RemoteMonitor posts what Keras's posts (to a server on 127.0.0.1); OrbaxCheckpoint and
-SwapEMAWeights refuse with the torch alternative named."""
+"""RemoteMonitor posts what Keras's posts (to a server on 127.0.0.1); OrbaxCheckpoint refuses
+with the torch alternative named."""
 
 import http.server
 import json
@@ -77,8 +77,6 @@ def test_remote_monitor_warns_when_the_server_is_down():
 def test_refused_callbacks_name_the_alternative():
     with pytest.raises(NotImplementedError, match="ModelCheckpoint"):
         plait.callbacks.OrbaxCheckpoint("/tmp/ckpt")
-    with pytest.raises(NotImplementedError, match="AveragedModel"):
-        plait.callbacks.SwapEMAWeights()
 
 
 def test_saving_weight_functions_read_keras_files(tmp_path):

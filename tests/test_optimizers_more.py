@@ -312,8 +312,8 @@ def test_get_and_deserialize_errors():
         optimizers.deserialize({"class_name": "Adamz", "config": {}})
     with pytest.raises(TypeError, match="Could not interpret optimizer identifier.*Received: 3"):
         optimizers.get(3)
-    with pytest.raises(ValueError, match="use_ema"):
-        optimizers.Adam.from_config({"use_ema": True})
+    with pytest.raises(ValueError, match="ema_momentum"):
+        optimizers.Adam.from_config({"use_ema": True, "ema_momentum": 2.0})
     with pytest.raises(ImportError, match="Keras 2's"):
         optimizers.legacy.SGD()
 

@@ -18,9 +18,10 @@ from plait.callbacks.model_checkpoint import ModelCheckpoint
 from plait.callbacks.progbar_logger import ProgbarLogger
 from plait.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from plait.callbacks.remote_monitor import RemoteMonitor
+from plait.callbacks.swap_ema_weights import SwapEMAWeights
 from plait.callbacks.tensorboard import TensorBoard
 from plait.callbacks.terminate_on_nan import TerminateOnNaN
-from plait.callbacks.unsupported import OrbaxCheckpoint, SwapEMAWeights
+from plait.callbacks.unsupported import OrbaxCheckpoint
 
 __all__ = [
     "BackupAndRestore",

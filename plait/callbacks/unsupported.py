@@ -12,16 +12,3 @@ class OrbaxCheckpoint(Callback):
             "torch. Use plait.callbacks.ModelCheckpoint (.keras / .weights.h5 files) or "
             "plait.callbacks.BackupAndRestore to resume an interrupted fit."
         )
-
-
-class SwapEMAWeights(Callback):
-    """Keras's callback that evaluates with the optimizer's EMA weights: refused, since plait's
-    optimizers keep no EMA (``use_ema``) yet."""
-
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError(
-            "SwapEMAWeights needs an optimizer with use_ema=True; plait's optimizers keep no "
-            "exponential moving average yet. Average the weights with "
-            "torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.99)) "
-            "and evaluate that copy."
-        )

@@ -29,6 +29,7 @@ from plait.saving.keras_writer import (
     SLOT_PASSES,
     H5Store,
     custom_children,
+    extra_passes,
     is_custom_layer,
     is_subclassed_model,
     user_defines,
@@ -513,16 +514,6 @@ def load_keras_model(filepath, compile=True):
     return model
 
 
-# Keras optimizer arguments plait's optimizers do not have, with the values that leave them off.
-_OPTIMIZER_OFF = {
-    "use_ema": False,
-    "ema_momentum": 0.99,
-    "ema_overwrite_frequency": None,
-    "loss_scale_factor": None,
-    "gradient_accumulation_steps": None,
-}
-
-
 def _keras_optimizer_from(spec, where):
     from plait import optimizers
     from plait.optimizers import schedules
@@ -534,10 +525,6 @@ def _keras_optimizer_from(spec, where):
     if not (isinstance(cls, type) and issubclass(cls, optimizers.Optimizer)) or name == "Optimizer":
         raise ValueError(f"{where} is compiled with optimizer {name!r}, which plait does not have.")
     config = dict(spec.get("config", {}))
-    for key, off in _OPTIMIZER_OFF.items():
-        value = config.pop(key, off)
-        if value != off:
-            raise ValueError(f"{where}: optimizer {name} uses `{key}={value!r}`, which plait does not support.")
     lr = config.get("learning_rate")
     if isinstance(lr, dict):
         schedule = getattr(schedules, lr.get("class_name", ""), None)
@@ -622,7 +609,7 @@ def _restore_optimizer(model, h5, where):
             stacklevel=4,
         )
         return
-    passes = SLOT_PASSES[type(optimizer).__name__](optimizer)
+    passes = extra_passes(optimizer) + SLOT_PASSES[type(optimizer).__name__](optimizer)
     expected = head + sum(len(slots) for slots in passes) * len(entries)
     if len(values) != expected:
         warnings.warn(

@@ -448,6 +448,12 @@ def model_spec(model):
 # ---------------------------------------------------------------- compile config and optimizer
 # Keras's optimizer variables per weight, in the order Keras creates them: slots created together
 # interleave per weight (Adam's momentum and velocity), later ones follow as separate passes.
+def extra_passes(optimizer):
+    """Keras's base-optimizer variables, before the rule's: the EMA averages, then the gradient
+    accumulators (one pass over the weights each)."""
+    return [(slot,) for slot in getattr(optimizer, "_extra_slots", ())]
+
+
 SLOT_PASSES = {
     "SGD": lambda o: [("momentum",)] if o.momentum else [],
     "RMSprop": lambda o: (
@@ -586,11 +592,12 @@ def optimizer_variables(model):
     entries = [(layer, spec) for layer, spec in model.weight_entries() if spec.trainable and layer.trainable]
     if any(id(spec.get(layer)) not in position for layer, spec in entries):
         return None
-    values = [np.asarray(optimizer.iterations, dtype="int64")]
+    # Keras's ``iteration`` variable counts calls, also under gradient accumulation.
+    values = [np.asarray(optimizer._iterations, dtype="int64")]
     if optimizer.learning_rate_schedule is None:
         values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
     state = optimizer.slots_for([position[id(spec.get(layer))] for layer, spec in entries])
-    for slots in SLOT_PASSES[name](optimizer):
+    for slots in extra_passes(optimizer) + SLOT_PASSES[name](optimizer):
         for i, (_, spec) in enumerate(entries):
             for slot in slots:
                 values.append(spec.to_keras(state[slot][i]).cpu().numpy())

@@ -45,6 +45,10 @@ def unsupported(model, step_fn):
     """Why the whole step cannot be compiled for ``model`` (a sentence), or None if it can."""
     if not isinstance(model.loss_balancer, balancing.FixedWeights):
         return f"the loss balancer {type(model.loss_balancer).__name__} takes its own steps between the losses"
+    if getattr(model.optimizer, "use_ema", False) or getattr(model.optimizer, "gradient_accumulation_steps", None):
+        return "the optimizer's EMA or gradient accumulation runs eagerly"
+    if getattr(model.optimizer, "loss_scale_factor", None) is not None:
+        return "the optimizer's loss_scale_factor runs eagerly"
     if hasattr(model.optimizer, "scale_loss"):
         return "mixed_float16 loss scaling skips steps on a host-side check"
     if not getattr(model.optimizer, "traceable", True):

@@ -601,6 +601,10 @@ class Trainer:
                 training_logs = epoch_logs
                 if self.stop_training:
                     break
+            # Keras's end of fit: an optimizer with use_ema leaves its averages in the weights.
+            finalize = getattr(self.optimizer, "finalize_variable_values", None)
+            if finalize is not None and epochs > 0:
+                finalize()
             callback_list.on_train_end(training_logs)
         finally:
             # An exception leaves the model as it was: its mode restored, the bar closed.
