@@ -156,6 +156,25 @@ def test_every_rule_takes_the_base_arguments(name, kwargs):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=5e-6)
 
 
+def test_state_dict_carries_the_averages_accumulators_and_calls():
+    # What BackupAndRestore keeps: resuming from it continues as the uninterrupted optimizer.
+    rng = np.random.default_rng(2)
+    w0 = [rng.normal(size=(3, 2)).astype("float32")]
+    grads = [[rng.normal(size=(3, 2)).astype("float32")] for _ in range(8)]
+    kwargs = {"use_ema": True, "ema_momentum": 0.9, "gradient_accumulation_steps": 3}
+    whole, opt = plait_apply_steps(optimizers.Adam(0.05, **kwargs), w0, grads)
+    first, half = plait_apply_steps(optimizers.Adam(0.05, **kwargs), w0, grads[:4])
+    resumed = optimizers.Adam(0.05, **kwargs)
+    params = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in first]
+    resumed.build(params)
+    resumed.load_state_dict({k: v.clone() if torch.is_tensor(v) else v for k, v in half.state_dict().items()})
+    assert (resumed.iterations, resumed._iterations) == (1, 4)
+    for g in grads[4:]:
+        resumed.apply([torch.from_numpy(x) for x in g])
+    np.testing.assert_array_equal(params[0].detach().numpy(), whole[0])
+    np.testing.assert_array_equal(resumed._state["average"][0].numpy(), opt._state["average"][0].numpy())
+
+
 def test_loss_scale_factor_scales_the_loss_and_unscales_the_gradients():
     opt = optimizers.SGD(1.0, loss_scale_factor=4.0)
     assert float(opt.scale_loss(torch.tensor(2.0))) == 8.0
