@@ -417,12 +417,13 @@ GRAPH_CASES = [
     ),
     ("model_duplicated_inputs", lambda: _duplicated(), ValueError, "input_a.*more than once"),
     ("model_disconnected", lambda: _disconnected(), ValueError, "disconnected.*input_c"),
-    (
-        "model_input_not_input",
+    (  # a layer's output as an input is Keras's sub-model rule; this output needs another Input
+        "model_input_not_upstream",
         lambda: Model(layers.Dense(2)(Input((3,))), layers.Dense(1)(Input((3,)))),
-        TypeError,
-        "plait.Input",
+        ValueError,
+        "Graph disconnected.*denseCLONE",
     ),
+    ("model_input_not_a_tensor", lambda: Model(np.ones((2, 3)), layers.Dense(1)(Input((3,)))), TypeError, "Input"),
     ("dense_on_string", lambda: layers.Dense(3)("hello"), TypeError, "dense.*'hello'"),
     ("dense_on_none", lambda: layers.Dense(3)(None), TypeError, "dense.*None"),
     ("dense_on_bytes", lambda: layers.Dense(3)(b"x"), TypeError, "dense.*bytes"),

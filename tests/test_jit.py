@@ -283,7 +283,7 @@ def test_background_compile_error_keeps_the_eager_step(monkeypatch):
     assert policy._phase == "eager" and "no compiler here" in policy.reason
 
 
-def test_steps_too_short_to_share_the_gil_never_compile_in_the_background():
+def test_steps_too_short_to_share_the_gil_never_compile_in_the_background(monkeypatch):
     """A step of a few milliseconds is mostly Python holding the GIL: "auto" would lose more
     to a compiling thread than it gains, so it compiles only where the fit's thread may stall
     (min_seconds of eager time ahead)."""
@@ -292,6 +292,7 @@ def test_steps_too_short_to_share_the_gil_never_compile_in_the_background():
     model.compile("sgd", "categorical_crossentropy")
     policy = model._jit
     policy.background_seconds = 0.0
+    monkeypatch.setattr(policy, "_tick", FakeClock(policy, 0.002, 0.001))  # 2 ms steps, however busy the machine
     model.fit(x, y, batch_size=2, epochs=1, verbose=0)
     assert policy._compiler is None and policy._phase == "eager"
 

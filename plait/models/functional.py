@@ -371,7 +371,9 @@ class Functional(Model):
         flat_inputs, flat_outputs = nest.flatten(inputs), nest.flatten(outputs)
         for t in flat_inputs:
             if not isinstance(t, SymbolicTensor) or not isinstance(t.node.layer, InputLayer):
-                raise TypeError(f"Model inputs must be tensors returned by plait.Input(). Received: {t!r}")
+                raise TypeError(
+                    f"Model inputs must be symbolic tensors: plait.Input() or a layer's output on one. Received: {t!r}"
+                )
         for t in flat_outputs:
             if not isinstance(t, SymbolicTensor):
                 raise TypeError(f"Model outputs must be symbolic tensors made by layers. Received: {type(t).__name__}")
