@@ -116,6 +116,8 @@ class LossScaleOptimizer:
         dynamic_growth_steps: finite steps before the scale doubles (Keras: 2000).
     """
 
+    dynamic_loss_scaling = True  # skips overflowing steps itself (see Optimizer.dynamic_loss_scaling)
+
     def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000):
         self.inner_optimizer = inner_optimizer
         self.initial_scale, self.dynamic_growth_steps = float(initial_scale), int(dynamic_growth_steps)

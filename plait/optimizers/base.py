@@ -112,6 +112,9 @@ class Optimizer:
     use_ema = False
     gradient_accumulation_steps = None
     loss_scale_factor = None
+    # True for mixed_float16's LossScaleOptimizer only: it checks the scaled gradients itself
+    # and skips a step that overflows (the training loop then checks no gradients of its own).
+    dynamic_loss_scaling = False
 
     def __init__(
         self,
@@ -137,10 +140,6 @@ class Optimizer:
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.gradient_accumulation_steps = gradient_accumulation_steps or None
         self.loss_scale_factor = loss_scale_factor
-        if loss_scale_factor is not None:
-            # Only then: plait's training code reads ``hasattr(optimizer, "scale_loss")`` as
-            # "this optimizer scales its loss" (mixed_float16's LossScaleOptimizer too).
-            self.scale_loss = self._scale_loss
         if not callable(learning_rate) and (not isinstance(learning_rate, (int, float)) or learning_rate < 0):
             raise ValueError(
                 "Argument `learning_rate` must be a non-negative float or a schedule. "
@@ -195,8 +194,17 @@ class Optimizer:
             ("gradient_accumulator",) if self.gradient_accumulation_steps else ()
         )
 
-    def _scale_loss(self, loss):
-        return loss * self.loss_scale_factor
+    def scale_loss(self, loss):
+        """The loss to differentiate: ``loss * loss_scale_factor``, or ``loss`` without one
+        (Keras's ``scale_loss``; ``apply`` divides the gradients back).
+
+        Example:
+            >>> import torch
+            >>> from plait.optimizers import SGD
+            >>> SGD(loss_scale_factor=8.0).scale_loss(torch.tensor(0.5)), SGD().scale_loss(torch.tensor(0.5))
+            (tensor(4.), tensor(0.5000))
+        """
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
 
     # Keras exposes the current rate; assigning a float replaces a schedule. A schedule sees
     # the raw count of calls (Keras's rule, also under gradient accumulation).

@@ -49,7 +49,7 @@ def unsupported(model, step_fn):
         return "the optimizer's EMA or gradient accumulation runs eagerly"
     if getattr(model.optimizer, "loss_scale_factor", None) is not None:
         return "the optimizer's loss_scale_factor runs eagerly"
-    if hasattr(model.optimizer, "scale_loss"):
+    if getattr(model.optimizer, "dynamic_loss_scaling", False):
         return "mixed_float16 loss scaling skips steps on a host-side check"
     if not getattr(model.optimizer, "traceable", True):
         return f"the optimizer {type(model.optimizer).__name__} runs its steps eagerly"

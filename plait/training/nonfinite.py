@@ -98,7 +98,7 @@ class NonFinitePolicy:
             self.check is not None
             and not self.on_gradients
             and optimizer is not None
-            and not hasattr(optimizer, "scale_loss")  # float16 loss scaling skips such steps itself
+            and not getattr(optimizer, "dynamic_loss_scaling", False)  # float16 loss scaling skips them itself
         )
         if on:
             optimizer.skip_nonfinite, optimizer.skipped = True, None

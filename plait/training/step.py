@@ -170,13 +170,15 @@ def eager_train_step(model, step_fn, data, params, terms=None, finite_check=None
         _skip(out, kept)
     for p in params:
         p.grad = None
-    scale_loss = getattr(model.optimizer, "scale_loss", None)  # mixed_float16's loss scaling
+    scale_loss = getattr(model.optimizer, "scale_loss", None)  # loss_scale_factor, or mixed_float16's scaling
     # Under DataParallel each process differentiates its part's mean over N processes; the
     # all-reduce weighs them into the global batch's gradients (see plait.distribution.collectives).
     n_local = batch_size_of(xs)
     total = out.total * collectives.loss_scale(n_local)
     # (float16 loss scaling skips steps with overflowing gradients itself, and lowers its scale.)
-    on_gradients = getattr(finite_check, "on_gradients", False) and scale_loss is None
+    on_gradients = getattr(finite_check, "on_gradients", False) and not getattr(
+        model.optimizer, "dynamic_loss_scaling", False
+    )
     # Under DataParallel the gradients are summed in buckets while backward runs.
     reducer = collectives.gradient_reducer(params)
     if reducer is not None:

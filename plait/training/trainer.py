@@ -120,7 +120,7 @@ class Trainer:
         if (
             auto_scale_loss
             and mixed_precision.autocast_dtype(self) == torch.float16
-            and not hasattr(self.optimizer, "scale_loss")
+            and not getattr(self.optimizer, "dynamic_loss_scaling", False)
         ):
             self.optimizer = mixed_precision.LossScaleOptimizer(self.optimizer)  # as Keras does for float16
         names = self.output_names
