@@ -177,8 +177,9 @@ def test_einsum_dense_initializer_fans_and_errors():
         layers.EinsumDense("ab->b", 3)(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="bias axes"):
         layers.EinsumDense("ab,bc->ac", 3, bias_axes="x")(torch.zeros(2, 3))
-    with pytest.raises(ValueError, match="LoRA"):
-        layers.EinsumDense("ab,bc->ac", 3, lora_rank=2)
+    lora = layers.EinsumDense("ab,bc->ac", 3, lora_rank=2)  # LoRA: see tests/test_lora.py
+    lora(torch.zeros(2, 3))
+    assert lora.lora_enabled and [w.name for w in lora.trainable_weights] == ["lora_kernel_a", "lora_kernel_b"]
 
 
 def test_aliases_are_keras_names_for_the_same_classes():

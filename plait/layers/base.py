@@ -78,11 +78,13 @@ def _fmt(shape):
 class _WeightSpec:
     """Where a Keras weight lives: attribute ``attr`` of the layer, stored permuted by ``perm``."""
 
-    __slots__ = ("name", "attr", "keras_shape", "perm", "trainable", "regularizer", "constraint")
+    __slots__ = ("name", "attr", "keras_shape", "perm", "trainable", "created_trainable", "regularizer", "constraint")
 
     def __init__(self, name, attr, keras_shape, perm, trainable, regularizer=None, constraint=None):
         self.name, self.attr, self.keras_shape = name, attr, tuple(keras_shape)
         self.perm, self.trainable = perm, trainable
+        # Keras lists a weight by how it was created, even once frozen (LoRA's kernel).
+        self.created_trainable = trainable
         self.regularizer, self.constraint = regularizer, constraint
 
     def get(self, layer):
@@ -746,7 +748,7 @@ class Layer(nn.Module):
 
     def _weight_entries(self):
         """See :meth:`weight_entries`."""
-        own = sorted(self._weight_specs, key=lambda s: not (s.trainable and self._trainable))
+        own = sorted(self._weight_specs, key=lambda s: not (s.created_trainable and self._trainable))
         entries = [(self, s) for s in own]
         for layer in self._sublayers():
             entries += layer.weight_entries()
@@ -811,6 +813,10 @@ class Layer(nn.Module):
         for layer in self.modules():
             if isinstance(layer, Layer):
                 layer._trainable = bool(value)
+                # As Keras's, the flag reaches every weight created trainable, a frozen one too
+                # (LoRA's base kernel).
+                for spec in layer._weight_specs:
+                    spec.trainable = spec.trainable or (spec.created_trainable and bool(value))
         for p in self.parameters():
             p.requires_grad_(bool(value))
 

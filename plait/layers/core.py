@@ -12,11 +12,12 @@ from plait.graph.node import torch_dtype
 from plait.layers import settings
 from plait.layers.base import InputSpec, Layer
 from plait.layers.calibrated import CalibratedQuantization
+from plait.layers.lora import LoraLayer
 from plait.layers.quantized import QuantizedLayer, WeightRole, einsum_labels, int_product, relabel
 from plait.layers.validation import positive_int
 
 
-class Dense(CalibratedQuantization, QuantizedLayer, Layer):
+class Dense(LoraLayer, CalibratedQuantization, QuantizedLayer, Layer):
     """A densely connected layer: ``activation(inputs @ kernel + bias)``.
 
     Args:
@@ -25,6 +26,11 @@ class Dense(CalibratedQuantization, QuantizedLayer, Layer):
         use_bias: whether to add a bias (default True).
         kernel_initializer: default ``"glorot_uniform"``.
         bias_initializer: default ``"zeros"``.
+        lora_rank: if set, LoRA is enabled when the layer builds (``enable_lora(lora_rank)``:
+            the kernel frozen, trainable ``lora_kernel_a (input_dim, rank)`` and
+            ``lora_kernel_b (rank, units)`` added; see :meth:`enable_lora`).
+        lora_alpha: the LoRA update's scale is ``lora_alpha / lora_rank``. As Keras's Dense, a
+            layer built from ``lora_rank`` runs with ``lora_alpha = lora_rank``.
         quantization_config: a ``plait.quantizers.QuantizationConfig`` for a layer made
             quantized (``dtype="int8_from_float32"``); ``layer.quantize(mode)`` sets it too.
 
@@ -67,12 +73,15 @@ class Dense(CalibratedQuantization, QuantizedLayer, Layer):
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
         quantization_config=None,
         **kwargs,
     ):
         quantized = self._init_quantization(kwargs, quantization_config)
         super().__init__(**kwargs)
         quantized(self)
+        self._init_lora(lora_rank, lora_alpha)
         units = positive_int(f"Dense layer '{self.name}'", "units", units)
         settings.keep(self, units=units, activation=activation, use_bias=bool(use_bias))
         settings.keep(self, kernel_initializer=kernel_initializer, bias_initializer=bias_initializer)
@@ -94,6 +103,7 @@ class Dense(CalibratedQuantization, QuantizedLayer, Layer):
         )
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_dim})
         self.build_quantized()
+        self._build_lora()
 
     def quantized_roles(self):
         return [WeightRole("kernel", contract=0, pack=1, shape=(self.input_spec.axes[-1], self.units))]
@@ -104,7 +114,7 @@ class Dense(CalibratedQuantization, QuantizedLayer, Layer):
     def call_logits(self, inputs):
         """The pre-activation output (used by fit to fuse softmax/sigmoid into the loss)."""
         if self.quantization_mode is None:
-            return F.linear(inputs, self.kernel, self.bias)
+            return F.linear(inputs, self.lora_weight(), self.bias)
         outputs = self.quantized_product(inputs)
         bias = self.float8_bias() if self.quantization_mode == "float8" else self.bias
         return outputs if bias is None else outputs + bias.to(outputs.dtype)
@@ -114,7 +124,7 @@ class Dense(CalibratedQuantization, QuantizedLayer, Layer):
 
     def get_config(self):
         config = {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
-        return {**config, **self.quantization_settings()}
+        return {**config, **self.lora_config(), **self.quantization_settings()}
 
 
 class Activation(Layer):
@@ -160,7 +170,7 @@ class Identity(Layer):
         return tuple(input_shape)
 
 
-class Embedding(QuantizedLayer, Layer):
+class Embedding(LoraLayer, QuantizedLayer, Layer):
     """Turns integer indices into dense vectors of size ``output_dim``.
 
     Args:
@@ -169,6 +179,11 @@ class Embedding(QuantizedLayer, Layer):
         embeddings_initializer: default ``"uniform"`` (Keras: uniform in [-0.05, 0.05]).
         mask_zero: index 0 is padding: the output carries a mask (``inputs != 0``) that RNNs,
             pooling, merges and losses respect.
+        lora_rank: if set, LoRA is enabled when the layer builds (``enable_lora(lora_rank)``):
+            the embeddings frozen, trainable ``lora_embeddings_a (input_dim, rank)`` and
+            ``lora_embeddings_b (rank, output_dim)`` added. As Keras's, a layer built from
+            ``lora_rank`` runs with ``lora_alpha = lora_rank``.
+        lora_alpha: the LoRA update's scale is ``lora_alpha / lora_rank``.
         quantization_config: for a quantized layer (``layer.quantize("int8" | "int4")``).
 
     Input shape:
@@ -190,6 +205,9 @@ class Embedding(QuantizedLayer, Layer):
         "int8": ["embeddings", "embeddings_scale"],
         "int4": ["embeddings", "embeddings_scale", "embeddings_zero", "g_idx"],
     }
+    lora_target = "embeddings"
+    lora_factor_names = ("lora_embeddings_a", "lora_embeddings_b")
+    lora_constraint_kind = "embedding"
 
     def __init__(
         self,
@@ -199,12 +217,15 @@ class Embedding(QuantizedLayer, Layer):
         mask_zero=False,
         embeddings_regularizer=None,
         embeddings_constraint=None,
+        lora_rank=None,
+        lora_alpha=None,
         quantization_config=None,
         **kwargs,
     ):
         quantized = self._init_quantization(kwargs, quantization_config)
         super().__init__(**kwargs)
         quantized(self)
+        self._init_lora(lora_rank, lora_alpha)
         who = f"Embedding layer '{self.name}'"
         sizes = {"input_dim": input_dim, "output_dim": output_dim}
         settings.keep(self, **{name: positive_int(who, name, value) for name, value in sizes.items()})
@@ -220,6 +241,7 @@ class Embedding(QuantizedLayer, Layer):
             self.embeddings_initializer,
             **self.weight_options("embeddings"),
         )
+        self._build_lora()  # before ReversibleEmbedding's reverse table, as Keras orders them
         if not isinstance(self, ReversibleEmbedding):  # which adds its reverse table first
             self.build_quantized()
 
@@ -244,7 +266,7 @@ class Embedding(QuantizedLayer, Layer):
         try:
             if self.quantization_mode is not None:
                 return self.quantized_lookup(inputs)
-            return F.embedding(inputs, self.embeddings)
+            return F.embedding(inputs, self.lora_weight())
         except IndexError:  # torch's message names neither the layer nor the table size
             raise ValueError(
                 f"Layer '{self.name}' (Embedding) got indices outside [0, input_dim={self.input_dim}). "
@@ -262,7 +284,7 @@ class Embedding(QuantizedLayer, Layer):
 
     def get_config(self):
         config = {**super().get_config(), **settings.config(self), **self.weight_options.get_config()}
-        return {**config, **self.quantization_settings()}
+        return {**config, **self.lora_config(), **self.quantization_settings()}
 
 
 class Masking(Layer):
@@ -295,11 +317,6 @@ class Masking(Layer):
 
     def get_config(self):
         return {**super().get_config(), **settings.config(self)}
-
-
-def _no_lora(who, lora_rank):
-    if lora_rank:
-        raise ValueError(f"{who}: LoRA is not supported by plait yet. Received: lora_rank={lora_rank!r}")
 
 
 def einsum_shapes(equation, bias_axes, input_shape, partial_output_shape, who="EinsumDense"):
@@ -362,7 +379,7 @@ def einsum_shapes(equation, bias_axes, input_shape, partial_output_shape, who="E
     return kernel, bias, tuple(output), input_axes, output_axes
 
 
-class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
+class EinsumDense(LoraLayer, CalibratedQuantization, QuantizedLayer, Layer):
     """A dense layer written as an einsum between the inputs and a kernel of any rank
     (``torch.einsum``), as in Keras: e.g. ``"abc,cde->abde"`` projects each step's features to
     ``(heads, head_dim)``.
@@ -376,8 +393,12 @@ class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
         kernel_initializer: default ``"glorot_uniform"``, with fans counted over the kernel's
             input and output axes as Keras counts them; bias_initializer: default ``"zeros"``.
         kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint.
+        lora_rank, lora_alpha: if ``lora_rank`` is set, LoRA is enabled when the layer builds
+            (``enable_lora(lora_rank, lora_alpha)``): the kernel frozen, trainable
+            ``lora_kernel_a`` (the kernel's shape, its last axis ``rank``) and ``lora_kernel_b
+            (rank, kernel's last axis)`` added.
         quantization_config: for a quantized layer (``layer.quantize("int8" | "int4" |
-            "float8")``); LoRA (``lora_rank``) is refused.
+            "float8")``).
 
     Weights: ``kernel`` (shape read from the equation), ``bias`` when ``bias_axes`` is given.
 
@@ -409,7 +430,7 @@ class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
         quantized = self._init_quantization(kwargs, quantization_config)
         super().__init__(**kwargs)
         quantized(self)
-        _no_lora(f"EinsumDense '{self.name}'", lora_rank)
+        self._init_lora(lora_rank, lora_alpha)
         if not isinstance(equation, str):
             raise TypeError(f"EinsumDense '{self.name}': `equation` must be a string. Received: {equation!r}")
         self.equation = equation.replace(" ", "")
@@ -453,9 +474,11 @@ class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
         self.input_spec = InputSpec(ndim=len(input_shape))
         self.kernel_shape = tuple(kernel_shape)
         self.build_quantized()
+        self._build_lora()
 
     # Keras's order of the variables in files, per quantization mode (as Dense's).
     variable_serialization_spec = Dense.variable_serialization_spec
+    lora_alpha_kept_on_build = True  # Keras's EinsumDense builds with enable_lora(rank, lora_alpha)
     zero_point_name = "zero_point"  # Keras's name of EinsumDense's GPTQ/AWQ zero points
 
     def _labels(self):
@@ -486,7 +509,7 @@ class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
             x = self.quantized_product(inputs, "kernel", equation, reduced, (labels[0], labels[2]))
             bias = self.float8_bias() if self.quantization_mode == "float8" else self.bias
         else:
-            x, bias = torch.einsum(self.equation, inputs, self.kernel), self.bias
+            x, bias = torch.einsum(self.equation, inputs, self.lora_weight()), self.bias
         if bias is not None:
             x = x + bias.to(x.dtype)
         return self.activation(x)
@@ -501,6 +524,7 @@ class EinsumDense(CalibratedQuantization, QuantizedLayer, Layer):
             "equation": self.equation,
             **settings.config(self),
             **self.weight_options.get_config(),
+            **self.lora_config(),
             **self.quantization_settings(),
         }
 
@@ -601,7 +625,7 @@ class ReversibleEmbedding(Embedding):
             if self.logit_soft_cap is not None:
                 logits = torch.tanh(logits / self.logit_soft_cap) * self.logit_soft_cap
             return logits
-        kernel = self.embeddings.T if self.tie_weights else self.reverse_embeddings
+        kernel = self.lora_weight().T if self.tie_weights else self.reverse_embeddings
         if self.reverse_dtype is not None:
             dtype = torch_dtype(self.reverse_dtype)
             inputs, kernel = inputs.to(dtype), kernel.to(dtype)

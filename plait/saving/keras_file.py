@@ -32,6 +32,7 @@ from plait.saving.keras_writer import (
     extra_passes,
     is_custom_layer,
     is_subclassed_model,
+    own_variable_order,
     user_defines,
 )
 from plait.utils import nest
@@ -281,8 +282,8 @@ def _by_structure(layer, group):
 def _builtin_values(layer, group):
     """A plait layer's values from its group, in ``layer.get_weights()`` order: by its structure
     where the group mirrors it, else every dataset below the group in Keras's order. A quantized
-    layer keeps its values (its ``load_own_variables`` reads the group afterwards)."""
-    if getattr(layer, "quantization_mode", None):
+    layer, or one with LoRA, keeps its values (its ``load_own_variables`` reads the group afterwards)."""
+    if own_variable_order(layer):
         return layer.get_weights()
     found = _by_structure(layer, group)
     entries = layer.weight_entries()
@@ -364,7 +365,7 @@ def load_keras_weights(model, h5file, where, skip_mismatch=False):
     for layer, values in _weights_plan(model, h5file, where, skip_mismatch, hooks):
         layer.set_weights(values)
     for layer, group in hooks:
-        own_hook = user_defines(layer, "load_own_variables") or getattr(layer, "quantization_mode", None)
+        own_hook = user_defines(layer, "load_own_variables") or own_variable_order(layer)
         if own_hook and "vars" in group:
             layer.load_own_variables(H5Store(group["vars"]))
     return hooks

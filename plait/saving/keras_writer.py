@@ -514,6 +514,12 @@ def _keras_optimizer(model):
     return (optimizer, name) if name in SLOT_PASSES else (None, None)
 
 
+def own_variable_order(layer):
+    """Whether a plait layer's file variables are not its ``get_weights()``: a quantized layer
+    (Keras's order for its mode), one with LoRA (the merged kernel, no factors)."""
+    return bool(getattr(layer, "quantization_mode", None) or getattr(layer, "lora_enabled", False))
+
+
 def user_defines(obj, method):
     """Whether ``obj``'s class has its own ``method`` (a user's override of a Keras hook such as
     ``save_own_variables``, ``get_build_config`` or ``compile_from_config``), not plait's."""
@@ -722,7 +728,7 @@ def _write_layer(layer, h5, where, visit=None):
         _write_custom(layer, h5, where, visit)
         return
     _write_vars(h5, where, layer.name, [])
-    if getattr(layer, "quantization_mode", None):  # a quantized layer writes Keras's order for its mode
+    if own_variable_order(layer):  # Keras's variables for its mode, not get_weights()
         layer.save_own_variables(H5Store(h5[f"{where}/vars"]))
         return
     for sub, values in _parts(layer, layer.get_weights()):
