@@ -349,7 +349,7 @@ def test_every_keras_layer_config_that_plait_has_rebuilds():
 
 
 def test_a_config_with_a_feature_plait_lacks_is_refused_by_name():
-    config = keras.layers.serialize(keras.layers.Conv2D(2, 3))  # Conv2D has no LoRA in plait yet
+    config = keras.layers.serialize(keras.layers.Conv2DTranspose(2, 3))  # no LoRA on a transposed conv
     config["config"]["lora_rank"] = 4
     with pytest.raises(ValueError, match="uses `lora_rank=4`, which plait does not support"):
         plait.layers.deserialize(config)

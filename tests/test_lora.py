@@ -46,6 +46,9 @@ CASES = {
         lambda lib, **kw: lib.layers.EinsumDense("abc,cde->abde", (None, 2, 3), bias_axes="de", **kw),
         (2, 5, 4),
     ),
+    "conv1d": (lambda lib, **kw: lib.layers.Conv1D(3, 2, **kw), (2, 6, 4)),
+    "conv2d": (lambda lib, **kw: lib.layers.Conv2D(3, 2, padding="same", **kw), (2, 5, 5, 4)),
+    "conv3d": (lambda lib, **kw: lib.layers.Conv3D(2, 2, **kw), (1, 3, 3, 3, 2)),
     "embedding": (lambda lib, **kw: lib.layers.Embedding(10, 3, **kw), (4, 6)),
     "reversible_embedding": (lambda lib, **kw: lib.layers.ReversibleEmbedding(10, 3, **kw), (4, 6)),
 }
@@ -163,19 +166,27 @@ def test_einsum_dense_keras_file_from_keras(tmp_path):
     assert_close(keras_out(keras.models.load_model(tmp_path / "back.keras"), x), keras_out(theirs, x), atol=1e-5)
 
 
-@pytest.mark.parametrize("writer", ["plait", "keras"])
-def test_embedding_keras_files_both_ways(tmp_path, writer):
-    def model(lib):
-        return lib.Sequential(
-            [lib.Input((6,), dtype="int32"), lib.layers.Embedding(10, 3, lora_rank=2), lib.layers.Dense(2)]
-        )
+def embedding_model(lib):
+    return lib.Sequential(
+        [lib.Input((6,), dtype="int32"), lib.layers.Embedding(10, 3, lora_rank=2), lib.layers.Dense(2)]
+    )
 
+
+def conv_model(lib):
+    return lib.Sequential([lib.Input((6, 6, 2)), lib.layers.Conv2D(3, 3, lora_rank=2, lora_alpha=6)])
+
+
+@pytest.mark.parametrize("writer", ["plait", "keras"])
+@pytest.mark.parametrize("model", [embedding_model, conv_model])
+def test_embedding_and_conv_keras_files_both_ways(tmp_path, writer, model):
     ours, theirs = model(plait), model(keras)
     theirs.set_weights(random_weights(theirs))
     copy_weights(theirs, ours)
-    x = np.random.RandomState(6).randint(0, 10, size=(4, 6)).astype("int32")
+    rng = np.random.RandomState(6)
+    x = rng.randint(0, 10, size=(4, 6)).astype("int32") if model is embedding_model else rng.randn(2, 6, 6, 2)
+    x = x.astype("float32") if model is conv_model else x
     expected = keras_out(theirs, x)
-    path = tmp_path / "embedding.keras"
+    path = tmp_path / "model.keras"
     (ours if writer == "plait" else theirs).save(path)
     assert_close(plait.models.load_model(path)(torch.tensor(x)), expected, rtol=1e-5, atol=1e-5)
     assert_close(keras_out(keras.models.load_model(path), x), expected, rtol=1e-5, atol=1e-5)
@@ -204,8 +215,14 @@ def test_errors_as_keras():
         layer.enable_lora(1)
 
     unbuilt = (lambda lib: lib.layers.Dense(2).enable_lora(1), lambda lib: lib.layers.Embedding(5, 2).enable_lora(1))
+
+    def transposed(lib):  # Keras's transposed convolution has no LoRA
+        lib.layers.Conv2DTranspose(2, 3, lora_rank=2)
+
     for bad in (twice, with_constraint, embedding_constraint, *unbuilt):
         assert message(bad, plait) == message(bad, keras)
+    # Both refuse it (plait's unknown-argument error is its TypeError for every layer).
+    assert "lora_rank" in message(transposed, plait)[1] and "lora_rank" in message(transposed, keras)[1]
 
 
 def test_quantized_layers_refuse_lora():

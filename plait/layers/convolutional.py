@@ -8,6 +8,8 @@ import torch.nn.functional as F
 
 from plait import activations, initializers
 from plait.layers.base import InputSpec, Layer, WeightOptions
+from plait.layers.lora import LoraLayer
+from plait.layers.quantized import QuantizedLayer
 from plait.layers.validation import data_format as check_data_format
 from plait.layers.validation import int_tuple, one_of, positive_int
 
@@ -131,13 +133,18 @@ class _Conv(Layer):
         )
         self.input_spec = InputSpec(ndim=n + 2, axes={self._channel_axis: channels})
 
+    def _run_kernel(self):
+        """The kernel the layer convolves with, in torch's layout (LoRA's merged one on Conv1D/2D/3D)."""
+        return self.kernel
+
     def call_logits(self, inputs):
+        kernel = self._run_kernel()
         if type(self).convolution_op is not _Conv.convolution_op:  # a subclass's own convolution
-            y = self.convolution_op(inputs, self.kernel.permute(*range(2, self.rank + 2), 1, 0))
+            y = self.convolution_op(inputs, kernel.permute(*range(2, self.rank + 2), 1, 0))
             if self.bias is None:
                 return y
             return y + (self.bias if self.data_format == "channels_last" else self.bias.view(-1, *[1] * self.rank))
-        return self._convolve(inputs, self.kernel, self.bias)
+        return self._convolve(inputs, kernel, self.bias)
 
     def convolution_op(self, inputs, kernel):
         """Keras's ``convolution_op``: ``inputs`` convolved with ``kernel`` in Keras's layout
@@ -217,7 +224,42 @@ class _Conv(Layer):
         }
 
 
-class Conv1D(_Conv):
+class _ConvFileOrder:
+    """Keras's file variables of a convolution, by name: kernel, bias (LoRA's factors are not
+    saved, the kernel holds them merged: see ``LoraLayer``), read and written as plait's
+    quantized layers do."""
+
+    variable_serialization_spec = {None: ["kernel", "bias"]}
+    _file_entries = QuantizedLayer._file_entries
+    _file_values = QuantizedLayer._file_values
+    save_own_variables = QuantizedLayer.save_own_variables
+    load_own_variables = QuantizedLayer.load_own_variables
+
+
+class _LoraConv(LoraLayer, _ConvFileOrder, _Conv):
+    """Conv1D/2D/3D: ``_Conv`` with Keras's LoRA (``lora_rank``, ``lora_alpha``,
+    ``enable_lora``); the transposed, depthwise and separable convolutions have none, as in
+    Keras. ``lora_kernel_a`` has the kernel's shape with its last axis ``rank``,
+    ``lora_kernel_b`` is ``(rank, filters)``."""
+
+    lora_alpha_kept_on_build = True  # Keras's convolutions build with enable_lora(rank, lora_alpha)
+
+    def __init__(self, *args, lora_rank=None, lora_alpha=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_lora(lora_rank, lora_alpha)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_lora()
+
+    def _run_kernel(self):
+        return self.lora_weight()
+
+    def get_config(self):
+        return {**super().get_config(), **self.lora_config()}
+
+
+class Conv1D(_LoraConv):
     """1D convolution over ``(batch, steps, channels)`` inputs (Keras's channels_last).
 
     Args:
@@ -248,7 +290,7 @@ class Conv1D(_Conv):
     rank = 1
 
 
-class Conv2D(_Conv):
+class Conv2D(_LoraConv):
     """2D convolution over ``(batch, rows, cols, channels)`` (arguments as ``Conv1D``, each an int
     or a pair; padding ``"valid"`` or ``"same"``).
 
@@ -263,7 +305,7 @@ class Conv2D(_Conv):
     rank = 2
 
 
-class Conv3D(_Conv):
+class Conv3D(_LoraConv):
     """3D convolution over ``(batch, d1, d2, d3, channels)`` (arguments as ``Conv2D``)."""
 
     rank = 3
