@@ -123,6 +123,14 @@ def test_fit_trains_only_the_lora_factors():
     trainable = sum(int(np.prod(w.shape)) for w in theirs.trainable_weights)
     assert sum(w.numel() for w in ours.trainable_weights) == trainable
     assert ours.count_params() == theirs.count_params()
+    assert summary_counts(ours) == summary_counts(theirs)
+
+
+def summary_counts(model):
+    """The summary's "Total/Trainable/Non-trainable params" lines."""
+    lines = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.extend(line.splitlines()))
+    return [line.strip() for line in lines if "params:" in line]
 
 
 def test_config_round_trip(case):
