@@ -200,6 +200,18 @@ def test_embedding_and_conv_keras_files_both_ways(tmp_path, writer, model):
     assert_close(keras_out(keras.models.load_model(path), x), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_plait_file_keeps_the_trained_factors_and_their_scale(tmp_path):
+    model = plait.Sequential([plait.Input((4,)), plait.layers.Dense(3)])
+    model.layers[0].enable_lora(2, lora_alpha=8)
+    with torch.no_grad():
+        model.layers[0].lora_kernel_b.normal_()
+    x = torch.randn(5, 4)
+    model.save(tmp_path / "lora.plait")
+    loaded = plait.models.load_model(tmp_path / "lora.plait")
+    assert loaded.layers[0].lora_alpha == 8
+    assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
 def test_errors_as_keras():
     def message(bad, lib):
         with pytest.raises(Exception) as info:

@@ -31,6 +31,17 @@ class LoraLayer:
         self.lora_rank = lora_rank
         self.lora_alpha = lora_alpha if lora_alpha is not None else lora_rank
         self.lora_enabled = False
+        self._configured_lora_alpha = self.lora_alpha  # see restore_saved_lora_alpha
+
+    def restore_saved_lora_alpha(self):
+        """Run with the ``lora_alpha`` of the config the layer was made from.
+
+        A plait model file keeps the trained factors (a ``.keras`` file merges them into the
+        kernel), so a layer loaded from one must scale them as the saved layer did, not by the
+        rank Keras's Dense and Embedding fall back to when they build.
+        """
+        if self.lora_enabled and self._configured_lora_alpha is not None:
+            self.lora_alpha = self._configured_lora_alpha
 
     def _build_lora(self):
         if self.lora_rank:

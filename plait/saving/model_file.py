@@ -320,6 +320,9 @@ def _load(filepath, custom_objects, compile):
     if bad:
         raise ValueError("weights of the wrong shape: " + "; ".join(bad))
     model.load_state_dict(state)
+    for layer in model.modules():  # LoRA's factors came back as trained: their scale too
+        if hasattr(layer, "restore_saved_lora_alpha"):
+            layer.restore_saved_lora_alpha()
     with zipfile.ZipFile(filepath) as archive:
         _load_hooks(model, archive, names)
     if compile and compile_config is not None:
