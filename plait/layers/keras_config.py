@@ -8,13 +8,14 @@ A config reaches plait from ``plait.layers.deserialize(keras_layer.get_config())
   "float32"}}``), which plait reads as the policy's name; a quantized policy's dict is read as
   the policy (:mod:`plait.quantizers.policies`).
 * Keras keeps adding keys for features that are off by default (``quantization_config``,
-  ``lora_rank``, attention's ``sliding_window`` in older plait layers...). A key the class does
+  ``lora_rank`` on layers without LoRA, attention's ``sliding_window`` in older plait
+  layers...). A key the class does
   not take is dropped when it holds its "off" value, and refused with a clear error otherwise:
   a config is never half-read in silence.
 
 Example:
     >>> from plait.layers import Dense
-    >>> layer_arguments(Dense, {"units": 3, "lora_rank": None,
+    >>> layer_arguments(Dense, {"units": 3, "use_cudnn": "auto",  # a recurrent layer's key
     ...     "dtype": {"class_name": "DTypePolicy", "config": {"name": "float32"}}})
     {'units': 3, 'dtype': 'float32'}
 """
