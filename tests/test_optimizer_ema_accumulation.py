@@ -124,7 +124,7 @@ def test_apply_keeps_keras_averages_and_variables(kwargs):
     theirs, kopt = keras_apply_steps(keras.optimizers.Adam(0.05, **kwargs), w0, grads)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
-    slots = [*opt._extra_slots, "momentum", "velocity"]
+    slots = [*opt.extra_slots, "momentum", "velocity"]
     by_name = {v.path.split("/")[-1]: v.numpy() for v in kopt.variables[2:]}
     for slot in slots:
         for i, tensor in enumerate(opt._state[slot]):
@@ -168,11 +168,11 @@ def test_state_dict_carries_the_averages_accumulators_and_calls():
     params = [torch.nn.Parameter(torch.from_numpy(w.copy())) for w in first]
     resumed.build(params)
     resumed.load_state_dict({k: v.clone() if torch.is_tensor(v) else v for k, v in half.state_dict().items()})
-    assert (resumed.iterations, resumed._iterations) == (1, 4)
+    assert (resumed.iterations, resumed.apply_calls) == (1, 4)
     for g in grads[4:]:
         resumed.apply([torch.from_numpy(x) for x in g])
     np.testing.assert_array_equal(params[0].detach().numpy(), whole[0])
-    np.testing.assert_array_equal(resumed._state["average"][0].numpy(), opt._state["average"][0].numpy())
+    np.testing.assert_array_equal(resumed.moving_averages[0].numpy(), opt.moving_averages[0].numpy())
 
 
 def test_loss_scale_factor_scales_the_loss_and_unscales_the_gradients():

@@ -55,9 +55,9 @@ class SwapEMAWeights(Callback):
     @torch.no_grad()
     def _swap(self):
         for optimizer in _ema_optimizers(self.model):
-            if optimizer.params is None:
+            average = optimizer.moving_averages
+            if average is None:
                 continue  # not built yet: nothing averaged
-            average = optimizer._state["average"]
             kept = torch._foreach_mul(optimizer.params, 1.0)  # copies
             torch._foreach_copy_(optimizer.params, average)
             torch._foreach_copy_(average, kept)
@@ -65,8 +65,8 @@ class SwapEMAWeights(Callback):
     @torch.no_grad()
     def _averages_from_weights(self):
         for optimizer in _ema_optimizers(self.model):
-            if optimizer.params is not None:
-                torch._foreach_copy_(optimizer._state["average"], optimizer.params)
+            if optimizer.moving_averages is not None:
+                torch._foreach_copy_(optimizer.moving_averages, optimizer.params)
 
     def _to_averages(self):
         if not self._ema_weights_in_model:

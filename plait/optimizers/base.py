@@ -187,7 +187,19 @@ class Optimizer:
         self._iterations = int(value)
 
     @property
-    def _extra_slots(self):
+    def apply_calls(self):
+        """Calls of ``apply`` so far: ``iterations``, or under gradient accumulation the calls
+        that only accumulated too (Keras's ``iteration`` variable, which files store)."""
+        return self._iterations
+
+    @property
+    def moving_averages(self):
+        """With ``use_ema``, the weights' moving averages (one tensor per built weight, updated
+        in place); None otherwise or before the optimizer is built."""
+        return self._state.get("average") if self.use_ema else None
+
+    @property
+    def extra_slots(self):
         """Keras's base-optimizer variables per parameter, in its order: the EMA, then the
         gradient accumulators (before the rule's own slots)."""
         return (("average",) if self.use_ema else ()) + (
@@ -241,7 +253,7 @@ class Optimizer:
         """Create the state (one tensor per parameter per slot) for ``params``."""
         self._params = list(params)
         self._state = {slot: [self._init_slot(slot, p) for p in self._params] for slot in self._slots}
-        for slot in self._extra_slots:  # zeros (Keras's too: the first step sets the average)
+        for slot in self.extra_slots:  # zeros (Keras's too: the first step sets the average)
             self._state[slot] = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self._params]
 
     def _init_slot(self, slot, param):
@@ -366,7 +378,7 @@ class Optimizer:
 
     def slots_for(self, indices):
         """The state tensors of the built parameters at ``indices``: ``{slot: [tensor, ...]}``."""
-        return {slot: [self._state[slot][i] for i in indices] for slot in (*self._slots, *self._extra_slots)}
+        return {slot: [self._state[slot][i] for i in indices] for slot in (*self._slots, *self.extra_slots)}
 
     def apply_rule(self, params, grads, state, scalars):
         """Clip, decay and update ``params`` in place with ``state`` (from :meth:`slots_for`) and

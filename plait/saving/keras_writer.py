@@ -451,7 +451,7 @@ def model_spec(model):
 def extra_passes(optimizer):
     """Keras's base-optimizer variables, before the rule's: the EMA averages, then the gradient
     accumulators (one pass over the weights each)."""
-    return [(slot,) for slot in getattr(optimizer, "_extra_slots", ())]
+    return [(slot,) for slot in getattr(optimizer, "extra_slots", ())]
 
 
 SLOT_PASSES = {
@@ -599,7 +599,7 @@ def optimizer_variables(model):
     if any(id(spec.get(layer)) not in position for layer, spec in entries):
         return None
     # Keras's ``iteration`` variable counts calls, also under gradient accumulation.
-    values = [np.asarray(optimizer._iterations, dtype="int64")]
+    values = [np.asarray(getattr(optimizer, "apply_calls", optimizer.iterations), dtype="int64")]
     if optimizer.learning_rate_schedule is None:
         values.append(np.asarray(optimizer.learning_rate, dtype="float32"))
     state = optimizer.slots_for([position[id(spec.get(layer))] for layer, spec in entries])
