@@ -99,6 +99,16 @@ def for_fit(model, steps, workers=0, pinned=None):
     return _active
 
 
+def _end_fit(chooser):
+    """A fit's count chooser (:class:`ThreadTuner`, :class:`LoadCheck`) is done: no fit is
+    running, and torch's count is put back if the chooser had any to choose from."""
+    global _active
+    if _active is chooser:
+        _active = None
+    if chooser.counts:
+        _set(chooser.original)
+
+
 def _busy_seconds():
     """(CPU seconds the whole machine has been busy, CPU seconds of this process), or None
     where ``/proc/stat`` is missing (not Linux)."""
@@ -173,11 +183,7 @@ class LoadCheck:
 
     def close(self):
         """The fit ended: torch's count as it was before."""
-        global _active
-        if _active is self:
-            _active = None
-        if torch.get_num_threads() != self.original:
-            _set(self.original)
+        _end_fit(self)
 
 
 def probing():
@@ -330,8 +336,4 @@ class ThreadTuner:
 
     def close(self):
         """The fit ended: torch's count as it was before."""
-        global _active
-        if _active is self:
-            _active = None
-        if self.counts:
-            _set(self.original)
+        _end_fit(self)
